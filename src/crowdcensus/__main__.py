@@ -1,0 +1,3 @@
+from crowdcensus.cli import main
+
+main()

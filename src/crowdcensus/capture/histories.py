@@ -1,0 +1,374 @@
+"""Capture histories: who was seen on which occasion.
+
+Two data shapes feed the capture--recapture estimators:
+
+- :class:`CaptureHistories` -- one 0/1 history per individual over ``t``
+  occasions, stored as the distinct histories and how many individuals share
+  each (a frequency table). Histories with no capture are dropped.
+- :class:`CaptureFrequencies` -- only the number of individuals caught
+  exactly ``k`` times (``f_k``), for ``t`` occasions or for continuous time
+  (``t = inf``).
+
+Both are immutable; every estimator reads them, none modifies them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from crowdcensus.errors import InputError
+
+#: Column names recognised as a count column when none is given (any case).
+FREQ_COLUMN_NAMES = ("freq", "count", "n", "frequency")
+
+
+def _aggregate_rows(matrix: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a 0/1 matrix with the summed weights of each."""
+    n_rows, t = matrix.shape
+    if n_rows == 0:
+        return np.zeros((0, t), dtype=np.uint8), np.zeros(0, dtype=np.int64)
+    packed = np.packbits(matrix.astype(np.uint8, copy=False), axis=1)
+    packed = np.ascontiguousarray(packed)
+    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    sums = np.bincount(inverse.ravel(), weights=weights, minlength=len(uniq))
+    rows = np.unpackbits(
+        uniq.view(np.uint8).reshape(len(uniq), packed.shape[1]), axis=1, count=t
+    )
+    return rows.astype(np.uint8), np.rint(sums).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class CaptureHistories:
+    """A frequency table of observed capture histories.
+
+    Parameters
+    ----------
+    histories : ndarray of shape (k, t), 0/1
+        Distinct histories with at least one capture.
+    counts : ndarray of shape (k,)
+        Number of individuals with each history (all positive).
+    occasions : tuple of str
+        Names of the ``t`` occasions (columns).
+
+    Build one with :meth:`from_matrix`, :meth:`from_frame` or
+    :meth:`from_events`, or read a file with :func:`crowdcensus.capture.read_histories`.
+    """
+
+    histories: np.ndarray
+    counts: np.ndarray
+    occasions: tuple[str, ...]
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    # ------------------------------------------------------------------ builders
+    @classmethod
+    def from_matrix(
+        cls,
+        matrix: np.ndarray | Sequence[Sequence[int]],
+        counts: np.ndarray | Sequence[int] | None = None,
+        occasions: Sequence[str] | None = None,
+    ) -> CaptureHistories:
+        """Build from a 0/1 matrix (one row per individual, or per history with ``counts``)."""
+        arr = np.asarray(matrix)
+        if arr.ndim != 2:
+            raise InputError("capture histories must be a two-dimensional 0/1 table")
+        if arr.shape[0] == 0:
+            raise InputError("no data: the capture table has no rows")
+        t = arr.shape[1]
+        names = tuple(occasions) if occasions is not None else tuple(f"c{j + 1}" for j in range(t))
+        if len(names) != t:
+            raise InputError(f"{len(names)} occasion names given for {t} columns")
+        if t < 2:
+            raise InputError(
+                f"capture-recapture needs at least 2 occasions; the table has {t}"
+            )
+        if arr.dtype.kind == "f":
+            if not np.all(np.isfinite(arr)):
+                j = int(np.argwhere(~np.isfinite(arr))[0][1])
+                raise InputError(f"column '{names[j]}' has a missing value; capture "
+                                 "columns must hold 0 or 1")
+        elif arr.dtype.kind not in "iub":
+            raise InputError("capture columns must hold 0 or 1")
+        bad = (arr != 0) & (arr != 1)
+        if bad.any():
+            i, j = (int(x) for x in np.argwhere(bad)[0])
+            raise InputError(
+                f"column '{names[j]}' has the value {arr[i, j]!r} at row {i + 1}; "
+                "capture columns must hold 0 or 1"
+            )
+        if counts is None:
+            weights = np.ones(arr.shape[0])
+        else:
+            weights = _validate_counts(np.asarray(counts), "count")
+            if weights.shape[0] != arr.shape[0]:
+                raise InputError("the count column and the capture table differ in length")
+        keep = arr.any(axis=1) & (weights > 0)
+        rows, sums = _aggregate_rows(arr[keep], weights[keep].astype(float))
+        if rows.shape[0] == 0:
+            raise InputError("no data: no individual was captured on any occasion")
+        return cls(rows, sums, names)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, freq: str | None = None) -> CaptureHistories:
+        """Build from a DataFrame: one 0/1 column per occasion, optionally a count column.
+
+        ``freq`` names the count column; when it is ``None`` a column called
+        freq, count, n or frequency (any case) is used if present.
+        """
+        if frame.shape[0] == 0:
+            raise InputError("no data: the table has no rows")
+        freq_col = find_freq_column(frame.columns, freq)
+        occ = [c for c in frame.columns if c != freq_col]
+        counts = None if freq_col is None else frame[freq_col].to_numpy()
+        values = frame[occ]
+        non_numeric = [c for c in occ if not pd.api.types.is_numeric_dtype(values[c])]
+        if non_numeric:
+            c = non_numeric[0]
+            sample = values[c].dropna().astype(str)
+            shown = f" (e.g. {sample.iloc[0]!r})" if len(sample) else ""
+            raise InputError(
+                f"column '{c}' is not numeric{shown}; capture columns must hold 0 or 1"
+                + ("" if freq_col else " (name the count column with --freq)")
+            )
+        return cls.from_matrix(values.to_numpy(), counts, [str(c) for c in occ])
+
+    @classmethod
+    def from_events(
+        cls,
+        events: pd.DataFrame,
+        individual: str,
+        occasion: str,
+        occasions: Sequence | None = None,
+    ) -> CaptureHistories:
+        """Turn an event log (one row per individual and occasion) into histories.
+
+        Parameters
+        ----------
+        events : DataFrame
+            One row per capture event; repeated rows count once.
+        individual, occasion : str
+            Column holding the individual's identifier (e.g. a hashed worker
+            ID) and the occasion (wave, period...).
+        occasions : sequence, optional
+            The full ordered list of occasions, so that an occasion where
+            nobody was caught still counts. By default, the sorted distinct
+            values found in the log.
+        """
+        for col in (individual, occasion):
+            if col not in events.columns:
+                raise InputError(
+                    f"missing column '{col}' in the event log (columns: "
+                    f"{', '.join(map(str, events.columns))})"
+                )
+        ev = events[[individual, occasion]]
+        if ev[individual].isna().any() or ev[occasion].isna().any():
+            raise InputError(f"the event log has empty '{individual}' or '{occasion}' values")
+        if len(ev) == 0:
+            raise InputError("no data: the event log has no rows")
+        order = list(occasions) if occasions is not None else sorted(ev[occasion].unique())
+        pos = {o: j for j, o in enumerate(order)}
+        unknown = set(ev[occasion].unique()) - set(pos)
+        if unknown:
+            raise InputError(f"occasion {sorted(map(str, unknown))[0]!r} is not in the list "
+                             "of occasions given")
+        ind_codes, _ = pd.factorize(ev[individual])
+        occ_codes = ev[occasion].map(pos).to_numpy()
+        mat = np.zeros((ind_codes.max() + 1, len(order)), dtype=np.uint8)
+        mat[ind_codes, occ_codes] = 1
+        return cls.from_matrix(mat, occasions=[str(o) for o in order])
+
+    # ------------------------------------------------------------ basic facts
+    @property
+    def t(self) -> int:
+        """Number of occasions."""
+        return self.histories.shape[1]
+
+    @property
+    def n_captured(self) -> int:
+        """Number of distinct individuals caught at least once."""
+        return int(self.counts.sum())
+
+    @property
+    def n_distinct(self) -> int:
+        """Number of distinct observed histories."""
+        return self.histories.shape[0]
+
+    def times_caught(self) -> np.ndarray:
+        """Number of captures of each distinct history."""
+        return self.histories.sum(axis=1).astype(np.int64)
+
+    def per_occasion(self) -> np.ndarray:
+        """``n_j``: number of individuals caught on occasion ``j``."""
+        return self.counts @ self.histories.astype(np.int64)
+
+    def capture_frequencies(self) -> np.ndarray:
+        """``f_k`` for ``k = 1..t``: number of individuals caught exactly ``k`` times."""
+        return np.bincount(self.times_caught(), weights=self.counts, minlength=self.t + 1)[
+            1:
+        ].astype(np.int64)
+
+    def first_capture(self) -> np.ndarray:
+        """Occasion (1-based) of each distinct history's first capture."""
+        return np.argmax(self.histories == 1, axis=1) + 1
+
+    def last_capture(self) -> np.ndarray:
+        """Occasion (1-based) of each distinct history's last capture."""
+        return self.t - np.argmax(self.histories[:, ::-1] == 1, axis=1)
+
+    def first_captures(self) -> np.ndarray:
+        """``u_j``: number of individuals caught for the first time on occasion ``j``."""
+        return np.bincount(self.first_capture() - 1, weights=self.counts, minlength=self.t).astype(
+            np.int64
+        )
+
+    def last_captures(self) -> np.ndarray:
+        """``v_j``: number of individuals caught for the last time on occasion ``j``."""
+        return np.bincount(self.last_capture() - 1, weights=self.counts, minlength=self.t).astype(
+            np.int64
+        )
+
+    def descriptive(self) -> pd.DataFrame:
+        """Rcapture's descriptive statistics: ``fi``, ``ui``, ``vi``, ``ni`` for ``i = 1..t``."""
+        return pd.DataFrame(
+            {
+                "fi": self.capture_frequencies(),
+                "ui": self.first_captures(),
+                "vi": self.last_captures(),
+                "ni": self.per_occasion(),
+            },
+            index=pd.Index(range(1, self.t + 1), name="i"),
+        )
+
+    def to_frequencies(self) -> CaptureFrequencies:
+        """Collapse to frequency-of-capture data (``f_k``)."""
+        return CaptureFrequencies(self.capture_frequencies(), self.t)
+
+    def expand(self) -> np.ndarray:
+        """One row per individual (for tests and small data)."""
+        return np.repeat(self.histories, self.counts, axis=0)
+
+    def to_frame(self, freq: str = "freq") -> pd.DataFrame:
+        """The frequency table as a DataFrame (one row per distinct history)."""
+        df = pd.DataFrame(self.histories.astype(int), columns=list(self.occasions))
+        df[freq] = self.counts
+        return df
+
+    def select(self, occasions: Sequence[str]) -> CaptureHistories:
+        """Histories restricted to some occasions (individuals never caught there drop out)."""
+        idx = [self.occasions.index(o) for o in occasions]
+        return CaptureHistories.from_matrix(
+            self.histories[:, idx], self.counts, [self.occasions[i] for i in idx]
+        )
+
+    def codes(self) -> np.ndarray:
+        """Integer code of each distinct history, occasion 1 as the lowest bit (t <= 62)."""
+        if self.t > 62:
+            raise InputError("history codes need at most 62 occasions")
+        weights = np.left_shift(np.int64(1), np.arange(self.t, dtype=np.int64))
+        return self.histories.astype(np.int64) @ weights
+
+    def full_table(self) -> np.ndarray:
+        """Counts of all ``2**t - 1`` possible non-empty histories, indexed by ``code - 1``."""
+        table = np.zeros(2**self.t - 1, dtype=np.float64)
+        np.add.at(table, self.codes() - 1, self.counts)
+        return table
+
+
+def _validate_counts(values: np.ndarray, what: str) -> np.ndarray:
+    if values.dtype.kind not in "iufb":
+        raise InputError(f"the {what} column is not numeric; counts must be whole numbers >= 0")
+    v = values.astype(float)
+    if not np.all(np.isfinite(v)):
+        i = int(np.argwhere(~np.isfinite(v))[0][0])
+        raise InputError(f"the {what} column has a missing value at row {i + 1}")
+    if (v < 0).any():
+        i = int(np.argwhere(v < 0)[0][0])
+        raise InputError(f"the {what} column has a negative value ({values[i]}) at row {i + 1}")
+    if (v != np.round(v)).any():
+        i = int(np.argwhere(v != np.round(v))[0][0])
+        raise InputError(
+            f"the {what} column has a non-integer value ({values[i]}) at row {i + 1}"
+        )
+    return v.astype(np.int64)
+
+
+def find_freq_column(columns: Sequence, freq: str | None) -> str | None:
+    """The count column: ``freq`` if given (must exist), else a recognised name, else None."""
+    cols = [str(c) for c in columns]
+    if freq is not None:
+        if freq not in cols:
+            raise InputError(f"missing column '{freq}' (columns: {', '.join(cols)})")
+        return freq
+    found = [c for c in cols if c.lower() in FREQ_COLUMN_NAMES]
+    if len(found) > 1:
+        raise InputError(
+            f"several count columns ({', '.join(found)}); choose one with --freq"
+        )
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class CaptureFrequencies:
+    """Frequency-of-capture data: ``f[k-1]`` individuals caught exactly ``k`` times.
+
+    Parameters
+    ----------
+    f : ndarray
+        ``f_1, f_2, ...``; for finite ``t`` its length is ``t``.
+    t : int or float
+        Number of capture occasions, or ``math.inf`` for continuous time
+        (captures counted over a period, any number possible).
+    """
+
+    f: np.ndarray
+    t: float
+
+    @classmethod
+    def from_frame(
+        cls, frame: pd.DataFrame, t: float, nbcap: str = "nbcap", freq: str | None = None
+    ) -> CaptureFrequencies:
+        """Build from a table of ``nbcap, freq`` rows."""
+        if frame.shape[0] == 0:
+            raise InputError("no data: the table has no rows")
+        if nbcap not in frame.columns:
+            raise InputError(
+                f"missing column '{nbcap}' (frequency-of-capture data needs columns nbcap,freq)"
+            )
+        freq_col = find_freq_column([c for c in frame.columns if c != nbcap], freq)
+        if freq_col is None:
+            raise InputError("missing count column (expected freq, count, n or frequency)")
+        k = _validate_counts(frame[nbcap].to_numpy(), nbcap)
+        w = _validate_counts(frame[freq_col].to_numpy(), "count")
+        return cls.from_counts(k, w, t)
+
+    @classmethod
+    def from_counts(cls, nbcap: np.ndarray, freq: np.ndarray, t: float) -> CaptureFrequencies:
+        nbcap = np.asarray(nbcap, dtype=np.int64)
+        freq = np.asarray(freq, dtype=np.int64)
+        if t != math.inf:
+            if t != int(t) or t < 2:
+                raise InputError(f"--t must be a whole number >= 2 or 'inf' (got {t})")
+            t = int(t)
+        keep = (nbcap > 0) & (freq > 0)
+        nbcap, freq = nbcap[keep], freq[keep]
+        if nbcap.size == 0:
+            raise InputError("no data: no individual was captured")
+        if t != math.inf and nbcap.max() > t:
+            raise InputError(f"nbcap value {nbcap.max()} exceeds the number of occasions t={t}")
+        size = int(t) if t != math.inf else int(nbcap.max())
+        f = np.bincount(nbcap - 1, weights=freq, minlength=size).astype(np.int64)
+        return cls(f, t)
+
+    @property
+    def n_captured(self) -> int:
+        return int(self.f.sum())
+
+    @property
+    def kmax(self) -> int:
+        """Largest number of captures with a cell in the table."""
+        return len(self.f)

@@ -1,0 +1,1 @@
+"""``crowdcensus demo``: run the bundled example."""

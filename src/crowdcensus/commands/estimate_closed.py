@@ -1,0 +1,1 @@
+"""``crowdcensus estimate closed``."""

@@ -1,0 +1,25 @@
+"""Domain exceptions. The CLI turns each into one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+
+class CrowdcensusError(Exception):
+    """Base class for every error crowdcensus reports to a user."""
+
+    exit_code = 2
+
+
+class InputError(CrowdcensusError, ValueError):
+    """The input data or options are malformed (bad values, missing columns...)."""
+
+
+class ModelError(CrowdcensusError):
+    """A model cannot be fitted or is not defined for the data at hand."""
+
+
+class NotIdentifiableError(ModelError):
+    """The data cannot determine the quantity asked for (e.g. no recaptures)."""
+
+
+class TooLargeError(ModelError):
+    """A model needs a table too large for the data's number of occasions."""
