@@ -1,1 +1,37 @@
-"""``crowdcensus demo``: run the bundled example."""
+"""``crowdcensus demo``: run the bundled France 2018 example and say where the report is."""
+
+from __future__ import annotations
+
+import tempfile
+from importlib.resources import as_file, files
+from pathlib import Path
+
+import typer
+
+from crowdcensus.commands.apps import app
+from crowdcensus.commands.run import run_to_report
+
+#: The bundled examples (package data; ``examples/`` in the repository holds the same files).
+EXAMPLES = ("france-2018", "simulated")
+
+
+def example_study(name: str = "france-2018"):
+    """The packaged study file of a bundled example (a Traversable)."""
+    return files("crowdcensus") / "examples" / name / "study.toml"
+
+
+@app.command("demo")
+def demo(
+    out: Path | None = typer.Option(None, "--out", "-o", help="Directory for the report "
+                                    "(default: a new temporary directory)."),
+    example: str = typer.Option("france-2018", "--example", help=f"One of: {', '.join(EXAMPLES)}."),
+) -> None:
+    """Run a bundled example (the DiPLab France 2018 study by default) and write its report."""
+    if example not in EXAMPLES:
+        raise typer.BadParameter(f"unknown example {example!r} (one of: {', '.join(EXAMPLES)})",
+                                 param_hint="--example")
+    target = out if out is not None else Path(tempfile.mkdtemp(prefix="crowdcensus-demo-"))
+    with as_file(files("crowdcensus") / "examples" / example) as folder:
+        html = run_to_report(Path(folder) / "study.toml", target, None, None,
+                             command=f"crowdcensus demo --example {example} --out {target}")
+    typer.echo(f"The {example} example's report is at {html.resolve()}")
