@@ -24,7 +24,8 @@ def example_study(name: str = "france-2018"):
 def demo(
     out: Path | None = typer.Option(None, "--out", "-o", help="Directory for the report "
                                     "(default: a new temporary directory)."),
-    example: str = typer.Option("france-2018", "--example", help=f"One of: {', '.join(EXAMPLES)}."),
+    example: str = typer.Option("france-2018", "--example",
+                                help=f"One of: {', '.join(EXAMPLES)}."),
 ) -> None:
     """Run a bundled example (the DiPLab France 2018 study by default) and write its report."""
     if example not in EXAMPLES:
