@@ -315,6 +315,11 @@ def triangulate(
         dp = disjoint({t: np.array(combined_point[t]) for t in TIERS})
         dd = disjoint(combined_draws)
         disjoint_iv = {b: _interval(float(dp[b]), dd[b], level) for b in BANDS}
+        crossed = float(np.mean((dd["regular_only"] < 0) | (dd["occasional_only"] < 0)))
+        if crossed > 0:
+            warnings.append(f"in {crossed:.1%} of the Monte Carlo draws a smaller tier exceeds "
+                            "a larger one (the methods disagree); the disjoint intervals "
+                            "include those draws")
         if combined_point["very_active"] > combined_point["regular"] or \
                 combined_point["regular"] > combined_point["occasional"]:
             warnings.append("the tiers are not nested (a smaller circle exceeds a larger "

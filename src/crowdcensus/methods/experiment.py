@@ -23,8 +23,8 @@ Two steps.
    :math:`f_0 = \\bar N - n`: :math:`[n + f_0/C,\\ n + f_0 C]` with
    :math:`C = \\exp(z \\sqrt{\\log(1 + se^2/f_0^2)})`; the Monte Carlo draws
    :math:`N = n + f_0 \\exp(\\sigma Z)` with the same :math:`\\sigma`.
-   Models whose fit is flagged (``status_ != "ok"``) or whose standard error
-   is not finite take no part.
+   Models whose fit failed (status other than ``ok`` or a ``boundary`` of
+   Chao's constraints) or whose estimate is not finite take no part.
 
 2. **Tier sizes.** Each respondent's reported frequency is weighted by the
    inverse of their reach (:mod:`crowdcensus.tiers`); the weighted shares of
@@ -67,7 +67,7 @@ from crowdcensus.tiers import (
 
 
 class FittedModel(Protocol):
-    name: str
+    name_: str
     abundance_: float
     stderr_: float
     aic_: float
@@ -123,21 +123,23 @@ def model_average(models: list[Any], n_captured: int) -> ModelAverage:
     Parameters
     ----------
     models : list
-        Fitted models with ``name``, ``abundance_``, ``stderr_``, ``aic_`` and
-        ``status_`` (``"ok"`` for a usable fit).
+        Fitted models with ``name_``, ``abundance_``, ``stderr_``, ``aic_`` and
+        ``status_`` (``"ok"`` or ``"boundary: ..."`` for a usable fit).
     n_captured : int
         Number of distinct individuals caught.
     """
     rows = []
     for m in models:
+        status = str(getattr(m, "status_", "ok"))
         ok = (
-            getattr(m, "status_", "ok") == "ok"
+            (status == "ok" or status.startswith("boundary"))
             and all(np.isfinite([m.abundance_, m.stderr_, m.aic_]))
             and m.abundance_ >= n_captured
         )
-        rows.append({"model": m.name, "abundance": float(m.abundance_),
+        name = getattr(m, "name_", None) or getattr(m, "name", "?")
+        rows.append({"model": str(name), "abundance": float(m.abundance_),
                      "stderr": float(m.stderr_), "aic": float(m.aic_),
-                     "status": getattr(m, "status_", "ok"), "used": bool(ok)})
+                     "status": status, "used": bool(ok)})
     table = pd.DataFrame(rows, columns=["model", "abundance", "stderr", "aic", "status", "used"])
     used = table[table["used"]]
     if used.empty:
