@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -136,3 +137,27 @@ def test_cli_schema_error_is_one_line_exit_2(tmp_path):
     assert len(lines) == 1, proc.stderr
     assert lines[0] == f"error: {p}: platforms[0].declared.value: must be a positive number"
     assert not (tmp_path / "out").exists()
+
+
+def test_survey_format_needs_a_column_mapping(study_dict):
+    study_dict["experiment"] = {"responses": "r.csv", "format": "survey", "reach": {
+        "posting_weeks": 4, "p_week": {"weekly": {"value": 0.5, "status": "assumed"}}}}
+    assert _error(study_dict).startswith("s.toml: experiment.columns: is required for format "
+                                         "\"survey\"")
+    study_dict["experiment"]["columns"] = {"worker": "id", "wave": "vague",
+                                           "platform": "plateforme", "frequency": "freq",
+                                           "registered_on": None}
+    assert parse_study(study_dict).experiment.columns.wave == "vague"
+
+
+def test_every_study_file_field_is_documented():
+    from crowdcensus import study as mod
+
+    doc = (FRANCE.parents[2] / "docs" / "study-file.md").read_text()
+    models = [mod.Quantity, mod.MultihomingQuantity, mod.StudyInfo, mod.SourceRef,
+              mod.Settings, mod.Audience, mod.Platform, mod.Columns, mod.Reach,
+              mod.Experiment, mod.Study]
+    missing = sorted({f"{m.__name__}.{name}" for m in models for name in m.model_fields
+                      if name != "base_dir"
+                      and not re.search(rf"(?m)(^|[`.\[]){name}[`\].= ]", doc)})
+    assert missing == []
