@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from crowdcensus.errors import InputError
 from crowdcensus.methods.experiment import fit_capture
 from crowdcensus.sources.responses import read_responses
 from crowdcensus.study import Study, load_study
@@ -29,5 +30,10 @@ def run_study(
         exp = study.experiment
         columns = exp.columns.model_dump()
         responses = read_responses(path, columns, exp.answers)
+        if study.assumptions.multihoming.value == "estimate" and \
+                responses.respondents["n_registered"].isna().all():
+            raise InputError(f"{path}: no respondent reports the platforms they are registered "
+                             f"on ('{exp.columns.registered_on}'), so assumptions.multihoming "
+                             "cannot be estimated")
         capture = fit_capture(responses.histories)
     return triangulate(study, responses, capture, seed=seed, draws=draws, progress=progress)

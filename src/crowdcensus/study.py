@@ -144,7 +144,7 @@ class Columns(_Strict):
     wave: str = "wave"
     platform: str = "platform"
     frequency: str = "frequency"
-    registered_on: str | None = "platforms_registered"
+    registered_on: str | None = "platforms_registered"  # "" when the file has none
 
 
 class Reach(_Strict):
@@ -225,7 +225,7 @@ class Study(_Strict):
                               "nothing to estimate")
         exp = self.experiment
         if self.assumptions.multihoming.value == "estimate" and (
-            exp is None or exp.responses is None or exp.columns.registered_on is None
+            exp is None or exp.responses is None or not exp.columns.registered_on
         ):
             raise _FieldError("assumptions.multihoming.value", "\"estimate\" needs experiment "
                               "responses with a registered_on column")

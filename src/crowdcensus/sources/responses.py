@@ -116,7 +116,7 @@ def parse_responses(
     needed = ["worker", "wave", "platform", "frequency"]
     for role in [*needed, "registered_on"]:
         col = columns.get(role)
-        if col is None:
+        if not col:
             continue
         if col not in frame.columns:
             raise InputError(
@@ -140,7 +140,7 @@ def parse_responses(
         )
     df["category"] = cats
     reg_col = columns.get("registered_on")
-    if reg_col is not None:
+    if reg_col:
         reg = frame[reg_col].map(_count_platforms).astype(float)
         if (reg < 1).any():
             row = int(np.argmax((reg < 1).to_numpy())) + 2
