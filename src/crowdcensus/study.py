@@ -13,6 +13,7 @@ an optional plausible range (``low``, ``high``), a status (``published``,
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -205,6 +206,7 @@ class Study(_Strict):
     settings: Settings = Settings()
     sources: list[SourceRef] = Field(default_factory=list)
     assumptions: Assumptions
+    platforms_file: str | None = None
     platforms: list[Platform] = Field(min_length=1)
     experiment: Experiment | None = None
     base_dir: Path = Path(".")
@@ -363,12 +365,33 @@ def format_validation_errors(exc: ValidationError) -> list[str]:
     return lines
 
 
-def parse_study(data: dict, base_dir: Path | str = ".", name: str = "study file") -> Study:
-    """Validate a study given as a dict (the parsed TOML)."""
+def _relocate(line: str, origins: dict[int, str]) -> str:
+    """Point an error about a platform read from a table at its file, line and column."""
+    from crowdcensus.sources.platform_table import column_for
+
+    m = re.match(r"platforms\[(\d+)\](?:\.([^:]*))?: (.*)", line)
+    if m is None or int(m.group(1)) not in origins:
+        return line
+    where = origins[int(m.group(1))]
+    column = f", column {column_for(m.group(2))}" if m.group(2) else ""
+    return f"{where}{column}: {m.group(3)}"
+
+
+def parse_study(
+    data: dict,
+    base_dir: Path | str = ".",
+    name: str = "study file",
+    origins: dict[int, str] | None = None,
+) -> Study:
+    """Validate a study given as a dict (the parsed TOML).
+
+    ``origins`` maps the index of a platform read from a table to its
+    ``file line N`` label, so that errors point at the table.
+    """
     try:
         return Study.model_validate({**data, "base_dir": Path(base_dir)})
     except ValidationError as exc:
-        lines = format_validation_errors(exc)
+        lines = [_relocate(line, origins or {}) for line in format_validation_errors(exc)]
         more = f" (and {len(lines) - 1} more: {'; '.join(lines[1:])})" if len(lines) > 1 else ""
         raise InputError(f"{name}: {lines[0]}{more}") from exc
 
@@ -394,4 +417,17 @@ def load_study(path: str | Path) -> Study:
         raise InputError(f"{p}: not valid TOML ({exc})") from exc
     if "base_dir" in data:
         raise InputError(f"{p}: base_dir: unknown field")
-    return parse_study(data, base_dir=p.resolve().parent, name=str(p))
+    base = p.resolve().parent
+    origins: dict[int, str] = {}
+    table = data.get("platforms_file")
+    if isinstance(table, str):
+        from crowdcensus.sources.platform_table import read_platform_table
+
+        tp = Path(table) if Path(table).is_absolute() else base / table
+        inline = data.get("platforms", [])
+        if not isinstance(inline, list):
+            raise InputError(f"{p}: platforms: must be a list ([[...]] tables or [...])")
+        rows = read_platform_table(tp)
+        origins = {len(inline) + i: f"{table} line {i + 2}" for i in range(len(rows))}
+        data = {**data, "platforms": [*inline, *rows]}
+    return parse_study(data, base_dir=base, name=str(p), origins=origins)
