@@ -12,6 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from crowdcensus.cli import main
 
@@ -85,3 +86,20 @@ def test_packaged_examples_match_the_repository_copies():
         assert "study.toml" in names
         match, mismatch, errors = filecmp.cmpfiles(pkg, repo, names, shallow=False)
         assert not mismatch and not errors, (name, mismatch, errors)
+
+
+def test_study_with_one_method_reports_what_it_can(tmp_path):
+    study = tmp_path / "study.toml"
+    study.write_text('[study]\ntitle = "Only audience"\ncountry = "BE"\n'
+                     'reference_period = "2021"\n[assumptions.multihoming]\nvalue = 1.2\n'
+                     'status = "assumed"\n[[platforms]]\nname = "X"\n'
+                     '[platforms.audience.visitors]\nvalue = 1000\nstatus = "published"\n')
+    proc = _cli("run", str(study), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    tiers = pd.read_csv(tmp_path / "out" / "tiers.csv")
+    assert tiers["tier"].tolist() == ["regular"]
+    assert tiers["estimate"].iloc[0] == pytest.approx(1000 / 1.2, rel=1e-9)
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert "no method estimates the occasional tier" in res["warnings"]
+    assert "no method estimates the occasional tier" in \
+        (tmp_path / "out" / "report.html").read_text()
