@@ -86,7 +86,8 @@ def test_bad_counts_rejected():
 
 
 def test_no_three_way_interaction_closed_form():
-    """t=3, Mt + all two-way interactions: the unseen cell is n111 n100 n010 n001 / (n110 n101 n011)."""
+    """t=3, Mt + all two-way interactions: the unseen cell is
+    n111 n100 n010 n001 / (n110 n101 n011)."""
     counts = {(1, 1, 1): 12, (1, 1, 0): 30, (1, 0, 1): 25, (0, 1, 1): 20,
               (1, 0, 0): 80, (0, 1, 0): 70, (0, 0, 1): 60}
     data = CaptureHistories.from_matrix(list(counts), list(counts.values()))

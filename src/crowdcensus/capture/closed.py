@@ -17,8 +17,8 @@ Baillargeon's Rcapture (``closedp.t``, ``closedp.0``, ``closedpCI.t``): see
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

@@ -96,12 +96,16 @@ def fit_poisson(
     y = np.asarray(y, dtype=float)
     G, p = X.shape
     off = np.zeros(G) if offset is None else np.asarray(offset, dtype=float)
+    # columns are scaled to a unit maximum for the numerics (2**k grows fast)
+    scale = np.abs(X).max(axis=0) if G else np.ones(p)
+    scale[scale == 0] = 1.0
+    X = X / scale
     cols = _independent_columns(X)
     Xk = X[:, cols]
     k = len(cols)
 
     if start is not None:
-        beta = np.asarray(start, dtype=float)[cols]
+        beta = np.where(np.isfinite(start), start, 0.0)[cols] * scale[cols]
     else:
         # start from a least-squares fit of log(y + 0.5) on the columns (glm's mustart idea)
         target = np.log(y + 0.5) - off
@@ -115,7 +119,8 @@ def fit_poisson(
     ll = loglik(beta)
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
+    for _ in range(max_iter):
+        it += 1
         eta = np.clip(off + Xk @ beta, -MAX_ETA, MAX_ETA)
         mu = np.exp(eta)
         grad = Xk.T @ (y - mu)
@@ -148,7 +153,7 @@ def fit_poisson(
     except np.linalg.LinAlgError:
         cov_k = np.linalg.pinv(info)
     coef = np.full(p, np.nan)
-    coef[cols] = beta
+    coef[cols] = beta / scale[cols]
     cov = np.full((p, p), np.nan)
-    cov[np.ix_(cols, cols)] = cov_k
+    cov[np.ix_(cols, cols)] = cov_k / np.outer(scale[cols], scale[cols])
     return PoissonFit(coef, cov, mu, converged, it, k)

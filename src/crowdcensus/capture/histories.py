@@ -15,8 +15,8 @@ Both are immutable; every estimator reads them, none modifies them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -98,7 +98,7 @@ class CaptureHistories:
         if bad.any():
             i, j = (int(x) for x in np.argwhere(bad)[0])
             raise InputError(
-                f"column '{names[j]}' has the value {arr[i, j]!r} at row {i + 1}; "
+                f"column '{names[j]}' has the value {arr[i, j].item()!r} at row {i + 1}; "
                 "capture columns must hold 0 or 1"
             )
         if counts is None:

@@ -161,8 +161,14 @@ class TimeEffectsDesign:
 
     def fit(self, y0: float | None = None) -> LogLinearFit:
         """Fit (Chao etas kept >= 0 by removal, as in the full-table fit)."""
-        self.active = list(range(self.H.shape[1]))
-        removed: list[str] = []
+        kmax = int(np.nonzero(self.F)[0].max()) + 1 if self.F.any() else 0
+        # an eta only non-zero above the largest observed count sits at -infinity: drop it
+        dead = [a for a in range(self.H.shape[1])
+                if self.hnames[a].startswith("eta") and not np.any(self.H[1 : kmax + 1, a])]
+        self.active = [a for a in range(self.H.shape[1]) if a not in dead]
+        removed: list[str] = [self.hnames[a] for a in dead]
+        if y0 is not None and self._start is not None:
+            self._start = None
         while True:
             theta, ll, converged = self._newton(y0)
             g = theta[self.t + 1 :]
@@ -172,6 +178,7 @@ class TimeEffectsDesign:
                 break
             removed.append(self.hnames[self.active[neg[0]]])
             del self.active[neg[0]]
+            self._start = np.delete(theta, self.t + 1 + neg[0])
         _, info = self._score_info(theta, y0)
         try:
             cov = np.linalg.inv(info)

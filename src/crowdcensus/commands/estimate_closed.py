@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -81,20 +80,20 @@ def render_table(table: ClosedModelTable, data, with_ci: bool) -> str:
 @estimate_app.command("closed")
 def estimate_closed(
     file: Path = typer.Argument(..., help="CSV or Parquet capture data."),
-    model: Optional[list[str]] = typer.Option(
+    model: list[str] | None = typer.Option(
         None, "--model", "-m", help="Only this model (Rcapture name, e.g. 'Mh Chao (LB)'); "
         "repeat for several."),
-    interactions: Optional[str] = typer.Option(
+    interactions: str | None = typer.Option(
         None, "--interactions", help="Interactions between occasions added to the model(s), "
         "e.g. c1:c2,c3:c4."),
-    ci: Optional[str] = typer.Option(
+    ci: str | None = typer.Option(
         None, "--ci", help="'profile': 95%% profile-likelihood interval of the abundance."),
     level: float = typer.Option(0.95, "--level", help="Confidence level of --ci."),
-    freq: Optional[str] = typer.Option(
+    freq: str | None = typer.Option(
         None, "--freq", help="Count column (default: freq, count, n or frequency if present)."),
     nbcap: bool = typer.Option(
         False, "--nbcap", help="Frequency-of-capture data: columns nbcap,freq (needs --t)."),
-    t: Optional[str] = typer.Option(
+    t: str | None = typer.Option(
         None, "--t", help="Number of occasions for --nbcap data, or 'inf' (continuous time)."),
     events: bool = typer.Option(
         False, "--events", help="FILE is an event log: one row per individual and occasion."),
@@ -102,7 +101,7 @@ def estimate_closed(
     occasion_column: str = typer.Option(
         "wave", "--occasion", help="Event log: the occasion column."),
     fmt: str = typer.Option("text", "--format", help="text or json."),
-    plot: Optional[Path] = typer.Option(
+    plot: Path | None = typer.Option(
         None, "--plot", help="Write a PNG of observed vs fitted frequencies for the "
         "best model (lowest AIC)."),
     descriptive: bool = typer.Option(
