@@ -57,7 +57,7 @@ def test_weighted_rows_equal_expanded_rows(table):
     np.testing.assert_allclose(a[1], b[1], rtol=1e-7, atol=1e-7)
 
 
-@pytest.mark.parametrize("t", [4, 7])
+@pytest.mark.parametrize("t", [4, 7, 11])
 def test_time_effects_engine_equals_full_table(monkeypatch, t):
     """The symmetric-polynomial fit of Mt/Mth equals the full-table Poisson regression."""
     import crowdcensus.capture.closed as closed
@@ -66,8 +66,9 @@ def test_time_effects_engine_equals_full_table(monkeypatch, t):
     p = np.clip(rng.beta(2, 5, size=4000)[:, None] * rng.uniform(0.5, 1.5, t), 0, 1)
     data = CaptureHistories.from_matrix((rng.random((4000, t)) < p).astype(int))
     names = ["Mt", "Mth Chao (LB)", "Mth Poisson2", "Mth Darroch", "Mth Gamma3.5"]
+    monkeypatch.setattr(closed, "TIME_EFFECTS_MIN_T", 99)
     full = fit_closed_models(data, models=names)
-    monkeypatch.setattr(closed, "FULL_TABLE_MAX_T", 2)
+    monkeypatch.setattr(closed, "TIME_EFFECTS_MIN_T", 2)
     engine = fit_closed_models(data, models=names)
     for a, b in zip(full.models, engine.models):
         assert type(b.fit_.design).__name__ == "TimeEffectsDesign"

@@ -40,6 +40,9 @@ from crowdcensus.capture.loglinear import LogLinearFit, fit_design
 from crowdcensus.errors import InputError
 
 CaptureData = CaptureHistories | CaptureFrequencies
+#: From this many occasions on, Mt/Mth are fitted on sufficient statistics (the full
+#: table is faster below it; both give the same estimates).
+TIME_EFFECTS_MIN_T = 10
 
 
 class ClosedPopulationModel:
@@ -104,7 +107,7 @@ class ClosedPopulationModel:
         else:
             inter = parse_interactions(self.interactions, data.occasions)
             base, _ = split_name(name)
-            if base in ("Mt", "Mth") and not inter and data.t > FULL_TABLE_MAX_T:
+            if base in ("Mt", "Mth") and not inter and data.t >= TIME_EFFECTS_MIN_T:
                 from crowdcensus.capture.timeeffects import fit_time_effects
 
                 self._store(name, fit_time_effects(name, data), data)
@@ -127,11 +130,19 @@ class ClosedPopulationModel:
         self.aic_ = fit.aic
         self.bic_ = fit.bic
         self.status_ = fit.status
-        self.coef_ = pd.Series(fit.coef, index=fit.names, name="coef")
+        if unbounded and not fit.converged and _has_recaptures(data):
+            # diverging with recaptures in the data: a numerical failure, not N = infinity
+            self.status_ = "not converged"
         self.confidence_interval_ = None
         self.ci_abundance_ = None
         self.ci_status_ = None
         self.data_ = data
+
+    @property
+    def coef_(self) -> pd.Series:
+        """Estimated log-linear coefficients (Rcapture's ``parameters``), by column name."""
+        self._check_fitted()
+        return pd.Series(self.fit_.coef, index=self.fit_.names, name="coef")
 
     def _inter_label(self) -> str:
         it = self.interactions
@@ -212,6 +223,12 @@ class ClosedPopulationModel:
         if hasattr(self, "fit_"):
             return f"<ClosedPopulationModel {self.name_}: N={self.abundance_:.2f} ({self.status_})>"
         return f"ClosedPopulationModel({self.model!r})"
+
+
+def _has_recaptures(data: CaptureData) -> bool:
+    if isinstance(data, CaptureFrequencies):
+        return bool(data.f[1:].sum() > 0)
+    return bool(np.any(data.times_caught() > 1))
 
 
 def _captures_of_groups(design) -> np.ndarray:
@@ -308,14 +325,16 @@ def fit_closed_models(
             if models is not None:
                 raise
             skipped[name] = str(exc)
+        except (np.linalg.LinAlgError, FloatingPointError, OverflowError) as exc:
+            skipped[name] = f"numerical failure ({exc})"
     n = data.n_captured
     return ClosedModelTable(fitted, n, skipped)
 
 
 def uses_full_table(model: str, data: CaptureData, interactions: Sequence = ()) -> bool:
     """Whether fitting ``model`` on ``data`` enumerates the ``2**t`` table."""
-    return (
-        isinstance(data, CaptureHistories)
-        and needs_full_table(model, interactions)
-        and data.t <= FULL_TABLE_MAX_T
-    )
+    if not isinstance(data, CaptureHistories) or not needs_full_table(model, interactions):
+        return False
+    if not interactions and data.t >= TIME_EFFECTS_MIN_T:
+        return False
+    return data.t <= FULL_TABLE_MAX_T
