@@ -95,7 +95,8 @@ def test_no_three_way_interaction_closed_form():
     n0 = 12 * 80 * 70 * 60 / (30 * 25 * 20)
     assert m.abundance_ == pytest.approx(sum(counts.values()) + n0, rel=1e-7)
     assert m.df_ == 0
-    assert m.name_ == "Mt + c1:c2,c1:c3,c2:c3"
+    assert m.name_ == "Mt"
+    assert m.interactions_ == ["c1:c2", "c1:c3", "c2:c3"]
 
 
 def test_continuous_time_m0_is_truncated_poisson():

@@ -51,7 +51,9 @@ class ClosedPopulationModel:
     Parameters
     ----------
     model : str
-        Rcapture's model name (loosely spelled names are accepted).
+        Rcapture's model name (loosely spelled names are accepted). The fitted
+        ``name_`` is always Rcapture's spelling; added interactions are listed
+        in ``interactions_``.
     interactions : str or sequence of str, optional
         Two-way (or higher) interactions between occasions added to the
         model, as ``"c1:c2,c3:c4"`` (Rcapture's ``mX = ~ . + c1:c2``).
@@ -110,16 +112,18 @@ class ClosedPopulationModel:
             if base in ("Mt", "Mth") and not inter and data.t >= TIME_EFFECTS_MIN_T:
                 from crowdcensus.capture.timeeffects import fit_time_effects
 
-                self._store(name, fit_time_effects(name, data), data)
+                self._store(name, fit_time_effects(name, data), data, inter)
                 self._profile(data, inter)
                 return self
             design = design_for_histories(name, data, inter)
-        self._store(name, fit_design(design), data)
+        self._store(name, fit_design(design), data, inter)
         self._profile(data, inter)
         return self
 
-    def _store(self, name: str, fit: LogLinearFit, data: CaptureData) -> None:
-        self.name_ = name + ("" if not self.interactions else f" + {self._inter_label()}")
+    def _store(self, name: str, fit: LogLinearFit, data: CaptureData, inter: list) -> None:
+        self.name_ = name
+        self.interactions_ = [":".join(data.occasions[i] for i in it) for it in inter] \
+            if isinstance(data, CaptureHistories) else []
         self.fit_ = fit
         self.n_captured_ = fit.n_captured
         unbounded = fit.unbounded
@@ -143,10 +147,6 @@ class ClosedPopulationModel:
         """Estimated log-linear coefficients (Rcapture's ``parameters``), by column name."""
         self._check_fitted()
         return pd.Series(self.fit_.coef, index=self.fit_.names, name="coef")
-
-    def _inter_label(self) -> str:
-        it = self.interactions
-        return it if isinstance(it, str) else ",".join(it)
 
     def _profile(self, data: CaptureData, inter: list[tuple]) -> None:
         if self.ci != "profile":
@@ -284,7 +284,7 @@ class ClosedModelTable:
     def __getitem__(self, name: str) -> ClosedPopulationModel:
         name = canonical_model_name(name)
         for m in self.models:
-            if m.name_.startswith(name) and split_name(m.name_)[0] == split_name(name)[0]:
+            if m.name_ == name:
                 return m
         raise KeyError(name)
 

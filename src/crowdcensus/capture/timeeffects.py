@@ -22,8 +22,8 @@ import numpy as np
 from scipy.special import gammaln
 
 from crowdcensus.capture.closed_design import heterogeneity_columns, split_name
-from crowdcensus.capture.histories import CaptureHistories
 from crowdcensus.capture.glm import newton_step
+from crowdcensus.capture.histories import CaptureHistories
 from crowdcensus.capture.loglinear import LogLinearFit
 
 

@@ -49,7 +49,11 @@ def render_table(table: ClosedModelTable, data, with_ci: bool) -> str:
         f"{data.t} occasions" if isinstance(data, CaptureHistories)
         else f"frequencies of capture, t = {'inf' if data.t == math.inf else data.t}"
     )
-    lines = [f"Number of captured units: {table.n_captured:,} ({kind})", ""]
+    lines = [f"Number of captured units: {table.n_captured:,} ({kind})"]
+    added = table.models[0].interactions_ if table.models else []
+    if added:
+        lines.append(f"Interactions added to every model: {', '.join(added)}")
+    lines.append("")
     head = f"{'model':<16}{'abundance':>12}{'stderr':>10}{'deviance':>11}{'df':>7}" \
            f"{'AIC':>11}{'BIC':>11}"
     if with_ci:
