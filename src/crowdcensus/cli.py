@@ -13,6 +13,7 @@ import click
 # Importing a command module registers its commands on the apps.
 from crowdcensus.commands import demo, estimate_closed  # noqa: F401
 from crowdcensus.commands import run as _run  # noqa: F401
+from crowdcensus.commands import simulate as _simulate  # noqa: F401
 from crowdcensus.commands.apps import app
 from crowdcensus.errors import CrowdcensusError
 

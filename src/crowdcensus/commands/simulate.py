@@ -1,0 +1,97 @@
+"""``crowdcensus simulate`` and ``crowdcensus validate``: synthetic countries with a known truth."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from crowdcensus.commands.apps import app
+from crowdcensus.errors import InputError
+
+
+@app.command("simulate")
+def simulate(
+    scenario: str = typer.Argument(..., help="A scenario file (TOML) or the name of a shipped "
+                                   "one: ideal, heterogeneous, churn, inflated."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory for the simulated study "
+                             "(created)."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the simulation."),
+    through_service: bool = typer.Option(False, "--through-service", help="Run the study end "
+                                         "to end through the collection service: start it, "
+                                         "answer the waves over HTTP, export, run, compare."),
+    workers: int | None = typer.Option(None, "--workers", help="Scale the scenario to this "
+                                       "many workers (default: the scenario's; with "
+                                       "--through-service, 1,500)."),
+) -> None:
+    """Simulate a country: write its study (study.toml, responses, figures) and truth.json."""
+    import numpy as np
+
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.scenario import load_scenario
+    from crowdcensus.simulate.world import generate_world
+
+    if seed < 0:
+        raise InputError(f"--seed must be >= 0 (got {seed})")
+    sc = load_scenario(scenario)
+    if through_service:
+        from crowdcensus.simulate.e2e import run_through_service
+
+        result = run_through_service(sc.scaled(workers or 1500), out, seed=seed,
+                                     log=lambda m: typer.echo(m, err=True))
+        typer.echo(result.describe())
+        return
+    if workers is not None:
+        sc = sc.scaled(workers)
+    world = generate_world(sc, np.random.default_rng(seed))
+    study = write_simulation(world, out, seed=seed)
+    tiers = world.tiers()
+    typer.echo(f"study: {study}")
+    typer.echo(f"truth: {out / 'truth.json'} (occasional {tiers['occasional']:,}, regular "
+               f"{tiers['regular']:,}, very active {tiers['very_active']:,}; "
+               f"{world.responses['worker'].nunique():,} respondents)")
+
+
+@app.command("validate")
+def validate(
+    scenario: list[str] | None = typer.Argument(None, help="Scenario files or names of "
+                                                "shipped scenarios."),
+    all_: bool = typer.Option(False, "--all", help="Every shipped scenario."),
+    replicates: int = typer.Option(100, "--replicates", "-r", help="Replicates per scenario."),
+    seed: int = typer.Option(1, "--seed", help="Seed: the replicates' seeds derive from it."),
+    workers: int | None = typer.Option(None, "--workers", help="Local processes (default: "
+                                       "the number of CPUs)."),
+    dask_scheduler: str | None = typer.Option(None, "--dask-scheduler", help="Address of a "
+                                              "Dask scheduler (tcp://host:port) to run the "
+                                              "replicates on instead."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory for the report (created)."),
+) -> None:
+    """Run seeded replicates of scenarios; report bias, RMSE and coverage per tier and method."""
+    from crowdcensus.simulate.scenario import load_scenario, shipped_scenarios
+    from crowdcensus.simulate.validation import validate_scenarios
+    from crowdcensus.simulate.validation_report import write_validation_report
+
+    names = list(scenario or [])
+    if all_:
+        names = [*shipped_scenarios(), *names]
+    if not names:
+        raise InputError("give a scenario (file or name) or --all")
+    if all_:
+        # order: the assumption-meeting scenario first, then the standard one
+        first = ["ideal", "heterogeneous"]
+        names = sorted(dict.fromkeys(names),
+                       key=lambda n: (first.index(n) if n in first else 2, n))
+    scenarios = [load_scenario(n) for n in names]
+    k = workers if workers is not None else (os.cpu_count() or 1)
+    val = validate_scenarios(scenarios, replicates, seed=seed, workers=k,
+                             dask_scheduler=dask_scheduler, progress=sys.stderr.isatty())
+    parts = ["crowdcensus validate", *(["--all"] if all_ else []),
+             *[n for n in (scenario or [])], "--replicates", str(replicates),
+             "--seed", str(seed), "--out", str(out)]
+    html = write_validation_report(val, out, command=" ".join(parts))
+    typer.echo(f"report: {html}")
+    for t in __import__("crowdcensus.simulate.validation_report",
+                        fromlist=["targets"]).targets(val):
+        typer.echo(f"target {'met' if t['met'] else 'NOT met'}: {t['target']} ({t['detail']})")

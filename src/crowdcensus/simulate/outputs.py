@@ -1,0 +1,167 @@
+"""Writing a simulated study: the inputs a real study has, and the truth apart.
+
+:func:`write_simulation` writes into a directory
+
+* ``study.toml`` — a study file in the pipeline's format (``crowdcensus run``
+  reads it as is), marked ``simulated = true``;
+* ``responses.csv`` — the answers, in the collection service's export format
+  (columns of :data:`RESPONSE_COLUMNS`);
+* ``declared.csv`` and ``audience.csv`` — the platforms' declared
+  registrations and the traffic panel's monthly unique visitors;
+* ``truth.json`` — the true tiers and every other true quantity, which a
+  study never sees.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crowdcensus.errors import InputError
+from crowdcensus.simulate.world import World
+
+#: Columns of the collection service's responses export.
+RESPONSE_COLUMNS = [
+    "respondent", "wave", "platform", "submitted_at", "completion_code", "language",
+    "frequency", "platforms_registered", "platforms_last_month", "hours_per_week",
+    "earnings_band", "country", "attention_answer", "attention_passed",
+]
+REFERENCE_START = datetime(2025, 1, 6, tzinfo=UTC)
+_EARNINGS = [(0.5, "lt20"), (3, "20_99"), (8, "100_299"), (20, "300_999")]
+
+
+def _earnings(hours: float) -> str:
+    for limit, band in _EARNINGS:
+        if hours < limit:
+            return band
+    return "1000_plus"
+
+
+def export_frame(world: World) -> pd.DataFrame:
+    """The responses as the collection service exports them (one row per answer)."""
+    r = world.responses
+    rate = world.rate[r["index"].to_numpy()]
+    hours = np.round(np.minimum(rate * 1.5, 60.0), 1)
+    country = world.scenario.scenario.country
+    last_month = [",".join(p for p in regs.split(",") if p == plat)
+                  for regs, plat in zip(r["platforms_registered"], r["platform"], strict=True)]
+    return pd.DataFrame({
+        "respondent": r["worker"].to_numpy(),
+        "wave": r["wave"].to_numpy(),
+        "platform": r["platform"].to_numpy(),
+        "submitted_at": [(REFERENCE_START + timedelta(days=float(d))).isoformat()
+                         for d in r["day"]],
+        "completion_code": [f"SIM{i:06d}" for i in range(len(r))],
+        "language": "en",
+        "frequency": r["frequency"].to_numpy(),
+        "platforms_registered": r["platforms_registered"].to_numpy(),
+        "platforms_last_month": last_month,
+        "hours_per_week": hours,
+        "earnings_band": [_earnings(h) for h in hours],
+        "country": country if len(country) == 2 else "ZZ",
+        "attention_answer": "rarely",
+        "attention_passed": True,
+    }, columns=RESPONSE_COLUMNS)
+
+
+def _toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | np.integer):
+        return str(int(v))
+    if isinstance(v, float | np.floating):
+        return repr(float(v))
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return json.dumps(str(v), ensure_ascii=False)
+
+
+def _table(name: str, fields: dict, array: bool = False) -> list[str]:
+    head = f"[[{name}]]" if array else f"[{name}]"
+    return [head, *(f"{k} = {_toml_value(v)}" for k, v in fields.items() if v is not None), ""]
+
+
+def _quantity(value: float, rel: float, lower_bound: float | None = None,
+              upper_bound: float | None = None) -> dict:
+    lo, hi = value * (1 - rel), value * (1 + rel)
+    if lower_bound is not None:
+        lo = max(lo, lower_bound)
+    if upper_bound is not None:
+        hi = min(hi, upper_bound)
+    q = {"value": value}
+    if rel > 0:
+        q.update(low=lo, high=hi)
+    q.update(status="simulated", source="simulation")
+    return q
+
+
+def study_toml(world: World, responses: str = "responses.csv") -> str:
+    """The study file of a simulated study (pipeline format)."""
+    sc = world.scenario
+    a = sc.assumptions
+    exp = sc.experiment
+    lines = [
+        f"# SIMULATED study made by `crowdcensus simulate` from scenario {sc.scenario.name!r}.",
+        "# Nothing here is real. The truth is in truth.json beside this file.",
+        "",
+    ]
+    lines += _table("study", {
+        "title": f"Simulated country: scenario {sc.scenario.name}",
+        "country": sc.scenario.country, "reference_period": "simulated",
+        "simulated": True,
+        "description": (sc.scenario.description or f"Scenario {sc.scenario.name}").strip(),
+    })
+    lines += _table("settings", {"draws": a.draws, "seed": 1, "level": 0.95})
+    lines += _table("sources", {"id": "simulation",
+                                "citation": f"crowdcensus simulate, scenario {sc.scenario.name}"},
+                    array=True)
+    if a.multihoming == "estimate":
+        mh = {"value": "estimate", "status": "simulated", "source": "simulation"}
+    else:
+        mh = _quantity(float(a.multihoming), a.multihoming_range, lower_bound=1.0)
+    lines += _table("assumptions.multihoming", mh)
+    for j, name in enumerate(world.platforms):
+        lines += _table("platforms", {"name": name}, array=True)
+        lines += _table("platforms.declared", _quantity(float(world.declared[j]),
+                                                        a.declared_range))
+        if world.audience[j] > 0:
+            lines += _table("platforms.audience.visitors",
+                            _quantity(float(world.audience[j]), a.audience_range))
+            if a.worker_share < 1 or a.worker_share_low is not None:
+                ws = {"value": a.worker_share, "low": a.worker_share_low,
+                      "high": a.worker_share_high, "status": "simulated",
+                      "source": "simulation"}
+                lines += _table("platforms.audience.worker_share", ws)
+    lines += _table("experiment", {
+        "responses": responses, "format": "crowdcensus",
+        "tiers": ["very_active", "regular", "occasional"]})
+    lines += _table("experiment.columns", {
+        "worker": "respondent", "wave": "wave", "platform": "platform",
+        "frequency": "frequency", "registered_on": "platforms_registered"})
+    lines += _table("experiment.reach", {"posting_weeks": exp.waves * exp.wave_days / 7})
+    for cat, p in world.reach_p_week.items():
+        lines += _table(f"experiment.reach.p_week.{cat}",
+                        _quantity(p, exp.reach_range, upper_bound=1.0))
+    return "\n".join(lines)
+
+
+def write_simulation(world: World, out: str | Path, seed: int | None = None) -> Path:
+    """Write the simulated study and its truth into ``out``; return the study file's path."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    export_frame(world).to_csv(out / "responses.csv", index=False)
+    pd.DataFrame({"platform": world.platforms, "declared": world.declared}).to_csv(
+        out / "declared.csv", index=False)
+    pd.DataFrame({"platform": world.platforms, "monthly_unique_visitors": world.audience}).to_csv(
+        out / "audience.csv", index=False)
+    study = out / "study.toml"
+    study.write_text(study_toml(world), encoding="utf-8")
+    truth = {"scenario": world.scenario.scenario.name, "seed": seed, **world.truth()}
+    (out / "truth.json").write_text(json.dumps(truth, indent=2), encoding="utf-8")
+    return study

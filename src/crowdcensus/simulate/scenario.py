@@ -1,0 +1,237 @@
+"""Scenario files: a synthetic country described in TOML.
+
+A scenario states how the simulated country is made (its workers, their
+activity, their platforms, churn, what the platforms and the traffic panel
+report) and how the simulated study is run (the task-posting waves and what
+the researcher assumes). :func:`load_scenario` reads and validates one; every
+problem is reported with the path of the field at fault, for example
+``activity.classes[1].share: must be a proportion between 0 and 1``.
+The fields are described in ``docs/validation.md``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from crowdcensus.errors import InputError
+from crowdcensus.study import format_validation_errors
+
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+#: Platform codes of the collection service's questionnaire.
+PLATFORM_CODES = ("mturk", "prolific", "clickworker", "wirk", "appen", "toloka",
+                  "microworkers", "other")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _FieldError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"@{field}@ {message}")
+
+
+class Info(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    country: str = "XX"
+    reference_days: int = Field(default=364, ge=28, le=3650)
+
+
+class ActivityClass(_Strict):
+    """A group of workers with a typical number of visits to platforms per week."""
+
+    name: str = Field(min_length=1)
+    share: Fraction
+    visits_per_week: Positive
+    #: Gamma shape of the individual variation around ``visits_per_week`` (``0`` = none).
+    variation: NonNegative = 0.0
+
+
+class Activity(_Strict):
+    classes: list[ActivityClass] = Field(min_length=1)
+    #: Chance that a respondent reports the frequency category next to their true one.
+    misreport: Fraction = 0.0
+
+    @model_validator(mode="after")
+    def _shares(self) -> Activity:
+        total = sum(c.share for c in self.classes)
+        if abs(total - 1) > 1e-6:
+            raise _FieldError("classes", f"the shares must add up to 1 (they add up to "
+                              f"{total:g})")
+        names = [c.name for c in self.classes]
+        for i, n in enumerate(names):
+            if n in names[:i]:
+                raise _FieldError(f"classes[{i}].name", f"duplicate class {n!r}")
+        return self
+
+
+class Population(_Strict):
+    #: People who do micro-work at some time in the reference period (the occasional tier).
+    workers: int = Field(ge=50, le=5_000_000)
+    #: People registered on a platform who never work there, per active worker.
+    inactive_per_worker: NonNegative = 0.0
+    #: Extra platforms registered: each other platform is added with this chance...
+    multihoming: Fraction = 0.2
+    #: ...multiplied by (visits per week / 1) ** multihoming_activity, capped at 1.
+    multihoming_activity: NonNegative = 0.0
+
+
+class Churn(_Strict):
+    #: Share of workers who start during the reference period (not there at its start).
+    arrivals: Fraction = 0.0
+    #: Share of workers who stop during the reference period.
+    departures: Fraction = 0.0
+
+
+class PlatformSpec(_Strict):
+    name: str
+    #: Relative popularity: the chance of a platform being someone's first one.
+    weight: Positive
+    #: Declared registrations = true registrations x inflation.
+    inflation: Annotated[float, Field(ge=0.2, le=20)] = 1.0
+    #: Share of the panel's monthly visitors who are clients, not workers.
+    client_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    #: Log-normal spread (sd of the log) of the traffic panel's error.
+    audience_noise: NonNegative = 0.0
+
+    @model_validator(mode="after")
+    def _code(self) -> PlatformSpec:
+        if self.name not in PLATFORM_CODES:
+            raise _FieldError("name", f"unknown platform {self.name!r} (one of: "
+                              f"{', '.join(PLATFORM_CODES)})")
+        return self
+
+
+class Experiment(_Strict):
+    """The task-posting waves, and what the simulated researcher assumes."""
+
+    waves: int = Field(default=6, ge=2, le=40)
+    wave_days: int = Field(default=7, ge=1, le=60)
+    #: Day (from the start of the reference period) of the first wave.
+    first_day: int = Field(default=140, ge=0)
+    #: Days between the starts of two waves (at least wave_days).
+    spacing_days: int = Field(default=7, ge=1)
+    #: Chance that a worker who sees the task takes it.
+    take_up: Fraction = 0.6
+    #: The study's reach assumption (p_week) = the population value x this factor...
+    reach_error: Positive = 1.0
+    #: ...with a range of +-this relative spread.
+    reach_range: Annotated[float, Field(ge=0, lt=1)] = 0.3
+
+
+class Assumptions(_Strict):
+    """Ranges the simulated study file states around the figures it reports."""
+
+    declared_range: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    audience_range: Annotated[float, Field(ge=0, lt=1)] = 0.2
+    #: Share of visitors who are workers, as the study assumes (value, low, high).
+    worker_share: Fraction = 1.0
+    worker_share_low: Fraction | None = None
+    worker_share_high: Fraction | None = None
+    #: "estimate" (from the responses) or a number stated by the study.
+    multihoming: float | str = "estimate"
+    multihoming_range: Annotated[float, Field(ge=0, lt=1)] = 0.15
+    draws: int = Field(default=1000, ge=100, le=100_000)
+
+    @model_validator(mode="after")
+    def _check(self) -> Assumptions:
+        if isinstance(self.multihoming, str) and self.multihoming != "estimate":
+            raise _FieldError("multihoming", "must be \"estimate\" or a number >= 1")
+        if not isinstance(self.multihoming, str) and self.multihoming < 1:
+            raise _FieldError("multihoming", "must be \"estimate\" or a number >= 1")
+        if self.worker_share <= 0:
+            raise _FieldError("worker_share", "must be a proportion between 0 and 1")
+        lo, hi = self.worker_share_low, self.worker_share_high
+        if lo is not None and lo > self.worker_share:
+            raise _FieldError("worker_share_low", "must not exceed worker_share")
+        if hi is not None and hi < self.worker_share:
+            raise _FieldError("worker_share_high", "must not be below worker_share")
+        return self
+
+
+class Scenario(_Strict):
+    """A validated scenario."""
+
+    scenario: Info
+    population: Population
+    activity: Activity
+    churn: Churn = Churn()
+    platforms: list[PlatformSpec] = Field(min_length=1, max_length=len(PLATFORM_CODES))
+    experiment: Experiment = Experiment()
+    assumptions: Assumptions = Assumptions()
+
+    @model_validator(mode="after")
+    def _cross(self) -> Scenario:
+        names = [p.name for p in self.platforms]
+        for i, n in enumerate(names):
+            if n in names[:i]:
+                raise _FieldError(f"platforms[{i}].name", f"duplicate platform {n!r}")
+        exp = self.experiment
+        if exp.spacing_days < exp.wave_days:
+            raise _FieldError("experiment.spacing_days", "must be at least wave_days "
+                              "(waves must not overlap)")
+        end = exp.first_day + (exp.waves - 1) * exp.spacing_days + exp.wave_days
+        if end > self.scenario.reference_days:
+            raise _FieldError("experiment.first_day", f"the last wave ends on day {end}, after "
+                              f"the reference period ({self.scenario.reference_days} days)")
+        return self
+
+    def scaled(self, workers: int) -> Scenario:
+        """The same scenario with another number of workers."""
+        pop = self.population.model_copy(update={"workers": int(workers)})
+        return self.model_copy(update={"population": pop})
+
+
+def parse_scenario(data: dict, name: str = "scenario") -> Scenario:
+    """Validate a scenario given as a dict (the parsed TOML)."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        lines = format_validation_errors(exc)
+        more = f" (and {len(lines) - 1} more: {'; '.join(lines[1:])})" if len(lines) > 1 else ""
+        raise InputError(f"{name}: {lines[0]}{more}") from exc
+
+
+def shipped_scenarios() -> list[str]:
+    """Names of the scenarios that ship with crowdcensus."""
+    folder = resources.files("crowdcensus.simulate") / "scenarios"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_scenario(path_or_name: str | Path) -> Scenario:
+    """Read a scenario file, or a shipped scenario by name (``ideal``, ``churn``...).
+
+    Raises
+    ------
+    InputError
+        With one line naming the file, the field path and the problem.
+    """
+    p = Path(path_or_name)
+    if not p.exists() and str(path_or_name) in shipped_scenarios():
+        res = resources.files("crowdcensus.simulate") / "scenarios" / f"{path_or_name}.toml"
+        text, label = res.read_text(encoding="utf-8"), f"{path_or_name}.toml"
+    else:
+        if not p.exists():
+            raise InputError(f"{p}: no such file (nor a shipped scenario: "
+                             f"{', '.join(shipped_scenarios())})")
+        if p.is_dir():
+            raise InputError(f"{p}: is a directory, not a scenario file")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{p}: not a text file ({exc.reason})") from exc
+        label = str(p)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{label}: not valid TOML ({exc})") from exc
+    return parse_scenario(data, name=label)

@@ -1,0 +1,215 @@
+"""Validation: many seeded replicates of a scenario, each simulated and estimated.
+
+A replicate draws a synthetic country (:func:`~crowdcensus.simulate.world.generate_world`),
+writes its study as a researcher would have it, runs the whole pipeline
+(:func:`crowdcensus.pipeline.run_study`) in-process, and compares every
+method's estimate of every tier, and the combined one, with the truth.
+
+For a tier and a method over the :math:`R` replicates that produced an
+estimate :math:`\\hat N_r` of the truth :math:`N_r` (the truth differs
+between replicates, as each draws its own country):
+
+.. math::
+
+   \\text{bias} = \\frac1R \\sum_r (\\hat N_r - N_r),\\qquad
+   \\text{relative bias} = \\frac1R \\sum_r \\frac{\\hat N_r - N_r}{N_r},
+
+   \\text{RMSE} = \\Big(\\frac1R \\sum_r (\\hat N_r - N_r)^2\\Big)^{1/2},\\qquad
+   \\text{coverage} = \\frac1R \\sum_r 1\\{L_r \\le N_r \\le U_r\\},
+
+with :math:`[L_r, U_r]` the replicate's 95% interval. The Monte Carlo
+standard error of a coverage :math:`c` is :math:`\\sqrt{c(1-c)/R}`.
+
+Seeds: the replicates' seeds are :meth:`numpy.random.SeedSequence.spawn`
+children of ``SeedSequence(seed)``, one per replicate, so the same seed gives
+the same figures whether the replicates run in one process, in local
+processes or on a Dask cluster, and in whatever order they finish.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from crowdcensus.errors import InputError
+from crowdcensus.simulate.scenario import Scenario
+from crowdcensus.simulate.world import generate_world
+from crowdcensus.tiers import TIERS
+
+METHODS = ("declared", "audience", "experiment", "combined")
+
+
+def replicate_seeds(seed: int, replicates: int) -> list[np.random.SeedSequence]:
+    """One independent seed sequence per replicate."""
+    return np.random.SeedSequence(seed).spawn(replicates)
+
+
+def run_replicate(scenario: Scenario, seq: np.random.SeedSequence, index: int = 0) -> list[dict]:
+    """Simulate one country, run the pipeline on its study, compare with the truth.
+
+    Returns one row per (tier, method) with ``estimate``, ``low``, ``high``
+    and ``truth`` (and ``error`` when the pipeline could not run).
+    """
+    from crowdcensus.pipeline import run_study
+    from crowdcensus.simulate.outputs import write_simulation
+
+    world_seq, mc_seq = seq.spawn(2)
+    world = generate_world(scenario, np.random.default_rng(world_seq))
+    truth = world.tiers()
+    base = {"scenario": scenario.scenario.name, "replicate": index}
+    mc_seed = int(mc_seq.generate_state(1, dtype=np.uint32)[0])
+    try:
+        with tempfile.TemporaryDirectory(prefix="crowdcensus-rep-") as tmp:
+            study = write_simulation(world, tmp)
+            results = run_study(study, seed=mc_seed)
+    except Exception as exc:  # a replicate that fails is counted, not fatal
+        msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if not hasattr(exc, "exit_code"):
+            msg += " | " + traceback.format_exc(limit=2).splitlines()[-1]
+        return [{**base, "tier": t, "method": "combined", "truth": truth[t], "estimate": np.nan,
+                 "low": np.nan, "high": np.nan, "error": msg} for t in TIERS]
+    rows = []
+    for t in TIERS:
+        for m in METHODS:
+            iv = results.combined.get(t) if m == "combined" else results.methods.get(m, {}).get(t)
+            if iv is None:
+                continue
+            rows.append({**base, "tier": t, "method": m, "truth": truth[t],
+                         "estimate": iv.estimate, "low": iv.low, "high": iv.high, "error": ""})
+    return rows
+
+
+@dataclass
+class Validation:
+    """Every replicate's estimates, and the summary per scenario, tier and method."""
+
+    replicates: pd.DataFrame
+    summary: pd.DataFrame
+    seed: int
+    n_replicates: int
+    scenarios: list[Scenario]
+
+
+def summarise(replicates: pd.DataFrame) -> pd.DataFrame:
+    """Bias, relative bias, RMSE and coverage per scenario, tier and method."""
+    rows = []
+    ok = replicates[replicates["error"] == ""]
+    for (sc, tier, method), g in ok.groupby(["scenario", "tier", "method"], sort=False):
+        err = g["estimate"] - g["truth"]
+        rel = err / g["truth"]
+        cover = ((g["low"] <= g["truth"]) & (g["truth"] <= g["high"])).mean()
+        n = len(g)
+        rows.append({
+            "scenario": sc, "tier": tier, "method": method, "replicates": n,
+            "truth_mean": float(g["truth"].mean()), "estimate_mean": float(g["estimate"].mean()),
+            "bias": float(err.mean()), "relative_bias": float(rel.mean()),
+            "rmse": float(math.sqrt((err ** 2).mean())),
+            "relative_rmse": float(math.sqrt((rel ** 2).mean())),
+            "mean_abs_relative_error": float(rel.abs().mean()),
+            "coverage": float(cover),
+            "coverage_se": float(math.sqrt(cover * (1 - cover) / n)),
+            "relative_width": float(((g["high"] - g["low"]) / g["truth"]).mean()),
+        })
+    failed = replicates[replicates["error"] != ""]
+    for (sc, tier), g in failed.groupby(["scenario", "tier"], sort=False):
+        rows.append({"scenario": sc, "tier": tier, "method": "failed", "replicates": len(g)})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    torder = {t: i for i, t in enumerate(TIERS)}
+    morder = {m: i for i, m in enumerate((*METHODS, "failed"))}
+    sorder = {s: i for i, s in enumerate(dict.fromkeys(replicates["scenario"]))}
+    out = out.sort_values(["scenario", "tier", "method"],
+                          key=lambda c: c.map({**sorder, **torder, **morder}))
+    return out.reset_index(drop=True)
+
+
+def _local(jobs: list[tuple], workers: int, tick: Callable[[], None]) -> list[list[dict]]:
+    if workers <= 1:
+        out = []
+        for job in jobs:
+            out.append(run_replicate(*job))
+            tick()
+        return out
+    results: list[list[dict] | None] = [None] * len(jobs)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(run_replicate, *job): i for i, job in enumerate(jobs)}
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+            tick()
+    return results  # type: ignore[return-value]
+
+
+def _dask(jobs: list[tuple], address: str, tick: Callable[[], None]) -> list[list[dict]]:
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+    except ImportError as exc:  # pragma: no cover - dask[distributed] is a dependency
+        raise InputError("--dask-scheduler needs dask[distributed] installed") from exc
+    try:
+        client = Client(address, timeout=20)
+    except (OSError, TimeoutError) as exc:
+        raise InputError(f"--dask-scheduler {address}: cannot connect ({exc})") from exc
+    try:
+        futures = [client.submit(run_replicate, *job, pure=False) for job in jobs]
+        index = {f.key: i for i, f in enumerate(futures)}
+        results: list[list[dict] | None] = [None] * len(jobs)
+        for fut in dask_completed(futures):
+            results[index[fut.key]] = fut.result()
+            tick()
+        return results  # type: ignore[return-value]
+    finally:
+        client.close()
+
+
+def validate_scenarios(
+    scenarios: Sequence[Scenario],
+    replicates: int,
+    seed: int = 1,
+    workers: int = 1,
+    dask_scheduler: str | None = None,
+    progress: bool = False,
+) -> Validation:
+    """Run ``replicates`` seeded replicates of every scenario and summarise them.
+
+    Every scenario uses the same replicate seeds (``SeedSequence(seed).spawn``),
+    so scenarios differ only by what they change.
+    """
+    if replicates < 1:
+        raise InputError(f"--replicates must be at least 1 (got {replicates})")
+    if seed < 0:
+        raise InputError(f"--seed must be >= 0 (got {seed})")
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1 (got {workers})")
+    seeds = replicate_seeds(seed, replicates)
+    jobs = [(sc, s, i) for sc in scenarios for i, s in enumerate(seeds)]
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(TextColumn("[bold]Replicates"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(), console=Console(stderr=True), disable=not progress)
+    with bar:
+        task = bar.add_task("replicates", total=len(jobs))
+
+        def tick() -> None:
+            bar.advance(task)
+
+        if dask_scheduler:
+            parts = _dask(jobs, dask_scheduler, tick)
+        else:
+            parts = _local(jobs, workers, tick)
+    frame = pd.DataFrame([row for part in parts for row in part])
+    return Validation(frame, summarise(frame), seed, replicates, list(scenarios))

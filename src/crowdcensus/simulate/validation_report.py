@@ -1,0 +1,179 @@
+"""The validation report: HTML (like the main report), JSON and CSV, with plots."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
+
+from crowdcensus.errors import InputError  # noqa: E402
+from crowdcensus.report.html import FAVICON, _count  # noqa: E402
+from crowdcensus.report.outputs import package_version  # noqa: E402
+from crowdcensus.report.plots import COLOURS, _png  # noqa: E402
+from crowdcensus.simulate.validation import METHODS, Validation  # noqa: E402
+from crowdcensus.tiers import TIER_LABELS, TIERS  # noqa: E402
+from crowdcensus.triangulate import METHOD_LABELS  # noqa: E402
+
+
+def error_plot(val: Validation, scenario: str) -> bytes:
+    """Relative error of every method on every tier, one box per (tier, method)."""
+    rep = val.replicates
+    rep = rep[(rep["scenario"] == scenario) & (rep["error"] == "")]
+    boxes, labels, colours = [], [], []
+    for t in TIERS:
+        for m in METHODS:
+            g = rep[(rep["tier"] == t) & (rep["method"] == m)]
+            if g.empty:
+                continue
+            boxes.append(100 * (g["estimate"] - g["truth"]) / g["truth"])
+            labels.append(f"{TIER_LABELS[t].split(' (')[0]} - {METHOD_LABELS[m]}")
+            colours.append(COLOURS[m])
+    fig, ax = plt.subplots(figsize=(9, 0.42 * max(len(boxes), 1) + 1.3))
+    if boxes:
+        parts = ax.boxplot(boxes[::-1], vert=False, patch_artist=True, widths=0.6,
+                           flierprops={"markersize": 3})
+        for patch, c in zip(parts["boxes"], colours[::-1], strict=True):
+            patch.set_facecolor(c)
+            patch.set_alpha(0.7)
+        ax.set_yticks(range(1, len(labels) + 1), labels[::-1], fontsize=8)
+    ax.axvline(0, color="black", lw=1)
+    for x in (-15, 15):
+        ax.axvline(x, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("error relative to the truth (%); dashed lines at +-15%")
+    ax.set_title(f"Scenario {scenario}: estimate vs truth over {val.n_replicates} replicates",
+                 fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def coverage_plot(val: Validation) -> bytes:
+    """Coverage of the 95% intervals per scenario, tier and method, with the 93% target."""
+    s = val.summary
+    s = s[s["method"] != "failed"]
+    scen = list(dict.fromkeys(s["scenario"]))
+    fig, axes = plt.subplots(1, max(len(scen), 1), figsize=(3.2 * max(len(scen), 1), 3.6),
+                             sharey=True, squeeze=False)
+    for ax, sc in zip(axes[0], scen, strict=False):
+        g = s[s["scenario"] == sc]
+        x = 0
+        ticks = []
+        for t in TIERS:
+            for m in METHODS:
+                row = g[(g["tier"] == t) & (g["method"] == m)]
+                if row.empty:
+                    continue
+                c = float(row["coverage"].iloc[0])
+                se = float(row["coverage_se"].iloc[0])
+                ax.bar(x, 100 * c, color=COLOURS[m], width=0.8)
+                ax.errorbar(x, 100 * c, yerr=196 * se, color="black", capsize=2, lw=0.8)
+                x += 1
+            ticks.append((x - 0.5, t))
+            x += 0.7
+        ax.axhline(95, color="black", lw=0.8)
+        ax.axhline(93, color="grey", lw=0.8, ls="--")
+        ax.set_xticks([])
+        ax.set_title(sc, fontsize=10)
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0][0].set_ylabel("coverage of the 95% intervals (%)")
+    axes[0][0].set_ylim(0, 105)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=COLOURS[m]) for m in METHODS]
+    fig.legend(handles, [METHOD_LABELS[m] for m in METHODS], loc="lower center", ncol=4,
+               fontsize=8, frameon=False)
+    fig.suptitle("Bars per tier: occasional, regular, very active (left to right); "
+                 "solid line 95%, dashed 93%", fontsize=9)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.95))
+    return _png(fig)
+
+
+def targets(val: Validation) -> list[dict]:
+    """The issue's targets, each with whether the runs meet it."""
+    s = val.summary[val.summary["method"] != "failed"]
+    out = []
+    ideal = s[s["scenario"] == "ideal"]
+    if len(ideal):
+        worst = ideal.loc[ideal["coverage"].idxmin()]
+        out.append({"target": "ideal scenario: every 95% interval covers the truth in >= 93% "
+                    "of replicates", "met": bool(ideal["coverage"].min() >= 0.93),
+                    "detail": f"lowest: {worst['method']} / {worst['tier']} "
+                    f"{100 * worst['coverage']:.1f}%"})
+    het = s[(s["scenario"] == "heterogeneous") & (s["method"] == "combined")]
+    if len(het):
+        worst = het.loc[het["relative_bias"].abs().idxmax()]
+        out.append({"target": "heterogeneous scenario: combined estimate of each tier within "
+                    "15% of the truth on average", "met":
+                    bool((het["relative_bias"].abs() <= 0.15).all()),
+                    "detail": f"largest: {worst['tier']} {100 * worst['relative_bias']:+.1f}%"})
+    behind = []
+    for (sc, t), g in s.groupby(["scenario", "tier"], sort=False):
+        single = g[g["method"] != "combined"]
+        comb = g[g["method"] == "combined"]
+        if len(single) < 2 or comb.empty:
+            continue
+        best = single.loc[single["rmse"].idxmin()]
+        if float(comb["rmse"].iloc[0]) > float(best["rmse"]) * 1.0000001:
+            behind.append(f"{sc}/{t} (combined {float(comb['rmse'].iloc[0]):,.0f} vs "
+                          f"{best['method']} {float(best['rmse']):,.0f})")
+    out.append({"target": "combined RMSE no larger than any single method's, where several "
+                "methods estimate a tier", "met": not behind,
+                "detail": "; ".join(behind) if behind else "met everywhere"})
+    return out
+
+
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("crowdcensus.simulate", "templates"),
+                      autoescape=select_autoescape(["html"]))
+    env.filters.update(count=_count,
+                       pct=lambda x: "-" if x is None or not math.isfinite(x)
+                       else f"{100 * x:.1f}%",
+                       spct=lambda x: "-" if x is None or not math.isfinite(x)
+                       else f"{100 * x:+.1f}%")
+    return env
+
+
+def write_validation_report(val: Validation, out: str | Path, command: str = "") -> Path:
+    """Write validation.html, summary.csv, replicates.csv, validation.json and plots."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    plots = {"coverage": coverage_plot(val)}
+    for sc in val.scenarios:
+        plots[f"errors-{sc.scenario.name}"] = error_plot(val, sc.scenario.name)
+    for name, png in plots.items():
+        (out / f"plot-{name}.png").write_bytes(png)
+    val.summary.to_csv(out / "summary.csv", index=False)
+    val.replicates.to_csv(out / "replicates.csv", index=False)
+    tg = targets(val)
+    doc = {"crowdcensus": package_version(), "command": command, "seed": val.seed,
+           "replicates": val.n_replicates,
+           "scenarios": [sc.model_dump(mode="json") for sc in val.scenarios],
+           "summary": json.loads(val.summary.to_json(orient="records")),
+           "targets": tg,
+           "failed_replicates": int(val.replicates.loc[val.replicates["error"] != "",
+                                                       "replicate"].nunique())}
+    (out / "validation.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    images = {k: "data:image/png;base64," + base64.b64encode(v).decode()
+              for k, v in plots.items()}
+    summary = val.summary.replace({np.nan: None})
+    tables = {sc.scenario.name: summary[summary["scenario"] == sc.scenario.name]
+              .to_dict(orient="records") for sc in val.scenarios}
+    errors = (val.replicates[val.replicates["error"] != ""]
+              .drop_duplicates(["scenario", "replicate"]).head(20).to_dict(orient="records"))
+    html = _env().get_template("validation.html").render(
+        v=val, tables=tables, images=images, favicon=FAVICON, version=package_version(),
+        command=command, targets=tg, tier_labels=TIER_LABELS, method_labels=METHOD_LABELS,
+        errors=errors, pd=pd)
+    path = out / "validation.html"
+    path.write_text(html, encoding="utf-8")
+    return path

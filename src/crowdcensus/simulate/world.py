@@ -1,0 +1,267 @@
+"""A synthetic country of micro-workers with a known truth.
+
+:func:`generate_world` draws, from a :class:`~crowdcensus.simulate.scenario.Scenario`
+and a seeded :class:`numpy.random.Generator`:
+
+* **Workers.** ``population.workers`` people who do micro-work at some time in
+  the reference period (the *occasional* tier). Each belongs to an activity
+  class and visits micro-work platforms at an individual rate
+  :math:`\\lambda_i` per week, :math:`\\lambda_i = \\mu_c G_i` with
+  :math:`G_i \\sim \\mathrm{Gamma}(a, 1/a)` (mean 1; no variation when the
+  class's ``variation`` :math:`a` is 0). Visits form a Poisson process while
+  the worker is present.
+* **True tiers** follow the rates: *very active* means :math:`\\lambda_i \\ge 1`
+  (at least weekly), *regular* :math:`\\lambda_i \\ge 12/52` (at least
+  monthly); every worker is occasional. The tiers are nested by construction.
+* **Churn.** A share ``churn.arrivals`` starts at a uniform day of the
+  reference period, a share ``churn.departures`` stops at a uniform day.
+* **Platforms and multi-homing.** A worker's first platform is drawn with the
+  platforms' weights; every other platform is added with probability
+  :math:`\\min(1, h \\lambda_i^{b})` (``multihoming`` *h*,
+  ``multihoming_activity`` *b*). Visits are split over the registered
+  platforms in proportion to their weights.
+* **Registered but inactive** people (``inactive_per_worker`` per worker) hold
+  accounts and never work.
+* **Declared figures**: each platform declares its registrations (workers and
+  inactive people) times its ``inflation``.
+* **Audience**: for every month, the workers who visit a platform at least
+  once (chance :math:`1 - e^{-\\lambda_i \\pi_{ij} t/7}` for :math:`t` days
+  present), averaged over the months; plus client visitors (a share
+  ``client_share`` of all visitors); times a log-normal panel error.
+* **Task-posting waves** on every platform: a worker present for :math:`o`
+  days of a wave sees the task with probability
+  :math:`1 - e^{-\\lambda_i o/7}` and takes it with probability ``take_up``;
+  they answer on one of their platforms and report a frequency category
+  (shifted to a neighbouring one with probability ``misreport``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from crowdcensus.simulate.scenario import Scenario
+
+#: Reported-frequency categories from the most to the least frequent, and the
+#: lower bound of each on the weekly visit rate.
+CATEGORIES = ("several_weekly", "weekly", "monthly", "less_often")
+CATEGORY_FLOOR = (2.0, 1.0, 12 / 52, 0.0)
+WEEKLY = 1.0
+MONTHLY = 12 / 52
+
+
+@dataclass
+class World:
+    """A generated country. Arrays are indexed by worker (active workers only)."""
+
+    scenario: Scenario
+    platforms: list[str]
+    activity_class: np.ndarray
+    rate: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    registered: np.ndarray            # (workers, platforms) bool
+    visit_share: np.ndarray           # (workers, platforms), rows add up to 1
+    category: np.ndarray              # true category index (into CATEGORIES)
+    reported: np.ndarray              # the category the worker would report
+    inactive_registered: np.ndarray   # (inactive people, platforms) bool
+    registrations: np.ndarray         # per platform
+    declared: np.ndarray              # per platform
+    worker_visitors: np.ndarray       # per platform, monthly mean of distinct workers
+    client_visitors: np.ndarray       # per platform
+    audience: np.ndarray              # per platform, the panel's monthly uniques
+    responses: pd.DataFrame           # one row per (worker, wave) answer
+    reach_p_week: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_workers(self) -> int:
+        return len(self.rate)
+
+    def tiers(self) -> dict[str, int]:
+        """True nested tiers."""
+        return {"occasional": int(self.n_workers),
+                "regular": int((self.rate >= MONTHLY).sum()),
+                "very_active": int((self.rate >= WEEKLY).sum())}
+
+    def truth(self) -> dict:
+        """Every true quantity, as plain JSON-able values."""
+        tiers = self.tiers()
+        k = self.registered.sum(axis=1)
+        k_inactive = self.inactive_registered.sum(axis=1)
+        regular = self.rate >= MONTHLY
+        captured = self.responses["worker"].nunique() if len(self.responses) else 0
+        return {
+            "tiers": tiers,
+            "bands": {"very_active": tiers["very_active"],
+                      "regular_only": tiers["regular"] - tiers["very_active"],
+                      "occasional_only": tiers["occasional"] - tiers["regular"]},
+            "categories": {c: int((self.category == j).sum()) for j, c in enumerate(CATEGORIES)},
+            "classes": {c.name: int((self.activity_class == j).sum())
+                        for j, c in enumerate(self.scenario.activity.classes)},
+            "inactive_people": int(len(self.inactive_registered)),
+            "registered_people": int(self.n_workers + len(self.inactive_registered)),
+            "multihoming": {
+                "workers": float(k.mean()),
+                "regular_workers": float(k[regular].mean()) if regular.any() else None,
+                "registered_people": float((k.sum() + k_inactive.sum())
+                                           / (len(k) + len(k_inactive))),
+            },
+            "platforms": [
+                {"name": name, "registrations": int(self.registrations[j]),
+                 "worker_registrations": int(self.registered[:, j].sum()),
+                 "declared": int(self.declared[j]),
+                 "inflation": self.scenario.platforms[j].inflation,
+                 "monthly_worker_visitors": float(self.worker_visitors[j]),
+                 "monthly_client_visitors": float(self.client_visitors[j]),
+                 "audience": int(self.audience[j])}
+                for j, name in enumerate(self.platforms)],
+            "churn": {"arrived": int((self.start > 0).sum()),
+                      "departed": int((self.end < self.scenario.scenario.reference_days).sum())},
+            "experiment": {"respondents": int(captured), "responses": int(len(self.responses)),
+                           "reach_p_week": self.reach_p_week},
+        }
+
+
+def _presence(rng: np.random.Generator, n: int, sc: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    days = float(sc.scenario.reference_days)
+    start = np.zeros(n)
+    end = np.full(n, days)
+    arrive = rng.random(n) < sc.churn.arrivals
+    depart = rng.random(n) < sc.churn.departures
+    start[arrive] = rng.uniform(0, days, arrive.sum())
+    end[depart] = rng.uniform(0, days, depart.sum())
+    both = arrive & depart
+    # somebody who both arrives and leaves is there between the two days
+    lo = np.minimum(start[both], end[both])
+    hi = np.maximum(start[both], end[both])
+    start[both], end[both] = lo, np.maximum(hi, lo + 1.0)
+    end = np.minimum(end, days)
+    start = np.minimum(start, end - 1.0)
+    return start, end
+
+
+def _platforms(rng: np.random.Generator, rate: np.ndarray, weights: np.ndarray, h: float,
+               b: float) -> np.ndarray:
+    n, p = len(rate), len(weights)
+    first = rng.choice(p, size=n, p=weights / weights.sum())
+    chance = np.minimum(1.0, h * np.power(np.maximum(rate, 1e-12), b))
+    reg = rng.random((n, p)) < chance[:, None]
+    reg[np.arange(n), first] = True
+    return reg
+
+
+def _overlap(start: np.ndarray, end: np.ndarray, a: float, b: float) -> np.ndarray:
+    return np.clip(np.minimum(end, b) - np.maximum(start, a), 0.0, None)
+
+
+def _category(rate: np.ndarray) -> np.ndarray:
+    cat = np.full(len(rate), len(CATEGORIES) - 1)
+    for j in reversed(range(len(CATEGORIES) - 1)):
+        cat[rate >= CATEGORY_FLOOR[j]] = j
+    return cat
+
+
+def _misreport(rng: np.random.Generator, cat: np.ndarray, chance: float) -> np.ndarray:
+    if chance <= 0:
+        return cat.copy()
+    flip = rng.random(len(cat)) < chance
+    step = np.where(rng.random(len(cat)) < 0.5, -1, 1)
+    return np.where(flip, np.clip(cat + step, 0, len(CATEGORIES) - 1), cat)
+
+
+def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
+    """Draw a synthetic country from ``scenario`` (see the module docstring)."""
+    sc = scenario
+    n = sc.population.workers
+    classes = sc.activity.classes
+    shares = np.array([c.share for c in classes])
+    cls = rng.choice(len(classes), size=n, p=shares / shares.sum())
+    mu = np.array([c.visits_per_week for c in classes])[cls]
+    shape = np.array([c.variation for c in classes])[cls]
+    g = np.ones(n)
+    varied = shape > 0
+    g[varied] = rng.gamma(shape[varied], 1.0 / shape[varied])
+    rate = mu * g
+    start, end = _presence(rng, n, sc)
+
+    names = [p.name for p in sc.platforms]
+    weights = np.array([p.weight for p in sc.platforms])
+    h, b = sc.population.multihoming, sc.population.multihoming_activity
+    reg = _platforms(rng, rate, weights, h, b)
+    share = reg * weights[None, :]
+    share = share / share.sum(axis=1, keepdims=True)
+    n_inactive = int(round(n * sc.population.inactive_per_worker))
+    inactive = _platforms(rng, np.ones(n_inactive), weights, h, 0.0)
+
+    registrations = reg.sum(axis=0) + inactive.sum(axis=0)
+    inflation = np.array([p.inflation for p in sc.platforms])
+    declared = np.round(registrations * inflation).astype(np.int64)
+
+    days = float(sc.scenario.reference_days)
+    month = days / 12
+    seen = np.zeros(len(names))
+    for m in range(12):
+        t = _overlap(start, end, m * month, (m + 1) * month)
+        prob = 1.0 - np.exp(-(rate * t / 7.0)[:, None] * share)
+        seen += (rng.random(prob.shape) < prob).sum(axis=0)
+    worker_visitors = seen / 12
+    cs = np.array([p.client_share for p in sc.platforms])
+    client_visitors = rng.poisson(worker_visitors * cs / (1 - cs)).astype(float)
+    noise = np.array([p.audience_noise for p in sc.platforms])
+    audience = np.round((worker_visitors + client_visitors)
+                        * np.exp(noise * rng.standard_normal(len(names))))
+
+    category = _category(rate)
+    reported = _misreport(rng, category, sc.activity.misreport)
+    responses = _waves(rng, sc, rate, start, end, share, names, reg, reported)
+    world = World(sc, names, cls, rate, start, end, reg, share, category, reported, inactive,
+                  registrations, declared, worker_visitors, client_visitors, audience,
+                  responses)
+    world.reach_p_week = _reach_assumption(world)
+    return world
+
+
+def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.ndarray,
+           end: np.ndarray, share: np.ndarray, names: list[str], reg: np.ndarray,
+           reported: np.ndarray) -> pd.DataFrame:
+    exp = sc.experiment
+    n, p = share.shape
+    ids = np.array([rng.bytes(8).hex() for _ in range(n)])
+    cum = np.cumsum(share, axis=1)
+    frames = []
+    for w in range(exp.waves):
+        a = exp.first_day + w * exp.spacing_days
+        o = _overlap(start, end, a, a + exp.wave_days)
+        answer = rng.random(n) < exp.take_up * (1.0 - np.exp(-rate * o / 7.0))
+        idx = np.flatnonzero(answer)
+        u = rng.random(len(idx))
+        where = np.minimum((u[:, None] > cum[idx]).sum(axis=1), p - 1)
+        frames.append(pd.DataFrame({
+            "worker": ids[idx], "index": idx, "wave": f"w{w + 1}", "wave_index": w,
+            "day": a + rng.uniform(0, exp.wave_days, len(idx)),
+            "platform": np.array(names)[where],
+            "frequency": np.array(CATEGORIES)[reported[idx]],
+            "platforms_registered": [",".join(np.array(names)[reg[i]]) for i in idx],
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _reach_assumption(world: World) -> dict[str, float]:
+    """The study's ``p_week`` per reported category: population value x ``reach_error``.
+
+    The population value is the chance, averaged over the workers who would give
+    that answer, of seeing a task posted for a week and taking it,
+    ``take_up * (1 - exp(-rate))``; a researcher would take it from a pilot or
+    the literature, so the scenario can bias it (``reach_error``).
+    """
+    exp = world.scenario.experiment
+    out = {}
+    for j, c in enumerate(CATEGORIES):
+        mask = world.reported == j
+        if not mask.any():
+            continue
+        p = exp.take_up * float(np.mean(1.0 - np.exp(-world.rate[mask])))
+        out[c] = float(min(p * exp.reach_error, 0.999))
+    return out
