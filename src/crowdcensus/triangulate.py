@@ -212,7 +212,12 @@ class Results:
 
 
 def _interval(point: float, draws: np.ndarray, level: float) -> Interval:
+    """Point estimate and the central ``level`` of the finite draws."""
     a = (1 - level) / 2
+    draws = np.asarray(draws, dtype=float)
+    draws = draws[np.isfinite(draws)]
+    if draws.size == 0:
+        return Interval(float(point), float("nan"), float("nan"))
     lo, hi = np.quantile(draws, [a, 1 - a])
     return Interval(float(point), float(lo), float(hi))
 
@@ -303,10 +308,13 @@ def triangulate(
         if not have:
             warnings.append(f"no method estimates the {t} tier")
             continue
-        w = combination_weights({m: np.log(mc_methods[m][t]) for m in have})
+        with np.errstate(invalid="ignore", divide="ignore"):
+            logs = {m: np.log(mc_methods[m][t]) for m in have}
+        w = combination_weights({m: v[np.isfinite(v)] for m, v in logs.items()})
         weights[t] = w
         combined_point[t] = float(_combine({m: point.methods[m][t] for m in have}, w)[0])
-        combined_draws[t] = _combine({m: mc_methods[m][t] for m in have}, w)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            combined_draws[t] = _combine({m: mc_methods[m][t] for m in have}, w)
     combined = {t: _interval(combined_point[t], combined_draws[t], level)
                 for t in combined_point}
 
@@ -324,7 +332,7 @@ def triangulate(
                 combined_point["regular"] > combined_point["occasional"]:
             warnings.append("the tiers are not nested (a smaller circle exceeds a larger "
                             "one): the methods contradict each other")
-    inter_iv = {k: _interval(float(point.intermediates[k][0]), v[np.isfinite(v)], level)
+    inter_iv = {k: _interval(float(point.intermediates[k][0]), v, level)
                 for k, v in mc_inter.items()}
 
     sens = sensitivity(model, params, weights)

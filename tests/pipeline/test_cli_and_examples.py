@@ -53,6 +53,9 @@ def test_run_writes_report_and_is_reproducible(tmp_path):
     res = json.loads((a / "results.json").read_text())
     assert res["settings"] == {"seed": 9, "draws": 300, "level": 0.95}
     assert round(res["tiers"]["nested"]["occasional"]["estimate"]) == 266_126
+    assumptions = pd.read_csv(a / "assumptions.csv").set_index("path")
+    assert assumptions.loc["assumptions.multihoming", "status"] == "published"
+    assert assumptions.loc["assumptions.multihoming", "citation"].startswith("Le Ludec C.")
     tiers = pd.read_csv(a / "tiers.csv")
     assert list(tiers["tier"]) == ["occasional", "regular", "very_active", "very_active",
                                    "regular_only", "occasional_only"]

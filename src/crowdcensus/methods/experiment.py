@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -67,6 +67,8 @@ from crowdcensus.tiers import (
 
 
 class FittedModel(Protocol):
+    """What :func:`model_average` reads from a fitted closed-population model."""
+
     name_: str
     abundance_: float
     stderr_: float
@@ -117,7 +119,7 @@ class ModelAverage:
         return self.n_captured + f0 * np.exp(self.sigma * rng.standard_normal(size))
 
 
-def model_average(models: list[Any], n_captured: int) -> ModelAverage:
+def model_average(models: list[FittedModel], n_captured: int) -> ModelAverage:
     """Average fitted closed-population models by their AIC weights.
 
     Parameters

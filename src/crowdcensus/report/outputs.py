@@ -63,9 +63,10 @@ def assumptions_frame(results: Results) -> pd.DataFrame:
     return pd.DataFrame(
         [{"path": p.path, "label": p.label, "value": p.value, "low": p.low, "high": p.high,
           "distribution": p.distribution, "status": p.status, "source": p.source,
-          "note": p.note} for p in results.parameters],
+          "citation": results.study.source_citation(p.source), "note": p.note}
+         for p in results.parameters],
         columns=["path", "label", "value", "low", "high", "distribution", "status", "source",
-                 "note"])
+                 "citation", "note"])
 
 
 def results_dict(results: Results) -> dict[str, Any]:
