@@ -237,7 +237,9 @@ def bootstrap_bca(
         )
         jparts = _chunks(len(jack_tables), 2 * runner.parallelism)
         jack = runner.map(
-            _evaluate_chunk, [statistic] * len(jparts), [[jack_tables[i] for i in p] for p in jparts]
+            _evaluate_chunk,
+            [statistic] * len(jparts),
+            [[jack_tables[i] for i in p] for p in jparts],
         )
     replicates = np.array([v for part in boot for v in part])
     jackknife = np.array([v for part in jack for v in part])

@@ -93,31 +93,31 @@ def js_design(t: int) -> tuple[np.ndarray, list[str]]:
 
 def _derived(theta: np.ndarray, t: int, X: np.ndarray) -> dict[str, np.ndarray]:
     """Demographic parameters from the log-linear parameters (complex-safe)."""
-    I = t
+    T = t  # number of periods (I in Rcapture)
     ic = theta[0]
-    alpha = theta[1 : 2 * I - 1]  # alpha[j-1] = gamma_j
+    alpha = theta[1 : 2 * T - 1]  # alpha[j-1] = gamma_j
 
     def A(j: int):  # gamma_j, 1-based
         return alpha[j - 1]
 
-    beta = theta[2 * I - 1 :]
+    beta = theta[2 * T - 1 :]
     one = np.ones(1, dtype=theta.dtype)[0]
     p = [0.5 * one] + [1 / (1 + np.exp(-b)) for b in beta] + [0.5 * one]  # p[i-1] = p_i
     u = [one]
-    for i in range(1, I):
+    for i in range(1, T):
         prod = one
         for j in range(1, i + 1):
-            prod = prod * np.exp(A(I + j - 1)) * (1 - p[I - j])
-        u.append(prod * (1 - np.exp(-A(I + i - 1))))
+            prod = prod * np.exp(A(T + j - 1)) * (1 - p[T - j])
+        u.append(prod * (1 - np.exp(-A(T + i - 1))))
     v = [one]
-    for i in range(1, I):
+    for i in range(1, T):
         prod = one
         for j in range(1, i + 1):
             prod = prod * np.exp(A(j)) * (1 - p[j - 1])
         v.append(prod * (1 - np.exp(-A(i))))
-    phi = [one] * (I - 1)  # phi[i-1] = phi_i
-    for k in range(1, I):
-        phi[I - k - 1] = 1 / (1 + u[k] / sum(u[:k]))
+    phi = [one] * (T - 1)  # phi[i-1] = phi_i
+    for k in range(1, T):
+        phi[T - k - 1] = 1 / (1 + u[k] / sum(u[:k]))
     prod_p = one
     for x in p:
         prod_p = prod_p * (1 - x)
@@ -125,22 +125,22 @@ def _derived(theta: np.ndarray, t: int, X: np.ndarray) -> dict[str, np.ndarray]:
     for x in phi:
         prod_phi = prod_phi * x
     N = [np.exp(ic) / (prod_p * prod_phi)]
-    for i in range(2, I + 1):
+    for i in range(2, T + 1):
         N.append(N[-1] * (v[i - 1] / sum(v[: i - 1]) + 1) * phi[i - 2])
-    B = [N[i + 1] - N[i] * phi[i] for i in range(I - 1)]
+    B = [N[i + 1] - N[i] * phi[i] for i in range(T - 1)]
     total = np.sum(np.exp(X @ theta))
-    if I == 3:
+    if T == 3:
         total = total + np.exp(ic + A(1) + A(3)) - np.exp(ic + A(1))
     else:
         def s(a: int, b: int):  # sum of gamma_a..gamma_b, empty when b < a
             return sum((A(j) for j in range(a, b + 1)), 0 * one)
 
-        top = np.exp(ic + A(1) + s(I, 2 * I - 3))
-        low = np.exp(ic + A(1) + s(I, 2 * I - 4))
-        total = total + top * (1 + np.exp(s(2, I - 2) - s(I + 1, 2 * I - 3))) - low
-        for i in range(2, I - 2):
-            total = (total + top * np.exp(s(2, i) - s(2 * I - 1 - i, 2 * I - 3))
-                     - low * np.exp(s(2, i) - s(2 * I - 2 - i, 2 * I - 4)))
+        top = np.exp(ic + A(1) + s(T, 2 * T - 3))
+        low = np.exp(ic + A(1) + s(T, 2 * T - 4))
+        total = total + top * (1 + np.exp(s(2, T - 2) - s(T + 1, 2 * T - 3))) - low
+        for i in range(2, T - 2):
+            total = (total + top * np.exp(s(2, i) - s(2 * T - 1 - i, 2 * T - 3))
+                     - low * np.exp(s(2, i) - s(2 * T - 2 - i, 2 * T - 4)))
     return {
         "p": np.array(p), "phi": np.array(phi), "N": np.array(N), "B": np.array(B),
         "total": np.array([total]),
