@@ -212,7 +212,17 @@ class OverlapTable:
 
     def margin(self, term: int) -> float:
         """``n*_k``: individuals seen on every list of ``term`` (and maybe others)."""
-        return float(self.counts[(self.cells & term) == term].sum())
+        margins = self._cache.get("margins")
+        if margins is None:
+            # superset sums over the lattice of list subsets, one list at a time
+            margins = np.concatenate([[0.0], self.counts])
+            for i in range(self.n_lists):
+                bit = 1 << i
+                idx = np.arange(margins.size)
+                lower = idx[(idx & bit) == 0]
+                margins[lower] += margins[lower | bit]
+            self._cache["margins"] = margins
+        return float(margins[term])
 
 
 @lru_cache(maxsize=32)
