@@ -74,7 +74,7 @@ def histories_from_events(
             labels = values.astype(str)
         frame = pd.DataFrame({"worker": ev[worker].to_numpy(), "period": labels.to_numpy()})
         return CaptureHistories.from_events(frame, "worker", "period", order)
-    stamps = pd.to_datetime(ev[time], errors="coerce", utc=True)
+    stamps = pd.to_datetime(ev[time], errors="coerce", utc=True, format="mixed")
     if stamps.isna().any():
         bad = ev[time][stamps.isna()].iloc[0]
         raise InputError(f"column '{time}' has a value that is not a date or time: {bad!r}")
