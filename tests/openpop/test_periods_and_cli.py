@@ -85,7 +85,8 @@ def test_cli_reads_an_event_log(tmp_path):
         first = rng.integers(0, 3)
         for week in range(first, min(6, first + rng.integers(2, 6))):
             if rng.random() < 0.6:
-                rows.append((f"h{worker:04d}", f"2024-03-{4 + 7 * week:02d}T12:00:00Z"))
+                day = pd.Timestamp("2024-03-04T12:00:00Z") + pd.Timedelta(days=7 * int(week))
+                rows.append((f"h{worker:04d}", day.isoformat()))
     f = tmp_path / "events.csv"
     pd.DataFrame(rows, columns=["worker", "ts"]).to_csv(f, index=False)
     r = run(f, "--worker", "worker", "--time", "ts", "--period", "7D")
