@@ -24,10 +24,11 @@ def simulate(n_population: int = 4600, seed: int = 20260501) -> CaptureHistories
     """Six lists; lists 1 and 2 share a latent visibility (positive dependence)."""
     rng = np.random.default_rng(seed)
     base = np.array([0.12, 0.10, 0.15, 0.08, 0.20, 0.06])
-    visible = rng.random(n_population) < 0.35
+    visible = rng.random(n_population) < 0.3
     probs = np.tile(base, (n_population, 1))
-    probs[visible, 0] *= 2.5
-    probs[visible, 1] *= 2.5
+    probs[visible, 0] *= 3.5
+    probs[visible, 1] *= 3.5
+    probs[visible, 4] *= 0.3
     caught = (rng.random(probs.shape) < probs).astype(np.uint8)
     return CaptureHistories.from_matrix(caught, occasions=[f"L{i + 1}" for i in range(6)])
 

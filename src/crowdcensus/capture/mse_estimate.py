@@ -20,6 +20,7 @@ from crowdcensus.capture.mse_select import (
     StepRecord,
     bic_search,
     default_max_order,
+    default_top_models,
     population_estimate,
     stepwise,
 )
@@ -105,9 +106,17 @@ class MultipleSystemsModel:
 
         Each replicate resamples the ``n`` observed individuals (multinomial on
         the observed cell proportions) and reruns the same method (with a
-        fixed model, just refits it).
+        fixed model, just refits it). With BIC selection, the replicates choose
+        among the best models of the original data only (all of them up to three
+        lists, the best 20 for four, 100 beyond), as MultipleSystemsEstimation
+        does to keep the bootstrap feasible.
         """
         table = self.table_
+        bic_models = None
+        if self.method == "bic":
+            top = default_top_models(table.n_lists)
+            ranked = self.ranking_ if top is None else self.ranking_[:top]
+            bic_models = tuple(r.model for r in ranked)
         statistic = functools.partial(
             population_estimate,
             lists=table.lists,
@@ -115,6 +124,7 @@ class MultipleSystemsModel:
             model=self.model,
             pthresh=self.pthresh,
             max_order=self.max_order,
+            bic_models=bic_models,
         )
         self.bootstrap_ = bootstrap_bca(
             statistic, table.counts, n_boot, seed=seed, levels=levels, workers=workers,

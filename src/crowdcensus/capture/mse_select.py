@@ -36,7 +36,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import poisson
+from scipy.special import pdtr, pdtrc
 
 from crowdcensus.capture.mse import (
     HierarchicalModel,
@@ -93,16 +93,16 @@ def stepwise(
         candidates = [k for k in pairs if k not in terms]
         if not candidates or pthresh == 0:
             break
-        scored = []
-        for idx, k in enumerate(candidates):
-            inside = (cells & k) == k
-            expected = float(current.fitted[inside].sum())
-            observed = float(table.counts[inside].sum())
-            pval = min(
-                float(poisson.cdf(observed, expected)),
-                float(poisson.sf(observed - 1, expected)),
-            )
-            scored.append((pval, idx, k))
+        cand = np.asarray(candidates, dtype=np.int64)
+        inside = ((cells[:, None] & cand[None, :]) == cand[None, :]).astype(float)
+        expected = current.fitted @ inside
+        observed = table.counts @ inside
+        # min(P(X <= n*), P(X >= n*)) for X ~ Poisson(mu*)
+        lower = pdtr(observed, expected)
+        upper = np.where(observed > 0, pdtrc(observed - 1, expected), 1.0)
+        pvals = np.minimum(lower, upper)
+        scored = [(float(pv), idx, k) for idx, (pv, k) in enumerate(zip(pvals, candidates,
+                                                                          strict=True))]
         scored.sort()
         chosen = None
         for pval, _idx, k in scored:
@@ -187,17 +187,31 @@ class RankedModel:
     order: int
 
 
+def default_top_models(n_lists: int) -> int | None:
+    """Models kept for the BIC bootstrap: all up to 3 lists, 20 for 4, 100 beyond
+    (the defaults of ``estimate_population_bic`` in MultipleSystemsEstimation)."""
+    return None if n_lists <= 3 else 20 if n_lists == 4 else 100
+
+
 def bic_search(
-    table: OverlapTable, max_order: int | None = None
+    table: OverlapTable,
+    max_order: int | None = None,
+    models: tuple[str, ...] | None = None,
 ) -> tuple[MSEFit, list[RankedModel]]:
     """Exhaustive BIC selection over hierarchical models.
 
     Returns the best fit and every usable model ranked by increasing BIC
-    (ties keep enumeration order).
+    (ties keep enumeration order). ``models`` restricts the search to the
+    given models (``[12,3]`` notation), as the bootstrap does with the best
+    models of the original data.
     """
     order = default_max_order(table.n_lists) if max_order is None else max_order
+    if models is None:
+        pool = hierarchical_models(table.n_lists, order)
+    else:
+        pool = [HierarchicalModel.parse(m, table.n_lists) for m in models]
     ranking: list[tuple[float, int, MSEFit]] = []
-    for i, model in enumerate(hierarchical_models(table.n_lists, order)):
+    for i, model in enumerate(pool):
         if check_model(table, model):
             continue
         try:
@@ -223,6 +237,7 @@ def select_model(
     model: str | HierarchicalModel | None = None,
     pthresh: float = DEFAULT_PTHRESH,
     max_order: int | None = None,
+    bic_models: tuple[str, ...] | None = None,
 ) -> MSEFit:
     """Run one selection method and return the fitted model.
 
@@ -232,7 +247,7 @@ def select_model(
     if method == "stepwise":
         return stepwise(table, pthresh)[0]
     if method == "bic":
-        return bic_search(table, max_order)[0]
+        return bic_search(table, max_order, bic_models)[0]
     if method == "main":
         return fit_model(table, HierarchicalModel.main_effects(table.n_lists))
     if method == "fixed":
@@ -251,6 +266,7 @@ def population_estimate(
     model: str | None = None,
     pthresh: float = DEFAULT_PTHRESH,
     max_order: int | None = None,
+    bic_models: tuple[str, ...] | None = None,
 ) -> float:
     """Population estimate after model selection on a table of counts (``nan`` if none).
 
@@ -259,6 +275,6 @@ def population_estimate(
     """
     table = OverlapTable(np.asarray(counts, dtype=float), tuple(lists))
     try:
-        return select_model(table, method, model, pthresh, max_order).popest
+        return select_model(table, method, model, pthresh, max_order, bic_models).popest
     except NotIdentifiableError:
         return float("nan")
