@@ -107,3 +107,30 @@ def test_mle_that_does_not_exist_is_detected_by_the_linear_program():
     # with one interaction fewer there is no direction of recession left
     assert check_model(t, HierarchicalModel.parse("[13,2]", 3)) == 0
     assert np.isfinite(fit_model(t, HierarchicalModel.parse("[13,2]", 3)).popest)
+
+
+def test_rank_shortcut_agrees_with_the_fienberg_rinaldo_program():
+    # check_model skips the linear program when the positive cells alone pin the
+    # parameters down; on random sparse tables the verdict must equal the program's
+    from crowdcensus.capture.mse import _layout, _lp_positive_table_exists
+
+    rng = np.random.default_rng(8)
+    disagreements = 0
+    seen_missing = 0
+    for _ in range(60):
+        L = int(rng.integers(3, 5))
+        counts = rng.poisson(rng.uniform(0.2, 6.0), 2**L - 1).astype(float)
+        if counts.sum() == 0:
+            continue
+        t = OverlapTable(counts, tuple(f"L{i}" for i in range(L)))
+        models = hierarchical_models(L, 2)
+        model = models[int(rng.integers(len(models)))]
+        lay = _layout(t, model)
+        X = design(t.cells[lay.kept], lay.estimated)
+        if X.shape[0] == 0:
+            continue
+        exists = _lp_positive_table_exists(X, t.counts[lay.kept])
+        seen_missing += not exists
+        disagreements += bool(check_model(t, model) & NOT_EXISTING) == exists
+    assert disagreements == 0
+    assert seen_missing > 0  # the draw did include tables without an MLE
