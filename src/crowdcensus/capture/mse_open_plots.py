@@ -17,7 +17,8 @@ from crowdcensus.errors import InputError  # noqa: E402
 FORMATS = (".png", ".svg", ".pdf")
 
 
-def _check_path(path: str | Path) -> Path:
+def check_plot_path(path: str | Path) -> Path:
+    """Refuse, before any work, a plot file with an unknown suffix or a missing folder."""
     p = Path(path)
     if p.suffix.lower() not in FORMATS:
         raise InputError(f"--plot file must end in {', '.join(FORMATS)} (got {p.name!r})")
@@ -28,7 +29,7 @@ def _check_path(path: str | Path) -> Path:
 
 def plot_mse(est: MultipleSystemsModel, path: str | Path, top: int = 15) -> Path:
     """Model ranking (BIC), or the stepwise path, and the bootstrap distribution."""
-    p = _check_path(path)
+    p = check_plot_path(path)
     boot = est.bootstrap_
     fig, axes = plt.subplots(1, 2 if boot is not None else 1, figsize=(11 if boot else 6.5, 4.5),
                              squeeze=False)
@@ -78,7 +79,7 @@ def plot_mse(est: MultipleSystemsModel, path: str | Path, top: int = 15) -> Path
 
 def plot_open(model: OpenPopulationModel, path: str | Path) -> Path:
     """Abundance per period with arrivals between periods, and survival probabilities."""
-    p = _check_path(path)
+    p = check_plot_path(path)
     t = len(model.abundance_)
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6.5), sharex=True)
     x = np.arange(1, t + 1)

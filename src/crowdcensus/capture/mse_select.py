@@ -48,7 +48,7 @@ from crowdcensus.capture.mse import (
     fit_model,
     popcount,
 )
-from crowdcensus.errors import InputError, NotIdentifiableError, TooLargeError
+from crowdcensus.errors import InputError, ModelError, NotIdentifiableError, TooLargeError
 
 #: Default p-value threshold of the stepwise selection.
 DEFAULT_PTHRESH = 0.02
@@ -276,5 +276,5 @@ def population_estimate(
     table = OverlapTable(np.asarray(counts, dtype=float), tuple(lists))
     try:
         return select_model(table, method, model, pthresh, max_order, bic_models).popest
-    except NotIdentifiableError:
+    except ModelError:  # no usable model on this resampled table
         return float("nan")

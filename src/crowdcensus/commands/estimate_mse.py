@@ -18,18 +18,18 @@ def estimate_mse(
     file: Path = typer.Argument(..., help="CSV/Parquet: one 0/1 column per list, optional count "
                                 "column."),
     method: str = typer.Option("stepwise", help="stepwise, bic, fixed or main."),
-    model: str = typer.Option(None, help='Model for --method fixed, e.g. "[12,3]".'),
+    model: str | None = typer.Option(None, help='Model for --method fixed, e.g. "[12,3]".'),
     pthresh: float = typer.Option(0.02, help="p-value threshold of the stepwise selection."),
-    max_order: int = typer.Option(None, "--max-order",
+    max_order: int | None = typer.Option(None, "--max-order",
                                   help="Highest interaction order in the BIC search."),
     bootstrap: int = typer.Option(0, help="Number of BCa bootstrap replicates (0 = none)."),
-    seed: int = typer.Option(None, help="Random seed of the bootstrap."),
-    workers: int = typer.Option(None, help="Local worker processes (default: all CPUs)."),
-    dask_scheduler: str = typer.Option(None, "--dask-scheduler",
+    seed: int | None = typer.Option(None, help="Random seed of the bootstrap."),
+    workers: int | None = typer.Option(None, help="Local worker processes (default: all CPUs)."),
+    dask_scheduler: str | None = typer.Option(None, "--dask-scheduler",
                                        help="Run the bootstrap on this Dask scheduler."),
-    freq: str = typer.Option(None, help="Name of the count column."),
+    freq: str | None = typer.Option(None, help="Name of the count column."),
     format: str = typer.Option("text", "--format", help="text or json."),
-    plot: Path = typer.Option(None, help="Write the model ranking figure (.png/.svg/.pdf)."),
+    plot: Path | None = typer.Option(None, help="Write the model ranking figure (.png/.svg/.pdf)."),
 ) -> None:
     """Population size from overlapping lists, with model selection and a BCa interval."""
     if format not in ("text", "json"):
@@ -38,6 +38,10 @@ def estimate_mse(
         raise InputError(f"--method must be one of {', '.join(METHODS)} (got {method!r})")
     if bootstrap < 0:
         raise InputError("--bootstrap must be 0 or a positive number of replicates")
+    if plot is not None:
+        from crowdcensus.capture.mse_open_plots import check_plot_path
+
+        check_plot_path(plot)
     histories = read_histories(file, freq=freq)
     est = MultipleSystemsModel(method, model, pthresh, max_order).fit(histories)
     if bootstrap:

@@ -57,21 +57,27 @@ def open_text(model: OpenPopulationModel, d: dict) -> str:
 def estimate_open(
     file: Path = typer.Argument(..., help="CSV/Parquet: one 0/1 column per period (optional "
                                 "count column), or an event log with --worker."),
-    freq: str = typer.Option(None, help="Name of the count column."),
-    worker: str = typer.Option(None, help="Event log: column of (hashed) worker identifiers."),
-    time: str = typer.Option(None, help="Event log: timestamp column."),
-    wave: str = typer.Option(None, help="Event log: wave/period column."),
+    freq: str | None = typer.Option(None, help="Name of the count column."),
+    worker: str | None = typer.Option(
+        None, help="Event log: column of (hashed) worker identifiers."),
+    time: str | None = typer.Option(None, help="Event log: timestamp column."),
+    wave: str | None = typer.Option(None, help="Event log: wave/period column."),
     period: str = typer.Option("month", help="With --time: day, week, month, quarter, year "
                                "or a length such as 14D."),
     level: float = typer.Option(0.95, help="Level of the half-life interval."),
     format: str = typer.Option("text", "--format", help="text or json."),
-    plot: Path = typer.Option(None, help="Write abundance/arrivals/survival (.png/.svg/.pdf)."),
+    plot: Path | None = typer.Option(
+        None, help="Write abundance/arrivals/survival (.png/.svg/.pdf)."),
 ) -> None:
     """Arrivals, survival, abundance and half-life over periods (Jolly-Seber)."""
     if format not in ("text", "json"):
         raise InputError(f"--format must be text or json (got {format!r})")
     if not 0 < level < 1:
         raise InputError("--level must lie strictly between 0 and 1")
+    if plot is not None:
+        from crowdcensus.capture.mse_open_plots import check_plot_path
+
+        check_plot_path(plot)
     if worker is not None:
         histories = histories_from_events(read_table(file), worker, time=time, wave=wave,
                                           period=period)
