@@ -1,20 +1,37 @@
 """The ``crowdcensus estimate mse`` command."""
 
+import contextlib
+import dataclasses
+import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from crowdcensus.cli import main
 
 from .reference import EXPECTED, RTOL
 
 DATA = Path(__file__).parent / "data"
 
 
+@dataclasses.dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "crowdcensus", "estimate", "mse", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
+    """Run the command in-process through the real entry point (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(["estimate", "mse", *map(str, args)])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+    return Result(code, out.getvalue(), err.getvalue())
 
 
 def test_json_stepwise_with_bootstrap_and_plot(tmp_path):

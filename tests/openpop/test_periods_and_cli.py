@@ -1,8 +1,9 @@
 """Event logs to per-period histories, and the ``crowdcensus estimate open`` command."""
 
+import contextlib
+import dataclasses
+import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 from crowdcensus.capture.periods import histories_from_events
+from crowdcensus.cli import main
 from crowdcensus.errors import InputError
 
 from . import reference as ref
@@ -17,9 +19,23 @@ from . import reference as ref
 DATA = Path(__file__).parent / "data"
 
 
+@dataclasses.dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "crowdcensus", "estimate", "open",
-                           *map(str, args)], capture_output=True, text=True, timeout=120)
+    """Run the command in-process through the real entry point (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(["estimate", "open", *map(str, args)])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+    return Result(code, out.getvalue(), err.getvalue())
 
 
 def event_log():
