@@ -86,7 +86,8 @@ def test_bad_counts_rejected():
 
 
 def test_no_three_way_interaction_closed_form():
-    """t=3, Mt + all two-way interactions: the unseen cell is n111 n100 n010 n001 / (n110 n101 n011)."""
+    """t=3, Mt + all two-way interactions: the unseen cell is
+    n111 n100 n010 n001 / (n110 n101 n011)."""
     counts = {(1, 1, 1): 12, (1, 1, 0): 30, (1, 0, 1): 25, (0, 1, 1): 20,
               (1, 0, 0): 80, (0, 1, 0): 70, (0, 0, 1): 60}
     data = CaptureHistories.from_matrix(list(counts), list(counts.values()))
@@ -94,7 +95,8 @@ def test_no_three_way_interaction_closed_form():
     n0 = 12 * 80 * 70 * 60 / (30 * 25 * 20)
     assert m.abundance_ == pytest.approx(sum(counts.values()) + n0, rel=1e-7)
     assert m.df_ == 0
-    assert m.name_ == "Mt + c1:c2,c1:c3,c2:c3"
+    assert m.name_ == "Mt"
+    assert m.interactions_ == ["c1:c2", "c1:c3", "c2:c3"]
 
 
 def test_continuous_time_m0_is_truncated_poisson():

@@ -17,8 +17,8 @@ Baillargeon's Rcapture (``closedp.t``, ``closedp.0``, ``closedpCI.t``): see
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,9 @@ from crowdcensus.capture.loglinear import LogLinearFit, fit_design
 from crowdcensus.errors import InputError
 
 CaptureData = CaptureHistories | CaptureFrequencies
+#: From this many occasions on, Mt/Mth are fitted on sufficient statistics (the full
+#: table is faster below it; both give the same estimates).
+TIME_EFFECTS_MIN_T = 10
 
 
 class ClosedPopulationModel:
@@ -48,7 +51,9 @@ class ClosedPopulationModel:
     Parameters
     ----------
     model : str
-        Rcapture's model name (loosely spelled names are accepted).
+        Rcapture's model name (loosely spelled names are accepted). The fitted
+        ``name_`` is always Rcapture's spelling; added interactions are listed
+        in ``interactions_``.
     interactions : str or sequence of str, optional
         Two-way (or higher) interactions between occasions added to the
         model, as ``"c1:c2,c3:c4"`` (Rcapture's ``mX = ~ . + c1:c2``).
@@ -104,19 +109,21 @@ class ClosedPopulationModel:
         else:
             inter = parse_interactions(self.interactions, data.occasions)
             base, _ = split_name(name)
-            if base in ("Mt", "Mth") and not inter and data.t > FULL_TABLE_MAX_T:
+            if base in ("Mt", "Mth") and not inter and data.t >= TIME_EFFECTS_MIN_T:
                 from crowdcensus.capture.timeeffects import fit_time_effects
 
-                self._store(name, fit_time_effects(name, data), data)
+                self._store(name, fit_time_effects(name, data), data, inter)
                 self._profile(data, inter)
                 return self
             design = design_for_histories(name, data, inter)
-        self._store(name, fit_design(design), data)
+        self._store(name, fit_design(design), data, inter)
         self._profile(data, inter)
         return self
 
-    def _store(self, name: str, fit: LogLinearFit, data: CaptureData) -> None:
-        self.name_ = name + ("" if not self.interactions else f" + {self._inter_label()}")
+    def _store(self, name: str, fit: LogLinearFit, data: CaptureData, inter: list) -> None:
+        self.name_ = name
+        self.interactions_ = [":".join(data.occasions[i] for i in it) for it in inter] \
+            if isinstance(data, CaptureHistories) else []
         self.fit_ = fit
         self.n_captured_ = fit.n_captured
         unbounded = fit.unbounded
@@ -127,15 +134,19 @@ class ClosedPopulationModel:
         self.aic_ = fit.aic
         self.bic_ = fit.bic
         self.status_ = fit.status
-        self.coef_ = pd.Series(fit.coef, index=fit.names, name="coef")
+        if unbounded and not fit.converged and _has_recaptures(data):
+            # diverging with recaptures in the data: a numerical failure, not N = infinity
+            self.status_ = "not converged"
         self.confidence_interval_ = None
         self.ci_abundance_ = None
         self.ci_status_ = None
         self.data_ = data
 
-    def _inter_label(self) -> str:
-        it = self.interactions
-        return it if isinstance(it, str) else ",".join(it)
+    @property
+    def coef_(self) -> pd.Series:
+        """Estimated log-linear coefficients (Rcapture's ``parameters``), by column name."""
+        self._check_fitted()
+        return pd.Series(self.fit_.coef, index=self.fit_.names, name="coef")
 
     def _profile(self, data: CaptureData, inter: list[tuple]) -> None:
         if self.ci != "profile":
@@ -214,6 +225,12 @@ class ClosedPopulationModel:
         return f"ClosedPopulationModel({self.model!r})"
 
 
+def _has_recaptures(data: CaptureData) -> bool:
+    if isinstance(data, CaptureFrequencies):
+        return bool(data.f[1:].sum() > 0)
+    return bool(np.any(data.times_caught() > 1))
+
+
 def _captures_of_groups(design) -> np.ndarray:
     """Number of captures ``k`` of each group of a history design."""
     names = design.names
@@ -267,7 +284,7 @@ class ClosedModelTable:
     def __getitem__(self, name: str) -> ClosedPopulationModel:
         name = canonical_model_name(name)
         for m in self.models:
-            if m.name_.startswith(name) and split_name(m.name_)[0] == split_name(name)[0]:
+            if m.name_ == name:
                 return m
         raise KeyError(name)
 
@@ -308,14 +325,16 @@ def fit_closed_models(
             if models is not None:
                 raise
             skipped[name] = str(exc)
+        except (np.linalg.LinAlgError, FloatingPointError, OverflowError) as exc:
+            skipped[name] = f"numerical failure ({exc})"
     n = data.n_captured
     return ClosedModelTable(fitted, n, skipped)
 
 
 def uses_full_table(model: str, data: CaptureData, interactions: Sequence = ()) -> bool:
     """Whether fitting ``model`` on ``data`` enumerates the ``2**t`` table."""
-    return (
-        isinstance(data, CaptureHistories)
-        and needs_full_table(model, interactions)
-        and data.t <= FULL_TABLE_MAX_T
-    )
+    if not isinstance(data, CaptureHistories) or not needs_full_table(model, interactions):
+        return False
+    if not interactions and data.t >= TIME_EFFECTS_MIN_T:
+        return False
+    return data.t <= FULL_TABLE_MAX_T

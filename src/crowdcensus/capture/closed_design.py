@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 from scipy.special import gammaln
@@ -270,6 +270,20 @@ def _behavioural_design(base: str, data: CaptureHistories, ylogy: float, lg: flo
                   lambda coef, cov: fn(coef, cov, t))
 
 
+def _guard_overflow(fn):
+    """A behavioural abundance that overflows is unbounded, not an error."""
+
+    def wrapped(coef: np.ndarray, cov: np.ndarray, t: int) -> tuple[float, float]:
+        try:
+            return fn(coef, cov, t)
+        except OverflowError:
+            return math.inf, math.inf
+
+    wrapped.__doc__ = fn.__doc__
+    return wrapped
+
+
+@_guard_overflow
 def _mb_abundance(coef: np.ndarray, cov: np.ndarray, t: int) -> tuple[float, float]:
     """Mb (Cormack 1989 form): N = e^{b0} (1+e^{b2})^t / (1 + e^{b2} - e^{b1}).
 
@@ -285,6 +299,7 @@ def _mb_abundance(coef: np.ndarray, cov: np.ndarray, t: int) -> tuple[float, flo
     return N, float(g @ cov @ g) - N
 
 
+@_guard_overflow
 def _mbh_abundance(coef: np.ndarray, cov: np.ndarray, t: int) -> tuple[float, float]:
     """Mbh: first-capture probability on occasion 1 free, removal model after it."""
     b0, eta, b1, b2 = coef

@@ -77,8 +77,15 @@ class LogLinearFit:
         if self.rank < len(self.names):
             return "rank deficient"
         if self.removed:
-            return "boundary: " + ", ".join(f"{r}=0" for r in self.removed)
+            shown = ", ".join(f"{r}=0" for r in sorted(self.removed, key=_eta_order)[:4])
+            more = f" and {len(self.removed) - 4} more" if len(self.removed) > 4 else ""
+            return f"boundary: {shown}{more}"
         return "ok"
+
+
+def _eta_order(name: str) -> tuple[int, str]:
+    digits = "".join(ch for ch in name if ch.isdigit())
+    return (int(digits) if digits else 0, name)
 
 
 def _kernel(design: Design, fitted: np.ndarray) -> float:
@@ -94,12 +101,20 @@ def fit_design(design: Design) -> LogLinearFit:
     Removing an eta sets it to 0, its boundary (Rcapture's ``neg = TRUE``).
     """
     removed: list[str] = []
+    # an eta whose column is zero on every cell with a count is at -infinity: on its bound
+    seen = design.y > 0
+    dead = [j for j in design.constrained if not np.any(design.X[seen, j])]
+    if dead:
+        removed += [design.names[j] for j in dead]
+        design = design.drop(dead)
+    start = None
     while True:
-        pf = fit_poisson(design.X, design.y, design.offset)
+        pf = fit_poisson(design.X, design.y, design.offset, start=start)
         neg = [j for j in design.constrained if np.isfinite(pf.coef[j]) and pf.coef[j] < 0]
         if not neg:
             break
         removed.append(design.names[neg[0]])
+        start = np.delete(pf.coef, neg[0])
         design = design.drop([neg[0]])
     coef = np.where(np.isfinite(pf.coef), pf.coef, 0.0)
     cov = np.where(np.isfinite(pf.cov), pf.cov, 0.0)

@@ -55,7 +55,7 @@ def profile_interval(
     model: ClosedPopulationModel, data, interactions, level: float = 0.95
 ) -> tuple[float | None, tuple[float, float] | None, str]:
     """``(multinomial estimate, (low, high), status)`` for a fitted model."""
-    name = split_name(model.name_.split(" + ")[0])
+    name = split_name(model.name_)
     full_name = name[0] + (f" {name[1]}" if name[1] else "")
     if name[0] in ("Mb", "Mbh"):
         return None, None, "profile interval not available for behavioural models"

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from crowdcensus.capture.closed_design import heterogeneity_columns, split_name
+from crowdcensus.capture.glm import newton_step
 from crowdcensus.capture.histories import CaptureHistories
 from crowdcensus.capture.loglinear import LogLinearFit
 
@@ -71,6 +72,10 @@ class TimeEffectsDesign:
             hn: list[str] = []
         else:
             self.H, hn = heterogeneity_columns(het, ks, t)
+        # heterogeneity columns scaled to a unit maximum for the numerics (2**k is huge)
+        self.hscale = np.abs(self.H).max(axis=0) if self.H.size else np.ones(0)
+        self.hscale[self.hscale == 0] = 1.0
+        self.H = self.H / self.hscale
         self.hnames = list(hn)
         self.names = ["(Intercept)", *data.occasions, *hn]
         c = data.counts[data.counts > 0].astype(float)
@@ -139,18 +144,24 @@ class TimeEffectsDesign:
         converged = False
         for _ in range(max_iter):
             grad, info = self._score_info(theta, y0)
-            try:
-                step = np.linalg.solve(info, grad)
-            except np.linalg.LinAlgError:
-                step = np.linalg.lstsq(info, grad, rcond=None)[0]
-            s = 1.0
-            for _ in range(40):
-                cand = theta + s * step
-                new = self.loglik(cand, y0)
-                if np.isfinite(new) and new >= ll - 1e-12 * abs(ll):
+            if not (np.all(np.isfinite(info)) and np.all(np.isfinite(grad))):
+                break
+            accepted = False
+            for damping in (0.0, 1e-6, 1e-3, 1.0, 1e3):
+                step = newton_step(info, grad, damping)
+                s = 1.0
+                for _ in range(30):
+                    cand = theta + s * step
+                    new = self.loglik(cand, y0)
+                    if np.isfinite(new) and new >= ll - 1e-12 * abs(ll):
+                        accepted = True
+                        break
+                    s *= 0.5
+                if accepted:
                     break
-                s *= 0.5
-            else:
+            if not accepted:
+                # no direction improves: converged if the Newton decrement is negligible
+                converged = bool(grad @ newton_step(info, grad) < 1e-6)
                 break
             change = new - ll
             theta, ll = cand, new
@@ -161,8 +172,14 @@ class TimeEffectsDesign:
 
     def fit(self, y0: float | None = None) -> LogLinearFit:
         """Fit (Chao etas kept >= 0 by removal, as in the full-table fit)."""
-        self.active = list(range(self.H.shape[1]))
-        removed: list[str] = []
+        kmax = int(np.nonzero(self.F)[0].max()) + 1 if self.F.any() else 0
+        # an eta only non-zero above the largest observed count sits at -infinity: drop it
+        dead = [a for a in range(self.H.shape[1])
+                if self.hnames[a].startswith("eta") and not np.any(self.H[1 : kmax + 1, a])]
+        self.active = [a for a in range(self.H.shape[1]) if a not in dead]
+        removed: list[str] = [self.hnames[a] for a in dead]
+        if y0 is not None and self._start is not None:
+            self._start = None
         while True:
             theta, ll, converged = self._newton(y0)
             g = theta[self.t + 1 :]
@@ -172,11 +189,15 @@ class TimeEffectsDesign:
                 break
             removed.append(self.hnames[self.active[neg[0]]])
             del self.active[neg[0]]
+            self._start = np.delete(theta, self.t + 1 + neg[0])
         _, info = self._score_info(theta, y0)
         try:
             cov = np.linalg.inv(info)
         except np.linalg.LinAlgError:
             cov = np.linalg.pinv(info)
+        unscale = np.concatenate([np.ones(1 + self.t), self.hscale[self.active]])
+        coef = theta / unscale
+        cov = cov / np.outer(unscale, unscale)
         if y0 is None:
             self._start = theta
         n0 = math.exp(min(theta[0], 700.0))
@@ -185,7 +206,7 @@ class TimeEffectsDesign:
         _, _, _, _, c = self._pieces(theta, y0)
         fitted = c * _poly(np.exp(theta[1 : self.t + 1]))
         return LogLinearFit(
-            coef=theta, cov=cov, names=names, converged=converged, rank=len(theta),
+            coef=coef, cov=cov, names=names, converged=converged, rank=len(theta),
             kernel=ll, abundance=self.n_captured + n0, variance=n0 + n0 * n0 * cov[0, 0],
             fitted=fitted[1:], design=self, removed=removed,
         )

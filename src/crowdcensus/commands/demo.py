@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -21,7 +20,7 @@ from crowdcensus.commands.estimate_closed import render_table
 
 @app.command("demo")
 def demo(
-    out: Optional[Path] = typer.Option(None, "--out", help="Directory for the outputs."),
+    out: Path | None = typer.Option(None, "--out", help="Directory for the outputs."),
 ) -> None:
     """Run the closed-population models on the bundled snowshoe hare data."""
     data = load_hare()

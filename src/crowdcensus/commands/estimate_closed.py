@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -50,7 +49,11 @@ def render_table(table: ClosedModelTable, data, with_ci: bool) -> str:
         f"{data.t} occasions" if isinstance(data, CaptureHistories)
         else f"frequencies of capture, t = {'inf' if data.t == math.inf else data.t}"
     )
-    lines = [f"Number of captured units: {table.n_captured:,} ({kind})", ""]
+    lines = [f"Number of captured units: {table.n_captured:,} ({kind})"]
+    added = table.models[0].interactions_ if table.models else []
+    if added:
+        lines.append(f"Interactions added to every model: {', '.join(added)}")
+    lines.append("")
     head = f"{'model':<16}{'abundance':>12}{'stderr':>10}{'deviance':>11}{'df':>7}" \
            f"{'AIC':>11}{'BIC':>11}"
     if with_ci:
@@ -81,20 +84,20 @@ def render_table(table: ClosedModelTable, data, with_ci: bool) -> str:
 @estimate_app.command("closed")
 def estimate_closed(
     file: Path = typer.Argument(..., help="CSV or Parquet capture data."),
-    model: Optional[list[str]] = typer.Option(
+    model: list[str] | None = typer.Option(
         None, "--model", "-m", help="Only this model (Rcapture name, e.g. 'Mh Chao (LB)'); "
         "repeat for several."),
-    interactions: Optional[str] = typer.Option(
+    interactions: str | None = typer.Option(
         None, "--interactions", help="Interactions between occasions added to the model(s), "
         "e.g. c1:c2,c3:c4."),
-    ci: Optional[str] = typer.Option(
+    ci: str | None = typer.Option(
         None, "--ci", help="'profile': 95%% profile-likelihood interval of the abundance."),
     level: float = typer.Option(0.95, "--level", help="Confidence level of --ci."),
-    freq: Optional[str] = typer.Option(
+    freq: str | None = typer.Option(
         None, "--freq", help="Count column (default: freq, count, n or frequency if present)."),
     nbcap: bool = typer.Option(
         False, "--nbcap", help="Frequency-of-capture data: columns nbcap,freq (needs --t)."),
-    t: Optional[str] = typer.Option(
+    t: str | None = typer.Option(
         None, "--t", help="Number of occasions for --nbcap data, or 'inf' (continuous time)."),
     events: bool = typer.Option(
         False, "--events", help="FILE is an event log: one row per individual and occasion."),
@@ -102,7 +105,7 @@ def estimate_closed(
     occasion_column: str = typer.Option(
         "wave", "--occasion", help="Event log: the occasion column."),
     fmt: str = typer.Option("text", "--format", help="text or json."),
-    plot: Optional[Path] = typer.Option(
+    plot: Path | None = typer.Option(
         None, "--plot", help="Write a PNG of observed vs fitted frequencies for the "
         "best model (lowest AIC)."),
     descriptive: bool = typer.Option(
