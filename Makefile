@@ -40,6 +40,7 @@ lint: $(DEVSTAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/closed.py
+	$(BIN)/python benchmarks/mse.py
 
 clean:
 	rm -rf $(VENV) demo-report .pytest_cache
