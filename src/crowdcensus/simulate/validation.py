@@ -60,7 +60,11 @@ def run_replicate(scenario: Scenario, seq: np.random.SeedSequence, index: int = 
     from crowdcensus.pipeline import run_study
     from crowdcensus.simulate.outputs import write_simulation
 
-    world_seq, mc_seq = seq.spawn(2)
+    # a fresh copy: spawn() counts its children, and the same sequence may serve
+    # several scenarios in one process
+    fresh = np.random.SeedSequence(seq.entropy, spawn_key=seq.spawn_key,
+                                   pool_size=seq.pool_size)
+    world_seq, mc_seq = fresh.spawn(2)
     world = generate_world(scenario, np.random.default_rng(world_seq))
     truth = world.tiers()
     base = {"scenario": scenario.scenario.name, "replicate": index}

@@ -137,8 +137,8 @@ def _presence(rng: np.random.Generator, n: int, sc: Scenario) -> tuple[np.ndarra
     lo = np.minimum(start[both], end[both])
     hi = np.maximum(start[both], end[both])
     start[both], end[both] = lo, np.maximum(hi, lo + 1.0)
-    end = np.minimum(end, days)
-    start = np.minimum(start, end - 1.0)
+    end = np.clip(end, 1.0, days)
+    start = np.clip(np.minimum(start, end - 1.0), 0.0, None)
     return start, end
 
 

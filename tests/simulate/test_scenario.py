@@ -1,0 +1,80 @@
+"""Scenario files: the shipped ones load, and every error names the field at fault."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crowdcensus.errors import InputError
+from crowdcensus.simulate.scenario import load_scenario, parse_scenario, shipped_scenarios
+
+
+def _data() -> dict:
+    return load_scenario("ideal").model_dump(mode="json")
+
+
+def test_shipped_scenarios_load_and_are_documented():
+    names = shipped_scenarios()
+    assert names == ["churn", "heterogeneous", "ideal", "inflated"]
+    doc = (Path(__file__).parents[2] / "docs" / "validation.md").read_text()
+    for name in names:
+        sc = load_scenario(name)
+        assert sc.scenario.name == name
+        assert f"`{name}`" in doc
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda d: d["activity"]["classes"][0].update(share=0.5),
+     "activity.classes: the shares must add up to 1"),
+    (lambda d: d["activity"]["classes"][1].update(share=1.5),
+     "activity.classes[1].share: must be"),
+    (lambda d: d["population"].update(workers=10), "population.workers: must be at least 50"),
+    (lambda d: d["platforms"][1].update(name="ebay"), "platforms[1].name: unknown platform 'ebay'"),
+    (lambda d: d["platforms"][2].update(name="clickworker"),
+     "platforms[2].name: duplicate platform 'clickworker'"),
+    (lambda d: d["platforms"][0].update(client_share=1.0), "platforms[0].client_share: must be"),
+    (lambda d: d["experiment"].update(waves=40), "experiment.first_day: the last wave ends"),
+    (lambda d: d["experiment"].update(spacing_days=3), "experiment.spacing_days: must be at least"),
+    (lambda d: d["assumptions"].update(multihoming="guess"), "assumptions.multihoming: must be"),
+    (lambda d: d["churn"].update(arrivals="many"), "churn.arrivals: must be a number"),
+    (lambda d: d.update(colour="blue"), "colour: unknown field"),
+    (lambda d: d.pop("population"), "population: is required"),
+])
+def test_errors_name_the_field(change, expected):
+    data = _data()
+    change(data)
+    with pytest.raises(InputError) as err:
+        parse_scenario(data, name="s.toml")
+    assert str(err.value).startswith("s.toml: ")
+    assert expected in str(err.value)
+
+
+def test_file_errors(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[scenario\nname=1")
+    with pytest.raises(InputError, match="not valid TOML"):
+        load_scenario(bad)
+    with pytest.raises(InputError, match="no such file .*ideal"):
+        load_scenario(tmp_path / "missing.toml")
+    with pytest.raises(InputError, match="is a directory"):
+        load_scenario(tmp_path)
+
+
+def test_cli_one_line_error_and_exit_2(tmp_path):
+    bad = tmp_path / "s.toml"
+    bad.write_text(load_scenario_text().replace("share = 0.04", "share = 0.4", 1))
+    proc = subprocess.run([sys.executable, "-m", "crowdcensus", "simulate", str(bad), "--out",
+                           str(tmp_path / "o")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "activity.classes: the shares must add up to 1 (they add up to 1.36)" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def load_scenario_text() -> str:
+    from importlib import resources
+
+    return (resources.files("crowdcensus.simulate") / "scenarios" / "ideal.toml").read_text()

@@ -1,0 +1,112 @@
+"""Validation runs: reproducible with a seed, identical on local processes and on Dask."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crowdcensus.simulate.validation import replicate_seeds, summarise, validate_scenarios
+from tests.simulate.conftest import small
+
+pytestmark = pytest.mark.xdist_group("simulate-validate")
+
+
+@pytest.fixture(scope="module")
+def scenarios():
+    return [small("ideal", workers=2500), small("churn", workers=2500)]
+
+
+@pytest.fixture(scope="module")
+def serial(scenarios):
+    return validate_scenarios(scenarios, replicates=2, seed=9, workers=1)
+
+
+def test_summary_figures(serial):
+    rep, s = serial.replicates, serial.summary
+    assert set(rep["scenario"]) == {"ideal", "churn"}
+    assert (rep["error"] == "").all()
+    g = rep[(rep["scenario"] == "ideal") & (rep["tier"] == "regular")
+            & (rep["method"] == "audience")]
+    row = s[(s["scenario"] == "ideal") & (s["tier"] == "regular")
+            & (s["method"] == "audience")].iloc[0]
+    err = g["estimate"] - g["truth"]
+    assert row["replicates"] == 2
+    assert row["bias"] == pytest.approx(err.mean())
+    assert row["rmse"] == pytest.approx(np.sqrt((err ** 2).mean()))
+    assert row["relative_bias"] == pytest.approx((err / g["truth"]).mean())
+    inside = ((g["low"] <= g["truth"]) & (g["truth"] <= g["high"])).mean()
+    assert row["coverage"] == pytest.approx(inside)
+    # the truth differs between replicates (each draws its own country)
+    assert rep.groupby("replicate")["truth"].sum().nunique() == 2
+
+
+def test_same_seed_same_figures_different_seed_different(scenarios, serial):
+    again = validate_scenarios(scenarios[:1], replicates=2, seed=9, workers=1)
+    first = serial.replicates[serial.replicates["scenario"] == "ideal"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(first, again.replicates)
+    other = validate_scenarios(scenarios[:1], replicates=2, seed=10, workers=1)
+    assert not np.allclose(other.replicates["estimate"], again.replicates["estimate"])
+    a, b = replicate_seeds(9, 3), replicate_seeds(9, 3)
+    assert [s.generate_state(2).tolist() for s in a] == [s.generate_state(2).tolist() for s in b]
+
+
+def test_processes_and_dask_give_identical_results(scenarios, serial):
+    distributed = pytest.importorskip("distributed")
+    pooled = validate_scenarios(scenarios, replicates=2, seed=9, workers=2)
+    pd.testing.assert_frame_equal(serial.replicates, pooled.replicates)
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1,
+                                  dashboard_address=None) as cluster:
+        on_dask = validate_scenarios(scenarios, replicates=2, seed=9,
+                                     dask_scheduler=cluster.scheduler_address)
+    pd.testing.assert_frame_equal(serial.replicates, on_dask.replicates)
+    pd.testing.assert_frame_equal(serial.summary, on_dask.summary)
+
+
+def test_failed_replicates_are_counted():
+    frame = pd.DataFrame([
+        {"scenario": "x", "replicate": 0, "tier": "regular", "method": "combined",
+         "truth": 10, "estimate": 12.0, "low": 9.0, "high": 13.0, "error": ""},
+        {"scenario": "x", "replicate": 1, "tier": "regular", "method": "combined",
+         "truth": 10, "estimate": np.nan, "low": np.nan, "high": np.nan, "error": "boom"},
+    ])
+    s = summarise(frame)
+    assert s.loc[s["method"] == "combined", "replicates"].item() == 1
+    assert s.loc[s["method"] == "failed", "replicates"].item() == 1
+    assert s.loc[s["method"] == "combined", "coverage"].item() == 1.0
+
+
+def test_validate_cli_writes_the_report(tmp_path, scenarios):
+    from crowdcensus.cli import main
+
+    scen = tmp_path / "tiny.toml"
+    data = scenarios[0].model_dump(mode="json")
+    scen.write_text(_toml(data))
+    out = tmp_path / "report"
+    with pytest.raises(SystemExit) as code:
+        main(["validate", str(scen), "--replicates", "2", "--seed", "3", "--workers", "1",
+              "--out", str(out)])
+    assert code.value.code == 0
+    doc = json.loads((out / "validation.json").read_text())
+    assert doc["seed"] == 3 and doc["replicates"] == 2
+    html = (out / "validation.html").read_text()
+    assert "Scenario ideal" in html and "data:image/png;base64," in html
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["method"]) >= {"declared", "audience", "experiment", "combined"}
+    assert (out / "plot-coverage.png").stat().st_size > 1000
+
+
+def _toml(data: dict, prefix: str = "") -> str:
+    """A minimal TOML writer for a scenario dict (tables and arrays of tables)."""
+    lines, subs = [], []
+    for k, v in data.items():
+        name = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, dict):
+            subs.append(f"[{name}]\n" + _toml(v, name))
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            subs.extend(f"[[{name}]]\n" + _toml(item, name) for item in v)
+        elif v is not None:
+            lines.append(f"{k} = {json.dumps(v)}")
+    return "\n".join(lines) + "\n" + "\n".join(subs)

@@ -1,0 +1,127 @@
+"""The generator: its truth is internally consistent, seeded, and the reach follows activity."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from crowdcensus.pipeline import run_study
+from crowdcensus.simulate.outputs import RESPONSE_COLUMNS, write_simulation
+from crowdcensus.simulate.world import CATEGORIES, MONTHLY, WEEKLY, generate_world
+from crowdcensus.study import load_study
+from tests.simulate.conftest import small
+
+
+def test_truth_is_consistent():
+    sc = small("inflated", workers=4000)
+    world = generate_world(sc, np.random.default_rng(5))
+    truth = world.truth()
+    tiers, bands = truth["tiers"], truth["bands"]
+    assert tiers["occasional"] == 4000
+    assert tiers["occasional"] >= tiers["regular"] >= tiers["very_active"] > 0
+    assert sum(bands.values()) == tiers["occasional"]
+    assert sum(truth["categories"].values()) == 4000
+    assert sum(truth["classes"].values()) == 4000
+    assert tiers["very_active"] == truth["categories"]["several_weekly"] + \
+        truth["categories"]["weekly"]
+    assert tiers["regular"] == tiers["very_active"] + truth["categories"]["monthly"]
+    assert truth["inactive_people"] == 2000
+    assert truth["registered_people"] == 6000
+    assert world.registered.any(axis=1).all() and world.inactive_registered.any(axis=1).all()
+    np.testing.assert_allclose(world.visit_share.sum(axis=1), 1.0)
+    assert (world.visit_share[~world.registered] == 0).all()
+    for j, p in enumerate(truth["platforms"]):
+        assert p["registrations"] == p["worker_registrations"] + \
+            int(world.inactive_registered[:, j].sum())
+        assert p["declared"] == round(p["registrations"] * sc.platforms[j].inflation)
+        assert p["inflation"] == sc.platforms[j].inflation
+    mh = truth["multihoming"]
+    assert mh["workers"] == world.registered.sum() / 4000
+    # more active workers register on more platforms in this scenario
+    assert mh["regular_workers"] > mh["workers"]
+    # every response comes from a worker, on a platform they are registered on
+    r = world.responses
+    regs = r["platforms_registered"].str.split(",")
+    assert all(p in ps for p, ps in zip(r["platform"], regs, strict=True))
+    assert not r.duplicated(["worker", "wave"]).any()
+    assert truth["experiment"]["respondents"] == r["worker"].nunique()
+
+
+def test_tiers_follow_the_rates():
+    world = generate_world(small(workers=3000), np.random.default_rng(2))
+    t = world.tiers()
+    assert t["very_active"] == int((world.rate >= WEEKLY).sum())
+    assert t["regular"] == int((world.rate >= MONTHLY).sum())
+    # with no misreport the answer is the true category
+    world0 = generate_world(small(workers=3000, activity={"misreport": 0.0}),
+                            np.random.default_rng(2))
+    assert (world0.reported == world0.category).all()
+    assert (world.reported != world.category).mean() < 0.15
+
+
+def test_seeded_reproducibility():
+    sc = small(workers=2000)
+    a = generate_world(sc, np.random.default_rng(11))
+    b = generate_world(sc, np.random.default_rng(11))
+    c = generate_world(sc, np.random.default_rng(12))
+    assert a.truth() == b.truth()
+    pd.testing.assert_frame_equal(a.responses, b.responses)
+    np.testing.assert_array_equal(a.audience, b.audience)
+    assert a.truth() != c.truth()
+
+
+def test_capture_probability_follows_activity():
+    """A worker present all along, with rate r, answers a 7-day wave with chance q(1 - e^-r)."""
+    sc = small("ideal", workers=20000)
+    world = generate_world(sc, np.random.default_rng(3))
+    q = sc.experiment.take_up
+    r = world.responses
+    for j, cls in enumerate(sc.activity.classes):
+        members = np.flatnonzero(world.activity_class == j)
+        answers = int(np.isin(r["index"], members).sum())
+        trials = len(members) * sc.experiment.waves
+        p = q * (1 - np.exp(-cls.visits_per_week))
+        # two-sided binomial test at 0.1%: fails if the reach formula is not the one used
+        assert stats.binomtest(answers, trials, p).pvalue > 1e-3, cls.name
+
+
+def test_audience_without_clients_or_noise_is_the_worker_visitors():
+    world = generate_world(small("ideal", workers=3000), np.random.default_rng(4))
+    np.testing.assert_array_equal(world.audience, np.round(world.worker_visitors))
+    assert (world.client_visitors == 0).all()
+    het = generate_world(small(workers=3000), np.random.default_rng(4))
+    ratio = het.client_visitors.sum() / het.worker_visitors.sum()
+    assert abs(ratio - 0.15 / 0.85) < 0.03
+
+
+def test_churn_moves_presence():
+    world = generate_world(small("churn", workers=4000), np.random.default_rng(6))
+    ch = world.truth()["churn"]
+    assert abs(ch["arrived"] / 4000 - 0.25) < 0.04
+    assert abs(ch["departed"] / 4000 - 0.25) < 0.04
+    assert (world.start < world.end).all()
+    assert (world.start >= 0).all() and (world.end <= 364).all()
+
+
+def test_written_study_runs_through_the_pipeline(tmp_path):
+    sc = small(workers=3000)
+    world = generate_world(sc, np.random.default_rng(8))
+    path = write_simulation(world, tmp_path, seed=8)
+    study = load_study(path)
+    assert study.study.simulated
+    assert [p.name for p in study.platforms] == world.platforms
+    assert [p.declared.value for p in study.platforms] == list(world.declared)
+    responses = pd.read_csv(tmp_path / "responses.csv")
+    assert list(responses.columns) == RESPONSE_COLUMNS
+    assert set(responses["frequency"]) <= set(CATEGORIES)
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    assert truth["tiers"] == world.tiers() and truth["seed"] == 8
+    assert "very_active" not in (tmp_path / "study.toml").read_text().split("[experiment]")[0]
+    results = run_study(path)
+    for tier in ("occasional", "regular", "very_active"):
+        assert results.combined[tier].estimate > 0
+    # the declared method with the population's registrations is close in this scenario
+    assert abs(results.methods["declared"]["occasional"].estimate / 3000 - 1) < 0.15
