@@ -62,7 +62,7 @@ def export_frame(world: World) -> pd.DataFrame:
         "platforms_last_month": last_month,
         "hours_per_week": hours,
         "earnings_band": [_earnings(h) for h in hours],
-        "country": country if len(country) == 2 else "ZZ",
+        "country": country if len(country) == 2 and country != "XX" else "ZZ",
         "attention_answer": "rarely",
         "attention_passed": True,
     }, columns=RESPONSE_COLUMNS)

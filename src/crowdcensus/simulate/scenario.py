@@ -120,6 +120,8 @@ class Experiment(_Strict):
     first_day: int = Field(default=140, ge=0)
     #: Days between the starts of two waves (at least wave_days).
     spacing_days: int = Field(default=7, ge=1)
+    #: Platforms the task is posted on (default: every platform of the scenario).
+    platforms: list[str] | None = None
     #: Chance that a worker who sees the task takes it.
     take_up: Fraction = 0.6
     #: The study's reach assumption (p_week) = the population value x this factor...
@@ -176,6 +178,12 @@ class Scenario(_Strict):
             if n in names[:i]:
                 raise _FieldError(f"platforms[{i}].name", f"duplicate platform {n!r}")
         exp = self.experiment
+        for i, name in enumerate(exp.platforms or []):
+            if name not in names:
+                raise _FieldError(f"experiment.platforms[{i}]", f"{name!r} is not one of the "
+                                  f"scenario's platforms ({', '.join(names)})")
+        if exp.platforms is not None and not exp.platforms:
+            raise _FieldError("experiment.platforms", "must not be empty")
         if exp.spacing_days < exp.wave_days:
             raise _FieldError("experiment.spacing_days", "must be at least wave_days "
                               "(waves must not overlap)")
@@ -184,6 +192,16 @@ class Scenario(_Strict):
             raise _FieldError("experiment.first_day", f"the last wave ends on day {end}, after "
                               f"the reference period ({self.scenario.reference_days} days)")
         return self
+
+    def posted(self) -> list[str]:
+        """The platforms the task is posted on."""
+        return list(self.experiment.platforms or [p.name for p in self.platforms])
+
+    def with_experiment(self, **changes: object) -> Scenario:
+        """The same scenario with some experiment fields changed (validated again)."""
+        data = self.model_dump(mode="json")
+        data["experiment"].update(changes)
+        return parse_scenario(data, name=self.scenario.name)
 
     def scaled(self, workers: int) -> Scenario:
         """The same scenario with another number of workers."""

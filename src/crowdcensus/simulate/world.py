@@ -31,7 +31,8 @@ and a seeded :class:`numpy.random.Generator`:
 * **Task-posting waves** on every platform: a worker present for :math:`o`
   days of a wave sees the task with probability
   :math:`1 - e^{-\\lambda_i o/7}` and takes it with probability ``take_up``;
-  they answer on one of their platforms and report a frequency category
+  the task is posted on ``experiment.platforms`` (all by default) and only
+  visits to those count; they answer on one of them and report a frequency category
   (shifted to a neighbouring one with probability ``misreport``).
 """
 
@@ -74,6 +75,19 @@ class World:
     audience: np.ndarray              # per platform, the panel's monthly uniques
     responses: pd.DataFrame           # one row per (worker, wave) answer
     reach_p_week: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def posted_share(self) -> np.ndarray:
+        """Each worker's share of visits made to the platforms the task is posted on."""
+        posted = np.isin(self.platforms, self.scenario.posted())
+        return self.visit_share[:, posted].sum(axis=1)
+
+    def reachable_tiers(self) -> dict[str, int]:
+        """True tiers among the workers registered on a platform the task is posted on."""
+        on = self.posted_share > 0
+        return {"occasional": int(on.sum()),
+                "regular": int((on & (self.rate >= MONTHLY)).sum()),
+                "very_active": int((on & (self.rate >= WEEKLY)).sum())}
 
     @property
     def n_workers(self) -> int:
@@ -120,6 +134,8 @@ class World:
             "churn": {"arrived": int((self.start > 0).sum()),
                       "departed": int((self.end < self.scenario.scenario.reference_days).sum())},
             "experiment": {"respondents": int(captured), "responses": int(len(self.responses)),
+                           "posted_on": self.scenario.posted(),
+                           "tiers_registered_where_posted": self.reachable_tiers(),
                            "reach_p_week": self.reach_p_week},
         }
 
@@ -215,7 +231,8 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
 
     category = _category(rate)
     reported = _misreport(rng, category, sc.activity.misreport)
-    responses = _waves(rng, sc, rate, start, end, share, names, reg, reported)
+    posted = np.isin(names, sc.posted())
+    responses = _waves(rng, sc, rate, start, end, share * posted[None, :], names, reg, reported)
     world = World(sc, names, cls, rate, start, end, reg, share, category, reported, inactive,
                   registrations, declared, worker_visitors, client_visitors, audience,
                   responses)
@@ -228,15 +245,16 @@ def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.n
            reported: np.ndarray) -> pd.DataFrame:
     exp = sc.experiment
     n, p = share.shape
+    seen_share = share.sum(axis=1)
     ids = np.array([rng.bytes(8).hex() for _ in range(n)])
     cum = np.cumsum(share, axis=1)
     frames = []
     for w in range(exp.waves):
         a = exp.first_day + w * exp.spacing_days
         o = _overlap(start, end, a, a + exp.wave_days)
-        answer = rng.random(n) < exp.take_up * (1.0 - np.exp(-rate * o / 7.0))
+        answer = rng.random(n) < exp.take_up * (1.0 - np.exp(-rate * seen_share * o / 7.0))
         idx = np.flatnonzero(answer)
-        u = rng.random(len(idx))
+        u = rng.random(len(idx)) * seen_share[idx]
         where = np.minimum((u[:, None] > cum[idx]).sum(axis=1), p - 1)
         frames.append(pd.DataFrame({
             "worker": ids[idx], "index": idx, "wave": f"w{w + 1}", "wave_index": w,
@@ -253,7 +271,8 @@ def _reach_assumption(world: World) -> dict[str, float]:
 
     The population value is the chance, averaged over the workers who would give
     that answer, of seeing a task posted for a week and taking it,
-    ``take_up * (1 - exp(-rate))``; a researcher would take it from a pilot or
+    ``take_up * (1 - exp(-rate * s))`` with ``s`` the share of the worker's visits
+    made to the platforms the task is posted on; a researcher would take it from a pilot or
     the literature, so the scenario can bias it (``reach_error``).
     """
     exp = world.scenario.experiment
@@ -262,6 +281,7 @@ def _reach_assumption(world: World) -> dict[str, float]:
         mask = world.reported == j
         if not mask.any():
             continue
-        p = exp.take_up * float(np.mean(1.0 - np.exp(-world.rate[mask])))
+        seen = world.rate[mask] * world.posted_share[mask]
+        p = exp.take_up * float(np.mean(1.0 - np.exp(-seen)))
         out[c] = float(min(p * exp.reach_error, 0.999))
     return out

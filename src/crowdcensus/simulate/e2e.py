@@ -1,0 +1,292 @@
+"""End to end through the real collection service.
+
+:func:`run_through_service` does what a research team would do, on loopback:
+
+1. draws a synthetic country and writes its study (declared and audience
+   figures, the study file) as :mod:`~crowdcensus.simulate.outputs` does;
+2. starts the collection service (``crowdcensus db upgrade`` then
+   ``crowdcensus serve`` as a subprocess, on a free ``127.0.0.1`` port, with a
+   temporary SQLite database, identity secret and admin token);
+3. creates the study and one wave per posting through the researcher API;
+4. makes every simulated respondent answer their waves over HTTP, as a worker
+   arriving from the platform would (landing page with the platform's ID
+   parameter, consent, questionnaire, completion code);
+5. exports the responses through the API, stops the service, runs
+   ``crowdcensus run`` on the study and compares the tiers with the truth.
+
+The service links a worker's answers across waves by the keyed hash of their
+platform ID, which differs between platforms, so the task is posted on one
+platform (the scenario's first that the service supports, unless its
+``experiment.platforms`` names one). The experiment then counts the workers
+registered on that platform; ``truth.json`` gives both those tiers and the
+country's. The load is bounded: at most :data:`MAX_RESPONSES` answers, a few
+client threads, and a time limit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crowdcensus.errors import CrowdcensusError, InputError
+from crowdcensus.simulate.outputs import write_simulation
+from crowdcensus.simulate.scenario import Scenario
+from crowdcensus.simulate.world import World, generate_world
+from crowdcensus.tiers import TIERS
+
+#: Platforms whose links the collection service understands, and their ID parameter.
+SERVICE_PLATFORMS = {"clickworker": "user_id", "prolific": "PROLIFIC_PID", "mturk": "workerId"}
+MAX_RESPONSES = 5000
+CLIENT_THREADS = 4
+_HIDDEN = re.compile(r'name="(token|csrf_token)" value="([^"]*)"')
+_CODE = re.compile(r"[A-Z0-9]{6,}")
+
+
+@dataclass
+class ServiceRun:
+    """What an end-to-end run produced."""
+
+    out: Path
+    platform: str
+    responses_sent: int
+    responses_exported: int
+    seconds: float
+    truth: dict[str, int]
+    truth_where_posted: dict[str, int]
+    combined: dict[str, dict[str, float]]
+    experiment: dict[str, dict[str, float]]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def relative_errors(self) -> dict[str, float]:
+        """Combined estimate / truth - 1, per tier."""
+        return {t: self.combined[t]["estimate"] / self.truth[t] - 1 for t in TIERS
+                if t in self.combined}
+
+    def describe(self) -> str:
+        lines = [f"end to end through the collection service ({self.platform}): "
+                 f"{self.responses_sent} answers sent over HTTP, {self.responses_exported} "
+                 f"exported, {self.seconds:.1f} s",
+                 f"report: {self.out / 'report' / 'report.html'}"]
+        for t in TIERS:
+            c = self.combined.get(t)
+            if c is None:
+                continue
+            lines.append(f"{t}: truth {self.truth[t]:,}, combined {c['estimate']:,.0f} "
+                         f"({c['low']:,.0f}-{c['high']:,.0f}), "
+                         f"{100 * (c['estimate'] / self.truth[t] - 1):+.1f}%")
+        return "\n".join(lines)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 at the time of the call."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "crowdcensus", *args]
+
+
+class Service:
+    """The collection service in a subprocess, on loopback, with throwaway state."""
+
+    def __init__(self, workdir: Path, startup_timeout: float = 30.0) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = secrets.token_urlsafe(24)
+        self.db = f"sqlite:///{workdir / 'collect.db'}"
+        self.secret_file = workdir / "secret"
+        self.secret_file.write_text(secrets.token_hex(32))
+        self.secret_file.chmod(0o600)
+        self.startup_timeout = startup_timeout
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> Service:
+        import httpx
+
+        up = subprocess.run(_cli("db", "upgrade", "--db", self.db), capture_output=True,
+                            text=True, timeout=120)
+        if up.returncode != 0:
+            raise CrowdcensusError(f"crowdcensus db upgrade failed: {up.stderr.strip()}")
+        self.log = open(self.workdir / "serve.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            _cli("serve", "--db", self.db, "--secret-file", str(self.secret_file),
+                 "--admin-token", self.token, "--host", "127.0.0.1", "--port", str(self.port),
+                 "--rate-limit", "0", "--log-level", "warning"),
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise CrowdcensusError("the collection service stopped at start: "
+                                       + (self.workdir / "serve.log").read_text()[-500:])
+            try:
+                r = httpx.get(f"{self.url}/api/studies", headers=self.headers, timeout=2)
+                if r.status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        self.__exit__(None, None, None)
+        raise CrowdcensusError(f"the collection service did not answer within "
+                               f"{self.startup_timeout:g} s")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"}
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "log", None) is not None:
+            self.log.close()
+
+
+def _posting_platform(scenario: Scenario) -> str:
+    candidates = scenario.posted()
+    for name in candidates:
+        if name in SERVICE_PLATFORMS:
+            return name
+    raise InputError(f"scenario {scenario.scenario.name}: the task must be posted on a platform "
+                     f"the collection service supports ({', '.join(SERVICE_PLATFORMS)}); "
+                     f"experiment.platforms is {candidates}")
+
+
+def _answer(client, url: str, platform: str, raw_id: str, row: dict) -> str:
+    """One worker's visit: landing, consent, questionnaire; returns the completion code."""
+    params = {SERVICE_PLATFORMS[platform]: raw_id}
+    if platform == "mturk":
+        params.update(assignmentId=f"A{raw_id}{row['wave']}", hitId="HSIM",
+                      turkSubmitTo="https://workersandbox.mturk.com")
+    r = client.get(url, params=params)
+    r.raise_for_status()
+    hidden = dict(_HIDDEN.findall(r.text))
+    r = client.post(f"{url}/consent", data={**hidden, "consent": "yes"})
+    r.raise_for_status()
+    hidden = dict(_HIDDEN.findall(r.text))
+    form = {**hidden, "frequency": row["frequency"],
+            "platforms_registered": row["platforms_registered"].split(","),
+            "platforms_last_month": [p for p in row["platforms_last_month"].split(",") if p],
+            "hours_per_week": str(row["hours_per_week"]), "earnings_band": row["earnings_band"],
+            "country": row["country"], "attention": row["attention_answer"]}
+    r = client.post(f"{url}/submit", data=form)
+    if r.status_code != 200:
+        raise CrowdcensusError(f"the service refused an answer ({r.status_code}): "
+                               f"{r.text[:200]}")
+    return row["wave"]
+
+
+def run_through_service(
+    scenario: Scenario,
+    out: str | Path,
+    seed: int = 1,
+    log: Callable[[str], None] | None = None,
+    timeout: float = 600.0,
+) -> ServiceRun:
+    """Simulate ``scenario``, collect its answers through the service, run the study.
+
+    Raises
+    ------
+    InputError
+        When the scenario posts on no platform the service supports, or would
+        send more than :data:`MAX_RESPONSES` answers.
+    """
+    import httpx
+
+    from crowdcensus.simulate.outputs import export_frame
+
+    say = log or (lambda _m: None)
+    started = time.monotonic()
+    out = Path(out)
+    platform = _posting_platform(scenario)
+    scenario = scenario.with_experiment(platforms=[platform])
+    rng = np.random.default_rng(seed)
+    world: World = generate_world(scenario, rng)
+    answers = export_frame(world)
+    if len(answers) > MAX_RESPONSES:
+        raise InputError(f"the scenario would send {len(answers):,} answers over HTTP (at most "
+                         f"{MAX_RESPONSES:,}); scale it down with --workers")
+    study_path = write_simulation(world, out, seed=seed)
+    (out / "responses.csv").rename(out / "responses-simulated.csv")
+    # raw platform IDs exist only in memory and on the wire, never on disk
+    raw_ids = {w: f"SIM{secrets.token_hex(6).upper()}" for w in answers["respondent"].unique()}
+    timings: dict[str, float] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="crowdcensus-e2e-"))
+    try:
+        with Service(tmp) as svc:
+            timings["service_start"] = time.monotonic() - started
+            say(f"collection service on {svc.url}")
+            with httpx.Client(base_url=svc.url, headers=svc.headers, timeout=30) as api:
+                r = api.post("/api/studies", json={
+                    "title": f"Simulated study ({scenario.scenario.name})",
+                    "country": "FR" if scenario.scenario.country == "XX"
+                    else scenario.scenario.country})
+                r.raise_for_status()
+                study_id = r.json()["id"]
+                links = {}
+                for w in range(scenario.experiment.waves):
+                    label = f"w{w + 1}"
+                    r = api.post(f"/api/studies/{study_id}/waves", json={
+                        "platform": platform, "label": label,
+                        "target_responses": max(1, len(answers))})
+                    r.raise_for_status()
+                    links[label] = r.json()["worker_link"]
+            t0 = time.monotonic()
+            sent = 0
+            for label in links:
+                rows = answers[answers["wave"] == label].to_dict(orient="records")
+                if time.monotonic() - started > timeout:
+                    raise CrowdcensusError(f"end-to-end run over its time limit ({timeout:g} s)")
+                with ThreadPoolExecutor(CLIENT_THREADS) as pool:
+                    clients = [httpx.Client(timeout=30) for _ in range(CLIENT_THREADS)]
+                    try:
+                        jobs = [pool.submit(_answer, clients[i % CLIENT_THREADS], links[label],
+                                            platform, raw_ids[row["respondent"]], row)
+                                for i, row in enumerate(rows)]
+                        for job in jobs:
+                            job.result()
+                    finally:
+                        for c in clients:
+                            c.close()
+                sent += len(rows)
+                say(f"wave {label}: {len(rows)} answers")
+            timings["answers"] = time.monotonic() - t0
+            r = httpx.get(f"{svc.url}/api/studies/{study_id}/responses",
+                          params={"format": "csv"}, headers=svc.headers, timeout=60)
+            r.raise_for_status()
+            (out / "responses.csv").write_bytes(r.content)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    exported = pd.read_csv(out / "responses.csv")
+    t0 = time.monotonic()
+    run = subprocess.run(_cli("run", str(study_path), "--out", str(out / "report")),
+                         capture_output=True, text=True, timeout=600)
+    if run.returncode != 0:
+        raise CrowdcensusError(f"crowdcensus run failed: {run.stderr.strip()}")
+    timings["run"] = time.monotonic() - t0
+    results = json.loads((out / "report" / "results.json").read_text())
+    truth = json.loads((out / "truth.json").read_text())
+    experiment = results["methods"].get("experiment", {})
+    return ServiceRun(out, platform, sent, len(exported), time.monotonic() - started,
+                      truth["tiers"], truth["experiment"]["tiers_registered_where_posted"],
+                      results["tiers"]["nested"], experiment, timings)
