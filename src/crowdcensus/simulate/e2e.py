@@ -69,6 +69,7 @@ class ServiceRun:
     truth_where_posted: dict[str, int]
     combined: dict[str, dict[str, float]]
     experiment: dict[str, dict[str, float]]
+    capture_estimate: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def relative_errors(self) -> dict[str, float]:
@@ -287,6 +288,7 @@ def run_through_service(
     results = json.loads((out / "report" / "results.json").read_text())
     truth = json.loads((out / "truth.json").read_text())
     experiment = results["methods"].get("experiment", {})
+    capture = (results.get("experiment") or {}).get("capture") or {}
     return ServiceRun(out, platform, sent, len(exported), time.monotonic() - started,
                       truth["tiers"], truth["experiment"]["tiers_registered_where_posted"],
-                      results["tiers"]["nested"], experiment, timings)
+                      results["tiers"]["nested"], experiment, capture.get("estimate"), timings)

@@ -1,0 +1,78 @@
+"""End to end: the collection service in a subprocess, answers over HTTP, export, run, truth.
+
+Needs the collection service (``crowdcensus.collect``). When ``CI=true`` a
+missing service is a failure, otherwise the test is skipped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+
+import pandas as pd
+import pytest
+
+from crowdcensus.capture.histories import CaptureHistories
+from crowdcensus.pipeline import run_study
+from crowdcensus.study import load_study
+from tests.simulate.conftest import small
+
+pytestmark = pytest.mark.xdist_group("simulate-e2e")
+
+
+def _require_service() -> None:
+    if importlib.util.find_spec("crowdcensus.collect") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the collection service (crowdcensus.collect) is missing")
+        pytest.skip("the collection service is not in this installation")
+
+
+def _histories(frame: pd.DataFrame) -> pd.DataFrame:
+    h = CaptureHistories.from_events(frame, "respondent", "wave",
+                                     occasions=sorted(frame["wave"].unique()))
+    return h.to_frame(freq="freq").sort_values(list(h.to_frame().columns[:-1]))
+
+
+def test_study_through_the_service(tmp_path):
+    _require_service()
+    from crowdcensus.simulate.e2e import run_through_service
+
+    scenario = small("heterogeneous", workers=1000)
+    run = run_through_service(scenario, tmp_path, seed=4, timeout=120)
+    assert run.platform == "clickworker"
+    simulated = pd.read_csv(tmp_path / "responses-simulated.csv")
+    exported = pd.read_csv(tmp_path / "responses.csv")
+    assert run.responses_sent == len(simulated) > 100
+    assert run.responses_exported == len(exported) == len(simulated)
+    # every answer arrived as given, and the service linked each worker across waves
+    key = ["wave", "frequency", "platforms_registered", "hours_per_week", "earnings_band"]
+    a = exported.assign(platforms_registered=exported["platforms_registered"].map(
+        lambda s: ",".join(sorted(s.split(",")))))
+    b = simulated.assign(platforms_registered=simulated["platforms_registered"].map(
+        lambda s: ",".join(sorted(s.split(",")))))
+    pd.testing.assert_frame_equal(a[key].sort_values(key).reset_index(drop=True),
+                                  b[key].sort_values(key).reset_index(drop=True))
+    assert exported["respondent"].nunique() == simulated["respondent"].nunique()
+    pd.testing.assert_frame_equal(_histories(exported).reset_index(drop=True),
+                                  _histories(simulated).reset_index(drop=True))
+    # the exported study gives what the simulated responses give (point estimates; the
+    # intervals differ a little as the bootstrap meets the respondents in another order)
+    direct = load_study(tmp_path / "study.toml").model_copy()
+    exp = direct.experiment.model_copy(update={"responses": "responses-simulated.csv"})
+    direct = direct.model_copy(update={"experiment": exp})
+    from_direct = run_study(direct)
+    assert run.experiment
+    for tier, iv in run.experiment.items():
+        assert iv["estimate"] == pytest.approx(
+            from_direct.methods["experiment"][tier].estimate, rel=1e-9)
+    assert from_direct.capture.estimate == pytest.approx(run.capture_estimate, rel=1e-9)
+    # compared with the truth: nested, and the occasional tier (declared figures) close
+    est = {t: run.combined[t]["estimate"] for t in run.combined}
+    assert est["occasional"] >= est["regular"] >= est["very_active"] > 0
+    assert abs(run.relative_errors()["occasional"]) < 0.25
+    assert (tmp_path / "report" / "report.html").exists()
+    # raw platform IDs never reach the disk
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert not re.search(rb"SIM[0-9A-F]{12}", path.read_bytes()), path
