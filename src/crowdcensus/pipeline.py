@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crowdcensus.errors import InputError
-from crowdcensus.methods.experiment import fit_capture
+from crowdcensus.errors import InputError, NotIdentifiableError
+from crowdcensus.methods.experiment import fit_capture, fit_capture_by_band
 from crowdcensus.sources.responses import read_responses
 from crowdcensus.study import Study, load_study
 from crowdcensus.triangulate import Results, triangulate
@@ -25,6 +25,7 @@ def run_study(
     if not isinstance(study, Study):
         study = load_study(study)
     responses = capture = None
+    fallback = None
     path = study.responses_path()
     if path is not None:
         exp = study.experiment
@@ -35,5 +36,16 @@ def run_study(
             raise InputError(f"{path}: no respondent reports the platforms they are registered "
                              f"on ('{exp.columns.registered_on}'), so assumptions.multihoming "
                              "cannot be estimated")
-        capture = fit_capture(responses.histories)
-    return triangulate(study, responses, capture, seed=seed, draws=draws, progress=progress)
+        if exp.capture == "by_band":
+            try:
+                capture = fit_capture_by_band(responses.events, responses.respondents,
+                                              list(responses.histories.occasions))
+            except NotIdentifiableError as exc:
+                fallback = (f"{exc}: the experiment fell back to capture-recapture over all "
+                            "respondents (pooled), which under-counts rarely caught workers")
+        if capture is None:
+            capture = fit_capture(responses.histories)
+    results = triangulate(study, responses, capture, seed=seed, draws=draws, progress=progress)
+    if fallback:
+        results.warnings.insert(0, fallback)
+    return results

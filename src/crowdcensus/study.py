@@ -177,6 +177,7 @@ class Experiment(_Strict):
         default_factory=lambda: ["very_active", "regular", "occasional"]
     )
     bootstrap: bool = True
+    capture: Literal["pooled", "by_band"] = "pooled"
 
     @model_validator(mode="after")
     def _one_mode(self) -> Experiment:

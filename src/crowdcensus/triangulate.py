@@ -44,6 +44,7 @@ from crowdcensus.methods.declared import declared_occasional, declared_registrat
 from crowdcensus.methods.experiment import (
     ModelAverage,
     RespondentArrays,
+    StratifiedCapture,
     experiment_tiers,
     reach_matrix,
     weighted_multihoming,
@@ -51,7 +52,7 @@ from crowdcensus.methods.experiment import (
 from crowdcensus.sources.figures import platform_figures
 from crowdcensus.sources.responses import Responses
 from crowdcensus.study import Study
-from crowdcensus.tiers import BANDS, TIERS, disjoint
+from crowdcensus.tiers import BANDS, TIERS, disjoint, nested_from_bands
 
 METHODS = ("declared", "audience", "experiment")
 METHOD_LABELS = {
@@ -61,6 +62,7 @@ METHOD_LABELS = {
     "combined": "Combined",
 }
 CAPTURE_PATH = "experiment.capture.n_active"
+BAND_CAPTURE_PATH = "experiment.capture.band."
 CHUNK = 500
 
 
@@ -101,6 +103,9 @@ def _label(study: Study, path: str) -> str:
         return "Multi-homing coefficient"
     if path == CAPTURE_PATH:
         return "Workers the postings could reach (capture-recapture)"
+    if path.startswith(BAND_CAPTURE_PATH):
+        band = path[len(BAND_CAPTURE_PATH):].replace("_", " ")
+        return f"Workers the postings could reach, {band} (capture-recapture by band)"
     if path.startswith("platforms["):
         name = study.platforms[int(path[10:path.index("]")])].name
         if path.endswith(".declared"):
@@ -117,14 +122,23 @@ def _label(study: Study, path: str) -> str:
     return path
 
 
-def study_parameters(study: Study, capture: ModelAverage | None = None) -> list[Parameter]:
+def study_parameters(study: Study, capture: ModelAverage | StratifiedCapture | None = None,
+                     ) -> list[Parameter]:
     """Every ranged input of ``study`` (and the capture-recapture estimate, if any)."""
     params = []
     for path, q in study.quantities():
         lo, hi = q.range
         params.append(Parameter(path, _label(study, path), q.value, lo, hi, q.distribution,
                                 q.status, q.source or "", q.note or ""))
-    if capture is not None:
+    if isinstance(capture, StratifiedCapture):
+        for band, fit in capture.strata.items():
+            path = BAND_CAPTURE_PATH + band
+            lo, hi = fit.interval(study.settings.level)
+            params.append(Parameter(
+                path, _label(study, path), fit.estimate, lo, hi, "log-normal (model-averaged)",
+                "derived", f"AIC-weighted closed models in the band ({fit.selected} has the "
+                "lowest AIC)", sampler=fit.draw))
+    elif capture is not None:
         lo, hi = capture.interval(study.settings.level)
         params.append(Parameter(
             CAPTURE_PATH, _label(study, CAPTURE_PATH), capture.estimate, lo, hi,
@@ -164,8 +178,16 @@ class TriangulationModel:
                 rng if exp.bootstrap else None, size)
             reach = reach_matrix(values, self.respondents.categories,
                                  exp.reach.posting_weeks, size)
-            n_active = np.broadcast_to(np.asarray(values[CAPTURE_PATH], float), (size,))
-            tiers, bands = experiment_tiers(n_active, counts, reach, self.respondents.categories)
+            if any(k.startswith(BAND_CAPTURE_PATH) for k in values):
+                band_n = {b: np.broadcast_to(np.asarray(values.get(BAND_CAPTURE_PATH + b, 0.0),
+                                                        float), (size,)) for b in BANDS}
+                n_active = sum(band_n.values())
+                tiers = nested_from_bands(band_n)
+                bands = {b: band_n[b] / n_active for b in BANDS}
+            else:
+                n_active = np.broadcast_to(np.asarray(values[CAPTURE_PATH], float), (size,))
+                tiers, bands = experiment_tiers(n_active, counts, reach,
+                                                self.respondents.categories)
             methods["experiment"] = {t: tiers[t] for t in exp.tiers}
             inter["experiment.n_active"] = n_active
             if mh is None:
@@ -205,7 +227,7 @@ class Results:
     intermediates: dict[str, Interval]
     sensitivity: pd.DataFrame
     draws_frame: pd.DataFrame
-    capture: ModelAverage | None = None
+    capture: ModelAverage | StratifiedCapture | None = None
     shares: pd.DataFrame | None = None
     responses: Responses | None = None
     warnings: list[str] = field(default_factory=list)
@@ -246,7 +268,7 @@ def _progress(enabled: bool) -> Progress:
 def triangulate(
     study: Study,
     responses: Responses | None = None,
-    capture: ModelAverage | None = None,
+    capture: ModelAverage | StratifiedCapture | None = None,
     seed: int | None = None,
     draws: int | None = None,
     progress: bool = False,

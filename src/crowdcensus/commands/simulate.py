@@ -67,6 +67,8 @@ def validate(
                                               "Dask scheduler (tcp://host:port) to run the "
                                               "replicates on instead."),
     out: Path = typer.Option(..., "--out", "-o", help="Directory for the report (created)."),
+    capture: str | None = typer.Option(None, "--capture", help="Override the scenarios' "
+                                       "capture-recapture design: by_band or pooled."),
 ) -> None:
     """Run seeded replicates of scenarios; report bias, RMSE and coverage per tier and method."""
     from crowdcensus.simulate.scenario import load_scenario, shipped_scenarios
@@ -84,12 +86,17 @@ def validate(
         names = sorted(dict.fromkeys(names),
                        key=lambda n: (first.index(n) if n in first else 2, n))
     scenarios = [load_scenario(n) for n in names]
+    if capture is not None:
+        if capture not in ("by_band", "pooled"):
+            raise InputError(f"--capture must be by_band or pooled (got {capture!r})")
+        scenarios = [sc.with_capture(capture) for sc in scenarios]
     k = workers if workers is not None else (os.cpu_count() or 1)
     val = validate_scenarios(scenarios, replicates, seed=seed, workers=k,
                              dask_scheduler=dask_scheduler, progress=sys.stderr.isatty())
     parts = ["crowdcensus validate", *(["--all"] if all_ else []),
              *[n for n in (scenario or [])], "--replicates", str(replicates),
-             "--seed", str(seed), "--out", str(out)]
+             "--seed", str(seed), *(["--capture", capture] if capture else []),
+             "--out", str(out)]
     html = write_validation_report(val, out, command=" ".join(parts))
     typer.echo(f"report: {html}")
     for t in __import__("crowdcensus.simulate.validation_report",

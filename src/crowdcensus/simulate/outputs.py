@@ -138,7 +138,7 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
                 lines += _table("platforms.audience.worker_share", ws)
     lines += _table("experiment", {
         "responses": responses, "format": "crowdcensus",
-        "tiers": ["very_active", "regular", "occasional"]})
+        "tiers": ["very_active", "regular", "occasional"], "capture": a.capture})
     lines += _table("experiment.columns", {
         "worker": "respondent", "wave": "wave", "platform": "platform",
         "frequency": "frequency", "registered_on": "platforms_registered"})

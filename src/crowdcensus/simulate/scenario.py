@@ -14,7 +14,7 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -143,6 +143,8 @@ class Assumptions(_Strict):
     multihoming: float | str = "estimate"
     multihoming_range: Annotated[float, Field(ge=0, lt=1)] = 0.15
     draws: int = Field(default=1000, ge=100, le=100_000)
+    #: The study's capture-recapture design: one fit per band of answers, or pooled.
+    capture: Literal["by_band", "pooled"] = "by_band"
 
     @model_validator(mode="after")
     def _check(self) -> Assumptions:
@@ -201,6 +203,12 @@ class Scenario(_Strict):
         """The same scenario with some experiment fields changed (validated again)."""
         data = self.model_dump(mode="json")
         data["experiment"].update(changes)
+        return parse_scenario(data, name=self.scenario.name)
+
+    def with_capture(self, capture: str) -> Scenario:
+        """The same scenario whose study uses another capture-recapture design."""
+        data = self.model_dump(mode="json")
+        data["assumptions"]["capture"] = capture
         return parse_scenario(data, name=self.scenario.name)
 
     def scaled(self, workers: int) -> Scenario:
