@@ -11,9 +11,14 @@ import sys
 import click
 
 # Importing a command module registers its commands on the apps.
-from crowdcensus.commands import demo, estimate_closed, estimate_mse, estimate_open  # noqa: F401
-from crowdcensus.commands import run as _run  # noqa: F401
-from crowdcensus.commands import simulate as _simulate  # noqa: F401
+from crowdcensus.commands import (  # noqa: F401
+    demo,
+    estimate_closed,
+    estimate_mse,
+    estimate_open,
+    run,
+    simulate,
+)
 from crowdcensus.commands.apps import app
 from crowdcensus.errors import CrowdcensusError
 
@@ -28,7 +33,6 @@ NO_ARGS = tuple(
 )
 USAGE_ERRORS = (click.exceptions.UsageError, _typer_click_exc.UsageError)
 ABORTS = (click.exceptions.Abort, getattr(_typer_click_exc, "Abort", click.exceptions.Abort))
-
 
 
 def _one_line(message: str) -> str:
