@@ -11,7 +11,7 @@ import sys
 import click
 
 # Importing a command module registers its commands on the apps.
-from crowdcensus.commands import demo, estimate_closed  # noqa: F401
+from crowdcensus.commands import collect, demo, estimate_closed  # noqa: F401
 from crowdcensus.commands.apps import app
 from crowdcensus.errors import CrowdcensusError
 
