@@ -3,7 +3,7 @@
 A raw platform ID never reaches the database, a log or an export. It is
 replaced, as soon as it arrives, by
 
-    worker_hash = HMAC-SHA256(secret, platform || 0x1f || raw_id)
+    worker_hash = HMAC-SHA256(secret, len(platform) ":" platform ":" raw_id)
 
 (hex, 64 characters). The same worker on the same platform always gets the
 same hash -- which is what recognises a recapture across waves -- while
@@ -26,7 +26,7 @@ _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 def worker_hash(secret: bytes, platform: str, raw_id: str) -> str:
     """HMAC-SHA256 of ``(platform, raw_id)`` keyed with ``secret``, as hex."""
-    message = platform.encode() + b"\x1f" + raw_id.encode()
+    message = f"{len(platform)}:{platform}:{raw_id}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
