@@ -59,7 +59,7 @@ class PgCluster:
                                      "-U", "postgres", "--no-sync"]),
                        check=True, capture_output=True)
         opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
-                "-c fsync=on -c max_connections=200")
+                "-c fsync=off -c full_page_writes=off -c max_connections=200")
         subprocess.run(_as_postgres([f"{bindir}/pg_ctl", "-D", data, "-o", opts, "-l",
                                      os.path.join(self.dir, "log"), "-w", "start"]),
                        check=True, capture_output=True)
@@ -78,7 +78,7 @@ class PgCluster:
         return self.url(name)
 
     def stop(self) -> None:
-        subprocess.run(_as_postgres([f"{self.bindir}/pg_ctl", "-D", self.data, "-m", "fast",
+        subprocess.run(_as_postgres([f"{self.bindir}/pg_ctl", "-D", self.data, "-m", "immediate",
                                      "-w", "stop"]), capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 

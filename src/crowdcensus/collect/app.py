@@ -77,7 +77,7 @@ def create_app(settings: Settings, check: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         yield
-        engine.dispose()
+        app.state.store.close()
 
     app = FastAPI(title="crowdcensus collection service", docs_url="/api/docs",
                   redoc_url=None, openapi_url="/api/openapi.json", lifespan=lifespan)

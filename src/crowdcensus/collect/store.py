@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 
 from crowdcensus.collect.identity import new_completion_code, new_public_id
 from crowdcensus.collect.models import Study, Wave, responses, studies, utcnow, waves
+from crowdcensus.collect.writer import ResponseWriter
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,7 @@ class Store:
         self.cache_seconds = cache_seconds
         self._wave_cache: dict[str, tuple[float, WaveInfo | None]] = {}
         self._lock = threading.Lock()
-        dialect = engine.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self.writer = ResponseWriter(engine)
 
     # ---------------------------------------------------------------- waves
     def wave_by_public_id(self, public_id: str) -> WaveInfo | None:
@@ -93,33 +92,22 @@ class Store:
             ).scalar()
 
     def save_response(self, wave_id: int, worker_hash: str, language: str,
-                      answers: dict) -> tuple[str, bool]:
-        """Store a response, idempotently; return (completion code, newly stored).
+                      answers: dict) -> Future:
+        """Queue a response for the group-commit writer.
 
-        The call returns only after the transaction has committed, so an
-        acknowledged response is durable. A second submission of the same
-        worker in the same wave stores nothing and returns the first code.
+        The returned future resolves to ``(completion code, newly stored)`` only
+        after the transaction holding the row has committed, so an acknowledged
+        response is durable. A second submission of the same worker in the same
+        wave stores nothing and resolves to the first code.
         """
-        for _ in range(5):
-            code = new_completion_code()
-            row = {"wave_id": wave_id, "worker_hash": worker_hash, "completion_code": code,
-                   "submitted_at": utcnow(), "language": language, **answers}
-            stmt = self._insert(responses).values(**row).on_conflict_do_nothing(
-                index_elements=["wave_id", "worker_hash"])
-            try:
-                with self.engine.begin() as conn:
-                    inserted = conn.execute(stmt).rowcount == 1
-                    if inserted:
-                        return code, True
-                    existing = conn.execute(
-                        select(responses.c.completion_code).where(
-                            responses.c.wave_id == wave_id,
-                            responses.c.worker_hash == worker_hash)).scalar()
-                    if existing is not None:
-                        return existing, False
-            except IntegrityError:  # a completion code collision: draw another
-                continue
-        raise RuntimeError("could not store the response")
+        row = {"wave_id": wave_id, "worker_hash": worker_hash, "submitted_at": utcnow(),
+               "language": language, **answers}
+        return self.writer.submit(row)
+
+    def close(self) -> None:
+        """Stop the writer (after its queued work) and close the engine's connections."""
+        self.writer.close()
+        self.engine.dispose()
 
     # ------------------------------------------------------------- research
     def create_study(self, title: str, country: str, languages: list[str],

@@ -11,6 +11,7 @@ records nothing.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from urllib.parse import urlencode, urlsplit
@@ -202,8 +203,9 @@ async def submit(request: Request, public_id: str) -> Response:
                 values[key] = got[0][:50] if got else values[key]
         return _render(request, "questionnaire.html", 422, lang=lang, wave=wave,
                        token=_text(form.get("token")), errors=exc.errors, values=values)
-    code, _new = await run_in_threadpool(
-        request.app.state.store.save_response, wave.id, token["h"], lang, answers.as_row())
+    pending = request.app.state.store.save_response(wave.id, token["h"], lang,
+                                                    answers.as_row())
+    code, _new = await asyncio.wrap_future(pending)
     return _complete(request, wave, code, lang, token)
 
 
