@@ -54,12 +54,19 @@ class Store:
         self.writer = ResponseWriter(engine)
 
     # ---------------------------------------------------------------- waves
+    def cached_wave(self, public_id: str) -> tuple[bool, WaveInfo | None]:
+        """``(found_in_cache, wave)`` without touching the database."""
+        cached = self._wave_cache.get(public_id)
+        if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
+            return True, cached[1]
+        return False, None
+
     def wave_by_public_id(self, public_id: str) -> WaveInfo | None:
         """The wave behind a worker link, or None."""
+        hit, info = self.cached_wave(public_id)
+        if hit:
+            return info
         now = time.monotonic()
-        cached = self._wave_cache.get(public_id)
-        if cached is not None and now - cached[0] < self.cache_seconds:
-            return cached[1]
         query = (select(waves, studies.c.languages, studies.c.title)
                  .join(studies, studies.c.id == waves.c.study_id)
                  .where(waves.c.public_id == public_id))

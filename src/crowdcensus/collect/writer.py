@@ -19,8 +19,7 @@ import queue
 import threading
 from concurrent.futures import Future
 
-from sqlalchemy import Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine
 
 from crowdcensus.collect.identity import new_completion_code
 from crowdcensus.collect.models import responses
@@ -46,8 +45,6 @@ class ResponseWriter:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._insert = (postgresql.insert if engine.dialect.name == "postgresql"
-                        else sqlite.insert)
 
     def submit(self, row: dict) -> Future:
         """Queue a response row; the future gives ``(completion_code, newly_stored)``."""
@@ -103,23 +100,46 @@ class ResponseWriter:
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
 
+    def _prepare(self) -> None:
+        # Plain driver statements, built once: SQLAlchemy's per-row statement
+        # compilation would hold the GIL longer than the request handlers do.
+        dialect = self.engine.dialect
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        cols = [c for c in responses.columns if c.name != "id"]
+        self._columns = [c.name for c in cols]
+        self._processors = [c.type.bind_processor(dialect) for c in cols]
+        self._insert_sql = (
+            f"INSERT INTO responses ({', '.join(self._columns)}) "
+            f"VALUES ({', '.join([mark] * len(cols))}) ON CONFLICT DO NOTHING")
+        self._select_sql = (f"SELECT completion_code FROM responses "
+                            f"WHERE wave_id = {mark} AND worker_hash = {mark}")
+
+    def _params(self, row: dict) -> tuple:
+        return tuple(proc(row[name]) if proc else row[name]
+                     for name, proc in zip(self._columns, self._processors, strict=True))
+
     def _commit(self, batch: list) -> list[tuple[str, bool]]:
+        if not hasattr(self, "_insert_sql"):
+            self._prepare()
         results: list[tuple[str, bool]] = []
         with self.engine.begin() as conn:
-            for row, _ in batch:
-                for _attempt in range(5):
-                    code = new_completion_code()
-                    stmt = self._insert(responses).values(**row, completion_code=code)
-                    if conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1:
-                        results.append((code, True))
-                        break
-                    existing = conn.execute(select(responses.c.completion_code).where(
-                        responses.c.wave_id == row["wave_id"],
-                        responses.c.worker_hash == row["worker_hash"])).scalar()
-                    if existing is not None:
-                        results.append((existing, False))
-                        break
-                    # else: the random code collided with another response's; draw again
-                else:
-                    raise RuntimeError("no free completion code after 5 draws")
+            cursor = conn.connection.cursor()
+            try:
+                for row, _ in batch:
+                    results.append(self._store_one(cursor, row))
+            finally:
+                cursor.close()
         return results
+
+    def _store_one(self, cursor, row: dict) -> tuple[str, bool]:
+        for _attempt in range(5):
+            code = new_completion_code()
+            cursor.execute(self._insert_sql, self._params({**row, "completion_code": code}))
+            if cursor.rowcount == 1:
+                return code, True
+            cursor.execute(self._select_sql, (row["wave_id"], row["worker_hash"]))
+            found = cursor.fetchone()
+            if found is not None:
+                return found[0], False
+            # else: the random code collided with another response's; draw again
+        raise RuntimeError("no free completion code after 5 draws")

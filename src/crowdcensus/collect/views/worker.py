@@ -65,7 +65,10 @@ def _render(request: Request, name: str, status: int = 200, **context) -> HTMLRe
 async def _wave(request: Request, public_id: str) -> WaveInfo:
     if len(public_id) > 32:
         raise _bad(404, "no such task")
-    wave = await run_in_threadpool(request.app.state.store.wave_by_public_id, public_id)
+    store = request.app.state.store
+    hit, wave = store.cached_wave(public_id)
+    if not hit:
+        wave = await run_in_threadpool(store.wave_by_public_id, public_id)
     if wave is None:
         raise _bad(404, "no such task")
     return wave
