@@ -40,6 +40,8 @@ lint: $(DEVSTAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/closed.py
+	$(BIN)/python benchmarks/mse.py
+	$(BIN)/python benchmarks/collect.py
 
 clean:
 	rm -rf $(VENV) demo-report .pytest_cache

@@ -11,9 +11,28 @@ import sys
 import click
 
 # Importing a command module registers its commands on the apps.
-from crowdcensus.commands import collect, demo, estimate_closed  # noqa: F401
+from crowdcensus.commands import (  # noqa: F401
+    collect,
+    demo,
+    estimate_closed,
+    estimate_mse,
+    estimate_open,
+)
 from crowdcensus.commands.apps import app
 from crowdcensus.errors import CrowdcensusError
+
+try:  # recent Typer releases vendor their own copy of Click
+    from typer._click import exceptions as _typer_click_exc  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - older Typer uses Click itself
+    _typer_click_exc = click.exceptions
+
+NO_ARGS = tuple(
+    e for e in (getattr(click.exceptions, "NoArgsIsHelpError", None),
+                getattr(_typer_click_exc, "NoArgsIsHelpError", None)) if e is not None
+)
+USAGE_ERRORS = (click.exceptions.UsageError, _typer_click_exc.UsageError)
+ABORTS = (click.exceptions.Abort, getattr(_typer_click_exc, "Abort", click.exceptions.Abort))
+
 
 
 def _one_line(message: str) -> str:
@@ -27,10 +46,14 @@ def main(argv: list[str] | None = None) -> None:
     except CrowdcensusError as exc:
         print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except click.exceptions.UsageError as exc:
+    except NO_ARGS as exc:
+        # a bare command group: show its help, as `--help` would
+        print(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+        sys.exit(0)
+    except USAGE_ERRORS as exc:
         print(f"error: {_one_line(exc.format_message())}", file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.Abort:
+    except ABORTS:
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)
     except KeyboardInterrupt:

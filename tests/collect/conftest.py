@@ -12,25 +12,16 @@ import glob
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 
 import pytest
-from collect_helpers import ADMIN_TOKEN, SECRET
 from fastapi.testclient import TestClient
 
 from crowdcensus.collect.app import create_app
 from crowdcensus.collect.database import make_engine, upgrade
-from crowdcensus.collect.settings import Settings
 
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from .helpers import free_port, make_settings
 
 
 def _pg_bin() -> str | None:
@@ -110,13 +101,6 @@ def db_url(request, tmp_path):
     return url
 
 
-def make_settings(db_url: str, **overrides) -> Settings:
-    """Settings for tests; MTurk post-backs may target a local fake endpoint."""
-    values = dict(db_url=db_url, secret=SECRET, admin_token=ADMIN_TOKEN, rate_limit=0,
-                  turk_submit_origins=("https://www.mturk.com",
-                                       "https://workersandbox.mturk.com"))
-    values.update(overrides)
-    return Settings(**values)
 
 
 @pytest.fixture
@@ -126,14 +110,3 @@ def client(db_url):
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
     app.state.engine.dispose()
-
-
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    """Block until something accepts connections on 127.0.0.1:port."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port}")

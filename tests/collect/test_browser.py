@@ -15,11 +15,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import uvicorn
-from collect_helpers import AUTH
-from conftest import free_port, make_settings, wait_for_port
 
 from crowdcensus.collect.app import create_app
 from crowdcensus.collect.database import make_engine, upgrade
+
+from .helpers import AUTH, free_port, make_settings, wait_for_port
 
 pytestmark = pytest.mark.xdist_group("collect-browser")
 

@@ -13,12 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from collect_helpers import ADMIN_TOKEN, AUTH, GOOD_ANSWERS, SECRET
-from conftest import free_port, wait_for_port
 
 from crowdcensus.collect.database import make_engine, upgrade
 from crowdcensus.collect.identity import sign, worker_hash
 from crowdcensus.collect.security import CSRF_COOKIE
+
+from .helpers import ADMIN_TOKEN, AUTH, GOOD_ANSWERS, SECRET, free_port, wait_for_port
 
 pytestmark = pytest.mark.xdist_group("collect-server")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from collect_helpers import SECRET
 from sqlalchemy import inspect, text
 
 from crowdcensus.cli import main
@@ -13,6 +12,8 @@ from crowdcensus.collect import database
 from crowdcensus.collect.app import create_app
 from crowdcensus.collect.database import SchemaError, check_schema, make_engine, upgrade
 from crowdcensus.collect.settings import Settings
+
+from .helpers import SECRET
 
 EXTRA_REVISION = '''"""Test-only revision: a note column on studies."""
 import sqlalchemy as sa

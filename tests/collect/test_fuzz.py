@@ -5,14 +5,14 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from collect_helpers import AUTH, GOOD_ANSWERS, create_study, create_wave, hidden, public_id
-from conftest import make_settings
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crowdcensus.collect.app import create_app
 from crowdcensus.collect.database import make_engine, upgrade
+
+from .helpers import AUTH, GOOD_ANSWERS, create_study, create_wave, hidden, make_settings, public_id
 
 FUZZ = settings(max_examples=120, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from collect_helpers import create_study, create_wave, public_id
-from conftest import make_settings
 from fastapi.testclient import TestClient
 
 from crowdcensus.collect.app import create_app
 from crowdcensus.collect.database import make_engine, upgrade
 from crowdcensus.collect.security import TokenBucketLimiter
+
+from .helpers import create_study, create_wave, make_settings, public_id
 
 
 @pytest.fixture

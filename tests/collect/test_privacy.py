@@ -6,14 +6,14 @@ import logging
 from pathlib import Path
 
 import pytest
-from collect_helpers import AUTH, SECRET, create_study, create_wave, run_flow
-from conftest import make_settings
 from fastapi.testclient import TestClient
 
 from crowdcensus.cli import main
 from crowdcensus.collect.app import create_app
 from crowdcensus.collect.database import make_engine, upgrade
 from crowdcensus.collect.identity import worker_hash
+
+from .helpers import AUTH, SECRET, create_study, create_wave, make_settings, run_flow
 
 RAW_IDS = {"mturk": "A3RAWMTURKID9Q", "prolific": "5f0rawprolific0000000042",
            "clickworker": "rawclickworker77", "generic": "raw-generic-id-55"}

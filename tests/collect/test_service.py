@@ -9,7 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pandas as pd
 import pytest
-from collect_helpers import (
+
+from crowdcensus.capture.histories import CaptureHistories
+
+from .helpers import (
     AUTH,
     GOOD_ANSWERS,
     code_on,
@@ -20,8 +23,6 @@ from collect_helpers import (
     public_id,
     run_flow,
 )
-
-from crowdcensus.capture.histories import CaptureHistories
 
 pytestmark = pytest.mark.xdist_group("collect-db")
 

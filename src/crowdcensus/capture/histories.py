@@ -15,8 +15,8 @@ Both are immutable; every estimator reads them, none modifies them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,17 +28,28 @@ FREQ_COLUMN_NAMES = ("freq", "count", "n", "frequency")
 
 
 def _aggregate_rows(matrix: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of a 0/1 matrix with the summed weights of each."""
+    """Distinct rows of a 0/1 matrix with the summed weights of each.
+
+    Rows are packed into 64-bit words (one word holds 64 occasions), so that
+    finding the distinct histories is an integer sort.
+    """
     n_rows, t = matrix.shape
     if n_rows == 0:
         return np.zeros((0, t), dtype=np.uint8), np.zeros(0, dtype=np.int64)
     packed = np.packbits(matrix.astype(np.uint8, copy=False), axis=1)
-    packed = np.ascontiguousarray(packed)
-    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
-    uniq, inverse = np.unique(keys, return_inverse=True)
+    n_words = -(-packed.shape[1] // 8)
+    padded = np.zeros((n_rows, n_words * 8), dtype=np.uint8)
+    padded[:, : packed.shape[1]] = packed
+    words = padded.view(np.uint64)
+    if n_words == 1:
+        uniq, inverse = np.unique(words[:, 0], return_inverse=True)
+        uniq = uniq[:, None]
+    else:
+        uniq, inverse = np.unique(words, axis=0, return_inverse=True)
     sums = np.bincount(inverse.ravel(), weights=weights, minlength=len(uniq))
     rows = np.unpackbits(
-        uniq.view(np.uint8).reshape(len(uniq), packed.shape[1]), axis=1, count=t
+        np.ascontiguousarray(uniq).view(np.uint8).reshape(len(uniq), n_words * 8),
+        axis=1, count=t,
     )
     return rows.astype(np.uint8), np.rint(sums).astype(np.int64)
 
@@ -98,7 +109,7 @@ class CaptureHistories:
         if bad.any():
             i, j = (int(x) for x in np.argwhere(bad)[0])
             raise InputError(
-                f"column '{names[j]}' has the value {arr[i, j]!r} at row {i + 1}; "
+                f"column '{names[j]}' has the value {arr[i, j].item()!r} at row {i + 1}; "
                 "capture columns must hold 0 or 1"
             )
         if counts is None:

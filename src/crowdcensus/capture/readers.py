@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
 from crowdcensus.errors import InputError

@@ -1,0 +1,247 @@
+"""Parallel multinomial bootstrap and BCa intervals.
+
+Each replicate draws a new table of counts from the multinomial distribution
+with the observed total and the observed cell proportions (the nonparametric
+bootstrap of individuals, as the R package MultipleSystemsEstimation does),
+then recomputes the statistic -- for multiple systems estimation, the whole
+model selection.
+
+Reproducibility: the seed gives a :class:`numpy.random.SeedSequence`, and
+replicate ``b`` draws from its ``b``-th spawned child. A replicate's table
+therefore depends only on the seed and on ``b``, never on which worker runs it
+or in which order, so local processes, a Dask cluster and a plain loop give
+identical results.
+
+The BCa interval (Efron 1987; DiCiccio & Efron 1996) at level ``alpha`` is the
+bootstrap quantile of order
+
+.. math::
+
+    \\Phi\\left(z_0 + \\frac{z_0 + z_\\alpha}{1 - a (z_0 + z_\\alpha)}\\right),
+
+with the bias correction ``z_0 = Phi^{-1}(#{theta*_b < theta} + #{= theta}/2) / B``
+and the acceleration ``a = sum w_i d_i^3 / (6 (sum w_i d_i^2)^{3/2})`` from a
+delete-one-individual jackknife: ``d_i = mean - theta_(i)`` for each distinct
+cell ``i``, weighted by its count ``w_i``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import norm
+
+from crowdcensus.errors import InputError, ModelError
+
+Statistic = Callable[[np.ndarray], float]
+
+
+def _replicate_tables(
+    counts: np.ndarray, seeds: Sequence[np.random.SeedSequence]
+) -> list[np.ndarray]:
+    total = int(round(counts.sum()))
+    probs = counts / counts.sum()
+    return [np.random.default_rng(s).multinomial(total, probs).astype(float) for s in seeds]
+
+
+def _bootstrap_chunk(
+    statistic: Statistic, counts: np.ndarray, seeds: Sequence[np.random.SeedSequence]
+) -> list[float]:
+    return [float(statistic(t)) for t in _replicate_tables(counts, seeds)]
+
+
+def _evaluate_chunk(statistic: Statistic, tables: Sequence[np.ndarray]) -> list[float]:
+    return [float(statistic(t)) for t in tables]
+
+
+def _chunks(n: int, n_chunks: int) -> list[range]:
+    n_chunks = max(1, min(n, n_chunks))
+    edges = np.linspace(0, n, n_chunks + 1).round().astype(int)
+    return [range(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def default_workers() -> int:
+    """Worker processes used by default: the CPUs available to this process."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class _Runner:
+    """Runs chunks of work inline, in local processes, or on a Dask cluster."""
+
+    def __init__(self, workers: int | None, scheduler: str | None) -> None:
+        self.scheduler = scheduler
+        self.workers = default_workers() if workers is None else max(1, workers)
+        self._pool: ProcessPoolExecutor | None = None
+        self._client = None
+
+    def __enter__(self) -> _Runner:
+        if self.scheduler:
+            try:
+                from distributed import Client
+            except ImportError as exc:  # pragma: no cover - dependency declared
+                raise ModelError("--dask-scheduler needs the 'distributed' package") from exc
+            try:
+                self._client = Client(self.scheduler, timeout="10s", set_as_default=False)
+            except OSError as exc:
+                raise ModelError(
+                    f"cannot reach the Dask scheduler at {self.scheduler}: {exc}"
+                ) from None
+        elif self.workers > 1:
+            # fork is fastest; with threads running (a Dask client, a web server)
+            # forking is unsafe, so start clean interpreters instead
+            method = "fork" if threading.active_count() == 1 else "forkserver"
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=multiprocessing.get_context(method)
+            )
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+        if self._client is not None:
+            self._client.close()
+
+    @property
+    def parallelism(self) -> int:
+        if self._client is not None:
+            return max(1, sum(self._client.nthreads().values()))
+        return self.workers
+
+    def map(self, fn: Callable, *arg_lists: Sequence) -> list:
+        if self._client is not None:
+            futures = self._client.map(fn, *arg_lists, pure=False)
+            return self._client.gather(futures)
+        if self._pool is not None:
+            return list(self._pool.map(fn, *arg_lists))
+        return [fn(*args) for args in zip(*arg_lists, strict=True)]
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """Bootstrap replicates with their BCa interval.
+
+    Attributes
+    ----------
+    estimate : float
+        The statistic on the observed data.
+    replicates : ndarray
+        One value per replicate (``nan`` where the statistic failed).
+    jackknife : ndarray
+        Delete-one values, one per distinct cell with a positive count.
+    acceleration, bias_correction : float
+        ``a`` and ``z_0`` of the BCa interval.
+    ci : dict
+        Interval endpoint for each requested cumulative level.
+    """
+
+    estimate: float
+    replicates: np.ndarray
+    jackknife: np.ndarray
+    acceleration: float
+    bias_correction: float
+    ci: dict[float, float]
+
+    @property
+    def n_failed(self) -> int:
+        return int(np.sum(~np.isfinite(self.replicates)))
+
+
+def bca_interval(
+    estimate: float,
+    replicates: np.ndarray,
+    jackknife: np.ndarray,
+    weights: np.ndarray,
+    levels: Sequence[float] = (0.025, 0.975),
+) -> tuple[dict[float, float], float, float]:
+    """BCa endpoints, acceleration and bias correction (see the module docstring)."""
+    reps = np.asarray(replicates, dtype=float)
+    reps = reps[np.isfinite(reps)]
+    if reps.size == 0:
+        raise ModelError("every bootstrap replicate failed; no interval can be given")
+    B = reps.size
+    share = (np.sum(reps < estimate) + 0.5 * np.sum(reps == estimate)) / B
+    share = min(max(share, 0.5 / B), 1 - 0.5 / B)
+    z0 = float(norm.ppf(share))
+    w = np.asarray(weights, dtype=float)
+    jack = np.asarray(jackknife, dtype=float)
+    ok = np.isfinite(jack) & (w > 0)
+    w, jack = w[ok], jack[ok]
+    d = np.sum(w * jack) / np.sum(w) - jack
+    denom = float(np.sum(w * d**2))
+    a = float(np.sum(w * d**3) / (6 * denom**1.5)) if denom > 0 else 0.0
+    ci = {}
+    for level in levels:
+        z = norm.ppf(level)
+        adj = norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z)))
+        ci[float(level)] = float(np.quantile(reps, adj))
+    return ci, a, z0
+
+
+def bootstrap_bca(
+    statistic: Statistic,
+    counts: np.ndarray,
+    n_boot: int,
+    seed: int | None = None,
+    levels: Sequence[float] = (0.025, 0.975),
+    workers: int | None = None,
+    scheduler: str | None = None,
+    estimate: float | None = None,
+) -> BootstrapResult:
+    """Multinomial bootstrap of a table of counts, with a BCa interval.
+
+    Parameters
+    ----------
+    statistic : callable
+        Maps a table of counts (float array) to a number; it must be picklable
+        (a module-level function or a :func:`functools.partial` of one) to run
+        in other processes. Returning ``nan`` marks a failed replicate.
+    counts : ndarray
+        Observed counts per cell.
+    n_boot : int
+        Number of replicates (>= 1).
+    seed : int, optional
+        Seed of the :class:`numpy.random.SeedSequence`; same seed, same result.
+    workers : int, optional
+        Local worker processes (default: the CPUs available; 1 = no pool).
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://host:8786``); replaces local processes.
+    """
+    if n_boot < 1:
+        raise InputError(f"--bootstrap must be a positive number of replicates (got {n_boot})")
+    counts = np.asarray(counts, dtype=float)
+    theta = float(statistic(counts)) if estimate is None else float(estimate)
+    seeds = np.random.SeedSequence(seed).spawn(n_boot)
+    # jackknife: remove one individual from each distinct observed cell
+    cells = np.flatnonzero(counts > 0)
+    jack_tables = []
+    for c in cells:
+        t = counts.copy()
+        t[c] -= 1
+        jack_tables.append(t)
+    with _Runner(workers, scheduler) as runner:
+        parts = _chunks(n_boot, 4 * runner.parallelism)
+        boot = runner.map(
+            _bootstrap_chunk,
+            [statistic] * len(parts),
+            [counts] * len(parts),
+            [[seeds[i] for i in p] for p in parts],
+        )
+        jparts = _chunks(len(jack_tables), 2 * runner.parallelism)
+        jack = runner.map(
+            _evaluate_chunk,
+            [statistic] * len(jparts),
+            [[jack_tables[i] for i in p] for p in jparts],
+        )
+    replicates = np.array([v for part in boot for v in part])
+    jackknife = np.array([v for part in jack for v in part])
+    ci, a, z0 = bca_interval(theta, replicates, jackknife, counts[cells], levels)
+    return BootstrapResult(theta, replicates, jackknife, a, z0, ci)

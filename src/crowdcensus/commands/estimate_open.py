@@ -1,0 +1,97 @@
+"""``crowdcensus estimate open``: Jolly-Seber open-population model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from crowdcensus.capture.openpop import OpenPopulationModel
+from crowdcensus.capture.periods import histories_from_events
+from crowdcensus.capture.readers import read_histories
+from crowdcensus.commands.apps import estimate_app
+from crowdcensus.errors import InputError
+from crowdcensus.tables import read_table
+
+
+def _fmt(x: float | None, digits: int) -> str:
+    return "--" if x is None else f"{x:.{digits}f}"
+
+
+def open_text(model: OpenPopulationModel, d: dict) -> str:
+    """Rcapture-like printout of an open-population fit."""
+    lines = ["Model fit:", f"  deviance {d['deviance']:.3f}  df {d['df']}  AIC {d['aic']:.3f}",
+             "", "Test for trap effect:"]
+    for f in d["trap_effect"]:
+        lines.append(f"  {f['model']:<36} deviance {f['deviance']:8.3f}  df {f['df']:3d}  "
+                     f"AIC {f['aic']:.3f}")
+    lines += ["", f"{'period':<14}{'capture p':>10}{'se':>8}{'abundance':>11}{'se':>8}"]
+    for p in d["periods"]:
+        lines.append(f"{p['period']:<3}{str(p['name'])[:10]:<11}"
+                     f"{_fmt(p['capture_prob'], 4):>10}{_fmt(p['capture_prob_se'], 4):>8}"
+                     f"{_fmt(p['abundance'], 1):>11}{_fmt(p['abundance_se'], 1):>8}")
+    lines += ["", f"{'interval':<14}{'survival':>10}{'se':>8}{'arrivals':>11}{'se':>8}"]
+    for i in d["intervals"]:
+        lines.append(f"{i['from']} -> {i['to']:<8}"
+                     f"{_fmt(i['survival'], 4):>10}{_fmt(i['survival_se'], 4):>8}"
+                     f"{_fmt(i['arrivals'], 1):>11}{_fmt(i['arrivals_se'], 1):>8}")
+    tot = d["total"]
+    lines += ["", f"Total ever present: {_fmt(tot['estimate'], 1)} (se {_fmt(tot['stderr'], 1)});"
+              f" captured: {d['n_captured']}"]
+    hl = d["half_life"]
+    if hl.get("estimate") is None:
+        lines.append("Half-life: not defined (mean survival is 1)")
+    else:
+        hi = "unbounded" if hl["high"] is None else f"{hl['high']:.2f}"
+        lines.append(f"Half-life: {hl['estimate']:.2f} periods "
+                     f"({hl['level']:.0%} interval {_fmt(hl['low'], 2)} - {hi}); geometric mean "
+                     f"survival {hl['phi_bar']:.4f}")
+    if d["zeroed_parameters"]:
+        lines.append("Parameters set to zero (negative estimates): "
+                     + ", ".join(d["zeroed_parameters"]))
+    return "\n".join(lines)
+
+
+@estimate_app.command("open")
+def estimate_open(
+    file: Path = typer.Argument(..., help="CSV/Parquet: one 0/1 column per period (optional "
+                                "count column), or an event log with --worker."),
+    freq: str | None = typer.Option(None, help="Name of the count column."),
+    worker: str | None = typer.Option(
+        None, help="Event log: column of (hashed) worker identifiers."),
+    time: str | None = typer.Option(None, help="Event log: timestamp column."),
+    wave: str | None = typer.Option(None, help="Event log: wave/period column."),
+    period: str = typer.Option("month", help="With --time: day, week, month, quarter, year "
+                               "or a length such as 14D."),
+    level: float = typer.Option(0.95, help="Level of the half-life interval."),
+    format: str = typer.Option("text", "--format", help="text or json."),
+    plot: Path | None = typer.Option(
+        None, help="Write abundance/arrivals/survival (.png/.svg/.pdf)."),
+) -> None:
+    """Arrivals, survival, abundance and half-life over periods (Jolly-Seber)."""
+    if format not in ("text", "json"):
+        raise InputError(f"--format must be text or json (got {format!r})")
+    if not 0 < level < 1:
+        raise InputError("--level must lie strictly between 0 and 1")
+    if plot is not None:
+        from crowdcensus.capture.mse_open_plots import check_plot_path
+
+        check_plot_path(plot)
+    if worker is not None:
+        histories = histories_from_events(read_table(file), worker, time=time, wave=wave,
+                                          period=period)
+    else:
+        if time is not None or wave is not None:
+            raise InputError("--time/--wave read an event log: give --worker too")
+        histories = read_histories(file, freq=freq)
+    model = OpenPopulationModel().fit(histories)
+    if plot is not None:
+        from crowdcensus.capture.mse_open_plots import plot_open
+
+        plot_open(model, plot)
+    d = model.to_dict(level)
+    if format == "json":
+        typer.echo(json.dumps(d, indent=2))
+    else:
+        typer.echo(open_text(model, d))

@@ -1,0 +1,79 @@
+"""The ``crowdcensus estimate mse`` command."""
+
+import contextlib
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from crowdcensus.cli import main
+
+from .reference import EXPECTED, RTOL
+
+DATA = Path(__file__).parent / "data"
+
+
+@dataclasses.dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(*args):
+    """Run the command in-process through the real entry point (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(["estimate", "mse", *map(str, args)])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def test_json_stepwise_with_bootstrap_and_plot(tmp_path):
+    png = tmp_path / "ranking.png"
+    r = run(DATA / "korea.csv", "--method", "stepwise", "--bootstrap", "40", "--seed", "4",
+            "--workers", "1", "--format", "json", "--plot", png)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    popest, model = EXPECTED[("korea", "stepwise")]
+    assert out["model"] == model
+    assert out["popest"] == pytest.approx(popest, rel=RTOL)
+    assert set(out["ci"]) == {"0.025", "0.975"}
+    assert out["ci"]["0.025"] < out["ci"]["0.975"]
+    assert png.stat().st_size > 1000
+
+
+def test_fixed_model_text_output():
+    r = run(DATA / "western.csv", "--method", "fixed", "--model", "[15,2,3,4]")
+    assert r.returncode == 0, r.stderr
+    assert "[15,2,3,4]" in r.stdout and "2483.4" in r.stdout
+
+
+def test_not_identifiable_model_exits_with_one_line_and_no_number(tmp_path):
+    f = tmp_path / "sparse.csv"
+    f.write_text("A,B,C,n\n1,0,0,80\n0,1,0,50\n0,0,1,70\n1,0,1,20\n0,1,1,25\n")
+    r = run(f, "--method", "fixed", "--model", "[12,13,23]", "--format", "json")
+    assert r.returncode != 0
+    assert r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not identifiable" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--method", "fixed"], "needs a model"),
+        (["--method", "fixed", "--model", "[1x]"], "notation"),
+        (["--method", "magic"], "--method"),
+        (["--bootstrap", "-3"], "--bootstrap"),
+    ],
+)
+def test_bad_options_give_one_line(args, message):
+    r = run(DATA / "korea.csv", *args)
+    assert r.returncode != 0
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1

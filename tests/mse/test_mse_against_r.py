@@ -1,0 +1,28 @@
+"""Parity with the R package MultipleSystemsEstimation (numbers in reference.py)."""
+
+from pathlib import Path
+
+import pytest
+
+from crowdcensus.capture.mse_estimate import MultipleSystemsModel
+from crowdcensus.capture.readers import read_histories
+
+from .reference import EXPECTED, RTOL
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize(("dataset", "method"), sorted(EXPECTED))
+def test_popest_and_model_against_R(dataset, method):
+    popest, model = EXPECTED[(dataset, method)]
+    est = MultipleSystemsModel(method).fit(read_histories(DATA / f"{dataset}.csv"))
+    assert est.model_ == model
+    assert est.popest_ == pytest.approx(popest, rel=RTOL)
+
+
+def test_fixed_model_reproduces_selected_models():
+    h = read_histories(DATA / "korea.csv")
+    for (dataset, _), (popest, model) in EXPECTED.items():
+        if dataset == "korea":
+            est = MultipleSystemsModel("fixed", model).fit(h)
+            assert est.popest_ == pytest.approx(popest, rel=RTOL)

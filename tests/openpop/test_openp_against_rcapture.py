@@ -1,0 +1,69 @@
+"""Parity with Rcapture's ``openp`` on the duck data (numbers in reference.py)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crowdcensus.capture.openpop import OpenPopulationModel
+from crowdcensus.capture.readers import read_histories
+
+from . import reference as ref
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def duck():
+    return OpenPopulationModel().fit(read_histories(DATA / "duck.csv"))
+
+
+def check_series(estimates, stderrs, expected, digits_est, digits_se):
+    for est, se, exp in zip(estimates, stderrs, expected, strict=True):
+        if exp is None:
+            assert np.isnan(est) and np.isnan(se)
+            continue
+        e, s = exp
+        # printed values are rounded: allow the rounding on top of the relative target
+        assert abs(est - e) <= max(ref.RTOL_ESTIMATE * abs(e), 0.5 * 10**-digits_est)
+        assert abs(se - s) <= max(ref.RTOL_STDERR * abs(s), 0.5 * 10**-digits_se)
+
+
+def test_fit_and_trap_tests_against_rcapture(duck):
+    assert duck.fit_.deviance == pytest.approx(ref.FIT["deviance"], abs=0.005)
+    assert duck.fit_.df == ref.FIT["df"]
+    assert duck.fit_.aic == pytest.approx(ref.FIT["aic"], abs=0.005)
+    assert len(duck.trap_tests_) == len(ref.TRAP)
+    for fit, (name, dev, df, aic) in zip(duck.trap_tests_, ref.TRAP, strict=True):
+        assert fit.name == name
+        assert fit.deviance == pytest.approx(dev, abs=0.0005)
+        assert fit.df == df
+        assert fit.aic == pytest.approx(aic, abs=0.0005)
+    assert duck.n_captured_ == ref.N_CAPTURED
+
+
+def test_demographic_parameters_against_rcapture(duck):
+    check_series(duck.capture_prob_, duck.capture_prob_se_, ref.CAPTURE, 4, 4)
+    check_series(duck.survival_, duck.survival_se_, ref.SURVIVAL, 4, 4)
+    check_series(duck.abundance_, duck.abundance_se_, ref.ABUNDANCE, 1, 1)
+    check_series(duck.arrivals_, duck.arrivals_se_, ref.ARRIVALS, 1, 1)
+    assert duck.total_ == pytest.approx(ref.TOTAL[0], abs=0.5)
+    assert duck.total_se_ == pytest.approx(ref.TOTAL[1], abs=0.5)
+
+
+def test_json_structure_has_nulls_where_rcapture_prints_dashes(duck):
+    d = duck.to_dict()
+    assert [p["period"] for p in d["periods"]] == [1, 2, 3, 4, 5, 6]
+    assert d["periods"][0]["capture_prob"] is None and d["periods"][5]["abundance_se"] is None
+    assert d["intervals"][0]["arrivals"] is None and d["intervals"][4]["survival"] is None
+    assert d["intervals"][1]["from"] == 2 and d["intervals"][1]["to"] == 3
+    assert d["df"] == 49 and isinstance(d["total"]["estimate"], float)
+
+
+def test_half_life_from_geometric_mean_survival(duck):
+    hl = duck.half_life()
+    phi = duck.survival_[:4]
+    phi_bar = np.exp(np.mean(np.log(phi)))
+    assert hl["phi_bar"] == pytest.approx(phi_bar)
+    assert hl["estimate"] == pytest.approx(np.log(0.5) / np.log(phi_bar))
+    assert hl["low"] < hl["estimate"] < hl["high"]
