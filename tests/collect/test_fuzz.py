@@ -82,7 +82,8 @@ def test_fuzz_landing_parameters(app_state, params, public):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | text,
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | text,
     lambda children: st.lists(children, max_size=3) | st.dictionaries(text, children,
                                                                        max_size=3),
     max_leaves=8,
@@ -101,3 +102,14 @@ def test_fuzz_api_json(app_state, body):
                  "/api/workers/export"):
         response = client.post(path, json=body, headers=AUTH)
         assert _ok(response.status_code), (path, body, response.text)
+
+
+def test_non_finite_json_numbers_are_refused(app_state):
+    client, _, _, _, wave = app_state
+    for body in (b'{"title": "t", "country": "FR", "languages": NaN}',
+                 b'{"platform": "mturk", "reward_cents": Infinity}',
+                 b'{"platform": "mturk", "target_responses": 1e400}'):
+        for path in ("/api/studies", f"/api/studies/{wave['study_id']}/waves"):
+            response = client.post(path, content=body, headers={
+                "content-type": "application/json", **AUTH})
+            assert response.status_code == 422, (path, body, response.text)
