@@ -85,7 +85,8 @@ def serve(
         help="Extra origin accepted as MTurk's turkSubmitTo (repeatable).")] = None,
     forwarded_allow_ips: Annotated[str | None, typer.Option(
         "--forwarded-allow-ips", help="Proxies trusted for X-Forwarded-For.")] = None,
-    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    log_level: Annotated[str, typer.Option(
+        "--log-level", help="critical, error, warning, info or debug.")] = "info",
 ) -> None:
     """Run the collection service (refuses to start without a secret or on an old schema)."""
     import uvicorn
