@@ -120,7 +120,7 @@ def create_app(settings: Settings, check: bool = True) -> FastAPI:
 
     from crowdcensus.collect.views import admin, api, worker
 
-    app.include_router(worker.router)
+    app.router.routes.extend(worker.routes)
     app.include_router(api.router)
     app.include_router(admin.router)
 

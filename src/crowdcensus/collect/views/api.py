@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from crowdcensus.collect import exports
 from crowdcensus.collect.identity import worker_hash
 from crowdcensus.collect.kits import platform_link, posting_kit, worker_link
 from crowdcensus.collect.models import PLATFORMS, Study, Wave
@@ -216,6 +215,8 @@ async def get_kit(request: Request, wave_id: int) -> dict:
 
 
 def _download(data: bytes, fmt: str, name: str) -> Response:
+    from crowdcensus.collect import exports
+
     return Response(data, media_type=exports.FORMATS[fmt],
                     headers={"content-disposition": f'attachment; filename="{name}.{fmt}"'})
 
@@ -228,6 +229,8 @@ async def export_responses(request: Request, study_id: int, format: Format = "cs
     settings = request.app.state.settings
 
     def build() -> bytes:
+        from crowdcensus.collect import exports
+
         with request.app.state.engine.connect() as conn:
             frame = exports.responses_frame(conn, settings.secret, study_id, wave, platform)
         return exports.serialise(frame, format)
@@ -245,6 +248,8 @@ async def export_histories(request: Request, study_id: int, format: Format = "cs
     """Capture histories (one 0/1 column per wave + ``freq``) for ``crowdcensus estimate``."""
 
     def build() -> bytes:
+        from crowdcensus.collect import exports
+
         with request.app.state.engine.connect() as conn:
             frame = exports.histories_frame(conn, study_id, platform)
         return exports.serialise(frame, format)
