@@ -3,8 +3,11 @@
 Starts ``crowdcensus serve`` (uvicorn) in a subprocess on 127.0.0.1 over a
 fresh SQLite file (WAL, synchronous=FULL) and/or a throwaway PostgreSQL
 cluster, then drives it with a bounded number of concurrent simulated
-workers (httpx async) for a bounded number of questionnaires. Prints, per
-backend and mode:
+workers for a bounded number of questionnaires. Two load generators: httpx's
+AsyncClient, and a lean asyncio HTTP/1.1 client (``raw``) -- httpx spends about
+three times the server's CPU per request, and client and server share the
+same two cores, so with httpx the figure is mostly the client's limit. Prints,
+per backend, client and mode:
 
 * ``submit``: each simulated worker sends only the final questionnaire POST
   (the one that validates, stores, commits and returns the completion code);
@@ -19,8 +22,8 @@ from the database afterwards (read back through the export API).
 
 Usage::
 
-    python benchmarks/collect.py                      # sqlite + postgresql, both modes
-    python benchmarks/collect.py --backend sqlite --mode submit --n 5000 --concurrency 64
+    python benchmarks/collect.py          # sqlite + postgresql, both modes, both clients
+    python benchmarks/collect.py --backend sqlite --mode submit --client raw --n 5000
 
 Everything stays on loopback; the run stops after --n questionnaires or
 --max-seconds, whichever comes first.
@@ -299,31 +302,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--mode", choices=["submit", "flow", "both"], default="both")
+    parser.add_argument("--client", choices=["httpx", "raw", "both"], default="both",
+                        help="load generator: httpx.AsyncClient, a lean asyncio client, or both")
     parser.add_argument("--n", type=int, default=4000, help="questionnaires per run")
-    parser.add_argument("--concurrency", type=int, default=32, help="simulated workers")
-    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--concurrency", type=int, default=16, help="simulated workers")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="server processes (default: 1 for SQLite, 2 for PostgreSQL)")
     parser.add_argument("--max-seconds", type=float, default=60)
-    parser.add_argument("--client", choices=["httpx", "raw"], default="httpx",
-                        help="load generator: httpx.AsyncClient or a lean asyncio client")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     modes = ["submit", "flow"] if args.mode == "both" else [args.mode]
-    print(f"# {os.cpu_count()} CPUs; client and server share them", flush=True)
+    clients = ["raw", "httpx"] if args.client == "both" else [args.client]
+    print(f"# {os.cpu_count()} CPUs shared by client and server; load average before: "
+          f"{os.getloadavg()[0]:.1f}", flush=True)
     for backend in backends:
-        for mode in modes:
-            if backend == "sqlite":
-                tmp = tempfile.mkdtemp(prefix="crowdcensus-bench-")
-                try:
-                    r = run_one(backend, f"sqlite:///{tmp}/bench.db", mode, args)
-                finally:
-                    shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                pg = Postgres()
-                try:
-                    r = run_one(backend, pg.url, mode, args)
-                finally:
-                    pg.stop()
-            report(backend, mode, r, args)
+        workers = args.workers or (1 if backend == "sqlite" else 2)
+        for client in clients:
+            for mode in modes:
+                run_args = argparse.Namespace(**{**vars(args), "client": client,
+                                                 "workers": workers})
+                if backend == "sqlite":
+                    tmp = tempfile.mkdtemp(prefix="crowdcensus-bench-")
+                    try:
+                        r = run_one(backend, f"sqlite:///{tmp}/bench.db", mode, run_args)
+                    finally:
+                        shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    pg = Postgres()
+                    try:
+                        r = run_one(backend, pg.url, mode, run_args)
+                    finally:
+                        pg.stop()
+                report(backend, mode, r, run_args)
 
 
 if __name__ == "__main__":
