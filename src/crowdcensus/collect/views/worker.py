@@ -50,16 +50,41 @@ def _lang(request: Request, wave: WaveInfo, value: str | None = None) -> str:
 
 
 def _render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+    lang = context.get("lang", "en")
+    template = request.app.state.templates.get_template(name)
+    return _respond(request, status, lambda csrf: template.render(
+        t=TEXTS[lang], csrf=csrf, q=q, labels=q.FIELD_LABELS, **context))
+
+
+def _respond(request: Request, status: int, build) -> HTMLResponse:
     settings = request.app.state.settings
     csrf, new_cookie = csrf_pair(settings.secret, request)
-    lang = context.get("lang", "en")
-    html = request.app.state.templates.get_template(name).render(
-        t=TEXTS[lang], csrf=csrf, q=q, labels=q.FIELD_LABELS, **context)
-    response = HTMLResponse(html, status_code=status)
+    response = HTMLResponse(build(csrf), status_code=status)
     response.headers["cache-control"] = "no-store"
     response.headers["referrer-policy"] = "no-referrer"
     set_csrf_cookie(response, new_cookie, settings.secure_cookies)
     return response
+
+
+_BLANK_FORMS: dict[str, str] = {}
+_SLOTS = ("@@TOKEN@@", "@@CSRF@@", "@@WAVE@@")
+
+
+def _blank_questionnaire(request: Request, lang: str, wave: WaveInfo, token: str) -> Response:
+    """The empty questionnaire, rendered once per language and filled by substitution.
+
+    Rendering its forty options costs more than the rest of a request; the
+    three values substituted are URL-safe base64 and dots, so need no escaping.
+    """
+    page = _BLANK_FORMS.get(lang)
+    if page is None:
+        page = request.app.state.templates.get_template("questionnaire.html").render(
+            t=TEXTS[lang], q=q, labels=q.FIELD_LABELS, lang=lang, errors={},
+            values=_blank_values(), token=_SLOTS[0], csrf=_SLOTS[1],
+            wave={"public_id": _SLOTS[2]})
+        _BLANK_FORMS[lang] = page
+    return _respond(request, 200, lambda csrf: page.replace(_SLOTS[0], token).replace(
+        _SLOTS[1], csrf).replace(_SLOTS[2], wave.public_id))
 
 
 async def _wave(request: Request, public_id: str) -> WaveInfo:
@@ -175,8 +200,7 @@ async def consent(request: Request) -> Response:
         return _render(request, "message.html", lang=lang, message=TEXTS[lang]["declined"])
     if choice != "yes":
         raise _bad(422, "consent: answer yes or no")
-    return _render(request, "questionnaire.html", lang=lang, wave=wave,
-                   token=_text(form.get("token")), errors={}, values=_blank_values())
+    return _blank_questionnaire(request, lang, wave, _text(form.get("token")) or "")
 
 
 def _blank_values() -> dict:
