@@ -292,3 +292,39 @@ def test_admin_pages_need_login(client):
     assert "ExternalQuestion" in page.text
     assert client.get(f"/api/studies/{study['id']}/responses").status_code == 200
     assert client.post("/api/studies", json={"title": "x", "country": "FR"}).status_code == 401
+
+
+def test_admin_forms_create_study_and_wave(client):
+    login = client.get("/admin")
+    client.post("/admin/login", data={"token": "admin-token-for-tests",
+                                      "csrf_token": hidden(login.text, "csrf_token")})
+    page = client.get("/admin")
+    csrf = hidden(page.text, "csrf_token")
+    bad = client.post("/admin/studies", data={"csrf_token": csrf, "title": "x",
+                                              "country": "France"})
+    assert bad.status_code == 422 and 'id="error"' in bad.text and "country" in bad.text
+    made = client.post("/admin/studies", data={"csrf_token": csrf, "title": "Via the form",
+                                               "country": "be", "languages": ["en", "fr"]},
+                       follow_redirects=False)
+    assert made.status_code == 303
+    study_url = made.headers["location"]
+    study = client.get(f"/api{study_url.removeprefix('/admin')}", headers=AUTH).json()
+    assert (study["title"], study["country"], study["languages"]) == \
+        ("Via the form", "BE", ["en", "fr"])
+    assert client.post(f"{study_url}/waves", data={"platform": "mturk"}).status_code == 403
+    wrong = client.post(f"{study_url}/waves", data={
+        "csrf_token": csrf, "platform": "mturk", "opens_at": "2027-01-02T10:00",
+        "closes_at": "2027-01-01T10:00"})
+    assert wrong.status_code == 422 and "closes_at" in wrong.text
+    ok = client.post(f"{study_url}/waves", data={
+        "csrf_token": csrf, "platform": "prolific", "label": "pro1", "reward_cents": "120",
+        "currency": "GBP", "target_responses": "250", "opens_at": "2027-01-01T10:00",
+        "closes_at": "2027-01-08T10:00"}, follow_redirects=False)
+    assert ok.status_code == 303
+    wave = client.get(f"/api{study_url.removeprefix('/admin')}", headers=AUTH).json()["waves"][0]
+    assert (wave["label"], wave["reward_cents"], wave["currency"], wave["target_responses"]) == \
+        ("pro1", 120, "GBP", 250)
+    assert wave["opens_at"].startswith("2027-01-01T10:00")
+    client.cookies.delete("crowdcensus_admin")
+    assert client.post("/admin/studies", data={"csrf_token": csrf, "title": "t",
+                                               "country": "FR"}).status_code == 401
