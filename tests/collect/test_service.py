@@ -191,6 +191,11 @@ def test_closed_wave_refuses_workers(client):
     wave = create_wave(client, create_study(client)["id"], "clickworker",
                        opens_at="2020-01-01T00:00:00Z", closes_at="2020-01-02T00:00:00Z")
     assert client.get(f"/w/{public_id(wave)}", params={"user_id": "u6"}).status_code == 410
+    later = create_wave(client, wave["study_id"], "clickworker",
+                        opens_at="2099-01-01T09:00:00+01:00")
+    assert later["opens_at"] == "2099-01-01T08:00:00+00:00"
+    early = client.get(f"/w/{public_id(later)}", params={"user_id": "u6", "lang": "en"})
+    assert early.status_code == 403 and "not open yet" in early.text
 
 
 def test_error_pages_are_custom_and_favicon_served(client):

@@ -6,7 +6,7 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete, func, select
 
@@ -32,15 +32,20 @@ class WaveInfo:
 
     def is_open(self, now: datetime, grace_seconds: float = 0.0) -> bool:
         """Whether ``now`` lies in the wave's window (closing extended by a grace)."""
-        if self.opens_at is not None and now < _aware(self.opens_at):
+        if self.opens_at is not None and now < aware(self.opens_at):
             return False
         return not (self.closes_at is not None
-                    and (now - _aware(self.closes_at)).total_seconds() > grace_seconds)
+                    and (now - aware(self.closes_at)).total_seconds() > grace_seconds)
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite returns naive datetimes; everything is stored in UTC.
-    return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
+def aware(value: datetime) -> datetime:
+    """``value`` with its timezone (SQLite returns naive datetimes; all are stored in UTC)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 text in UTC, or None."""
+    return aware(value).astimezone(UTC).isoformat() if value is not None else None
 
 
 class Store:

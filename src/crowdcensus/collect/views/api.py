@@ -9,7 +9,7 @@ API answers 503 to everything.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -22,6 +22,7 @@ from crowdcensus.collect.identity import worker_hash
 from crowdcensus.collect.kits import platform_link, posting_kit, worker_link
 from crowdcensus.collect.models import PLATFORMS, Study, Wave
 from crowdcensus.collect.questionnaire import QUESTIONNAIRE_VERSION
+from crowdcensus.collect.store import iso
 from crowdcensus.errors import InputError
 
 ADMIN_COOKIE = "crowdcensus_admin"
@@ -91,9 +92,11 @@ class WaveIn(BaseModel):
     @field_validator("opens_at", "closes_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("give a timezone, e.g. 2026-12-01T09:00:00Z")
-        return value
+        return value.astimezone(UTC)  # SQLite keeps no offset: store UTC everywhere
 
     @model_validator(mode="after")
     def _window(self) -> WaveIn:
@@ -122,8 +125,8 @@ def wave_json(request: Request, wave: Wave, n_responses: int | None = None) -> d
     out = {
         "id": wave.id, "study_id": wave.study_id, "label": wave.label,
         "platform": wave.platform,
-        "opens_at": wave.opens_at.isoformat() if wave.opens_at else None,
-        "closes_at": wave.closes_at.isoformat() if wave.closes_at else None,
+        "opens_at": iso(wave.opens_at),
+        "closes_at": iso(wave.closes_at),
         "reward_cents": wave.reward_cents, "currency": wave.currency,
         "target_responses": wave.target_responses,
         "platform_completion_code": wave.platform_completion_code,
@@ -142,7 +145,7 @@ def study_json(request: Request, study: Study, counts: dict[int, int]) -> dict:
         "id": study.id, "title": study.title, "country": study.country,
         "languages": study.languages.split(","),
         "questionnaire_version": study.questionnaire_version,
-        "created_at": study.created_at.isoformat(),
+        "created_at": iso(study.created_at),
         "waves": [wave_json(request, w, counts.get(w.id, 0)) for w in study.waves],
     }
 
@@ -270,7 +273,7 @@ async def worker_export(request: Request, body: WorkerRequest) -> dict:
     hashed = worker_hash(request.app.state.settings.secret, body.platform, body.worker_id)
     rows = await run_in_threadpool(request.app.state.store.worker_responses, hashed)
     for row in rows:
-        row["submitted_at"] = row["submitted_at"].isoformat()
+        row["submitted_at"] = iso(row["submitted_at"])
     return {"platform": body.platform, "responses": rows}
 
 

@@ -27,7 +27,7 @@ from crowdcensus.collect import questionnaire as q
 from crowdcensus.collect.identity import sign, unsign, worker_hash
 from crowdcensus.collect.models import utcnow
 from crowdcensus.collect.security import CSRF_FIELD, csrf_pair, csrf_valid, set_csrf_cookie
-from crowdcensus.collect.store import WaveInfo
+from crowdcensus.collect.store import WaveInfo, aware
 from crowdcensus.collect.texts import TEXTS
 
 PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
@@ -127,8 +127,7 @@ async def landing(request: Request) -> Response:
     lang = _lang(request, wave)
     now = utcnow()
     if not wave.is_open(now):
-        key = "not_open" if wave.opens_at and now < wave.opens_at.replace(
-            tzinfo=now.tzinfo) else "closed"
+        key = "not_open" if wave.opens_at and now < aware(wave.opens_at) else "closed"
         return _render(request, "message.html", 410 if key == "closed" else 403, lang=lang,
                        message=TEXTS[lang][key])
     extra: dict[str, str] = {}
