@@ -41,6 +41,8 @@ lint: $(DEVSTAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/closed.py
 	$(BIN)/python benchmarks/mse.py
+	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/pipeline_coverage.py
 	$(BIN)/python benchmarks/collect.py
 
 clean:

@@ -112,7 +112,8 @@ def test_missing_file_through_the_real_executable(tmp_path):
 
 
 def test_demo_writes_outputs(capsys, tmp_path):
+    # the demo now runs the France 2018 study (tests/pipeline covers it in detail)
     code, out, _ = run(capsys, "demo", "--out", str(tmp_path))
     assert code == 0
-    doc = json.loads((tmp_path / "hare-closed.json").read_text())
-    assert doc["n_captured"] == 68
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert round(doc["tiers"]["nested"]["occasional"]["estimate"]) == 266_126

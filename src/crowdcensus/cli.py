@@ -17,6 +17,7 @@ from crowdcensus.commands import (  # noqa: F401
     estimate_closed,
     estimate_mse,
     estimate_open,
+    run,
 )
 from crowdcensus.commands.apps import app
 from crowdcensus.errors import CrowdcensusError
@@ -32,7 +33,6 @@ NO_ARGS = tuple(
 )
 USAGE_ERRORS = (click.exceptions.UsageError, _typer_click_exc.UsageError)
 ABORTS = (click.exceptions.Abort, getattr(_typer_click_exc, "Abort", click.exceptions.Abort))
-
 
 
 def _one_line(message: str) -> str:

@@ -45,7 +45,9 @@ def test_valid_answers_become_codes():
     ({"country": "France"}, "country"),
     ({"earnings_band": None}, "earnings_band"),
     ({"platforms_registered": ["mturk", "myspace"]}, "platforms_registered"),
-    ({"platforms_registered": [], "platforms_last_month": ["mturk"]}, "platforms_last_month"),
+    ({"platforms_registered": [], "platforms_last_month": []}, "platforms_registered"),
+    ({"platforms_registered": ["toloka"], "platforms_last_month": ["mturk"]},
+     "platforms_last_month"),
     ({"attention": None}, "attention"),
 ])
 def test_invalid_answers_name_the_field(changes, field):
@@ -53,7 +55,8 @@ def test_invalid_answers_name_the_field(changes, field):
         q.validate_answers(_form(**changes), "fr")
     assert set(exc.value.errors) == {field}
     assert exc.value.errors[field] in {q.message(k, "fr") for k in
-                                       ("missing", "choice", "hours", "subset")}
+                                       ("missing", "choice", "hours", "subset",
+                                                                "one_platform")}
 
 
 def test_signed_tokens_detect_tampering_and_expiry():

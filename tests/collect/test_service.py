@@ -250,7 +250,7 @@ def test_response_exports_in_three_formats(client):
     assert set(csv["frequency"]) == {"weekly"} and set(parquet["country"]) == {"FR"}
     assert records[0]["platforms_registered"] == "mturk,prolific"
     assert records[0]["hours_per_week"] == 6.5 and records[0]["attention_passed"] is True
-    assert "worker_hash" not in csv.columns and csv["respondent"].nunique() == 3
+    assert csv["worker_hash"].nunique() == 3 and csv["worker_hash"].str.len().eq(32).all()
     assert client.get(f"{url}?format=xml", headers=AUTH).status_code == 422
 
 
@@ -263,7 +263,7 @@ def test_worker_data_request_export_and_delete(client):
     run_flow(client, w2, "PID43")
     body = {"platform": "prolific", "worker_id": "PID42"}
     mine = client.post("/api/workers/export", json=body, headers=AUTH).json()
-    assert [r["wave"] for r in mine["responses"]] == ["wave1", "wave2"]
+    assert [r["wave"] for r in mine["responses"]] == ["wave01", "wave02"]
     assert client.post("/api/workers/delete", json=body, headers=AUTH).json()["deleted"] == 2
     assert client.post("/api/workers/export", json=body, headers=AUTH).json()["responses"] == []
     assert client.get(f"/api/waves/{w2['id']}", headers=AUTH).json()["n_responses"] == 1

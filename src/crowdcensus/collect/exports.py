@@ -1,11 +1,13 @@
 """Exports: responses and capture histories, as CSV, Parquet or JSON.
 
 Nothing exported identifies a worker. The responses export carries a
-``respondent`` column, a short per-study pseudonym (a prefix of a second HMAC
-of the stored hash) so that a researcher can follow a person across waves
-without holding the stored hash itself. Capture histories carry no
-identifier at all: one 0/1 column per occasion and a ``freq`` count, the
-format ``crowdcensus estimate closed FILE`` reads.
+``worker_hash`` column -- the name the study file's ``[experiment.columns]``
+expects by default -- holding a per-study pseudonym: a second HMAC, keyed with
+the service's secret, of the stored hash and the study id. It follows a person
+across the waves of a study; it is not the stored hash, so exports of two
+studies cannot be joined on it, nor can an export be joined to the database.
+Capture histories carry no identifier at all: one 0/1 column per occasion and a
+``freq`` count, the format ``crowdcensus estimate closed FILE`` reads.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.
            "json": "application/json"}
 
 RESPONSE_COLUMNS = [
-    "respondent", "wave", "platform", "submitted_at", "completion_code", "language",
+    "worker_hash", "wave", "platform", "submitted_at", "completion_code", "language",
     "frequency", "platforms_registered", "platforms_last_month", "hours_per_week",
     "earnings_band", "country", "attention_answer", "attention_passed",
 ]
@@ -34,7 +36,7 @@ RESPONSE_COLUMNS = [
 
 def _pseudonym(secret: bytes, study_id: int, worker_hash: str) -> str:
     msg = f"export:{study_id}:{worker_hash}".encode()
-    return hmac.new(secret, msg, hashlib.sha256).hexdigest()[:16]
+    return hmac.new(secret, msg, hashlib.sha256).hexdigest()[:32]
 
 
 def study_waves(conn: Connection, study_id: int, platform: str | None = None) -> pd.DataFrame:
@@ -74,7 +76,7 @@ def responses_frame(conn: Connection, secret: bytes, study_id: int,
     frame = pd.DataFrame([dict(r) for r in rows])
     if frame.empty:
         return pd.DataFrame(columns=RESPONSE_COLUMNS)
-    frame["respondent"] = [_pseudonym(secret, study_id, h) for h in frame["worker_hash"]]
+    frame["worker_hash"] = [_pseudonym(secret, study_id, h) for h in frame["worker_hash"]]
     frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
     frame["attention_passed"] = frame["attention_passed"].astype(bool)
     return frame[RESPONSE_COLUMNS]

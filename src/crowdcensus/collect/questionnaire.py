@@ -145,6 +145,8 @@ class AnswerError(ValueError):
 
 _MESSAGES = {
     "missing": {"en": "Please answer this question.", "fr": "Merci de répondre à cette question."},
+    "one_platform": {"en": "Tick at least one platform.",
+                     "fr": "Cochez au moins une plateforme."},
     "choice": {"en": "Please choose one of the options.",
                "fr": "Merci de choisir une des options."},
     "hours": {"en": f"Enter a number of hours between 0 and {MAX_HOURS_PER_WEEK:g}.",
@@ -192,6 +194,9 @@ def validate_answers(form: Mapping[str, Sequence[str]], lang: str = "en") -> Ans
     errors: dict[str, str] = {}
     frequency = _one(form, "frequency", FREQUENCIES, lang, errors)
     registered = _many(form, "platforms_registered", lang, errors)
+    if not registered and "platforms_registered" not in errors:
+        # Whoever answers came through a platform: at least that one.
+        errors["platforms_registered"] = message("one_platform", lang)
     last_month = _many(form, "platforms_last_month", lang, errors)
     if "platforms_registered" not in errors and not set(last_month) <= set(registered):
         errors["platforms_last_month"] = message("subset", lang)

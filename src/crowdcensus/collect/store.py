@@ -137,7 +137,7 @@ class Store:
             if values.get("label") is None:
                 n = conn.execute(select(func.count()).select_from(waves).where(
                     waves.c.study_id == study_id)).scalar_one()
-                values = {**values, "label": f"wave{n + 1}"}
+                values = {**values, "label": f"wave{n + 1:02d}"}  # sorts right as text
             return conn.execute(waves.insert().values(
                 study_id=study_id, public_id=new_public_id(),
                 platform_completion_code=new_completion_code(8), created_at=utcnow(),

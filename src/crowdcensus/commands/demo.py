@@ -1,33 +1,38 @@
-"""``crowdcensus demo``: run the bundled example.
-
-Until the study pipeline lands, the demo is the closed-population analysis of the
-snowshoe hare data (68 hares, 6 occasions): it prints the model table and writes it
-as JSON and CSV to ``--out``.
-"""
+"""``crowdcensus demo``: run the bundled France 2018 example and say where the report is."""
 
 from __future__ import annotations
 
-import json
+import tempfile
+from importlib.resources import as_file, files
 from pathlib import Path
 
 import typer
 
-from crowdcensus.capture import load_hare
-from crowdcensus.capture.closed import fit_closed_models
 from crowdcensus.commands.apps import app
-from crowdcensus.commands.estimate_closed import render_table
+from crowdcensus.commands.run import run_to_report
+
+#: The bundled examples (package data; ``examples/`` in the repository holds the same files).
+EXAMPLES = ("france-2018", "simulated")
+
+
+def example_study(name: str = "france-2018"):
+    """The packaged study file of a bundled example (a Traversable)."""
+    return files("crowdcensus") / "examples" / name / "study.toml"
 
 
 @app.command("demo")
 def demo(
-    out: Path | None = typer.Option(None, "--out", help="Directory for the outputs."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Directory for the report "
+                                    "(default: a new temporary directory)."),
+    example: str = typer.Option("france-2018", "--example",
+                                help=f"One of: {', '.join(EXAMPLES)}."),
 ) -> None:
-    """Run the closed-population models on the bundled snowshoe hare data."""
-    data = load_hare()
-    table = fit_closed_models(data, ci="profile")
-    typer.echo(render_table(table, data, with_ci=True))
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "hare-closed.json").write_text(json.dumps(table.to_dict(), indent=2))
-        table.summary.to_csv(out / "hare-closed.csv")
-        typer.echo(f"\nWrote {out / 'hare-closed.json'} and {out / 'hare-closed.csv'}")
+    """Run a bundled example (the DiPLab France 2018 study by default) and write its report."""
+    if example not in EXAMPLES:
+        raise typer.BadParameter(f"unknown example {example!r} (one of: {', '.join(EXAMPLES)})",
+                                 param_hint="--example")
+    target = out if out is not None else Path(tempfile.mkdtemp(prefix="crowdcensus-demo-"))
+    with as_file(files("crowdcensus") / "examples" / example) as folder:
+        html = run_to_report(Path(folder) / "study.toml", target, None, None,
+                             command=f"crowdcensus demo --example {example} --out {target}")
+    typer.echo(f"The {example} example's report is at {html.resolve()}")

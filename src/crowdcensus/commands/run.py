@@ -1,0 +1,44 @@
+"""``crowdcensus run STUDY.toml --out DIR``: every method, the triangulation and the report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from crowdcensus.commands.apps import app
+from crowdcensus.errors import InputError
+
+
+def run_to_report(study: Path, out: Path, seed: int | None, draws: int | None,
+                  command: str = "") -> Path:
+    """Run a study file and write its report; return the path of report.html."""
+    from crowdcensus.pipeline import run_study
+    from crowdcensus.report import write_report
+
+    if draws is not None and draws < 100:
+        raise InputError(f"--draws must be at least 100 (got {draws})")
+    if seed is not None and seed < 0:
+        raise InputError(f"--seed must be >= 0 (got {seed})")
+    results = run_study(study, seed=seed, draws=draws, progress=sys.stderr.isatty())
+    return write_report(results, out, command=command)
+
+
+@app.command("run")
+def run(
+    study: Path = typer.Argument(..., help="The study file (TOML)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory for the report (created)."),
+    seed: int | None = typer.Option(None, "--seed", help="Monte Carlo seed (default: the "
+                                    "study's settings.seed)."),
+    draws: int | None = typer.Option(None, "--draws", help="Monte Carlo draws (default: "
+                                     "the study's settings.draws)."),
+) -> None:
+    """Run the three methods of a study, triangulate, and write the report to DIR."""
+    parts = ["crowdcensus run", str(study), "--out", str(out)]
+    if seed is not None:
+        parts += ["--seed", str(seed)]
+    if draws is not None:
+        parts += ["--draws", str(draws)]
+    html = run_to_report(study, out, seed, draws, command=" ".join(parts))
+    typer.echo(f"report: {html}")

@@ -1,0 +1,1 @@
+"""The three estimation methods: declared figures, web audience, task-posting experiment."""

@@ -1,0 +1,262 @@
+"""Method 2: the task-posting experiment.
+
+Two steps.
+
+1. **How many workers the postings could reach.** The waves are the
+   occasions of a closed-population capture--recapture design; every model
+   of Rcapture's family (:func:`crowdcensus.capture.closed.fit_closed_models`)
+   is fitted, and the choice between them is accounted for by AIC-weight
+   model averaging (Buckland, Burnham and Augustin, 1997):
+
+   .. math::
+
+      w_k = \\frac{\\exp(-\\Delta_k/2)}{\\sum_j \\exp(-\\Delta_j/2)},\\quad
+      \\Delta_k = AIC_k - \\min_j AIC_j,\\qquad
+      \\bar N = \\sum_k w_k \\hat N_k,
+
+      \\widehat{se}(\\bar N) = \\sum_k w_k \\sqrt{\\widehat{var}(\\hat N_k)
+      + (\\hat N_k - \\bar N)^2}.
+
+   The unconditional standard error adds the spread between models to each
+   model's own variance, so the interval widens when the data cannot choose.
+   The interval is Chao's (1987) log-normal one for the uncaught
+   :math:`f_0 = \\bar N - n`: :math:`[n + f_0/C,\\ n + f_0 C]` with
+   :math:`C = \\exp(z \\sqrt{\\log(1 + se^2/f_0^2)})`; the Monte Carlo draws
+   :math:`N = n + f_0 \\exp(\\sigma Z)` with the same :math:`\\sigma`.
+   Models whose fit failed (status other than ``ok`` or a ``boundary`` of
+   Chao's constraints) or whose estimate is not finite take no part.
+
+2. **Tier sizes.** Each respondent's reported frequency is weighted by the
+   inverse of their reach (:mod:`crowdcensus.tiers`); the weighted shares of
+   the tier bands times :math:`\\bar N` give the tiers. The multi-homing
+   coefficient, when the study says ``"estimate"``, is the mean number of
+   platforms respondents report being registered on, with the same weights:
+   :math:`\\hat m = \\sum_i k_i / r_i \\big/ \\sum_i 1/r_i`.
+
+Sampling uncertainty of the shares and of :math:`\\hat m` enters the Monte
+Carlo by resampling respondents (a nonparametric bootstrap) in every draw.
+
+References
+----------
+Buckland, S. T., Burnham, K. P. and Augustin, N. H. (1997). Model selection:
+an integral part of inference. *Biometrics* 53, 603-618.
+Chao, A. (1987). Estimating the population size for capture-recapture data
+with unequal catchability. *Biometrics* 43, 783-791.
+Baillargeon, S. and Rivest, L.-P. (2007). Rcapture: loglinear models for
+capture-recapture in R. *Journal of Statistical Software* 19(5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from crowdcensus.capture.histories import CaptureHistories
+from crowdcensus.errors import ModelError, NotIdentifiableError
+from crowdcensus.tiers import (
+    FREQUENCY_CATEGORIES,
+    band_shares,
+    nested_from_bands,
+    reach_probability,
+)
+
+
+class FittedModel(Protocol):
+    """What :func:`model_average` reads from a fitted closed-population model."""
+
+    name_: str
+    abundance_: float
+    stderr_: float
+    aic_: float
+    status_: str
+
+
+@dataclass(frozen=True)
+class ModelAverage:
+    """AIC-weighted average of closed-population models.
+
+    Attributes
+    ----------
+    estimate, stderr : float
+        :math:`\\bar N` and its unconditional standard error.
+    n_captured : int
+        Distinct workers who answered at least once.
+    selected : str
+        The model with the smallest AIC.
+    table : DataFrame
+        One row per model: model, abundance, stderr, aic, delta_aic, weight, status, used.
+    """
+
+    estimate: float
+    stderr: float
+    n_captured: int
+    selected: str
+    table: pd.DataFrame
+
+    @property
+    def sigma(self) -> float:
+        """Log-scale spread of the uncaught :math:`f_0` (Chao 1987)."""
+        f0 = self.estimate - self.n_captured
+        if f0 <= 0:
+            return 0.0
+        return math.sqrt(math.log1p((self.stderr / f0) ** 2))
+
+    def interval(self, level: float = 0.95) -> tuple[float, float]:
+        """Chao's log-normal interval :math:`[n + f_0/C, n + f_0 C]`."""
+        z = stats.norm.ppf(0.5 + level / 2)
+        f0 = self.estimate - self.n_captured
+        c = math.exp(z * self.sigma)
+        return self.n_captured + f0 / c, self.n_captured + f0 * c
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Monte Carlo draws :math:`n + f_0 \\exp(\\sigma Z)`."""
+        f0 = self.estimate - self.n_captured
+        return self.n_captured + f0 * np.exp(self.sigma * rng.standard_normal(size))
+
+
+def model_average(models: list[FittedModel], n_captured: int) -> ModelAverage:
+    """Average fitted closed-population models by their AIC weights.
+
+    Parameters
+    ----------
+    models : list
+        Fitted models with ``name_``, ``abundance_``, ``stderr_``, ``aic_`` and
+        ``status_`` (``"ok"`` or ``"boundary: ..."`` for a usable fit).
+    n_captured : int
+        Number of distinct individuals caught.
+    """
+    rows = []
+    for m in models:
+        status = str(getattr(m, "status_", "ok"))
+        ok = (
+            (status == "ok" or status.startswith("boundary"))
+            and all(np.isfinite([m.abundance_, m.stderr_, m.aic_]))
+            and m.abundance_ >= n_captured
+        )
+        name = getattr(m, "name_", None) or getattr(m, "name", "?")
+        rows.append({"model": str(name), "abundance": float(m.abundance_),
+                     "stderr": float(m.stderr_), "aic": float(m.aic_),
+                     "status": status, "used": bool(ok)})
+    table = pd.DataFrame(rows, columns=["model", "abundance", "stderr", "aic", "status", "used"])
+    used = table[table["used"]]
+    if used.empty:
+        raise NotIdentifiableError(
+            "no closed-population model gave a usable estimate from the responses "
+            "(too few workers answered in more than one wave?)"
+        )
+    delta = used["aic"] - used["aic"].min()
+    raw = np.exp(-0.5 * delta)
+    weights = raw / raw.sum()
+    table["delta_aic"] = np.nan
+    table["weight"] = 0.0
+    table.loc[used.index, "delta_aic"] = delta
+    table.loc[used.index, "weight"] = weights
+    n_bar = float((weights * used["abundance"]).sum())
+    se = float((weights * np.sqrt(used["stderr"] ** 2 + (used["abundance"] - n_bar) ** 2)).sum())
+    selected = str(used.loc[used["aic"].idxmin(), "model"])
+    table = table[["model", "abundance", "stderr", "aic", "delta_aic", "weight", "status", "used"]]
+    return ModelAverage(n_bar, se, int(n_captured), selected, table.reset_index(drop=True))
+
+
+def fit_capture(histories: CaptureHistories) -> ModelAverage:
+    """Fit every closed-population model to the waves and average them by AIC."""
+    try:
+        from crowdcensus.capture.closed import fit_closed_models
+    except ImportError as exc:  # pragma: no cover - only before the closed models exist
+        raise ModelError(
+            "the experiment needs the closed-population models (crowdcensus.capture.closed), "
+            "which this installation lacks"
+        ) from exc
+    table = fit_closed_models(histories)
+    return model_average(list(table.models), histories.n_captured)
+
+
+@dataclass(frozen=True)
+class RespondentArrays:
+    """Respondents as arrays: category index (into ``categories``) and platforms registered."""
+
+    categories: tuple[str, ...]
+    category: np.ndarray
+    n_registered: np.ndarray
+
+    @classmethod
+    def from_frame(cls, respondents: pd.DataFrame) -> RespondentArrays:
+        cats = tuple(c for c in FREQUENCY_CATEGORIES if c in set(respondents["category"]))
+        index = {c: j for j, c in enumerate(cats)}
+        return cls(cats, respondents["category"].map(index).to_numpy(dtype=np.int64),
+                   respondents["n_registered"].to_numpy(dtype=float))
+
+    def summaries(
+        self, rng: np.random.Generator | None, size: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per category: respondents, sum of platforms registered, respondents reporting it.
+
+        With ``rng``, each of the ``size`` rows is a bootstrap resample of the
+        respondents; without, every row is the observed data. Arrays are (size, C).
+        """
+        n, c = len(self.category), len(self.categories)
+        if rng is None:
+            idx = np.broadcast_to(np.arange(n), (size, n))
+        else:
+            idx = rng.integers(0, n, size=(size, n))
+        cat = self.category[idx]
+        k = self.n_registered[idx]
+        has_k = ~np.isnan(k)
+        k0 = np.where(has_k, k, 0.0)
+        counts = np.empty((size, c))
+        k_sum = np.empty((size, c))
+        k_n = np.empty((size, c))
+        for j in range(c):
+            in_j = cat == j
+            counts[:, j] = in_j.sum(axis=1)
+            k_sum[:, j] = (k0 * in_j).sum(axis=1)
+            k_n[:, j] = (has_k & in_j).sum(axis=1)
+        return counts, k_sum, k_n
+
+
+def reach_matrix(
+    values: dict[str, np.ndarray], categories: tuple[str, ...], weeks: float, size: int
+) -> np.ndarray:
+    """Reach of each category in each draw, (size, C), from ``experiment.reach.p_week.*``."""
+    cols = []
+    for cat in categories:
+        key = f"experiment.reach.p_week.{cat}"
+        if key not in values:
+            raise ModelError(f"experiment.reach.p_week.{cat}: is required (respondents answered "
+                             f"{cat!r})")
+        cols.append(np.broadcast_to(np.asarray(values[key], dtype=float), (size,)))
+    return reach_probability(np.stack(cols, axis=1), weeks)
+
+
+def experiment_tiers(
+    n_active: np.ndarray,
+    counts: np.ndarray,
+    reach: np.ndarray,
+    categories: tuple[str, ...],
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Tier sizes :math:`\\bar N \\times` reach-weighted shares.
+
+    Returns the nested tiers and the weighted band shares.
+    """
+    w = counts / reach
+    shares = w / w.sum(axis=1, keepdims=True)
+    bands = band_shares(shares, categories)
+    nested = nested_from_bands(bands)
+    return {t: np.asarray(n_active) * s for t, s in nested.items()}, bands
+
+
+def weighted_multihoming(k_sum: np.ndarray, k_n: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """:math:`\\hat m = \\sum_i k_i/r_i \\big/ \\sum_i 1/r_i`, over respondents who gave ``k``.
+
+    ``k_sum`` and ``k_n`` are (draws, C): per category, the summed ``k`` and the
+    number of respondents who reported it; ``reach`` is (draws, C).
+    """
+    num = (k_sum / reach).sum(axis=1)
+    den = (k_n / reach).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num / den

@@ -1,0 +1,94 @@
+"""Rendering the HTML report (Jinja2) with the plots embedded as base64 PNG."""
+
+from __future__ import annotations
+
+import base64
+import math
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from crowdcensus.errors import InputError
+from crowdcensus.report.outputs import package_version, write_outputs
+from crowdcensus.report.plots import methods_plot, tiers_plot, tornado_plot
+from crowdcensus.tiers import BAND_LABELS, BANDS, TIER_LABELS, TIERS
+from crowdcensus.triangulate import METHOD_LABELS, Results
+
+#: A tiny favicon (an SVG data URL) so that browsers do not request /favicon.ico.
+FAVICON = (
+    "data:image/svg+xml;base64,"
+    + base64.b64encode(
+        b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+        b'<circle cx="8" cy="8" r="7" fill="#9ecae1"/><circle cx="8" cy="8" r="4.5" '
+        b'fill="#4292c6"/><circle cx="8" cy="8" r="2" fill="#08519c"/></svg>'
+    ).decode()
+)
+
+
+def _count(x: float) -> str:
+    if x is None or not math.isfinite(x):
+        return "-"
+    return f"{x:,.0f}"
+
+
+def _rounded(x: float) -> str:
+    """Three significant figures, for interval ends (more would be false precision)."""
+    if x is None or not math.isfinite(x):
+        return "-"
+    if abs(x) < 1000:
+        return f"{x:,.0f}"
+    digits = int(math.floor(math.log10(abs(x)))) - 2
+    return f"{round(x, -digits):,.0f}"
+
+
+def _number(x: float) -> str:
+    if x is None or not math.isfinite(x):
+        return "-"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.4g}"
+
+
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("crowdcensus.report", "templates"),
+                      autoescape=select_autoescape(["html"]))
+    env.filters.update(count=_count, rounded=_rounded, number=_number,
+                       pct=lambda x: f"{100 * x:.1f}%")
+    return env
+
+
+def render_html(results: Results, plots: dict[str, bytes], command: str = "") -> str:
+    """The report as one HTML string (inline CSS, plots as data: URLs)."""
+    images = {k: "data:image/png;base64," + base64.b64encode(v).decode()
+              for k, v in plots.items()}
+    sens = results.sensitivity
+    top = {t: sens[sens["tier"] == t].head(5).to_dict(orient="records") for t in TIERS}
+    return _env().get_template("report.html").render(
+        r=results, s=results.study, images=images, favicon=FAVICON, top=top,
+        tiers=[t for t in TIERS if t in results.combined], bands=BANDS,
+        tier_labels=TIER_LABELS, band_labels=BAND_LABELS, method_labels=METHOD_LABELS,
+        version=package_version(), command=command,
+        source_ids={src.id for src in results.study.sources},
+        capture_interval=(results.capture.interval(results.level)
+                          if results.capture is not None else None),
+    )
+
+
+def write_report(results: Results, out: str | Path, command: str = "") -> Path:
+    """Write report.html, the plots as PNG, results.json and the CSV tables into ``out``.
+
+    Returns the path of report.html.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    plots = {"tiers": tiers_plot(results), "methods": methods_plot(results)}
+    if len(results.sensitivity):
+        plots["sensitivity"] = tornado_plot(results)
+    for name, png in plots.items():
+        (out / f"plot-{name}.png").write_bytes(png)
+    write_outputs(results, out)
+    html = out / "report.html"
+    html.write_text(render_html(results, plots, command), encoding="utf-8")
+    return html

@@ -1,0 +1,180 @@
+"""Reading the experiment's responses: the collection service's export or any survey CSV.
+
+The file has one row per response: a pseudonymous worker identifier (the
+collection service's keyed HMAC, never a raw platform ID), the wave, the
+platform, the reported frequency and, optionally, the platforms the person is
+registered on (a count, or a list separated by ``;``, ``,`` or ``|``).
+The study file's ``[experiment.columns]`` names the columns and
+``[experiment.answers]`` maps the answers' wording to the categories of
+:data:`crowdcensus.tiers.FREQUENCY_CATEGORIES`.
+
+A worker who answered in several waves counts once for the tier shares: their
+answer in the earliest wave is used. Every wave they answered in counts for
+capture--recapture.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crowdcensus.capture.histories import CaptureHistories
+from crowdcensus.errors import InputError
+from crowdcensus.tables import read_table
+from crowdcensus.tiers import FREQUENCY_CATEGORIES
+
+#: Wordings recognised without a mapping (lower case, spaces collapsed).
+DEFAULT_ANSWERS = {
+    "several times a week": "several_weekly",
+    "several_weekly": "several_weekly",
+    "daily": "several_weekly",
+    "weekly": "weekly",
+    "once a week": "weekly",
+    "monthly": "monthly",
+    "once a month": "monthly",
+    "less often": "less_often",
+    "less_often": "less_often",
+    "less than monthly": "less_often",
+    "this is the first time": "first_time",
+    "first time": "first_time",
+    "first_time": "first_time",
+}
+
+
+def _norm(text: object) -> str:
+    return " ".join(str(text).strip().lower().split())
+
+
+@dataclass(frozen=True)
+class Responses:
+    """Validated responses.
+
+    Attributes
+    ----------
+    events : DataFrame
+        One row per (worker, wave): columns ``worker``, ``wave``, ``platform``.
+    respondents : DataFrame
+        One row per worker: ``category`` (a frequency category) and
+        ``n_registered`` (number of platforms, NaN when not reported).
+    histories : CaptureHistories
+        Who answered in which wave (occasions = waves, in sorted order).
+    """
+
+    events: pd.DataFrame
+    respondents: pd.DataFrame
+    histories: CaptureHistories
+
+    @property
+    def n_respondents(self) -> int:
+        return len(self.respondents)
+
+    def category_counts(self, categories: tuple[str, ...]) -> np.ndarray:
+        """Respondents per category, in the order given."""
+        vc = self.respondents["category"].value_counts()
+        return np.array([int(vc.get(c, 0)) for c in categories], dtype=float)
+
+
+def _count_platforms(value: object) -> float:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return np.nan
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    text = str(value).strip()
+    if not text:
+        return np.nan
+    if re.fullmatch(r"\d+(\.0+)?", text):
+        return float(text)
+    items = [s for s in re.split(r"[;,|]", text) if s.strip()]
+    return float(len({s.strip().lower() for s in items}))
+
+
+def parse_responses(
+    frame: pd.DataFrame,
+    columns: dict[str, str | None],
+    answers: dict[str, str] | None = None,
+    name: str = "responses",
+) -> Responses:
+    """Validate a responses table and put it in canonical form.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The raw table.
+    columns : dict
+        Maps ``worker``, ``wave``, ``platform``, ``frequency`` and optionally
+        ``registered_on`` to the table's column names.
+    answers : dict, optional
+        Maps answer wordings to frequency categories (compared case-insensitively);
+        :data:`DEFAULT_ANSWERS` is used for wordings not listed.
+    """
+    if len(frame) == 0:
+        raise InputError(f"{name}: no data: the table has no rows")
+    needed = ["worker", "wave", "platform", "frequency"]
+    for role in [*needed, "registered_on"]:
+        col = columns.get(role)
+        if not col:
+            continue
+        if col not in frame.columns:
+            raise InputError(
+                f"{name}: missing column '{col}' (experiment.columns.{role}; columns: "
+                f"{', '.join(map(str, frame.columns))})"
+            )
+    df = pd.DataFrame({role: frame[columns[role]] for role in needed})
+    for role in ("worker", "wave", "frequency"):
+        empty = df[role].isna() | (df[role].astype(str).str.strip() == "")
+        if empty.any():
+            row = int(np.argmax(empty.to_numpy())) + 2  # header is line 1
+            raise InputError(f"{name}: empty {role} ('{columns[role]}') on line {row}")
+    mapping = {**DEFAULT_ANSWERS, **{_norm(k): v for k, v in (answers or {}).items()}}
+    cats = df["frequency"].map(lambda a: mapping.get(_norm(a)))
+    if cats.isna().any():
+        bad = df.loc[cats.isna(), "frequency"].iloc[0]
+        raise InputError(
+            f"{name}: the answer {str(bad)!r} in column '{columns['frequency']}' is not "
+            "mapped to a frequency category (add it to [experiment.answers]; categories: "
+            f"{', '.join(FREQUENCY_CATEGORIES)})"
+        )
+    df["category"] = cats
+    reg_col = columns.get("registered_on")
+    if reg_col:
+        reg = frame[reg_col].map(_count_platforms).astype(float)
+        if (reg < 1).any():
+            row = int(np.argmax((reg < 1).to_numpy())) + 2
+            raise InputError(f"{name}: '{reg_col}' on line {row} says fewer than one platform; "
+                             "a respondent is registered on at least one")
+        df["n_registered"] = reg.to_numpy()
+    else:
+        df["n_registered"] = np.nan
+    df["worker"] = df["worker"].astype(str)
+    df["wave"] = df["wave"].astype(str)
+    df["platform"] = df["platform"].astype(str)
+    order = sorted(df["wave"].unique(), key=_wave_key)
+    if len(order) < 2:
+        raise InputError(f"{name}: capture-recapture needs at least 2 waves; found {len(order)}")
+    rank = {w: i for i, w in enumerate(order)}
+    df["_rank"] = df["wave"].map(rank)
+    first = df.sort_values(["_rank"], kind="stable").drop_duplicates("worker", keep="first")
+    respondents = first.set_index("worker")[["category", "n_registered"]]
+    events = df.drop_duplicates(["worker", "wave"])[["worker", "wave", "platform"]]
+    histories = CaptureHistories.from_events(events, "worker", "wave", occasions=order)
+    return Responses(events.reset_index(drop=True), respondents, histories)
+
+
+def _wave_key(w: str) -> tuple[int, float | str]:
+    try:
+        return (0, float(w))
+    except ValueError:
+        return (1, w)
+
+
+def read_responses(
+    path: str | Path,
+    columns: dict[str, str | None],
+    answers: dict[str, str] | None = None,
+) -> Responses:
+    """Read a responses CSV/Parquet file (see :func:`parse_responses`)."""
+    return parse_responses(read_table(path), columns, answers, name=str(path))

@@ -1,0 +1,433 @@
+"""The study file: one TOML file that states every input and assumption of a study.
+
+:func:`load_study` reads and validates it. Every problem is reported with the
+path of the field at fault and what is wrong with it, for example
+``platforms[2].declared.value: must be a positive number``. The fields are
+described, one by one, in ``docs/study-file.md``.
+
+Every number that feeds an estimate is a :class:`Quantity`: a central value,
+an optional plausible range (``low``, ``high``), a status (``published``,
+``derived``, ``assumed`` or ``simulated``) and a source. The Monte Carlo of
+:mod:`crowdcensus.triangulate` draws each quantity within its range.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from crowdcensus.errors import InputError
+from crowdcensus.tiers import FREQUENCY_CATEGORIES
+
+Status = Literal["published", "derived", "assumed", "simulated"]
+Distribution = Literal["triangular", "uniform"]
+PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Quantity(_Strict):
+    """A number with its plausible range, its status and its source."""
+
+    value: PositiveNumber
+    low: PositiveNumber | None = None
+    high: PositiveNumber | None = None
+    distribution: Distribution = "triangular"
+    status: Status
+    source: str | None = None
+    date: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _range_holds_value(self) -> Quantity:
+        if self.low is not None and self.low > self.value:
+            raise _FieldError("low", f"must not exceed value ({self.value:g})")
+        if self.high is not None and self.high < self.value:
+            raise _FieldError("high", f"must not be below value ({self.value:g})")
+        return self
+
+    @property
+    def range(self) -> tuple[float, float]:
+        """``(low, high)``; a missing end is the central value (no uncertainty there)."""
+        lo = self.value if self.low is None else self.low
+        hi = self.value if self.high is None else self.high
+        return lo, hi
+
+
+class Share(Quantity):
+    """A :class:`Quantity` that is a proportion (0 < value <= 1, and so is its range)."""
+
+    value: Fraction
+    low: Fraction | None = None
+    high: Fraction | None = None
+
+
+class MultihomingQuantity(_Strict):
+    """The multi-homing coefficient: a number with a range, or ``"estimate"``."""
+
+    value: PositiveNumber | Literal["estimate"]
+    low: PositiveNumber | None = None
+    high: PositiveNumber | None = None
+    distribution: Distribution = "triangular"
+    status: Status
+    source: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> MultihomingQuantity:
+        if self.value == "estimate":
+            if self.low is not None or self.high is not None:
+                raise _FieldError("low", "must be left out when value is \"estimate\"")
+            return self
+        if self.value < 1:
+            raise _FieldError("value", "must be at least 1 (people registered on "
+                              "one platform or more)")
+        if self.low is not None and (self.low < 1 or self.low > self.value):
+            raise _FieldError("low", f"must be between 1 and value ({self.value:g})")
+        if self.high is not None and self.high < self.value:
+            raise _FieldError("high", f"must not be below value ({self.value:g})")
+        return self
+
+    def as_quantity(self) -> Quantity | None:
+        if self.value == "estimate":
+            return None
+        return Quantity(value=self.value, low=self.low, high=self.high,
+                        distribution=self.distribution, status=self.status,
+                        source=self.source, note=self.note)
+
+
+class StudyInfo(_Strict):
+    title: str = Field(min_length=1)
+    country: str = Field(min_length=2)
+    reference_period: str = Field(min_length=1)
+    description: str | None = None
+    simulated: bool = False
+
+
+class SourceRef(_Strict):
+    id: str = Field(min_length=1)
+    citation: str = Field(min_length=1)
+    url: str | None = None
+
+
+class Settings(_Strict):
+    draws: int = Field(default=2000, ge=100, le=1_000_000)
+    seed: int = Field(default=1, ge=0)
+    level: float = Field(default=0.95, gt=0.5, lt=1)
+
+
+class Audience(_Strict):
+    visitors: Quantity
+    worker_share: Share | None = None
+
+
+class Platform(_Strict):
+    name: str = Field(min_length=1)
+    declared: Quantity | None = None
+    audience: Audience | None = None
+
+
+class Assumptions(_Strict):
+    multihoming: MultihomingQuantity
+
+
+class Columns(_Strict):
+    """Column names in the responses file (defaults: the collection service's export)."""
+
+    worker: str = "worker_hash"
+    wave: str = "wave"
+    platform: str = "platform"
+    frequency: str = "frequency"
+    registered_on: str | None = "platforms_registered"  # "" when the file has none
+
+
+class Reach(_Strict):
+    """Reach model: chance that a worker is on the platform in a given week, by answer."""
+
+    posting_weeks: PositiveNumber
+    p_week: dict[str, Share]
+
+    @model_validator(mode="after")
+    def _known_categories(self) -> Reach:
+        for key in self.p_week:
+            if key not in FREQUENCY_CATEGORIES:
+                raise _FieldError(f"p_week.{key}", "unknown frequency category (expected "
+                                  f"one of: {', '.join(FREQUENCY_CATEGORIES)})")
+        return self
+
+
+class Experiment(_Strict):
+    """Method 2: responses to a posted task, or tier shares given directly."""
+
+    responses: str | None = None
+    format: Literal["crowdcensus", "survey"] = "crowdcensus"
+    columns: Columns = Columns()
+    answers: dict[str, str] = Field(default_factory=dict)
+    reach: Reach | None = None
+    shares: dict[Literal["very_active", "regular"], Share] = Field(default_factory=dict)
+    share_base: Literal["declared", "audience"] = "declared"
+    tiers: list[Literal["very_active", "regular", "occasional"]] = Field(
+        default_factory=lambda: ["very_active", "regular", "occasional"]
+    )
+    bootstrap: bool = True
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> Experiment:
+        if self.responses is None and not self.shares:
+            raise _FieldError("responses", "is required (or give tier shares in "
+                              "experiment.shares)")
+        if self.responses is not None and self.shares:
+            raise _FieldError("shares", "must be left out when responses are given "
+                              "(the shares are then estimated from the responses)")
+        if self.responses is not None and self.reach is None:
+            raise _FieldError("reach", "is required with responses (the reach model "
+                              "weights each respondent)")
+        if self.format == "survey" and "columns" not in self.model_fields_set:
+            raise _FieldError("columns", "is required for format \"survey\" (map worker, "
+                              "wave, platform and frequency to your CSV's columns)")
+        for raw, cat in self.answers.items():
+            if cat not in FREQUENCY_CATEGORIES:
+                raise _FieldError(f"answers.{raw}", f"unknown frequency category {cat!r} "
+                                  f"(expected one of: {', '.join(FREQUENCY_CATEGORIES)})")
+        return self
+
+
+class Study(_Strict):
+    """A validated study file. ``base_dir`` is where relative paths are resolved."""
+
+    study: StudyInfo
+    settings: Settings = Settings()
+    sources: list[SourceRef] = Field(default_factory=list)
+    assumptions: Assumptions
+    platforms_file: str | None = None
+    platforms: list[Platform] = Field(min_length=1)
+    experiment: Experiment | None = None
+    base_dir: Path = Path(".")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Study:
+        names = [p.name for p in self.platforms]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise _FieldError(f"platforms[{i}].name", f"duplicate platform {name!r}")
+        known = {s.id for s in self.sources}
+        for path, q in self.quantities():
+            if q.source is not None and known and q.source not in known:
+                raise _FieldError(f"{path}.source", f"unknown source {q.source!r} (not in "
+                                  "[[sources]])")
+        if not any(p.declared or p.audience for p in self.platforms) and self.experiment is None:
+            raise _FieldError("platforms", "no declared figure, no audience and no experiment: "
+                              "nothing to estimate")
+        exp = self.experiment
+        if self.assumptions.multihoming.value == "estimate" and (
+            exp is None or exp.responses is None or not exp.columns.registered_on
+        ):
+            raise _FieldError("assumptions.multihoming.value", "\"estimate\" needs experiment "
+                              "responses with a registered_on column")
+        if exp is not None and exp.shares:
+            base = exp.share_base
+            has = any(getattr(p, base) is not None for p in self.platforms)
+            if not has:
+                raise _FieldError("experiment.share_base", f"no platform has {base} figures "
+                                  "to apply the shares to")
+        return self
+
+    def quantities(self) -> list[tuple[str, Quantity]]:
+        """Every ranged input with its field path, in file order."""
+        out: list[tuple[str, Quantity]] = []
+        mh = self.assumptions.multihoming.as_quantity()
+        if mh is not None:
+            out.append(("assumptions.multihoming", mh))
+        for i, p in enumerate(self.platforms):
+            if p.declared is not None:
+                out.append((f"platforms[{i}].declared", p.declared))
+            if p.audience is not None:
+                out.append((f"platforms[{i}].audience.visitors", p.audience.visitors))
+                if p.audience.worker_share is not None:
+                    out.append((f"platforms[{i}].audience.worker_share",
+                                p.audience.worker_share))
+        exp = self.experiment
+        if exp is not None:
+            for tier, q in exp.shares.items():
+                out.append((f"experiment.shares.{tier}", q))
+            if exp.reach is not None:
+                for cat, q in exp.reach.p_week.items():
+                    out.append((f"experiment.reach.p_week.{cat}", q))
+        return out
+
+    def source_citation(self, source_id: str | None) -> str:
+        for s in self.sources:
+            if s.id == source_id:
+                return s.citation
+        return source_id or ""
+
+    def responses_path(self) -> Path | None:
+        if self.experiment is None or self.experiment.responses is None:
+            return None
+        p = Path(self.experiment.responses)
+        return p if p.is_absolute() else self.base_dir / p
+
+
+class _FieldError(ValueError):
+    """Raised inside validators to point at a sub-field; carries its relative path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"@{field}@ {message}")
+
+
+_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "unknown field",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "string_type": "must be a text string",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list ([[...]] tables or [...])",
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "finite_number": "must be a finite number",
+    "too_short": "must not be empty",
+}
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).startswith(("function-", "literal[", "constrained-")):
+            continue  # union-branch labels added by pydantic
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _message(err: dict) -> tuple[str, str]:
+    """The (field path, problem) of one pydantic error."""
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "value_error":
+        text = str(ctx.get("error", err["msg"]))
+        if text.startswith("@"):
+            sub, _, msg = text[1:].partition("@ ")
+            return _path(loc + tuple(_split(sub))), msg
+        return _path(loc), text
+    if kind == "greater_than":
+        gt = ctx.get("gt")
+        msg = "must be a positive number" if gt == 0 else f"must be greater than {gt}"
+        return _path(loc), msg
+    if kind in ("greater_than_equal", "less_than_equal", "less_than"):
+        bound = next(iter(ctx.values()), "")
+        word = {"greater_than_equal": "at least", "less_than_equal": "at most",
+                "less_than": "less than"}[kind]
+        if "Fraction" in str(err.get("msg")) or (kind == "less_than_equal" and bound == 1):
+            return _path(loc), "must be a proportion between 0 and 1"
+        return _path(loc), f"must be {word} {bound}"
+    if kind == "literal_error":
+        return _path(loc), f"must be one of {ctx.get('expected', '')}"
+    if kind in ("float_parsing", "float_type") and str(err.get("input")) != "estimate":
+        return _path(loc), "must be a number"
+    return _path(loc), _MESSAGES.get(kind, err["msg"][0].lower() + err["msg"][1:])
+
+
+def _split(sub: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for piece in sub.replace("]", "").split("."):
+        name, _, idx = piece.partition("[")
+        parts.append(name)
+        if idx:
+            parts.append(int(idx))
+    return parts
+
+
+def format_validation_errors(exc: ValidationError) -> list[str]:
+    """One ``path: problem`` line per distinct error of a pydantic validation."""
+    lines: list[str] = []
+    seen_paths: set[str] = set()
+    for err in exc.errors(include_url=False):
+        path, msg = _message(err)
+        # a union (number | "estimate") reports once per branch: keep the first
+        if path in seen_paths:
+            continue
+        seen_paths.add(path)
+        lines.append(f"{path}: {msg}" if path else msg)
+    return lines
+
+
+def _relocate(line: str, origins: dict[int, str]) -> str:
+    """Point an error about a platform read from a table at its file, line and column."""
+    from crowdcensus.sources.platform_table import column_for
+
+    m = re.match(r"platforms\[(\d+)\](?:\.([^:]*))?: (.*)", line)
+    if m is None or int(m.group(1)) not in origins:
+        return line
+    where = origins[int(m.group(1))]
+    column = f", column {column_for(m.group(2))}" if m.group(2) else ""
+    return f"{where}{column}: {m.group(3)}"
+
+
+def parse_study(
+    data: dict,
+    base_dir: Path | str = ".",
+    name: str = "study file",
+    origins: dict[int, str] | None = None,
+) -> Study:
+    """Validate a study given as a dict (the parsed TOML).
+
+    ``origins`` maps the index of a platform read from a table to its
+    ``file line N`` label, so that errors point at the table.
+    """
+    try:
+        return Study.model_validate({**data, "base_dir": Path(base_dir)})
+    except ValidationError as exc:
+        lines = [_relocate(line, origins or {}) for line in format_validation_errors(exc)]
+        more = f" (and {len(lines) - 1} more: {'; '.join(lines[1:])})" if len(lines) > 1 else ""
+        raise InputError(f"{name}: {lines[0]}{more}") from exc
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and validate a study file.
+
+    Raises
+    ------
+    InputError
+        With one line naming the file, the field path and the problem.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    if p.is_dir():
+        raise InputError(f"{p}: is a directory, not a study file")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{p}: not a text file ({exc.reason})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{p}: not valid TOML ({exc})") from exc
+    if "base_dir" in data:
+        raise InputError(f"{p}: base_dir: unknown field")
+    base = p.resolve().parent
+    origins: dict[int, str] = {}
+    table = data.get("platforms_file")
+    if isinstance(table, str):
+        from crowdcensus.sources.platform_table import read_platform_table
+
+        tp = Path(table) if Path(table).is_absolute() else base / table
+        inline = data.get("platforms", [])
+        if not isinstance(inline, list):
+            raise InputError(f"{p}: platforms: must be a list ([[...]] tables or [...])")
+        rows = read_platform_table(tp)
+        origins = {len(inline) + i: f"{table} line {i + 2}" for i in range(len(rows))}
+        data = {**data, "platforms": [*inline, *rows]}
+    return parse_study(data, base_dir=base, name=str(p), origins=origins)

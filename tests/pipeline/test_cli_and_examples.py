@@ -1,0 +1,108 @@
+"""`crowdcensus run` and `crowdcensus demo`, and the examples shipped in the package."""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import io
+import json
+import subprocess
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crowdcensus.cli import main
+
+from .conftest import FRANCE, ROOT
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    """Run the command line in this process (faster than a subprocess); exit code and output."""
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def test_module_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "crowdcensus", "run", "--help"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "--draws" in proc.stdout
+
+
+def test_run_writes_report_and_is_reproducible(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for out, seed in ((a, "9"), (b, "9"), (c, "10")):
+        proc = _cli("run", str(FRANCE), "--out", str(out), "--seed", seed, "--draws", "300")
+        assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"report: {c / 'report.html'}"
+    for name in ("report.html", "results.json", "tiers.csv", "methods.csv", "sensitivity.csv",
+                 "assumptions.csv", "draws.csv", "plot-tiers.png", "plot-methods.png",
+                 "plot-sensitivity.png"):
+        assert (a / name).stat().st_size > 0, name
+    assert (a / "draws.csv").read_bytes() == (b / "draws.csv").read_bytes()
+    assert (a / "tiers.csv").read_bytes() == (b / "tiers.csv").read_bytes()
+    assert (a / "draws.csv").read_bytes() != (c / "draws.csv").read_bytes()
+    res = json.loads((a / "results.json").read_text())
+    assert res["settings"] == {"seed": 9, "draws": 300, "level": 0.95}
+    assert round(res["tiers"]["nested"]["occasional"]["estimate"]) == 266_126
+    assumptions = pd.read_csv(a / "assumptions.csv").set_index("path")
+    assert assumptions.loc["assumptions.multihoming", "status"] == "published"
+    assert assumptions.loc["assumptions.multihoming", "citation"].startswith("Le Ludec C.")
+    tiers = pd.read_csv(a / "tiers.csv")
+    assert list(tiers["tier"]) == ["occasional", "regular", "very_active", "very_active",
+                                   "regular_only", "occasional_only"]
+
+
+def test_run_bad_options_are_one_line(tmp_path):
+    proc = _cli("run", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {tmp_path / 'missing.toml'}: no such file"
+    proc = _cli("run", str(FRANCE), "--out", str(tmp_path / "o"), "--draws", "5")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: --draws must be at least 100 (got 5)"
+
+
+def test_demo_writes_the_france_report(tmp_path):
+    proc = _cli("demo", "--out", str(tmp_path / "demo"))
+    assert proc.returncode == 0, proc.stderr
+    html = (tmp_path / "demo" / "report.html").resolve()
+    assert str(html) in proc.stdout
+    text = html.read_text()
+    for figure in ("266,126", "52,337", "14,903"):
+        assert figure in text
+
+
+def test_packaged_examples_match_the_repository_copies():
+    packaged = Path(str(files("crowdcensus") / "examples"))
+    for name in ("france-2018", "simulated"):
+        repo = ROOT / "examples" / name
+        pkg = packaged / name
+        names = sorted(p.name for p in pkg.iterdir() if p.is_file() and p.suffix != ".pyc")
+        assert "study.toml" in names
+        match, mismatch, errors = filecmp.cmpfiles(pkg, repo, names, shallow=False)
+        assert not mismatch and not errors, (name, mismatch, errors)
+
+
+def test_study_with_one_method_reports_what_it_can(tmp_path):
+    study = tmp_path / "study.toml"
+    study.write_text('[study]\ntitle = "Only audience"\ncountry = "BE"\n'
+                     'reference_period = "2021"\n[assumptions.multihoming]\nvalue = 1.2\n'
+                     'status = "assumed"\n[[platforms]]\nname = "X"\n'
+                     '[platforms.audience.visitors]\nvalue = 1000\nstatus = "published"\n')
+    proc = _cli("run", str(study), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    tiers = pd.read_csv(tmp_path / "out" / "tiers.csv")
+    assert tiers["tier"].tolist() == ["regular"]
+    assert tiers["estimate"].iloc[0] == pytest.approx(1000 / 1.2, rel=1e-9)
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert "no method estimates the occasional tier" in res["warnings"]
+    assert "no method estimates the occasional tier" in \
+        (tmp_path / "out" / "report.html").read_text()

@@ -1,0 +1,63 @@
+"""The embedded France 2018 example reproduces the published DiPLab tiers to the unit."""
+
+from __future__ import annotations
+
+import pytest
+
+from crowdcensus.pipeline import run_study
+from crowdcensus.tiers import BANDS
+
+from .conftest import FRANCE
+
+PUBLISHED = {"occasional": 266_126, "regular": 52_337, "very_active": 14_903}
+
+
+@pytest.fixture(scope="module")
+def results():
+    return run_study(FRANCE, draws=1000)
+
+
+def test_reproduces_published_tiers_to_the_unit(results):
+    for tier, published in PUBLISHED.items():
+        assert round(results.combined[tier].estimate) == published, tier
+
+
+def test_each_tier_comes_from_the_method_the_study_used(results):
+    assert results.methods["declared"]["occasional"].estimate == pytest.approx(337_980 / 1.27)
+    assert results.methods["audience"]["regular"].estimate == pytest.approx(66_468 / 1.27)
+    assert results.methods["experiment"]["very_active"].estimate == \
+        pytest.approx(0.056 * 337_980 / 1.27)
+    assert results.intermediates["declared.registrations"].estimate == 337_980
+    assert results.intermediates["audience.worker_visitors"].estimate == 66_468
+
+
+def test_inputs_are_marked_published_or_derived(results):
+    status = {p.path: p.status for p in results.parameters}
+    assert status["assumptions.multihoming"] == "published"
+    assert status["platforms[0].declared"] == "derived"
+    assert status["experiment.shares.very_active"] == "derived"
+    assert all(p.source == "diplab2019" for p in results.parameters)
+
+
+def test_intervals_surround_the_point_and_bands_add_up(results):
+    for tier, iv in results.combined.items():
+        assert iv.low < iv.estimate < iv.high, tier
+    total = sum(results.disjoint[b].estimate for b in BANDS)
+    assert total == pytest.approx(results.combined["occasional"].estimate)
+    assert results.disjoint["regular_only"].estimate == \
+        pytest.approx(66_468 / 1.27 - 0.056 * 337_980 / 1.27)
+    assert round(results.disjoint["occasional_only"].estimate) == 266_126 - 52_337
+
+
+def test_sensitivity_by_hand(results):
+    sens = results.sensitivity.set_index(["tier", "parameter"])
+    row = sens.loc[("occasional", "assumptions.multihoming")]
+    assert row["tier_at_low"] == pytest.approx(337_980 / 1.10)
+    assert row["tier_at_high"] == pytest.approx(337_980 / 1.50)
+    # the multi-homing coefficient moves the occasional tier most
+    occ = results.sensitivity[results.sensitivity["tier"] == "occasional"]
+    assert occ.iloc[0]["parameter"] == "assumptions.multihoming"
+    # the audience does not enter the occasional tier: no row for it
+    assert ("occasional", "platforms[0].audience.visitors") not in sens.index
+    va = sens.loc[("very_active", "experiment.shares.very_active")]
+    assert va["tier_at_high"] == pytest.approx(0.08 * 337_980 / 1.27)

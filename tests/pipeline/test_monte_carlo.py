@@ -1,0 +1,73 @@
+"""Monte Carlo: reproducible with a seed, and draws that respect the inputs' ranges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crowdcensus.study import parse_study
+from crowdcensus.triangulate import combination_weights, triangulate
+
+
+def test_same_seed_same_output_different_seed_different(study_dict):
+    study = parse_study(study_dict)
+    a = triangulate(study, seed=5, draws=300)
+    b = triangulate(study, seed=5, draws=300)
+    c = triangulate(study, seed=6, draws=300)
+    pd.testing.assert_frame_equal(a.draws_frame, b.draws_frame)
+    assert a.combined == b.combined
+    assert not np.allclose(a.draws_frame["combined.occasional"],
+                           c.draws_frame["combined.occasional"])
+    assert a.combined["occasional"].estimate == c.combined["occasional"].estimate  # point
+    assert a.combined["occasional"].low != c.combined["occasional"].low
+
+
+def test_settings_seed_and_draws_are_used(study_dict):
+    study = parse_study(study_dict)
+    r = triangulate(study)
+    assert (r.seed, r.draws, len(r.draws_frame)) == (3, 200, 200)
+
+
+def test_draws_stay_in_their_ranges(study_dict):
+    study = parse_study(study_dict)
+    r = triangulate(study, seed=1, draws=5000)
+    d = r.draws_frame
+    assert d["platforms[0].declared"].between(900, 1100).all()
+    assert (d["platforms[1].declared"] == 500).all()  # no range: fixed
+    # triangular(900, 1000, 1100) has mean 1000
+    assert d["platforms[0].declared"].mean() == pytest.approx(1000, abs=3)
+    # the declared occasional tier in every draw is sum / m of that draw
+    expect = (d["platforms[0].declared"] + d["platforms[1].declared"]) / d["multihoming"]
+    assert np.allclose(d["declared.occasional"], expect)
+
+
+def test_uniform_distribution(study_dict):
+    study_dict["platforms"][0]["declared"]["distribution"] = "uniform"
+    r = triangulate(parse_study(study_dict), seed=2, draws=20_000)
+    x = r.draws_frame["platforms[0].declared"]
+    assert x.var() == pytest.approx(200**2 / 12, rel=0.05)  # uniform(900, 1100)
+
+
+def test_inverse_variance_weights_on_log_scale():
+    rng = np.random.default_rng(0)
+    a = rng.normal(0, 1.0, 100_000)
+    b = rng.normal(0, 2.0, 100_000)
+    w = combination_weights({"a": a, "b": b})
+    assert w["a"] == pytest.approx(0.8, abs=0.01)  # 1/1 / (1/1 + 1/4)
+    assert combination_weights({"a": np.zeros(5), "b": b}) == {"a": 1.0, "b": 0.0}
+
+
+def test_combined_tier_when_two_methods_estimate_it(study_dict):
+    # a share of the audience figure gives a second estimate of the regular tier
+    study_dict["experiment"] = {"share_base": "declared", "shares": {
+        "regular": {"value": 0.3, "low": 0.2, "high": 0.4, "status": "assumed"}}}
+    r = triangulate(parse_study(study_dict), seed=4, draws=2000)
+    w = r.weights["regular"]
+    assert set(w) == {"audience", "experiment"} and sum(w.values()) == pytest.approx(1)
+    aud = r.methods["audience"]["regular"].estimate  # 336
+    exp = r.methods["experiment"]["regular"].estimate  # 0.3 x 1200 = 360
+    assert (aud, exp) == pytest.approx((336, 360))
+    expected = np.exp(w["audience"] * np.log(aud) + w["experiment"] * np.log(exp))
+    assert r.combined["regular"].estimate == pytest.approx(expected)
+    assert min(aud, exp) < r.combined["regular"].estimate < max(aud, exp)

@@ -1,0 +1,97 @@
+"""Readers: platform figures from a table, and responses without a registered-on column."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from crowdcensus.errors import InputError
+from crowdcensus.pipeline import run_study
+from crowdcensus.study import load_study
+
+from .conftest import SIMULATED
+
+HEAD = """
+[study]
+title = "T"
+country = "FR"
+reference_period = "2020"
+[assumptions.multihoming]
+value = 1.25
+status = "assumed"
+"""
+
+
+def _write(tmp_path, table: str, extra: str = "") -> object:
+    (tmp_path / "platforms.csv").write_text(table)
+    p = tmp_path / "study.toml"
+    p.write_text('platforms_file = "platforms.csv"\n' + HEAD + extra)
+    return p
+
+
+def test_platform_table_is_read_like_inline_platforms(tmp_path):
+    p = _write(tmp_path,
+               "name,declared,declared_low,declared_high,declared_status,visitors,"
+               "visitors_status,worker_share,worker_share_low,worker_share_status\n"
+               "A,1000,900,1100,published,400,derived,0.8,0.6,assumed\n"
+               "B,500,,,published,100,derived,,,\n")
+    study = load_study(p)
+    assert [pl.name for pl in study.platforms] == ["A", "B"]
+    a, b = study.platforms
+    assert a.declared.range == (900, 1100) and a.declared.status == "published"
+    assert a.audience.worker_share.low == 0.6
+    assert b.audience.worker_share is None and b.declared.low is None
+    r = run_study(study, draws=100)
+    assert r.methods["declared"]["occasional"].estimate == pytest.approx(1500 / 1.25)
+    assert r.methods["audience"]["regular"].estimate == pytest.approx((320 + 100) / 1.25)
+
+
+def test_platform_table_errors_name_line_and_column(tmp_path):
+    p = _write(tmp_path, "name,declared,declared_low,declared_status\n"
+                         "A,1000,900,published\nB,500,600,published\n")
+    with pytest.raises(InputError) as info:
+        load_study(p)
+    assert str(info.value) == (f"{p}: platforms.csv line 3, column declared_low: must not "
+                               "exceed value (500)")
+    p = _write(tmp_path, "name,declared,declared_status\nA,lots,published\n")
+    with pytest.raises(InputError, match="platforms.csv line 2, column declared: must be a "
+                                         "number"):
+        load_study(p)
+    p = _write(tmp_path, "name,declared\nA,1000\n")
+    with pytest.raises(InputError, match="platforms.csv line 2, column declared_status: is "
+                                         "required"):
+        load_study(p)
+    p = _write(tmp_path, "name,declard\nA,1000\n")
+    with pytest.raises(InputError, match="unknown column 'declard'"):
+        load_study(p)
+
+
+def _simulated_copy(tmp_path, blank_registered: bool):
+    for f in ("study.toml", "responses.csv"):
+        shutil.copy(SIMULATED.parent / f, tmp_path / f)
+    if blank_registered:
+        df = pd.read_csv(tmp_path / "responses.csv")
+        df["platforms_registered"] = ""
+        df.to_csv(tmp_path / "responses.csv", index=False)
+    return tmp_path / "study.toml"
+
+
+def test_multihoming_estimate_needs_reported_platforms(tmp_path):
+    study = _simulated_copy(tmp_path, blank_registered=True)
+    with pytest.raises(InputError, match="cannot be estimated"):
+        run_study(study, draws=100)
+
+
+def test_responses_without_registered_column(tmp_path):
+    study = _simulated_copy(tmp_path, blank_registered=False)
+    text = study.read_text().replace('value = "estimate"', "value = 1.3")
+    text = text.replace('format = "crowdcensus"',
+                        'format = "crowdcensus"\ncolumns = { registered_on = "" }')
+    study.write_text(text)
+    df = pd.read_csv(tmp_path / "responses.csv").drop(columns="platforms_registered")
+    df.to_csv(tmp_path / "responses.csv", index=False)
+    r = run_study(study, draws=100)
+    assert r.intermediates["multihoming"].estimate == 1.3
+    assert r.responses.respondents["n_registered"].isna().all()

@@ -1,0 +1,163 @@
+"""The study file: validation errors name the field path and the problem."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from crowdcensus.errors import InputError
+from crowdcensus.study import load_study, parse_study
+
+from .conftest import FRANCE, SIMULATED
+
+
+def _error(data: dict) -> str:
+    with pytest.raises(InputError) as info:
+        parse_study(data, name="s.toml")
+    return str(info.value)
+
+
+def test_minimal_study_is_valid(study_dict):
+    study = parse_study(study_dict)
+    paths = [p for p, _ in study.quantities()]
+    assert paths == [
+        "assumptions.multihoming",
+        "platforms[0].declared",
+        "platforms[0].audience.visitors",
+        "platforms[0].audience.worker_share",
+        "platforms[1].declared",
+        "platforms[1].audience.visitors",
+    ]
+    q = study.platforms[1].declared
+    assert q.range == (500, 500)  # no range given: no uncertainty
+
+
+def test_negative_declared_value_names_the_path(study_dict):
+    study_dict["platforms"][1]["declared"]["value"] = -3
+    assert _error(study_dict) == "s.toml: platforms[1].declared.value: must be a positive number"
+
+
+def test_text_where_a_number_is_expected(study_dict):
+    study_dict["platforms"][0]["audience"]["visitors"]["high"] = "lots"
+    assert _error(study_dict) == ("s.toml: platforms[0].audience.visitors.high: "
+                                  "must be a number")
+
+
+def test_low_above_value(study_dict):
+    study_dict["platforms"][0]["declared"]["low"] = 1200
+    assert _error(study_dict) == ("s.toml: platforms[0].declared.low: must not exceed "
+                                  "value (1000)")
+
+
+def test_share_above_one(study_dict):
+    study_dict["platforms"][0]["audience"]["worker_share"]["value"] = 1.4
+    assert "platforms[0].audience.worker_share.value: must be a proportion between 0 and 1" \
+        in _error(study_dict)
+
+
+def test_missing_status_and_unknown_field(study_dict):
+    del study_dict["platforms"][0]["declared"]["status"]
+    study_dict["platforms"][0]["declared"]["valeur"] = 3
+    msg = _error(study_dict)
+    assert msg.startswith("s.toml: platforms[0].declared.status: is required")
+    assert "platforms[0].declared.valeur: unknown field" in msg
+    assert "and 1 more" in msg
+
+
+def test_bad_status_word(study_dict):
+    study_dict["assumptions"]["multihoming"]["status"] = "guessed"
+    assert _error(study_dict).startswith(
+        "s.toml: assumptions.multihoming.status: must be one of 'published', 'derived'")
+
+
+def test_multihoming_below_one(study_dict):
+    study_dict["assumptions"]["multihoming"] = {"value": 0.8, "status": "assumed"}
+    assert "assumptions.multihoming.value: must be at least 1" in _error(study_dict)
+
+
+def test_multihoming_estimate_needs_responses(study_dict):
+    study_dict["assumptions"]["multihoming"] = {"value": "estimate", "status": "assumed"}
+    assert "assumptions.multihoming.value: \"estimate\" needs experiment responses" \
+        in _error(study_dict)
+
+
+def test_unknown_source_and_duplicate_platform(study_dict):
+    study_dict["platforms"][0]["declared"]["source"] = "nowhere"
+    assert _error(study_dict) == ("s.toml: platforms[0].declared.source: unknown source "
+                                  "'nowhere' (not in [[sources]])")
+    study_dict["platforms"][0]["declared"]["source"] = "s"
+    study_dict["platforms"][1]["name"] = "A"
+    assert _error(study_dict) == "s.toml: platforms[1].name: duplicate platform 'A'"
+
+
+def test_experiment_errors(study_dict):
+    study_dict["experiment"] = {"responses": "r.csv"}
+    assert _error(study_dict) == ("s.toml: experiment.reach: is required with responses "
+                                  "(the reach model weights each respondent)")
+    study_dict["experiment"] = {"responses": "r.csv", "reach": {
+        "posting_weeks": 4, "p_week": {"sometimes": {"value": 0.5, "status": "assumed"}}}}
+    assert _error(study_dict).startswith(
+        "s.toml: experiment.reach.p_week.sometimes: unknown frequency category")
+    study_dict["experiment"] = {"shares": {"very_active": {"value": 0.05, "status": "derived"}},
+                                "share_base": "nowhere"}
+    assert _error(study_dict).startswith("s.toml: experiment.share_base: must be one of")
+
+
+def test_no_platforms(study_dict):
+    study_dict["platforms"] = []
+    assert _error(study_dict) == "s.toml: platforms: must not be empty"
+
+
+def test_toml_syntax_error(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text("[study\ntitle = 1\n")
+    with pytest.raises(InputError, match=r"bad.toml: not valid TOML"):
+        load_study(p)
+
+
+def test_examples_are_valid():
+    france = load_study(FRANCE)
+    assert france.assumptions.multihoming.value == 1.27
+    sim = load_study(SIMULATED)
+    assert sim.study.simulated
+    assert sim.responses_path() == SIMULATED.parent / "responses.csv"
+
+
+def test_cli_schema_error_is_one_line_exit_2(tmp_path):
+    text = FRANCE.read_text().replace("value = 337980", "value = -337980")
+    p = tmp_path / "study.toml"
+    p.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "crowdcensus", "run", str(p), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0] == f"error: {p}: platforms[0].declared.value: must be a positive number"
+    assert not (tmp_path / "out").exists()
+
+
+def test_survey_format_needs_a_column_mapping(study_dict):
+    study_dict["experiment"] = {"responses": "r.csv", "format": "survey", "reach": {
+        "posting_weeks": 4, "p_week": {"weekly": {"value": 0.5, "status": "assumed"}}}}
+    assert _error(study_dict).startswith("s.toml: experiment.columns: is required for format "
+                                         "\"survey\"")
+    study_dict["experiment"]["columns"] = {"worker": "id", "wave": "vague",
+                                           "platform": "plateforme", "frequency": "freq",
+                                           "registered_on": None}
+    assert parse_study(study_dict).experiment.columns.wave == "vague"
+
+
+def test_every_study_file_field_is_documented():
+    from crowdcensus import study as mod
+
+    doc = (FRANCE.parents[2] / "docs" / "study-file.md").read_text()
+    models = [mod.Quantity, mod.MultihomingQuantity, mod.StudyInfo, mod.SourceRef,
+              mod.Settings, mod.Audience, mod.Platform, mod.Columns, mod.Reach,
+              mod.Experiment, mod.Study]
+    missing = sorted({f"{m.__name__}.{name}" for m in models for name in m.model_fields
+                      if name != "base_dir"
+                      and not re.search(rf"(?m)(^|[`.\[]){name}[`\].= ]", doc)})
+    assert missing == []
