@@ -111,9 +111,12 @@ def serve(
     application = create_app(settings)  # checks the schema; raises a one-line error
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("crowdcensus.collect")
     if settings.admin_token is None:
-        logging.getLogger("crowdcensus.collect").warning(
-            "no admin token: the researcher API and admin pages are disabled")
+        log.warning("no admin token: the researcher API and admin pages are disabled")
+    if workers > 1 and settings.db_url.startswith("sqlite"):
+        log.warning("%d processes on one SQLite file contend for its write lock; one "
+                    "process is faster (use PostgreSQL to scale out)", workers)
     common = dict(host=host, port=port, access_log=False, log_level=log_level,
                   proxy_headers=forwarded_allow_ips is not None,
                   forwarded_allow_ips=forwarded_allow_ips, server_header=False)
