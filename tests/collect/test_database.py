@@ -106,3 +106,18 @@ def test_bad_database_urls_are_one_line_errors(capsys):
     assert code == 2 and "unsupported database" in err
     code, _, err = run_cli(["db", "upgrade", "--db", "not a url"], capsys)
     assert code == 2 and err.startswith("error:")
+
+
+@pytest.mark.xdist_group("collect-db")  # with the other PostgreSQL tests: one cluster
+def test_migrations_match_the_models(db_url):
+    """The schema the migrations build is the one the models declare (no drift)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from crowdcensus.collect.models import Base
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == []
