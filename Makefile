@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/mse.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/pipeline_coverage.py
+	$(BIN)/python benchmarks/collect.py
 
 clean:
 	rm -rf $(VENV) demo-report .pytest_cache

@@ -12,6 +12,7 @@ import click
 
 # Importing a command module registers its commands on the apps.
 from crowdcensus.commands import (  # noqa: F401
+    collect,
     demo,
     estimate_closed,
     estimate_mse,

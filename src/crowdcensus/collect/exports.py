@@ -1,0 +1,132 @@
+"""Exports: responses and capture histories, as CSV, Parquet or JSON.
+
+Nothing exported identifies a worker. The responses export carries a
+``worker_hash`` column -- the name the study file's ``[experiment.columns]``
+expects by default -- holding a per-study pseudonym: a second HMAC, keyed with
+the service's secret, of the stored hash and the study id. It follows a person
+across the waves of a study; it is not the stored hash, so exports of two
+studies cannot be joined on it, nor can an export be joined to the database.
+Capture histories carry no identifier at all: one 0/1 column per occasion and a
+``freq`` count, the format ``crowdcensus estimate closed FILE`` reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+
+import pandas as pd
+from sqlalchemy import Connection, select
+
+from crowdcensus.capture.histories import CaptureHistories
+from crowdcensus.collect.models import responses, studies, waves
+from crowdcensus.errors import InputError
+
+FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
+           "json": "application/json"}
+
+RESPONSE_COLUMNS = [
+    "worker_hash", "wave", "platform", "submitted_at", "completion_code", "language",
+    "frequency", "platforms_registered", "platforms_last_month", "hours_per_week",
+    "earnings_band", "country", "attention_answer", "attention_passed",
+]
+
+
+def _pseudonym(secret: bytes, study_id: int, worker_hash: str) -> str:
+    msg = f"export:{study_id}:{worker_hash}".encode()
+    return hmac.new(secret, msg, hashlib.sha256).hexdigest()[:32]
+
+
+def study_waves(conn: Connection, study_id: int, platform: str | None = None) -> pd.DataFrame:
+    """The waves of a study in occasion order (opening time, then creation)."""
+    query = select(waves.c.id, waves.c.label, waves.c.platform, waves.c.opens_at).where(
+        waves.c.study_id == study_id)
+    if platform:
+        query = query.where(waves.c.platform == platform)
+    frame = pd.DataFrame(conn.execute(query).mappings().all(),
+                         columns=["id", "label", "platform", "opens_at"])
+    if len(frame):
+        frame["_open"] = pd.to_datetime(frame["opens_at"], utc=True)
+        frame = frame.sort_values(["_open", "id"], na_position="last").drop(columns="_open")
+    return frame.reset_index(drop=True)
+
+
+def _check_study(conn: Connection, study_id: int) -> None:
+    if conn.execute(select(studies.c.id).where(studies.c.id == study_id)).first() is None:
+        raise LookupError(f"no study {study_id}")
+
+
+def responses_frame(conn: Connection, secret: bytes, study_id: int,
+                    wave_label: str | None = None, platform: str | None = None) -> pd.DataFrame:
+    """One row per response of a study, pseudonymised (see module docstring)."""
+    _check_study(conn, study_id)
+    query = (
+        select(responses, waves.c.label.label("wave"), waves.c.platform)
+        .join(waves, responses.c.wave_id == waves.c.id)
+        .where(waves.c.study_id == study_id)
+        .order_by(responses.c.id)
+    )
+    if wave_label:
+        query = query.where(waves.c.label == wave_label)
+    if platform:
+        query = query.where(waves.c.platform == platform)
+    rows = conn.execute(query).mappings().all()
+    frame = pd.DataFrame([dict(r) for r in rows])
+    if frame.empty:
+        return pd.DataFrame(columns=RESPONSE_COLUMNS)
+    frame["worker_hash"] = [_pseudonym(secret, study_id, h) for h in frame["worker_hash"]]
+    frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
+    frame["attention_passed"] = frame["attention_passed"].astype(bool)
+    return frame[RESPONSE_COLUMNS]
+
+
+def histories_frame(conn: Connection, study_id: int, platform: str | None = None) -> pd.DataFrame:
+    """Capture histories of a study: one 0/1 column per wave and a ``freq`` column.
+
+    The occasions are the study's waves (those of ``platform`` only, if given)
+    in opening order, named by their labels. A worker is the same individual
+    across waves when the HMAC of their platform ID is the same, so histories
+    only link waves of one platform; pass ``platform`` when a study has several.
+
+    Raises
+    ------
+    InputError
+        When the study has no wave or no response yet.
+    """
+    _check_study(conn, study_id)
+    wave_table = study_waves(conn, study_id, platform)
+    if wave_table.empty:
+        raise InputError("the study has no wave" + (f" on {platform}" if platform else ""))
+    events = pd.DataFrame(
+        conn.execute(
+            select(responses.c.worker_hash, responses.c.wave_id)
+            .where(responses.c.wave_id.in_(wave_table["id"].tolist()))
+        ).all(),
+        columns=["worker_hash", "wave_id"],
+    )
+    if events.empty:
+        raise InputError("no responses yet: nothing to build capture histories from")
+    label_of = dict(zip(wave_table["id"], wave_table["label"], strict=True))
+    events["wave"] = events["wave_id"].map(label_of)
+    hist = CaptureHistories.from_events(events, "worker_hash", "wave",
+                                        occasions=wave_table["label"].tolist())
+    return hist.to_frame(freq="freq")
+
+
+def serialise(frame: pd.DataFrame, fmt: str) -> bytes:
+    """``frame`` as CSV, Parquet or JSON (records) bytes."""
+    if fmt == "csv":
+        return frame.to_csv(index=False).encode()
+    if fmt == "parquet":
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
+        return buf.getvalue()
+    if fmt == "json":
+        out = frame.copy()
+        for col in out.columns:
+            if pd.api.types.is_datetime64_any_dtype(out[col]):
+                out[col] = out[col].map(lambda v: v.isoformat() if pd.notna(v) else None)
+        return json.dumps(out.to_dict(orient="records"), default=str).encode()
+    raise InputError(f"unknown format {fmt!r} (use csv, parquet or json)")

@@ -1,0 +1,168 @@
+"""``crowdcensus serve``, ``crowdcensus db upgrade|status`` and ``crowdcensus export``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crowdcensus.commands.apps import app
+from crowdcensus.errors import InputError
+
+db_app = typer.Typer(help="The collection service's database: migrations and status.",
+                     no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(db_app, name="db")
+
+DbOption = Annotated[str | None, typer.Option(
+    "--db", help="Database URL: sqlite:///file.db (default: $CROWDCENSUS_DB or "
+                 "sqlite:///crowdcensus.db) or postgresql+psycopg://user@host/db.")]
+SecretFileOption = Annotated[Path | None, typer.Option(
+    "--secret-file", help="File holding the identity secret (else $CROWDCENSUS_SECRET).")]
+
+
+def _db_url(db: str | None) -> str:
+    from crowdcensus.collect.settings import DB_ENV, DEFAULT_DB
+
+    return db or os.environ.get(DB_ENV) or DEFAULT_DB
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Create the tables or bring them to the newest schema."""
+    from crowdcensus.collect.database import make_engine, upgrade
+
+    engine = make_engine(_db_url(db))
+    try:
+        before, after = upgrade(engine)
+    finally:
+        engine.dispose()
+    if before == after:
+        typer.echo(f"database already at revision {after}")
+    else:
+        typer.echo(f"database upgraded from {before or 'empty'} to revision {after}")
+
+
+@db_app.command("status")
+def db_status(db: DbOption = None) -> None:
+    """Print the database's schema revision and the one this version needs."""
+    from crowdcensus.collect.database import current_revision, head_revision, make_engine
+
+    engine = make_engine(_db_url(db))
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    state = "up to date" if current == head else "behind: run `crowdcensus db upgrade`"
+    typer.echo(f"revision {current or 'none'} (code needs {head}): {state}")
+
+
+@app.command("serve")
+def serve(
+    db: DbOption = None,
+    secret_file: SecretFileOption = None,
+    admin_token: Annotated[str | None, typer.Option(
+        "--admin-token", help="Researcher API token (else $CROWDCENSUS_ADMIN_TOKEN).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    public_url: Annotated[str | None, typer.Option(
+        "--public-url", help="Base URL workers reach (for links and kits).")] = None,
+    rate_limit: Annotated[float, typer.Option(
+        "--rate-limit", help="Requests per second per client IP (0: no limit).")] = 20.0,
+    rate_burst: Annotated[int, typer.Option("--rate-burst", help="Burst per IP.")] = 60,
+    max_body: Annotated[int, typer.Option(
+        "--max-body", help="Largest request body in bytes.")] = 64 * 1024,
+    secure_cookies: Annotated[bool, typer.Option(
+        "--secure-cookies", help="Secure, SameSite=None cookies (HTTPS, MTurk iframe).")
+    ] = False,
+    turk_submit_to: Annotated[list[str] | None, typer.Option(
+        "--allow-turk-submit-to",
+        help="Extra origin accepted as MTurk's turkSubmitTo (repeatable).")] = None,
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        "--forwarded-allow-ips", help="Proxies trusted for X-Forwarded-For.")] = None,
+    log_level: Annotated[str, typer.Option(
+        "--log-level", help="critical, error, warning, info or debug.")] = "info",
+) -> None:
+    """Run the collection service (refuses to start without a secret or on an old schema)."""
+    import uvicorn
+
+    from crowdcensus.collect.app import SETTINGS_ENV, create_app, settings_to_env
+    from crowdcensus.collect.settings import (
+        MTURK_ORIGINS,
+        Settings,
+        load_admin_token,
+        load_secret,
+    )
+
+    if workers < 1:
+        raise InputError("--workers must be at least 1")
+    settings = Settings(
+        db_url=_db_url(db), secret=load_secret(secret_file),
+        admin_token=load_admin_token(admin_token), public_url=public_url,
+        rate_limit=rate_limit, rate_burst=rate_burst, max_body_bytes=max_body,
+        secure_cookies=secure_cookies,
+        turk_submit_origins=MTURK_ORIGINS + tuple(o.rstrip("/") for o in turk_submit_to or ()),
+    )
+    application = create_app(settings)  # checks the schema; raises a one-line error
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("crowdcensus.collect")
+    if settings.admin_token is None:
+        log.warning("no admin token: the researcher API and admin pages are disabled")
+    if workers > 1 and settings.db_url.startswith("sqlite"):
+        log.warning("%d processes on one SQLite file contend for its write lock; one "
+                    "process is faster (use PostgreSQL to scale out)", workers)
+    common = dict(host=host, port=port, access_log=False, log_level=log_level,
+                  proxy_headers=forwarded_allow_ips is not None,
+                  forwarded_allow_ips=forwarded_allow_ips, server_header=False)
+    if workers == 1:
+        uvicorn.run(application, **common)
+    else:
+        os.environ[SETTINGS_ENV] = settings_to_env(settings)
+        uvicorn.run("crowdcensus.collect.app:app_from_env", factory=True, workers=workers,
+                    **common)
+
+
+@app.command("export")
+def export(
+    study: Annotated[int, typer.Argument(help="Study id.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.csv/.parquet/.json).")],
+    kind: Annotated[str, typer.Option(
+        "--kind", help="responses or histories (capture histories for `estimate`).")
+    ] = "histories",
+    platform: Annotated[str | None, typer.Option(
+        "--platform", help="Only this platform's waves.")] = None,
+    db: DbOption = None,
+    secret_file: SecretFileOption = None,
+) -> None:
+    """Export a study's responses or capture histories to a file."""
+    from crowdcensus.collect import exports
+    from crowdcensus.collect.database import check_schema, make_engine
+    from crowdcensus.collect.settings import load_secret
+
+    fmt = out.suffix.lstrip(".").lower()
+    if fmt not in exports.FORMATS:
+        raise InputError(f"--out: use a .csv, .parquet or .json file (got {out.name})")
+    if kind not in ("responses", "histories"):
+        raise InputError("--kind: responses or histories")
+    engine = make_engine(_db_url(db))
+    try:
+        check_schema(engine)
+        with engine.connect() as conn:
+            try:
+                if kind == "responses":
+                    frame = exports.responses_frame(conn, load_secret(secret_file), study,
+                                                    platform=platform)
+                else:
+                    frame = exports.histories_frame(conn, study, platform)
+            except LookupError as exc:
+                raise InputError(str(exc)) from None
+    finally:
+        engine.dispose()
+    out.write_bytes(exports.serialise(frame, fmt))
+    typer.echo(f"wrote {len(frame)} rows to {out}")

@@ -1,0 +1,87 @@
+"""Questionnaire validation, signed tokens and the pre-rendered blank form."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from crowdcensus.collect import questionnaire as q
+from crowdcensus.collect.app import templates
+from crowdcensus.collect.identity import sign, unsign
+from crowdcensus.collect.texts import TEXTS
+from crowdcensus.collect.views import worker
+
+from .helpers import GOOD_ANSWERS, SECRET
+
+
+def _form(**changes):
+    form = {k: v if isinstance(v, list) else [v] for k, v in GOOD_ANSWERS.items()}
+    for key, value in changes.items():
+        if value is None:
+            form.pop(key, None)
+        else:
+            form[key] = value if isinstance(value, list) else [value]
+    return form
+
+
+def test_valid_answers_become_codes():
+    answers = q.validate_answers(_form(hours_per_week="7,5"))
+    assert answers.hours_per_week == 7.5 and answers.attention_passed
+    row = answers.as_row()
+    assert row["platforms_registered"] == "mturk,prolific"
+    assert row["platforms_last_month"] == "mturk"
+    assert q.validate_answers(_form(attention="often")).attention_passed is False
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"frequency": None}, "frequency"),
+    ({"frequency": "daily"}, "frequency"),
+    ({"frequency": ["weekly", "monthly"]}, "frequency"),
+    ({"hours_per_week": "-1"}, "hours_per_week"),
+    ({"hours_per_week": "nan"}, "hours_per_week"),
+    ({"hours_per_week": "1e9"}, "hours_per_week"),
+    ({"hours_per_week": "many"}, "hours_per_week"),
+    ({"country": "France"}, "country"),
+    ({"earnings_band": None}, "earnings_band"),
+    ({"platforms_registered": ["mturk", "myspace"]}, "platforms_registered"),
+    ({"platforms_registered": [], "platforms_last_month": []}, "platforms_registered"),
+    ({"platforms_registered": ["toloka"], "platforms_last_month": ["mturk"]},
+     "platforms_last_month"),
+    ({"attention": None}, "attention"),
+])
+def test_invalid_answers_name_the_field(changes, field):
+    with pytest.raises(q.AnswerError) as exc:
+        q.validate_answers(_form(**changes), "fr")
+    assert set(exc.value.errors) == {field}
+    assert exc.value.errors[field] in {q.message(k, "fr") for k in
+                                       ("missing", "choice", "hours", "subset",
+                                                                "one_platform")}
+
+
+def test_signed_tokens_detect_tampering_and_expiry():
+    token = sign(SECRET, "participant", {"h": "abc", "iat": int(time.time())})
+    assert unsign(SECRET, "participant", token)["h"] == "abc"
+    assert unsign(SECRET, "csrf", token) is None  # another purpose
+    assert unsign(SECRET + b"!", "participant", token) is None
+    body, mac = token.split(".")
+    assert unsign(SECRET, "participant", body + "x." + mac) is None
+    old = sign(SECRET, "participant", {"h": "abc", "iat": int(time.time()) - 100})
+    assert unsign(SECRET, "participant", old, max_age=50) is None
+    for junk in ("", ".", "a.b.c", "!!!.???", "x" * 5000):
+        assert unsign(SECRET, "participant", junk) is None
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_prerendered_blank_form_equals_a_direct_rendering(lang):
+    context = dict(t=TEXTS[lang], q=q, labels=q.FIELD_LABELS, lang=lang, errors={},
+                   values=worker._blank_values())
+    template = templates.get_template("questionnaire.html")
+    direct = template.render(**context, token="ab-c.d_e", csrf="fg.hi", wave={"public_id": "W-1"})
+    slots = template.render(**context, token=worker._SLOTS[0], csrf=worker._SLOTS[1],
+                            wave={"public_id": worker._SLOTS[2]})
+    filled = slots.replace(worker._SLOTS[0], "ab-c.d_e").replace(
+        worker._SLOTS[1], "fg.hi").replace(worker._SLOTS[2], "W-1")
+    assert filled == direct
+    assert direct.count('type="radio"') == len(q.FREQUENCIES) + len(q.EARNINGS_BANDS) + \
+        len(q.ATTENTION_CHOICES)
