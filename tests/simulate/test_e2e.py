@@ -29,7 +29,7 @@ def _require_service() -> None:
 
 
 def _histories(frame: pd.DataFrame) -> pd.DataFrame:
-    h = CaptureHistories.from_events(frame, "respondent", "wave",
+    h = CaptureHistories.from_events(frame, "worker_hash", "wave",
                                      occasions=sorted(frame["wave"].unique()))
     return h.to_frame(freq="freq").sort_values(list(h.to_frame().columns[:-1]))
 
@@ -53,7 +53,7 @@ def test_study_through_the_service(tmp_path):
         lambda s: ",".join(sorted(s.split(",")))))
     pd.testing.assert_frame_equal(a[key].sort_values(key).reset_index(drop=True),
                                   b[key].sort_values(key).reset_index(drop=True))
-    assert exported["respondent"].nunique() == simulated["respondent"].nunique()
+    assert exported["worker_hash"].nunique() == simulated["worker_hash"].nunique()
     pd.testing.assert_frame_equal(_histories(exported).reset_index(drop=True),
                                   _histories(simulated).reset_index(drop=True))
     # the exported study gives what the simulated responses give (point estimates; the

@@ -17,7 +17,7 @@ def test_band_without_recaptures_falls_back_to_pooled(tmp_path):
     responses = pd.read_csv(tmp_path / "responses.csv")
     # keep one answer per "less often" respondent: that band has no recapture at all
     low = responses["frequency"] == "less_often"
-    kept = pd.concat([responses[~low], responses[low].drop_duplicates("respondent")])
+    kept = pd.concat([responses[~low], responses[low].drop_duplicates("worker_hash")])
     kept.to_csv(tmp_path / "responses.csv", index=False)
     results = run_study(study)
     assert any("fell back" in w and "occasional only" in w for w in results.warnings)

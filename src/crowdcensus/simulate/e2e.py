@@ -230,7 +230,7 @@ def run_through_service(
     study_path = write_simulation(world, out, seed=seed)
     (out / "responses.csv").rename(out / "responses-simulated.csv")
     # raw platform IDs exist only in memory and on the wire, never on disk
-    raw_ids = {w: f"SIM{secrets.token_hex(6).upper()}" for w in answers["respondent"].unique()}
+    raw_ids = {w: f"SIM{secrets.token_hex(6).upper()}" for w in answers["worker_hash"].unique()}
     timings: dict[str, float] = {}
     tmp = Path(tempfile.mkdtemp(prefix="crowdcensus-e2e-"))
     try:
@@ -262,7 +262,7 @@ def run_through_service(
                     clients = [httpx.Client(timeout=30) for _ in range(CLIENT_THREADS)]
                     try:
                         jobs = [pool.submit(_answer, clients[i % CLIENT_THREADS], links[label],
-                                            platform, raw_ids[row["respondent"]], row)
+                                            platform, raw_ids[row["worker_hash"]], row)
                                 for i, row in enumerate(rows)]
                         for job in jobs:
                             job.result()

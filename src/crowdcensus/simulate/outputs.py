@@ -26,7 +26,7 @@ from crowdcensus.simulate.world import World
 
 #: Columns of the collection service's responses export.
 RESPONSE_COLUMNS = [
-    "respondent", "wave", "platform", "submitted_at", "completion_code", "language",
+    "worker_hash", "wave", "platform", "submitted_at", "completion_code", "language",
     "frequency", "platforms_registered", "platforms_last_month", "hours_per_week",
     "earnings_band", "country", "attention_answer", "attention_passed",
 ]
@@ -50,7 +50,7 @@ def export_frame(world: World) -> pd.DataFrame:
     last_month = [",".join(p for p in regs.split(",") if p == plat)
                   for regs, plat in zip(r["platforms_registered"], r["platform"], strict=True)]
     return pd.DataFrame({
-        "respondent": r["worker"].to_numpy(),
+        "worker_hash": r["worker"].to_numpy(),
         "wave": r["wave"].to_numpy(),
         "platform": r["platform"].to_numpy(),
         "submitted_at": [(REFERENCE_START + timedelta(days=float(d))).isoformat()
@@ -140,7 +140,7 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
         "responses": responses, "format": "crowdcensus",
         "tiers": ["very_active", "regular", "occasional"], "capture": a.capture})
     lines += _table("experiment.columns", {
-        "worker": "respondent", "wave": "wave", "platform": "platform",
+        "worker": "worker_hash", "wave": "wave", "platform": "platform",
         "frequency": "frequency", "registered_on": "platforms_registered"})
     lines += _table("experiment.reach", {"posting_weeks": exp.waves * exp.wave_days / 7})
     for cat, p in world.reach_p_week.items():

@@ -44,8 +44,11 @@ def error_plot(val: Validation, scenario: str) -> bytes:
             colours.append(COLOURS[m])
     fig, ax = plt.subplots(figsize=(9, 0.42 * max(len(boxes), 1) + 1.3))
     if boxes:
-        parts = ax.boxplot(boxes[::-1], vert=False, patch_artist=True, widths=0.6,
-                           flierprops={"markersize": 3})
+        horizontal = ({"orientation": "horizontal"}
+                      if tuple(int(x) for x in matplotlib.__version__.split(".")[:2]) >= (3, 10)
+                      else {"vert": False})
+        parts = ax.boxplot(boxes[::-1], patch_artist=True, widths=0.6,
+                           flierprops={"markersize": 3}, **horizontal)
         for patch, c in zip(parts["boxes"], colours[::-1], strict=True):
             patch.set_facecolor(c)
             patch.set_alpha(0.7)
