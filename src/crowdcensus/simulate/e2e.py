@@ -89,6 +89,13 @@ class ServiceRun:
             lines.append(f"{t}: truth {self.truth[t]:,}, combined {c['estimate']:,.0f} "
                          f"({c['low']:,.0f}-{c['high']:,.0f}), "
                          f"{100 * (c['estimate'] / self.truth[t] - 1):+.1f}%")
+        for t in TIERS:
+            e = self.experiment.get(t)
+            if e is None:
+                continue
+            lines.append(f"{t}, workers registered on {self.platform}: truth "
+                         f"{self.truth_where_posted[t]:,}, experiment {e['estimate']:,.0f} "
+                         f"({e['low']:,.0f}-{e['high']:,.0f})")
         return "\n".join(lines)
 
 
