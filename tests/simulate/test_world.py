@@ -125,3 +125,21 @@ def test_written_study_runs_through_the_pipeline(tmp_path):
         assert results.combined[tier].estimate > 0
     # the declared method with the population's registrations is close in this scenario
     assert abs(results.methods["declared"]["occasional"].estimate / 3000 - 1) < 0.15
+
+
+def test_simulate_cli_writes_the_study_and_truth(tmp_path, capsys):
+    import pytest
+
+    from crowdcensus.cli import main
+
+    with pytest.raises(SystemExit) as code:
+        main(["simulate", "churn", "--workers", "600", "--seed", "5", "--out", str(tmp_path)])
+    assert code.value.code == 0
+    out = capsys.readouterr().out
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    assert truth["tiers"]["occasional"] == 600 and truth["scenario"] == "churn"
+    assert f"very active {truth['tiers']['very_active']:,}" in out
+    for name in ("study.toml", "responses.csv", "declared.csv", "audience.csv"):
+        assert (tmp_path / name).stat().st_size > 0
+    declared = pd.read_csv(tmp_path / "declared.csv")
+    assert list(declared["declared"]) == [p["declared"] for p in truth["platforms"]]
