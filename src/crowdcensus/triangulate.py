@@ -337,6 +337,7 @@ def triangulate(
         combined_point[t] = float(_combine({m: point.methods[m][t] for m in have}, w)[0])
         with np.errstate(invalid="ignore", divide="ignore"):
             combined_draws[t] = _combine({m: mc_methods[m][t] for m in have}, w)
+    warnings.extend(disagreements(methods_iv))
     combined = {t: _interval(combined_point[t], combined_draws[t], level)
                 for t in combined_point}
 
@@ -373,6 +374,30 @@ def triangulate(
         shares = _shares_table(responses, point.bands, chunks, level)
     return Results(study, params, seed, n_draws, level, methods_iv, weights, combined,
                    disjoint_iv, inter_iv, sens, frame, capture, shares, responses, warnings)
+
+
+def disagreements(methods_iv: dict[str, dict[str, Interval]]) -> list[str]:
+    """A warning for every tier on which two methods' intervals do not overlap.
+
+    The combined estimate weights each method by the inverse of its variance, so
+    when methods disagree it follows the one with the narrowest range, right or
+    wrong; on synthetic countries (``docs/validation.md``) disjoint intervals
+    were the sign of a biased method (inflated registrations, web audience).
+    """
+    out = []
+    for t in TIERS:
+        have = [(m, methods_iv[m][t]) for m in METHODS if t in methods_iv.get(m, {})]
+        for i, (m1, a) in enumerate(have):
+            for m2, b in have[i + 1:]:
+                if a.high < b.low or b.high < a.low:
+                    lo, hi = (a, b) if a.high < b.low else (b, a)
+                    out.append(f"the {t.replace('_', ' ')} tier: the intervals of "
+                               f"{METHOD_LABELS[m1].lower()} and {METHOD_LABELS[m2].lower()} do "
+                               f"not overlap ({lo.low:,.0f}-{lo.high:,.0f} vs "
+                               f"{hi.low:,.0f}-{hi.high:,.0f}); at least one method's "
+                               "assumptions fail, and the combined interval does not "
+                               "account for it")
+    return out
 
 
 def _shares_table(responses: Responses, bands: dict[str, np.ndarray],

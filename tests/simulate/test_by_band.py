@@ -66,3 +66,24 @@ def test_capture_field_is_validated():
                                                            "status": "assumed"}}}}}
     with pytest.raises(InputError, match="experiment.capture: must be one of"):
         parse_study(data)
+
+
+def test_disjoint_method_intervals_are_flagged(tmp_path):
+    """Inflated registrations: the declared figures and the experiment disagree, and the
+    report says so."""
+    from crowdcensus.pipeline import run_study
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.triangulate import Interval, disagreements
+    from tests.simulate.conftest import small
+
+    assert disagreements({"declared": {"occasional": Interval(10, 9, 11)},
+                          "experiment": {"occasional": Interval(10.5, 10.8, 12)}}) == []
+    flagged = disagreements({"declared": {"occasional": Interval(20, 18, 22)},
+                             "experiment": {"occasional": Interval(10, 8, 12)}})
+    assert len(flagged) == 1 and "8-12 vs 18-22" in flagged[0]
+    world = generate_world(small("inflated", workers=4000,
+                                 population={"inactive_per_worker": 1.5}),
+                           np.random.default_rng(2))
+    results = run_study(write_simulation(world, tmp_path))
+    assert any("occasional tier" in w and "do not overlap" in w for w in results.warnings)
