@@ -177,7 +177,7 @@ class Experiment(_Strict):
         default_factory=lambda: ["very_active", "regular", "occasional"]
     )
     bootstrap: bool = True
-    capture: Literal["pooled", "by_band"] = "pooled"
+    capture: Literal["pooled", "by_band"] = "by_band"
 
     @model_validator(mode="after")
     def _one_mode(self) -> Experiment:

@@ -21,6 +21,25 @@ weights are applied draw by draw, so the combined interval keeps the
 correlation between methods (they share the multi-homing coefficient, for
 instance). A tier estimated by a single method keeps that method's figure.
 
+Methods can disagree by more than their stated ranges allow (a method's
+assumptions may be wrong). The combination is therefore a random-effects one
+(DerSimonian and Laird, 1986): each method's log estimate is taken to carry
+a bias of its own, of variance :math:`\\tau^2`, estimated from the spread of
+the methods' estimates,
+
+.. math::
+
+   Q = \\sum_k \\frac{(\\log \\hat N_k - \\overline{\\log N})^2}{v_k},\\qquad
+   \\tau^2 = \\max\\Big(0, \\frac{Q - (K - 1)}
+   {\\sum_k v_k^{-1} - \\sum_k v_k^{-2} / \\sum_k v_k^{-1}}\\Big),
+
+the weights become :math:`w_k \\propto 1/(v_k + \\tau^2)` and every combined
+draw is multiplied by :math:`\\exp(\\epsilon)`, :math:`\\epsilon \\sim
+N(0, \\tau^2 \\sum_k w_k^2)`. When the methods agree, :math:`\\tau^2 = 0` and
+this is the inverse-variance mean; when they do not, the weights move towards
+equal and the interval widens instead of following the method that states
+the narrowest range.
+
 Sensitivity
 -----------
 For each ranged input, every tier is recomputed with that input at the low
@@ -259,6 +278,35 @@ def combination_weights(log_draws: dict[str, np.ndarray]) -> dict[str, float]:
     return {m: w / total for m, w in inv.items()}
 
 
+def between_method_variance(points: dict[str, float], variances: dict[str, float]) -> float:
+    """DerSimonian--Laird estimate of the between-method variance of log estimates."""
+    keys = [m for m in points if np.isfinite(points[m]) and variances.get(m, 0) > 0]
+    if len(keys) < 2:
+        return 0.0
+    w = np.array([1 / variances[m] for m in keys])
+    y = np.array([points[m] for m in keys])
+    ybar = float(np.sum(w * y) / w.sum())
+    q = float(np.sum(w * (y - ybar) ** 2))
+    c = float(w.sum() - np.sum(w**2) / w.sum())
+    return max(0.0, (q - (len(keys) - 1)) / c) if c > 0 else 0.0
+
+
+def random_effects_weights(
+    points: dict[str, float], log_draws: dict[str, np.ndarray]
+) -> tuple[dict[str, float], float]:
+    """Weights ``1 / (v_k + tau^2)`` (normalised) and ``tau^2``; see the module docstring."""
+    fixed = combination_weights(log_draws)
+    var = {m: float(np.var(d)) for m, d in log_draws.items()}
+    if any(v <= 0 for v in var.values()):
+        return fixed, 0.0
+    tau2 = between_method_variance(points, var)
+    if tau2 == 0.0:
+        return fixed, 0.0
+    inv = {m: 1 / (v + tau2) for m, v in var.items()}
+    total = sum(inv.values())
+    return {m: w / total for m, w in inv.items()}, tau2
+
+
 def _progress(enabled: bool) -> Progress:
     return Progress(TextColumn("[bold]Monte Carlo"), BarColumn(),
                     TextColumn("{task.completed}/{task.total} draws"), TimeRemainingColumn(),
@@ -295,7 +343,7 @@ def triangulate(
     point = model.evaluate(central, 1)
 
     root = np.random.default_rng(seed)
-    param_rng, boot_rng = root.spawn(2)
+    param_rng, boot_rng, between_rng = root.spawn(3)
     sampled = {p.path: p.draw(param_rng, n_draws) for p in params}
     chunks: list[Evaluation] = []
     with _progress(progress) as bar:
@@ -332,11 +380,22 @@ def triangulate(
             continue
         with np.errstate(invalid="ignore", divide="ignore"):
             logs = {m: np.log(mc_methods[m][t]) for m in have}
-        w = combination_weights({m: v[np.isfinite(v)] for m, v in logs.items()})
+        with np.errstate(invalid="ignore", divide="ignore"):
+            log_points = {m: float(np.log(point.methods[m][t][0])) for m in have}
+        w, tau2 = random_effects_weights(
+            log_points, {m: v[np.isfinite(v)] for m, v in logs.items()})
         weights[t] = w
         combined_point[t] = float(_combine({m: point.methods[m][t] for m in have}, w)[0])
         with np.errstate(invalid="ignore", divide="ignore"):
             combined_draws[t] = _combine({m: mc_methods[m][t] for m in have}, w)
+        if tau2 > 0:
+            spread = np.sqrt(tau2 * sum(x * x for x in w.values()))
+            combined_draws[t] = combined_draws[t] * np.exp(
+                spread * between_rng.standard_normal(n_draws))
+            warnings.append(
+                f"the methods disagree on the {t} tier beyond their stated ranges: the "
+                f"combined interval includes a between-method spread (tau = {np.sqrt(tau2):.2f} "
+                "on the log scale)")
     warnings.extend(disagreements(methods_iv))
     combined = {t: _interval(combined_point[t], combined_draws[t], level)
                 for t in combined_point}

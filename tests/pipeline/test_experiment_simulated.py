@@ -9,6 +9,7 @@ import pytest
 from crowdcensus.capture.histories import CaptureHistories
 from crowdcensus.methods.experiment import fit_capture
 from crowdcensus.pipeline import run_study
+from crowdcensus.study import load_study
 from crowdcensus.report import write_report
 
 from .conftest import SIMULATED
@@ -19,10 +20,28 @@ TRUE_SHARES = {"very_active": 0.10, "regular_only": 0.15, "occasional_only": 0.7
 
 @pytest.fixture(scope="module")
 def results():
+    """The example as shipped: capture-recapture within each band of answers (the default)."""
     return run_study(SIMULATED, draws=400)
 
 
-def test_weighted_shares_recover_the_simulated_truth(results):
+@pytest.fixture(scope="module")
+def pooled():
+    """The same study with one capture-recapture over all respondents and reach-weighted shares."""
+    study = load_study(SIMULATED)
+    experiment = study.experiment.model_copy(update={"capture": "pooled"})
+    return run_study(study.model_copy(update={"experiment": experiment}), draws=400)
+
+
+def test_by_band_is_the_default_and_recovers_the_tiers(results):
+    assert results.study.experiment.capture == "by_band"
+    for tier, truth in TRUTH.items():
+        iv = results.methods["experiment"][tier]
+        assert iv.estimate == pytest.approx(truth, rel=0.12), tier
+        assert iv.low < truth < iv.high, (tier, iv)
+
+
+def test_weighted_shares_recover_the_simulated_truth(pooled):
+    results = pooled
     shares = results.shares.set_index("band")
     for band, truth in TRUE_SHARES.items():
         row = shares.loc[band]
@@ -58,7 +77,8 @@ def test_audience_method_shows_its_known_bias(results):
     assert aud.low > TRUTH["regular"]
 
 
-def test_model_average_over_the_closed_models(results):
+def test_model_average_over_the_closed_models(pooled):
+    results = pooled
     cap = results.capture
     table = cap.table
     assert len(table) >= 8

@@ -71,3 +71,28 @@ def test_combined_tier_when_two_methods_estimate_it(study_dict):
     expected = np.exp(w["audience"] * np.log(aud) + w["experiment"] * np.log(exp))
     assert r.combined["regular"].estimate == pytest.approx(expected)
     assert min(aud, exp) < r.combined["regular"].estimate < max(aud, exp)
+
+
+def test_between_method_variance_by_hand():
+    """DerSimonian-Laird: y = (0, 1), v = (0.01, 0.04): w = (100, 25), ybar = 0.2,
+    Q = 100 * 0.04 + 25 * 0.64 = 20, c = 125 - (10000 + 625) / 125 = 40, tau2 = 19/40."""
+    from crowdcensus.triangulate import between_method_variance
+
+    tau2 = between_method_variance({"a": 0.0, "b": 1.0}, {"a": 0.01, "b": 0.04})
+    assert tau2 == pytest.approx(19 / 40)
+    assert between_method_variance({"a": 0.0, "b": 0.05}, {"a": 0.01, "b": 0.04}) == 0.0
+    assert between_method_variance({"a": 0.0}, {"a": 0.01}) == 0.0
+
+
+def test_random_effects_weights_move_towards_equal_when_methods_disagree():
+    from crowdcensus.triangulate import random_effects_weights
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 0.1, 4000), rng.normal(0, 0.2, 4000)
+    agree, tau_agree = random_effects_weights({"a": 0.0, "b": 0.02}, {"a": a, "b": b})
+    assert tau_agree == 0.0
+    assert agree == combination_weights({"a": a, "b": b})
+    apart, tau_apart = random_effects_weights({"a": 0.0, "b": 1.5}, {"a": a, "b": b})
+    assert tau_apart > 0.5
+    assert abs(apart["a"] - 0.5) < abs(agree["a"] - 0.5)
+    assert sum(apart.values()) == pytest.approx(1.0)
