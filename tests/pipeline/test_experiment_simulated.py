@@ -9,8 +9,8 @@ import pytest
 from crowdcensus.capture.histories import CaptureHistories
 from crowdcensus.methods.experiment import fit_capture
 from crowdcensus.pipeline import run_study
-from crowdcensus.study import load_study
 from crowdcensus.report import write_report
+from crowdcensus.study import load_study
 
 from .conftest import SIMULATED
 
