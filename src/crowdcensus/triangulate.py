@@ -22,10 +22,11 @@ correlation between methods (they share the multi-homing coefficient, for
 instance). A tier estimated by a single method keeps that method's figure.
 
 Methods can disagree by more than their stated ranges allow (a method's
-assumptions may be wrong). The combination is therefore a random-effects one
+assumptions may be wrong). The interval of the combination therefore
+carries a between-method spread, as in a random-effects meta-analysis
 (DerSimonian and Laird, 1986): each method's log estimate is taken to carry
-a bias of its own, of variance :math:`\\tau^2`, estimated from the spread of
-the methods' estimates,
+a bias of its own, of variance :math:`\\tau^2`, estimated from how far the
+methods' estimates are apart,
 
 .. math::
 
@@ -33,12 +34,14 @@ the methods' estimates,
    \\tau^2 = \\max\\Big(0, \\frac{Q - (K - 1)}
    {\\sum_k v_k^{-1} - \\sum_k v_k^{-2} / \\sum_k v_k^{-1}}\\Big),
 
-the weights become :math:`w_k \\propto 1/(v_k + \\tau^2)` and every combined
-draw is multiplied by :math:`\\exp(\\epsilon)`, :math:`\\epsilon \\sim
-N(0, \\tau^2 \\sum_k w_k^2)`. When the methods agree, :math:`\\tau^2 = 0` and
-this is the inverse-variance mean; when they do not, the weights move towards
-equal and the interval widens instead of following the method that states
-the narrowest range.
+and every combined draw is multiplied by :math:`\\exp(\\epsilon)`,
+:math:`\\epsilon \\sim N(0, \\tau^2 \\sum_k w_k^2)`. When the methods agree,
+:math:`\\tau^2 = 0` and nothing changes; when they do not, the interval widens
+instead of claiming the precision of the method with the narrowest range.
+The point estimate keeps the inverse-variance weights: on synthetic countries
+(``docs/validation.md``) random-effects weights, which move towards equal
+when methods disagree, gave worse point estimates, because the method that
+disagrees is usually the biased one.
 
 Sensitivity
 -----------
@@ -291,22 +294,6 @@ def between_method_variance(points: dict[str, float], variances: dict[str, float
     return max(0.0, (q - (len(keys) - 1)) / c) if c > 0 else 0.0
 
 
-def random_effects_weights(
-    points: dict[str, float], log_draws: dict[str, np.ndarray]
-) -> tuple[dict[str, float], float]:
-    """Weights ``1 / (v_k + tau^2)`` (normalised) and ``tau^2``; see the module docstring."""
-    fixed = combination_weights(log_draws)
-    var = {m: float(np.var(d)) for m, d in log_draws.items()}
-    if any(v <= 0 for v in var.values()):
-        return fixed, 0.0
-    tau2 = between_method_variance(points, var)
-    if tau2 == 0.0:
-        return fixed, 0.0
-    inv = {m: 1 / (v + tau2) for m, v in var.items()}
-    total = sum(inv.values())
-    return {m: w / total for m, w in inv.items()}, tau2
-
-
 def _progress(enabled: bool) -> Progress:
     return Progress(TextColumn("[bold]Monte Carlo"), BarColumn(),
                     TextColumn("{task.completed}/{task.total} draws"), TimeRemainingColumn(),
@@ -382,8 +369,10 @@ def triangulate(
             logs = {m: np.log(mc_methods[m][t]) for m in have}
         with np.errstate(invalid="ignore", divide="ignore"):
             log_points = {m: float(np.log(point.methods[m][t][0])) for m in have}
-        w, tau2 = random_effects_weights(
-            log_points, {m: v[np.isfinite(v)] for m, v in logs.items()})
+        finite = {m: v[np.isfinite(v)] for m, v in logs.items()}
+        w = combination_weights(finite)
+        tau2 = between_method_variance(log_points, {m: float(np.var(v))
+                                                    for m, v in finite.items()})
         weights[t] = w
         combined_point[t] = float(_combine({m: point.methods[m][t] for m in have}, w)[0])
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -84,15 +84,38 @@ def test_between_method_variance_by_hand():
     assert between_method_variance({"a": 0.0}, {"a": 0.01}) == 0.0
 
 
-def test_random_effects_weights_move_towards_equal_when_methods_disagree():
-    from crowdcensus.triangulate import random_effects_weights
 
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(0, 0.1, 4000), rng.normal(0, 0.2, 4000)
-    agree, tau_agree = random_effects_weights({"a": 0.0, "b": 0.02}, {"a": a, "b": b})
-    assert tau_agree == 0.0
-    assert agree == combination_weights({"a": a, "b": b})
-    apart, tau_apart = random_effects_weights({"a": 0.0, "b": 1.5}, {"a": a, "b": b})
-    assert tau_apart > 0.5
-    assert abs(apart["a"] - 0.5) < abs(agree["a"] - 0.5)
-    assert sum(apart.values()) == pytest.approx(1.0)
+
+def _two_methods_on_regular(study_dict, share):
+    """The regular tier from the audience (336) and from a share of the declared (1,200 x s)."""
+    study_dict["experiment"] = {
+        "share_base": "declared", "tiers": ["very_active", "regular"],
+        "shares": {
+            "very_active": {"value": 0.05, "low": 0.04, "high": 0.06, "status": "assumed",
+                            "source": "s"},
+            "regular": {"value": share, "low": share * 0.95, "high": share * 1.05,
+                        "status": "assumed", "source": "s"},
+        },
+    }
+    return triangulate(parse_study(study_dict), seed=5, draws=4000)
+
+
+def test_disagreeing_methods_widen_the_combined_interval(study_dict):
+    import copy
+
+    agree = _two_methods_on_regular(copy.deepcopy(study_dict), 0.28)
+    apart = _two_methods_on_regular(copy.deepcopy(study_dict), 0.70)
+    assert agree.methods["audience"]["regular"].estimate == pytest.approx(336)
+    assert apart.methods["experiment"]["regular"].estimate == pytest.approx(840)
+    width = {k: r.combined["regular"].high / r.combined["regular"].low
+             for k, r in (("agree", agree), ("apart", apart))}
+    # agreeing methods: no between-method spread; far apart: the interval reaches both
+    assert not any("beyond their stated ranges" in w for w in agree.warnings)
+    assert any("beyond their stated ranges" in w for w in apart.warnings)
+    assert width["apart"] > 1.5 * width["agree"]
+    iv = apart.combined["regular"]
+    assert iv.low < apart.combined["regular"].estimate < iv.high
+    # the point estimate keeps the inverse-variance weights
+    w = apart.weights["regular"]
+    est = {m: apart.methods[m]["regular"].estimate for m in w}
+    assert iv.estimate == pytest.approx(np.exp(sum(w[m] * np.log(est[m]) for m in w)))
