@@ -1,37 +1,20 @@
 """The ``crowdcensus estimate mse`` command."""
 
-import contextlib
-import dataclasses
-import io
 import json
 from pathlib import Path
 
 import pytest
 
-from crowdcensus.cli import main
+from tests.cli_runner import run_cli
 
 from .reference import EXPECTED, RTOL
 
 DATA = Path(__file__).parent / "data"
 
 
-@dataclasses.dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 def run(*args):
-    """Run the command in-process through the real entry point (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(["estimate", "mse", *map(str, args)])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-    return Result(code, out.getvalue(), err.getvalue())
+    """``crowdcensus estimate mse ARGS...`` in-process (exit code, stdout, stderr)."""
+    return run_cli("estimate", "mse", *args)
 
 
 def test_json_stepwise_with_bootstrap_and_plot(tmp_path):

@@ -1,8 +1,5 @@
 """Event logs to per-period histories, and the ``crowdcensus estimate open`` command."""
 
-import contextlib
-import dataclasses
-import io
 import json
 from pathlib import Path
 
@@ -11,31 +8,17 @@ import pandas as pd
 import pytest
 
 from crowdcensus.capture.periods import histories_from_events
-from crowdcensus.cli import main
 from crowdcensus.errors import InputError
+from tests.cli_runner import run_cli
 
 from . import reference as ref
 
 DATA = Path(__file__).parent / "data"
 
 
-@dataclasses.dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 def run(*args):
-    """Run the command in-process through the real entry point (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(["estimate", "open", *map(str, args)])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-    return Result(code, out.getvalue(), err.getvalue())
+    """``crowdcensus estimate open ARGS...`` in-process (exit code, stdout, stderr)."""
+    return run_cli("estimate", "open", *args)
 
 
 def event_log():

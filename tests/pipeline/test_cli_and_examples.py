@@ -81,6 +81,7 @@ def test_demo_writes_the_france_report(tmp_path):
 
 
 def test_packaged_examples_match_the_repository_copies():
+    """``examples/`` at the top is a link to the packaged examples: one source, two paths."""
     packaged = Path(str(files("crowdcensus") / "examples"))
     for name in ("france-2018", "simulated"):
         repo = ROOT / "examples" / name
