@@ -123,7 +123,7 @@ def test_examples_are_valid():
     assert france.assumptions.multihoming.value == 1.27
     sim = load_study(SIMULATED)
     assert sim.study.simulated
-    assert sim.responses_path() == SIMULATED.parent / "responses.csv"
+    assert sim.responses_path() == (SIMULATED.parent / "responses.csv").resolve()
 
 
 def test_cli_schema_error_is_one_line_exit_2(tmp_path):
