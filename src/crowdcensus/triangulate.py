@@ -386,6 +386,8 @@ def triangulate(
                 f"combined interval includes a between-method spread (tau = {np.sqrt(tau2):.2f} "
                 "on the log scale)")
     warnings.extend(disagreements(methods_iv))
+    if responses is not None and (linking := responses.platform_linking_warning()):
+        warnings.append(linking)
     combined = {t: _interval(combined_point[t], combined_draws[t], level)
                 for t in combined_point}
 

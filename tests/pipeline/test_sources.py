@@ -95,3 +95,23 @@ def test_responses_without_registered_column(tmp_path):
     r = run_study(study, draws=100)
     assert r.intermediates["multihoming"].estimate == 1.3
     assert r.responses.respondents["n_registered"].isna().all()
+
+
+def test_warning_when_no_worker_is_linked_across_platforms():
+    """Per-platform pseudonyms (as the service makes them) hide cross-platform recaptures."""
+    import pandas as pd
+
+    from crowdcensus.capture.histories import CaptureHistories
+    from crowdcensus.sources.responses import Responses
+
+    def responses(rows):
+        events = pd.DataFrame(rows, columns=["worker", "wave", "platform"])
+        hist = CaptureHistories.from_events(events, "worker", "wave")
+        return Responses(events, pd.DataFrame({"category": ["weekly"] * hist.n_captured}), hist)
+
+    split = responses([("a", 1, "P"), ("a", 2, "P"), ("b", 1, "Q"), ("c", 2, "Q")])
+    assert "no worker is seen on two" in split.platform_linking_warning()
+    linked = responses([("a", 1, "P"), ("a", 2, "Q"), ("b", 1, "Q")])
+    assert linked.platform_linking_warning() is None
+    single = responses([("a", 1, "P"), ("b", 2, "P")])
+    assert single.platform_linking_warning() is None

@@ -72,6 +72,24 @@ class Responses:
     def n_respondents(self) -> int:
         return len(self.respondents)
 
+    def platform_linking_warning(self) -> str | None:
+        """A warning when workers answered on several platforms but none is seen on two.
+
+        The collection service hashes the platform together with the worker's
+        ID, so one person answering on two platforms gets two pseudonyms: a
+        recapture across platforms is then invisible and capture--recapture
+        over-counts. Nothing to say when one platform is used or when some
+        pseudonym does appear on two platforms (the IDs are linked).
+        """
+        per_worker = self.events.groupby("worker")["platform"].nunique()
+        if self.events["platform"].nunique() < 2 or (per_worker > 1).any():
+            return None
+        return ("the responses come from several platforms but no worker is seen on two of "
+                "them: if workers are identified per platform (as the collection service "
+                "does), a worker answering on two platforms counts as two people and "
+                "capture-recapture over-counts; estimate per platform (export with "
+                "--platform) or post every wave on every platform")
+
     def category_counts(self, categories: tuple[str, ...]) -> np.ndarray:
         """Respondents per category, in the order given."""
         vc = self.respondents["category"].value_counts()
