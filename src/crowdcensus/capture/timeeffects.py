@@ -170,6 +170,31 @@ class TimeEffectsDesign:
                 break
         return theta, ll, converged
 
+    def _heterogeneity_start(self, y0: float | None) -> np.ndarray | None:
+        """Starting values for Mth: Mt's time effects, then the heterogeneity terms that
+        reproduce the observed ``f_k`` as closely as a least-squares fit on the log scale
+        allows. Without it, the first Newton steps for etas of high ``k`` (almost no
+        expected count at a flat start) are huge."""
+        active = self.active
+        self.active = []
+        try:
+            theta, _, _ = self._newton(y0)
+        finally:
+            self.active = active
+        b = theta[1 : self.t + 1]
+        E = _poly(np.exp(b))
+        ks = np.arange(1, self.t + 1)
+        seen = self.F > 0
+        if seen.sum() < 2:
+            return None
+        target = np.log(self.F[seen]) - np.log(E[1:][seen])
+        X = np.column_stack([np.ones(seen.sum()), ks[seen], self.H[1:][seen][:, active]])
+        coef = np.linalg.lstsq(X, target, rcond=None)[0]
+        if not np.all(np.isfinite(coef)):
+            return None
+        start = np.concatenate([[coef[0]], b + coef[1], coef[2:]])
+        return start if np.isfinite(self.loglik(start, y0)) else None
+
     def fit(self, y0: float | None = None) -> LogLinearFit:
         """Fit (Chao etas kept >= 0 by removal, as in the full-table fit)."""
         kmax = int(np.nonzero(self.F)[0].max()) + 1 if self.F.any() else 0
@@ -180,6 +205,8 @@ class TimeEffectsDesign:
         removed: list[str] = [self.hnames[a] for a in dead]
         if y0 is not None and self._start is not None:
             self._start = None
+        if self.active and self._start is None:
+            self._start = self._heterogeneity_start(y0)
         while True:
             theta, ll, converged = self._newton(y0)
             g = theta[self.t + 1 :]
