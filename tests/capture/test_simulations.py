@@ -73,6 +73,11 @@ def test_many_occasions_use_sufficient_statistics():
         m = table[name]
         assert abs(m.abundance_ - N) < 4 * m.stderr_, name
     assert table["Mt"].df_ == 2**52 - 1 - 53
+    for m in table.models:
+        assert m.status_ == "ok" or m.status_.startswith("boundary"), (m.name_, m.status_)
+    # Chao's lower bound with and without time effects agree closely
+    assert table["Mth Chao (LB)"].abundance_ == pytest.approx(
+        table["Mh Chao (LB)"].abundance_, rel=0.01)
 
 
 def test_interactions_refused_for_large_t():

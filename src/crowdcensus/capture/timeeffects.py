@@ -205,7 +205,8 @@ class TimeEffectsDesign:
         removed: list[str] = [self.hnames[a] for a in dead]
         if y0 is not None and self._start is not None:
             self._start = None
-        if self.active and self._start is None:
+        if self.constrained_names and self.active and self._start is None:
+            # Chao's etas leave the f_k nearly free: start close to them
             self._start = self._heterogeneity_start(y0)
         while True:
             theta, ll, converged = self._newton(y0)
