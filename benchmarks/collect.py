@@ -33,12 +33,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import glob
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +48,12 @@ import numpy as np
 
 from crowdcensus.collect.database import make_engine, upgrade
 from crowdcensus.collect.identity import sign, worker_hash
+from crowdcensus.collect.loopback import (
+    ThrowawayPostgres,
+    free_port,
+    postgres_bindir,
+    wait_for_port,
+)
 from crowdcensus.collect.security import CSRF_COOKIE
 
 SECRET = "benchmark-secret-0123456789abcdef"
@@ -61,52 +65,29 @@ ANSWERS = {"frequency": "weekly", "platforms_registered": ["mturk", "prolific"],
 CODE = re.compile(r'id="code">([A-Z0-9]+)<')
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def require_postgres() -> str:
+    bindir = postgres_bindir()
+    if bindir is None:
+        raise SystemExit("PostgreSQL binaries not found (apt-get install postgresql)")
+    return bindir
 
 
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"server did not start on port {port}")
+class HttpxClient:
+    """``httpx.AsyncClient`` behind :class:`RawClient`'s two methods (``--client httpx``)."""
 
+    def __init__(self, base: str, cookies: dict[str, str]):
+        self.client = httpx.AsyncClient(
+            base_url=base, timeout=30, cookies=cookies,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
 
-class Postgres:
-    """A throwaway cluster (initdb/pg_ctl as the postgres user when run as root)."""
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, str]:
+        headers = {"content-type": "application/x-www-form-urlencoded"} if body else None
+        response = await self.client.request(method, path, content=body or None,
+                                             headers=headers)
+        return response.status_code, response.text
 
-    def __init__(self) -> None:
-        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-        if not found:
-            raise SystemExit("PostgreSQL binaries not found (apt-get install postgresql)")
-        self.bindir = os.path.dirname(found[-1])
-        self.dir = tempfile.mkdtemp(prefix="crowdcensus-bench-pg-")
-        self.port = free_port()
-        if os.geteuid() == 0:
-            shutil.chown(self.dir, "postgres")
-        self.data = os.path.join(self.dir, "data")
-        self._run(["initdb", "-D", self.data, "-A", "trust", "-U", "postgres"])
-        self._run(["pg_ctl", "-D", self.data, "-w", "-l", os.path.join(self.dir, "log"),
-                   "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
-                         "-c max_connections=200"])
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, args: list[str]) -> None:
-        cmd = [f"{self.bindir}/{args[0]}", *args[1:]]
-        if args[0] == "pg_ctl" and "stop" not in args:
-            cmd.append("start")
-        if os.geteuid() == 0:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, capture_output=True)
-
-    def stop(self) -> None:
-        self._run(["pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"])
-        shutil.rmtree(self.dir, ignore_errors=True)
+    async def close(self) -> None:
+        await self.client.aclose()
 
 
 class RawClient:
@@ -154,7 +135,7 @@ def start_server(db_url: str, port: int, workers: int) -> subprocess.Popen:
          "--workers", str(workers), "--rate-limit", "0", "--log-level", "warning"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True)
-    wait_port(port)
+    wait_for_port(port)
     return proc
 
 
@@ -168,14 +149,18 @@ async def drive(base: str, pid: str, mode: str, n: int, concurrency: int,
     deadline = time.perf_counter() + max_seconds
     nonce = "bench-nonce"
     csrf = sign(SECRET.encode(), "csrf", {"n": nonce})
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-
     form = urlencode({"csrf_token": csrf, **ANSWERS}, doseq=True)
     port = int(base.rsplit(":", 1)[1])
+    cookie = f"{CSRF_COOKIE}={nonce}"
 
-    async def raw_worker() -> None:
+    def connect() -> RawClient | HttpxClient:
+        if client_kind == "raw":
+            return RawClient("127.0.0.1", port, cookie)
+        return HttpxClient(base, {CSRF_COOKIE: nonce})
+
+    async def worker() -> None:
         nonlocal errors
-        client = RawClient("127.0.0.1", port, f"{CSRF_COOKIE}={nonce}")
+        client = connect()
         try:
             for i in counter:
                 if time.perf_counter() > deadline:
@@ -197,10 +182,11 @@ async def drive(base: str, pid: str, mode: str, n: int, concurrency: int,
                         "POST", f"/w/{pid}/submit",
                         (urlencode({"token": token}) + "&" + form).encode())
                     t2 = time.perf_counter()
-                except (OSError, asyncio.IncompleteReadError, AttributeError, ValueError):
+                except (OSError, asyncio.IncompleteReadError, httpx.HTTPError, AttributeError,
+                        ValueError):
                     errors += 1
                     await client.close()
-                    client = RawClient("127.0.0.1", port, f"{CSRF_COOKIE}={nonce}")
+                    client = connect()
                     continue
                 match = CODE.search(text)
                 if status != 200 or not match:
@@ -212,45 +198,8 @@ async def drive(base: str, pid: str, mode: str, n: int, concurrency: int,
         finally:
             await client.close()
 
-    async def worker(k: int) -> None:
-        nonlocal errors
-        if client_kind == "raw":
-            await raw_worker()
-            return
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30,
-                                     cookies={CSRF_COOKIE: nonce}) as client:
-            for i in counter:
-                if time.perf_counter() > deadline:
-                    return
-                raw = f"bench-{tag}-{i}"
-                t0 = time.perf_counter()
-                try:
-                    if mode == "submit":
-                        h = worker_hash(SECRET.encode(), "generic", raw)
-                        token = sign(SECRET.encode(), "participant",
-                                     {"w": pid, "h": h, "l": "en", "iat": int(time.time())})
-                    else:
-                        page = await client.get(f"/w/{pid}", params={"id": raw})
-                        token = re.search(r'name="token" value="([^"]+)"', page.text).group(1)
-                        await client.post(f"/w/{pid}/consent", data={
-                            "token": token, "csrf_token": csrf, "consent": "yes"})
-                    t1 = time.perf_counter()
-                    response = await client.post(f"/w/{pid}/submit", data={
-                        "token": token, "csrf_token": csrf, **ANSWERS})
-                    t2 = time.perf_counter()
-                except (httpx.HTTPError, AttributeError):
-                    errors += 1
-                    continue
-                match = CODE.search(response.text)
-                if response.status_code != 200 or not match:
-                    errors += 1
-                    continue
-                acked.append(match.group(1))
-                submit_lat.append(t2 - t1)
-                flow_lat.append(t2 - t0)
-
     start = time.perf_counter()
-    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - start
     return {"elapsed": elapsed, "acked": acked, "errors": errors,
             "submit_lat": np.array(submit_lat), "flow_lat": np.array(flow_lat)}
@@ -328,9 +277,9 @@ def main() -> None:
                     finally:
                         shutil.rmtree(tmp, ignore_errors=True)
                 else:
-                    pg = Postgres()
+                    pg = ThrowawayPostgres(require_postgres(), durable=True)
                     try:
-                        r = run_one(backend, pg.url, mode, run_args)
+                        r = run_one(backend, pg.url(), mode, run_args)
                     finally:
                         pg.stop()
                 report(backend, mode, r, run_args)

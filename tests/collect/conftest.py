@@ -8,84 +8,30 @@ When the binaries are missing the PostgreSQL cases skip -- or fail when
 
 from __future__ import annotations
 
-import glob
-import itertools
 import os
-import shutil
-import subprocess
-import tempfile
 
 import pytest
 from fastapi.testclient import TestClient
 
 from crowdcensus.collect.app import create_app
 from crowdcensus.collect.database import make_engine, upgrade
+from crowdcensus.collect.loopback import ThrowawayPostgres, postgres_bindir
 
-from .helpers import free_port, make_settings
-
-
-def _pg_bin() -> str | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return os.path.dirname(found[-1]) if found else None
-
-
-def _as_postgres(args: list[str]) -> list[str]:
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *args]
-    return args
-
-
-class PgCluster:
-    """A PostgreSQL server in a temp dir; :meth:`new_database` gives a fresh database URL."""
-
-    def __init__(self, bindir: str):
-        self.bindir = bindir
-        self.dir = tempfile.mkdtemp(prefix="crowdcensus-pg-")
-        self.port = free_port()
-        self._n = itertools.count()
-        if os.geteuid() == 0:
-            shutil.chown(self.dir, "postgres")
-        data = os.path.join(self.dir, "data")
-        subprocess.run(_as_postgres([f"{bindir}/initdb", "-D", data, "-A", "trust",
-                                     "-U", "postgres", "--no-sync"]),
-                       check=True, capture_output=True)
-        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c full_page_writes=off -c max_connections=200")
-        subprocess.run(_as_postgres([f"{bindir}/pg_ctl", "-D", data, "-o", opts, "-l",
-                                     os.path.join(self.dir, "log"), "-w", "start"]),
-                       check=True, capture_output=True)
-        self.data = data
-
-    def url(self, dbname: str = "postgres") -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{dbname}"
-
-    def new_database(self) -> str:
-        import psycopg
-
-        name = f"t{os.getpid()}_{next(self._n)}"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
-
-    def stop(self) -> None:
-        subprocess.run(_as_postgres([f"{self.bindir}/pg_ctl", "-D", self.data, "-m", "immediate",
-                                     "-w", "stop"]), capture_output=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
+from .helpers import make_settings
 
 
 @pytest.fixture(scope="session")
 def pg_cluster():
     """A throwaway PostgreSQL server for the whole session."""
-    bindir = _pg_bin()
-    if bindir is None or (os.geteuid() == 0 and shutil.which("runuser") is None):
+    bindir = postgres_bindir()
+    if bindir is None:
         message = "PostgreSQL binaries not found (apt-get install postgresql)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    cluster = PgCluster(bindir)
+    cluster = ThrowawayPostgres(bindir)
     yield cluster
-    cluster.stop()
+    cluster.stop("immediate")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-import socket
-import time
 
+from crowdcensus.collect.loopback import free_port, wait_for_port  # noqa: F401  (re-exported)
 from crowdcensus.collect.settings import Settings
 
 SECRET = b"test-secret-0123456789abcdef-collect"
@@ -81,13 +80,6 @@ def run_flow(client, wave: dict, worker: str, answers: dict | None = None):
                        follow_redirects=False)
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def make_settings(db_url: str, **overrides) -> Settings:
     """Settings for tests; MTurk post-backs may target a local fake endpoint."""
     values = dict(db_url=db_url, secret=SECRET, admin_token=ADMIN_TOKEN, rate_limit=0,
@@ -95,14 +87,3 @@ def make_settings(db_url: str, **overrides) -> Settings:
                                        "https://workersandbox.mturk.com"))
     values.update(overrides)
     return Settings(**values)
-
-
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    """Block until something accepts connections on 127.0.0.1:port."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port}")

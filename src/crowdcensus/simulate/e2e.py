@@ -29,7 +29,6 @@ import json
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crowdcensus.collect.loopback import free_port
 from crowdcensus.errors import CrowdcensusError, InputError
 from crowdcensus.simulate.outputs import write_simulation
 from crowdcensus.simulate.scenario import Scenario
@@ -97,13 +97,6 @@ class ServiceRun:
                          f"{self.truth_where_posted[t]:,}, experiment {e['estimate']:,.0f} "
                          f"({e['low']:,.0f}-{e['high']:,.0f})")
         return "\n".join(lines)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 at the time of the call."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cli(*args: str) -> list[str]:
