@@ -352,6 +352,12 @@ def _split(sub: str) -> list[str | int]:
     return parts
 
 
+def validation_input_error(name: str, lines: list[str]) -> InputError:
+    """One line for a file's validation errors: the first in full, the others after it."""
+    more = f" (and {len(lines) - 1} more: {'; '.join(lines[1:])})" if len(lines) > 1 else ""
+    return InputError(f"{name}: {lines[0]}{more}")
+
+
 def format_validation_errors(exc: ValidationError) -> list[str]:
     """One ``path: problem`` line per distinct error of a pydantic validation."""
     lines: list[str] = []
@@ -393,8 +399,7 @@ def parse_study(
         return Study.model_validate({**data, "base_dir": Path(base_dir)})
     except ValidationError as exc:
         lines = [_relocate(line, origins or {}) for line in format_validation_errors(exc)]
-        more = f" (and {len(lines) - 1} more: {'; '.join(lines[1:])})" if len(lines) > 1 else ""
-        raise InputError(f"{name}: {lines[0]}{more}") from exc
+        raise validation_input_error(name, lines) from exc
 
 
 def load_study(path: str | Path) -> Study:

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crowdcensus.errors import InputError
-from crowdcensus.study import format_validation_errors
+from crowdcensus.study import format_validation_errors, validation_input_error
 
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -222,9 +222,7 @@ def parse_scenario(data: dict, name: str = "scenario") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        lines = format_validation_errors(exc)
-        more = f" (and {len(lines) - 1} more: {'; '.join(lines[1:])})" if len(lines) > 1 else ""
-        raise InputError(f"{name}: {lines[0]}{more}") from exc
+        raise validation_input_error(name, format_validation_errors(exc)) from exc
 
 
 def shipped_scenarios() -> list[str]:
