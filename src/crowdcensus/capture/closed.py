@@ -25,13 +25,11 @@ import pandas as pd
 
 from crowdcensus.capture.closed_design import (
     FREQUENCY_MODELS,
-    FULL_TABLE_MAX_T,
     MODEL_NAMES,
     TWO_OCCASION_MODELS,
     canonical_model_name,
     design_for_frequencies,
     design_for_histories,
-    needs_full_table,
     parse_interactions,
     split_name,
 )
@@ -329,12 +327,3 @@ def fit_closed_models(
             skipped[name] = f"numerical failure ({exc})"
     n = data.n_captured
     return ClosedModelTable(fitted, n, skipped)
-
-
-def uses_full_table(model: str, data: CaptureData, interactions: Sequence = ()) -> bool:
-    """Whether fitting ``model`` on ``data`` enumerates the ``2**t`` table."""
-    if not isinstance(data, CaptureHistories) or not needs_full_table(model, interactions):
-        return False
-    if not interactions and data.t >= TIME_EFFECTS_MIN_T:
-        return False
-    return data.t <= FULL_TABLE_MAX_T

@@ -269,13 +269,6 @@ class CaptureHistories:
         df[freq] = self.counts
         return df
 
-    def select(self, occasions: Sequence[str]) -> CaptureHistories:
-        """Histories restricted to some occasions (individuals never caught there drop out)."""
-        idx = [self.occasions.index(o) for o in occasions]
-        return CaptureHistories.from_matrix(
-            self.histories[:, idx], self.counts, [self.occasions[i] for i in idx]
-        )
-
     def codes(self) -> np.ndarray:
         """Integer code of each distinct history, occasion 1 as the lowest bit (t <= 62)."""
         if self.t > 62:
