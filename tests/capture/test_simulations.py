@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from crowdcensus.capture import CaptureHistories
-from crowdcensus.capture.closed import ClosedPopulationModel, fit_closed_models
+from crowdcensus.capture.closed.model import ClosedPopulationModel, fit_closed_models
 
 
 def simulate(rng, N, p):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from crowdcensus.capture.mse_estimate import MultipleSystemsModel
+from crowdcensus.capture.mse.model import MultipleSystemsModel
 from crowdcensus.capture.readers import read_histories
 
 from .reference import EXPECTED, RTOL

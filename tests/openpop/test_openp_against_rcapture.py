@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crowdcensus.capture.openpop import OpenPopulationModel
+from crowdcensus.capture.open.model import OpenPopulationModel
 from crowdcensus.capture.readers import read_histories
 
 from . import reference as ref

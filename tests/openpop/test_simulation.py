@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from crowdcensus.capture.openpop import OpenPopulationModel
+from crowdcensus.capture.open.model import OpenPopulationModel
 
 from .simulate import simulate_js
 

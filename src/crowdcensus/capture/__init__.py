@@ -1,9 +1,31 @@
-"""Capture histories and capture-recapture estimators."""
+"""Capture histories and capture-recapture estimators.
+
+The shared core lives here (:mod:`.histories`, :mod:`.readers`, :mod:`.periods`,
+:mod:`.glm`); the estimators live in sub-packages: :mod:`.closed` (closed
+populations), :mod:`.mse` (multiple systems estimation), :mod:`.open` (open
+populations). The model classes are imported on first use, so that importing the
+shared core stays cheap.
+"""
 
 from __future__ import annotations
 
 from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
 from crowdcensus.capture.readers import read_events, read_frequencies, read_histories
+
+_LAZY = {
+    "ClosedPopulationModel": "crowdcensus.capture.closed.model",
+    "fit_closed_models": "crowdcensus.capture.closed.model",
+    "MultipleSystemsModel": "crowdcensus.capture.mse.model",
+    "OpenPopulationModel": "crowdcensus.capture.open.model",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_hare() -> CaptureHistories:
@@ -28,6 +50,10 @@ def load_seber2() -> CaptureHistories:
 __all__ = [
     "CaptureFrequencies",
     "CaptureHistories",
+    "ClosedPopulationModel",
+    "MultipleSystemsModel",
+    "OpenPopulationModel",
+    "fit_closed_models",
     "load_hare",
     "load_seber2",
     "read_events",

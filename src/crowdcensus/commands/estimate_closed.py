@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from crowdcensus.capture.closed import ClosedModelTable, fit_closed_models
-from crowdcensus.capture.closed_forms import closed_form_estimates
+from crowdcensus.capture.closed.forms import closed_form_estimates
+from crowdcensus.capture.closed.model import ClosedModelTable, fit_closed_models
 from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
 from crowdcensus.capture.readers import parse_t, read_events, read_frequencies, read_histories
 from crowdcensus.commands.apps import estimate_app

@@ -1,7 +1,7 @@
 """Closed-population capture--recapture estimators with Rcapture's model names.
 
 >>> from crowdcensus.capture import load_hare
->>> from crowdcensus.capture.closed import ClosedPopulationModel, fit_closed_models
+>>> from crowdcensus.capture.closed.model import ClosedPopulationModel, fit_closed_models
 >>> m = ClosedPopulationModel("Mh Chao (LB)").fit(load_hare())
 >>> round(m.abundance_, 2), round(m.stderr_, 2)
 (79.84, 6.37)
@@ -11,7 +11,7 @@
 
 The estimators follow the log-linear (Poisson regression) form of Rivest &
 Baillargeon's Rcapture (``closedp.t``, ``closedp.0``, ``closedpCI.t``): see
-:mod:`.closed_design` for the models and :mod:`.profile` for the intervals.
+:mod:`.design` for the models and :mod:`.profile` for the intervals.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crowdcensus.capture.closed_design import (
+from crowdcensus.capture.closed.design import (
     FREQUENCY_MODELS,
     MODEL_NAMES,
     TWO_OCCASION_MODELS,
@@ -33,8 +33,8 @@ from crowdcensus.capture.closed_design import (
     parse_interactions,
     split_name,
 )
+from crowdcensus.capture.closed.loglinear import LogLinearFit, fit_design
 from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
-from crowdcensus.capture.loglinear import LogLinearFit, fit_design
 from crowdcensus.errors import InputError
 
 CaptureData = CaptureHistories | CaptureFrequencies
@@ -108,7 +108,7 @@ class ClosedPopulationModel:
             inter = parse_interactions(self.interactions, data.occasions)
             base, _ = split_name(name)
             if base in ("Mt", "Mth") and not inter and data.t >= TIME_EFFECTS_MIN_T:
-                from crowdcensus.capture.timeeffects import fit_time_effects
+                from crowdcensus.capture.closed.timeeffects import fit_time_effects
 
                 self._store(name, fit_time_effects(name, data), data, inter)
                 self._profile(data, inter)
@@ -149,7 +149,7 @@ class ClosedPopulationModel:
     def _profile(self, data: CaptureData, inter: list[tuple]) -> None:
         if self.ci != "profile":
             return
-        from crowdcensus.capture.profile import profile_interval
+        from crowdcensus.capture.closed.profile import profile_interval
 
         res = profile_interval(self, data, inter, self.conf_level)
         self.ci_abundance_, self.confidence_interval_, self.ci_status_ = res
@@ -182,7 +182,7 @@ class ClosedPopulationModel:
     def fitted_frequencies(self) -> pd.DataFrame:
         """Observed and fitted number of individuals caught ``k`` times, ``k = 1..t``."""
         self._check_fitted()
-        from crowdcensus.capture.timeeffects import TimeEffectsDesign
+        from crowdcensus.capture.closed.timeeffects import TimeEffectsDesign
 
         d = self.fit_.design
         if isinstance(d, TimeEffectsDesign):

@@ -1,9 +1,9 @@
 """The multiple systems estimator: model selection, fit and bootstrap interval.
 
 :class:`MultipleSystemsModel` ties together the pieces of
-:mod:`crowdcensus.capture.mse` (models, checks, fits),
-:mod:`crowdcensus.capture.mse_select` (stepwise and BIC selection) and
-:mod:`crowdcensus.capture.bootstrap` (BCa bootstrap that repeats the selection
+:mod:`crowdcensus.capture.mse.loglinear` (models, checks, fits),
+:mod:`crowdcensus.capture.mse.select` (stepwise and BIC selection) and
+:mod:`crowdcensus.capture.mse.bootstrap` (BCa bootstrap that repeats the selection
 in every replicate).
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import functools
 
-from crowdcensus.capture.bootstrap import BootstrapResult, bootstrap_bca
 from crowdcensus.capture.histories import CaptureHistories
-from crowdcensus.capture.mse import HierarchicalModel, OverlapTable, fit_model
-from crowdcensus.capture.mse_select import (
+from crowdcensus.capture.mse.bootstrap import BootstrapResult, bootstrap_bca
+from crowdcensus.capture.mse.loglinear import HierarchicalModel, OverlapTable, fit_model
+from crowdcensus.capture.mse.select import (
     DEFAULT_PTHRESH,
     RankedModel,
     StepRecord,
