@@ -39,7 +39,7 @@ def estimate_mse(
     if bootstrap < 0:
         raise InputError("--bootstrap must be 0 or a positive number of replicates")
     if plot is not None:
-        from crowdcensus.capture.mse.plots import check_plot_path
+        from crowdcensus.plotting import check_plot_path
 
         check_plot_path(plot)
     histories = read_histories(file, freq=freq)
