@@ -55,6 +55,9 @@ class Activity(_Strict):
     classes: list[ActivityClass] = Field(min_length=1)
     #: Chance that a respondent reports the frequency category next to their true one.
     misreport: Fraction = 0.0
+    #: Log-scale spread of the hours per week a respondent reports around 1.5 hours per
+    #: weekly visit (a self-reported figure is rough).
+    hours_noise: NonNegative = 0.5
 
     @model_validator(mode="after")
     def _shares(self) -> Activity:
@@ -119,6 +122,9 @@ class Experiment(_Strict):
     platforms: list[str] | None = None
     #: Chance that a worker who sees the task takes it.
     take_up: Fraction = 0.6
+    #: Drop in that chance after a first answer (survey aversion; 1: past participants
+    #: are excluded).
+    aversion: Fraction = 0.0
     #: The study's reach assumption (p_week) = the population value x this factor...
     reach_error: Positive = 1.0
     #: ...with a range of +-this relative spread.

@@ -61,7 +61,8 @@ class Responses:
         One row per worker: ``category`` (a frequency category),
         ``n_registered`` (number of platforms, NaN when not reported) and
         ``registered`` (the platforms named, lower case, as a frozenset; None
-        when the file gives a count or nothing).
+        when the file gives a count or nothing) and ``hours`` (hours of
+        micro-work per week, NaN when not given).
     histories : CaptureHistories
         Who answered in which wave (occasions = waves, in sorted order).
     """
@@ -183,6 +184,19 @@ def parse_responses(
     else:
         df["n_registered"] = np.nan
         df["registered"] = None
+    hours_col = columns.get("hours")
+    if hours_col and hours_col in frame.columns:
+        hours = pd.to_numeric(frame[hours_col], errors="coerce")
+        bad = frame[hours_col].notna() & hours.isna()
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy())) + 2
+            raise InputError(f"{name}: '{hours_col}' on line {row} is not a number of hours")
+        if (hours < 0).any():
+            row = int(np.argmax((hours < 0).to_numpy())) + 2
+            raise InputError(f"{name}: '{hours_col}' on line {row} is negative")
+        df["hours"] = hours.to_numpy(dtype=float)
+    else:
+        df["hours"] = np.nan
     df["worker"] = df["worker"].astype(str)
     df["wave"] = df["wave"].astype(str)
     df["platform"] = df["platform"].astype(str)
@@ -192,7 +206,8 @@ def parse_responses(
     rank = {w: i for i, w in enumerate(order)}
     df["_rank"] = df["wave"].map(rank)
     first = df.sort_values(["_rank"], kind="stable").drop_duplicates("worker", keep="first")
-    respondents = first.set_index("worker")[["category", "n_registered", "registered"]]
+    respondents = first.set_index("worker")[["category", "n_registered", "registered",
+                                             "hours"]]
     events = df.drop_duplicates(["worker", "wave"])[["worker", "wave", "platform"]]
     histories = CaptureHistories.from_events(events, "worker", "wave", occasions=order)
     return Responses(events.reset_index(drop=True), respondents, histories)

@@ -18,8 +18,8 @@ MONTHLY = 12 / 52
 WEEKS_PER_MONTH = 52 / 12
 
 #: Bin edges of the weekly visit rate (the last bin is open).
-EDGES = np.array([0.0, 0.005, 1 / 52, 0.05, 0.1, MONTHLY, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0,
-                  3.0, 4.5, 7.0, 12.0, np.inf])
+EDGES = np.array([0.0, 0.01, 1 / 52, 0.03, 0.045, 0.065, 0.09, 0.125, 0.17, MONTHLY, 0.3, 0.39,
+                  0.5, 0.64, 0.8, 1.0, 1.2, 1.41, 1.68, 2.0, np.inf])
 
 #: Reported-frequency categories as measured by the model, most frequent first
 #: (``first_time`` is measured as ``less_often``).
@@ -30,9 +30,9 @@ CATEGORY_FLOORS = (2.0, 1.0, MONTHLY, 0.0)
 
 
 def bin_rates() -> np.ndarray:
-    """A representative rate per bin: the geometric middle (the open ends: 0.0025 and 16)."""
+    """A representative rate per bin: the geometric middle (the open ends: 0.005 and 3)."""
     lo, hi = EDGES[1:-2], EDGES[2:-1]
-    return np.concatenate([[0.0025], np.sqrt(lo * hi), [16.0]])
+    return np.concatenate([[0.005], np.sqrt(lo * hi), [3.0]])
 
 
 def bin_log_widths() -> np.ndarray:

@@ -23,6 +23,9 @@ from crowdcensus.synthesis.priors import Priors, study_priors
 
 #: Largest number of platforms whose registration patterns are enumerated (2^J - 1 sets).
 MAX_PLATFORMS = 10
+#: Bands of reported hours per week (the last band, index len(HOUR_EDGES) - 1, is "not given").
+HOUR_EDGES = np.array([0.0, 0.25, 0.5, 1.0, 2.0, 3.5, 6.0, 10.0, 16.0, 25.0, 40.0, np.inf])
+N_HOUR_BANDS = len(HOUR_EDGES)  # the bands, and "not given"
 
 
 def log_sd(q: Quantity | None, floor: float = 0.01) -> float:
@@ -48,7 +51,8 @@ class CaptureData:
         answer (index into :data:`~crowdcensus.synthesis.activity.REPORT_CATEGORIES`)
         and its set of platforms (row of :attr:`SynthesisData.subsets`, or -1
         when the respondents did not say; ``group_platform`` then gives a
-        platform they answered on).
+        platform they answered on); ``group_hours`` the band of hours per week
+        reported (:data:`HOUR_EDGES`; the last index when not given).
     group_count : array (K,)
         Respondents in the group.
     wave_days : array (T,)
@@ -61,10 +65,15 @@ class CaptureData:
     group_subset: np.ndarray
     group_platform: np.ndarray
     group_count: np.ndarray
+    group_hours: np.ndarray
     wave_days: np.ndarray
     occasions: tuple[str, ...]
     n_captured: int
     unmatched_platforms: tuple[str, ...] = ()
+    #: The waves' start days in the reference period, when the study gives them.
+    wave_starts: np.ndarray | None = None
+    reference_days: float = 364.0
+    churn: bool | str = "auto"
 
     @property
     def n_waves(self) -> int:
@@ -122,10 +131,22 @@ def all_subsets(n: int) -> np.ndarray:
 
 def _wave_days(study: Study, n_waves: int) -> np.ndarray:
     exp = study.experiment
-    days = getattr(exp, "wave_days", None)
-    if days is None and exp.reach is not None:
+    days = None
+    if exp.schedule is not None:
+        days = float(exp.schedule.wave_days)
+    elif exp.reach is not None:
         days = float(exp.reach.posting_weeks) * 7.0 / n_waves
     return np.full(n_waves, float(days if days is not None else 7.0))
+
+
+def _schedule(study: Study, n_waves: int) -> tuple[np.ndarray | None, float]:
+    sched = study.experiment.schedule
+    if sched is None or not sched.wave_starts:
+        return None, 364.0
+    if len(sched.wave_starts) != n_waves:
+        raise InputError(f"experiment.schedule.wave_starts: gives {len(sched.wave_starts)} "
+                         f"waves but the responses have {n_waves}")
+    return np.asarray(sched.wave_starts, dtype=float), float(sched.reference_days)
 
 
 def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
@@ -134,7 +155,6 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
     keys = _platform_keys(study)
     hist = responses.histories
     occasions = tuple(hist.occasions)
-    ids = list(hist.ids) if getattr(hist, "ids", None) is not None else None
     events = responses.events
     resp = responses.respondents
     t = len(occasions)
@@ -172,15 +192,20 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
                     member[j] = 1  # one is registered where one answered
             if member.any():
                 subset_idx[i] = index[tuple(member.tolist())]
+    hours = resp["hours"].to_numpy(dtype=float) if "hours" in resp else np.full(len(resp), np.nan)
+    band = np.where(np.isnan(hours), N_HOUR_BANDS - 1,
+                    np.searchsorted(HOUR_EDGES, np.nan_to_num(hours), side="right") - 1)
     frame = pd.DataFrame({"pattern": [row.tobytes() for row in matrix], "report": report,
-                          "subset": subset_idx, "platform": plat_idx})
+                          "subset": subset_idx, "platform": plat_idx, "hours": band})
     frame.loc[frame["subset"] >= 0, "platform"] = -1
-    grouped = frame.groupby(["pattern", "report", "subset", "platform"], sort=True).size()
+    grouped = frame.groupby(["pattern", "report", "subset", "platform", "hours"],
+                            sort=True).size()
     empty = np.zeros(t, dtype=np.int8).tobytes()
     pattern_keys = [empty] + sorted({k[0] for k in grouped.index} - {empty})
     pattern_pos = {k: i for i, k in enumerate(pattern_keys)}
     patterns = np.array([np.frombuffer(k, dtype=np.int8) for k in pattern_keys])
     g = grouped.reset_index(name="count")
+    starts, reference_days = _schedule(study, t)
     return CaptureData(
         patterns=patterns,
         group_pattern=g["pattern"].map(pattern_pos).to_numpy(np.int32),
@@ -188,10 +213,14 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         group_subset=g["subset"].to_numpy(np.int32),
         group_platform=g["platform"].to_numpy(np.int32),
         group_count=g["count"].to_numpy(np.float64),
+        group_hours=g["hours"].to_numpy(np.int32),
         wave_days=_wave_days(study, t),
         occasions=occasions,
         n_captured=int(len(resp)),
         unmatched_platforms=tuple(sorted(x for x in unmatched if x)),
+        wave_starts=starts,
+        reference_days=reference_days,
+        churn=study.experiment.churn,
     )
 
 

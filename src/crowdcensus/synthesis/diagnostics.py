@@ -44,8 +44,8 @@ def nuts_diagnostics(grouped: dict[str, np.ndarray], diverging: np.ndarray, chai
     series = _scalars(grouped)
     rhat, ess = {}, {}
     for name, x in series.items():
-        if np.ptp(x) == 0:
-            continue
+        if np.ptp(x) <= 1e-9 * max(float(np.abs(x).mean()), 1e-300):
+            continue  # a constant (e.g. the share reached when posted everywhere)
         rhat[name] = float(split_gelman_rubin(x)) if chains > 1 else float("nan")
         ess[name] = float(effective_sample_size(x))
     n_div = int(np.sum(diverging))

@@ -30,6 +30,7 @@ from crowdcensus.synthesis.data import SynthesisData
 from crowdcensus.synthesis.model import ModelConfig, initial_values, joint_model, model_inputs
 
 _READY = False
+ADAPT_MASS = os.environ.get("CC_ADAPT_MASS", "0") == "1"
 
 
 def _jax():
@@ -118,14 +119,15 @@ class CompiledModel:
             def run(rng, z0, inv_mass, arr):
                 state = init_kernel(z0, warmup, step_size=0.5, inverse_mass_matrix=inv_mass,
                                     dense_mass=True, target_accept_prob=0.9,
-                                    max_tree_depth=8, model_args=(arr,), rng_key=rng)
+                                    adapt_mass_matrix=ADAPT_MASS, max_tree_depth=8,
+                                    model_args=(arr,), rng_key=rng)
 
                 def step(st, _):
                     st = sample_kernel(st, model_args=(arr,))
-                    return st, (st.z, st.diverging)
+                    return st, (st.z, st.diverging, st.num_steps)
 
-                _, (zs, div) = jax.lax.scan(step, state, None, length=warmup + draws)
-                return zs[warmup:], div[warmup:]
+                last, (zs, div, steps) = jax.lax.scan(step, state, None, length=warmup + draws)
+                return zs[warmup:], div[warmup:], steps, last.adapt_state.step_size
 
             self._runners[key] = jax.jit(run)
         return self._runners[key]
@@ -259,11 +261,11 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
     z0 = jnp.asarray(x_mode)
     if n_dev >= chains > 1:
         stack = lambda x: jnp.broadcast_to(x, (chains, *x.shape))  # noqa: E731
-        zs, div = jax.pmap(run, in_axes=(0, 0, 0, None))(
+        zs, div, steps, step_size = jax.pmap(run, in_axes=(0, 0, 0, None))(
             keys, stack(z0), stack(jnp.asarray(inv_mass)), arrays)
     else:
         outs = [run(k, z0, jnp.asarray(inv_mass), arrays) for k in keys]
-        zs, div = jnp.stack([o[0] for o in outs]), jnp.stack([o[1] for o in outs])
+        zs, div, steps, step_size = (jnp.stack([o[i] for o in outs]) for i in range(4))
     z = np.asarray(zs)                                             # (chains, draws, d)
     flat = z.reshape(-1, z.shape[-1])
     samples = {k: np.asarray(v) for k, v in model.constrain(jnp.asarray(flat),
@@ -272,4 +274,8 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
     from crowdcensus.synthesis.diagnostics import nuts_diagnostics
 
     diag, problems = nuts_diagnostics(grouped, np.asarray(div), chains)
+    steps = np.asarray(steps)
+    diag["leapfrog_steps_warmup"] = float(steps[:, :warmup].mean())
+    diag["leapfrog_steps_sampling"] = float(steps[:, warmup:].mean())
+    diag["step_size"] = [float(x) for x in np.asarray(step_size).ravel()]
     return Posterior(samples, "nuts", mode, diag, converged=not problems, problems=problems)

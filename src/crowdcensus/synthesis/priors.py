@@ -9,7 +9,7 @@ informative default applies. The defaults, and why, are in
 =========================  =============================================  =====================
 parameter                  default prior                                   95% of its mass
 =========================  =============================================  =====================
-dormant share              logit-normal, median 0.2, sd 1.2 (logit)        0.03 to 0.72
+dormant share              Beta(1, 3): most likely 0, mean 0.25            0.01 to 0.71
 declaration inflation      log inflation half-normal, sd 0.2               1.00 to 1.48
 visitors per person        log visitors half-normal, sd 0.1                1.00 to 1.22
 worker share of visitors   Beta(6, 1.5)                                    0.47 to 0.98
@@ -120,7 +120,7 @@ def factor_prior(name: str, label: str, q: Quantity | None, default: Prior, path
 
 
 DEFAULT_DORMANT = Prior("dormant_share", "Share of registered accounts that are not workers",
-                        "logitnormal", (float(np.log(0.2 / 0.8)), 1.2))
+                        "beta", (1.0, 3.0))
 DEFAULT_INFLATION = Prior("declaration_inflation", "Declared registrations / true registrations",
                           "lognormal_ge1", (0.0, 0.2))
 DEFAULT_VISITORS = Prior("visitors_per_person", "Visitors counted per person (devices, cookies)",
@@ -137,7 +137,7 @@ def study_priors(study: Study) -> Priors:
     ws = []
     for i, p in enumerate(study.platforms):
         q = p.audience.worker_share if p.audience is not None else None
-        default = Prior(f"worker_share[{i}]", f"Share of visitors who are workers: {p.name}",
+        default = Prior(f"worker_share_{i}", f"Share of visitors who are workers: {p.name}",
                         "beta", DEFAULT_WORKER_SHARE)
         ws.append(share_prior(default.name, default.label, q, default,
                               f"platforms[{i}].audience.worker_share"))
