@@ -295,6 +295,13 @@ def test_admin_pages_need_login(client):
     assert ok.status_code == 200 and "Micro-work in France" in ok.text
     page = client.get(f"/admin/studies/{study['id']}")
     assert "ExternalQuestion" in page.text
+    create_wave(client, study["id"], "prolific")
+    page = client.get(f"/admin/studies/{study['id']}").text
+    exports = page[page.index("<h2>Exports</h2>"):]
+    per_platform = exports.index("histories?format=csv&amp;platform=mturk")
+    pooled = exports.index('histories?format=csv">')
+    assert per_platform < pooled and "mixes platforms" in exports[pooled:]
+    assert "is not https" in page  # the link workers get is http://testserver
     assert client.get(f"/api/studies/{study['id']}/responses").status_code == 200
     assert client.post("/api/studies", json={"title": "x", "country": "FR"}).status_code == 401
 

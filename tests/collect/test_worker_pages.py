@@ -309,3 +309,32 @@ def test_an_unexpected_error_is_a_page_in_the_workers_language(sqlite_client, mo
     _is_page_for_workers(page, "fr", "err_server")
     assert "secret_internal_detail" not in page.text
     assert "diplab@example.org" in page.text  # whom to write to
+
+
+def test_the_completion_and_declined_pages_switch_language_too(sqlite_client):
+    client = sqlite_client
+    wave = create_wave(client, create_study(client)["id"], "mturk")
+    pid = public_id(wave)
+    done = run_flow(client, wave, "A9SWITCH")
+    code = code_on(done.text)
+    assert 'lang="fr"' in done.text and 'name="page" value="done"' in done.text
+    english = client.post(f"/w/{pid}/language", data={
+        "token": hidden(done.text, "token"), "csrf_token": hidden(done.text, "csrf_token"),
+        "page": "done", "to": "en"})
+    assert 'lang="en"' in english.text and code_on(english.text) == code
+    assert 'action="https://workersandbox.mturk.com/mturk/externalSubmit"' in english.text
+    assert "A9SWITCH" not in english.text.replace("ASGA9SWITCH", "")  # only the assignment
+    page = client.get(f"/w/{pid}", params=landing_params("mturk", "A9OTHER"))
+    declined = client.post(f"/w/{pid}/consent", data={
+        "token": hidden(page.text, "token"), "csrf_token": hidden(page.text, "csrf_token"),
+        "consent": "no"})
+    assert _message(declined.text) == TEXTS["fr"]["declined"]
+    back = client.post(f"/w/{pid}/language", data={
+        "token": hidden(declined.text, "token"), "csrf_token": hidden(page.text, "csrf_token"),
+        "page": "declined", "to": "en"})
+    assert _message(back.text) == TEXTS["en"]["declined"]
+    preview = client.get(f"/w/{pid}", params={"assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE",
+                                              "hitId": "H1"})
+    link = re.search(r'href="([^"]+)" hreflang="en"', preview.text).group(1)
+    assert "ASSIGNMENT_ID_NOT_AVAILABLE" in link and "workerId" not in link
+    assert _message(client.get(link.replace("&amp;", "&")).text) == TEXTS["en"]["preview"]

@@ -22,6 +22,29 @@ from tests.simulate.conftest import small
 pytestmark = pytest.mark.xdist_group("simulate-e2e")
 
 
+def test_each_thread_gets_its_own_http_client():
+    """A client holds cookies (the CSRF nonce): two threads must never share one."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    _require_service()
+    from crowdcensus.simulate.e2e import _ClientPerThread
+
+    clients = _ClientPerThread()
+    barrier = threading.Barrier(4)
+
+    def twice(_):
+        first = clients.get()
+        barrier.wait()  # all four threads hold a client at the same time
+        assert clients.get() is first
+        return threading.get_ident(), id(first)
+
+    with ThreadPoolExecutor(4) as pool:
+        seen = list(pool.map(twice, range(4)))
+    assert len({t for t, _ in seen}) == 4 and len({c for _, c in seen}) == 4
+    clients.close()
+
+
 def _require_service() -> None:
     if importlib.util.find_spec("crowdcensus.collect") is None:
         if os.environ.get("CI") == "true":
@@ -35,6 +58,7 @@ def _histories(frame: pd.DataFrame) -> pd.DataFrame:
     return h.to_frame(freq="freq").sort_values(list(h.to_frame().columns[:-1]))
 
 
+@pytest.mark.slow
 def test_study_through_the_service(tmp_path):
     _require_service()
     from crowdcensus.simulate.e2e import run_through_service

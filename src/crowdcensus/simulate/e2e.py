@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -173,6 +174,37 @@ def _posting_platform(scenario: Scenario) -> str:
                      f"experiment.platforms is {candidates}")
 
 
+class _ClientPerThread:
+    """One HTTP client per thread: a client keeps cookies (the CSRF nonce), and a
+    client shared by two threads mixes two workers' cookies (a 403 on consent)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list = []
+
+    def get(self):
+        import httpx
+
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = httpx.Client(timeout=30)
+            with self._lock:
+                self._all.append(client)
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._all = self._all, []
+        for client in clients:
+            client.close()
+
+
+def _answer_with(clients: _ClientPerThread, url: str, platform: str, raw_id: str,
+                 row: dict) -> str:
+    return _answer(clients.get(), url, platform, raw_id, row)
+
+
 def _answer(client, url: str, platform: str, raw_id: str, row: dict) -> str:
     """One worker's visit: landing, consent, questionnaire; returns the completion code."""
     params = {SERVICE_PLATFORMS[platform]: raw_id}
@@ -191,7 +223,7 @@ def _answer(client, url: str, platform: str, raw_id: str, row: dict) -> str:
             "hours_per_week": str(row["hours_per_week"]), "earnings_band": row["earnings_band"],
             "country": row["country"], "attention": row["attention_answer"]}
     r = client.post(f"{url}/submit", data=form)
-    if r.status_code != 200:
+    if r.status_code not in (200, 303):  # 303: Prolific's completion redirect
         raise CrowdcensusError(f"the service refused an answer ({r.status_code}): "
                                f"{r.text[:200]}")
     return row["wave"]
@@ -241,7 +273,9 @@ def run_through_service(
                 r = api.post("/api/studies", json={
                     "title": f"Simulated study ({scenario.scenario.name})",
                     "country": "FR" if scenario.scenario.country == "XX"
-                    else scenario.scenario.country})
+                    else scenario.scenario.country,
+                    "researcher_name": "crowdcensus simulation",
+                    "researcher_contact": "simulation@localhost"})
                 r.raise_for_status()
                 study_id = r.json()["id"]
                 links = {}
@@ -258,17 +292,15 @@ def run_through_service(
                 rows = answers[answers["wave"] == label].to_dict(orient="records")
                 if time.monotonic() - started > timeout:
                     raise CrowdcensusError(f"end-to-end run over its time limit ({timeout:g} s)")
-                with ThreadPoolExecutor(CLIENT_THREADS) as pool:
-                    clients = [httpx.Client(timeout=30) for _ in range(CLIENT_THREADS)]
-                    try:
-                        jobs = [pool.submit(_answer, clients[i % CLIENT_THREADS], links[label],
-                                            platform, raw_ids[row["worker_hash"]], row)
-                                for i, row in enumerate(rows)]
+                clients = _ClientPerThread()
+                try:
+                    with ThreadPoolExecutor(CLIENT_THREADS) as pool:
+                        jobs = [pool.submit(_answer_with, clients, links[label], platform,
+                                            raw_ids[row["worker_hash"]], row) for row in rows]
                         for job in jobs:
                             job.result()
-                    finally:
-                        for c in clients:
-                            c.close()
+                finally:
+                    clients.close()
                 sent += len(rows)
                 say(f"wave {label}: {len(rows)} answers")
             timings["answers"] = time.monotonic() - t0
