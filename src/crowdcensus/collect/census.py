@@ -114,9 +114,13 @@ def _platform(conn: Connection, study_id: int, platform: str, table: pd.DataFram
     if len(mine) < 2 or ev.empty:
         out["notes"].append("a running estimate needs a second wave on this platform")
         return out, frames
-    frame = exports.histories_frame(conn, study_id, platform, opened_by=now)
-    frames["histories"] = frame
     errors = live.estimator_errors()
+    try:
+        frame = exports.histories_frame(conn, study_id, platform, opened_by=now)
+    except errors as exc:
+        out["notes"].append(f"capture histories: {exc}")
+        return out, frames
+    frames["histories"] = frame
     try:
         closed = live.closed_estimates(frame, level)
         out["closed"], out["estimate"] = closed["table"], closed["selected"]

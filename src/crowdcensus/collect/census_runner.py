@@ -57,9 +57,11 @@ class CensusRunner:
         The service's clock (``now()``): the census is computed "as of" its time.
     """
 
-    def __init__(self, db_url: str, clock) -> None:
+    def __init__(self, db_url: str, clock, check_every: float | None = CHECK_SECONDS) -> None:
         self.db_url = db_url
         self.clock = clock
+        #: Seconds between the scheduler's checks; None pauses them (tests call tick()).
+        self.check_every = check_every
         self._running: dict[int, subprocess.Popen] = {}
         self._queued: list[tuple[int, str]] = []
         self._lock = threading.Lock()
@@ -151,12 +153,14 @@ class CensusRunner:
                 queued.append(study_id)
         return queued
 
-    async def loop(self, engine: Engine, every: float = CHECK_SECONDS) -> None:
-        """Run :meth:`tick` every ``every`` seconds (a task of the app's lifespan)."""
+    async def loop(self, engine: Engine) -> None:
+        """Run :meth:`tick` every :attr:`check_every` seconds (a task of the app's lifespan)."""
         from starlette.concurrency import run_in_threadpool
 
         while True:
-            await asyncio.sleep(every)
+            await asyncio.sleep(self.check_every or CHECK_SECONDS)
+            if self.check_every is None:
+                continue
             try:
                 await run_in_threadpool(self.tick, engine)
             except Exception as exc:  # keep the scheduler alive whatever happens
