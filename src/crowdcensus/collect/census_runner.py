@@ -4,10 +4,11 @@ Fitting a dozen models, profiling an interval and drawing four figures takes
 from a fraction of a second to a few seconds of CPU, and Python runs one
 thread at a time: done in the server process it would stall the event loop
 and the response writer. So :class:`CensusRunner` runs each computation in a
-helper process (``python -m crowdcensus.collect.census``, at a lower
-priority with ``nice``) that opens its own connection, computes the census
-and stores it (:func:`crowdcensus.collect.census.run_census`). The job is
-given on the helper's standard input, so the database URL never shows in the
+helper process (``python -m crowdcensus.collect.census``, at the lowest
+priority: ``nice 19`` and Linux's batch scheduling) that opens its own
+connection, computes the census and stores it
+(:func:`crowdcensus.collect.census.run_census`). The job is given on the
+helper's standard input, so the database URL never shows in the
 process list. A request only queues work (``POST .../census``, answered 202
 at once) or reads the last stored census.
 
