@@ -290,7 +290,7 @@ async def admin_census(request: Request, study_id: StudyId) -> Response:
     await _admin_form(request)
     if await run_in_threadpool(request.app.state.store.study, study_id) is None:
         raise HTTPException(404, f"no study {study_id}")
-    queue_census(request, study_id)
+    await run_in_threadpool(queue_census, request, study_id)  # starts a process
     return RedirectResponse(f"/admin/studies/{study_id}#census", status_code=303)
 
 

@@ -63,7 +63,7 @@ async def get_census(request: Request, study_id: StudyId) -> Response:
 async def refresh_census(request: Request, study_id: StudyId) -> dict:
     """Recompute the study's census in the background (202 at once)."""
     await study_or_404(request, study_id)
-    queued = queue_census(request, study_id)
+    queued = await run_in_threadpool(queue_census, request, study_id)  # starts a process
     return {"study_id": study_id, "queued": queued, "computing": True}
 
 
