@@ -28,8 +28,11 @@ def check_plot_path(path: str | Path) -> Path:
 
 
 def plot_mse(est: MultipleSystemsModel, path: str | Path, top: int = 15) -> Path:
-    """Model ranking (BIC), or the stepwise path, and the bootstrap distribution."""
+    """Model ranking (BIC), or the stepwise path, and the bootstrap distribution;
+    with Bayesian thresholding, the threshold statistics and the posterior."""
     p = check_plot_path(path)
+    if est.bayes_ is not None:
+        return _plot_bayes(est, p)
     boot = est.bootstrap_
     fig, axes = plt.subplots(1, 2 if boot is not None else 1, figsize=(11 if boot else 6.5, 4.5),
                              squeeze=False)
@@ -71,6 +74,37 @@ def plot_mse(est: MultipleSystemsModel, path: str | Path, top: int = 15) -> Path
         )
         ax2.set_xlabel("population estimate")
         ax2.legend()
+    fig.tight_layout()
+    fig.savefig(p)
+    plt.close(fig)
+    return p
+
+
+def _plot_bayes(est: MultipleSystemsModel, p: Path) -> Path:
+    r = est.bayes_
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
+    stats = {**r.threshold_statistics, **r.triple_threshold_statistics}
+    names = list(stats)[::-1]
+    values = np.array([min(stats[k], 50.0) for k in names])
+    kept = set(r.retained) | set(r.retained_triples)
+    ax1.barh(range(len(names)), values, color=["C0" if k in kept else "0.7" for k in names])
+    ax1.axvline(r.threshold, color="C3", linestyle="--", label=f"threshold {r.threshold:g}")
+    ax1.set_yticks(range(len(names)), names, fontsize=8)
+    ax1.set_xlabel("|posterior mean| / posterior sd")
+    ax1.set_title("Interactions (blue: retained)")
+    ax1.legend()
+    ends = r.quantiles((0.005, 0.995))
+    shown = (r.total >= ends[0.005]) & (r.total <= ends[0.995])
+    ax2.hist(r.total[shown], bins=60, weights=r.weights[shown], color="0.7")
+    lo, hi = est.confidence_interval_
+    ax2.axvline(r.median, color="C3", label=f"median {r.median:.0f}")
+    for value in (lo, hi):
+        ax2.axvline(value, color="C0", linestyle="--")
+    ax2.set_title(f"Posterior of the population; {100 * est.level:g}% interval "
+                  f"{lo:.0f}-{hi:.0f}")
+    ax2.set_xlabel("population")
+    ax2.set_yticks([])
+    ax2.legend()
     fig.tight_layout()
     fig.savefig(p)
     plt.close(fig)
