@@ -312,6 +312,7 @@ def _newton(X, outer, y, active, w, start_mu):
     """
     B, p = active.shape
     mask = active.astype(float)
+    pair_mask = (active[:, :, None] & active[:, None, :]).reshape(B, p * p)
     mu0 = start_mu[None, :] * w
     z = np.log(start_mu) + y / start_mu - 1.0
     G = _stacked_gram(mu0, outer, active)
@@ -328,7 +329,9 @@ def _newton(X, outer, y, active, w, start_mu):
         bt, wt, mt = beta[todo], w[todo], mask[todo]
         mu = np.exp(np.clip(bt @ X.T, -MAX_ETA, MAX_ETA)) * wt
         grad = ((wt * y[None, :] - mu) @ X) * mt
-        info = (mu @ outer).reshape(-1, p, p) * (mt[:, :, None] * mt[:, None, :])
+        info = mu @ outer
+        info *= pair_mask[todo]
+        info = info.reshape(-1, p, p)
         info[:, idx, idx] += 1.0 - mt
         step = _solve(info, grad)
         finite = np.all(np.isfinite(step), axis=1)

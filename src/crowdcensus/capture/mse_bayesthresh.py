@@ -31,7 +31,7 @@ intercept and main effects still needs the data to pin those down -- when they
 do not, the posterior has no mode and the method says so.
 
 The posterior is sampled by :func:`~crowdcensus.capture.mse_posterior.sample_posterior`
-(importance sampling from a Student-t around the exact mode), where R calls
+(Hamiltonian Monte Carlo on 40 chains, whitened by the exact mode), where R calls
 ``MCMCpack::MCMCpoisson`` (random-walk Metropolis, 10,000 draws after 1,000 of
 burn-in, with the flat priors replaced by ``N(0, 10^4)``).
 
@@ -51,6 +51,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linprog
 
 from crowdcensus.capture.mse import (
     HierarchicalModel,
@@ -61,7 +62,7 @@ from crowdcensus.capture.mse import (
     design,
     popcount,
 )
-from crowdcensus.capture.mse_posterior import PARETO_K_LIMIT, Posterior, sample_posterior
+from crowdcensus.capture.mse_posterior import Posterior, sample_posterior
 from crowdcensus.errors import InputError, NotIdentifiableError
 
 PRIORS = ("proper", "improper")
@@ -81,12 +82,24 @@ class Stage:
     removed: tuple[int, ...]  # interactions at -inf (improper prior only)
     posterior: Posterior
 
-    def statistics(self, order: int) -> dict[int, float]:
-        """``|posterior mean| / posterior sd`` of the interactions of one order."""
+    def undecided(self, order: int, threshold: float) -> list[int]:
+        """Interactions whose statistic Monte Carlo error could put on the other side of
+        the threshold: ``|r - threshold| < 3 se(r)`` with ``se(r)^2 ~ (1 + r^2/2) / ESS``
+        (the delta-method error of a mean over a standard deviation)."""
+        first = 1 + self.n_lists
+        ess = self.posterior.effective_sizes()[first:]
+        return [e for (e, r), n in zip(self.statistics_all().items(), ess, strict=True)
+                if popcount(e) == order and abs(r - threshold) < 3 * np.sqrt((1 + r * r / 2) / n)]
+
+    def statistics_all(self) -> dict[int, float]:
         first = 1 + self.n_lists
         mean, sd = self.posterior.mean[first:], self.posterior.sd[first:]
         return {e: float(abs(m) / s) if s > 0 else float("inf")
-                for e, m, s in zip(self.effects, mean, sd, strict=True) if popcount(e) == order}
+                for e, m, s in zip(self.effects, mean, sd, strict=True)}
+
+    def statistics(self, order: int) -> dict[int, float]:
+        """``|posterior mean| / posterior sd`` of the interactions of one order."""
+        return {e: r for e, r in self.statistics_all().items() if popcount(e) == order}
 
 
 @dataclass(frozen=True)
@@ -106,10 +119,8 @@ class BayesThreshResult:
         What the procedure had to skip.
     total : ndarray
         Posterior draws of the population, ``n + exp(theta_0)``.
-    weights : ndarray
-        Their importance weights.
-    ess, pareto_k : float
-        Effective sample size and Pareto diagnostic of the final fit.
+    ess, rhat : float
+        Effective sample size of the population and largest R-hat of the final fit.
     """
 
     lists: tuple[str, ...]
@@ -126,14 +137,13 @@ class BayesThreshResult:
     minus_infinity: list[str]
     notes: list[str]
     total: np.ndarray
-    weights: np.ndarray
     ess: float
-    pareto_k: float
+    rhat: float
     model: str
 
     def quantiles(self, probs=QUANTILES) -> dict[float, float]:
-        q = Posterior(self.total[:, None], self.weights, np.zeros(1), self.ess,
-                      self.pareto_k).quantiles(self.total, probs)
+        """Posterior quantiles of the population (R's default rule, type 7)."""
+        q = np.quantile(self.total, probs)
         return {float(p): float(v) for p, v in zip(probs, q, strict=True)}
 
     @property
@@ -142,11 +152,11 @@ class BayesThreshResult:
 
     @property
     def mean(self) -> float:
-        return float(self.weights @ self.total)
+        return float(self.total.mean())
 
     @property
     def sd(self) -> float:
-        return float(np.sqrt(self.weights @ (self.total - self.mean) ** 2))
+        return float(self.total.std(ddof=1))
 
 
 def _name(mask: int, lists: tuple[str, ...]) -> str:
@@ -175,8 +185,56 @@ def _fit(table: OverlapTable, kept: np.ndarray, effects: list[int], prior: str,
     precision = np.zeros(len(params))
     if prior == "proper":
         precision[1 + L:] = 1.0 / prior_variance
-    posterior = sample_posterior(X, table.counts[kept], precision, n_draws, rng)
+    try:
+        posterior = sample_posterior(X, table.counts[kept], precision, n_draws, rng)
+    except NotIdentifiableError:
+        names = ", ".join(_name(e, table.lists) for e in effects) or "main effects only"
+        raise NotIdentifiableError(
+            f"the data do not determine the number of people on no list (model with "
+            f"{names}): with flat priors on the intercept and main effects the posterior has "
+            "no mode -- some list overlaps too little with the others; no estimate or "
+            "interval is given") from None
     return Stage(L, tuple(effects), kept, tuple(removed), posterior)
+
+
+def unseen_unbounded(X: np.ndarray, y: np.ndarray) -> bool:
+    """Whether the likelihood leaves the intercept free in some direction.
+
+    True when a direction ``d`` with ``d_0 = +1`` or ``-1`` changes no expected
+    count of a cell with people (``X_+ d = 0``) and does not raise any of an
+    empty cell (``X_0 d <= 0``): along it the likelihood never falls, so only
+    the priors on the interactions hold the number of people on no list --
+    the data say nothing about it. Two small linear programs decide.
+    """
+    pos = y > 0
+    p = X.shape[1]
+    for sign in (1.0, -1.0):
+        a_eq = np.vstack([X[pos], np.eye(1, p)])
+        b_eq = np.r_[np.zeros(int(pos.sum())), sign]
+        a_ub = X[~pos] if (~pos).any() else None
+        b_ub = np.zeros(int((~pos).sum())) if (~pos).any() else None
+        res = linprog(np.zeros(p), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq,
+                      bounds=[(None, None)] * p, method="highs")
+        if res.status == 0:
+            return True
+    return False
+
+
+def _thresholded_fit(table, kept, effects, prior, prior_variance, prune, n_draws, rng, order,
+                     threshold, notes) -> Stage:
+    """A fit whose threshold statistics decide: when one sits within Monte Carlo error
+    of the threshold, the fit is redone with four times the draws; if one still does,
+    a note says that the retained set hangs on it."""
+    stage = _fit(table, kept, effects, prior, prior_variance, prune, n_draws, rng)
+    if stage.undecided(order, threshold):
+        stage = _fit(table, kept, effects, prior, prior_variance, prune, 4 * n_draws, rng)
+        stats = stage.statistics(order)
+        for e in stage.undecided(order, threshold):
+            notes.append(
+                f"the statistic of {_name(e, table.lists)} ({stats[e]:.3f}) is within Monte "
+                f"Carlo error of the threshold {threshold:g}: whether it is retained depends "
+                "on the draws (try other seeds)")
+    return stage
 
 
 def bayes_threshold(
@@ -226,11 +284,12 @@ def bayes_threshold(
                 + describe_check(code, HierarchicalModel.from_terms(L, pairs))
                 + " (use --prior proper)")
     every = np.ones(table.cells.shape[0], dtype=bool)
-    stage1 = _fit(table, every, pairs, prior, prior_variance, improper, n_draws, rng)
+    notes: list[str] = []
+    stage1 = _thresholded_fit(table, every, pairs, prior, prior_variance, improper, n_draws,
+                              rng, 2, threshold, notes)
     pair_stats = stage1.statistics(2)
     kept_pairs = [e for e in stage1.effects if pair_stats[e] >= threshold]
     refit_cells = stage1.kept if improper else every
-    notes: list[str] = []
     eligible: list[int] = []
     triple_stats: dict[int, float] = {}
     kept_triples: list[int] = []
@@ -252,8 +311,9 @@ def bayes_threshold(
         else:
             eligible_ok = True
         if eligible and eligible_ok:
-            stage3 = _fit(table, refit_cells, kept_pairs + eligible, prior, prior_variance,
-                          improper, n_draws, rng)
+            stage3 = _thresholded_fit(table, refit_cells, kept_pairs + eligible, prior,
+                                      prior_variance, improper, n_draws, rng, 3, threshold,
+                                      notes)
             removed += [e for e in stage3.removed if popcount(e) == 3]
             triple_stats = stage3.statistics(3)
             kept_triples = [e for e in stage3.effects
@@ -262,12 +322,15 @@ def bayes_threshold(
                          False, n_draws, rng)
     if final is None:
         final = _fit(table, refit_cells, kept_pairs, prior, prior_variance, False, n_draws, rng)
-    post = final.posterior
-    if not post.pareto_k <= PARETO_K_LIMIT:
+    params = (0, *(1 << i for i in range(L)), *final.effects)
+    if unseen_unbounded(design(table.cells[final.kept], params), table.counts[final.kept]):
+        names = ", ".join(_name(e, lists) for e in final.effects) or "main effects only"
         raise NotIdentifiableError(
-            "the posterior of the population cannot be sampled reliably on these data "
-            f"(Pareto k = {post.pareto_k:.2f} > {PARETO_K_LIMIT}): the data say too little "
-            "about the people on no list under the retained model")
+            f"the data do not determine the number of people on no list under the retained "
+            f"model ({names}): the likelihood leaves it free and only the prior on the "
+            "interactions would set the interval (lists that never or hardly overlap); no "
+            "estimate or interval is given")
+    post = final.posterior
     total = table.n_observed + np.exp(np.minimum(post.draws[:, 0], 700.0))
     model = HierarchicalModel.from_terms(L, [*kept_pairs, *kept_triples, *removed])
     return BayesThreshResult(
@@ -285,8 +348,7 @@ def bayes_threshold(
         minus_infinity=[_name(e, lists) for e in removed] if improper else [],
         notes=notes,
         total=total,
-        weights=post.weights,
         ess=post.ess,
-        pareto_k=post.pareto_k,
+        rhat=post.rhat,
         model=str(model),
     )

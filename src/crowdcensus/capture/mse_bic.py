@@ -160,8 +160,8 @@ def _rank(table, universe, members, names, workers) -> tuple[MSEFit, list[Ranked
     if usable.size == 0:
         raise NotIdentifiableError(
             "no hierarchical model has an identifiable estimate on these data")
-    # ties (to rounding) keep the enumeration order
-    order = usable[np.lexsort((usable, np.round(res.bic[usable], 6)))]
+    # ties (to 1e-8, far above the fits' rounding) keep the enumeration order
+    order = usable[np.lexsort((usable, np.round(res.bic[usable], 8)))]
     orders = _orders(universe, members)
     rows = [RankedModel(*r) for r in zip([names[i] for i in order], res.popest[order].tolist(),
                                          res.bic[order].tolist(), res.aic[order].tolist(),

@@ -307,8 +307,7 @@ class MultipleSystemsModel:
             "level": self.level,
             "ci": {f"{(1 - self.level) / 2:g}": lo, f"{(1 + self.level) / 2:g}": hi},
             "posterior": {"mean": r.mean, "sd": r.sd, "draws": int(r.total.size),
-                          "effective_sample_size": r.ess, "pareto_k": r.pareto_k,
-                          "seed": self.seed},
+                          "effective_sample_size": r.ess, "rhat": r.rhat, "seed": self.seed},
             "notes": r.notes,
         }
 
@@ -380,8 +379,8 @@ class MultipleSystemsModel:
             f"(unobserved: {r.median - r.n_observed:.1f}; posterior sd {r.sd:.1f})",
             "posterior quantiles: " + " | ".join(f"{100 * p:g}% {v:.1f}" for p, v in q.items()),
             f"{100 * self.level:g}% posterior interval: {lo:.1f} - {hi:.1f}",
-            f"posterior sample: {r.total.size} importance draws, effective size "
-            f"{r.ess:.0f}, Pareto k {r.pareto_k:.2f} (seed {self.seed})",
+            f"posterior sample: {r.total.size} draws (Hamiltonian Monte Carlo), effective "
+            f"size {r.ess:.0f}, R-hat {r.rhat:.3f} (seed {self.seed})",
         ]
         lines += [f"note: {n}" for n in r.notes]
         return "\n".join(lines)

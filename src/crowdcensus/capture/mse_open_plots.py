@@ -95,7 +95,7 @@ def _plot_bayes(est: MultipleSystemsModel, p: Path) -> Path:
     ax1.legend()
     ends = r.quantiles((0.005, 0.995))
     shown = (r.total >= ends[0.005]) & (r.total <= ends[0.995])
-    ax2.hist(r.total[shown], bins=60, weights=r.weights[shown], color="0.7")
+    ax2.hist(r.total[shown], bins=60, color="0.7")
     lo, hi = est.confidence_interval_
     ax2.axvline(r.median, color="C3", label=f"median {r.median:.0f}")
     for value in (lo, hi):
