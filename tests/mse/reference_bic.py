@@ -17,7 +17,7 @@ Downhill search (``downhill_fit`` is internal; default ``maxorder = lists - 1``,
 
     z <- UKdat   # and Ned, NewOrl, Western
     f <- MultipleSystemsEstimation:::downhill_fit(z[, ncol(z)], z[, -ncol(z)], verbose = TRUE)
-    f$optimum_hierarchy; f$minimum_value
+    f$optimum_hierarchy; f$minimum_value; length(f$hierarchies_considered)
 
 Models are in R's notation (its generators may come in another order than ours).
 """
@@ -28,10 +28,11 @@ SIX_LISTS = {
     "ned": ("[12,16,25,34,36,45,46]", 116667.0182, 310.4416486),
 }
 
-#: dataset -> (model, popest, BIC) reached by downhill_fit
+#: dataset -> (model, popest, BIC, models considered) of downhill_fit
 DOWNHILL = {
-    "western": ("[15,2,3,4]", 2483.383920, 118.744315),
-    "ukdat": ("[12,13,25,35,36,45]", 12349.586954, 244.119346),
-    "ned": ("[12,14,16,23,24,25,26,36,46,56]", 43584.737315, 312.786397),
-    "neworl": ("[45,1,2,3,6,7,8]", 1110.488081, 145.088455),
+    "korea": ("[12,23]", 157.166667, 57.140810, 7),
+    "western": ("[15,2,3,4]", 2483.383920, 118.744315, 20),
+    "ukdat": ("[12,13,25,35,36,45]", 12349.586954, 244.119346, 95),
+    "ned": ("[12,14,16,23,24,25,26,36,46,56]", 43584.737315, 312.786397, 160),
+    "neworl": ("[45,1,2,3,6,7,8]", 1110.488081, 145.088455, 56),
 }

@@ -115,14 +115,17 @@ def test_downhill_follows_r_s_korea_path():
     assert [s.model for s in path] == ["[1,2,3]", "[12,3]", "[12,23]"]
     assert [s.bic for s in path[1:]] == pytest.approx([58.9686, 57.14081], abs=1e-4)
     assert fit.popest == pytest.approx(157.16667, rel=1e-6)
-    assert path[-1].considered == 6  # [1,2,3], three pairs, [12,13], [12,23]
+    # models fitted, as R's hierarchies_considered: [1,2,3] and three pairs; [12,13] and
+    # [12,23]; [12,13,23]
+    assert [s.considered for s in path] == [4, 6, 7]
 
 
 @pytest.mark.parametrize("name", sorted(DOWNHILL))
 def test_downhill_reaches_r_s_model(name):
-    model, popest, bic = DOWNHILL[name]
+    model, popest, bic, considered = DOWNHILL[name]
     t = table(name)
-    fit, _ = downhill_search(t)
+    fit, path = downhill_search(t)
+    assert path[-1].considered == considered
     assert str(fit.model) == str(HierarchicalModel.parse(model, t.n_lists))
     assert fit.popest == pytest.approx(popest, rel=1e-5)
     assert fit.bic == pytest.approx(bic, rel=1e-6)

@@ -213,7 +213,11 @@ def _neighbours(model: frozenset[int], n_lists: int, max_order: int) -> list[fro
 
 @dataclass(frozen=True)
 class DownhillStep:
-    """One move of the downhill search."""
+    """One model of the downhill path.
+
+    ``considered`` counts the models fitted once this model's neighbours were
+    evaluated (for the last model, the total of the search).
+    """
 
     model: str
     popest: float
@@ -226,8 +230,7 @@ def downhill_search(
 ) -> tuple[MSEFit, list[DownhillStep]]:
     """Downhill BIC search from the main-effects model (see the module docstring).
 
-    Returns the fit of the model reached and the path (the start, then one
-    row per move, with the number of models fitted so far).
+    Returns the fit of the model reached and the path, from the main-effects model.
     """
     L = table.n_lists
     order = L - 1 if max_order is None else max_order
@@ -240,21 +243,25 @@ def downhill_search(
         raise NotIdentifiableError(
             "the main-effects model has no identifiable estimate on these data")
     best_bic, best_pop = start[0]
-    path = [DownhillStep(_name(current, L), best_pop, best_bic, 1)]
+    path = [(current, best_pop, best_bic)]
+    counts: list[int] = []  # models fitted once each path model's neighbours were
     for _ in range(niter):
         fresh = [m for m in _neighbours(current, L, order) if m not in seen]
+        seen.update(fresh)
+        counts.append(len(seen))
         if not fresh:
             break
-        seen.update(fresh)
         values = _evaluate(table, fresh)
         bics = np.array([v[0] for v in values])
         if not np.isfinite(bics).any() or np.nanmin(bics) >= best_bic:
             break
         i = int(np.nanargmin(bics))
         current, (best_bic, best_pop) = fresh[i], values[i]
-        path.append(DownhillStep(_name(current, L), best_pop, best_bic, len(seen)))
+        path.append((current, best_pop, best_bic))
+    counts += [len(seen)] * (len(path) - len(counts))
     fit = fit_model(table, HierarchicalModel.from_terms(L, current), check=False)
-    return fit, path
+    return fit, [DownhillStep(_name(m, L), p, b, n)
+                 for (m, p, b), n in zip(path, counts, strict=True)]
 
 
 def _evaluate(table: OverlapTable, models: list[frozenset[int]]) -> list[tuple[float, float]]:

@@ -166,7 +166,7 @@ class MultipleSystemsModel:
 
     @property
     def confidence_interval_(self) -> tuple[float, float] | None:
-        lo, hi = (1 - self.level) / 2, (1 + self.level) / 2
+        lo, hi = self._tails()
         if self.bayes_ is not None:
             q = self.bayes_.quantiles((lo, hi))
             return q[lo], q[hi]
@@ -174,6 +174,10 @@ class MultipleSystemsModel:
         if b is not None and lo in b.ci and hi in b.ci:
             return b.ci[lo], b.ci[hi]
         return None
+
+    def _tails(self) -> tuple[float, float]:
+        """Cumulative levels of the two ends of the interval at ``level``."""
+        return round((1 - self.level) / 2, 12), round((1 + self.level) / 2, 12)
 
     @property
     def popest_(self) -> float:
@@ -214,7 +218,7 @@ class MultipleSystemsModel:
             raise InputError("--bootstrap does not apply to --method bayesthresh, whose "
                              "interval comes from the posterior")
         if levels is None:
-            levels = ((1 - self.level) / 2, (1 + self.level) / 2)
+            levels = self._tails()
         table = self.table_
         bic_models = None
         if self.method == "bic":
@@ -305,7 +309,7 @@ class MultipleSystemsModel:
             "threshold_statistics": r.threshold_statistics,
             "triple_threshold_statistics": r.triple_threshold_statistics,
             "level": self.level,
-            "ci": {f"{(1 - self.level) / 2:g}": lo, f"{(1 + self.level) / 2:g}": hi},
+            "ci": {f"{p:g}": v for p, v in zip(self._tails(), (lo, hi), strict=True)},
             "posterior": {"mean": r.mean, "sd": r.sd, "draws": int(r.total.size),
                           "effective_sample_size": r.ess, "rhat": r.rhat, "seed": self.seed},
             "notes": r.notes,
