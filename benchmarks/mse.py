@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from crowdcensus.capture.bootstrap import bootstrap_bca, default_workers
 from crowdcensus.capture.histories import CaptureHistories
-from crowdcensus.capture.mse import OverlapTable, check_model, fit_model
-from crowdcensus.capture.mse_bayesthresh import bayes_threshold
-from crowdcensus.capture.mse_bic import bic_search, downhill_search
-from crowdcensus.capture.mse_select import hierarchical_models, population_estimate, stepwise
+from crowdcensus.capture.mse.bayesthresh import bayes_threshold
+from crowdcensus.capture.mse.bic import bic_search, downhill_search
+from crowdcensus.capture.mse.bootstrap import bootstrap_bca, default_workers
+from crowdcensus.capture.mse.loglinear import OverlapTable, check_model, fit_model
+from crowdcensus.capture.mse.select import hierarchical_models, population_estimate, stepwise
 from crowdcensus.capture.readers import read_histories
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "mse" / "data"

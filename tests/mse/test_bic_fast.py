@@ -10,22 +10,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crowdcensus.capture.mse import (
-    NOT_EXISTING,
-    HierarchicalModel,
-    OverlapTable,
-    check_model,
-    fit_model,
-)
-from crowdcensus.capture.mse_batch import fit_batch, membership, term_universe
-from crowdcensus.capture.mse_bic import (
+from crowdcensus.capture.mse.batch import fit_batch, membership, term_universe
+from crowdcensus.capture.mse.bic import (
     bic_search,
     default_max_order,
     downhill_search,
     hierarchical_members,
     model_names,
 )
-from crowdcensus.capture.mse_select import hierarchical_models
+from crowdcensus.capture.mse.loglinear import (
+    NOT_EXISTING,
+    HierarchicalModel,
+    OverlapTable,
+    check_model,
+    fit_model,
+)
+from crowdcensus.capture.mse.select import hierarchical_models
 from crowdcensus.capture.readers import read_histories
 from crowdcensus.errors import TooLargeError
 

@@ -1,6 +1,6 @@
 """Bayesian thresholding of interactions (Silverman 2020), as MultipleSystemsEstimation does it.
 
-The model is the Poisson log-linear model of :mod:`crowdcensus.capture.mse`
+The model is the Poisson log-linear model of :mod:`crowdcensus.capture.mse.loglinear`
 over all ``2**L - 1`` observable capture patterns (zero counts included).
 Priors: flat on the intercept and the main effects; on every interaction,
 either ``N(0, prior_variance)`` (``prior="proper"``, default variance 1) or
@@ -23,14 +23,14 @@ with the patterns containing it before fitting (reported as
 ``minus_infinity``; any higher-order term containing it goes too), and the
 later fits use that reduced table. And a flat prior gives a proper posterior
 only where the maximum-likelihood estimate exists: the model with every pair
-must pass :func:`~crowdcensus.capture.mse.check_model` (otherwise the method
+must pass :func:`~crowdcensus.capture.mse.loglinear.check_model` (otherwise the method
 stops), and with ``max_order=3`` so must the kept pairs plus the eligible
 triples (otherwise the three-list step is skipped, with a note). With proper
 priors these checks are not needed (Forster 2010); the flat prior on the
 intercept and main effects still needs the data to pin those down -- when they
 do not, the posterior has no mode and the method says so.
 
-The posterior is sampled by :func:`~crowdcensus.capture.mse_posterior.sample_posterior`
+The posterior is sampled by :func:`~crowdcensus.capture.mse.posterior.sample_posterior`
 (Hamiltonian Monte Carlo on 40 chains, whitened by the exact mode), where R calls
 ``MCMCpack::MCMCpoisson`` (random-walk Metropolis, 10,000 draws after 1,000 of
 burn-in, with the flat priors replaced by ``N(0, 10^4)``).
@@ -53,7 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
-from crowdcensus.capture.mse import (
+from crowdcensus.capture.mse.loglinear import (
     HierarchicalModel,
     OverlapTable,
     bits,
@@ -62,7 +62,7 @@ from crowdcensus.capture.mse import (
     design,
     popcount,
 )
-from crowdcensus.capture.mse_posterior import Posterior, sample_posterior
+from crowdcensus.capture.mse.posterior import Posterior, sample_posterior
 from crowdcensus.errors import InputError, NotIdentifiableError
 
 PRIORS = ("proper", "improper")

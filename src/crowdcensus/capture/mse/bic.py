@@ -3,7 +3,7 @@
 Exhaustive
     Every hierarchical model with all main effects and interactions of order
     at most ``max_order`` is checked and fitted in vectorised batches
-    (:mod:`crowdcensus.capture.mse_batch`) and ranked by
+    (:mod:`crowdcensus.capture.mse.batch`) and ranked by
     ``BIC = p log(n) - 2 loglik`` (``p`` counts every parameter, those at
     ``-inf`` included; ``n`` = individuals observed). The default
     ``max_order`` is MultipleSystemsEstimation's (``estimate_population_bic``):
@@ -31,7 +31,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from crowdcensus.capture.mse import (
+from crowdcensus.capture.mse.batch import fit_batch, membership, term_universe
+from crowdcensus.capture.mse.loglinear import (
     HierarchicalModel,
     MSEFit,
     OverlapTable,
@@ -39,7 +40,6 @@ from crowdcensus.capture.mse import (
     fit_model,
     popcount,
 )
-from crowdcensus.capture.mse_batch import fit_batch, membership, term_universe
 from crowdcensus.errors import InputError, NotIdentifiableError, TooLargeError
 
 #: Most models the exhaustive BIC search will enumerate.
@@ -78,7 +78,7 @@ def hierarchical_members(n_lists: int, max_order: int) -> tuple[list[int], np.nd
 
     Returns the term universe (intercept 0, then terms by size and mask) and a
     boolean matrix with one row per model (see
-    :func:`~crowdcensus.capture.mse_batch.membership`). A term of order
+    :func:`~crowdcensus.capture.mse.batch.membership`). A term of order
     ``r >= 3`` may enter only with all its ``r - 1`` sub-terms. Models come in
     a fixed order (the first interaction absent before present, recursively),
     which breaks BIC ties.

@@ -18,11 +18,11 @@ so the linear predictors, the gradients and the information matrices of the
 whole batch are three matrix products (the last one against the ``|U|^2``
 products ``x_c x_c^\\top``, precomputed). Inactive columns get a unit diagonal
 and a zero gradient, so they stay at zero; cells removed because a term is
-at ``-inf`` (a zero margin, see :mod:`crowdcensus.capture.mse`) get a zero
+at ``-inf`` (a zero margin, see :mod:`crowdcensus.capture.mse.loglinear`) get a zero
 weight. Newton steps are solved as one stacked ``numpy.linalg.solve``.
 
-The same rules as :func:`~crowdcensus.capture.mse.check_model` and
-:func:`~crowdcensus.capture.mse.fit_model` apply: identifiability is the rank
+The same rules as :func:`~crowdcensus.capture.mse.loglinear.check_model` and
+:func:`~crowdcensus.capture.mse.loglinear.fit_model` apply: identifiability is the rank
 of the design on the kept cells; the extended MLE exists when the design on
 the cells with a positive count already has full column rank, and otherwise
 the Fienberg--Rinaldo linear program decides; Newton iterations start from
@@ -36,9 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import multiprocessing
-import threading
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -46,13 +43,14 @@ from scipy.special import gammaln
 from threadpoolctl import threadpool_limits
 
 from crowdcensus.capture.glm import MAX_ETA
-from crowdcensus.capture.mse import (
+from crowdcensus.capture.mse.loglinear import (
     NOT_EXISTING,
     NOT_IDENTIFIABLE,
     OverlapTable,
     _lp_positive_table_exists,
     popcount,
 )
+from crowdcensus.parallel import Runner
 
 #: Models per vectorised chunk (bounds memory: a chunk holds chunk x |U|^2 floats).
 CHUNK = 2048
@@ -69,7 +67,7 @@ class BatchFits:
     Attributes
     ----------
     status : ndarray of int
-        0 if usable, else the :func:`~crowdcensus.capture.mse.check_model` code.
+        0 if usable, else the :func:`~crowdcensus.capture.mse.loglinear.check_model` code.
     popest, loglik, aic, bic : ndarray of float
         ``nan`` where ``status != 0``.
     n_params : ndarray of int
@@ -126,7 +124,8 @@ def fit_batch(
 
     ``members[:, j]`` says whether term ``universe[j]`` is in the model; every
     model must be hierarchical and contain the intercept and main effects.
-    ``workers > 1`` splits the chunks between that many local processes.
+    ``workers > 1`` splits the chunks between that many local processes
+    (:class:`crowdcensus.parallel.Runner`).
     """
     members = np.asarray(members, dtype=bool)
     n_models = members.shape[0]
@@ -141,14 +140,8 @@ def fit_batch(
     with threadpool_limits(limits=1, user_api="blas"):
         problem = replace(problem, start_mu=_smoothed_fit(problem, members.any(axis=0)))
         slices = [slice(i, min(i + CHUNK, n_models)) for i in range(0, n_models, CHUNK)]
-        if workers > 1 and len(slices) > 1:
-            ctx = multiprocessing.get_context(
-                "fork" if threading.active_count() == 1 else "forkserver")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                parts = list(pool.map(_fit_chunk, [problem] * len(slices),
-                                      [members[sl] for sl in slices]))
-        else:
-            parts = [_fit_chunk(problem, members[sl]) for sl in slices]
+        with Runner(workers=workers if len(slices) > 1 else 1) as run:
+            parts = run.map(_fit_chunk, [(problem, members[sl]) for sl in slices])
     status = np.concatenate([pt[0] for pt in parts]) if parts else np.zeros(0, dtype=int)
     popest = np.concatenate([pt[1] for pt in parts]) if parts else np.zeros(0)
     loglik = np.concatenate([pt[2] for pt in parts]) if parts else np.zeros(0)

@@ -9,13 +9,13 @@ Stepwise
     both lists); under the current model it is Poisson with mean
     ``mu*_k = sum of fitted counts of the cells containing k``. Its p-value is
     ``min(P(X <= n*_k), P(X >= n*_k))``. Candidates whose enlarged model fails
-    :func:`~crowdcensus.capture.mse.check_model` are set aside; the candidate
+    :func:`~crowdcensus.capture.mse.loglinear.check_model` are set aside; the candidate
     with the smallest p-value is added while that p-value is below the
     threshold (default 0.02); ties go to the first pair in the order
     (1,2), (1,3), ..., (L-1,L).
 
 BIC and downhill
-    See :mod:`crowdcensus.capture.mse_bic` (exhaustive ranking of every
+    See :mod:`crowdcensus.capture.mse.bic` (exhaustive ranking of every
     hierarchical model up to an order, and the downhill search).
 
 References
@@ -34,7 +34,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import pdtr, pdtrc
 
-from crowdcensus.capture.mse import (
+from crowdcensus.capture.mse.bic import (  # noqa: F401 - re-exported
+    MAX_BIC_MODELS,
+    RankedModel,
+    bic_search,
+    default_max_order,
+    downhill_search,
+    hierarchical_members,
+)
+from crowdcensus.capture.mse.loglinear import (
     HierarchicalModel,
     MSEFit,
     OverlapTable,
@@ -42,14 +50,6 @@ from crowdcensus.capture.mse import (
     check_model,
     describe_check,
     fit_model,
-)
-from crowdcensus.capture.mse_bic import (  # noqa: F401 - re-exported
-    MAX_BIC_MODELS,
-    RankedModel,
-    bic_search,
-    default_max_order,
-    downhill_search,
-    hierarchical_members,
 )
 from crowdcensus.errors import InputError, ModelError, NotIdentifiableError
 
@@ -127,7 +127,7 @@ def _pair_name(mask: int) -> str:
 
 def hierarchical_models(n_lists: int, max_order: int) -> list[HierarchicalModel]:
     """All hierarchical models with every main effect and terms of order <= ``max_order``,
-    in the order of :func:`~crowdcensus.capture.mse_bic.hierarchical_members`."""
+    in the order of :func:`~crowdcensus.capture.mse.bic.hierarchical_members`."""
     universe, members = hierarchical_members(n_lists, max_order)
     return [HierarchicalModel.from_terms(n_lists, [universe[j] for j in np.flatnonzero(row)])
             for row in members]
