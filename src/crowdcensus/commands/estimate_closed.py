@@ -110,10 +110,22 @@ def estimate_closed(
         "best model (lowest AIC)."),
     descriptive: bool = typer.Option(
         False, "--descriptive", help="Also print fi, ui, vi, ni."),
+    covariates: str | None = typer.Option(
+        None, "--covariates", help="Individual covariate columns, e.g. sex,weight: Huggins' "
+        "conditional likelihood (models M0, Mt, Mb); the other 0/1 columns are the occasions."),
 ) -> None:
     """Fit the closed-population models (Rcapture's closedp) and print the model table."""
     if fmt not in ("text", "json"):
         raise InputError(f"--format must be text or json (got {fmt!r})")
+    if covariates is not None:
+        from crowdcensus.commands.closed_covariates import check_options, run_huggins
+
+        check_options(nbcap=nbcap, t=t, events=events, interactions=interactions, ci=ci,
+                      descriptive=descriptive)
+        if not 0 < level < 1:
+            raise InputError(f"--level must be between 0 and 1 (got {level})")
+        run_huggins(file, covariates, model, freq, level, fmt, plot)
+        return
     if ci not in (None, "profile"):
         raise InputError(f"--ci must be 'profile' (got {ci!r})")
     if not 0 < level < 1:

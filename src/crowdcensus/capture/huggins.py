@@ -1,0 +1,481 @@
+"""Huggins' conditional likelihood: closed populations with individual covariates.
+
+>>> import pandas as pd
+>>> from crowdcensus.capture.huggins import HugginsModel
+>>> mice = pd.DataFrame({"y1": [1, 1, 0, 1, 0, 1], "y2": [1, 0, 1, 1, 1, 0],
+...                      "y3": [0, 1, 1, 1, 0, 0], "weight": [12, 15, 18, 21, 14, 17]})
+>>> m = HugginsModel("M0", covariates=["weight"]).fit(mice)
+>>> m.status_, round(m.abundance_, 2)
+('ok', 6.65)
+
+Individual ``i`` is caught on occasion ``j`` with probability ``p_ij``,
+``logit p_ij = a_j + x_i' beta``:
+
+- ``M0``: one intercept ``a`` for every occasion;
+- ``Mt``: one intercept per occasion ``a_1 ... a_t``;
+- ``Mb``: intercept ``a`` until the first capture, ``a + b`` after it (``b``,
+  named ``recapture``, is the trap response); the covariates act on both, as
+  VGAM's ``posbernoulli.b`` with its default ``drop.b = FALSE ~ 1``.
+
+Only the individuals caught at least once are seen, so the likelihood is
+conditional on being caught (Huggins 1989):
+
+.. math::
+
+    \\ell(\\theta) = \\sum_i w_i \\Big[\\sum_j y_{ij} \\log p_{ij}
+        + (1 - y_{ij}) \\log (1 - p_{ij}) - \\log p^*_i\\Big],
+    \\qquad p^*_i = 1 - \\prod_j (1 - p^{(1)}_{ij}),
+
+with ``p^(1)`` the first-capture probability (``= p`` for M0 and Mt) and ``w_i``
+the number of individuals sharing row ``i``. The abundance is the
+Horvitz--Thompson sum ``N = sum_i w_i / p*_i``; its variance (Huggins 1989,
+1991) is
+
+.. math::
+
+    \\widehat{\\mathrm{Var}}(\\hat N) = \\sum_i w_i \\frac{1 - p^*_i}{p^{*2}_i}
+        + D' \\, I(\\hat\\theta)^{-1} D,
+    \\qquad D = \\frac{\\partial N}{\\partial \\theta},
+
+with ``I`` the expected information (equal to the observed one for M0 and Mt,
+whose log-likelihood is linear in ``y``). The interval is log-normal on
+``N - n`` (Chao 1987). The fit is Newton's method on the analytic Hessian with
+step halving; covariates are centred and scaled for the iterations, and
+coefficients are reported on the original scale.
+
+References
+----------
+Huggins, R. M. (1989). On the statistical analysis of capture experiments.
+*Biometrika* 76, 133-140.
+Huggins, R. M. (1991). Some practical aspects of a conditional likelihood
+approach to capture experiments. *Biometrics* 47, 725-732.
+Yee, T. W., Stoklosa, J. & Huggins, R. M. (2015). The VGAM package for
+capture-recapture data using the conditional likelihood. *Journal of
+Statistical Software* 65(5).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from crowdcensus.capture.closed_forms import _log_interval
+from crowdcensus.capture.covariates import CovariateHistories, parse_covariates
+from crowdcensus.capture.histories import CaptureHistories
+from crowdcensus.capture.huggins_likelihood import (
+    MODELS,
+    HugginsLikelihood,
+    canonical_huggins_model,
+    huggins_loglik,
+    intercept_names,
+)
+from crowdcensus.errors import InputError
+
+__all__ = ["HugginsModel", "HugginsModelTable", "fit_huggins", "fit_huggins_models",
+           "huggins_loglik", "HugginsLikelihood", "MODELS"]
+
+#: A parameter whose standardised value passes this is taken to be at its bound (+-inf).
+BOUNDARY = 15.0
+MAX_ITER = 200
+
+@dataclass
+class HugginsFit:
+    """The numbers of one fitted model (original covariate scale)."""
+
+    model: str
+    params: np.ndarray
+    covariance: np.ndarray        # NaN rows/columns for parameters at a bound
+    names: list[str]
+    loglik: float
+    pstar: np.ndarray
+    abundance: float
+    stderr: float
+    n_captured: float
+    iterations: int
+    status: str
+    boundary: list[str]
+
+    @property
+    def usable(self) -> bool:
+        """A finite abundance that can be reported."""
+        return self.status == "ok" or self.status.startswith("boundary")
+
+
+def _standardise(X: np.ndarray, w: np.ndarray, names: Sequence[str]):
+    if X.shape[1] == 0:
+        return X, np.zeros(0), np.ones(0)
+    mean = (w @ X) / w.sum()
+    sd = np.sqrt((w @ (X - mean) ** 2) / w.sum())
+    const = np.flatnonzero(sd <= 1e-12 * np.maximum(1.0, np.abs(mean)))
+    if const.size:
+        raise InputError(f"covariate '{names[const[0]]}' is constant among the individuals "
+                         "caught: it cannot explain any difference in catchability")
+    Xs = (X - mean) / sd
+    q, r = np.linalg.qr(np.column_stack([np.ones(len(Xs)), Xs]))
+    diag = np.abs(np.diag(r))
+    bad = np.flatnonzero(diag < 1e-9 * diag.max())
+    if bad.size:
+        j = bad[0] - 1
+        raise InputError(f"covariate column '{names[j]}' is a linear combination of the "
+                         "other covariates (collinear); drop one of them")
+    return Xs, mean, sd
+
+
+def _start(lik: HugginsLikelihood) -> np.ndarray:
+    w = lik.w
+
+    def logit(x):
+        x = min(max(float(x), 0.02), 0.98)
+        return math.log(x / (1 - x))
+
+    if lik.model == "M0":
+        a = [logit((w @ lik.succ[:, 0]) / (w.sum() * lik.t))]
+    elif lik.model == "Mt":
+        a = [logit(r) for r in (w @ lik.succ) / w.sum()]
+    else:
+        p = w.sum() / (w @ lik.first)
+        rest = w @ lik.trials[:, 1]
+        c = (w @ lik.succ[:, 1]) / rest if rest > 0 else 0.5
+        a = [logit(p), logit(c) - logit(p)]
+    return np.concatenate([a, np.zeros(lik.X.shape[1])])
+
+
+def _newton(lik: HugginsLikelihood, theta: np.ndarray) -> tuple[np.ndarray, int, bool]:
+    """Damped Newton ascent; converged when the Newton decrement is negligible."""
+    ll = lik.loglik(theta)[0]
+    for it in range(1, MAX_ITER + 1):
+        _, _, score, info, _ = lik.derivatives(theta)
+        if not np.all(np.isfinite(score)) or not np.all(np.isfinite(info)):
+            return theta, it, False
+        step = _solve_damped(info, score)
+        decrement = float(score @ step)
+        if decrement < 1e-10 * max(1.0, abs(ll)) * 1e-2:
+            return theta, it, True
+        alpha = 1.0
+        for _ in range(40):
+            cand = theta + alpha * step
+            new = lik.loglik(cand)[0]
+            if np.isfinite(new) and new >= ll - 1e-12 * abs(ll):
+                break
+            alpha /= 2
+        else:
+            return theta, it, decrement < 1e-6
+        theta, ll = cand, new
+    return theta, MAX_ITER, False
+
+
+def _solve_damped(info: np.ndarray, score: np.ndarray) -> np.ndarray:
+    lam = 0.0
+    scale = max(float(np.abs(np.diag(info)).max()), 1e-12)
+    for _ in range(30):
+        try:
+            chol = np.linalg.cholesky(info + lam * scale * np.eye(len(score)))
+            return np.linalg.solve(chol.T, np.linalg.solve(chol, score))
+        except np.linalg.LinAlgError:
+            lam = 1e-8 if lam == 0.0 else lam * 10
+    return score / scale
+
+
+def fit_huggins(captures, design=None, model: str = "M0", weights=None,
+                occasions: Sequence[str] | None = None,
+                design_names: Sequence[str] | None = None) -> HugginsFit:
+    """Maximise Huggins' conditional likelihood; abundance and its SE by Horvitz--Thompson.
+
+    See the module docstring for the model and the variance. Covariates that are
+    constant or collinear raise :class:`~crowdcensus.errors.InputError`; a fit
+    that does not converge or whose abundance is degenerate (``N = n``) or
+    unbounded (some ``p*`` numerically 0) has ``status`` saying so and NaN
+    abundance.
+    """
+    model = canonical_huggins_model(model)
+    Y = np.asarray(captures, dtype=float)
+    n, t = Y.shape
+    X = np.zeros((n, 0)) if design is None else np.asarray(design, dtype=float).reshape(n, -1)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    occ = list(occasions) if occasions is not None else [f"c{j + 1}" for j in range(t)]
+    dnames = list(design_names) if design_names is not None else [f"x{j + 1}" for j in
+                                                                  range(X.shape[1])]
+    Xs, mean, sd = _standardise(X, w, dnames)
+    lik = HugginsLikelihood(Y, Xs, model, w)
+    theta, iters, converged = _newton(lik, _start(lik))
+    ll, pstar, _, info, dS = lik.derivatives(theta, expected=True)
+    names = intercept_names(model, occ) + dnames
+    K = lik.C.shape[1]
+    # back to the covariates' own scale: theta_orig = A theta_std
+    A = np.eye(lik.n_params)
+    if X.shape[1]:
+        base = np.array([1.0] * K if model != "Mb" else [1.0, 0.0])
+        A[:K, K:] = -np.outer(base, mean / sd)
+        A[K:, K:] = np.diag(1.0 / sd)
+    at_bound = np.abs(theta) > BOUNDARY
+    boundary = [f"{names[j]} -> {'+' if theta[j] > 0 else '-'}inf"
+                for j in np.flatnonzero(at_bound)]
+    free = ~at_bound
+    cov_std = np.full_like(info, np.nan)
+    status = "ok"
+    try:
+        sub = info[np.ix_(free, free)]
+        ev = np.linalg.eigvalsh(sub) if sub.size else np.ones(1)
+        if ev.min() <= 1e-10 * max(ev.max(), 1e-300):
+            raise np.linalg.LinAlgError
+        cov_std[np.ix_(free, free)] = np.linalg.inv(sub)
+    except np.linalg.LinAlgError:
+        status = "not identifiable: singular information matrix"
+    cov = A @ np.where(np.isnan(cov_std), 0.0, cov_std) @ A.T
+    if at_bound.any():
+        touched = np.abs(A[:, at_bound]).sum(axis=1) > 0
+        cov[touched, :] = np.nan
+        cov[:, touched] = np.nan
+    n_caught = float(w.sum())
+    with np.errstate(divide="ignore", over="ignore"):
+        N = float(np.sum(w / pstar))
+        ht = float(np.sum(w * (1.0 - pstar) / pstar**2))
+        grad_N = -((w * (1.0 - pstar) / pstar**2) @ dS)
+    var = ht + float(grad_N[free] @ np.nan_to_num(cov_std[np.ix_(free, free)]) @ grad_N[free])
+    if not converged:
+        status = f"not converged after {iters} iterations"
+    elif status == "ok":
+        if pstar.min() < 1e-7 or not math.isfinite(N):
+            status = "unbounded: some individuals' chance of being caught is numerically 0"
+        elif N - n_caught <= 1e-6 * n_caught:
+            status = "degenerate: every individual would have been caught for sure (N = n)"
+        elif boundary:
+            status = "boundary: " + ", ".join(boundary)
+    usable = status == "ok" or status.startswith("boundary")
+    return HugginsFit(
+        model=model, params=A @ theta, covariance=cov, names=names, loglik=ll, pstar=pstar,
+        abundance=N if usable else math.nan, stderr=math.sqrt(var) if usable else math.nan,
+        n_captured=n_caught, iterations=iters, status=status, boundary=boundary,
+    )
+
+
+def _num(x) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def as_covariate_histories(data, covariates: Sequence[str], freq: str | None = None
+                           ) -> CovariateHistories:
+    """Accept a :class:`CovariateHistories`, a DataFrame or plain :class:`CaptureHistories`."""
+    if isinstance(data, CovariateHistories):
+        if covariates and list(covariates) != list(data.covariates):
+            raise InputError(f"the data carry the covariates {list(data.covariates)}, "
+                             f"not {list(covariates)}")
+        return data
+    if isinstance(data, CaptureHistories):
+        if covariates:
+            raise InputError("capture histories without covariates were given; pass a "
+                             "DataFrame holding the covariate columns")
+        return CovariateHistories.from_histories(data)
+    if isinstance(data, pd.DataFrame):
+        return CovariateHistories.from_frame(data, list(covariates), freq=freq)
+    raise InputError(f"cannot fit Huggins' model to a {type(data).__name__}; give a DataFrame, "
+                     "CovariateHistories or CaptureHistories")
+
+
+class HugginsModel:
+    """Huggins' conditional-likelihood model M0, Mt or Mb with individual covariates.
+
+    Parameters
+    ----------
+    model : {"M0", "Mt", "Mb"}
+        Capture probability constant over occasions, one intercept per occasion,
+        or a different intercept after the first capture (see the module docstring).
+    covariates : sequence of str or str, optional
+        Covariate columns (``"sex,weight"`` or ``["sex", "weight"]``); numeric
+        columns enter as they are, text or ``category`` columns one-hot encoded
+        (first sorted level dropped). None: no covariate.
+    level : float
+        Level of the log-normal interval on ``N - n``.
+    freq : str, optional
+        Name of the count column when :meth:`fit` gets a DataFrame (by default a
+        column called freq, count, n or frequency is one).
+
+    Attributes (after :meth:`fit`)
+    ------------------------------
+    abundance_, stderr_ : float
+        Horvitz--Thompson abundance ``sum_i w_i / p*_i`` and its standard error
+        (NaN when the fit is not usable: see ``status_``).
+    confidence_interval_ : tuple of float
+        Log-normal interval ``(n + f0 / C, n + f0 C)``, ``f0 = N - n``,
+        ``C = exp(z sqrt(log(1 + SE^2 / f0^2)))``.
+    loglik_, aic_ : float
+        Conditional log-likelihood and ``-2 loglik + 2 k``.
+    n_params_ : int
+    coef_ : DataFrame
+        Coefficients on the logit scale (columns ``coef``, ``stderr``), named as
+        ``(Intercept)``, ``(Intercept):<occasion>`` (Mt), ``recapture`` (Mb),
+        then the design columns.
+    covariance_ : DataFrame
+    pstar_ : ndarray
+        ``p*_i``, chance that the individual(s) of each row were caught at least once.
+    status_ : str
+        ``ok``, ``boundary: ...`` (a parameter at +-inf, e.g. an occasion where
+        nobody was caught; the abundance is still given), ``not converged ...``,
+        ``unbounded: ...``, ``degenerate: ...`` or ``not identifiable: ...``
+        (no abundance).
+    """
+
+    def __init__(self, model: str = "M0", covariates: str | Sequence[str] | None = None,
+                 level: float = 0.95, freq: str | None = None) -> None:
+        self.model = model
+        self.covariates = covariates
+        self.level = level
+        self.freq = freq
+
+    def fit(self, data) -> HugginsModel:
+        """Fit to a DataFrame, :class:`CovariateHistories` or :class:`CaptureHistories`."""
+        if not 0 < self.level < 1:
+            raise InputError(f"level must be between 0 and 1 (got {self.level})")
+        name = canonical_huggins_model(self.model)
+        d = as_covariate_histories(data, parse_covariates(self.covariates), self.freq)
+        fit = fit_huggins(d.captures, d.design, name, d.weights, d.occasions, d.design_names)
+        self.data_, self.fit_, self.name_ = d, fit, name
+        self.covariates_ = list(d.covariates)
+        self.n_captured_ = d.n_captured
+        self.abundance_, self.stderr_ = fit.abundance, fit.stderr
+        converged = not fit.status.startswith("not converged")
+        self.loglik_ = fit.loglik if converged else math.nan
+        self.n_params_ = len(fit.params)
+        self.aic_ = -2.0 * self.loglik_ + 2.0 * self.n_params_
+        self.status_ = fit.status
+        self.pstar_ = fit.pstar
+        if fit.usable:
+            self.confidence_interval_ = _log_interval(fit.n_captured, fit.abundance,
+                                                      fit.stderr, self.level)
+        else:
+            self.confidence_interval_ = (math.nan, math.nan)
+        return self
+
+    @property
+    def coef_(self) -> pd.DataFrame:
+        """Coefficients (logit scale) and their standard errors."""
+        self._check_fitted()
+        se = np.sqrt(np.diag(self.fit_.covariance))
+        return pd.DataFrame({"coef": self.fit_.params, "stderr": se},
+                            index=pd.Index(self.fit_.names, name="parameter"))
+
+    @property
+    def covariance_(self) -> pd.DataFrame:
+        self._check_fitted()
+        return pd.DataFrame(self.fit_.covariance, index=self.fit_.names,
+                            columns=self.fit_.names)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One-row DataFrame: abundance, stderr, interval, loglik, AIC, status."""
+        self._check_fitted()
+        row = self.to_dict()
+        row["covariates"] = ", ".join(row["covariates"])
+        row.pop("coefficients")
+        return pd.DataFrame([row]).set_index("model")
+
+    def to_dict(self) -> dict:
+        """The model's row of ``crowdcensus estimate closed --covariates ... --format json``."""
+        self._check_fitted()
+        lo, hi = self.confidence_interval_
+        coef = self.coef_
+        return {
+            "model": self.name_,
+            "abundance": _num(self.abundance_),
+            "stderr": _num(self.stderr_),
+            "ci_low": _num(lo),
+            "ci_high": _num(hi),
+            "loglik": _num(self.loglik_),
+            "aic": _num(self.aic_),
+            "parameters": int(self.n_params_),
+            "covariates": list(self.covariates_),
+            "coefficients": {k: {"coef": _num(c), "stderr": _num(s)}
+                             for k, c, s in zip(coef.index, coef["coef"], coef["stderr"])},
+            "status": self.status_,
+        }
+
+    def plot(self, ax=None, covariate: str | None = None):
+        """``p*_i`` against a covariate (the first one by default); returns the Axes."""
+        self._check_fitted()
+        if ax is None:
+            from matplotlib.figure import Figure
+
+            ax = Figure(figsize=(6, 4)).subplots()
+        d = self.data_
+        col = covariate or _default_plot_covariate(d)
+        if col is None:
+            x, label, ticks = d.captures.sum(axis=1), "number of captures", None
+        elif col not in d.covariates:
+            raise InputError(f"'{col}' is not one of the covariates {list(d.covariates)}")
+        else:
+            values = d.values[col]
+            if pd.api.types.is_numeric_dtype(values.dtype):
+                x, label, ticks = values.to_numpy(dtype=float), col, None
+            else:
+                codes, levels = pd.factorize(values.astype(str), sort=True)
+                x, label, ticks = codes.astype(float), col, list(levels)
+        size = 12 + 6 * np.sqrt(d.weights)
+        ax.scatter(x, self.pstar_, s=size, alpha=0.6, color="C0")
+        if ticks is not None:
+            ax.set_xticks(range(len(ticks)), ticks)
+        ax.set_xlabel(label)
+        ax.set_ylabel("p*: chance of being caught at least once")
+        ax.set_ylim(0, 1.02)
+        est = "no estimate" if not math.isfinite(self.abundance_) else \
+            f"N = {self.abundance_:,.1f} (SE {self.stderr_:,.1f})"
+        ax.set_title(f"Huggins {self.name_}: {est}")
+        return ax
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "fit_"):
+            raise AttributeError("this model is not fitted yet: call fit(data) first")
+
+    def __repr__(self) -> str:
+        if hasattr(self, "fit_"):
+            return f"<HugginsModel {self.name_}: N={self.abundance_:.2f} ({self.status_})>"
+        return f"HugginsModel({self.model!r}, covariates={self.covariates!r})"
+
+
+def _default_plot_covariate(d: CovariateHistories) -> str | None:
+    """The first numeric covariate with more than two values, else the first covariate."""
+    for c in d.covariates:
+        v = d.values[c]
+        if pd.api.types.is_numeric_dtype(v.dtype) and v.nunique() > 2:
+            return c
+    return d.covariates[0] if d.covariates else None
+
+
+@dataclass
+class HugginsModelTable:
+    """Several Huggins models fitted to the same data."""
+
+    models: list[HugginsModel]
+    n_captured: int
+    covariates: list[str]
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return pd.concat([m.summary for m in self.models])
+
+    def best(self) -> HugginsModel:
+        """The usable model with the smallest AIC."""
+        ok = [m for m in self.models if m.fit_.usable]
+        if not ok:
+            raise InputError("no Huggins model gives a usable estimate for these data")
+        return min(ok, key=lambda m: m.aic_)
+
+    def to_dict(self) -> dict:
+        return {"n_captured": int(self.n_captured), "models": [m.to_dict() for m in self.models]}
+
+
+def fit_huggins_models(data, models: Sequence[str] | None = None,
+                       covariates: str | Sequence[str] | None = None, level: float = 0.95,
+                       freq: str | None = None) -> HugginsModelTable:
+    """Fit M0, Mt and Mb (or those named) with the same covariates."""
+    covs = parse_covariates(covariates)
+    d = as_covariate_histories(data, covs, freq)
+    names = list(MODELS) if not models else [canonical_huggins_model(m) for m in models]
+    fitted = [HugginsModel(m, covs, level).fit(d) for m in dict.fromkeys(names)]
+    return HugginsModelTable(fitted, d.n_captured, list(d.covariates))
