@@ -48,8 +48,7 @@ def _is_categorical(series: pd.Series) -> bool:
     if isinstance(dt, pd.CategoricalDtype):
         return True
     if dt.kind == "O":
-        kinds = {type(v) for v in series.dropna()}
-        return kinds <= {str, bool, np.bool_}
+        return pd.api.types.infer_dtype(series, skipna=True) in ("string", "boolean", "empty")
     return pd.api.types.is_string_dtype(dt)
 
 
@@ -156,33 +155,39 @@ class CovariateHistories:
         covs = parse_covariates(covariates)
         if frame.shape[0] == 0:
             raise InputError("no data: the table has no rows")
-        cols = [str(c) for c in frame.columns]
-        frame = frame.set_axis(cols, axis=1)
-        unknown = [c for c in covs if c not in cols]
+        columns = {str(c): frame[c] for c in frame.columns}    # one Series per column
+        cols = list(columns)
+        unknown = [c for c in covs if c not in columns]
         if unknown:
             raise InputError(
                 f"missing covariate column '{unknown[0]}' (columns: {', '.join(cols)})"
             )
-        rest = [c for c in cols if c not in covs]
-        freq_col = find_freq_column(rest, freq)
         if freq is not None and freq in covs:
             raise InputError(f"column '{freq}' cannot be both the count and a covariate")
-        occ = [c for c in rest if c != freq_col]
+        freq_col = find_freq_column([c for c in cols if c not in covs], freq)
+        occ = [c for c in cols if c not in covs and c != freq_col]
         if not occ:
             raise InputError("no occasion columns: every column is a covariate or the count")
-        try:  # CaptureHistories checks the 0/1 columns and counts with the usual messages
-            CaptureHistories.from_frame(frame[occ + ([freq_col] if freq_col else [])],
-                                        freq=freq_col)
+        hint = " (every column not named as a covariate or count is an occasion)"
+        for c in occ:
+            if not pd.api.types.is_numeric_dtype(columns[c].dtype):
+                sample = columns[c].dropna().astype(str)
+                shown = f" (e.g. {sample.iloc[0]!r})" if len(sample) else ""
+                raise InputError(f"column '{c}' is not numeric{shown}; capture columns must "
+                                 f"hold 0 or 1{hint}")
+        matrix = np.column_stack([columns[c].to_numpy() for c in occ])
+        counts = None if freq_col is None else columns[freq_col].to_numpy()
+        try:  # the usual checks of 0/1 values and counts, with the usual messages
+            CaptureHistories.from_matrix(matrix, counts, occ)
         except InputError as exc:
             if "capture columns" not in str(exc):
                 raise
-            raise InputError(f"{exc} (every column not named as a covariate or count is an "
-                             "occasion)") from None
-        captures = frame[occ].to_numpy().astype(np.uint8)
-        weights = (np.ones(len(frame)) if freq_col is None
-                   else _validate_counts(frame[freq_col].to_numpy(), "count").astype(float))
-        design, names = covariate_design(frame, covs)
-        return cls._build(captures, weights, design, occ, covs, names, frame[covs])
+            raise InputError(f"{exc}{hint}") from None
+        weights = (np.ones(len(frame)) if counts is None
+                   else _validate_counts(counts, "count").astype(float))
+        values = pd.DataFrame({c: columns[c].to_numpy() for c in covs}, index=range(len(frame)))
+        design, names = covariate_design(values, covs)
+        return cls._build(matrix.astype(np.uint8), weights, design, occ, covs, names, values)
 
     @classmethod
     def from_arrays(

@@ -78,8 +78,9 @@ from crowdcensus.errors import InputError
 __all__ = ["HugginsModel", "HugginsModelTable", "fit_huggins", "fit_huggins_models",
            "huggins_loglik", "HugginsLikelihood", "MODELS"]
 
-#: A parameter whose standardised value passes this is taken to be at its bound (+-inf).
-BOUNDARY = 15.0
+#: How far out (standardised logit scale) a fit must be along a direction of zero
+#: information for that direction to count as a parameter at its bound (+-inf).
+BOUNDARY = 10.0
 MAX_ITER = 200
 
 @dataclass
@@ -153,7 +154,7 @@ def _newton(lik: HugginsLikelihood, theta: np.ndarray) -> tuple[np.ndarray, int,
             return theta, it, False
         step = _solve_damped(info, score)
         decrement = float(score @ step)
-        if decrement < 1e-10 * max(1.0, abs(ll)) * 1e-2:
+        if decrement < 1e-15 * max(1.0, abs(ll)):
             return theta, it, True
         alpha = 1.0
         for _ in range(40):
@@ -178,6 +179,39 @@ def _solve_damped(info: np.ndarray, score: np.ndarray) -> np.ndarray:
         except np.linalg.LinAlgError:
             lam = 1e-8 if lam == 0.0 else lam * 10
     return score / scale
+
+
+def _covariance(info: np.ndarray, theta: np.ndarray, A: np.ndarray, names: list[str]):
+    """Inverse information, leaving out the directions in which the fit ran off to infinity.
+
+    A direction of (numerically) zero information along which the estimate is
+    far out (``|v' theta| > BOUNDARY``) is a parameter at its bound -- an
+    occasion where nobody was caught, a covariate level always caught --: it is
+    removed from the inverse (the abundance does not move along it) and the
+    parameters it involves get NaN standard errors. A zero-information direction
+    with a finite estimate means the model is not identifiable.
+
+    Returns ``(cov_std, cov_orig, boundary, identifiable)``.
+    """
+    ev, V = np.linalg.eigh(info)
+    tiny = ev <= 1e-9 * max(float(ev.max()), 1e-300)
+    null = V[:, tiny]
+    proj = null.T @ theta
+    identifiable = bool(np.all(np.abs(proj) > BOUNDARY))
+    keep = ~tiny
+    cov_std = (V[:, keep] / ev[keep]) @ V[:, keep].T
+    cov = A @ cov_std @ A.T
+    boundary = []
+    if tiny.any():
+        direction = A @ null                     # the null directions, original scale
+        size = np.abs(direction).max(axis=0)
+        touched = (np.abs(direction) > 0.05 * size).any(axis=1)
+        drift = direction @ proj
+        boundary = [f"{names[j]} -> {'+' if drift[j] > 0 else '-'}inf"
+                    for j in np.flatnonzero(touched)]
+        cov[touched, :] = np.nan
+        cov[:, touched] = np.nan
+    return cov_std, cov, boundary, identifiable
 
 
 def fit_huggins(captures, design=None, model: str = "M0", weights=None,
@@ -211,40 +245,25 @@ def fit_huggins(captures, design=None, model: str = "M0", weights=None,
         base = np.array([1.0] * K if model != "Mb" else [1.0, 0.0])
         A[:K, K:] = -np.outer(base, mean / sd)
         A[K:, K:] = np.diag(1.0 / sd)
-    at_bound = np.abs(theta) > BOUNDARY
-    boundary = [f"{names[j]} -> {'+' if theta[j] > 0 else '-'}inf"
-                for j in np.flatnonzero(at_bound)]
-    free = ~at_bound
-    cov_std = np.full_like(info, np.nan)
-    status = "ok"
-    try:
-        sub = info[np.ix_(free, free)]
-        ev = np.linalg.eigvalsh(sub) if sub.size else np.ones(1)
-        if ev.min() <= 1e-10 * max(ev.max(), 1e-300):
-            raise np.linalg.LinAlgError
-        cov_std[np.ix_(free, free)] = np.linalg.inv(sub)
-    except np.linalg.LinAlgError:
-        status = "not identifiable: singular information matrix"
-    cov = A @ np.where(np.isnan(cov_std), 0.0, cov_std) @ A.T
-    if at_bound.any():
-        touched = np.abs(A[:, at_bound]).sum(axis=1) > 0
-        cov[touched, :] = np.nan
-        cov[:, touched] = np.nan
+    cov_std, cov, boundary, identifiable = _covariance(info, theta, A, names)
     n_caught = float(w.sum())
-    with np.errstate(divide="ignore", over="ignore"):
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         N = float(np.sum(w / pstar))
         ht = float(np.sum(w * (1.0 - pstar) / pstar**2))
         grad_N = -((w * (1.0 - pstar) / pstar**2) @ dS)
-    var = ht + float(grad_N[free] @ np.nan_to_num(cov_std[np.ix_(free, free)]) @ grad_N[free])
+        var = ht + float(grad_N @ cov_std @ grad_N)
     if not converged:
         status = f"not converged after {iters} iterations"
-    elif status == "ok":
-        if pstar.min() < 1e-7 or not math.isfinite(N):
-            status = "unbounded: some individuals' chance of being caught is numerically 0"
-        elif N - n_caught <= 1e-6 * n_caught:
-            status = "degenerate: every individual would have been caught for sure (N = n)"
-        elif boundary:
-            status = "boundary: " + ", ".join(boundary)
+    elif pstar.min() < 1e-7 or not math.isfinite(N):
+        status = "unbounded: some individuals' chance of being caught is numerically 0"
+    elif N - n_caught <= 1e-6 * n_caught:
+        status = "degenerate: every individual would have been caught for sure (N = n)"
+    elif not identifiable:
+        status = "not identifiable: singular information matrix"
+    elif boundary:
+        status = "boundary: " + ", ".join(boundary)
+    else:
+        status = "ok"
     usable = status == "ok" or status.startswith("boundary")
     return HugginsFit(
         model=model, params=A @ theta, covariance=cov, names=names, loglik=ll, pstar=pstar,
