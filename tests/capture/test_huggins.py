@@ -367,3 +367,12 @@ def test_table_of_models_and_best():
     assert [m.name_ for m in table.models] == ["M0", "Mt", "Mb"]
     assert table.best().name_ == "Mb"         # AIC 296.6 against 308.0 and 307.8
     assert set(table.to_dict()) == {"n_captured", "models"}
+
+
+def test_module_docstring_example_runs():
+    import doctest
+
+    import crowdcensus.capture.huggins as huggins
+
+    result = doctest.testmod(huggins)
+    assert result.attempted >= 3 and result.failed == 0

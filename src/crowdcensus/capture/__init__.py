@@ -18,6 +18,20 @@ def load_hare() -> CaptureHistories:
     return read_histories(path("hare.csv"))
 
 
+def load_deermice():
+    """Deer mice live-trapping: 38 mice over 6 nights, with sex (1 = male) and weight (g).
+
+    Source: Huggins (1991), *Biometrics* 47, 725-732, as the ``deermice`` data of
+    the R package VGAM (without its ``age`` column). Returns a DataFrame with the
+    occasion columns ``y1 ... y6`` and the covariates ``sex``, ``weight``: the input
+    of :class:`crowdcensus.capture.huggins.HugginsModel`.
+    """
+    from crowdcensus.datasets import path
+    from crowdcensus.tables import read_table
+
+    return read_table(path("deermice.csv"))
+
+
 def load_seber2() -> CaptureHistories:
     """Two-sample example of Seber (1982, p. 107): 948 marked, 421 caught, 167 recaptured."""
     from crowdcensus.datasets import path
@@ -28,6 +42,7 @@ def load_seber2() -> CaptureHistories:
 __all__ = [
     "CaptureFrequencies",
     "CaptureHistories",
+    "load_deermice",
     "load_hare",
     "load_seber2",
     "read_events",

@@ -99,8 +99,9 @@ def covariate_design(
                 blocks.append((text == str(lv)).astype(float)[:, None])
                 names.append(f"{col}[{lv}]")
         else:
+            kind = pd.api.types.infer_dtype(s, skipna=True) if s.dtype.kind == "O" else s.dtype
             raise InputError(
-                f"covariate '{col}' is neither numeric nor categorical (type {s.dtype}); "
+                f"covariate '{col}' is neither numeric nor categorical (values of type {kind}); "
                 "use numbers or text labels"
             )
     if not blocks:

@@ -1,12 +1,12 @@
 """Huggins' conditional likelihood: closed populations with individual covariates.
 
->>> import pandas as pd
->>> from crowdcensus.capture.huggins import HugginsModel
->>> mice = pd.DataFrame({"y1": [1, 1, 0, 1, 0, 1], "y2": [1, 0, 1, 1, 1, 0],
-...                      "y3": [0, 1, 1, 1, 0, 0], "weight": [12, 15, 18, 21, 14, 17]})
->>> m = HugginsModel("M0", covariates=["weight"]).fit(mice)
->>> m.status_, round(m.abundance_, 2)
-('ok', 6.65)
+>>> from crowdcensus.capture import load_deermice
+>>> from crowdcensus.capture.huggins import HugginsModel, fit_huggins_models
+>>> m = HugginsModel("Mb", covariates=["sex", "weight"]).fit(load_deermice())
+>>> round(m.abundance_, 2), round(m.stderr_, 2), m.status_
+(46.07, 6.51, 'ok')
+>>> fit_huggins_models(load_deermice(), covariates="sex,weight").best().name_
+'Mb'
 
 Individual ``i`` is caught on occasion ``j`` with probability ``p_ij``,
 ``logit p_ij = a_j + x_i' beta``:
@@ -37,8 +37,8 @@ Horvitz--Thompson sum ``N = sum_i w_i / p*_i``; its variance (Huggins 1989,
         + D' \\, I(\\hat\\theta)^{-1} D,
     \\qquad D = \\frac{\\partial N}{\\partial \\theta},
 
-with ``I`` the expected information (equal to the observed one for M0 and Mt,
-whose log-likelihood is linear in ``y``). The interval is log-normal on
+with ``I`` the expected information (as VGAM; for M0 and Mt it equals the
+observed one, the second derivatives not depending on ``y``). The interval is log-normal on
 ``N - n`` (Chao 1987). The fit is Newton's method on the analytic Hessian with
 step halving; covariates are centred and scaled for the iterations, and
 coefficients are reported on the original scale.
@@ -193,6 +193,9 @@ def _covariance(info: np.ndarray, theta: np.ndarray, A: np.ndarray, names: list[
 
     Returns ``(cov_std, cov_orig, boundary, identifiable)``.
     """
+    if not np.all(np.isfinite(info)):
+        nan = np.full_like(info, np.nan)
+        return nan, nan.copy(), [], False
     ev, V = np.linalg.eigh(info)
     tiny = ev <= 1e-9 * max(float(ev.max()), 1e-300)
     null = V[:, tiny]

@@ -108,7 +108,8 @@ class HugginsLikelihood:
 
     @staticmethod
     def _pstar(S: np.ndarray) -> np.ndarray:
-        return -np.expm1(-S)
+        # below 1e-250 p* is taken as 0 (log-likelihood -inf): 1 / p* would overflow
+        return np.where(S < 1e-250, 0.0, -np.expm1(-S))
 
     def loglik(self, theta) -> tuple[float, np.ndarray]:
         """Conditional log-likelihood ``sum_i w_i l_i`` and ``p*_i`` of every row."""
@@ -152,7 +153,9 @@ class HugginsLikelihood:
         info[K:, :K] = info[:K, K:].T
         info[K:, K:] = X.T @ (X * Dw.sum(axis=1)[:, None])
         dS = np.hstack([s @ C, X * s.sum(axis=1)[:, None]])
-        info -= dS.T @ (dS * (w * u * (1.0 + u))[:, None])
+        # u (1 + u) dS dS' written as e^S (u dS)(u dS)': u dS stays bounded as p* -> 0
+        z = dS * u[:, None]
+        info -= z.T @ (z * (w * np.exp(np.minimum(S, 700.0)))[:, None])
         return float(w @ li), pstar, score, info, dS
 
     def expected_first(self, p: np.ndarray, pstar: np.ndarray) -> np.ndarray:

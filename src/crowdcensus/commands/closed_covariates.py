@@ -10,7 +10,11 @@ import pandas as pd
 import typer
 
 from crowdcensus.capture.covariates import read_covariate_histories
-from crowdcensus.capture.huggins import HugginsModelTable, fit_huggins_models
+from crowdcensus.capture.huggins import (
+    HugginsModelTable,
+    canonical_huggins_model,
+    fit_huggins_models,
+)
 from crowdcensus.errors import InputError
 
 DASH = "—"
@@ -48,13 +52,14 @@ def render_huggins(table: HugginsModelTable, t: int, level: float) -> str:
     order += [k for k in dict.fromkeys(k for c in coef.values() for k in c) if k not in order]
     frame = pd.DataFrame(coef).reindex(order).fillna("")
     lines += ["", "Coefficients, logit of the capture probability (SE):",
-              frame.to_string()]
+              *(ln.rstrip() for ln in frame.to_string().splitlines())]
     return "\n".join(lines)
 
 
 def run_huggins(file: Path, covariates: str, models: list[str] | None, freq: str | None,
                 level: float, fmt: str, plot: Path | None) -> None:
     """Read the file, fit the models and print them (text or JSON)."""
+    models = [canonical_huggins_model(m) for m in models] if models else None
     data = read_covariate_histories(file, covariates, freq=freq)
     table = fit_huggins_models(data, models=models, level=level)
     if fmt == "json":
