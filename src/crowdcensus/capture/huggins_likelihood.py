@@ -152,7 +152,7 @@ class HugginsLikelihood:
         info[:K, K:] = C.T @ (Dw.T @ X)
         info[K:, :K] = info[:K, K:].T
         info[K:, K:] = X.T @ (X * Dw.sum(axis=1)[:, None])
-        dS = np.hstack([s @ C, X * s.sum(axis=1)[:, None]])
+        dS = np.hstack([s if self.model != "Mb" else s @ C, X * s.sum(axis=1)[:, None]])
         # u (1 + u) dS dS' written as e^S (u dS)(u dS)': u dS stays bounded as p* -> 0
         z = dS * u[:, None]
         info -= z.T @ (z * (w * np.exp(np.minimum(S, 700.0)))[:, None])
