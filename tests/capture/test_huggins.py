@@ -376,3 +376,14 @@ def test_module_docstring_example_runs():
 
     result = doctest.testmod(huggins)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_high_but_finite_capture_probabilities_give_n_and_are_not_degenerate():
+    """p = 0.9 on 10 occasions: p* = 1 - 1e-10, N = n is a real estimate, not a boundary."""
+    rng = np.random.default_rng(8)
+    Y, x, v = _simulate_arrays(rng, 300, 10, (2.2, 0.2, 0.0))
+    m = HugginsModel("M0", covariates=["x"]).fit(
+        CovariateHistories.from_arrays(Y, pd.DataFrame({"x": x})))
+    assert m.status_ == "ok"
+    assert m.abundance_ == pytest.approx(len(Y), rel=1e-6)
+    assert 2.0 < m.coef_.loc["(Intercept)", "coef"] < 2.4

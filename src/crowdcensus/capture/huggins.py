@@ -259,7 +259,8 @@ def fit_huggins(captures, design=None, model: str = "M0", weights=None,
         status = f"not converged after {iters} iterations"
     elif pstar.min() < 1e-7 or not math.isfinite(N):
         status = "unbounded: some individuals' chance of being caught is numerically 0"
-    elif N - n_caught <= 1e-6 * n_caught:
+    elif N - n_caught <= 1e-6 * n_caught and boundary:
+        # capture probabilities driven to 1; (finite ones that make p* ~ 1 are a real N = n)
         status = "degenerate: every individual would have been caught for sure (N = n)"
     elif not identifiable:
         status = "not identifiable: singular information matrix"
