@@ -277,9 +277,9 @@ def test_covariate_level_always_caught_is_a_boundary():
 
 
 def test_not_converged_shows_no_number(monkeypatch):
-    import crowdcensus.capture.huggins as huggins
+    import crowdcensus.capture.huggins_likelihood as likelihood
 
-    monkeypatch.setattr(huggins, "MAX_ITER", 1)
+    monkeypatch.setattr(likelihood, "MAX_ITER", 1)
     frame = pd.read_csv(rcapture.DATA / "deermice.csv")
     m = HugginsModel("Mb", covariates=["sex", "weight"]).fit(frame)
     assert m.status_ == "not converged after 1 iterations"

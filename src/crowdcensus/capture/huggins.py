@@ -72,6 +72,7 @@ from crowdcensus.capture.huggins_likelihood import (
     canonical_huggins_model,
     huggins_loglik,
     intercept_names,
+    maximise,
 )
 from crowdcensus.errors import InputError
 
@@ -81,7 +82,6 @@ __all__ = ["HugginsModel", "HugginsModelTable", "fit_huggins", "fit_huggins_mode
 #: How far out (standardised logit scale) a fit must be along a direction of zero
 #: information for that direction to count as a parameter at its bound (+-inf).
 BOUNDARY = 10.0
-MAX_ITER = 200
 
 @dataclass
 class HugginsFit:
@@ -124,61 +124,6 @@ def _standardise(X: np.ndarray, w: np.ndarray, names: Sequence[str]):
         raise InputError(f"covariate column '{names[j]}' is a linear combination of the "
                          "other covariates (collinear); drop one of them")
     return Xs, mean, sd
-
-
-def _start(lik: HugginsLikelihood) -> np.ndarray:
-    w = lik.w
-
-    def logit(x):
-        x = min(max(float(x), 0.02), 0.98)
-        return math.log(x / (1 - x))
-
-    if lik.model == "M0":
-        a = [logit((w @ lik.succ[:, 0]) / (w.sum() * lik.t))]
-    elif lik.model == "Mt":
-        a = [logit(r) for r in (w @ lik.succ) / w.sum()]
-    else:
-        p = w.sum() / (w @ lik.first)
-        rest = w @ lik.trials[:, 1]
-        c = (w @ lik.succ[:, 1]) / rest if rest > 0 else 0.5
-        a = [logit(p), logit(c) - logit(p)]
-    return np.concatenate([a, np.zeros(lik.X.shape[1])])
-
-
-def _newton(lik: HugginsLikelihood, theta: np.ndarray) -> tuple[np.ndarray, int, bool]:
-    """Damped Newton ascent; converged when the Newton decrement is negligible."""
-    ll = lik.loglik(theta)[0]
-    for it in range(1, MAX_ITER + 1):
-        _, _, score, info, _ = lik.derivatives(theta)
-        if not np.all(np.isfinite(score)) or not np.all(np.isfinite(info)):
-            return theta, it, False
-        step = _solve_damped(info, score)
-        decrement = float(score @ step)
-        if decrement < 1e-15 * max(1.0, abs(ll)):
-            return theta, it, True
-        alpha = 1.0
-        for _ in range(40):
-            cand = theta + alpha * step
-            new = lik.loglik(cand)[0]
-            if np.isfinite(new) and new >= ll - 1e-12 * abs(ll):
-                break
-            alpha /= 2
-        else:
-            return theta, it, decrement < 1e-6
-        theta, ll = cand, new
-    return theta, MAX_ITER, False
-
-
-def _solve_damped(info: np.ndarray, score: np.ndarray) -> np.ndarray:
-    lam = 0.0
-    scale = max(float(np.abs(np.diag(info)).max()), 1e-12)
-    for _ in range(30):
-        try:
-            chol = np.linalg.cholesky(info + lam * scale * np.eye(len(score)))
-            return np.linalg.solve(chol.T, np.linalg.solve(chol, score))
-        except np.linalg.LinAlgError:
-            lam = 1e-8 if lam == 0.0 else lam * 10
-    return score / scale
 
 
 def _covariance(info: np.ndarray, theta: np.ndarray, A: np.ndarray, names: list[str]):
@@ -238,7 +183,7 @@ def fit_huggins(captures, design=None, model: str = "M0", weights=None,
                                                                   range(X.shape[1])]
     Xs, mean, sd = _standardise(X, w, dnames)
     lik = HugginsLikelihood(Y, Xs, model, w)
-    theta, iters, converged = _newton(lik, _start(lik))
+    theta, iters, converged = maximise(lik)
     ll, pstar, _, info, dS = lik.derivatives(theta, expected=True)
     names = intercept_names(model, occ) + dnames
     K = lik.C.shape[1]

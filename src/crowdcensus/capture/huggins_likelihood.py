@@ -9,6 +9,7 @@ the information matrix.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,6 +18,7 @@ from scipy.special import expit
 from crowdcensus.errors import InputError
 
 MODELS = ("M0", "Mt", "Mb")
+MAX_ITER = 200
 
 
 def canonical_huggins_model(name: str) -> str:
@@ -188,3 +190,64 @@ def huggins_loglik(captures, design, params, model: str = "M0",
     return HugginsLikelihood(captures, design, model, weights).loglik(params)
 
 
+def _start(lik: HugginsLikelihood) -> np.ndarray:
+    w = lik.w
+
+    def logit(x):
+        x = min(max(float(x), 0.02), 0.98)
+        return math.log(x / (1 - x))
+
+    if lik.model == "M0":
+        a = [logit((w @ lik.succ[:, 0]) / (w.sum() * lik.t))]
+    elif lik.model == "Mt":
+        a = [logit(r) for r in (w @ lik.succ) / w.sum()]
+    else:
+        p = w.sum() / (w @ lik.first)
+        rest = w @ lik.trials[:, 1]
+        c = (w @ lik.succ[:, 1]) / rest if rest > 0 else 0.5
+        a = [logit(p), logit(c) - logit(p)]
+    return np.concatenate([a, np.zeros(lik.X.shape[1])])
+
+
+def maximise(lik: HugginsLikelihood, theta: np.ndarray | None = None
+             ) -> tuple[np.ndarray, int, bool]:
+    """Maximise the likelihood by damped Newton ascent with step halving.
+
+    Starts from ``theta`` or from the logits of the observed capture rates;
+    stops when the Newton decrement ``g' H^-1 g`` falls below ``1e-15 |loglik|``.
+    Returns ``(theta, iterations, converged)``.
+    """
+    if theta is None:
+        theta = _start(lik)
+    ll = lik.loglik(theta)[0]
+    for it in range(1, MAX_ITER + 1):
+        _, _, score, info, _ = lik.derivatives(theta)
+        if not np.all(np.isfinite(score)) or not np.all(np.isfinite(info)):
+            return theta, it, False
+        step = _solve_damped(info, score)
+        decrement = float(score @ step)
+        if decrement < 1e-15 * max(1.0, abs(ll)):
+            return theta, it, True
+        alpha = 1.0
+        for _ in range(40):
+            cand = theta + alpha * step
+            new = lik.loglik(cand)[0]
+            if np.isfinite(new) and new >= ll - 1e-12 * abs(ll):
+                break
+            alpha /= 2
+        else:
+            return theta, it, decrement < 1e-6
+        theta, ll = cand, new
+    return theta, MAX_ITER, False
+
+
+def _solve_damped(info: np.ndarray, score: np.ndarray) -> np.ndarray:
+    lam = 0.0
+    scale = max(float(np.abs(np.diag(info)).max()), 1e-12)
+    for _ in range(30):
+        try:
+            chol = np.linalg.cholesky(info + lam * scale * np.eye(len(score)))
+            return np.linalg.solve(chol.T, np.linalg.solve(chol, score))
+        except np.linalg.LinAlgError:
+            lam = 1e-8 if lam == 0.0 else lam * 10
+    return score / scale
