@@ -387,3 +387,21 @@ def test_high_but_finite_capture_probabilities_give_n_and_are_not_degenerate():
     assert m.status_ == "ok"
     assert m.abundance_ == pytest.approx(len(Y), rel=1e-6)
     assert 2.0 < m.coef_.loc["(Intercept)", "coef"] < 2.4
+
+
+def test_merging_identical_rows_changes_nothing():
+    """Large data with a categorical covariate are fitted on merged rows; same figures."""
+    from crowdcensus.capture.huggins import fit_huggins
+
+    rng = np.random.default_rng(9)
+    Y, x, v = _simulate_arrays(rng, 3000, 4, (-1.0, 0.0, 0.7), 0.4)
+    design = v[:, None].astype(float)
+    merged = fit_huggins(Y, design, "Mb")
+    # the same rows made distinct by a negligible jitter: fitted one by one
+    jitter = design + np.arange(len(Y))[:, None] * 1e-12
+    plain = fit_huggins(Y, jitter, "Mb")
+    assert len(np.unique(np.column_stack([Y, design]), axis=0)) < 50
+    assert merged.abundance == pytest.approx(plain.abundance, rel=1e-7)
+    assert merged.stderr == pytest.approx(plain.stderr, rel=1e-6)
+    assert merged.loglik == pytest.approx(plain.loglik, rel=1e-9)
+    np.testing.assert_allclose(merged.pstar, plain.pstar, rtol=1e-7)

@@ -162,6 +162,33 @@ def _covariance(info: np.ndarray, theta: np.ndarray, A: np.ndarray, names: list[
     return cov_std, cov, boundary, identifiable
 
 
+def _merge_identical_rows(Y: np.ndarray, X: np.ndarray, w: np.ndarray):
+    """Rows sharing a history and covariate values as one row with the summed count.
+
+    Worth it for categorical or coarse covariates (the likelihood costs ``O(rows)``);
+    the rows are keyed by hashing (``O(n)``) and left alone when few repeat. Returns
+    ``(Y, X, w, inverse)``, ``inverse`` mapping the input rows to the merged ones
+    (None if not merged).
+    """
+    n, t = Y.shape
+    if n < 1000 or t > 62:
+        return Y, X, w, None
+    key = (Y.astype(np.int64) @ (np.int64(1) << np.arange(t, dtype=np.int64)))
+    radix = 2.0**t
+    for j in range(X.shape[1]):
+        codes, levels = pd.factorize(X[:, j])
+        radix *= len(levels)
+        if radix > 2.0**62 or len(levels) > n // 4:
+            return Y, X, w, None
+        key = key * len(levels) + codes
+    inverse, groups = pd.factorize(key)
+    if len(groups) > 0.7 * n:
+        return Y, X, w, None
+    first = np.full(len(groups), -1)
+    first[inverse[::-1]] = np.arange(n)[::-1]          # first row of each group
+    return Y[first], X[first], np.bincount(inverse, weights=w, minlength=len(groups)), inverse
+
+
 def fit_huggins(captures, design=None, model: str = "M0", weights=None,
                 occasions: Sequence[str] | None = None,
                 design_names: Sequence[str] | None = None) -> HugginsFit:
@@ -181,6 +208,7 @@ def fit_huggins(captures, design=None, model: str = "M0", weights=None,
     occ = list(occasions) if occasions is not None else [f"c{j + 1}" for j in range(t)]
     dnames = list(design_names) if design_names is not None else [f"x{j + 1}" for j in
                                                                   range(X.shape[1])]
+    Y, X, w, inverse = _merge_identical_rows(Y, X, w)
     Xs, mean, sd = _standardise(X, w, dnames)
     lik = HugginsLikelihood(Y, Xs, model, w)
     theta, iters, converged = maximise(lik)
@@ -215,7 +243,8 @@ def fit_huggins(captures, design=None, model: str = "M0", weights=None,
         status = "ok"
     usable = status == "ok" or status.startswith("boundary")
     return HugginsFit(
-        model=model, params=A @ theta, covariance=cov, names=names, loglik=ll, pstar=pstar,
+        model=model, params=A @ theta, covariance=cov, names=names, loglik=ll,
+        pstar=pstar if inverse is None else pstar[inverse],
         abundance=N if usable else math.nan, stderr=math.sqrt(var) if usable else math.nan,
         n_captured=n_caught, iterations=iters, status=status, boundary=boundary,
     )

@@ -13,7 +13,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import expit
 
 from crowdcensus.errors import InputError
 
@@ -36,6 +35,15 @@ def intercept_names(model: str, occasions: Sequence[str]) -> list[str]:
     if model == "Mt":
         return [f"(Intercept):{o}" for o in occasions]
     return ["(Intercept)", "recapture"]
+
+
+def _softplus_sigmoid(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log(1 + e^eta)`` and ``1 / (1 + e^-eta)`` from one exponential, without overflow."""
+    e = np.exp(-np.abs(eta))
+    sp = np.maximum(eta, 0.0) + np.log1p(e)
+    inv = 1.0 / (1.0 + e)
+    sig = np.where(eta >= 0, inv, e * inv)
+    return sp, sig
 
 
 def _intercept_map(model: str, t: int) -> np.ndarray:
@@ -130,8 +138,7 @@ class HugginsLikelihood:
         holds the derivatives of ``S_i = -log(1 - p*_i)`` by the parameters.
         """
         eta = self._eta(theta)
-        sp = np.logaddexp(0.0, eta)
-        sig = expit(eta)
+        sp, sig = _softplus_sigmoid(eta)
         v = sig * (1.0 - sig)
         S = sp @ self.pstar_trials
         pstar = self._pstar(S)
