@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crowdcensus.capture.closed.huggins import HugginsModel
 from crowdcensus.capture.covariates import read_covariate_histories
-from crowdcensus.capture.huggins import HugginsModel
 
 
 def simulate(n: int, t: int, seed: int) -> pd.DataFrame:

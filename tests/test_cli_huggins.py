@@ -23,7 +23,7 @@ def _json(*args):
 
 def test_json_has_the_closed_shape_and_vgam_figures():
     doc = _json(DEERMICE, "--covariates", "sex,weight")
-    assert set(doc) == {"n_captured", "models"}
+    assert set(doc) == {"schema_version", "n_captured", "models"}
     assert doc["n_captured"] == 38
     ref = EXPECTED[(EXPECTED.data == "deermice") & (EXPECTED.covariates == "sex,weight")]
     assert [m["model"] for m in doc["models"]] == ["M0", "Mt", "Mb"]

@@ -23,3 +23,7 @@ class NotIdentifiableError(ModelError):
 
 class TooLargeError(ModelError):
     """A model needs a table too large for the data's number of occasions."""
+
+
+class NotFittedError(AttributeError):
+    """An estimator's fitted attribute was read before ``fit`` (a programming error)."""

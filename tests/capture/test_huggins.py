@@ -14,14 +14,14 @@ from scipy.optimize import brentq
 from scipy.special import gammaln
 
 from crowdcensus.capture import load_hare, load_seber2
-from crowdcensus.capture.closed_forms import lincoln_petersen
-from crowdcensus.capture.covariates import CovariateHistories
-from crowdcensus.capture.huggins import (
+from crowdcensus.capture.closed.forms import lincoln_petersen
+from crowdcensus.capture.closed.huggins import (
     HugginsLikelihood,
     HugginsModel,
     fit_huggins_models,
     huggins_loglik,
 )
+from crowdcensus.capture.covariates import CovariateHistories
 from crowdcensus.errors import InputError
 from tests.capture.reference import rcapture
 
@@ -239,14 +239,14 @@ def test_no_recapture_gives_no_number():
     for model in ("M0", "Mt"):
         m = HugginsModel(model, covariates=["x"]).fit(_frame(Y, x=rng.normal(size=30)))
         assert m.status_.startswith("unbounded")
-        row = m.to_dict()
+        row = m.to_row()
         assert row["abundance"] is None and row["stderr"] is None and row["ci_low"] is None
 
 
 def test_everyone_always_caught_is_degenerate():
     m = HugginsModel("Mt", covariates=["x"]).fit(_frame(np.ones((20, 4)), x=np.arange(20.0)))
     assert m.status_.startswith("degenerate")
-    assert m.to_dict()["abundance"] is None
+    assert m.to_row()["abundance"] is None
 
 
 def test_occasion_without_capture_is_a_boundary_and_equals_dropping_it():
@@ -277,13 +277,13 @@ def test_covariate_level_always_caught_is_a_boundary():
 
 
 def test_not_converged_shows_no_number(monkeypatch):
-    import crowdcensus.capture.huggins_likelihood as likelihood
+    import crowdcensus.capture.closed.huggins_likelihood as likelihood
 
     monkeypatch.setattr(likelihood, "MAX_ITER", 1)
     frame = pd.read_csv(rcapture.DATA / "deermice.csv")
     m = HugginsModel("Mb", covariates=["sex", "weight"]).fit(frame)
     assert m.status_ == "not converged after 1 iterations"
-    row = m.to_dict()
+    row = m.to_row()
     assert [row[k] for k in ("abundance", "stderr", "ci_low", "ci_high", "loglik", "aic")] \
         == [None] * 6
 
@@ -343,9 +343,11 @@ def test_estimator_shape():
     wide = HugginsModel("Mt", covariates="sex,weight", level=0.99).fit(frame)
     assert wide.confidence_interval_[0] < lo and wide.confidence_interval_[1] > hi
     assert list(m.summary.index) == ["Mt"]
+    assert list(m.summary.columns[:4]) == ["abundance", "stderr", "ci_low", "ci_high"]
     assert m.summary.loc["Mt", "abundance"] == m.abundance_
     assert list(m.coef_.columns) == ["coef", "stderr"]
-    assert m.to_dict()["covariates"] == ["sex", "weight"]
+    assert m.to_row()["covariates"] == ["sex", "weight"]
+    assert m.to_dict()["models"] == [m.to_row()] and m.to_dict()["n_captured"] == 38
     assert m.aic_ == pytest.approx(-2 * m.loglik_ + 2 * 8)
     assert m.abundance_ == pytest.approx(float(np.sum(1 / m.pstar_)))
 
@@ -366,13 +368,13 @@ def test_table_of_models_and_best():
     table = fit_huggins_models(frame, covariates=["sex", "weight"])
     assert [m.name_ for m in table.models] == ["M0", "Mt", "Mb"]
     assert table.best().name_ == "Mb"         # AIC 296.6 against 308.0 and 307.8
-    assert set(table.to_dict()) == {"n_captured", "models"}
+    assert set(table.to_dict()) == {"schema_version", "n_captured", "models"}
 
 
 def test_module_docstring_example_runs():
     import doctest
 
-    import crowdcensus.capture.huggins as huggins
+    import crowdcensus.capture.closed.huggins as huggins
 
     result = doctest.testmod(huggins)
     assert result.attempted >= 3 and result.failed == 0
@@ -391,7 +393,7 @@ def test_high_but_finite_capture_probabilities_give_n_and_are_not_degenerate():
 
 def test_merging_identical_rows_changes_nothing():
     """Large data with a categorical covariate are fitted on merged rows; same figures."""
-    from crowdcensus.capture.huggins import fit_huggins
+    from crowdcensus.capture.closed.huggins import fit_huggins
 
     rng = np.random.default_rng(9)
     Y, x, v = _simulate_arrays(rng, 3000, 4, (-1.0, 0.0, 0.7), 0.4)

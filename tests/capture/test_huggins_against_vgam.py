@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from crowdcensus.capture.huggins import HugginsModel
+from crowdcensus.capture.closed.huggins import HugginsModel
 from tests.capture.reference import vgam
 
 EXPECTED = vgam.expected_huggins()

@@ -1,9 +1,33 @@
-"""Capture histories and capture-recapture estimators."""
+"""Capture histories and capture-recapture estimators.
+
+The shared core lives here (:mod:`.histories`, :mod:`.readers`, :mod:`.periods`,
+:mod:`.glm`); the estimators live in sub-packages: :mod:`.closed` (closed
+populations), :mod:`.mse` (multiple systems estimation), :mod:`.open` (open
+populations). The model classes are imported on first use, so that importing the
+shared core stays cheap.
+"""
 
 from __future__ import annotations
 
 from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
 from crowdcensus.capture.readers import read_events, read_frequencies, read_histories
+
+_LAZY = {
+    "ClosedPopulationModel": "crowdcensus.capture.closed.model",
+    "fit_closed_models": "crowdcensus.capture.closed.model",
+    "HugginsModel": "crowdcensus.capture.closed.huggins",
+    "fit_huggins_models": "crowdcensus.capture.closed.huggins",
+    "MultipleSystemsModel": "crowdcensus.capture.mse.model",
+    "OpenPopulationModel": "crowdcensus.capture.open.model",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_hare() -> CaptureHistories:
@@ -24,7 +48,7 @@ def load_deermice():
     Source: Huggins (1991), *Biometrics* 47, 725-732, as the ``deermice`` data of
     the R package VGAM (without its ``age`` column). Returns a DataFrame with the
     occasion columns ``y1 ... y6`` and the covariates ``sex``, ``weight``: the input
-    of :class:`crowdcensus.capture.huggins.HugginsModel`.
+    of :class:`crowdcensus.capture.closed.huggins.HugginsModel`.
     """
     from crowdcensus.datasets import path
     from crowdcensus.tables import read_table
@@ -42,6 +66,12 @@ def load_seber2() -> CaptureHistories:
 __all__ = [
     "CaptureFrequencies",
     "CaptureHistories",
+    "ClosedPopulationModel",
+    "HugginsModel",
+    "MultipleSystemsModel",
+    "OpenPopulationModel",
+    "fit_closed_models",
+    "fit_huggins_models",
     "load_deermice",
     "load_hare",
     "load_seber2",

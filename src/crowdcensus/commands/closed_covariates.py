@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from crowdcensus.capture.covariates import read_covariate_histories
-from crowdcensus.capture.huggins import (
+from crowdcensus.capture.closed.huggins import (
     HugginsModelTable,
     canonical_huggins_model,
     fit_huggins_models,
 )
+from crowdcensus.capture.covariates import read_covariate_histories
 from crowdcensus.errors import InputError
 
 DASH = "—"
@@ -67,9 +67,12 @@ def run_huggins(file: Path, covariates: str, models: list[str] | None, freq: str
     else:
         typer.echo(render_huggins(table, data.t, level))
     if plot is not None:
-        ax = table.best().plot()
-        ax.figure.tight_layout()
-        ax.figure.savefig(plot, dpi=110)
+        from crowdcensus.plotting import file_figure, save_figure
+
+        fig = file_figure((6, 4))
+        table.best().plot(fig.subplots())
+        fig.tight_layout()
+        save_figure(fig, plot)
 
 
 def check_options(**given) -> None:

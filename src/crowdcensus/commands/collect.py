@@ -24,18 +24,26 @@ SecretFileOption = Annotated[Path | None, typer.Option(
     "--secret-file", help="File holding the identity secret (else $CROWDCENSUS_SECRET).")]
 
 
-def _db_url(db: str | None) -> str:
+def _db_url(db: str | None, command: str) -> str:
+    """The database URL; checks first that the extras the command needs are installed."""
+    from crowdcensus.extras import require_extra
+
+    require_extra("collect", f"crowdcensus {command}")
     from crowdcensus.collect.settings import DB_ENV, DEFAULT_DB
 
-    return db or os.environ.get(DB_ENV) or DEFAULT_DB
+    url = db or os.environ.get(DB_ENV) or DEFAULT_DB
+    if url.startswith("postgresql"):
+        require_extra("postgres", f"crowdcensus {command} on PostgreSQL")
+    return url
 
 
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Create the tables or bring them to the newest schema."""
+    url = _db_url(db, "db upgrade")
     from crowdcensus.collect.database import make_engine, upgrade
 
-    engine = make_engine(_db_url(db))
+    engine = make_engine(url)
     try:
         before, after = upgrade(engine)
     finally:
@@ -49,9 +57,10 @@ def db_upgrade(db: DbOption = None) -> None:
 @db_app.command("status")
 def db_status(db: DbOption = None) -> None:
     """Print the database's schema revision and the one this version needs."""
+    url = _db_url(db, "db status")
     from crowdcensus.collect.database import current_revision, head_revision, make_engine
 
-    engine = make_engine(_db_url(db))
+    engine = make_engine(url)
     try:
         current = current_revision(engine)
     finally:
@@ -89,6 +98,7 @@ def serve(
         "--log-level", help="critical, error, warning, info or debug.")] = "info",
 ) -> None:
     """Run the collection service (refuses to start without a secret or on an old schema)."""
+    url = _db_url(db, "serve")
     import uvicorn
 
     from crowdcensus.collect.app import SETTINGS_ENV, create_app, settings_to_env
@@ -102,7 +112,7 @@ def serve(
     if workers < 1:
         raise InputError("--workers must be at least 1")
     settings = Settings(
-        db_url=_db_url(db), secret=load_secret(secret_file),
+        db_url=url, secret=load_secret(secret_file),
         admin_token=load_admin_token(admin_token), public_url=public_url,
         rate_limit=rate_limit, rate_burst=rate_burst, max_body_bytes=max_body,
         secure_cookies=secure_cookies,
@@ -141,6 +151,7 @@ def export(
     secret_file: SecretFileOption = None,
 ) -> None:
     """Export a study's responses or capture histories to a file."""
+    url = _db_url(db, "export")
     from crowdcensus.collect import exports
     from crowdcensus.collect.database import check_schema, make_engine
     from crowdcensus.collect.settings import load_secret
@@ -150,7 +161,7 @@ def export(
         raise InputError(f"--out: use a .csv, .parquet or .json file (got {out.name})")
     if kind not in ("responses", "histories"):
         raise InputError("--kind: responses or histories")
-    engine = make_engine(_db_url(db))
+    engine = make_engine(url)
     try:
         check_schema(engine)
         with engine.connect() as conn:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from crowdcensus.capture.closed import ClosedModelTable, fit_closed_models
-from crowdcensus.capture.closed_forms import closed_form_estimates
+from crowdcensus.capture.closed.forms import closed_form_estimates
+from crowdcensus.capture.closed.model import ClosedModelTable, fit_closed_models
 from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
 from crowdcensus.capture.readers import parse_t, read_events, read_frequencies, read_histories
 from crowdcensus.commands.apps import estimate_app
@@ -132,7 +132,7 @@ def estimate_closed(
         raise InputError(f"--level must be between 0 and 1 (got {level})")
     data = load_capture_data(file, freq, nbcap, t, events, id_column, occasion_column)
     table = fit_closed_models(data, models=model, interactions=interactions, ci=ci,
-                              conf_level=level)
+                              level=level)
     if fmt == "json":
         typer.echo(json.dumps(table.to_dict(), indent=2))
     else:
@@ -149,12 +149,9 @@ def estimate_closed(
             typer.echo("")
             typer.echo(data.descriptive().to_string())
     if plot is not None:
-        import matplotlib
+        from crowdcensus.plotting import file_figure, save_figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        ax = table.best().plot()
-        ax.figure.tight_layout()
-        ax.figure.savefig(plot, dpi=110)
-        plt.close(ax.figure)
+        fig = file_figure((6, 4))
+        table.best().plot(fig.subplots())
+        fig.tight_layout()
+        save_figure(fig, plot)

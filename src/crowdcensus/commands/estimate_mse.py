@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from crowdcensus.capture.mse_estimate import METHODS, MultipleSystemsModel
+from crowdcensus.capture.mse.model import METHODS, MultipleSystemsModel
 from crowdcensus.capture.readers import read_histories
 from crowdcensus.commands.apps import estimate_app
 from crowdcensus.errors import InputError
@@ -39,7 +39,7 @@ def estimate_mse(
     if bootstrap < 0:
         raise InputError("--bootstrap must be 0 or a positive number of replicates")
     if plot is not None:
-        from crowdcensus.capture.mse_open_plots import check_plot_path
+        from crowdcensus.plotting import check_plot_path
 
         check_plot_path(plot)
     histories = read_histories(file, freq=freq)
@@ -47,7 +47,7 @@ def estimate_mse(
     if bootstrap:
         est.bootstrap(bootstrap, seed=seed, workers=workers, scheduler=dask_scheduler)
     if plot is not None:
-        from crowdcensus.capture.mse_open_plots import plot_mse
+        from crowdcensus.capture.mse.plots import plot_mse
 
         plot_mse(est, plot)
     if format == "json":

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from crowdcensus.capture.openpop import OpenPopulationModel
+from crowdcensus.capture.open.model import OpenPopulationModel
 from crowdcensus.capture.periods import histories_from_events
 from crowdcensus.capture.readers import read_histories
 from crowdcensus.commands.apps import estimate_app
@@ -75,7 +75,7 @@ def estimate_open(
     if not 0 < level < 1:
         raise InputError("--level must lie strictly between 0 and 1")
     if plot is not None:
-        from crowdcensus.capture.mse_open_plots import check_plot_path
+        from crowdcensus.plotting import check_plot_path
 
         check_plot_path(plot)
     if worker is not None:
@@ -85,12 +85,12 @@ def estimate_open(
         if time is not None or wave is not None:
             raise InputError("--time/--wave read an event log: give --worker too")
         histories = read_histories(file, freq=freq)
-    model = OpenPopulationModel().fit(histories)
+    model = OpenPopulationModel(level=level).fit(histories)
     if plot is not None:
-        from crowdcensus.capture.mse_open_plots import plot_open
+        from crowdcensus.capture.open.plots import plot_open
 
         plot_open(model, plot)
-    d = model.to_dict(level)
+    d = model.to_dict()
     if format == "json":
         typer.echo(json.dumps(d, indent=2))
     else:

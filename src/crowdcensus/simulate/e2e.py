@@ -212,6 +212,9 @@ def run_through_service(
         When the scenario posts on no platform the service supports, or would
         send more than :data:`MAX_RESPONSES` answers.
     """
+    from crowdcensus.extras import require_extra
+
+    require_extra("collect", "crowdcensus simulate --through-service")
     import httpx
 
     from crowdcensus.simulate.outputs import export_frame

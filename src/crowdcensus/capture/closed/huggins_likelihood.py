@@ -1,6 +1,6 @@
 """Huggins' conditional log-likelihood of M0, Mt and Mb, vectorised over individuals.
 
-The model and the notation are described in :mod:`crowdcensus.capture.huggins`.
+The model and the notation are described in :mod:`crowdcensus.capture.closed.huggins`.
 :func:`huggins_loglik` is the entry point for code that embeds the likelihood in a
 larger model (the joint model of the three methods); :class:`HugginsLikelihood`
 keeps the data's sufficient statistics for repeated calls and adds the score and

@@ -1,7 +1,7 @@
 """Huggins' conditional likelihood: closed populations with individual covariates.
 
 >>> from crowdcensus.capture import load_deermice
->>> from crowdcensus.capture.huggins import HugginsModel, fit_huggins_models
+>>> from crowdcensus.capture.closed.huggins import HugginsModel, fit_huggins_models
 >>> m = HugginsModel("Mb", covariates=["sex", "weight"]).fit(load_deermice())
 >>> round(m.abundance_, 2), round(m.stderr_, 2), m.status_
 (46.07, 6.51, 'ok')
@@ -63,10 +63,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crowdcensus.capture.closed_forms import _log_interval
-from crowdcensus.capture.covariates import CovariateHistories, parse_covariates
-from crowdcensus.capture.histories import CaptureHistories
-from crowdcensus.capture.huggins_likelihood import (
+from crowdcensus.capture.base import SCHEMA_VERSION, PopulationEstimator, finite_or_none
+from crowdcensus.capture.closed.huggins_likelihood import (
     MODELS,
     HugginsLikelihood,
     canonical_huggins_model,
@@ -74,6 +72,8 @@ from crowdcensus.capture.huggins_likelihood import (
     intercept_names,
     maximise,
 )
+from crowdcensus.capture.covariates import CovariateHistories, parse_covariates
+from crowdcensus.capture.histories import CaptureHistories
 from crowdcensus.errors import InputError
 
 __all__ = ["HugginsModel", "HugginsModelTable", "fit_huggins", "fit_huggins_models",
@@ -250,13 +250,6 @@ def fit_huggins(captures, design=None, model: str = "M0", weights=None,
     )
 
 
-def _num(x) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
 def as_covariate_histories(data, covariates: Sequence[str], freq: str | None = None
                            ) -> CovariateHistories:
     """Accept a :class:`CovariateHistories`, a DataFrame or plain :class:`CaptureHistories`."""
@@ -276,7 +269,7 @@ def as_covariate_histories(data, covariates: Sequence[str], freq: str | None = N
                      "CovariateHistories or CaptureHistories")
 
 
-class HugginsModel:
+class HugginsModel(PopulationEstimator):
     """Huggins' conditional-likelihood model M0, Mt or Mb with individual covariates.
 
     Parameters
@@ -326,10 +319,8 @@ class HugginsModel:
         self.level = level
         self.freq = freq
 
-    def fit(self, data) -> HugginsModel:
+    def _fit(self, data) -> None:
         """Fit to a DataFrame, :class:`CovariateHistories` or :class:`CaptureHistories`."""
-        if not 0 < self.level < 1:
-            raise InputError(f"level must be between 0 and 1 (got {self.level})")
         name = canonical_huggins_model(self.model)
         d = as_covariate_histories(data, parse_covariates(self.covariates), self.freq)
         fit = fit_huggins(d.captures, d.design, name, d.weights, d.occasions, d.design_names)
@@ -343,12 +334,8 @@ class HugginsModel:
         self.aic_ = -2.0 * self.loglik_ + 2.0 * self.n_params_
         self.status_ = fit.status
         self.pstar_ = fit.pstar
-        if fit.usable:
-            self.confidence_interval_ = _log_interval(fit.n_captured, fit.abundance,
-                                                      fit.stderr, self.level)
-        else:
+        if not fit.usable:          # usable fits get the base class's log-normal interval
             self.confidence_interval_ = (math.nan, math.nan)
-        return self
 
     @property
     def coef_(self) -> pd.DataFrame:
@@ -364,42 +351,45 @@ class HugginsModel:
         return pd.DataFrame(self.fit_.covariance, index=self.fit_.names,
                             columns=self.fit_.names)
 
-    @property
-    def summary(self) -> pd.DataFrame:
-        """One-row DataFrame: abundance, stderr, interval, loglik, AIC, status."""
-        self._check_fitted()
-        row = self.to_dict()
-        row["covariates"] = ", ".join(row["covariates"])
-        row.pop("coefficients")
-        return pd.DataFrame([row]).set_index("model")
+    def _label(self) -> str:
+        return self.name_
 
-    def to_dict(self) -> dict:
+    def _statistics(self) -> dict:
+        return {"loglik": self.loglik_, "aic": self.aic_, "parameters": self.n_params_,
+                "covariates": ", ".join(self.covariates_), "status": self.status_}
+
+    def to_row(self) -> dict:
         """The model's row of ``crowdcensus estimate closed --covariates ... --format json``."""
         self._check_fitted()
         lo, hi = self.confidence_interval_
         coef = self.coef_
         return {
             "model": self.name_,
-            "abundance": _num(self.abundance_),
-            "stderr": _num(self.stderr_),
-            "ci_low": _num(lo),
-            "ci_high": _num(hi),
-            "loglik": _num(self.loglik_),
-            "aic": _num(self.aic_),
+            "abundance": finite_or_none(self.abundance_),
+            "stderr": finite_or_none(self.stderr_),
+            "ci_low": finite_or_none(lo),
+            "ci_high": finite_or_none(hi),
+            "loglik": finite_or_none(self.loglik_),
+            "aic": finite_or_none(self.aic_),
             "parameters": int(self.n_params_),
             "covariates": list(self.covariates_),
-            "coefficients": {k: {"coef": _num(c), "stderr": _num(s)}
+            "coefficients": {k: {"coef": finite_or_none(c), "stderr": finite_or_none(s)}
                              for k, c, s in zip(coef.index, coef["coef"], coef["stderr"])},
             "status": self.status_,
         }
 
+    def to_dict(self) -> dict:
+        """What ``crowdcensus estimate closed FILE --covariates ... --model NAME`` prints."""
+        self._check_fitted()
+        return {"schema_version": SCHEMA_VERSION, "n_captured": int(self.n_captured_),
+                "models": [self.to_row()]}
+
     def plot(self, ax=None, covariate: str | None = None):
         """``p*_i`` against a covariate (the first one by default); returns the Axes."""
-        self._check_fitted()
-        if ax is None:
-            from matplotlib.figure import Figure
+        from crowdcensus.plotting import axes_or_new
 
-            ax = Figure(figsize=(6, 4)).subplots()
+        self._check_fitted()
+        ax = axes_or_new(ax, (6, 4))
         d = self.data_
         col = covariate or _default_plot_covariate(d)
         if col is None:
@@ -424,15 +414,6 @@ class HugginsModel:
             f"N = {self.abundance_:,.1f} (SE {self.stderr_:,.1f})"
         ax.set_title(f"Huggins {self.name_}: {est}")
         return ax
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "fit_"):
-            raise AttributeError("this model is not fitted yet: call fit(data) first")
-
-    def __repr__(self) -> str:
-        if hasattr(self, "fit_"):
-            return f"<HugginsModel {self.name_}: N={self.abundance_:.2f} ({self.status_})>"
-        return f"HugginsModel({self.model!r}, covariates={self.covariates!r})"
 
 
 def _default_plot_covariate(d: CovariateHistories) -> str | None:
@@ -464,7 +445,9 @@ class HugginsModelTable:
         return min(ok, key=lambda m: m.aic_)
 
     def to_dict(self) -> dict:
-        return {"n_captured": int(self.n_captured), "models": [m.to_dict() for m in self.models]}
+        """What ``crowdcensus estimate closed FILE --covariates ... --format json`` prints."""
+        return {"schema_version": SCHEMA_VERSION, "n_captured": int(self.n_captured),
+                "models": [m.to_row() for m in self.models]}
 
 
 def fit_huggins_models(data, models: Sequence[str] | None = None,
