@@ -12,7 +12,12 @@ from .reference import EXPECTED, RTOL
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.mark.parametrize(("dataset", "method"), sorted(EXPECTED))
+# the exhaustive BIC search on the eight lists of Western takes tens of seconds
+CASES = [pytest.param(*key, marks=pytest.mark.slow) if key == ("western", "bic") else key
+         for key in sorted(EXPECTED)]
+
+
+@pytest.mark.parametrize(("dataset", "method"), CASES)
 def test_popest_and_model_against_R(dataset, method):
     popest, model = EXPECTED[(dataset, method)]
     est = MultipleSystemsModel(method).fit(read_histories(DATA / f"{dataset}.csv"))

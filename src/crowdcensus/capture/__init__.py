@@ -1,18 +1,22 @@
 """Capture histories and capture-recapture estimators.
 
 The shared core lives here (:mod:`.histories`, :mod:`.readers`, :mod:`.periods`,
-:mod:`.glm`); the estimators live in sub-packages: :mod:`.closed` (closed
-populations), :mod:`.mse` (multiple systems estimation), :mod:`.open` (open
-populations). The model classes are imported on first use, so that importing the
-shared core stays cheap.
+:mod:`.glm`, :mod:`.base`); the estimators live in sub-packages: :mod:`.closed`
+(closed populations), :mod:`.mse` (multiple systems estimation), :mod:`.open`
+(open populations). Every name below is imported on first use, so that importing
+one module of the package does not import them all.
 """
 
 from __future__ import annotations
 
-from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
-from crowdcensus.capture.readers import read_events, read_frequencies, read_histories
+from typing import TYPE_CHECKING
 
-_LAZY = {
+_EXPORTS = {
+    "CaptureFrequencies": "crowdcensus.capture.histories",
+    "CaptureHistories": "crowdcensus.capture.histories",
+    "read_events": "crowdcensus.capture.readers",
+    "read_frequencies": "crowdcensus.capture.readers",
+    "read_histories": "crowdcensus.capture.readers",
     "ClosedPopulationModel": "crowdcensus.capture.closed.model",
     "fit_closed_models": "crowdcensus.capture.closed.model",
     "HugginsModel": "crowdcensus.capture.closed.huggins",
@@ -21,13 +25,27 @@ _LAZY = {
     "OpenPopulationModel": "crowdcensus.capture.open.model",
 }
 
+if TYPE_CHECKING:
+    from crowdcensus.capture.closed.model import ClosedPopulationModel, fit_closed_models
+    from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
+    from crowdcensus.capture.mse.model import MultipleSystemsModel
+    from crowdcensus.capture.open.model import OpenPopulationModel
+    from crowdcensus.capture.readers import read_events, read_frequencies, read_histories
+
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
 
 
 def load_hare() -> CaptureHistories:
@@ -37,6 +55,7 @@ def load_hare() -> CaptureHistories:
     White & Anderson (1978), *Wildlife Monographs* 62; the ``hare`` data of the
     R package Rcapture.
     """
+    from crowdcensus.capture.readers import read_histories
     from crowdcensus.datasets import path
 
     return read_histories(path("hare.csv"))
@@ -58,6 +77,7 @@ def load_deermice():
 
 def load_seber2() -> CaptureHistories:
     """Two-sample example of Seber (1982, p. 107): 948 marked, 421 caught, 167 recaptured."""
+    from crowdcensus.capture.readers import read_histories
     from crowdcensus.datasets import path
 
     return read_histories(path("seber2.csv"))

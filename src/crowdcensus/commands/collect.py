@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,23 @@ from crowdcensus.errors import InputError
 db_app = typer.Typer(help="The collection service's database: migrations and status.",
                      no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
+
+class ExportKind(StrEnum):
+    """``--kind`` of ``crowdcensus export``."""
+
+    responses = "responses"
+    histories = "histories"
+
+
+class LogLevel(StrEnum):
+    """``--log-level`` of ``crowdcensus serve``."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+
 
 DbOption = Annotated[str | None, typer.Option(
     "--db", help="Database URL: sqlite:///file.db (default: $CROWDCENSUS_DB or "
@@ -94,8 +112,8 @@ def serve(
         help="Extra origin accepted as MTurk's turkSubmitTo (repeatable).")] = None,
     forwarded_allow_ips: Annotated[str | None, typer.Option(
         "--forwarded-allow-ips", help="Proxies trusted for X-Forwarded-For.")] = None,
-    log_level: Annotated[str, typer.Option(
-        "--log-level", help="critical, error, warning, info or debug.")] = "info",
+    log_level: Annotated[LogLevel, typer.Option(
+        "--log-level", help="Logging threshold.")] = LogLevel.info,
 ) -> None:
     """Run the collection service (refuses to start without a secret or on an old schema)."""
     url = _db_url(db, "serve")
@@ -119,7 +137,7 @@ def serve(
         turk_submit_origins=MTURK_ORIGINS + tuple(o.rstrip("/") for o in turk_submit_to or ()),
     )
     application = create_app(settings)  # checks the schema; raises a one-line error
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+    logging.basicConfig(level=log_level.value.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("crowdcensus.collect")
     if settings.admin_token is None:
@@ -127,7 +145,7 @@ def serve(
     if workers > 1 and settings.db_url.startswith("sqlite"):
         log.warning("%d processes on one SQLite file contend for its write lock; one "
                     "process is faster (use PostgreSQL to scale out)", workers)
-    common = dict(host=host, port=port, access_log=False, log_level=log_level,
+    common = dict(host=host, port=port, access_log=False, log_level=log_level.value,
                   proxy_headers=forwarded_allow_ips is not None,
                   forwarded_allow_ips=forwarded_allow_ips, server_header=False)
     if workers == 1:
@@ -142,9 +160,9 @@ def serve(
 def export(
     study: Annotated[int, typer.Argument(help="Study id.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.csv/.parquet/.json).")],
-    kind: Annotated[str, typer.Option(
-        "--kind", help="responses or histories (capture histories for `estimate`).")
-    ] = "histories",
+    kind: Annotated[ExportKind, typer.Option(
+        "--kind", help="Answers, or capture histories for `crowdcensus estimate`.")
+    ] = ExportKind.histories,
     platform: Annotated[str | None, typer.Option(
         "--platform", help="Only this platform's waves.")] = None,
     db: DbOption = None,
@@ -159,14 +177,12 @@ def export(
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in exports.FORMATS:
         raise InputError(f"--out: use a .csv, .parquet or .json file (got {out.name})")
-    if kind not in ("responses", "histories"):
-        raise InputError("--kind: responses or histories")
     engine = make_engine(url)
     try:
         check_schema(engine)
         with engine.connect() as conn:
             try:
-                if kind == "responses":
+                if kind is ExportKind.responses:
                     frame = exports.responses_frame(conn, load_secret(secret_file), study,
                                                     platform=platform)
                 else:
