@@ -371,15 +371,6 @@ def test_table_of_models_and_best():
     assert set(table.to_dict()) == {"schema_version", "n_captured", "models"}
 
 
-def test_module_docstring_example_runs():
-    import doctest
-
-    import crowdcensus.capture.closed.huggins as huggins
-
-    result = doctest.testmod(huggins)
-    assert result.attempted >= 3 and result.failed == 0
-
-
 def test_high_but_finite_capture_probabilities_give_n_and_are_not_degenerate():
     """p = 0.9 on 10 occasions: p* = 1 - 1e-10, N = n is a real estimate, not a boundary."""
     rng = np.random.default_rng(8)

@@ -74,7 +74,7 @@ from crowdcensus.capture.closed.huggins_likelihood import (
 )
 from crowdcensus.capture.covariates import CovariateHistories, parse_covariates
 from crowdcensus.capture.histories import CaptureHistories
-from crowdcensus.errors import InputError
+from crowdcensus.errors import InputError, ModelError
 
 __all__ = ["HugginsModel", "HugginsModelTable", "fit_huggins", "fit_huggins_models",
            "huggins_loglik", "HugginsLikelihood", "MODELS"]
@@ -441,7 +441,7 @@ class HugginsModelTable:
         """The usable model with the smallest AIC."""
         ok = [m for m in self.models if m.fit_.usable]
         if not ok:
-            raise InputError("no Huggins model gives a usable estimate for these data")
+            raise ModelError("no Huggins model gives a usable estimate for these data")
         return min(ok, key=lambda m: m.aic_)
 
     def to_dict(self) -> dict:
