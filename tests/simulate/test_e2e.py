@@ -28,9 +28,11 @@ def test_each_thread_gets_its_own_http_client():
     from concurrent.futures import ThreadPoolExecutor
 
     _require_service()
-    from crowdcensus.simulate.e2e import _ClientPerThread
+    import httpx
 
-    clients = _ClientPerThread()
+    from crowdcensus.simulate.e2e import _ThreadClients
+
+    clients = _ThreadClients(httpx)
     barrier = threading.Barrier(4)
 
     def twice(_):

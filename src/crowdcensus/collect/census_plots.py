@@ -10,31 +10,29 @@
 
 from __future__ import annotations
 
-import io
+import numpy as np
+from matplotlib import colormaps
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from crowdcensus.collect import live  # noqa: E402
-from crowdcensus.collect.questionnaire import FREQUENCIES  # noqa: E402
+from crowdcensus.collect import live
+from crowdcensus.collect.questionnaire import FREQUENCIES
+from crowdcensus.plotting import figure_png, file_figure
 
 DPI = 100
 
 
+def _axes():
+    fig = file_figure((7, 3.4))  # a bare Figure: no backend, no pyplot state
+    return fig, fig.subplots()
+
+
 def _png(fig) -> bytes:
-    buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=DPI)
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig, dpi=DPI)
 
 
 def _responses(payload: dict) -> bytes:
     waves = payload["waves"]
-    fig, ax = plt.subplots(figsize=(7, 3.4))
+    fig, ax = _axes()
     x = np.arange(len(waves))
     new = [w["new"] for w in waves]
     again = [w["recaptured"] for w in waves]
@@ -53,13 +51,13 @@ def _responses(payload: dict) -> bytes:
 
 def _frequencies(payload: dict) -> bytes:
     waves = payload["waves"]
-    fig, ax = plt.subplots(figsize=(7, 3.4))
+    fig, ax = _axes()
     x = np.arange(len(waves))
     bottom = np.zeros(len(waves))
     totals = np.array([max(1, w["n_responses"]) for w in waves], dtype=float)
     for i, (code, label) in enumerate(FREQUENCIES.items()):
         share = np.array([w["frequencies"][code] for w in waves]) / totals
-        ax.bar(x, share, bottom=bottom, color=plt.cm.viridis(i / (len(FREQUENCIES) - 1)),
+        ax.bar(x, share, bottom=bottom, color=colormaps["viridis"](i / (len(FREQUENCIES) - 1)),
                label=label["en"])
         bottom += share
     ax.set_xticks(x, [w["label"] for w in waves], fontsize=8)
@@ -75,7 +73,7 @@ def _running(payload: dict) -> bytes | None:
               if any(r["abundance"] is not None for r in c["running"])}
     if not series:
         return None
-    fig, ax = plt.subplots(figsize=(7, 3.4))
+    fig, ax = _axes()
     for i, (platform, points) in enumerate(series.items()):
         ok = [r for r in points if r["abundance"] is not None]
         x = np.array([r["waves"] for r in ok]) + 0.06 * i

@@ -13,8 +13,6 @@ census and the command line agree by construction -- which the tests check.
 from __future__ import annotations
 
 import math
-import tempfile
-from pathlib import Path
 
 import pandas as pd
 
@@ -38,43 +36,46 @@ def closed_estimates(frame: pd.DataFrame, level: float = 0.95) -> dict:
         prints its one model (None when no model is bounded); ``skipped``:
         models not fitted and why.
     """
-    from crowdcensus.capture.closed import ClosedPopulationModel, fit_closed_models
+    from crowdcensus.capture.closed import fit_closed_models
     from crowdcensus.errors import CrowdcensusError
 
     histories = _histories(frame)
-    table = fit_closed_models(histories)
+    table = fit_closed_models(histories, level=level)
     out = {"table": table.to_dict(), "selected": None, "skipped": dict(table.skipped)}
     try:
         best = table.best("aic")
     except CrowdcensusError:
         return out
-    model = ClosedPopulationModel(best.name_, ci="profile", conf_level=level).fit(histories)
-    out["selected"] = model.to_dict()
+    chosen = fit_closed_models(histories, models=[best.name_], ci="profile", level=level)
+    out["selected"] = chosen.to_dict()["models"][0]
     return out
 
 
 def open_estimates(frame: pd.DataFrame, level: float = 0.95) -> dict:
     """What ``crowdcensus estimate open FILE --format json`` prints for these histories."""
-    from crowdcensus.capture.openpop import OpenPopulationModel
+    from crowdcensus.capture.open import OpenPopulationModel
 
-    return OpenPopulationModel().fit(_histories(frame)).to_dict(level)
+    return OpenPopulationModel(level=level).fit(_histories(frame)).to_dict()
 
 
 def open_plot(frame: pd.DataFrame) -> bytes:
     """PNG of the open-population fit (abundance, arrivals, survival), as ``--plot``."""
-    from crowdcensus.capture.mse_open_plots import plot_open
-    from crowdcensus.capture.openpop import OpenPopulationModel
+    from crowdcensus.capture.open import OpenPopulationModel
+    from crowdcensus.capture.open.plots import draw_abundance, draw_survival
+    from crowdcensus.plotting import figure_png, file_figure
 
     model = OpenPopulationModel().fit(_histories(frame))
-    with tempfile.TemporaryDirectory(prefix="crowdcensus-census-") as tmp:
-        path = Path(tmp) / "open.png"
-        plot_open(model, path)
-        return path.read_bytes()
+    fig = file_figure((7, 6.5))
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    draw_abundance(model, top)
+    draw_survival(model, bottom)
+    fig.tight_layout()
+    return figure_png(fig, dpi=100)
 
 
 def max_open_periods() -> int:
     """The largest number of periods the open-population model takes."""
-    from crowdcensus.capture.openpop import MAX_PERIODS
+    from crowdcensus.capture.open.model import MAX_PERIODS
 
     return int(MAX_PERIODS)
 

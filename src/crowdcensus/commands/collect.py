@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,23 @@ db_app = typer.Typer(help="The collection service's database: migrations and sta
                      no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 
+class ExportKind(StrEnum):
+    """``--kind`` of ``crowdcensus export``."""
+
+    responses = "responses"
+    histories = "histories"
+
+
+class LogLevel(StrEnum):
+    """``--log-level`` of ``crowdcensus serve``."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+
+
 DbOption = Annotated[str | None, typer.Option(
     "--db", help="Database URL: sqlite:///file.db (default: $CROWDCENSUS_DB or "
                  "sqlite:///crowdcensus.db) or postgresql+psycopg://user@host/db.")]
@@ -24,18 +42,26 @@ SecretFileOption = Annotated[Path | None, typer.Option(
     "--secret-file", help="File holding the identity secret (else $CROWDCENSUS_SECRET).")]
 
 
-def _db_url(db: str | None) -> str:
+def _db_url(db: str | None, command: str) -> str:
+    """The database URL; checks first that the extras the command needs are installed."""
+    from crowdcensus.extras import require_extra
+
+    require_extra("collect", f"crowdcensus {command}")
     from crowdcensus.collect.settings import DB_ENV, DEFAULT_DB
 
-    return db or os.environ.get(DB_ENV) or DEFAULT_DB
+    url = db or os.environ.get(DB_ENV) or DEFAULT_DB
+    if url.startswith("postgresql"):
+        require_extra("postgres", f"crowdcensus {command} on PostgreSQL")
+    return url
 
 
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Create the tables or bring them to the newest schema."""
+    url = _db_url(db, "db upgrade")
     from crowdcensus.collect.database import make_engine, upgrade
 
-    engine = make_engine(_db_url(db))
+    engine = make_engine(url)
     try:
         before, after = upgrade(engine)
     finally:
@@ -52,9 +78,10 @@ def db_status(db: DbOption = None) -> None:
 
     Exits 0 when it can; otherwise prints the same one-line error as `serve`.
     """
+    url = _db_url(db, "db status")
     from crowdcensus.collect.database import make_engine, ready_for_service
 
-    engine = make_engine(_db_url(db))
+    engine = make_engine(url)
     try:
         revision = ready_for_service(engine)
     finally:
@@ -86,8 +113,8 @@ def serve(
         help="Extra origin accepted as MTurk's turkSubmitTo (repeatable).")] = None,
     forwarded_allow_ips: Annotated[str | None, typer.Option(
         "--forwarded-allow-ips", help="Proxies trusted for X-Forwarded-For.")] = None,
-    log_level: Annotated[str, typer.Option(
-        "--log-level", help="critical, error, warning, info or debug.")] = "info",
+    log_level: Annotated[LogLevel, typer.Option(
+        "--log-level", help="Logging threshold.")] = LogLevel.info,
     api_docs: Annotated[bool, typer.Option(
         "--api-docs", help="Serve /api/docs and /api/openapi.json (behind the admin token).")
     ] = False,
@@ -99,6 +126,7 @@ def serve(
     ] = True,
 ) -> None:
     """Run the collection service (refuses to start without a secret or on an old schema)."""
+    url = _db_url(db, "serve")
     import uvicorn
 
     from crowdcensus.collect.app import SETTINGS_ENV, create_app, settings_to_env
@@ -112,7 +140,7 @@ def serve(
     if workers < 1:
         raise InputError("--workers must be at least 1")
     settings = Settings(
-        db_url=_db_url(db), secret=load_secret(secret_file),
+        db_url=url, secret=load_secret(secret_file),
         admin_token=load_admin_token(admin_token), public_url=public_url,
         rate_limit=rate_limit, rate_burst=rate_burst, max_body_bytes=max_body,
         secure_cookies=secure_cookies,
@@ -121,7 +149,7 @@ def serve(
     )
     # checks the schema and that the database can be written; raises a one-line error
     application = create_app(settings)
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+    logging.basicConfig(level=log_level.value.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("crowdcensus.collect")
     if settings.admin_token is None:
@@ -129,7 +157,7 @@ def serve(
     if workers > 1 and settings.db_url.startswith("sqlite"):
         log.warning("%d processes on one SQLite file contend for its write lock; one "
                     "process is faster (use PostgreSQL to scale out)", workers)
-    common = dict(host=host, port=port, access_log=False, log_level=log_level,
+    common = dict(host=host, port=port, access_log=False, log_level=log_level.value,
                   proxy_headers=forwarded_allow_ips is not None,
                   forwarded_allow_ips=forwarded_allow_ips, server_header=False)
     if workers == 1:
@@ -144,15 +172,16 @@ def serve(
 def export(
     study: Annotated[int, typer.Argument(help="Study id.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.csv/.parquet/.json).")],
-    kind: Annotated[str, typer.Option(
-        "--kind", help="responses or histories (capture histories for `estimate`).")
-    ] = "histories",
+    kind: Annotated[ExportKind, typer.Option(
+        "--kind", help="Answers, or capture histories for `crowdcensus estimate`.")
+    ] = ExportKind.histories,
     platform: Annotated[str | None, typer.Option(
         "--platform", help="Only this platform's waves.")] = None,
     db: DbOption = None,
     secret_file: SecretFileOption = None,
 ) -> None:
     """Export a study's responses or capture histories to a file."""
+    url = _db_url(db, "export")
     from crowdcensus.collect import exports
     from crowdcensus.collect.database import check_schema, make_engine
     from crowdcensus.collect.inputs import valid_id
@@ -161,16 +190,14 @@ def export(
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in exports.FORMATS:
         raise InputError(f"--out: use a .csv, .parquet or .json file (got {out.name})")
-    if kind not in ("responses", "histories"):
-        raise InputError("--kind: responses or histories")
     if not valid_id(study):
         raise InputError(f"no study {study}")
-    engine = make_engine(_db_url(db))
+    engine = make_engine(url)
     try:
         check_schema(engine)
         with engine.connect() as conn:
             try:
-                if kind == "responses":
+                if kind is ExportKind.responses:
                     frame = exports.responses_frame(conn, load_secret(secret_file), study,
                                                     platform=platform)
                 else:

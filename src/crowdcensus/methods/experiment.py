@@ -166,10 +166,10 @@ def model_average(models: list[FittedModel], n_captured: int) -> ModelAverage:
 def fit_capture(histories: CaptureHistories) -> ModelAverage:
     """Fit every closed-population model to the waves and average them by AIC."""
     try:
-        from crowdcensus.capture.closed import fit_closed_models
+        from crowdcensus.capture.closed.model import fit_closed_models
     except ImportError as exc:  # pragma: no cover - only before the closed models exist
         raise ModelError(
-            "the experiment needs the closed-population models (crowdcensus.capture.closed), "
+            "the experiment needs the closed-population models (crowdcensus.capture.closed.model), "
             "which this installation lacks"
         ) from exc
     table = fit_closed_models(histories)

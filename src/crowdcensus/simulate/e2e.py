@@ -107,7 +107,7 @@ def _cli(*args: str) -> list[str]:
 class Service:
     """The collection service in a subprocess, on loopback, with throwaway state."""
 
-    def __init__(self, workdir: Path, startup_timeout: float = 30.0) -> None:
+    def __init__(self, workdir: Path, startup_timeout: float = 120.0) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -174,39 +174,36 @@ def _posting_platform(scenario: Scenario) -> str:
                      f"experiment.platforms is {candidates}")
 
 
-class _ClientPerThread:
-    """One HTTP client per thread: a client keeps cookies (the CSRF nonce), and a
-    client shared by two threads mixes two workers' cookies (a 403 on consent)."""
+class _ThreadClients:
+    """One HTTP client per thread: a worker's visit keeps its cookies to itself."""
 
-    def __init__(self) -> None:
+    def __init__(self, httpx_module) -> None:
+        self._httpx = httpx_module
         self._local = threading.local()
-        self._lock = threading.Lock()
         self._all: list = []
+        self._lock = threading.Lock()
 
     def get(self):
-        import httpx
-
         client = getattr(self._local, "client", None)
         if client is None:
-            client = self._local.client = httpx.Client(timeout=30)
+            client = self._local.client = self._httpx.Client(timeout=30)
             with self._lock:
                 self._all.append(client)
         return client
 
     def close(self) -> None:
-        with self._lock:
-            clients, self._all = self._all, []
-        for client in clients:
+        for client in self._all:
             client.close()
 
 
-def _answer_with(clients: _ClientPerThread, url: str, platform: str, raw_id: str,
-                 row: dict) -> str:
-    return _answer(clients.get(), url, platform, raw_id, row)
+def _answer(clients: _ThreadClients, url: str, platform: str, raw_id: str, row: dict) -> str:
+    """One worker's visit: landing, consent, questionnaire; returns the completion code.
 
-
-def _answer(client, url: str, platform: str, raw_id: str, row: dict) -> str:
-    """One worker's visit: landing, consent, questionnaire; returns the completion code."""
+    The visit runs on this thread's own client, its cookies cleared first, as a new
+    browser would arrive.
+    """
+    client = clients.get()
+    client.cookies.clear()
     params = {SERVICE_PLATFORMS[platform]: raw_id}
     if platform == "mturk":
         params.update(assignmentId=f"A{raw_id}{row['wave']}", hitId="HSIM",
@@ -244,6 +241,9 @@ def run_through_service(
         When the scenario posts on no platform the service supports, or would
         send more than :data:`MAX_RESPONSES` answers.
     """
+    from crowdcensus.extras import require_extra
+
+    require_extra("collect", "crowdcensus simulate --through-service")
     import httpx
 
     from crowdcensus.simulate.outputs import export_frame
@@ -292,11 +292,12 @@ def run_through_service(
                 rows = answers[answers["wave"] == label].to_dict(orient="records")
                 if time.monotonic() - started > timeout:
                     raise CrowdcensusError(f"end-to-end run over its time limit ({timeout:g} s)")
-                clients = _ClientPerThread()
+                clients = _ThreadClients(httpx)
                 try:
                     with ThreadPoolExecutor(CLIENT_THREADS) as pool:
-                        jobs = [pool.submit(_answer_with, clients, links[label], platform,
-                                            raw_ids[row["worker_hash"]], row) for row in rows]
+                        jobs = [pool.submit(_answer, clients, links[label], platform,
+                                            raw_ids[row["worker_hash"]], row)
+                                for row in rows]
                         for job in jobs:
                             job.result()
                 finally:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from crowdcensus.capture.closed_design import Design
+from crowdcensus.capture.closed.design import Design
 from crowdcensus.capture.glm import fit_poisson
 
 #: Unseen individuals beyond this multiple of the number caught mean the data do not

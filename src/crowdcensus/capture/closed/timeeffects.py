@@ -19,12 +19,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import gammaln
 
-from crowdcensus.capture.closed_design import heterogeneity_columns, split_name
-from crowdcensus.capture.glm import newton_step
+from crowdcensus.capture.closed.design import heterogeneity_columns, split_name
+from crowdcensus.capture.closed.loglinear import LogLinearFit
+from crowdcensus.capture.glm import gammaln, newton_step
 from crowdcensus.capture.histories import CaptureHistories
-from crowdcensus.capture.loglinear import LogLinearFit
 
 
 def _poly(x: np.ndarray) -> np.ndarray:
