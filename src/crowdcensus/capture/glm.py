@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_ETA = 700.0  # exp() overflows past ~709
+#: A fit has converged when the Newton decrement is below this times (|log-lik| + 1).
+DECREMENT_TOL = 1e-19
 
 
 @dataclass(frozen=True)
@@ -124,33 +126,41 @@ def fit_poisson(
     Xk = X[:, cols]
     k = len(cols)
 
-    if start is not None:
-        beta = np.where(np.isfinite(start), start, 0.0)[cols] * scale[cols]
-    else:
-        # R's glm start: one weighted least-squares step from mu = y + 0.1
-        mu0 = y + 0.1
-        z = np.log(mu0) - off + (y - mu0) / mu0
-        xtw = (Xk * mu0[:, None]).T
-        try:
-            beta = np.linalg.solve(xtw @ Xk, xtw @ z)
-        except np.linalg.LinAlgError:
-            beta = np.linalg.lstsq(xtw @ Xk, xtw @ z, rcond=None)[0]
+    # R's glm start: one weighted least-squares step from mu = y + 0.1
+    mu0 = y + 0.1
+    z = np.log(mu0) - off + (y - mu0) / mu0
+    xtw = (Xk * mu0[:, None]).T
+    try:
+        beta = np.linalg.solve(xtw @ Xk, xtw @ z)
+    except np.linalg.LinAlgError:
+        beta = np.linalg.lstsq(xtw @ Xk, xtw @ z, rcond=None)[0]
 
     def loglik(b: np.ndarray) -> float:
-        eta = np.clip(off + Xk @ b, -MAX_ETA, MAX_ETA)
+        # no clipping: a point whose means overflow has log-likelihood -inf and is refused
+        eta = off + Xk @ b
+        if not np.all(eta <= MAX_ETA):
+            return -np.inf
         return poisson_loglik_kernel(y, np.exp(eta))
 
+    if start is not None:
+        # a warm start is used only when it is at least as good as R's start
+        warm = np.where(np.isfinite(start), start, 0.0)[cols] * scale[cols]
+        if loglik(warm) >= loglik(beta):
+            beta = warm
     ll = loglik(beta)
     converged = False
     it = 0
     for _ in range(max_iter):
         it += 1
-        eta = np.clip(off + Xk @ beta, -MAX_ETA, MAX_ETA)
-        mu = np.exp(eta)
+        mu = np.exp(np.clip(off + Xk @ beta, -MAX_ETA, MAX_ETA))
         grad = Xk.T @ (y - mu)
         info = (Xk * mu[:, None]).T @ Xk
         step = newton_step(info, grad)
         if not np.all(np.isfinite(step)):
+            break
+        # Newton decrement: the log-likelihood a full step would still gain (about half of it)
+        if float(grad @ step) <= DECREMENT_TOL * (abs(ll) + 1.0):
+            converged = True
             break
         t = 1.0
         for _ in range(40):

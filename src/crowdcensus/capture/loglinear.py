@@ -98,24 +98,29 @@ def _kernel(design: Design, fitted: np.ndarray) -> float:
 def fit_design(design: Design) -> LogLinearFit:
     """Fit a design; for Chao models drop the first negative eta and refit until none is.
 
-    Removing an eta sets it to 0, its boundary (Rcapture's ``neg = TRUE``).
+    Removing an eta sets it to 0, its boundary (Rcapture's ``neg = TRUE``). The etas
+    are all in the first fits, as in Rcapture: an eta acting only on capture counts
+    nobody reached goes to minus infinity there (those cells are fitted as 0) and is
+    removed in its turn. One such eta still positive at the end is set to 0 as well:
+    the likelihood can only fall as it grows (it adds expected counts to empty cells),
+    so 0 is its constrained maximum -- where Rcapture keeps it at an arbitrary value
+    and counts it in the degrees of freedom.
     """
     removed: list[str] = []
-    # an eta whose column is zero on every cell with a count is at -infinity: on its bound
     seen = design.y > 0
-    dead = [j for j in design.constrained if not np.any(design.X[seen, j])]
-    if dead:
-        removed += [design.names[j] for j in dead]
-        design = design.drop(dead)
     start = None
     while True:
         pf = fit_poisson(design.X, design.y, design.offset, start=start)
         neg = [j for j in design.constrained if np.isfinite(pf.coef[j]) and pf.coef[j] < 0]
-        if not neg:
-            break
-        removed.append(design.names[neg[0]])
-        start = np.delete(pf.coef, neg[0])
-        design = design.drop([neg[0]])
+        if neg:
+            drop = [neg[0]]
+        else:
+            drop = [j for j in design.constrained if not np.any(design.X[seen, j])]
+            if not drop:
+                break
+        removed += [design.names[j] for j in drop]
+        start = np.delete(pf.coef, drop)
+        design = design.drop(drop)
     coef = np.where(np.isfinite(pf.coef), pf.coef, 0.0)
     cov = np.where(np.isfinite(pf.cov), pf.cov, 0.0)
     if design.abundance is not None:
