@@ -10,10 +10,15 @@ import numpy as np
 
 from crowdcensus.capture.closed_design import Design
 from crowdcensus.capture.glm import fit_poisson
+from crowdcensus.capture.recession import abundance_direction
 
 #: Unseen individuals beyond this multiple of the number caught mean the data do not
 #: bound the population (the likelihood keeps increasing towards N = infinity).
 UNBOUNDED_RATIO = 1e6
+#: Status of a fit whose maximum lies at infinity with no unseen individual left.
+DEGENERATE = "degenerate: fitted rates numerically 0, N = n at the limit"
+#: Fitted means below this on empty cells prompt the search for a direction of recession.
+RECEDING_MEAN = 1e-6
 
 
 @dataclass
@@ -32,6 +37,9 @@ class LogLinearFit:
     fitted: np.ndarray
     design: Design
     removed: list[str] = field(default_factory=list)
+    #: Where the likelihood's supremum drives the abundance (see :mod:`.recession`):
+    #: ``"n"`` (no unseen individual), ``"inf"``, or ``None`` when it is determined.
+    direction: str | None = None
 
     @property
     def n_captured(self) -> int:
@@ -64,14 +72,22 @@ class LogLinearFit:
 
     @property
     def unbounded(self) -> bool:
-        return not math.isfinite(self.abundance) or (
+        return self.direction == "inf" or not math.isfinite(self.abundance) or (
             self.abundance - self.n_captured > UNBOUNDED_RATIO * max(self.n_captured, 1)
         )
+
+    @property
+    def degenerate(self) -> bool:
+        """The fitted rates of some empty cells went to 0 and took the unseen count with
+        them: the data do not bound the abundance away from ``n``."""
+        return self.direction == "n" and not self.unbounded
 
     @property
     def status(self) -> str:
         if self.unbounded:
             return "unbounded"
+        if self.degenerate:
+            return DEGENERATE
         if not self.converged:
             return "not converged"
         if self.rank < len(self.names):
@@ -132,5 +148,14 @@ def fit_design(design: Design) -> LogLinearFit:
     return LogLinearFit(
         coef=pf.coef, cov=pf.cov, names=list(design.names), converged=pf.converged,
         rank=pf.rank, kernel=_kernel(design, pf.fitted), abundance=N, variance=var,
-        fitted=pf.fitted, design=design, removed=removed,
+        fitted=pf.fitted, design=design, removed=removed, direction=_direction(design, pf),
     )
+
+
+def _direction(design: Design, pf) -> str | None:
+    """Search a direction of recession when an empty cell's fitted mean has nearly vanished."""
+    empty = design.y == 0
+    if design.zero_row is None or not np.any(pf.fitted[empty] < RECEDING_MEAN):
+        return None
+    cols = np.isfinite(pf.coef)  # aliased columns leave the cone's lineality aside
+    return abundance_direction(design.X[:, cols], design.y, design.zero_row[cols])

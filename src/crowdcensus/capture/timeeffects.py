@@ -25,6 +25,7 @@ from crowdcensus.capture.closed_design import heterogeneity_columns, split_name
 from crowdcensus.capture.glm import DECREMENT_TOL, MAX_ETA, fit_poisson, newton_step
 from crowdcensus.capture.histories import CaptureHistories
 from crowdcensus.capture.loglinear import LogLinearFit
+from crowdcensus.capture.recession import time_effects_direction
 
 
 def _poly(x: np.ndarray) -> np.ndarray:
@@ -83,6 +84,11 @@ def _leave_out_sums(x: np.ndarray, v: np.ndarray, w: np.ndarray) -> tuple[np.nda
     return A, B + B.T
 
 
+#: Smallest eigenvalue of the unit-diagonal information below which the linear program of
+#: :mod:`.recession` is run (well-determined fits are far above it).
+RECESSION_EIGEN = 1e-8
+
+
 class TimeEffectsDesign:
     """Mt or Mth on sufficient statistics. ``fit()`` returns a :class:`LogLinearFit`."""
 
@@ -113,6 +119,7 @@ class TimeEffectsDesign:
         self.constrained_names = [nm for nm in hn if nm.startswith("eta")]
         self.active = list(range(self.H.shape[1]))
         self._start: np.ndarray | None = None
+        self.observed = data.histories[data.counts > 0]
 
     # --- likelihood pieces -------------------------------------------------------------
     def _pieces(self, theta: np.ndarray, y0: float | None):
@@ -325,7 +332,21 @@ class TimeEffectsDesign:
             coef=coef, cov=cov, names=names, converged=converged, rank=len(theta),
             kernel=ll, abundance=self.n_captured + n0, variance=n0 + n0 * n0 * cov[0, 0],
             fitted=fitted[1:], design=self, removed=removed,
+            direction=None if y0 is not None else self._direction(info),
         )
+
+    def _direction(self, info: np.ndarray) -> str | None:
+        """Direction of recession of the fit (see :mod:`.recession`), searched only when
+        the information matrix, scaled to a unit diagonal, is nearly singular: at
+        convergence, a direction along which the likelihood still rises carries almost
+        no information (the cells it empties have means near 0)."""
+        d = np.sqrt(np.clip(np.diag(info), 1e-300, None))
+        with np.errstate(all="ignore"):
+            scaled = info / np.outer(d, d)
+        if np.all(np.isfinite(scaled)) and np.linalg.eigvalsh(scaled)[0] > RECESSION_EIGEN:
+            return None
+        return time_effects_direction(self.observed, self.H[:, self.active],
+                                      np.zeros(len(self.active)))
 
     def frequencies(self, fit: LogLinearFit) -> tuple[np.ndarray, np.ndarray]:
         return self.F, fit.fitted
