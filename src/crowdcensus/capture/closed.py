@@ -66,15 +66,23 @@ class ClosedPopulationModel:
     abundance_, stderr_ : float
         Estimated population size ``N = n + exp(b0)`` (Mb/Mbh: their own
         form) and its standard error (multinomial: Poisson delta-method
-        variance minus N).
+        variance minus N). ``inf`` for an unbounded fit; for a degenerate
+        fit the abundance is its limit ``n`` and the standard error ``nan``.
     deviance_, df_, aic_, bic_ : float, int, float, float
         Deviance against the saturated Poisson model over the ``2**t - 1``
         observable histories (or the ``f_k`` cells on frequency data);
         AIC/BIC from the full Poisson log-likelihood, BIC with ``log(n)``.
+        A fit that failed (``not converged``, ``failed: ...``) reports ``nan``
+        for all of them and for the abundance: never a number.
     status_ : str
-        ``ok``, ``boundary: eta5=0`` (a Chao eta set to its bound),
-        ``not converged``, ``rank deficient`` or ``unbounded`` (the data
-        cannot bound the population).
+        ``ok``; ``boundary: eta5=0`` (a Chao eta set to its bound);
+        ``unbounded`` (the likelihood rises towards N = infinity: too few
+        recaptures); ``degenerate: ...`` (the fitted rates of some empty cells
+        went to 0 and the unseen count with them, so N = n at the limit --
+        Rcapture's "fitted rates numerically 0"; see :mod:`.recession`);
+        ``rank deficient``; ``not converged``; ``failed: ... not finite``.
+    usable : bool
+        ``ok`` or ``boundary`` with finite figures (see :meth:`usable`).
     coef_ : pandas.Series
     confidence_interval_ : tuple of float or None
     ci_abundance_ : float or None
@@ -124,21 +132,41 @@ class ClosedPopulationModel:
             if isinstance(data, CaptureHistories) else []
         self.fit_ = fit
         self.n_captured_ = fit.n_captured
-        unbounded = fit.unbounded
-        self.abundance_ = math.inf if unbounded else fit.abundance
-        self.stderr_ = math.inf if unbounded else fit.stderr
-        self.deviance_ = fit.deviance
         self.df_ = int(fit.df)
-        self.aic_ = fit.aic
-        self.bic_ = fit.bic
         self.status_ = fit.status
-        if unbounded and not fit.converged and _has_recaptures(data):
+        self.abundance_, self.stderr_ = fit.abundance, fit.stderr
+        self.deviance_, self.aic_, self.bic_ = fit.deviance, fit.aic, fit.bic
+        if fit.unbounded and not fit.converged and _has_recaptures(data):
             # diverging with recaptures in the data: a numerical failure, not N = infinity
             self.status_ = "not converged"
+        elif fit.unbounded:
+            self.abundance_ = self.stderr_ = math.inf
+        elif fit.degenerate:
+            # the limit of the fit: nobody left unseen; no standard error at infinity
+            self.abundance_, self.stderr_ = float(fit.n_captured), math.nan
+        figures = {"abundance": self.abundance_, "stderr": self.stderr_,
+                   "deviance": self.deviance_, "AIC": self.aic_, "BIC": self.bic_}
+        if fit.unbounded or fit.degenerate:
+            figures = {k: v for k, v in figures.items() if k in ("deviance", "AIC", "BIC")}
+        bad = [k for k, v in figures.items() if not math.isfinite(v)]
+        if self.status_ != "not converged" and bad:
+            self.status_ = f"failed: {', '.join(bad)} not finite"
+        if self.status_ == "not converged" or self.status_.startswith("failed"):
+            # a failed fit never reports a number
+            self.abundance_ = self.stderr_ = self.deviance_ = self.aic_ = self.bic_ = math.nan
         self.confidence_interval_ = None
         self.ci_abundance_ = None
         self.ci_status_ = None
         self.data_ = data
+
+    @property
+    def usable(self) -> bool:
+        """``True`` for a fit whose estimate can be used and compared: status ``ok`` or a
+        Chao eta at its bound (``boundary: ...``), finite figures. Not converged, failed,
+        unbounded, degenerate and rank-deficient fits are not usable."""
+        self._check_fitted()
+        return (self.status_ == "ok" or self.status_.startswith("boundary")) and all(
+            math.isfinite(v) for v in (self.abundance_, self.stderr_, self.aic_))
 
     @property
     def coef_(self) -> pd.Series:
@@ -268,12 +296,19 @@ class ClosedModelTable:
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame([m.to_dict() for m in self.models]).set_index("model")
 
+    def usable(self) -> tuple[list[ClosedPopulationModel], dict[str, str]]:
+        """The usable, distinct models and why each other one is left out (see
+        :func:`crowdcensus.capture.comparison.distinct_usable_models`)."""
+        from crowdcensus.capture.comparison import distinct_usable_models
+
+        return distinct_usable_models(self.models)
+
     def best(self, criterion: str = "aic") -> ClosedPopulationModel:
-        """The bounded model with the smallest AIC (or BIC)."""
+        """The usable model with the smallest AIC (or BIC)."""
         attr = {"aic": "aic_", "bic": "bic_"}[criterion.lower()]
-        ok = [m for m in self.models if math.isfinite(m.abundance_)]
+        ok, _ = self.usable()
         if not ok:
-            raise InputError("no model gives a bounded estimate for these data")
+            raise InputError("no model gives a usable estimate for these data")
         return min(ok, key=lambda m: getattr(m, attr))
 
     def to_dict(self) -> dict:

@@ -100,6 +100,7 @@ class TimeEffectsDesign:
         self.nj = data.per_occasion().astype(float)
         self.F = data.capture_frequencies().astype(float)
         self.y = self.F  # sum is n, used by the deviance
+        self.total = float(self.F.sum())  # the number caught (more with added counts)
         ks = np.arange(0, t + 1, dtype=float)
         if het is None:
             self.H = np.zeros((t + 1, 0))
@@ -120,6 +121,34 @@ class TimeEffectsDesign:
         self.active = list(range(self.H.shape[1]))
         self._start: np.ndarray | None = None
         self.observed = data.histories[data.counts > 0]
+
+    def with_added_counts(self, delta: dict[int, float]) -> TimeEffectsDesign:
+        """A copy in which every history with ``k`` captures has ``delta[k]`` more
+        individuals (Rcapture's bias correction, :mod:`.bias_corrected`); the number
+        caught stays the observed one. ``delta[1]`` must be positive (then a single
+        history per other ``k`` fixes the directions of recession, see
+        :mod:`.recession`)."""
+        import copy
+
+        from scipy.special import comb
+
+        out = copy.copy(self)
+        out.F = self.F.copy()
+        out.nj = self.nj.copy()
+        extra = [np.eye(self.t, dtype=self.observed.dtype)]
+        for k, d in delta.items():
+            out.F[k - 1] += d * comb(self.t, k)
+            out.nj += d * comb(self.t - 1, k - 1)
+            if k > 1 and d > 0:
+                row = np.zeros((1, self.t), dtype=self.observed.dtype)
+                row[0, :k] = 1
+                extra.append(row)
+        out.y = out.F
+        out.total = float(out.F.sum())
+        out.observed = np.vstack([self.observed, *extra])
+        out.active = list(self.active)
+        out._start = None
+        return out
 
     # --- likelihood pieces -------------------------------------------------------------
     def _pieces(self, theta: np.ndarray, y0: float | None):
@@ -144,7 +173,7 @@ class TimeEffectsDesign:
             if y0 is None:
                 c[0] = 0.0
             E = _poly(np.exp(b))
-            lin = b0 * (self.n_captured + (y0 or 0.0)) + b @ self.nj + g @ (H[1:].T @ self.F)
+            lin = b0 * (self.total + (y0 or 0.0)) + b @ self.nj + g @ (H[1:].T @ self.F)
             value = float(lin - c @ E)
         return value if math.isfinite(value) else -math.inf
 
@@ -159,7 +188,7 @@ class TimeEffectsDesign:
         T = x * one[:, 0]
         q = H.shape[1]
         grad = np.empty(1 + t + q)
-        grad[0] = self.n_captured + (y0 or 0.0) - S
+        grad[0] = self.total + (y0 or 0.0) - S
         grad[1 : t + 1] = self.nj - T
         grad[t + 1 :] = H[1:].T @ self.F - cH.T @ E
         info = np.empty((1 + t + q, 1 + t + q))

@@ -39,7 +39,7 @@ def load_capture_data(
 
 def _fmt(x: float | None, digits: int = 1) -> str:
     if x is None or not math.isfinite(x):
-        return "--"
+        return "\u2014"  # em dash: no figure
     return f"{x:,.{digits}f}"
 
 
@@ -73,9 +73,16 @@ def render_table(table: ClosedModelTable, data, with_ci: bool) -> str:
              if with_ci and m.ci_status_ not in (None, "ok")]
     for name, why in table.skipped.items():
         notes.append(f"{name} not fitted: {why}")
-    if any(not math.isfinite(m.abundance_) for m in table.models):
+    statuses = [m.status_ for m in table.models]
+    if "unbounded" in statuses:
         notes.append("unbounded: the data cannot bound the population under that model "
                      "(too few recaptures); no finite estimate is given.")
+    if any(s.startswith("degenerate") for s in statuses):
+        notes.append("degenerate: the fitted rates of some empty cells went to 0 and took the "
+                     "unseen individuals with them (Rcapture: 'fitted rates numerically 0'); "
+                     "N = n is a limit, not an estimate, and has no standard error.")
+    if any(s == "not converged" or s.startswith("failed") for s in statuses):
+        notes.append("not converged / failed: the fit gave no valid figures; none is shown.")
     if notes:
         lines += ["", *notes]
     return "\n".join(lines)
