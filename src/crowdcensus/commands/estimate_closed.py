@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from crowdcensus.capture.bias_corrected import BiasCorrectedEstimate, bias_corrected_estimates
 from crowdcensus.capture.closed import ClosedModelTable, fit_closed_models
 from crowdcensus.capture.closed_forms import closed_form_estimates
 from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
@@ -60,7 +61,7 @@ def render_table(table: ClosedModelTable, data, with_ci: bool) -> str:
         head += f"{'CI abund.':>11}{'95% CI':>22}"
     lines.append(head + "  status")
     for m in table.models:
-        unb = not math.isfinite(m.abundance_)
+        unb = m.status_ == "unbounded"
         row = (f"{m.name_:<16}{'unbounded' if unb else _fmt(m.abundance_):>12}"
                f"{_fmt(m.stderr_):>10}{_fmt(m.deviance_, 3):>11}{m.df_:>7}"
                f"{_fmt(m.aic_, 3):>11}{_fmt(m.bic_, 3):>11}")
@@ -81,10 +82,25 @@ def render_table(table: ClosedModelTable, data, with_ci: bool) -> str:
         notes.append("degenerate: the fitted rates of some empty cells went to 0 and took the "
                      "unseen individuals with them (Rcapture: 'fitted rates numerically 0'); "
                      "N = n is a limit, not an estimate, and has no standard error.")
+    _, left_out = table.usable()
+    for name, why in left_out.items():
+        if why.startswith("same fit as"):
+            notes.append(f"{name} is the {why}: it counts once "
+                         "when models are compared or averaged.")
     if any(s == "not converged" or s.startswith("failed") for s in statuses):
         notes.append("not converged / failed: the fit gave no valid figures; none is shown.")
     if notes:
         lines += ["", *notes]
+    return "\n".join(lines)
+
+
+def render_bias_corrected(estimates: list[BiasCorrectedEstimate]) -> str:
+    """Plain-text table of the bias-corrected estimates."""
+    lines = ["Bias-corrected estimates (Rcapture's closedp.bc, for sparse data):",
+             f"{'model':<16}{'abundance':>12}{'stderr':>10}  status"]
+    for est in estimates:
+        value = "unbounded" if est.abundance == math.inf else _fmt(est.abundance)
+        lines.append(f"{est.model:<16}{value:>12}{_fmt(est.stderr):>10}  {est.status}")
     return "\n".join(lines)
 
 
@@ -117,6 +133,9 @@ def estimate_closed(
         "best model (lowest AIC)."),
     descriptive: bool = typer.Option(
         False, "--descriptive", help="Also print fi, ui, vi, ni."),
+    bias_corrected: bool = typer.Option(
+        False, "--bias-corrected", help="Also give the bias-corrected estimates for sparse "
+        "data (Rcapture's closedp.bc)."),
 ) -> None:
     """Fit the closed-population models (Rcapture's closedp) and print the model table."""
     if fmt not in ("text", "json"):
@@ -125,16 +144,28 @@ def estimate_closed(
         raise InputError(f"--ci must be 'profile' (got {ci!r})")
     if not 0 < level < 1:
         raise InputError(f"--level must be between 0 and 1 (got {level})")
+    if bias_corrected and interactions:
+        raise InputError("--bias-corrected cannot be combined with --interactions "
+                         "(Rcapture's closedp.bc has no interactions)")
     data = load_capture_data(file, freq, nbcap, t, events, id_column, occasion_column)
     table = fit_closed_models(data, models=model, interactions=interactions, ci=ci,
                               conf_level=level)
+    forms = closed_form_estimates(data, level)
+    corrected = bias_corrected_estimates(data, model) if bias_corrected else None
     if fmt == "json":
-        typer.echo(json.dumps(table.to_dict(), indent=2))
+        out = table.to_dict()
+        out["closed_forms"] = [{**est.to_dict(), "level": level} for est in forms]
+        if corrected is not None:
+            out["bias_corrected"] = [est.to_dict() for est in corrected]
+        typer.echo(json.dumps(out, indent=2))
     else:
         typer.echo(render_table(table, data, ci == "profile"))
+        if corrected is not None:
+            typer.echo("")
+            typer.echo(render_bias_corrected(corrected))
         typer.echo("")
         typer.echo("Closed forms:")
-        for est in closed_form_estimates(data, level):
+        for est in forms:
             bounds = f"[{_fmt(est.ci_low)}, {_fmt(est.ci_high)}]"
             extra = "" if est.status == "ok" else f"  ({est.status})"
             value = "unbounded" if not math.isfinite(est.abundance) else _fmt(est.abundance)
