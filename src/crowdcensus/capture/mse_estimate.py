@@ -141,6 +141,8 @@ class MultipleSystemsModel:
             "method": self.method,
             "lists": list(self.table_.lists),
             "n_observed": int(self.table_.n_observed),
+            # the name the closed and open outputs use for the same count
+            "n_captured": int(self.table_.n_observed),
             "dark_figure": f.dark_figure,
             "deviance": f.deviance,
             "aic": f.aic,
