@@ -14,10 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import logsumexp
 
 MAX_ETA = 700.0  # exp() overflows past ~709
 #: A fit has converged when the Newton decrement is below this times (|log-lik| + 1).
 DECREMENT_TOL = 1e-19
+#: A start whose expected counts total more than this times the observed total is absurd.
+ABSURD = 1e6
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,22 @@ def newton_step(info: np.ndarray, grad: np.ndarray, damping: float = 0.0) -> np.
     return step / d
 
 
+def _total_mean(X: np.ndarray, off: np.ndarray, beta: np.ndarray) -> float:
+    eta = off + X @ beta
+    return float(np.exp(min(logsumexp(eta), MAX_ETA)))
+
+
+def _flat_start(X: np.ndarray, y: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """All coefficients 0 but the constant column's, set so that the means sum to ``y``."""
+    beta = np.zeros(X.shape[1])
+    const = [j for j in range(X.shape[1]) if np.ptp(X[:, j]) == 0 and X[0, j] != 0]
+    total = y.sum()
+    if const and total > 0:
+        j = const[0]
+        beta[j] = (np.log(total) - logsumexp(off)) / X[0, j]
+    return beta
+
+
 def poisson_loglik_kernel(y: np.ndarray, fitted: np.ndarray) -> float:
     """``sum(y log(fitted) - fitted)`` with ``0 log 0 = 0``."""
     pos = y > 0
@@ -142,8 +161,16 @@ def fit_poisson(
             return -np.inf
         return poisson_loglik_kernel(y, np.exp(eta))
 
+    # R's start is kept -- its path is glm's, which matters where the maximum lies at
+    # infinity and the signs of diverging coefficients depend on the path (Chao's
+    # etas) -- unless its expected counts are absurd, as when empty cells sit where a
+    # column is huge (2**k at k = 52): Newton would then take hundreds of steps, each
+    # one unit down an exponential. The flat start (every coefficient 0 but an
+    # intercept matching the total count) replaces it then. A warm start is used when
+    # it is likelier than either.
+    if not np.isfinite(loglik(beta)) or _total_mean(Xk, off, beta) > ABSURD * (y.sum() + 1):
+        beta = _flat_start(Xk, y, off)
     if start is not None:
-        # a warm start is used only when it is at least as good as R's start
         warm = np.where(np.isfinite(start), start, 0.0)[cols] * scale[cols]
         if loglik(warm) >= loglik(beta):
             beta = warm
@@ -156,10 +183,17 @@ def fit_poisson(
         grad = Xk.T @ (y - mu)
         info = (Xk * mu[:, None]).T @ Xk
         step = newton_step(info, grad)
-        if not np.all(np.isfinite(step)):
+        decrement = float(grad @ step)
+        for damping in (1e-10, 1e-6, 1e-2, 1.0):
+            if decrement >= 0:
+                break
+            # a nearly singular information solved into garbage: damp it
+            step = newton_step(info, grad, damping)
+            decrement = float(grad @ step)
+        if not (np.all(np.isfinite(step)) and decrement >= 0):
             break
         # Newton decrement: the log-likelihood a full step would still gain (about half of it)
-        if float(grad @ step) <= DECREMENT_TOL * (abs(ll) + 1.0):
+        if decrement <= DECREMENT_TOL * (abs(ll) + 1.0):
             converged = True
             break
         t = 1.0

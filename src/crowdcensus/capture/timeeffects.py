@@ -223,10 +223,17 @@ class TimeEffectsDesign:
         """
         theta = self._initial()
         ll = self.loglik(theta, y0)
+        warm = -math.inf
         if self._start is not None and len(self._start) == len(theta):
             warm = self.loglik(self._start, y0)
             if warm >= ll:
                 theta, ll = self._start.copy(), warm
+        if warm < ll and self.active:
+            # no usable warm start (removing an eta can leave its neighbours unchecked):
+            # a flat start is hopeless with many etas, start near the observed f_k again
+            fresh = self._best_start(y0)
+            if fresh is not None and self.loglik(fresh, y0) > ll:
+                theta, ll = fresh, self.loglik(fresh, y0)
         converged = False
         for _ in range(max_iter):
             grad, info = self._score_info(theta, y0)
@@ -234,7 +241,7 @@ class TimeEffectsDesign:
                 break
             full = newton_step(info, grad)
             decrement = float(grad @ full)
-            if np.isfinite(decrement) and decrement <= DECREMENT_TOL * (abs(ll) + 1.0):
+            if np.isfinite(decrement) and 0 <= decrement <= DECREMENT_TOL * (abs(ll) + 1.0):
                 converged = True
                 break
             accepted = False
@@ -252,7 +259,7 @@ class TimeEffectsDesign:
                     break
             if not accepted:
                 # no direction improves: converged if the Newton decrement is negligible
-                converged = bool(decrement < 1e-6)
+                converged = bool(0 <= decrement < 1e-6)
                 break
             change = new - ll
             theta, ll = cand, new
@@ -327,10 +334,6 @@ class TimeEffectsDesign:
         removed: list[str] = []
         if y0 is not None and self._start is not None:
             self._start = None
-        if self.active and self._start is None:
-            # heterogeneity terms acting only at high k get huge first Newton steps from a
-            # flat start: start close to the observed f_k instead
-            self._start = self._best_start(y0)
         while True:
             theta, ll, converged = self._newton(y0)
             g = theta[self.t + 1 :]
