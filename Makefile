@@ -39,6 +39,7 @@ lint: $(DEVSTAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/cli.py
 	$(BIN)/python benchmarks/closed.py
 	$(BIN)/python benchmarks/mse.py
 	$(BIN)/python benchmarks/pipeline.py

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from crowdcensus.capture import read_histories
-from crowdcensus.capture.closed import fit_closed_models
+from crowdcensus.capture.closed.model import fit_closed_models
 
 
 def simulate(n_present: int, t: int, seed: int) -> pd.DataFrame:

@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 
-from crowdcensus.capture.bootstrap import bootstrap_bca, default_workers
 from crowdcensus.capture.histories import CaptureHistories
-from crowdcensus.capture.mse import OverlapTable
-from crowdcensus.capture.mse_select import population_estimate, stepwise
+from crowdcensus.capture.mse.bootstrap import bootstrap_bca, default_workers
+from crowdcensus.capture.mse.loglinear import OverlapTable
+from crowdcensus.capture.mse.select import population_estimate, stepwise
 
 
 def simulate(n_population: int = 4600, seed: int = 20260501) -> CaptureHistories:

@@ -26,7 +26,8 @@ def test_json_structure_is_the_documented_one(capsys):
     code, out, _ = run(capsys, "estimate", "closed", HARE, "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    assert {"n_captured", "models", "closed_forms"} <= set(doc)
+    assert set(doc) == {"schema_version", "n_captured", "models", "closed_forms"}
+    assert doc["schema_version"] == 1
     assert doc["n_captured"] == 68
     keys = {"model", "abundance", "stderr", "deviance", "df", "aic", "bic", "status"}
     assert all(set(m) == keys for m in doc["models"])

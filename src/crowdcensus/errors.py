@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class CrowdcensusError(Exception):
-    """Base class for every error crowdcensus reports to a user."""
+    """Base class for every error crowdcensus reports to a user (exit code 2: bad input)."""
 
     exit_code = 2
 
@@ -14,7 +14,9 @@ class InputError(CrowdcensusError, ValueError):
 
 
 class ModelError(CrowdcensusError):
-    """A model cannot be fitted or is not defined for the data at hand."""
+    """A model cannot be fitted or is not defined for the data at hand (exit code 3)."""
+
+    exit_code = 3
 
 
 class NotIdentifiableError(ModelError):
@@ -23,3 +25,7 @@ class NotIdentifiableError(ModelError):
 
 class TooLargeError(ModelError):
     """A model needs a table too large for the data's number of occasions."""
+
+
+class NotFittedError(AttributeError):
+    """An estimator's fitted attribute was read before ``fit`` (a programming error)."""

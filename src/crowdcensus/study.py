@@ -14,12 +14,18 @@ an optional plausible range (``low``, ``high``), a status (``published``,
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from crowdcensus.config import FieldError as _FieldError
+from crowdcensus.config import (  # noqa: F401 - re-exported for older imports
+    format_validation_errors,
+    read_toml,
+    validate,
+    validation_input_error,
+)
 from crowdcensus.errors import InputError
 from crowdcensus.tiers import FREQUENCY_CATEGORIES
 
@@ -276,102 +282,6 @@ class Study(_Strict):
         return p if p.is_absolute() else self.base_dir / p
 
 
-class _FieldError(ValueError):
-    """Raised inside validators to point at a sub-field; carries its relative path."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"@{field}@ {message}")
-
-
-_MESSAGES = {
-    "missing": "is required",
-    "extra_forbidden": "unknown field",
-    "float_parsing": "must be a number",
-    "float_type": "must be a number",
-    "int_parsing": "must be a whole number",
-    "int_type": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "string_type": "must be a text string",
-    "bool_type": "must be true or false",
-    "list_type": "must be a list ([[...]] tables or [...])",
-    "dict_type": "must be a table",
-    "model_type": "must be a table",
-    "finite_number": "must be a finite number",
-    "too_short": "must not be empty",
-}
-
-
-def _path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif str(part).startswith(("function-", "literal[", "constrained-")):
-            continue  # union-branch labels added by pydantic
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _message(err: dict) -> tuple[str, str]:
-    """The (field path, problem) of one pydantic error."""
-    loc = tuple(err["loc"])
-    kind = err["type"]
-    ctx = err.get("ctx") or {}
-    if kind == "value_error":
-        text = str(ctx.get("error", err["msg"]))
-        if text.startswith("@"):
-            sub, _, msg = text[1:].partition("@ ")
-            return _path(loc + tuple(_split(sub))), msg
-        return _path(loc), text
-    if kind == "greater_than":
-        gt = ctx.get("gt")
-        msg = "must be a positive number" if gt == 0 else f"must be greater than {gt}"
-        return _path(loc), msg
-    if kind in ("greater_than_equal", "less_than_equal", "less_than"):
-        bound = next(iter(ctx.values()), "")
-        word = {"greater_than_equal": "at least", "less_than_equal": "at most",
-                "less_than": "less than"}[kind]
-        if "Fraction" in str(err.get("msg")) or (kind == "less_than_equal" and bound == 1):
-            return _path(loc), "must be a proportion between 0 and 1"
-        return _path(loc), f"must be {word} {bound}"
-    if kind == "literal_error":
-        return _path(loc), f"must be one of {ctx.get('expected', '')}"
-    if kind in ("float_parsing", "float_type") and str(err.get("input")) != "estimate":
-        return _path(loc), "must be a number"
-    return _path(loc), _MESSAGES.get(kind, err["msg"][0].lower() + err["msg"][1:])
-
-
-def _split(sub: str) -> list[str | int]:
-    parts: list[str | int] = []
-    for piece in sub.replace("]", "").split("."):
-        name, _, idx = piece.partition("[")
-        parts.append(name)
-        if idx:
-            parts.append(int(idx))
-    return parts
-
-
-def validation_input_error(name: str, lines: list[str]) -> InputError:
-    """One line for a file's validation errors: the first in full, the others after it."""
-    more = f" (and {len(lines) - 1} more: {'; '.join(lines[1:])})" if len(lines) > 1 else ""
-    return InputError(f"{name}: {lines[0]}{more}")
-
-
-def format_validation_errors(exc: ValidationError) -> list[str]:
-    """One ``path: problem`` line per distinct error of a pydantic validation."""
-    lines: list[str] = []
-    seen_paths: set[str] = set()
-    for err in exc.errors(include_url=False):
-        path, msg = _message(err)
-        # a union (number | "estimate") reports once per branch: keep the first
-        if path in seen_paths:
-            continue
-        seen_paths.add(path)
-        lines.append(f"{path}: {msg}" if path else msg)
-    return lines
-
-
 def _relocate(line: str, origins: dict[int, str]) -> str:
     """Point an error about a platform read from a table at its file, line and column."""
     from crowdcensus.sources.platform_table import column_for
@@ -395,11 +305,8 @@ def parse_study(
     ``origins`` maps the index of a platform read from a table to its
     ``file line N`` label, so that errors point at the table.
     """
-    try:
-        return Study.model_validate({**data, "base_dir": Path(base_dir)})
-    except ValidationError as exc:
-        lines = [_relocate(line, origins or {}) for line in format_validation_errors(exc)]
-        raise validation_input_error(name, lines) from exc
+    return validate(Study, {**data, "base_dir": Path(base_dir)}, name,
+                    relocate=lambda line: _relocate(line, origins or {}))
 
 
 def load_study(path: str | Path) -> Study:
@@ -411,16 +318,7 @@ def load_study(path: str | Path) -> Study:
         With one line naming the file, the field path and the problem.
     """
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
-    if p.is_dir():
-        raise InputError(f"{p}: is a directory, not a study file")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{p}: not a text file ({exc.reason})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{p}: not valid TOML ({exc})") from exc
+    data = read_toml(p, "study file")
     if "base_dir" in data:
         raise InputError(f"{p}: base_dir: unknown field")
     base = p.resolve().parent

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from crowdcensus.capture import load_hare
-from crowdcensus.capture.bias_corrected import (
+from crowdcensus.capture.closed.bias_corrected import (
     BIAS_CORRECTED_MODELS,
     bias_corrected_estimate,
     bias_corrected_estimates,
 )
-from crowdcensus.capture.closed_forms import chapman
+from crowdcensus.capture.closed.forms import chapman
 from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
 from crowdcensus.capture.readers import read_frequencies, read_histories
 from tests.capture.reference import rcapture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crowdcensus.capture import read_histories
-from crowdcensus.capture.closed import ClosedPopulationModel, fit_closed_models
+from crowdcensus.capture.closed.model import ClosedPopulationModel, fit_closed_models
 from tests.capture.reference import rcapture
 
 EXPECTED = rcapture.closedp()

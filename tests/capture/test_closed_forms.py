@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from crowdcensus.capture import CaptureFrequencies, CaptureHistories, load_seber2
-from crowdcensus.capture.closed import ClosedPopulationModel
-from crowdcensus.capture.closed_forms import (
+from crowdcensus.capture.closed.forms import (
     chao_lower_bound,
     chapman,
     closed_form_estimates,
     lincoln_petersen,
     zelterman,
 )
+from crowdcensus.capture.closed.model import ClosedPopulationModel
 from crowdcensus.errors import InputError
 
 

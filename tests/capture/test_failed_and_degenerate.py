@@ -16,11 +16,11 @@ import pytest
 
 from crowdcensus.capture import glm, load_hare
 from crowdcensus.capture.closed import ClosedPopulationModel, fit_closed_models
-from crowdcensus.capture.closed_design import heterogeneity_columns
-from crowdcensus.capture.comparison import distinct_usable_models, same_fit
+from crowdcensus.capture.closed.comparison import distinct_usable_models, same_fit
+from crowdcensus.capture.closed.design import heterogeneity_columns
+from crowdcensus.capture.closed.recession import abundance_direction, time_effects_direction
 from crowdcensus.capture.histories import CaptureHistories
 from crowdcensus.capture.readers import read_histories
-from crowdcensus.capture.recession import abundance_direction, time_effects_direction
 from crowdcensus.methods.experiment import model_average
 from tests.capture.reference import rcapture
 from tests.test_cli_estimate_closed import run
@@ -45,7 +45,7 @@ def test_degenerate_exactly_where_rcapture_warns(sparse_table):
         if m.name_ in warned:
             assert m.abundance_ == 98 and math.isnan(m.stderr_)
             assert not m.usable
-            row = m.to_dict()
+            row = m.to_row()
             assert row["abundance"] == 98 and row["stderr"] is None
             assert row["status"].startswith("degenerate")
 
@@ -104,12 +104,12 @@ def test_a_failed_fit_never_shows_a_number(monkeypatch, capsys):
     def failing(*args, **kwargs):
         return dataclasses.replace(real(*args, **kwargs), converged=False)
 
-    monkeypatch.setattr("crowdcensus.capture.loglinear.fit_poisson", failing)
+    monkeypatch.setattr("crowdcensus.capture.closed.loglinear.fit_poisson", failing)
     m = ClosedPopulationModel("M0").fit(load_hare())
     assert m.status_ == "not converged"
     for value in (m.abundance_, m.stderr_, m.deviance_, m.aic_, m.bic_):
         assert math.isnan(value)
-    row = m.to_dict()
+    row = m.to_row()
     assert [row[k] for k in ("abundance", "stderr", "deviance", "aic", "bic")] == [None] * 5
     assert not m.usable
     code, out, _ = run(capsys, "estimate", "closed", str(rcapture.dataset("hare")), "-m", "M0")

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crowdcensus.capture import CaptureHistories
-from crowdcensus.capture.closed import fit_closed_models
+from crowdcensus.capture.closed.model import fit_closed_models
 
 MODELS = ["M0", "Mt", "Mh Poisson2", "Mth Darroch", "Mb", "Mbh", "Mh Chao (LB)"]
 
@@ -60,7 +60,7 @@ def test_weighted_rows_equal_expanded_rows(table):
 @pytest.mark.parametrize("t", [4, 7, 11])
 def test_time_effects_engine_equals_full_table(monkeypatch, t):
     """The symmetric-polynomial fit of Mt/Mth equals the full-table Poisson regression."""
-    import crowdcensus.capture.closed as closed
+    import crowdcensus.capture.closed.model as closed
 
     rng = np.random.default_rng(t)
     p = np.clip(rng.beta(2, 5, size=4000)[:, None] * rng.uniform(0.5, 1.5, t), 0, 1)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from crowdcensus.capture import CaptureHistories
-from crowdcensus.capture.closed import ClosedPopulationModel, fit_closed_models
+from crowdcensus.capture.closed.model import ClosedPopulationModel, fit_closed_models
 
 
 def simulate(rng, N, p):
@@ -94,4 +94,4 @@ def test_no_recapture_is_unbounded():
     for m in fit_closed_models(data, models=["M0", "Mt", "Mh Poisson2"]).models:
         assert math.isinf(m.abundance_)
         assert m.status_ == "unbounded"
-        assert m.to_dict()["abundance"] is None
+        assert m.to_row()["abundance"] is None

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from crowdcensus.capture.bootstrap import bca_interval, bootstrap_bca
-from crowdcensus.capture.mse import OverlapTable
-from crowdcensus.capture.mse_select import population_estimate
+from crowdcensus.capture.mse.bootstrap import bca_interval, bootstrap_bca
+from crowdcensus.capture.mse.loglinear import OverlapTable
+from crowdcensus.capture.mse.select import population_estimate
 from crowdcensus.capture.readers import read_histories
 
 DATA = Path(__file__).parent / "data"

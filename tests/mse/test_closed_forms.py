@@ -5,7 +5,7 @@ import pytest
 
 from crowdcensus.capture.glm import fit_poisson
 from crowdcensus.capture.histories import CaptureHistories
-from crowdcensus.capture.mse import (
+from crowdcensus.capture.mse.loglinear import (
     NOT_EXISTING,
     NOT_IDENTIFIABLE,
     HierarchicalModel,
@@ -14,7 +14,7 @@ from crowdcensus.capture.mse import (
     design,
     fit_model,
 )
-from crowdcensus.capture.mse_select import hierarchical_models, stepwise
+from crowdcensus.capture.mse.select import hierarchical_models, stepwise
 from crowdcensus.errors import InputError, NotIdentifiableError
 
 
@@ -112,7 +112,7 @@ def test_mle_that_does_not_exist_is_detected_by_the_linear_program():
 def test_rank_shortcut_agrees_with_the_fienberg_rinaldo_program():
     # check_model skips the linear program when the positive cells alone pin the
     # parameters down; on random sparse tables the verdict must equal the program's
-    from crowdcensus.capture.mse import _layout, _lp_positive_table_exists
+    from crowdcensus.capture.mse.loglinear import _layout, _lp_positive_table_exists
 
     rng = np.random.default_rng(8)
     disagreements = 0

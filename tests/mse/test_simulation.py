@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from crowdcensus.capture.histories import CaptureHistories
-from crowdcensus.capture.mse import HierarchicalModel, OverlapTable, fit_model
-from crowdcensus.capture.mse_select import bic_search, stepwise
+from crowdcensus.capture.mse.loglinear import HierarchicalModel, OverlapTable, fit_model
+from crowdcensus.capture.mse.select import bic_search, stepwise
 
 
 def simulate(n, probs, seed, pair_boost=None):

@@ -37,6 +37,7 @@ def test_module_entry_point():
     assert proc.returncode == 0 and "--draws" in proc.stdout
 
 
+@pytest.mark.slow
 def test_run_writes_report_and_is_reproducible(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     for out, seed in ((a, "9"), (b, "9"), (c, "10")):

@@ -35,6 +35,7 @@ def _histories(frame: pd.DataFrame) -> pd.DataFrame:
     return h.to_frame(freq="freq").sort_values(list(h.to_frame().columns[:-1]))
 
 
+@pytest.mark.slow
 def test_study_through_the_service(tmp_path):
     _require_service()
     from crowdcensus.simulate.e2e import run_through_service

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import tomllib
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy import stats
 
 from crowdcensus.pipeline import run_study
@@ -114,6 +116,11 @@ def test_written_study_runs_through_the_pipeline(tmp_path):
     assert study.study.simulated
     assert [p.name for p in study.platforms] == world.platforms
     assert [p.declared.value for p in study.platforms] == list(world.declared)
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))  # written by tomli-w
+    assert [p.get("audience", {}).get("visitors", {}).get("value", 0) for p in raw["platforms"]] \
+        == [float(v) for v in world.audience]
+    assert {c: q["value"] for c, q in raw["experiment"]["reach"]["p_week"].items()} \
+        == pytest.approx(world.reach_p_week)
     responses = pd.read_csv(tmp_path / "responses.csv")
     assert list(responses.columns) == RESPONSE_COLUMNS
     assert set(responses["frequency"]) <= set(CATEGORIES)

@@ -8,18 +8,23 @@ from pathlib import Path
 
 from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
 from crowdcensus.errors import InputError
-from crowdcensus.tables import read_table
+from crowdcensus.tables import read_columns, read_table
 
 
 def read_histories(path: str | Path, freq: str | None = None) -> CaptureHistories:
-    """Read capture histories from CSV or Parquet.
+    """Read capture histories from CSV or Parquet (``-``: a CSV on standard input).
 
     One 0/1 column per occasion and one row per individual, or one row per
     history with a count column (``freq``; a column named freq, count, n or
     frequency in any case is recognised without it). Rows with no capture are
     ignored.
+
+    >>> from crowdcensus.datasets import path
+    >>> h = read_histories(path("hare.csv"))
+    >>> h.t, h.n_captured
+    (6, 68)
     """
-    return CaptureHistories.from_frame(read_table(path), freq=freq)
+    return CaptureHistories.from_columns(read_columns(path), freq=freq)
 
 
 def read_frequencies(

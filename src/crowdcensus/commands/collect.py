@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,23 @@ db_app = typer.Typer(help="The collection service's database: migrations and sta
                      no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 
+class ExportKind(StrEnum):
+    """``--kind`` of ``crowdcensus export``."""
+
+    responses = "responses"
+    histories = "histories"
+
+
+class LogLevel(StrEnum):
+    """``--log-level`` of ``crowdcensus serve``."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+
+
 DbOption = Annotated[str | None, typer.Option(
     "--db", help="Database URL: sqlite:///file.db (default: $CROWDCENSUS_DB or "
                  "sqlite:///crowdcensus.db) or postgresql+psycopg://user@host/db.")]
@@ -24,18 +42,26 @@ SecretFileOption = Annotated[Path | None, typer.Option(
     "--secret-file", help="File holding the identity secret (else $CROWDCENSUS_SECRET).")]
 
 
-def _db_url(db: str | None) -> str:
+def _db_url(db: str | None, command: str) -> str:
+    """The database URL; checks first that the extras the command needs are installed."""
+    from crowdcensus.extras import require_extra
+
+    require_extra("collect", f"crowdcensus {command}")
     from crowdcensus.collect.settings import DB_ENV, DEFAULT_DB
 
-    return db or os.environ.get(DB_ENV) or DEFAULT_DB
+    url = db or os.environ.get(DB_ENV) or DEFAULT_DB
+    if url.startswith("postgresql"):
+        require_extra("postgres", f"crowdcensus {command} on PostgreSQL")
+    return url
 
 
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Create the tables or bring them to the newest schema."""
+    url = _db_url(db, "db upgrade")
     from crowdcensus.collect.database import make_engine, upgrade
 
-    engine = make_engine(_db_url(db))
+    engine = make_engine(url)
     try:
         before, after = upgrade(engine)
     finally:
@@ -49,9 +75,10 @@ def db_upgrade(db: DbOption = None) -> None:
 @db_app.command("status")
 def db_status(db: DbOption = None) -> None:
     """Print the database's schema revision and the one this version needs."""
+    url = _db_url(db, "db status")
     from crowdcensus.collect.database import current_revision, head_revision, make_engine
 
-    engine = make_engine(_db_url(db))
+    engine = make_engine(url)
     try:
         current = current_revision(engine)
     finally:
@@ -85,10 +112,11 @@ def serve(
         help="Extra origin accepted as MTurk's turkSubmitTo (repeatable).")] = None,
     forwarded_allow_ips: Annotated[str | None, typer.Option(
         "--forwarded-allow-ips", help="Proxies trusted for X-Forwarded-For.")] = None,
-    log_level: Annotated[str, typer.Option(
-        "--log-level", help="critical, error, warning, info or debug.")] = "info",
+    log_level: Annotated[LogLevel, typer.Option(
+        "--log-level", help="Logging threshold.")] = LogLevel.info,
 ) -> None:
     """Run the collection service (refuses to start without a secret or on an old schema)."""
+    url = _db_url(db, "serve")
     import uvicorn
 
     from crowdcensus.collect.app import SETTINGS_ENV, create_app, settings_to_env
@@ -102,14 +130,14 @@ def serve(
     if workers < 1:
         raise InputError("--workers must be at least 1")
     settings = Settings(
-        db_url=_db_url(db), secret=load_secret(secret_file),
+        db_url=url, secret=load_secret(secret_file),
         admin_token=load_admin_token(admin_token), public_url=public_url,
         rate_limit=rate_limit, rate_burst=rate_burst, max_body_bytes=max_body,
         secure_cookies=secure_cookies,
         turk_submit_origins=MTURK_ORIGINS + tuple(o.rstrip("/") for o in turk_submit_to or ()),
     )
     application = create_app(settings)  # checks the schema; raises a one-line error
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+    logging.basicConfig(level=log_level.value.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("crowdcensus.collect")
     if settings.admin_token is None:
@@ -117,7 +145,7 @@ def serve(
     if workers > 1 and settings.db_url.startswith("sqlite"):
         log.warning("%d processes on one SQLite file contend for its write lock; one "
                     "process is faster (use PostgreSQL to scale out)", workers)
-    common = dict(host=host, port=port, access_log=False, log_level=log_level,
+    common = dict(host=host, port=port, access_log=False, log_level=log_level.value,
                   proxy_headers=forwarded_allow_ips is not None,
                   forwarded_allow_ips=forwarded_allow_ips, server_header=False)
     if workers == 1:
@@ -132,15 +160,16 @@ def serve(
 def export(
     study: Annotated[int, typer.Argument(help="Study id.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.csv/.parquet/.json).")],
-    kind: Annotated[str, typer.Option(
-        "--kind", help="responses or histories (capture histories for `estimate`).")
-    ] = "histories",
+    kind: Annotated[ExportKind, typer.Option(
+        "--kind", help="Answers, or capture histories for `crowdcensus estimate`.")
+    ] = ExportKind.histories,
     platform: Annotated[str | None, typer.Option(
         "--platform", help="Only this platform's waves.")] = None,
     db: DbOption = None,
     secret_file: SecretFileOption = None,
 ) -> None:
     """Export a study's responses or capture histories to a file."""
+    url = _db_url(db, "export")
     from crowdcensus.collect import exports
     from crowdcensus.collect.database import check_schema, make_engine
     from crowdcensus.collect.settings import load_secret
@@ -148,14 +177,12 @@ def export(
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in exports.FORMATS:
         raise InputError(f"--out: use a .csv, .parquet or .json file (got {out.name})")
-    if kind not in ("responses", "histories"):
-        raise InputError("--kind: responses or histories")
-    engine = make_engine(_db_url(db))
+    engine = make_engine(url)
     try:
         check_schema(engine)
         with engine.connect() as conn:
             try:
-                if kind == "responses":
+                if kind is ExportKind.responses:
                     frame = exports.responses_frame(conn, load_secret(secret_file), study,
                                                     platform=platform)
                 else:

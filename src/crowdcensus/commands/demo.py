@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from enum import StrEnum
 from importlib.resources import as_file, files
 from pathlib import Path
 
@@ -11,8 +12,15 @@ import typer
 from crowdcensus.commands.apps import app
 from crowdcensus.commands.run import run_to_report
 
-#: The bundled examples (package data; ``examples/`` in the repository holds the same files).
-EXAMPLES = ("france-2018", "simulated")
+
+class Example(StrEnum):
+    """The bundled examples (package data; ``examples/`` in the repository holds the same)."""
+
+    france_2018 = "france-2018"
+    simulated = "simulated"
+
+
+EXAMPLES = tuple(e.value for e in Example)
 
 
 def example_study(name: str = "france-2018"):
@@ -24,13 +32,11 @@ def example_study(name: str = "france-2018"):
 def demo(
     out: Path | None = typer.Option(None, "--out", "-o", help="Directory for the report "
                                     "(default: a new temporary directory)."),
-    example: str = typer.Option("france-2018", "--example",
-                                help=f"One of: {', '.join(EXAMPLES)}."),
+    example: Example = typer.Option(Example.france_2018, "--example",
+                                    help="Which bundled example."),
 ) -> None:
     """Run a bundled example (the DiPLab France 2018 study by default) and write its report."""
-    if example not in EXAMPLES:
-        raise typer.BadParameter(f"unknown example {example!r} (one of: {', '.join(EXAMPLES)})",
-                                 param_hint="--example")
+    example = example.value
     target = out if out is not None else Path(tempfile.mkdtemp(prefix="crowdcensus-demo-"))
     with as_file(files("crowdcensus") / "examples" / example) as folder:
         html = run_to_report(Path(folder) / "study.toml", target, None, None,

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import json
 import math
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from crowdcensus.capture.bias_corrected import BiasCorrectedEstimate, bias_corrected_estimates
-from crowdcensus.capture.closed import ClosedModelTable, fit_closed_models
-from crowdcensus.capture.closed_forms import closed_form_estimates
-from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
-from crowdcensus.capture.readers import parse_t, read_events, read_frequencies, read_histories
-from crowdcensus.commands.apps import estimate_app
+from crowdcensus.commands.apps import OutputFormat, estimate_app
 from crowdcensus.errors import InputError
+
+if TYPE_CHECKING:
+    from crowdcensus.capture.closed.model import ClosedModelTable
+    from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
+
+
+class Interval(StrEnum):
+    """``--ci``: how the abundance's interval is computed."""
+
+    profile = "profile"
 
 
 def load_capture_data(
@@ -26,7 +33,9 @@ def load_capture_data(
     id_column: str,
     occasion_column: str,
 ) -> CaptureHistories | CaptureFrequencies:
-    """Read any of the three capture-data shapes the CLI accepts."""
+    """Read any of the three capture-data shapes the CLI accepts (``-``: standard input)."""
+    from crowdcensus.capture.readers import parse_t, read_events, read_frequencies, read_histories
+
     if nbcap and events:
         raise InputError("--nbcap and --events cannot be combined")
     if nbcap:
@@ -46,6 +55,8 @@ def _fmt(x: float | None, digits: int = 1) -> str:
 
 def render_table(table: ClosedModelTable, data, with_ci: bool) -> str:
     """Plain-text model table, one line per model."""
+    from crowdcensus.capture.histories import CaptureHistories
+
     kind = (
         f"{data.t} occasions" if isinstance(data, CaptureHistories)
         else f"frequencies of capture, t = {'inf' if data.t == math.inf else data.t}"
@@ -58,7 +69,8 @@ def render_table(table: ClosedModelTable, data, with_ci: bool) -> str:
     head = f"{'model':<16}{'abundance':>12}{'stderr':>10}{'deviance':>11}{'df':>7}" \
            f"{'AIC':>11}{'BIC':>11}"
     if with_ci:
-        head += f"{'CI abund.':>11}{'95% CI':>22}"
+        level = table.models[0].level if table.models else 0.95
+        head += f"{'CI abund.':>11}{f'{level:.0%} CI':>22}"
     lines.append(head + "  status")
     for m in table.models:
         unb = m.status_ == "unbounded"
@@ -67,7 +79,8 @@ def render_table(table: ClosedModelTable, data, with_ci: bool) -> str:
                f"{_fmt(m.aic_, 3):>11}{_fmt(m.bic_, 3):>11}")
         if with_ci:
             lo, hi = m.confidence_interval_ or (None, None)
-            ci = "--" if lo is None else f"[{_fmt(lo)}, {_fmt(hi) if hi != math.inf else 'inf'}]"
+            top = "inf" if hi == math.inf else _fmt(hi)
+            ci = "\u2014" if lo is None else f"[{_fmt(lo)}, {top}]"
             row += f"{_fmt(m.ci_abundance_):>11}{ci:>22}"
         lines.append(row + f"  {m.status_}")
     notes = [f"{m.name_}: {m.ci_status_}" for m in table.models
@@ -94,7 +107,7 @@ def render_table(table: ClosedModelTable, data, with_ci: bool) -> str:
     return "\n".join(lines)
 
 
-def render_bias_corrected(estimates: list[BiasCorrectedEstimate]) -> str:
+def render_bias_corrected(estimates: list) -> str:
     """Plain-text table of the bias-corrected estimates."""
     lines = ["Bias-corrected estimates (Rcapture's closedp.bc, for sparse data):",
              f"{'model':<16}{'abundance':>12}{'stderr':>10}  status"]
@@ -106,16 +119,19 @@ def render_bias_corrected(estimates: list[BiasCorrectedEstimate]) -> str:
 
 @estimate_app.command("closed")
 def estimate_closed(
-    file: Path = typer.Argument(..., help="CSV or Parquet capture data."),
+    file: Path = typer.Argument(..., help="CSV or Parquet capture data (- : CSV on "
+                                "standard input)."),
     model: list[str] | None = typer.Option(
         None, "--model", "-m", help="Only this model (Rcapture name, e.g. 'Mh Chao (LB)'); "
         "repeat for several."),
     interactions: str | None = typer.Option(
         None, "--interactions", help="Interactions between occasions added to the model(s), "
         "e.g. c1:c2,c3:c4."),
-    ci: str | None = typer.Option(
-        None, "--ci", help="'profile': 95%% profile-likelihood interval of the abundance."),
-    level: float = typer.Option(0.95, "--level", help="Confidence level of --ci."),
+    ci: Interval | None = typer.Option(
+        None, "--ci", help="profile: add the profile-likelihood interval of the abundance "
+        "(at --level) to each model."),
+    level: float = typer.Option(0.95, "--level", help="Confidence level of --ci and of the "
+                                "closed forms' intervals."),
     freq: str | None = typer.Option(
         None, "--freq", help="Count column (default: freq, count, n or frequency if present)."),
     nbcap: bool = typer.Option(
@@ -127,39 +143,54 @@ def estimate_closed(
     id_column: str = typer.Option("worker", "--id", help="Event log: the individual column."),
     occasion_column: str = typer.Option(
         "wave", "--occasion", help="Event log: the occasion column."),
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
     plot: Path | None = typer.Option(
-        None, "--plot", help="Write a PNG of observed vs fitted frequencies for the "
-        "best model (lowest AIC)."),
+        None, "--plot", help="Write observed vs fitted frequencies of the best model "
+        "(lowest AIC) to a .png, .svg or .pdf file."),
     descriptive: bool = typer.Option(
         False, "--descriptive", help="Also print fi, ui, vi, ni."),
     bias_corrected: bool = typer.Option(
         False, "--bias-corrected", help="Also give the bias-corrected estimates for sparse "
         "data (Rcapture's closedp.bc)."),
+    covariates: str | None = typer.Option(
+        None, "--covariates", help="Individual covariate columns, e.g. sex,weight: Huggins' "
+        "conditional likelihood (models M0, Mt, Mb); the other 0/1 columns are the occasions."),
 ) -> None:
     """Fit the closed-population models (Rcapture's closedp) and print the model table."""
-    if fmt not in ("text", "json"):
-        raise InputError(f"--format must be text or json (got {fmt!r})")
-    if ci not in (None, "profile"):
-        raise InputError(f"--ci must be 'profile' (got {ci!r})")
     if not 0 < level < 1:
         raise InputError(f"--level must be between 0 and 1 (got {level})")
+    if plot is not None:
+        from crowdcensus.plotting import check_plot_path
+
+        check_plot_path(plot)
+    if covariates is not None:
+        from crowdcensus.commands.closed_covariates import check_options, run_huggins
+
+        check_options(nbcap=nbcap, t=t, events=events, interactions=interactions, ci=ci,
+                      descriptive=descriptive, **{"bias-corrected": bias_corrected})
+        run_huggins(file, covariates, model, freq, level, fmt.value, plot)
+        return
     if bias_corrected and interactions:
         raise InputError("--bias-corrected cannot be combined with --interactions "
                          "(Rcapture's closedp.bc has no interactions)")
     data = load_capture_data(file, freq, nbcap, t, events, id_column, occasion_column)
-    table = fit_closed_models(data, models=model, interactions=interactions, ci=ci,
-                              conf_level=level)
+    from crowdcensus.capture.closed.forms import closed_form_estimates
+    from crowdcensus.capture.closed.model import fit_closed_models
+    from crowdcensus.capture.histories import CaptureHistories
+
+    ci_name = None if ci is None else ci.value
+    table = fit_closed_models(data, models=model, interactions=interactions, ci=ci_name,
+                              level=level)
     forms = closed_form_estimates(data, level)
-    corrected = bias_corrected_estimates(data, model) if bias_corrected else None
-    if fmt == "json":
-        out = table.to_dict()
-        out["closed_forms"] = [{**est.to_dict(), "level": level} for est in forms]
-        if corrected is not None:
-            out["bias_corrected"] = [est.to_dict() for est in corrected]
-        typer.echo(json.dumps(out, indent=2))
+    corrected = None
+    if bias_corrected:
+        from crowdcensus.capture.closed.bias_corrected import bias_corrected_estimates
+
+        corrected = bias_corrected_estimates(data, model)
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(table.to_dict(bias_corrected=corrected), indent=2))
     else:
-        typer.echo(render_table(table, data, ci == "profile"))
+        typer.echo(render_table(table, data, ci_name == "profile"))
         if corrected is not None:
             typer.echo("")
             typer.echo(render_bias_corrected(corrected))
@@ -175,12 +206,9 @@ def estimate_closed(
             typer.echo("")
             typer.echo(data.descriptive().to_string())
     if plot is not None:
-        import matplotlib
+        from crowdcensus.plotting import file_figure, save_figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        ax = table.best().plot()
-        ax.figure.tight_layout()
-        ax.figure.savefig(plot, dpi=110)
-        plt.close(ax.figure)
+        fig = file_figure((6, 4))
+        table.best().plot(fig.subplots())
+        fig.tight_layout()
+        save_figure(fig, plot)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from crowdcensus.capture.openpop import OpenPopulationModel
-from crowdcensus.capture.periods import histories_from_events
-from crowdcensus.capture.readers import read_histories
-from crowdcensus.commands.apps import estimate_app
+from crowdcensus.commands.apps import OutputFormat, estimate_app
 from crowdcensus.errors import InputError
-from crowdcensus.tables import read_table
+
+if TYPE_CHECKING:
+    from crowdcensus.capture.open.model import OpenPopulationModel
 
 
 def _fmt(x: float | None, digits: int) -> str:
@@ -56,7 +56,8 @@ def open_text(model: OpenPopulationModel, d: dict) -> str:
 @estimate_app.command("open")
 def estimate_open(
     file: Path = typer.Argument(..., help="CSV/Parquet: one 0/1 column per period (optional "
-                                "count column), or an event log with --worker."),
+                                "count column), or an event log with --worker (- : CSV on "
+                                "standard input)."),
     freq: str | None = typer.Option(None, help="Name of the count column."),
     worker: str | None = typer.Option(
         None, help="Event log: column of (hashed) worker identifiers."),
@@ -64,20 +65,23 @@ def estimate_open(
     wave: str | None = typer.Option(None, help="Event log: wave/period column."),
     period: str = typer.Option("month", help="With --time: day, week, month, quarter, year "
                                "or a length such as 14D."),
-    level: float = typer.Option(0.95, help="Level of the half-life interval."),
-    format: str = typer.Option("text", "--format", help="text or json."),
+    level: float = typer.Option(0.95, help="Level of the intervals (total, half-life)."),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
     plot: Path | None = typer.Option(
         None, help="Write abundance/arrivals/survival (.png/.svg/.pdf)."),
 ) -> None:
     """Arrivals, survival, abundance and half-life over periods (Jolly-Seber)."""
-    if format not in ("text", "json"):
-        raise InputError(f"--format must be text or json (got {format!r})")
     if not 0 < level < 1:
         raise InputError("--level must lie strictly between 0 and 1")
     if plot is not None:
-        from crowdcensus.capture.mse_open_plots import check_plot_path
+        from crowdcensus.plotting import check_plot_path
 
         check_plot_path(plot)
+    from crowdcensus.capture.open.model import OpenPopulationModel
+    from crowdcensus.capture.periods import histories_from_events
+    from crowdcensus.capture.readers import read_histories
+    from crowdcensus.tables import read_table
+
     if worker is not None:
         histories = histories_from_events(read_table(file), worker, time=time, wave=wave,
                                           period=period)
@@ -85,13 +89,13 @@ def estimate_open(
         if time is not None or wave is not None:
             raise InputError("--time/--wave read an event log: give --worker too")
         histories = read_histories(file, freq=freq)
-    model = OpenPopulationModel().fit(histories)
+    model = OpenPopulationModel(level=level).fit(histories)
     if plot is not None:
-        from crowdcensus.capture.mse_open_plots import plot_open
+        from crowdcensus.capture.open.plots import plot_open
 
         plot_open(model, plot)
-    d = model.to_dict(level)
-    if format == "json":
+    d = model.to_dict()
+    if format is OutputFormat.json:
         typer.echo(json.dumps(d, indent=2))
     else:
         typer.echo(open_text(model, d))

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 from crowdcensus.commands.apps import app
 from crowdcensus.errors import InputError
+
+
+class CaptureDesign(StrEnum):
+    """``--capture``: the capture-recapture design of the studies validated."""
+
+    by_band = "by_band"
+    pooled = "pooled"
 
 
 @app.command("simulate")
@@ -67,8 +75,8 @@ def validate(
                                               "Dask scheduler (tcp://host:port) to run the "
                                               "replicates on instead."),
     out: Path = typer.Option(..., "--out", "-o", help="Directory for the report (created)."),
-    capture: str | None = typer.Option(None, "--capture", help="Override the scenarios' "
-                                       "capture-recapture design: by_band or pooled."),
+    capture: CaptureDesign | None = typer.Option(None, "--capture", help="Override the "
+                                                 "scenarios' capture-recapture design."),
 ) -> None:
     """Run seeded replicates of scenarios; report bias, RMSE and coverage per tier and method."""
     from crowdcensus.simulate.scenario import load_scenario, shipped_scenarios
@@ -87,8 +95,7 @@ def validate(
                        key=lambda n: (first.index(n) if n in first else 2, n))
     scenarios = [load_scenario(n) for n in names]
     if capture is not None:
-        if capture not in ("by_band", "pooled"):
-            raise InputError(f"--capture must be by_band or pooled (got {capture!r})")
+        capture = capture.value
         scenarios = [sc.with_capture(capture) for sc in scenarios]
     k = workers if workers is not None else (os.cpu_count() or 1)
     val = validate_scenarios(scenarios, replicates, seed=seed, workers=k,

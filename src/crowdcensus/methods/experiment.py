@@ -26,7 +26,7 @@ Two steps.
    Models whose fit failed, is unbounded or degenerate (status other than ``ok``
    or a ``boundary`` of Chao's constraints) or whose estimate is not finite take
    no part, and a fit reached under two names counts once
-   (:func:`crowdcensus.capture.comparison.distinct_usable_models`).
+   (:func:`crowdcensus.capture.closed.comparison.distinct_usable_models`).
 
 2. **Tier sizes.** Each respondent's reported frequency is weighted by the
    inverse of their reach (:mod:`crowdcensus.tiers`); the weighted shares of
@@ -129,13 +129,13 @@ def model_average(models: list[FittedModel], n_captured: int) -> ModelAverage:
     models : list
         Fitted models with ``name_``, ``abundance_``, ``stderr_``, ``aic_`` and
         ``status_``. Only the usable, distinct ones are averaged
-        (:func:`crowdcensus.capture.comparison.distinct_usable_models`: degenerate,
+        (:func:`crowdcensus.capture.closed.comparison.distinct_usable_models`: degenerate,
         failed and unbounded fits are left out, and a fit reached under two names --
         Mh Chao with every eta at 0 is M0 -- counts once).
     n_captured : int
         Number of distinct individuals caught.
     """
-    from crowdcensus.capture.comparison import distinct_usable_models
+    from crowdcensus.capture.closed.comparison import distinct_usable_models
 
     kept, left_out = distinct_usable_models(models)
     kept_ids = {id(m) for m in kept}
@@ -173,10 +173,10 @@ def model_average(models: list[FittedModel], n_captured: int) -> ModelAverage:
 def fit_capture(histories: CaptureHistories) -> ModelAverage:
     """Fit every closed-population model to the waves and average them by AIC."""
     try:
-        from crowdcensus.capture.closed import fit_closed_models
+        from crowdcensus.capture.closed.model import fit_closed_models
     except ImportError as exc:  # pragma: no cover - only before the closed models exist
         raise ModelError(
-            "the experiment needs the closed-population models (crowdcensus.capture.closed), "
+            "the experiment needs the closed-population models (crowdcensus.capture.closed.model), "
             "which this installation lacks"
         ) from exc
     table = fit_closed_models(histories)

@@ -1,18 +1,14 @@
-"""The report's plots (matplotlib, Agg backend), returned as PNG bytes."""
+"""The report's plots, returned as PNG bytes (bare matplotlib Figures: no backend chosen)."""
 
 from __future__ import annotations
 
-import io
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
-
-from crowdcensus.tiers import BAND_LABELS, BANDS, TIER_LABELS, TIERS  # noqa: E402
-from crowdcensus.triangulate import METHOD_LABELS, METHODS, Results  # noqa: E402
+from crowdcensus.plotting import figure_png
+from crowdcensus.tiers import BAND_LABELS, BANDS, TIER_LABELS, TIERS
+from crowdcensus.triangulate import METHOD_LABELS, METHODS, Results
 
 COLOURS = {"occasional": "#9ecae1", "regular": "#4292c6", "very_active": "#08519c",
            "regular_only": "#4292c6", "occasional_only": "#9ecae1",
@@ -21,16 +17,14 @@ COLOURS = {"occasional": "#9ecae1", "regular": "#4292c6", "very_active": "#08519
 THOUSANDS = FuncFormatter(lambda x, _pos: f"{x:,.0f}")
 
 
-def _png(fig: plt.Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+def _png(fig: Figure) -> bytes:
+    return figure_png(fig, dpi=110)
 
 
 def tiers_plot(results: Results) -> bytes:
     """Nested tiers with their intervals (left) and the disjoint breakdown (right)."""
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.4), width_ratios=[3, 2])
+    fig = Figure(figsize=(10, 3.4))
+    ax, ax2 = fig.subplots(1, 2, width_ratios=[3, 2])
     tiers = [t for t in TIERS if t in results.combined]
     for i, t in enumerate(tiers):
         iv = results.combined[t]
@@ -54,7 +48,7 @@ def tiers_plot(results: Results) -> bytes:
         ax2.set_yticks([])
         ax2.xaxis.set_major_formatter(THOUSANDS)
         ax2.xaxis.set_major_locator(MaxNLocator(4))
-        handles = [plt.Rectangle((0, 0), 1, 1, color=COLOURS[b]) for b in BANDS]
+        handles = [Rectangle((0, 0), 1, 1, color=COLOURS[b]) for b in BANDS]
         ax2.legend(handles, [f"{BAND_LABELS[b]}: {results.disjoint[b].estimate:,.0f}"
                              for b in BANDS], loc="upper center", bbox_to_anchor=(0.5, -0.18),
                    fontsize=8, frameon=False)
@@ -74,7 +68,8 @@ def methods_plot(results: Results) -> bytes:
             iv = results.combined.get(t) if m == "combined" else results.methods.get(m, {}).get(t)
             if iv is not None:
                 rows.append((t, m, iv))
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.2))
+    fig = Figure(figsize=(9, 0.45 * len(rows) + 1.2))
+    ax = fig.subplots()
     labels = []
     for i, (t, m, iv) in enumerate(rows):
         y = len(rows) - 1 - i
@@ -99,8 +94,8 @@ def tornado_plot(results: Results, top: int = 8) -> bytes:
     sens = results.sensitivity
     tiers = [t for t in TIERS if t in set(sens["tier"])]
     heights = [min(top, int((sens["tier"] == t).sum())) for t in tiers]
-    fig, axes = plt.subplots(len(tiers), 1, figsize=(9, 0.42 * sum(heights) + 1.1 * len(tiers)),
-                             height_ratios=heights or [1], squeeze=False)
+    fig = Figure(figsize=(9, 0.42 * sum(heights) + 1.1 * len(tiers)))
+    axes = fig.subplots(len(tiers), 1, height_ratios=heights or [1], squeeze=False)
     for ax, t in zip(axes[:, 0], tiers, strict=True):
         rows = sens[sens["tier"] == t].head(top).iloc[::-1]
         centre = float(rows["tier_central"].iloc[0])
@@ -112,7 +107,7 @@ def tornado_plot(results: Results, top: int = 8) -> bytes:
         ax.xaxis.set_major_formatter(THOUSANDS)
         ax.set_title(f"{TIER_LABELS[t]}: central {centre:,.0f}", fontsize=9)
         ax.spines[["top", "right"]].set_visible(False)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in ("#6baed6", "#fd8d3c")]
+    handles = [Rectangle((0, 0), 1, 1, color=c) for c in ("#6baed6", "#fd8d3c")]
     fig.legend(handles, ["input at the low end of its range", "input at the high end"],
                fontsize=8, loc="lower center", ncol=2, frameon=False)
     fig.tight_layout(rect=(0, 0.04, 1, 1))

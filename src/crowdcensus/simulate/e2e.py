@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -106,7 +107,7 @@ def _cli(*args: str) -> list[str]:
 class Service:
     """The collection service in a subprocess, on loopback, with throwaway state."""
 
-    def __init__(self, workdir: Path, startup_timeout: float = 30.0) -> None:
+    def __init__(self, workdir: Path, startup_timeout: float = 120.0) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -173,8 +174,36 @@ def _posting_platform(scenario: Scenario) -> str:
                      f"experiment.platforms is {candidates}")
 
 
-def _answer(client, url: str, platform: str, raw_id: str, row: dict) -> str:
-    """One worker's visit: landing, consent, questionnaire; returns the completion code."""
+class _ThreadClients:
+    """One HTTP client per thread: a worker's visit keeps its cookies to itself."""
+
+    def __init__(self, httpx_module) -> None:
+        self._httpx = httpx_module
+        self._local = threading.local()
+        self._all: list = []
+        self._lock = threading.Lock()
+
+    def get(self):
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._httpx.Client(timeout=30)
+            with self._lock:
+                self._all.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._all:
+            client.close()
+
+
+def _answer(clients: _ThreadClients, url: str, platform: str, raw_id: str, row: dict) -> str:
+    """One worker's visit: landing, consent, questionnaire; returns the completion code.
+
+    The visit runs on this thread's own client, its cookies cleared first, as a new
+    browser would arrive.
+    """
+    client = clients.get()
+    client.cookies.clear()
     params = {SERVICE_PLATFORMS[platform]: raw_id}
     if platform == "mturk":
         params.update(assignmentId=f"A{raw_id}{row['wave']}", hitId="HSIM",
@@ -212,6 +241,9 @@ def run_through_service(
         When the scenario posts on no platform the service supports, or would
         send more than :data:`MAX_RESPONSES` answers.
     """
+    from crowdcensus.extras import require_extra
+
+    require_extra("collect", "crowdcensus simulate --through-service")
     import httpx
 
     from crowdcensus.simulate.outputs import export_frame
@@ -258,17 +290,16 @@ def run_through_service(
                 rows = answers[answers["wave"] == label].to_dict(orient="records")
                 if time.monotonic() - started > timeout:
                     raise CrowdcensusError(f"end-to-end run over its time limit ({timeout:g} s)")
-                with ThreadPoolExecutor(CLIENT_THREADS) as pool:
-                    clients = [httpx.Client(timeout=30) for _ in range(CLIENT_THREADS)]
-                    try:
-                        jobs = [pool.submit(_answer, clients[i % CLIENT_THREADS], links[label],
-                                            platform, raw_ids[row["worker_hash"]], row)
-                                for i, row in enumerate(rows)]
+                clients = _ThreadClients(httpx)
+                try:
+                    with ThreadPoolExecutor(CLIENT_THREADS) as pool:
+                        jobs = [pool.submit(_answer, clients, links[label], platform,
+                                            raw_ids[row["worker_hash"]], row)
+                                for row in rows]
                         for job in jobs:
                             job.result()
-                    finally:
-                        for c in clients:
-                            c.close()
+                finally:
+                    clients.close()
                 sent += len(rows)
                 say(f"wave {label}: {len(rows)} answers")
             timings["answers"] = time.monotonic() - t0

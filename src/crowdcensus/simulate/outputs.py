@@ -68,21 +68,19 @@ def export_frame(world: World) -> pd.DataFrame:
     }, columns=RESPONSE_COLUMNS)
 
 
-def _toml_value(v: object) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | np.integer):
-        return str(int(v))
-    if isinstance(v, float | np.floating):
-        return repr(float(v))
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return json.dumps(str(v), ensure_ascii=False)
-
-
-def _table(name: str, fields: dict, array: bool = False) -> list[str]:
-    head = f"[[{name}]]" if array else f"[{name}]"
-    return [head, *(f"{k} = {_toml_value(v)}" for k, v in fields.items() if v is not None), ""]
+def _plain(v: object) -> object:
+    """A value tomli-w can write: numpy scalars as Python numbers, ``None`` fields left out."""
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    return v
 
 
 def _quantity(value: float, rel: float, lower_bound: float | None = None,
@@ -101,52 +99,55 @@ def _quantity(value: float, rel: float, lower_bound: float | None = None,
 
 def study_toml(world: World, responses: str = "responses.csv") -> str:
     """The study file of a simulated study (pipeline format)."""
+    import tomli_w
+
     sc = world.scenario
     a = sc.assumptions
     exp = sc.experiment
-    lines = [
-        f"# SIMULATED study made by `crowdcensus simulate` from scenario {sc.scenario.name!r}.",
-        "# Nothing here is real. The truth is in truth.json beside this file.",
-        "",
-    ]
-    lines += _table("study", {
-        "title": f"Simulated country: scenario {sc.scenario.name}",
-        "country": sc.scenario.country, "reference_period": "simulated",
-        "simulated": True,
-        "description": (sc.scenario.description or f"Scenario {sc.scenario.name}").strip(),
-    })
-    lines += _table("settings", {"draws": a.draws, "seed": 1, "level": 0.95})
-    lines += _table("sources", {"id": "simulation",
-                                "citation": f"crowdcensus simulate, scenario {sc.scenario.name}"},
-                    array=True)
     if a.multihoming == "estimate":
         mh = {"value": "estimate", "status": "simulated", "source": "simulation"}
     else:
         mh = _quantity(float(a.multihoming), a.multihoming_range, lower_bound=1.0)
-    lines += _table("assumptions.multihoming", mh)
+    platforms = []
     for j, name in enumerate(world.platforms):
-        lines += _table("platforms", {"name": name}, array=True)
-        lines += _table("platforms.declared", _quantity(float(world.declared[j]),
-                                                        a.declared_range))
+        platform: dict = {"name": name,
+                          "declared": _quantity(float(world.declared[j]), a.declared_range)}
         if world.audience[j] > 0:
-            lines += _table("platforms.audience.visitors",
-                            _quantity(float(world.audience[j]), a.audience_range))
+            audience = {"visitors": _quantity(float(world.audience[j]), a.audience_range)}
             if a.worker_share < 1 or a.worker_share_low is not None:
-                ws = {"value": a.worker_share, "low": a.worker_share_low,
-                      "high": a.worker_share_high, "status": "simulated",
-                      "source": "simulation"}
-                lines += _table("platforms.audience.worker_share", ws)
-    lines += _table("experiment", {
-        "responses": responses, "format": "crowdcensus",
-        "tiers": ["very_active", "regular", "occasional"], "capture": a.capture})
-    lines += _table("experiment.columns", {
-        "worker": "worker_hash", "wave": "wave", "platform": "platform",
-        "frequency": "frequency", "registered_on": "platforms_registered"})
-    lines += _table("experiment.reach", {"posting_weeks": exp.waves * exp.wave_days / 7})
-    for cat, p in world.reach_p_week.items():
-        lines += _table(f"experiment.reach.p_week.{cat}",
-                        _quantity(p, exp.reach_range, upper_bound=1.0))
-    return "\n".join(lines)
+                audience["worker_share"] = {
+                    "value": a.worker_share, "low": a.worker_share_low,
+                    "high": a.worker_share_high, "status": "simulated", "source": "simulation"}
+            platform["audience"] = audience
+        platforms.append(platform)
+    study = {
+        "study": {
+            "title": f"Simulated country: scenario {sc.scenario.name}",
+            "country": sc.scenario.country, "reference_period": "simulated",
+            "simulated": True,
+            "description": (sc.scenario.description or f"Scenario {sc.scenario.name}").strip(),
+        },
+        "settings": {"draws": a.draws, "seed": 1, "level": 0.95},
+        "sources": [{"id": "simulation",
+                     "citation": f"crowdcensus simulate, scenario {sc.scenario.name}"}],
+        "assumptions": {"multihoming": mh},
+        "platforms": platforms,
+        "experiment": {
+            "responses": responses, "format": "crowdcensus",
+            "tiers": ["very_active", "regular", "occasional"], "capture": a.capture,
+            "columns": {"worker": "worker_hash", "wave": "wave", "platform": "platform",
+                        "frequency": "frequency", "registered_on": "platforms_registered"},
+            "reach": {
+                "posting_weeks": exp.waves * exp.wave_days / 7,
+                "p_week": {cat: _quantity(p, exp.reach_range, upper_bound=1.0)
+                           for cat, p in world.reach_p_week.items()},
+            },
+        },
+    }
+    header = (f"# SIMULATED study made by `crowdcensus simulate` from scenario "
+              f"{sc.scenario.name!r}.\n"
+              "# Nothing here is real. The truth is in truth.json beside this file.\n\n")
+    return header + tomli_w.dumps(_plain(study))
 
 
 def write_simulation(world: World, out: str | Path, seed: int | None = None) -> Path:

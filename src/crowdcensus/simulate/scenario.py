@@ -11,15 +11,15 @@ The fields are described in ``docs/validation.md``.
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from crowdcensus.config import FieldError as _FieldError
+from crowdcensus.config import parse_toml, read_toml, validate
 from crowdcensus.errors import InputError
-from crowdcensus.study import format_validation_errors, validation_input_error
 
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -32,11 +32,6 @@ PLATFORM_CODES = ("mturk", "prolific", "clickworker", "wirk", "appen", "toloka",
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _FieldError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"@{field}@ {message}")
 
 
 class Info(_Strict):
@@ -219,10 +214,7 @@ class Scenario(_Strict):
 
 def parse_scenario(data: dict, name: str = "scenario") -> Scenario:
     """Validate a scenario given as a dict (the parsed TOML)."""
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise validation_input_error(name, format_validation_errors(exc)) from exc
+    return validate(Scenario, data, name)
 
 
 def shipped_scenarios() -> list[str]:
@@ -242,20 +234,12 @@ def load_scenario(path_or_name: str | Path) -> Scenario:
     p = Path(path_or_name)
     if not p.exists() and str(path_or_name) in shipped_scenarios():
         res = resources.files("crowdcensus.simulate") / "scenarios" / f"{path_or_name}.toml"
-        text, label = res.read_text(encoding="utf-8"), f"{path_or_name}.toml"
+        label = f"{path_or_name}.toml"
+        data = parse_toml(res.read_text(encoding="utf-8"), label)
     else:
         if not p.exists():
             raise InputError(f"{p}: no such file (nor a shipped scenario: "
                              f"{', '.join(shipped_scenarios())})")
-        if p.is_dir():
-            raise InputError(f"{p}: is a directory, not a scenario file")
-        try:
-            text = p.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{p}: not a text file ({exc.reason})") from exc
         label = str(p)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{label}: not valid TOML ({exc})") from exc
+        data = read_toml(p, "scenario file")
     return parse_scenario(data, name=label)

@@ -31,14 +31,14 @@ from __future__ import annotations
 import math
 import tempfile
 import traceback
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from crowdcensus.errors import InputError
+from crowdcensus.parallel import Runner
 from crowdcensus.simulate.scenario import Scenario
 from crowdcensus.simulate.world import generate_world
 from crowdcensus.tiers import TIERS
@@ -135,44 +135,6 @@ def summarise(replicates: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _local(jobs: list[tuple], workers: int, tick: Callable[[], None]) -> list[list[dict]]:
-    if workers <= 1:
-        out = []
-        for job in jobs:
-            out.append(run_replicate(*job))
-            tick()
-        return out
-    results: list[list[dict] | None] = [None] * len(jobs)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(run_replicate, *job): i for i, job in enumerate(jobs)}
-        for fut in as_completed(futures):
-            results[futures[fut]] = fut.result()
-            tick()
-    return results  # type: ignore[return-value]
-
-
-def _dask(jobs: list[tuple], address: str, tick: Callable[[], None]) -> list[list[dict]]:
-    try:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-    except ImportError as exc:  # pragma: no cover - dask[distributed] is a dependency
-        raise InputError("--dask-scheduler needs dask[distributed] installed") from exc
-    try:
-        client = Client(address, timeout=20)
-    except (OSError, TimeoutError) as exc:
-        raise InputError(f"--dask-scheduler {address}: cannot connect ({exc})") from exc
-    try:
-        futures = [client.submit(run_replicate, *job, pure=False) for job in jobs]
-        index = {f.key: i for i, f in enumerate(futures)}
-        results: list[list[dict] | None] = [None] * len(jobs)
-        for fut in dask_completed(futures):
-            results[index[fut.key]] = fut.result()
-            tick()
-        return results  # type: ignore[return-value]
-    finally:
-        client.close()
-
-
 def validate_scenarios(
     scenarios: Sequence[Scenario],
     replicates: int,
@@ -205,15 +167,9 @@ def validate_scenarios(
 
     bar = Progress(TextColumn("[bold]Replicates"), BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn(), console=Console(stderr=True), disable=not progress)
-    with bar:
+    with bar, Runner(workers, dask_scheduler) as runner:
         task = bar.add_task("replicates", total=len(jobs))
-
-        def tick() -> None:
-            bar.advance(task)
-
-        if dask_scheduler:
-            parts = _dask(jobs, dask_scheduler, tick)
-        else:
-            parts = _local(jobs, workers, tick)
+        parts = runner.map(run_replicate, jobs,
+                           progress=lambda done, _total: bar.update(task, completed=done))
     frame = pd.DataFrame([row for part in parts for row in part])
     return Validation(frame, summarise(frame), seed, replicates, list(scenarios))

@@ -8,21 +8,19 @@ import math
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
-
-from crowdcensus.errors import InputError  # noqa: E402
-from crowdcensus.report.html import FAVICON, _count  # noqa: E402
-from crowdcensus.report.outputs import package_version  # noqa: E402
-from crowdcensus.report.plots import COLOURS, _png  # noqa: E402
-from crowdcensus.simulate.validation import METHODS, Validation  # noqa: E402
-from crowdcensus.tiers import TIER_LABELS, TIERS  # noqa: E402
-from crowdcensus.triangulate import METHOD_LABELS  # noqa: E402
+from crowdcensus.errors import InputError
+from crowdcensus.report.html import FAVICON, _count
+from crowdcensus.report.outputs import package_version
+from crowdcensus.report.plots import COLOURS, _png
+from crowdcensus.simulate.validation import METHODS, Validation
+from crowdcensus.tiers import TIER_LABELS, TIERS
+from crowdcensus.triangulate import METHOD_LABELS
 
 #: Methods whose assumptions the ideal scenario meets (the web-audience method's do not
 #: hold in any scenario: the month's visitors are not the at-least-monthly workers).
@@ -42,7 +40,8 @@ def error_plot(val: Validation, scenario: str) -> bytes:
             boxes.append(100 * (g["estimate"] - g["truth"]) / g["truth"])
             labels.append(f"{TIER_LABELS[t].split(' (')[0]} - {METHOD_LABELS[m]}")
             colours.append(COLOURS[m])
-    fig, ax = plt.subplots(figsize=(9, 0.42 * max(len(boxes), 1) + 1.3))
+    fig = Figure(figsize=(9, 0.42 * max(len(boxes), 1) + 1.3))
+    ax = fig.subplots()
     if boxes:
         horizontal = ({"orientation": "horizontal"}
                       if tuple(int(x) for x in matplotlib.__version__.split(".")[:2]) >= (3, 10)
@@ -69,8 +68,8 @@ def coverage_plot(val: Validation) -> bytes:
     s = val.summary
     s = s[s["method"] != "failed"]
     scen = list(dict.fromkeys(s["scenario"]))
-    fig, axes = plt.subplots(1, max(len(scen), 1), figsize=(3.2 * max(len(scen), 1), 3.6),
-                             sharey=True, squeeze=False)
+    fig = Figure(figsize=(3.2 * max(len(scen), 1), 3.6))
+    axes = fig.subplots(1, max(len(scen), 1), sharey=True, squeeze=False)
     for ax, sc in zip(axes[0], scen, strict=False):
         g = s[s["scenario"] == sc]
         x = 0
@@ -94,7 +93,7 @@ def coverage_plot(val: Validation) -> bytes:
         ax.spines[["top", "right"]].set_visible(False)
     axes[0][0].set_ylabel("coverage of the 95% intervals (%)")
     axes[0][0].set_ylim(0, 105)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=COLOURS[m]) for m in METHODS]
+    handles = [Rectangle((0, 0), 1, 1, color=COLOURS[m]) for m in METHODS]
     fig.legend(handles, [METHOD_LABELS[m] for m in METHODS], loc="lower center", ncol=4,
                fontsize=8, frameon=False)
     fig.suptitle("Bars per tier: occasional, regular, very active (left to right); "

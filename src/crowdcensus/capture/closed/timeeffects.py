@@ -19,13 +19,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import gammaln
 
-from crowdcensus.capture.closed_design import heterogeneity_columns, split_name
-from crowdcensus.capture.glm import DECREMENT_TOL, MAX_ETA, fit_poisson, newton_step
+from crowdcensus.capture.closed.design import heterogeneity_columns, split_name
+from crowdcensus.capture.closed.loglinear import ETA_ZERO, LogLinearFit
+from crowdcensus.capture.glm import DECREMENT_TOL, MAX_ETA, fit_poisson, gammaln, newton_step
 from crowdcensus.capture.histories import CaptureHistories
-from crowdcensus.capture.loglinear import LogLinearFit
-from crowdcensus.capture.recession import time_effects_direction
 
 
 def _poly(x: np.ndarray) -> np.ndarray:
@@ -338,7 +336,7 @@ class TimeEffectsDesign:
             theta, ll, converged = self._newton(y0)
             g = theta[self.t + 1 :]
             neg = [i for i, a in enumerate(self.active)
-                   if self.hnames[a].startswith("eta") and g[i] < 0]
+                   if self.hnames[a].startswith("eta") and g[i] < ETA_ZERO]
             drop = neg[:1] or [i for i, a in enumerate(self.active) if a in dead]
             if not drop:
                 break
@@ -377,6 +375,8 @@ class TimeEffectsDesign:
             scaled = info / np.outer(d, d)
         if np.all(np.isfinite(scaled)) and np.linalg.eigvalsh(scaled)[0] > RECESSION_EIGEN:
             return None
+        from crowdcensus.capture.closed.recession import time_effects_direction
+
         return time_effects_direction(self.observed, self.H[:, self.active],
                                       np.zeros(len(self.active)))
 

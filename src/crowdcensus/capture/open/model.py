@@ -58,15 +58,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy.special import gammaln
-from scipy.stats import norm
 
+from crowdcensus.capture.base import (
+    SCHEMA_VERSION,
+    PopulationEstimator,
+    check_level,
+    finite_or_none,
+    normal_quantile,
+)
 from crowdcensus.capture.glm import fit_poisson
 from crowdcensus.capture.histories import CaptureHistories
 from crowdcensus.errors import InputError, ModelError, TooLargeError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 #: Most periods handled (the model uses all ``2**I - 1`` histories).
 MAX_PERIODS = 20
@@ -183,29 +193,67 @@ def _fit_stats(name: str, X: np.ndarray, y: np.ndarray) -> tuple[FitSummary, obj
     return FitSummary(name, dev, int(y.size - res.rank), 2 * res.rank - 2 * loglik), res
 
 
-class OpenPopulationModel:
+class OpenPopulationModel(PopulationEstimator):
     """Jolly-Seber open-population model, log-linear form (Rcapture ``openp``).
+
+    See the module docstring for the model, the derived quantities and their
+    standard errors.
 
     Parameters
     ----------
     zero_negative_gammas : bool
         Set negative ``gamma`` parameters to zero, as ``openp(neg=TRUE)`` (default).
+    level : float
+        Level of ``confidence_interval_`` and of the half-life interval.
 
-    Fitted attributes (after :meth:`fit`; ``nan`` where not estimable)
-    ------------------------------------------------------------------
-    capture_prob_, capture_prob_se_ : ndarray (t,)
-    survival_, survival_se_ : ndarray (t-1,)  -- period i to i+1
-    abundance_, abundance_se_ : ndarray (t,)
-    arrivals_, arrivals_se_ : ndarray (t-1,)  -- new arrivals between i and i+1
-    total_, total_se_ : float  -- number of units ever present
-    fit_ : FitSummary; trap_tests_ : list of FitSummary
-    n_captured_ : int; zeroed_ : list of str (gamma parameters set to zero)
+    Attributes
+    ----------
+    abundance_, stderr_ : float
+        The number of units ever present over the periods (Rcapture's
+        ``N`` total) and its standard error.
+    confidence_interval_ : tuple of float
+        Chao's log-normal interval for ``abundance_`` at ``level``.
+    periods_ : pandas.DataFrame
+        One row per period (index ``period`` = 1..t): ``name``,
+        ``capture_prob``, ``capture_prob_se``, ``abundance``, ``abundance_se``
+        and, from this period to the next, ``survival``, ``survival_se``,
+        ``arrivals``, ``arrivals_se`` (``NaN`` where not estimable, and on the
+        last row).
+    half_life_ : dict
+        :meth:`half_life` at ``level``.
+    n_captured_ : int
+    fit_ : FitSummary
+        Deviance, df and AIC of the fitted model; ``trap_tests_`` those of the
+        trap-effect models.
+    zeroed_ : list of str
+        ``gamma`` parameters set to zero.
+
+    Examples
+    --------
+    Six periods; 1,000 people arrive in each, stay a geometric number of periods
+    (survival 0.8 from one period to the next) and are seen with probability 0.5:
+
+    >>> import numpy as np
+    >>> from crowdcensus.capture import CaptureHistories
+    >>> rng = np.random.default_rng(1)
+    >>> present = np.zeros((6000, 6), bool)
+    >>> for i, (start, stay) in enumerate(zip(np.repeat(range(6), 1000),
+    ...                                       rng.geometric(0.2, 6000))):
+    ...     present[i, start:start + stay] = True
+    >>> seen = present & (rng.random(present.shape) < 0.5)
+    >>> m = OpenPopulationModel().fit(CaptureHistories.from_matrix(seen[seen.any(axis=1)]))
+    >>> m.periods_.loc[2:4, "arrivals"].round(-1).tolist()
+    [840.0, 1100.0, 930.0]
+    >>> hl = m.half_life_                    # truth: log(0.5) / log(0.8) = 3.1 periods
+    >>> round(hl["estimate"], 2), round(hl["low"], 2), round(hl["high"], 2)
+    (3.03, 2.76, 3.36)
     """
 
-    def __init__(self, zero_negative_gammas: bool = True) -> None:
+    def __init__(self, zero_negative_gammas: bool = True, level: float = 0.95) -> None:
         self.zero_negative_gammas = zero_negative_gammas
+        self.level = level
 
-    def fit(self, histories: CaptureHistories) -> OpenPopulationModel:
+    def _fit(self, histories: CaptureHistories) -> None:
         t = histories.t
         if t < 3:
             raise InputError("open-population models need at least 3 periods")
@@ -243,23 +291,29 @@ class OpenPopulationModel:
         splits = np.cumsum(sizes)[:-1]
         vp, vphi, vN, vB, vtot = np.split(var, splits)
         nan = np.nan
-        self.capture_prob_ = d["p"].astype(float).copy()
-        self.capture_prob_se_ = np.sqrt(np.clip(vp, 0, None))
-        self.survival_ = d["phi"].astype(float).copy()
-        self.survival_se_ = np.sqrt(np.clip(vphi, 0, None))
-        self.abundance_ = d["N"].astype(float).copy()
-        self.abundance_se_ = np.sqrt(np.clip(vN - self.abundance_, 0, None))
-        self.arrivals_ = d["B"].astype(float).copy()
-        self.arrivals_se_ = np.sqrt(np.clip(vB, 0, None))
-        self.total_ = float(d["total"][0])
-        self.total_se_ = float(math.sqrt(max(vtot[0] - self.total_, 0.0)))
-        for arr in (self.capture_prob_, self.capture_prob_se_, self.abundance_,
-                    self.abundance_se_):
+        p = d["p"].astype(float).copy()
+        p_se = np.sqrt(np.clip(vp, 0, None))
+        phi = np.append(d["phi"].astype(float), nan)
+        phi_se = np.append(np.sqrt(np.clip(vphi, 0, None)), nan)
+        N = d["N"].astype(float).copy()
+        N_se = np.sqrt(np.clip(vN - N, 0, None))
+        B = np.append(d["B"].astype(float), nan)
+        B_se = np.append(np.sqrt(np.clip(vB, 0, None)), nan)
+        for arr in (p, p_se, N, N_se):
             arr[[0, t - 1]] = nan
-        for arr in (self.survival_, self.survival_se_):
+        for arr in (phi, phi_se):
             arr[t - 2] = nan
-        for arr in (self.arrivals_, self.arrivals_se_):
+        for arr in (B, B_se):
             arr[[0, t - 2]] = nan
+        self.periods_ = pd.DataFrame(
+            {"name": [str(o) for o in histories.occasions], "capture_prob": p,
+             "capture_prob_se": p_se, "abundance": N, "abundance_se": N_se,
+             "survival": phi, "survival_se": phi_se, "arrivals": B, "arrivals_se": B_se},
+            index=pd.RangeIndex(1, t + 1, name="period"),
+        )
+        total = float(d["total"][0])
+        self.abundance_ = total
+        self.stderr_ = float(math.sqrt(max(vtot[0] - total, 0.0)))
         self.fit_ = summary
         trap_tests = []
         w = all_histories(t)
@@ -271,29 +325,30 @@ class OpenPopulationModel:
             trap_tests.append(_fit_stats("model with trap effect", hetero, y)[0])
         self.trap_tests_ = trap_tests
         self.n_captured_ = histories.n_captured
-        self.periods_ = tuple(histories.occasions)
         self._survival_jac = J[t : 2 * t - 1]
-        return self
+        self.half_life_ = self.half_life(self.level)
 
     # ----------------------------------------------------------------- derived
-    def half_life(self, level: float = 0.95) -> dict[str, float | None]:
+    def half_life(self, level: float | None = None) -> dict[str, float | None]:
         """Half-life in periods from the geometric-mean survival.
 
         ``phi_bar = exp(mean(log phi_i))`` over the estimable survivals
         ``phi_1..phi_{t-2}``; half-life ``= log(0.5) / log(phi_bar)``. The
-        interval maps a delta-method normal interval for ``mean(log phi_i)``
-        through that monotone function (an upper end with ``phi_bar >= 1``
-        gives an unbounded half-life, reported as ``None``).
+        interval (at ``level``, default the model's) maps a delta-method normal
+        interval for ``mean(log phi_i)`` through that monotone function (an
+        upper end with ``phi_bar >= 1`` gives an unbounded half-life, reported
+        as ``None``).
         """
+        level = self.level if level is None else check_level(level)
         t = self._t
-        phi = self.survival_[: t - 2]
+        phi = self.periods_["survival"].to_numpy()[: t - 2]
         if np.any(phi <= 0):
             return {"phi_bar": float(np.exp(np.mean(np.log(np.clip(phi, 1e-300, None))))),
                     "estimate": 0.0, "low": 0.0, "high": None, "level": level}
         grad = (self._survival_jac[: t - 2] / phi[:, None]).mean(axis=0)
         m = float(np.mean(np.log(phi)))
         se = float(math.sqrt(max(grad @ self._cov @ grad, 0.0)))
-        z = float(norm.ppf(0.5 + level / 2))
+        z = normal_quantile(0.5 + level / 2)
 
         def to_half_life(x: float) -> float | None:
             return math.log(0.5) / x if x < 0 else None
@@ -307,31 +362,60 @@ class OpenPopulationModel:
             "level": level,
         }
 
-    def to_dict(self, half_life_level: float = 0.95) -> dict:
-        """The JSON structure of ``crowdcensus estimate open --format json``."""
+    # ----------------------------------------------------------------- outputs
+    def _label(self) -> str:
+        return "Jolly-Seber"
 
-        def num(x: float) -> float | None:
-            return None if x is None or not np.isfinite(x) else float(x)
+    def _statistics(self) -> dict:
+        hl = self.half_life_
+        return {"deviance": self.fit_.deviance, "df": self.fit_.df, "aic": self.fit_.aic,
+                "periods": self._t, "half_life": hl.get("estimate"),
+                "half_life_low": hl.get("low"), "half_life_high": hl.get("high")}
 
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Abundance per period (±1.96 SE) with the arrivals between periods."""
+        from crowdcensus.capture.open.plots import draw_abundance
+        from crowdcensus.plotting import axes_or_new
+
+        self._check_fitted()
+        return draw_abundance(self, axes_or_new(ax, (7, 4)))
+
+    def plot_survival(self, ax: Axes | None = None) -> Axes:
+        """Survival from each period to the next, with the geometric mean."""
+        from crowdcensus.capture.open.plots import draw_survival
+        from crowdcensus.plotting import axes_or_new
+
+        self._check_fitted()
+        return draw_survival(self, axes_or_new(ax, (7, 3.5)))
+
+    def to_dict(self) -> dict:
+        """What ``crowdcensus estimate open --format json`` prints."""
+        self._check_fitted()
+        num = finite_or_none
+        per = self.periods_
         t = self._t
         periods = [
-            {"period": i + 1, "name": self.periods_[i],
-             "capture_prob": num(self.capture_prob_[i]),
-             "capture_prob_se": num(self.capture_prob_se_[i]),
-             "abundance": num(self.abundance_[i]), "abundance_se": num(self.abundance_se_[i])}
+            {"period": i + 1, "name": per["name"].iat[i],
+             "capture_prob": num(per["capture_prob"].iat[i]),
+             "capture_prob_se": num(per["capture_prob_se"].iat[i]),
+             "abundance": num(per["abundance"].iat[i]),
+             "abundance_se": num(per["abundance_se"].iat[i])}
             for i in range(t)
         ]
         intervals = [
             {"from": i + 1, "to": i + 2,
-             "survival": num(self.survival_[i]), "survival_se": num(self.survival_se_[i]),
-             "arrivals": num(self.arrivals_[i]), "arrivals_se": num(self.arrivals_se_[i])}
+             "survival": num(per["survival"].iat[i]),
+             "survival_se": num(per["survival_se"].iat[i]),
+             "arrivals": num(per["arrivals"].iat[i]),
+             "arrivals_se": num(per["arrivals_se"].iat[i])}
             for i in range(t - 1)
         ]
         return {
+            "schema_version": SCHEMA_VERSION,
             "n_captured": int(self.n_captured_),
             "periods": periods,
             "intervals": intervals,
-            "total": {"estimate": num(self.total_), "stderr": num(self.total_se_)},
+            "total": {"estimate": num(self.abundance_), "stderr": num(self.stderr_)},
             "deviance": self.fit_.deviance,
             "df": self.fit_.df,
             "aic": self.fit_.aic,
@@ -341,5 +425,5 @@ class OpenPopulationModel:
             ],
             "zeroed_parameters": list(self.zeroed_),
             "half_life": {k: (num(v) if k != "level" else v)
-                          for k, v in self.half_life(half_life_level).items()},
+                          for k, v in self.half_life_.items()},
         }

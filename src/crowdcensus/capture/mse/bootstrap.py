@@ -27,17 +27,16 @@ cell ``i``, weighted by its count ``w_i``.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import norm
 
 from crowdcensus.errors import InputError, ModelError
+from crowdcensus.parallel import Runner, chunks, default_workers
+
+__all__ = ["BootstrapResult", "bca_interval", "bootstrap_bca", "default_workers"]
 
 Statistic = Callable[[np.ndarray], float]
 
@@ -58,71 +57,6 @@ def _bootstrap_chunk(
 
 def _evaluate_chunk(statistic: Statistic, tables: Sequence[np.ndarray]) -> list[float]:
     return [float(statistic(t)) for t in tables]
-
-
-def _chunks(n: int, n_chunks: int) -> list[range]:
-    n_chunks = max(1, min(n, n_chunks))
-    edges = np.linspace(0, n, n_chunks + 1).round().astype(int)
-    return [range(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
-
-
-def default_workers() -> int:
-    """Worker processes used by default: the CPUs available to this process."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-class _Runner:
-    """Runs chunks of work inline, in local processes, or on a Dask cluster."""
-
-    def __init__(self, workers: int | None, scheduler: str | None) -> None:
-        self.scheduler = scheduler
-        self.workers = default_workers() if workers is None else max(1, workers)
-        self._pool: ProcessPoolExecutor | None = None
-        self._client = None
-
-    def __enter__(self) -> _Runner:
-        if self.scheduler:
-            try:
-                from distributed import Client
-            except ImportError as exc:  # pragma: no cover - dependency declared
-                raise ModelError("--dask-scheduler needs the 'distributed' package") from exc
-            try:
-                self._client = Client(self.scheduler, timeout="10s", set_as_default=False)
-            except OSError as exc:
-                raise ModelError(
-                    f"cannot reach the Dask scheduler at {self.scheduler}: {exc}"
-                ) from None
-        elif self.workers > 1:
-            # fork is fastest; with threads running (a Dask client, a web server)
-            # forking is unsafe, so start clean interpreters instead
-            method = "fork" if threading.active_count() == 1 else "forkserver"
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context(method)
-            )
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-        if self._client is not None:
-            self._client.close()
-
-    @property
-    def parallelism(self) -> int:
-        if self._client is not None:
-            return max(1, sum(self._client.nthreads().values()))
-        return self.workers
-
-    def map(self, fn: Callable, *arg_lists: Sequence) -> list:
-        if self._client is not None:
-            futures = self._client.map(fn, *arg_lists, pure=False)
-            return self._client.gather(futures)
-        if self._pool is not None:
-            return list(self._pool.map(fn, *arg_lists))
-        return [fn(*args) for args in zip(*arg_lists, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -227,20 +161,13 @@ def bootstrap_bca(
         t = counts.copy()
         t[c] -= 1
         jack_tables.append(t)
-    with _Runner(workers, scheduler) as runner:
-        parts = _chunks(n_boot, 4 * runner.parallelism)
-        boot = runner.map(
-            _bootstrap_chunk,
-            [statistic] * len(parts),
-            [counts] * len(parts),
-            [[seeds[i] for i in p] for p in parts],
-        )
-        jparts = _chunks(len(jack_tables), 2 * runner.parallelism)
-        jack = runner.map(
-            _evaluate_chunk,
-            [statistic] * len(jparts),
-            [[jack_tables[i] for i in p] for p in jparts],
-        )
+    with Runner(workers, scheduler) as runner:
+        parts = chunks(n_boot, 4 * runner.parallelism)
+        boot = runner.map(_bootstrap_chunk,
+                          [(statistic, counts, [seeds[i] for i in p]) for p in parts])
+        jparts = chunks(len(jack_tables), 2 * runner.parallelism)
+        jack = runner.map(_evaluate_chunk,
+                          [(statistic, [jack_tables[i] for i in p]) for p in jparts])
     replicates = np.array([v for part in boot for v in part])
     jackknife = np.array([v for part in jack for v in part])
     ci, a, z0 = bca_interval(theta, replicates, jackknife, counts[cells], levels)

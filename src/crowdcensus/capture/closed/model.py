@@ -1,29 +1,31 @@
 """Closed-population capture--recapture estimators with Rcapture's model names.
 
+The estimators follow the log-linear (Poisson regression) form of Rivest &
+Baillargeon's Rcapture (``closedp.t``, ``closedp.0``, ``closedpCI.t``): see
+:mod:`.design` for the models and :mod:`.profile` for the intervals.
+
 >>> from crowdcensus.capture import load_hare
 >>> from crowdcensus.capture.closed import ClosedPopulationModel, fit_closed_models
 >>> m = ClosedPopulationModel("Mh Chao (LB)").fit(load_hare())
 >>> round(m.abundance_, 2), round(m.stderr_, 2)
 (79.84, 6.37)
 >>> table = fit_closed_models(load_hare())        # the twelve models
->>> table.best().name
+>>> table.best().name_
 'Mth Poisson2'
-
-The estimators follow the log-linear (Poisson regression) form of Rivest &
-Baillargeon's Rcapture (``closedp.t``, ``closedp.0``, ``closedpCI.t``): see
-:mod:`.closed_design` for the models and :mod:`.profile` for the intervals.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from crowdcensus.capture.closed_design import (
+from crowdcensus.capture.base import SCHEMA_VERSION, PopulationEstimator, finite_or_none
+from crowdcensus.capture.closed.design import (
     FREQUENCY_MODELS,
     MODEL_NAMES,
     TWO_OCCASION_MODELS,
@@ -33,9 +35,13 @@ from crowdcensus.capture.closed_design import (
     parse_interactions,
     split_name,
 )
+from crowdcensus.capture.closed.loglinear import LogLinearFit, fit_design
 from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
-from crowdcensus.capture.loglinear import LogLinearFit, fit_design
 from crowdcensus.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
 
 CaptureData = CaptureHistories | CaptureFrequencies
 #: From this many occasions on, Mt/Mth are fitted on sufficient statistics (the full
@@ -43,8 +49,23 @@ CaptureData = CaptureHistories | CaptureFrequencies
 TIME_EFFECTS_MIN_T = 10
 
 
-class ClosedPopulationModel:
-    """One closed-population model (M0, Mt, Mh..., Mth..., Mb, Mbh).
+def _level_from(level: float, conf_level: float | None, owner: str) -> float:
+    if conf_level is None:
+        return level
+    warnings.warn(f"{owner}: conf_level is deprecated, use level", DeprecationWarning,
+                  stacklevel=3)
+    return conf_level
+
+
+class ClosedPopulationModel(PopulationEstimator):
+    r"""One closed-population model (M0, Mt, Mh..., Mth..., Mb, Mbh).
+
+    The ``2**t - 1`` observable histories ``w`` (or, on frequency data, the
+    numbers ``f_k`` caught ``k`` times) are Poisson counts with
+    ``log E[y_w] = b0 + x_w' b``; the never-seen history has expected count
+    ``exp(b0)``, so ``N = n + exp(b0)`` with ``n`` the individuals seen
+    (Cormack 1989; Rivest & Baillargeon 2007). Mb and Mbh have their own
+    forms (see :mod:`.design`).
 
     Parameters
     ----------
@@ -56,18 +77,26 @@ class ClosedPopulationModel:
         Two-way (or higher) interactions between occasions added to the
         model, as ``"c1:c2,c3:c4"`` (Rcapture's ``mX = ~ . + c1:c2``).
     ci : {None, "profile"}
-        ``"profile"`` adds the 95% profile-likelihood interval of the
-        multinomial likelihood (Rcapture's ``closedpCI``).
-    conf_level : float
-        Confidence level of the interval.
+        ``"profile"``: the interval is the profile-likelihood interval of the
+        multinomial likelihood (Rcapture's ``closedpCI``); by default it is
+        Chao's (1987) log-normal interval.
+    level : float
+        Confidence level of the interval (default 0.95).
 
-    Attributes (after :meth:`fit`)
-    ------------------------------
+    Attributes
+    ----------
     abundance_, stderr_ : float
         Estimated population size ``N = n + exp(b0)`` (Mb/Mbh: their own
         form) and its standard error (multinomial: Poisson delta-method
-        variance minus N). ``inf`` for an unbounded fit; for a degenerate
-        fit the abundance is its limit ``n`` and the standard error ``nan``.
+        variance ``exp(b0) + exp(2 b0) var(b0)``). ``inf`` for an unbounded
+        fit; for a degenerate fit the abundance is its limit ``n`` and the
+        standard error ``nan``.
+    confidence_interval_ : tuple of float or None
+        ``(low, high)`` at ``level``; ``None`` when a profile interval is
+        asked for a behavioural model (it is not defined there), and for a
+        failed or degenerate fit.
+    n_captured_ : int
+        Number of distinct individuals seen.
     deviance_, df_, aic_, bic_ : float, int, float, float
         Deviance against the saturated Poisson model over the ``2**t - 1``
         observable histories (or the ``f_k`` cells on frequency data);
@@ -84,9 +113,30 @@ class ClosedPopulationModel:
     usable : bool
         ``ok`` or ``boundary`` with finite figures (see :meth:`usable`).
     coef_ : pandas.Series
-    confidence_interval_ : tuple of float or None
+        The log-linear coefficients (Rcapture's ``parameters``).
     ci_abundance_ : float or None
-        The multinomial maximum-likelihood abundance behind the interval.
+        With ``ci="profile"``: the multinomial maximum-likelihood abundance
+        behind the interval.
+
+    References
+    ----------
+    Cormack, R. M. (1989). Log-linear models for capture-recapture.
+    *Biometrics* 45, 395-413.
+
+    Rivest, L.-P. and Baillargeon, S. (2007). Applications and extensions of
+    Chao's moment estimator for the size of a closed population. *Biometrics*
+    63, 999-1006.
+
+    Examples
+    --------
+    >>> from crowdcensus.capture import load_hare
+    >>> m = ClosedPopulationModel("Mh Poisson2", ci="profile").fit(load_hare())
+    >>> round(m.abundance_, 1), [round(x, 1) for x in m.confidence_interval_]
+    (81.5, [72.0, 94.6])
+    >>> m.summary[["abundance", "stderr", "status"]].round(2)  # doctest: +NORMALIZE_WHITESPACE
+                 abundance  stderr status
+    model
+    Mh Poisson2      81.53    5.71     ok
     """
 
     def __init__(
@@ -94,16 +144,17 @@ class ClosedPopulationModel:
         model: str = "M0",
         interactions: str | Sequence[str] | None = None,
         ci: str | None = None,
-        conf_level: float = 0.95,
+        level: float = 0.95,
+        *,
+        conf_level: float | None = None,
     ) -> None:
         self.model = model
         self.interactions = interactions
         self.ci = ci
-        self.conf_level = conf_level
+        self.level = _level_from(level, conf_level, "ClosedPopulationModel")
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, data: CaptureData) -> ClosedPopulationModel:
-        """Fit the model to capture histories or capture frequencies; returns ``self``."""
+    def _fit(self, data: CaptureData) -> None:
         name = canonical_model_name(self.model)
         if self.ci not in (None, "profile"):
             raise InputError(f"unknown interval {self.ci!r}; use 'profile'")
@@ -116,15 +167,14 @@ class ClosedPopulationModel:
             inter = parse_interactions(self.interactions, data.occasions)
             base, _ = split_name(name)
             if base in ("Mt", "Mth") and not inter and data.t >= TIME_EFFECTS_MIN_T:
-                from crowdcensus.capture.timeeffects import fit_time_effects
+                from crowdcensus.capture.closed.timeeffects import fit_time_effects
 
                 self._store(name, fit_time_effects(name, data), data, inter)
                 self._profile(data, inter)
-                return self
+                return
             design = design_for_histories(name, data, inter)
         self._store(name, fit_design(design), data, inter)
         self._profile(data, inter)
-        return self
 
     def _store(self, name: str, fit: LogLinearFit, data: CaptureData, inter: list) -> None:
         self.name_ = name
@@ -154,7 +204,8 @@ class ClosedPopulationModel:
         if self.status_ == "not converged" or self.status_.startswith("failed"):
             # a failed fit never reports a number
             self.abundance_ = self.stderr_ = self.deviance_ = self.aic_ = self.bic_ = math.nan
-        self.confidence_interval_ = None
+        if self.status_ == "not converged" or self.status_.startswith(("failed", "degenerate")):
+            self.confidence_interval_ = None  # no interval either
         self.ci_abundance_ = None
         self.ci_status_ = None
         self.data_ = data
@@ -171,46 +222,62 @@ class ClosedPopulationModel:
     @property
     def coef_(self) -> pd.Series:
         """Estimated log-linear coefficients (Rcapture's ``parameters``), by column name."""
+        import pandas as pd
+
         self._check_fitted()
         return pd.Series(self.fit_.coef, index=self.fit_.names, name="coef")
 
     def _profile(self, data: CaptureData, inter: list[tuple]) -> None:
         if self.ci != "profile":
             return
-        from crowdcensus.capture.profile import profile_interval
+        from crowdcensus.capture.closed.profile import profile_interval
 
-        res = profile_interval(self, data, inter, self.conf_level)
+        res = profile_interval(self, data, inter, self.level)
         self.ci_abundance_, self.confidence_interval_, self.ci_status_ = res
 
     # ------------------------------------------------------------------ outputs
-    @property
-    def summary(self) -> pd.DataFrame:
-        """One-row DataFrame: abundance, stderr, deviance, df, AIC, BIC, status (+ interval)."""
-        self._check_fitted()
-        return pd.DataFrame([self.to_dict()]).set_index("model")
+    def _label(self) -> str:
+        return self.name_
 
-    def to_dict(self) -> dict:
-        """The model's row of ``crowdcensus estimate closed --format json``."""
+    def _statistics(self) -> dict:
+        stats = {"deviance": self.deviance_, "df": self.df_, "aic": self.aic_,
+                 "bic": self.bic_, "status": self.status_}
+        if self.ci == "profile":
+            stats["ci_abundance"] = self.ci_abundance_
+        return stats
+
+    def to_row(self) -> dict:
+        """The model's row in the ``models`` list of ``estimate closed --format json``."""
         self._check_fitted()
         row = {
             "model": self.name_,
-            "abundance": _num(self.abundance_),
-            "stderr": _num(self.stderr_),
-            "deviance": _num(self.deviance_),
+            "abundance": finite_or_none(self.abundance_),
+            "stderr": finite_or_none(self.stderr_),
+            "deviance": finite_or_none(self.deviance_),
             "df": int(self.df_),
-            "aic": _num(self.aic_),
-            "bic": _num(self.bic_),
+            "aic": finite_or_none(self.aic_),
+            "bic": finite_or_none(self.bic_),
             "status": self.status_,
         }
         if self.ci == "profile":
             lo, hi = self.confidence_interval_ or (None, None)
-            row.update(ci_abundance=_num(self.ci_abundance_), ci_low=_num(lo), ci_high=_num(hi))
+            row.update(ci_abundance=finite_or_none(self.ci_abundance_), ci_low=finite_or_none(lo),
+                       ci_high=finite_or_none(hi))
         return row
+
+    def to_dict(self) -> dict:
+        """What ``crowdcensus estimate closed FILE --model NAME --format json`` prints."""
+        self._check_fitted()
+        return {"schema_version": SCHEMA_VERSION, "n_captured": int(self.n_captured_),
+                "models": [self.to_row()],
+                "closed_forms": closed_forms_json(self.data_, self.level)}
 
     def fitted_frequencies(self) -> pd.DataFrame:
         """Observed and fitted number of individuals caught ``k`` times, ``k = 1..t``."""
+        import pandas as pd
+
         self._check_fitted()
-        from crowdcensus.capture.timeeffects import TimeEffectsDesign
+        from crowdcensus.capture.closed.timeeffects import TimeEffectsDesign
 
         d = self.fit_.design
         if isinstance(d, TimeEffectsDesign):
@@ -225,13 +292,12 @@ class ClosedPopulationModel:
         idx = pd.Index(np.arange(1, len(obs) + 1), name="k")
         return pd.DataFrame({"observed": obs, "fitted": fit}, index=idx)
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> Axes:
         """Observed vs fitted capture frequencies ``f_k`` (log scale); returns the Axes."""
-        import matplotlib.pyplot as plt
+        from crowdcensus.plotting import axes_or_new
 
         freq = self.fitted_frequencies()
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4))
+        ax = axes_or_new(ax, (6, 4))
         ax.plot(freq.index, freq["fitted"], "-o", label="fitted", color="C0", ms=3)
         ax.plot(freq.index, freq["observed"], "s", label="observed", color="C1", ms=4)
         ax.set_yscale("symlog", linthresh=1)
@@ -240,15 +306,6 @@ class ClosedPopulationModel:
         ax.set_title(f"{self.name_}: N = {self.abundance_:,.1f} (SE {self.stderr_:,.1f})")
         ax.legend()
         return ax
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "fit_"):
-            raise AttributeError("this model is not fitted yet: call fit(data) first")
-
-    def __repr__(self) -> str:
-        if hasattr(self, "fit_"):
-            return f"<ClosedPopulationModel {self.name_}: N={self.abundance_:.2f} ({self.status_})>"
-        return f"ClosedPopulationModel({self.model!r})"
 
 
 def _has_recaptures(data: CaptureData) -> bool:
@@ -270,13 +327,6 @@ def _captures_of_groups(design) -> np.ndarray:
     return np.rint(X[:, 1 : t + 1].sum(axis=1)).astype(int)
 
 
-def _num(x: float | None) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
 def available_models(data: CaptureData) -> tuple[str, ...]:
     """Models defined for the data: all twelve, three with 2 occasions, five on frequencies."""
     if isinstance(data, CaptureFrequencies):
@@ -291,15 +341,25 @@ class ClosedModelTable:
     models: list[ClosedPopulationModel]
     n_captured: int
     skipped: dict[str, str]
+    #: The data and the level, for the closed forms of :meth:`to_dict`.
+    data: CaptureData | None = None
+    level: float = 0.95
 
     @property
     def summary(self) -> pd.DataFrame:
-        return pd.DataFrame([m.to_dict() for m in self.models]).set_index("model")
+        """One row per fitted model (see :attr:`ClosedPopulationModel.summary`)."""
+        import pandas as pd
+
+        if not self.models:
+            return pd.DataFrame(columns=["abundance", "stderr", "ci_low", "ci_high"])
+        frame = pd.concat([m.summary for m in self.models])
+        frame.attrs["level"] = self.models[0].level
+        return frame
 
     def usable(self) -> tuple[list[ClosedPopulationModel], dict[str, str]]:
         """The usable, distinct models and why each other one is left out (see
-        :func:`crowdcensus.capture.comparison.distinct_usable_models`)."""
-        from crowdcensus.capture.comparison import distinct_usable_models
+        :func:`crowdcensus.capture.closed.comparison.distinct_usable_models`)."""
+        from crowdcensus.capture.closed.comparison import distinct_usable_models
 
         return distinct_usable_models(self.models)
 
@@ -311,8 +371,17 @@ class ClosedModelTable:
             raise InputError("no model gives a usable estimate for these data")
         return min(ok, key=lambda m: getattr(m, attr))
 
-    def to_dict(self) -> dict:
-        return {"n_captured": int(self.n_captured), "models": [m.to_dict() for m in self.models]}
+    def to_dict(self, bias_corrected: list | None = None) -> dict:
+        """What ``crowdcensus estimate closed FILE --format json`` prints: the models,
+        the closed forms (``closed_forms``) and, when given, the bias-corrected
+        estimates (``bias_corrected``, see :mod:`.bias_corrected`)."""
+        out = {"schema_version": SCHEMA_VERSION, "n_captured": int(self.n_captured),
+               "models": [m.to_row() for m in self.models]}
+        if self.data is not None:
+            out["closed_forms"] = closed_forms_json(self.data, self.level)
+        if bias_corrected is not None:
+            out["bias_corrected"] = [est.to_dict() for est in bias_corrected]
+        return out
 
     def __getitem__(self, name: str) -> ClosedPopulationModel:
         name = canonical_model_name(name)
@@ -327,14 +396,22 @@ def fit_closed_models(
     models: Sequence[str] | None = None,
     interactions: str | Sequence[str] | None = None,
     ci: str | None = None,
-    conf_level: float = 0.95,
+    level: float = 0.95,
+    *,
+    conf_level: float | None = None,
 ) -> ClosedModelTable:
     """Fit every closed model defined for the data (or those named).
 
     Models that cannot be fitted here (a full table too large for ``t``,
     interactions on a behavioural model) are listed in ``skipped`` with the
     reason, not silently dropped.
+
+    >>> from crowdcensus.capture import load_hare
+    >>> table = fit_closed_models(load_hare(), models=["M0", "Mh Chao (LB)"])
+    >>> table.summary["abundance"].round(1).to_dict()
+    {'M0': 75.4, 'Mh Chao (LB)': 79.8}
     """
+    level = _level_from(level, conf_level, "fit_closed_models")
     from crowdcensus.errors import ModelError
 
     wanted = available_models(data) if models is None else [canonical_model_name(m)
@@ -352,7 +429,7 @@ def fit_closed_models(
             continue
         try:
             fitted.append(
-                ClosedPopulationModel(name, interactions, ci, conf_level).fit(data)
+                ClosedPopulationModel(name, interactions, ci, level).fit(data)
             )
         except ModelError as exc:
             if models is not None:
@@ -361,4 +438,12 @@ def fit_closed_models(
         except (np.linalg.LinAlgError, FloatingPointError, OverflowError) as exc:
             skipped[name] = f"numerical failure ({exc})"
     n = data.n_captured
-    return ClosedModelTable(fitted, n, skipped)
+    return ClosedModelTable(fitted, n, skipped, data, level)
+
+
+def closed_forms_json(data: CaptureData, level: float) -> list[dict]:
+    """The ``closed_forms`` key of the JSON output: the closed forms the text prints
+    (:func:`.forms.closed_form_estimates`), each with its interval's ``level``."""
+    from crowdcensus.capture.closed.forms import closed_form_estimates
+
+    return [{**est.to_dict(), "level": level} for est in closed_form_estimates(data, level)]

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from crowdcensus.capture.closed_design import (
+from crowdcensus.capture.closed.design import (
     Design,
     canonical_model_name,
     design_for_frequencies,
@@ -61,8 +61,8 @@ from crowdcensus.capture.closed_design import (
     heterogeneity_columns,
     split_name,
 )
+from crowdcensus.capture.closed.loglinear import fit_design
 from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
-from crowdcensus.capture.loglinear import fit_design
 from crowdcensus.errors import InputError
 
 #: Models with a bias correction, in Rcapture's order.
@@ -143,10 +143,10 @@ def _loglinear(name: str, data: CaptureHistories | CaptureFrequencies) -> BiasCo
         return _from_fit(name, n, fit_design(_adjusted(design, add)))
     # Mth: every history with k captures gets delta[k]
     delta = _mth_delta(het, t)
-    from crowdcensus.capture.closed import TIME_EFFECTS_MIN_T
+    from crowdcensus.capture.closed.model import TIME_EFFECTS_MIN_T
 
     if t >= TIME_EFFECTS_MIN_T:
-        from crowdcensus.capture.timeeffects import TimeEffectsDesign
+        from crowdcensus.capture.closed.timeeffects import TimeEffectsDesign
 
         return _from_fit(name, n, TimeEffectsDesign(name, data).with_added_counts(delta).fit())
     design = design_for_histories(name, data)

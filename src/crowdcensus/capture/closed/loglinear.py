@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from crowdcensus.capture.closed_design import Design
+from crowdcensus.capture.closed.design import Design
 from crowdcensus.capture.glm import fit_poisson
-from crowdcensus.capture.recession import abundance_direction
 
 #: Unseen individuals beyond this multiple of the number caught mean the data do not
 #: bound the population (the likelihood keeps increasing towards N = infinity).
@@ -19,6 +18,9 @@ UNBOUNDED_RATIO = 1e6
 DEGENERATE = "degenerate: fitted rates numerically 0, N = n at the limit"
 #: Fitted means below this on empty cells prompt the search for a direction of recession.
 RECEDING_MEAN = 1e-6
+#: An eta below this is negative or 0 to rounding: at its bound, removed (an eta whose
+#: maximum is exactly 0 comes out as +-1e-15; keeping it changes nothing but the df).
+ETA_ZERO = 1e-10
 
 
 @dataclass
@@ -127,7 +129,8 @@ def fit_design(design: Design) -> LogLinearFit:
     start = None
     while True:
         pf = fit_poisson(design.X, design.y, design.offset, start=start)
-        neg = [j for j in design.constrained if np.isfinite(pf.coef[j]) and pf.coef[j] < 0]
+        neg = [j for j in design.constrained
+               if np.isfinite(pf.coef[j]) and pf.coef[j] < ETA_ZERO]
         if neg:
             drop = [neg[0]]
         else:
@@ -157,5 +160,7 @@ def _direction(design: Design, pf) -> str | None:
     empty = design.y == 0
     if design.zero_row is None or not np.any(pf.fitted[empty] < RECEDING_MEAN):
         return None
+    from crowdcensus.capture.closed.recession import abundance_direction
+
     cols = np.isfinite(pf.coef)  # aliased columns leave the cone's lineality aside
     return abundance_direction(design.X[:, cols], design.y, design.zero_row[cols])

@@ -1,20 +1,24 @@
 """The multiple systems estimator: model selection, fit and bootstrap interval.
 
 :class:`MultipleSystemsModel` ties together the pieces of
-:mod:`crowdcensus.capture.mse` (models, checks, fits),
-:mod:`crowdcensus.capture.mse_select` (stepwise and BIC selection) and
-:mod:`crowdcensus.capture.bootstrap` (BCa bootstrap that repeats the selection
+:mod:`crowdcensus.capture.mse.loglinear` (models, checks, fits),
+:mod:`crowdcensus.capture.mse.select` (stepwise and BIC selection) and
+:mod:`crowdcensus.capture.mse.bootstrap` (BCa bootstrap that repeats the selection
 in every replicate).
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import warnings
+from typing import TYPE_CHECKING
 
-from crowdcensus.capture.bootstrap import BootstrapResult, bootstrap_bca
+from crowdcensus.capture.base import SCHEMA_VERSION, PopulationEstimator
 from crowdcensus.capture.histories import CaptureHistories
-from crowdcensus.capture.mse import HierarchicalModel, OverlapTable, fit_model
-from crowdcensus.capture.mse_select import (
+from crowdcensus.capture.mse.bootstrap import BootstrapResult, bootstrap_bca
+from crowdcensus.capture.mse.loglinear import HierarchicalModel, OverlapTable, fit_model
+from crowdcensus.capture.mse.select import (
     DEFAULT_PTHRESH,
     RankedModel,
     StepRecord,
@@ -26,11 +30,24 @@ from crowdcensus.capture.mse_select import (
 )
 from crowdcensus.errors import InputError
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 METHODS = ("stepwise", "bic", "fixed", "main")
 
 
-class MultipleSystemsModel:
-    """Population size from overlapping lists (multiple systems estimation).
+class MultipleSystemsModel(PopulationEstimator):
+    r"""Population size from overlapping lists (multiple systems estimation).
+
+    The counts ``y_c`` of the ``2**L - 1`` observable patterns of ``L`` lists
+    follow a hierarchical Poisson log-linear model
+    ``log E[y_c] = sum_{k subset of c, k in M} theta_k``; the pattern "on no
+    list" has expected count ``exp(theta_0)``, so ``N = n + exp(theta_0)``
+    (Fienberg 1972; Bishop, Fienberg & Holland 1975). The model ``M`` is
+    chosen by forward stepwise selection of two-list interactions or by
+    exhaustive BIC, as the R package MultipleSystemsEstimation does (Chan,
+    Silverman & Vincent 2021), with the existence and identifiability checks
+    of :mod:`crowdcensus.capture.mse.loglinear`.
 
     Parameters
     ----------
@@ -44,12 +61,66 @@ class MultipleSystemsModel:
     max_order : int, optional
         Highest interaction order in the BIC search (default ``L - 1`` up to
         five lists, 2 beyond).
+    n_boot : int
+        Bootstrap replicates run by :meth:`fit` (0: none). The interval is then
+        the BCa interval of a multinomial bootstrap that repeats the model
+        selection in every replicate (see :meth:`bootstrap`).
+    seed : int, optional
+        Seed of the bootstrap; the same seed gives the same replicates whatever
+        runs them.
+    level : float
+        Level of ``confidence_interval_`` (default 0.95).
+    workers : int, optional
+        Local processes for the bootstrap (default: the CPUs available).
+    scheduler : str, optional
+        Address of a Dask scheduler that runs the bootstrap instead.
 
-    Fitted attributes
-    -----------------
-    fit_ : MSEFit -- the selected model fitted; popest_ ; model_ (str)
-    steps_ : list of StepRecord (stepwise) ; ranking_ : list of RankedModel (bic)
-    bootstrap_ : BootstrapResult or None (after :meth:`bootstrap`)
+    Attributes
+    ----------
+    abundance_ : float
+        ``n + exp(theta_0)`` under the selected model (``popest`` in the R
+        package; ``popest_`` is kept as a deprecated alias).
+    stderr_ : float
+        Standard error given the selected model: ``sqrt(f0 + f0**2 var(theta_0))``
+        with ``f0 = exp(theta_0)`` (Poisson delta method minus the binomial part,
+        as for the closed models); it ignores the model selection, which only
+        the bootstrap carries.
+    confidence_interval_ : tuple of float
+        The BCa bootstrap interval at ``level`` after a bootstrap; before it,
+        Chao's log-normal interval from ``stderr_`` (given the selected model).
+    n_captured_ : int
+        Individuals on at least one list.
+    model_ : str
+        The selected model in ``[12,3]`` notation.
+    fit_ : MSEFit
+        The selected model fitted (deviance, AIC, BIC, terms at ``-inf``...).
+    steps_ : list of StepRecord
+        The stepwise path (``method="stepwise"``).
+    ranking_ : list of RankedModel
+        Every usable model by BIC (``method="bic"``).
+    bootstrap_ : BootstrapResult or None
+        Replicates, jackknife and BCa constants after a bootstrap.
+
+    References
+    ----------
+    Chan, L., Silverman, B. W. and Vincent, K. (2021). Multiple systems
+    estimation for sparse capture data: inferential challenges when there are
+    nonoverlapping lists. *JASA* 116(535), 1297-1306.
+
+    Fienberg, S. E. (1972). The multiple recapture census for closed
+    populations and incomplete 2^k contingency tables. *Biometrika* 59, 591-603.
+
+    Examples
+    --------
+    >>> from crowdcensus.capture import CaptureHistories
+    >>> lists = CaptureHistories.from_matrix(
+    ...     [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 1]],
+    ...     counts=[120, 95, 80, 30, 25, 20, 8], occasions=["police", "ngo", "health"])
+    >>> m = MultipleSystemsModel("main").fit(lists)
+    >>> m.model_, round(m.abundance_, 1), round(m.stderr_, 1)
+    ('[1,2,3]', 743.7, 56.8)
+    >>> m.to_dict()["popest"] == m.abundance_
+    True
     """
 
     def __init__(
@@ -58,19 +129,32 @@ class MultipleSystemsModel:
         model: str | None = None,
         pthresh: float = DEFAULT_PTHRESH,
         max_order: int | None = None,
+        *,
+        n_boot: int = 0,
+        seed: int | None = None,
+        level: float = 0.95,
+        workers: int | None = None,
+        scheduler: str | None = None,
     ) -> None:
         self.method = method
         self.model = model
         self.pthresh = pthresh
         self.max_order = max_order
+        self.n_boot = n_boot
+        self.seed = seed
+        self.level = level
+        self.workers = workers
+        self.scheduler = scheduler
 
-    def fit(self, histories: CaptureHistories) -> MultipleSystemsModel:
+    def _fit(self, histories: CaptureHistories) -> None:
         if self.method not in METHODS:
             raise InputError(f"unknown method {self.method!r} (use {', '.join(METHODS)})")
         if self.method == "fixed" and not self.model:
             raise InputError("--method fixed needs a model, e.g. --model \"[12,3]\"")
         if self.method != "fixed" and self.model:
             raise InputError("--model is only used with --method fixed")
+        if self.n_boot < 0:
+            raise InputError("--bootstrap must be 0 or a positive number of replicates")
         table = OverlapTable.from_histories(histories)
         self.table_ = table
         self.steps_: list[StepRecord] = []
@@ -83,16 +167,22 @@ class MultipleSystemsModel:
             self.fit_ = fit_model(table, HierarchicalModel.parse(self.model, table.n_lists))
         else:
             self.fit_ = fit_model(table, HierarchicalModel.main_effects(table.n_lists))
+        f0 = self.fit_.dark_figure
+        self.abundance_ = self.fit_.popest
+        self.stderr_ = math.sqrt(f0 + f0 * f0 * self.fit_.intercept_se ** 2)
+        self.n_captured_ = int(table.n_observed)
+        self.model_ = str(self.fit_.model)
         self.bootstrap_: BootstrapResult | None = None
-        return self
+        if self.n_boot:
+            self.bootstrap(self.n_boot, seed=self.seed, workers=self.workers,
+                           scheduler=self.scheduler)
 
     @property
     def popest_(self) -> float:
-        return self.fit_.popest
-
-    @property
-    def model_(self) -> str:
-        return str(self.fit_.model)
+        """Deprecated alias of :attr:`abundance_`."""
+        warnings.warn("popest_ is deprecated, use abundance_", DeprecationWarning, stacklevel=2)
+        self._check_fitted()
+        return self.abundance_
 
     def bootstrap(
         self,
@@ -100,7 +190,6 @@ class MultipleSystemsModel:
         seed: int | None = None,
         workers: int | None = None,
         scheduler: str | None = None,
-        levels: tuple[float, ...] = (0.025, 0.975),
     ) -> BootstrapResult:
         """BCa interval from a multinomial bootstrap repeating the model selection.
 
@@ -109,8 +198,10 @@ class MultipleSystemsModel:
         fixed model, just refits it). With BIC selection, the replicates choose
         among the best models of the original data only (all of them up to three
         lists, the best 20 for four, 100 beyond), as MultipleSystemsEstimation
-        does to keep the bootstrap feasible.
+        does to keep the bootstrap feasible. Sets ``bootstrap_`` and
+        ``confidence_interval_`` (at ``level``) and returns the result.
         """
+        self._check_fitted()
         table = self.table_
         bic_models = None
         if self.method == "bic":
@@ -126,17 +217,49 @@ class MultipleSystemsModel:
             max_order=self.max_order,
             bic_models=bic_models,
         )
+        tail = round((1 - self.level) / 2, 12)
         self.bootstrap_ = bootstrap_bca(
-            statistic, table.counts, n_boot, seed=seed, levels=levels, workers=workers,
-            scheduler=scheduler, estimate=self.popest_,
+            statistic, table.counts, n_boot, seed=seed, levels=(tail, 1 - tail),
+            workers=workers, scheduler=scheduler, estimate=self.abundance_,
         )
+        ci = self.bootstrap_.ci
+        self.confidence_interval_ = (ci[min(ci)], ci[max(ci)])
         return self.bootstrap_
 
+    # ------------------------------------------------------------------ outputs
+    def _label(self) -> str:
+        return self.model_
+
+    def _statistics(self) -> dict:
+        f = self.fit_
+        return {"method": self.method, "n_observed": self.n_captured_,
+                "dark_figure": f.dark_figure, "deviance": f.deviance, "aic": f.aic,
+                "bic": f.bic}
+
+    def plot(self, ax: Axes | None = None, top: int = 15) -> Axes:
+        """The ``top`` models by BIC with their estimates, or the stepwise path."""
+        from crowdcensus.capture.mse.plots import draw_selection
+        from crowdcensus.plotting import axes_or_new
+
+        self._check_fitted()
+        return draw_selection(self, axes_or_new(ax, (6.5, 4.5)), top)
+
+    def plot_bootstrap(self, ax: Axes | None = None) -> Axes:
+        """Histogram of the bootstrap replicates with the estimate and the BCa interval."""
+        from crowdcensus.capture.mse.plots import draw_bootstrap
+        from crowdcensus.plotting import axes_or_new
+
+        self._check_fitted()
+        return draw_bootstrap(self, axes_or_new(ax, (6.5, 4.5)))
+
     def to_dict(self) -> dict:
-        """The JSON structure of ``crowdcensus estimate mse --format json``."""
+        """What ``crowdcensus estimate mse --format json`` prints."""
+        self._check_fitted()
         f = self.fit_
         out: dict = {
+            "schema_version": SCHEMA_VERSION,
             "popest": f.popest,
+            "stderr": self.stderr_,
             "model": str(f.model),
             "method": self.method,
             "lists": list(self.table_.lists),

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import pdtr, pdtrc
 
-from crowdcensus.capture.mse import (
+from crowdcensus.capture.mse.loglinear import (
     HierarchicalModel,
     MSEFit,
     OverlapTable,

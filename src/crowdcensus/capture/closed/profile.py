@@ -22,17 +22,17 @@ from scipy.optimize import brentq, minimize_scalar
 from scipy.special import gammaln
 from scipy.stats import chi2
 
-from crowdcensus.capture.closed_design import (
+from crowdcensus.capture.closed.design import (
     Design,
     design_for_frequencies,
     design_for_histories,
     split_name,
 )
+from crowdcensus.capture.closed.loglinear import fit_design
 from crowdcensus.capture.histories import CaptureFrequencies
-from crowdcensus.capture.loglinear import fit_design
 
 if TYPE_CHECKING:
-    from crowdcensus.capture.closed import ClosedPopulationModel
+    from crowdcensus.capture.closed.model import ClosedPopulationModel
 
 
 def _augment(design: Design, n0: float) -> Design:
@@ -65,7 +65,7 @@ def profile_interval(
         return None, None, f"no interval: {model.status_}"
     fit = model.fit_
     n = model.n_captured_
-    from crowdcensus.capture.timeeffects import TimeEffectsDesign
+    from crowdcensus.capture.closed.timeeffects import TimeEffectsDesign
 
     if isinstance(fit.design, TimeEffectsDesign):
         te = fit.design

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from scipy.stats import norm
-
+from crowdcensus.capture.base import lognormal_interval
 from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
 from crowdcensus.errors import InputError
 
@@ -36,17 +35,8 @@ class ClosedFormEstimate:
 
 
 def _log_interval(n: float, N: float, se: float, level: float) -> tuple[float, float]:
-    """Chao (1987) log-transformed interval: ``n + (N-n)/C .. n + (N-n) C``.
-
-    ``C = exp(z sqrt(log(1 + se**2 / (N-n)**2)))``; the lower end never falls below
-    the number of distinct individuals seen, ``n``.
-    """
-    f0 = N - n
-    if f0 <= 0 or not math.isfinite(se):
-        return n, n if f0 <= 0 else math.inf
-    z = norm.ppf(0.5 + level / 2)
-    c = math.exp(z * math.sqrt(math.log1p(se**2 / f0**2)))
-    return n + f0 / c, n + f0 * c
+    """Chao (1987) interval: :func:`crowdcensus.capture.base.lognormal_interval`."""
+    return lognormal_interval(n, N, se, level)
 
 
 def _unbounded(name: str, n: float, why: str) -> ClosedFormEstimate:

@@ -36,8 +36,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import gammaln
 
+from crowdcensus.capture.glm import gammaln
 from crowdcensus.capture.histories import CaptureFrequencies, CaptureHistories
 from crowdcensus.errors import InputError, ModelError, TooLargeError
 

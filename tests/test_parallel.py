@@ -1,0 +1,82 @@
+"""The one parallel runner: same results inline, in processes and on Dask, in the order
+given whatever the completion order, with progress reported."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from crowdcensus.errors import InputError
+from crowdcensus.extras import MissingExtraError, require_extra
+from crowdcensus.parallel import Runner, chunks
+
+
+def seeded_draw(seq: np.random.SeedSequence, size: int) -> list[float]:
+    return np.random.default_rng(seq).normal(size=size).tolist()
+
+
+def slow_first(i: int, n: int) -> int:
+    # the first tasks take longest, so they finish last on two processes
+    time.sleep(0.05 * (n - i))
+    return i * i
+
+
+def fail_on(i: int, bad: int) -> int:
+    if i == bad:
+        raise ValueError(f"task {i} failed")
+    return i
+
+
+def test_results_follow_the_order_given_not_the_completion_order():
+    n = 6
+    seen: list[tuple[int, int]] = []
+    with Runner(workers=2) as run:
+        out = run.map(slow_first, [(i, n) for i in range(n)],
+                      progress=lambda done, total: seen.append((done, total)))
+    assert out == [i * i for i in range(n)]
+    assert seen == [(k, n) for k in range(1, n + 1)]
+
+
+def test_inline_processes_and_dask_give_identical_results():
+    distributed = pytest.importorskip("distributed")
+    jobs = [(s, 3) for s in np.random.SeedSequence(42).spawn(8)]
+    with Runner(workers=1) as run:
+        inline = run.map(seeded_draw, jobs)
+    with Runner(workers=2) as run:
+        pooled = run.map(seeded_draw, jobs)
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                       dashboard_address=None)
+    with cluster, Runner(scheduler=cluster.scheduler_address) as run:
+        assert run.parallelism == 2
+        on_dask = run.map(seeded_draw, jobs)
+    assert inline == pooled == on_dask
+    assert len({tuple(x) for x in inline}) == 8
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_task_raises_its_error(workers):
+    with Runner(workers=workers) as run, pytest.raises(ValueError, match="task 3 failed"):
+        run.map(fail_on, [(i, 3) for i in range(5)])
+
+
+def test_bad_worker_count_is_an_input_error():
+    with pytest.raises(InputError, match="--workers"):
+        Runner(workers=0)
+
+
+def test_chunks_cover_the_range_once_in_order():
+    for n, k in [(10, 3), (3, 10), (1000, 8), (1, 1)]:
+        parts = chunks(n, k)
+        assert [i for p in parts for i in p] == list(range(n))
+        assert len(parts) == min(n, k)
+        assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+def test_missing_extra_is_one_line_naming_the_extra():
+    with pytest.raises(MissingExtraError) as exc:
+        require_extra("dask", "--dask-scheduler", modules=("surely_not_installed_xyz",))
+    assert str(exc.value) == ("--dask-scheduler needs the dask extra: "
+                              "pip install 'crowdcensus[dask]'")
+    assert exc.value.exit_code == 2
