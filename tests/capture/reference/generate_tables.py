@@ -10,6 +10,9 @@ from a beta distribution (heterogeneity); the history tables also vary it by occ
   ``sparse`` mean 1; 150 individuals.
 - ``hist/sparse5.csv`` was written by hand: 5 occasions, 97 individuals caught once
   and one caught on occasions 2 and 4 (98 caught, a single recapture).
+- ``hist/norecap6.csv``: 6 occasions, 489 individuals each caught once (92, 96, 100, 82,
+  72 and 47 on the six occasions): the "less often" band of a simulated study with its
+  repeat answers removed (``tests/simulate/test_fallback.py``).
 """
 
 from __future__ import annotations

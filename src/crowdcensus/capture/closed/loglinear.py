@@ -16,6 +16,8 @@ from crowdcensus.capture.glm import fit_poisson
 UNBOUNDED_RATIO = 1e6
 #: Status of a fit whose maximum lies at infinity with no unseen individual left.
 DEGENERATE = "degenerate: fitted rates numerically 0, N = n at the limit"
+#: Status of a fit whose maximum lies at infinity but leaves the abundance determined.
+ZERO_RATES = "zero rates: some fitted rates are numerically 0; N is their limit"
 #: Fitted means below this on empty cells prompt the search for a direction of recession.
 RECEDING_MEAN = 1e-6
 #: An eta below this is negative or 0 to rounding: at its bound, removed (an eta whose
@@ -39,8 +41,9 @@ class LogLinearFit:
     fitted: np.ndarray
     design: Design
     removed: list[str] = field(default_factory=list)
-    #: Where the likelihood's supremum drives the abundance (see :mod:`.recession`):
-    #: ``"n"`` (no unseen individual), ``"inf"``, or ``None`` when it is determined.
+    #: Where the likelihood's supremum lies (see :mod:`.recession`): ``"n"`` (no unseen
+    #: individual), ``"inf"``, ``"zero"`` (at infinity, the abundance determined), or
+    #: ``None`` (a finite maximum).
     direction: str | None = None
 
     @property
@@ -92,6 +95,8 @@ class LogLinearFit:
             return DEGENERATE
         if not self.converged:
             return "not converged"
+        if self.direction == "zero":
+            return ZERO_RATES
         if self.rank < len(self.names):
             return "rank deficient"
         if self.removed:
@@ -158,9 +163,10 @@ def fit_design(design: Design) -> LogLinearFit:
 def _direction(design: Design, pf) -> str | None:
     """Search a direction of recession when an empty cell's fitted mean has nearly vanished."""
     empty = design.y == 0
-    if design.zero_row is None or not np.any(pf.fitted[empty] < RECEDING_MEAN):
+    if not np.any(pf.fitted[empty] < RECEDING_MEAN):
         return None
     from crowdcensus.capture.closed.recession import abundance_direction
 
     cols = np.isfinite(pf.coef)  # aliased columns leave the cone's lineality aside
-    return abundance_direction(design.X[:, cols], design.y, design.zero_row[cols])
+    x0 = None if design.zero_row is None else design.zero_row[cols]
+    return abundance_direction(design.X[:, cols], design.y, x0)

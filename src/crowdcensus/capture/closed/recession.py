@@ -15,7 +15,8 @@ What matters for capture--recapture is the never-seen history, with covariates
 Along a direction with ``x0' d < 0`` it goes to 0 (the abundance falls to ``n``,
 the number caught, at no cost in likelihood); with ``x0' d > 0`` it grows without
 bound. In both cases the data do not determine the abundance. Directions with
-``x0' d = 0`` (an occasion on which nobody was caught, say) leave it determined.
+``x0' d = 0`` (an occasion on which nobody was caught, nobody recaptured under Mb)
+leave it determined, as a limit: the model's fit still rests on rates of exactly 0.
 
 References
 ----------
@@ -79,10 +80,13 @@ def _classify(lo: float, hi: float) -> str | None:
     return None
 
 
-def abundance_direction(X: np.ndarray, y: np.ndarray, x0: np.ndarray) -> str | None:
-    """``"inf"`` if the likelihood rises towards an infinite abundance, ``"n"`` if towards
-    no unseen individual (or leaves that count free), ``None`` if the abundance is
-    determined.
+def abundance_direction(X: np.ndarray, y: np.ndarray, x0: np.ndarray | None) -> str | None:
+    """Where the likelihood's supremum lies, for the abundance.
+
+    ``"inf"`` if the likelihood rises towards an infinite abundance; ``"n"`` if towards
+    no unseen individual (or it leaves that count free); ``"zero"`` if it lies at
+    infinity but leaves the unseen count alone (some fitted rates go to 0, the
+    abundance is determined); ``None`` if the maximum is finite.
 
     Parameters
     ----------
@@ -90,8 +94,9 @@ def abundance_direction(X: np.ndarray, y: np.ndarray, x0: np.ndarray) -> str | N
         Design of the observable cells (grouped cells are fine: a group's offset does
         not change the cone).
     y : ndarray (cells,)
-    x0 : ndarray (p,)
-        Covariates of the never-seen history.
+    x0 : ndarray (p,) or None
+        Covariates of the never-seen history; ``None`` when the model's abundance is
+        not ``n + exp(x0' b)`` (Mb, Mbh): only ``"zero"`` or ``None`` is then told.
     """
     X = np.asarray(X, dtype=float)
     pos = np.asarray(y) > 0
@@ -101,19 +106,28 @@ def abundance_direction(X: np.ndarray, y: np.ndarray, x0: np.ndarray) -> str | N
     scale = np.where(scale > 0, scale, np.abs(X).max(axis=0))
     scale[scale == 0] = 1.0
     Xs = X / scale
-    x0s = np.asarray(x0, dtype=float) / scale
     A_eq = _unit_rows(Xs[pos]) if pos.any() else None
     A_ub = _unit_rows(Xs[~pos])
+    bounds = [(-1.0, 1.0)] * X.shape[1]
 
-    def confirm(d: np.ndarray) -> float:
-        d = _project(Xs[pos], d)
-        norm = max(np.max(np.abs(d)), 1e-300)
-        if np.max(Xs[~pos] @ d) > 1e-9 * norm:
-            return 0.0
-        return float(x0s @ d / norm)
+    def confirmed(objective: np.ndarray):
+        def confirm(d: np.ndarray) -> float:
+            d = _project(Xs[pos], d)
+            norm = max(np.max(np.abs(d)), 1e-300)
+            if np.max(Xs[~pos] @ d) > 1e-9 * norm:
+                return 0.0
+            return float(objective @ d / norm)
+        return confirm
 
-    lo, hi = _extremes(x0s, A_eq, A_ub, [(-1.0, 1.0)] * X.shape[1], confirm)
-    return _classify(lo, hi)
+    if x0 is not None:
+        x0s = np.asarray(x0, dtype=float) / scale
+        found = _classify(*_extremes(x0s, A_eq, A_ub, bounds, confirmed(x0s)))
+        if found is not None:
+            return found
+    # any direction at all: the empty cells' linear predictors can all fall together
+    down = -A_ub.sum(axis=0)
+    _, most = _extremes(down, A_eq, A_ub, bounds, confirmed(down))
+    return "zero" if most > TOL else None
 
 
 def time_effects_direction(

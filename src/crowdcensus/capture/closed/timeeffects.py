@@ -366,19 +366,23 @@ class TimeEffectsDesign:
         )
 
     def _direction(self, info: np.ndarray) -> str | None:
-        """Direction of recession of the fit (see :mod:`.recession`), searched only when
-        the information matrix, scaled to a unit diagonal, is nearly singular: at
-        convergence, a direction along which the likelihood still rises carries almost
-        no information (the cells it empties have means near 0)."""
+        """Direction of recession of the fit (see :mod:`.recession`). The linear program
+        runs only when the information matrix, scaled to a unit diagonal, is nearly
+        singular: at convergence, a direction along which the likelihood still rises
+        carries almost no information (the cells it empties have means near 0). An
+        occasion on which nobody was caught recedes alone (its rate goes to 0), which the
+        scaling hides: it is read off the data."""
+        empty = "zero" if np.any(self.nj == 0) else None
         d = np.sqrt(np.clip(np.diag(info), 1e-300, None))
         with np.errstate(all="ignore"):
             scaled = info / np.outer(d, d)
         if np.all(np.isfinite(scaled)) and np.linalg.eigvalsh(scaled)[0] > RECESSION_EIGEN:
-            return None
+            return empty
         from crowdcensus.capture.closed.recession import time_effects_direction
 
-        return time_effects_direction(self.observed, self.H[:, self.active],
-                                      np.zeros(len(self.active)))
+        found = time_effects_direction(self.observed, self.H[:, self.active],
+                                       np.zeros(len(self.active)))
+        return found or "zero"
 
     def frequencies(self, fit: LogLinearFit) -> tuple[np.ndarray, np.ndarray]:
         return self.F, fit.fitted
