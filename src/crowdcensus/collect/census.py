@@ -10,8 +10,8 @@ a given time:
   of waves, and -- from the second wave on -- the closed-population estimate
   of the population the postings reached on that platform: the table of
   ``crowdcensus estimate closed`` on the platform's capture histories (the
-  very file the histories export gives), the model with the lowest AIC with
-  its profile-likelihood interval, and the same estimate wave after wave
+  very file the histories export gives), the usable model with the lowest AIC
+  with its profile-likelihood interval, and the same estimate wave after wave
   (the running estimate);
 * when a platform's waves span months (:data:`OPEN_MIN_SPAN_DAYS`, at least
   three waves): the Jolly--Seber open-population model of ``crowdcensus
@@ -127,7 +127,7 @@ def _platform(conn: Connection, study_id: int, platform: str, table: pd.DataFram
         for name, why in closed["skipped"].items():
             out["notes"].append(f"{name} not fitted: {why}")
         if closed["selected"] is None:
-            out["notes"].append("no closed model bounds the population yet (too few "
+            out["notes"].append("no closed model gives a usable estimate yet (too few "
                                 "recaptures)")
     except errors as exc:
         out["notes"].append(f"closed models: {exc}")

@@ -30,10 +30,11 @@ def closed_estimates(frame: pd.DataFrame, level: float = 0.95) -> dict:
     -------
     dict
         ``table``: what ``crowdcensus estimate closed FILE --format json``
-        prints (every model defined for the data); ``selected``: the bounded
-        model with the lowest AIC refitted with its profile-likelihood interval,
-        as ``estimate closed FILE --model NAME --ci profile --format json``
-        prints its one model (None when no model is bounded); ``skipped``:
+        prints (every model defined for the data); ``selected``: the usable
+        model with the lowest AIC (``ClosedModelTable.best``) refitted with its
+        profile-likelihood interval, as
+        ``estimate closed FILE --model NAME --ci profile --format json``
+        prints its one model (None when no model is usable); ``skipped``:
         models not fitted and why.
     """
     from crowdcensus.capture.closed import fit_closed_models
