@@ -8,7 +8,8 @@ described, one by one, in ``docs/study-file.md``.
 Every number that feeds an estimate is a :class:`Quantity`: a central value,
 an optional plausible range (``low``, ``high``), a status (``published``,
 ``derived``, ``assumed`` or ``simulated``) and a source. The Monte Carlo of
-:mod:`crowdcensus.triangulate` draws each quantity within its range.
+:mod:`crowdcensus.methods.montecarlo` draws each quantity within its range; the
+joint model (:mod:`crowdcensus.synthesis`) turns the assumptions into priors.
 """
 
 from __future__ import annotations

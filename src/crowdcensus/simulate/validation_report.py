@@ -15,12 +15,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from crowdcensus.errors import InputError
+from crowdcensus.methods.montecarlo import METHOD_LABELS
 from crowdcensus.report.html import FAVICON, _count
 from crowdcensus.report.outputs import package_version
 from crowdcensus.report.plots import COLOURS, _png
 from crowdcensus.simulate.validation import METHODS, Validation
 from crowdcensus.tiers import TIER_LABELS, TIERS
-from crowdcensus.triangulate import METHOD_LABELS
 
 #: Methods whose assumptions the ideal scenario meets (the web-audience method's do not
 #: hold in any scenario: the month's visitors are not the at-least-monthly workers).
