@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from crowdcensus.triangulate import combination_weights, triangulate
 
 from crowdcensus.study import parse_study
-from crowdcensus.triangulate import combination_weights, triangulate
 
 
 def test_same_seed_same_output_different_seed_different(study_dict):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+from crowdcensus.triangulate import triangulate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crowdcensus.methods.experiment import experiment_tiers
 from crowdcensus.study import parse_study
 from crowdcensus.tiers import FREQUENCY_CATEGORIES, disjoint, reach_probability
-from crowdcensus.triangulate import triangulate
 
 from .conftest import minimal_study
 

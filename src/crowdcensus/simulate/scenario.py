@@ -212,6 +212,37 @@ class Scenario(_Strict):
         data["assumptions"]["capture"] = capture
         return parse_scenario(data, name=self.scenario.name)
 
+    def varied(self, path: str, value: float | str) -> Scenario:
+        """The same scenario with one field changed, named ``name[path=value]``.
+
+        ``path`` is dotted (``activity.misreport``, ``experiment.reach_error``); a
+        list in the path applies to every element (``activity.classes.variation``
+        sets every class's variation). Raises :class:`InputError` for an unknown
+        field or a value the field refuses.
+        """
+        data = self.model_dump(mode="json")
+
+        def put(node: object, parts: list[str]) -> None:
+            if isinstance(node, list):
+                if not node:
+                    raise InputError(f"--vary {path}: the list is empty")
+                for item in node:
+                    put(item, parts)
+                return
+            if not isinstance(node, dict) or parts[0] not in node:
+                raise InputError(f"--vary {path}: no such scenario field")
+            if len(parts) == 1:
+                if isinstance(node[parts[0]], dict | list):
+                    raise InputError(f"--vary {path}: is a section, not a value")
+                node[parts[0]] = value
+            else:
+                put(node[parts[0]], parts[1:])
+
+        put(data, path.split("."))
+        label = f"{self.scenario.name}[{path}={value}]"
+        data["scenario"]["name"] = label
+        return parse_scenario(data, name=label)
+
     def scaled(self, workers: int) -> Scenario:
         """The same scenario with another number of workers."""
         pop = self.population.model_copy(update={"workers": int(workers)})
