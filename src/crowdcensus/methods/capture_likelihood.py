@@ -67,7 +67,8 @@ def history_log_prob(a: dict, params: dict, churn=None):
     """:math:`\\log P(h \\mid s, g)`, shape (histories, share classes, bins); see the module doc.
 
     ``params``: ``sight`` (:math:`\\theta`), ``takeup`` (:math:`\\alpha`), ``wave``
-    (:math:`u_t`), ``het`` (:math:`\\sigma`), ``after`` (:math:`\\beta`).
+    (:math:`u_t`), ``het`` (:math:`\\sigma`), ``after`` (:math:`\\beta`), and
+    optionally ``shares``, the share classes' :math:`s` (default ``a["share_values"]``).
     ``churn``: None, or ``(arrive, leave)`` shares with ``a["wave_mid"]`` and
     ``a["reference_days"]``.
     """
@@ -75,7 +76,8 @@ def history_log_prob(a: dict, params: dict, churn=None):
     import jax.numpy as jnp
     from jax.scipy.special import logsumexp
 
-    rate = params["sight"] * a["lam"][None, :] * a["share_values"][:, None]     # (U, G)
+    shares = params.get("shares", a["share_values"])
+    rate = params["sight"] * a["lam"][None, :] * shares[:, None]               # (U, G)
     see = -jnp.expm1(-rate[None] * a["wave_days"][:, None, None] / 7.0)          # (T, U, G)
     log_see = jnp.log(jnp.clip(see, 1e-300, 1.0))[..., None]                    # (T,U,G,1)
     logit0 = (params["takeup"] + params["wave"][:, None]

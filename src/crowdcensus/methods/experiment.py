@@ -421,6 +421,8 @@ class TaskExperiment:
             "after": numpyro.sample("after_answer", dist.Normal(0.0, 1.0)),
             "sight": jnp.exp(numpyro.sample("log_sight", dist.Normal(0.0, 0.75))),
         }
+        if pop.posted_share is not None:   # one share class per set of platforms
+            params["shares"] = jnp.clip(pop.posted_share, 1e-9, 1.0)
         hist = history_log_prob(a, params, pop.churn)                          # (P, U, G)
         if cfg.has_hours:  # hours per week ~ log-normal around (hours per visit) x rate
             from jax.scipy.special import log_ndtr

@@ -85,7 +85,9 @@ class CompiledModel:
             return {k: s["value"] for k, s in tr.items()
                     if s["type"] == "sample" and not s["is_observed"]}
 
-        shapes = jax.eval_shape(with_values, arrays)
+        # shapes on the unconstrained scale (a simplex has one coordinate fewer)
+        shapes = jax.eval_shape(
+            lambda arr: unconstrain_fn(joint_model, (cfg, arr), {}, with_values(arr)), arrays)
         self.names = sorted(shapes)
         template = {k: jax.numpy.zeros(shapes[k].shape) for k in self.names}
         _, self.unravel = ravel_pytree(template)

@@ -66,6 +66,7 @@ class ModelConfig:
     dense: bool = False
     churn: bool = False
     has_hours: bool = False
+    visit_weights: bool = False
 
 
 def _round_up(n: int, step: int) -> int:
@@ -81,6 +82,12 @@ def _pad_rows(x: np.ndarray, target: int, fill: float = 0.0) -> np.ndarray:
 
 def _pattern_size(n: int) -> int:
     return (1 << int(np.ceil(np.log2(max(n, 2))))) if n <= 256 else _round_up(n, 256)
+
+
+def visit_weights(data: SynthesisData) -> bool:
+    """Whether the model estimates how workers split visits over platforms (the task was
+    posted on some platforms only, and respondents say where they are registered)."""
+    return data.capture is not None and not data.aggregate and not bool(data.posted.all())
 
 
 def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool, bool]:
@@ -181,6 +188,10 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         arrays["subset_share_class"] = np.array(
             [int(np.searchsorted(values, s)) if s > 0 else -1 for s in share], dtype=np.int32)
         arrays["subset_reached"] = (share > 0).astype(float)
+        arrays["posted"] = data.posted.astype(float)
+        if visit_weights(data):  # the share of visits to posted platforms is estimated
+            arrays["subset_share_class"] = np.where(share > 0, np.arange(len(share)), -1
+                                                    ).astype(np.int32)
     else:
         arrays["share_values"] = np.array([1.0])
     dense = unknown = churn = hours = False
@@ -204,6 +215,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         dense=dense,
         churn=churn,
         has_hours=hours,
+        visit_weights=visit_weights(data),
     )
     return cfg, arrays
 
@@ -264,7 +276,7 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
         "visitors_per_person_log": np.log(prior_centre("visitors_per_person", 1.0)),
         "misreport": 0.05, "takeup_logit": 0.0, "takeup_sd": 0.3,
         "after_answer": 0.0, "log_sight": 0.0, "hours_per_visit_log": 0.4, "hours_sd": 0.5,
-        "arrival_share": 0.1, "departure_share": 0.1,
+        "arrival_share": 0.1, "departure_share": 0.1, "visit_weights": np.full(j, 1.0 / j),
     }
     for i in range(j):
         v[f"worker_share_{i}"] = prior_centre(f"worker_share_{i}", 0.8)
@@ -294,5 +306,9 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
         decl = np.nansum(data.declared)
         aud = np.nansum(data.audience)
         guess = decl / 1.5 if decl > 0 else (aud * 3 if aud > 0 else 1000.0)
-    v["activity_log_counts"] = np.full(g, np.log(guess / g))
+    if cap is not None:
+        v["activity_log_counts"] = np.full(g, np.log(guess / g))
+    else:
+        v["log_workers"] = float(np.log(guess))
+        v["activity_shape"] = np.zeros(g - 1)
     return {k: np.asarray(x, dtype=float) for k, x in v.items()}

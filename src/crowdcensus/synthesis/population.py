@@ -15,7 +15,10 @@ observation models share:
 * registrations: a worker in bin :math:`g` is registered on platform :math:`j`
   with probability :math:`q_{gj} = \\operatorname{logit}^{-1}(a_j + c\\,x_g)`,
   independently across platforms given at least one (:math:`x_g` the centred
-  log rate); or, when no respondent says where they are registered, the
+  log rate), and splits their visits over those platforms evenly or, when the
+  task was posted on some platforms only, in proportion to platform weights
+  (Dirichlet(2) prior) that the respondents' capture rates inform; or, when no
+  respondent says where they are registered, the
   stated multi-homing coefficient as the number of registrations per worker;
 * churn, when the waves span months: a share :math:`\\alpha` of the workers
   arrives and a share :math:`\\delta` leaves at a uniform time of the
@@ -40,6 +43,8 @@ RATE_CENTRE = float(np.log(0.33))
 SMOOTHNESS = 1.0
 #: The nearly flat prior of each bin's log count of workers.
 LEVEL_CENTRE, LEVEL_SD = 7.0, 10.0
+#: The bin whose log density is the reference (0) when the shape is sampled apart.
+MIDDLE_BIN = 10
 
 
 @dataclass
@@ -56,6 +61,7 @@ class Population:
     platforms_per_worker: Any = None
     presence: Any = 1.0        # mean share of the reference period a worker is present
     churn: Any = None          # (arrive, leave) shares, when modelled
+    posted_share: Any = None   # (S,) share of visits to posted platforms, when estimated
 
 
 def prior_site(name: str, spec: tuple, shape: tuple = ()):
@@ -100,16 +106,23 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
     from jax.scipy.special import logsumexp
 
     lam = a["lam"]
-    # expected workers per bin: log counts with a second-order random-walk prior of fixed
-    # scale SMOOTHNESS on the second differences of the log density (counts / bin width);
-    # the level is free (a nearly flat prior), so the total is scale-invariant a priori
-    log_counts = numpyro.sample("activity_log_counts",
-                                dist.Normal(LEVEL_CENTRE, LEVEL_SD).expand([N_BINS]))
-    ell = log_counts - jnp.log(a["log_width"])
+    if cfg.has_capture:
+        # expected workers per bin as free log counts, so that the rarely caught bins do
+        # not drag the well-measured ones; the level is nearly flat (scale-invariant total)
+        log_counts = numpyro.sample("activity_log_counts",
+                                    dist.Normal(LEVEL_CENTRE, LEVEL_SD).expand([N_BINS]))
+        ell = log_counts - jnp.log(a["log_width"])
+        log_total = logsumexp(log_counts)
+        log_pi = log_counts - log_total
+    else:
+        # no experiment: the total (which the declared figures measure) and the shape apart
+        log_total = numpyro.sample("log_workers", dist.Normal(LEVEL_CENTRE + 3.0, LEVEL_SD))
+        free = numpyro.sample("activity_shape", dist.Normal(0.0, 5.0).expand([N_BINS - 1]))
+        ell = jnp.concatenate([free[:MIDDLE_BIN], jnp.zeros(1), free[MIDDLE_BIN:]])
+        log_pi = jax.nn.log_softmax(ell + jnp.log(a["log_width"]))
+    # second-order random-walk prior of fixed scale on the log density (counts / bin width)
     second = ell[2:] - 2 * ell[1:-1] + ell[:-2]
     numpyro.factor("activity_smoothness", jnp.sum(dist.Normal(0.0, SMOOTHNESS).log_prob(second)))
-    log_total = logsumexp(log_counts)
-    log_pi = log_counts - log_total
     pi = jnp.exp(log_pi)
     total = jnp.exp(log_total)
     numpyro.deterministic("activity", pi)
@@ -137,8 +150,18 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
         p_on = jnp.exp(log_q - log_some[:, None])                           # P(j in R | g)
         per_worker = jnp.sum(pi * jnp.sum(p_on, axis=1))
         registered = total * (pi @ p_on)
-        vis = -jnp.expm1(-lam[None, :] * WEEKS_PER_MONTH / a["subset_size"][:, None])
-        monthly = total * presence * jnp.einsum("g,sg,sj,sg->j", pi, jnp.exp(log_pr), sub, vis)
+        if cfg.visit_weights:
+            # visits split over a worker's platforms in proportion to platform weights
+            weight = numpyro.sample("visit_weights", dist.Dirichlet(jnp.full(j, 2.0)))
+            split = sub * weight[None, :] / (sub @ weight)[:, None]         # (S, J)
+            posted_share = numpyro.deterministic("posted_visit_share", split @ a["posted"])
+            vis = -jnp.expm1(-lam[None, None, :] * WEEKS_PER_MONTH * split[:, :, None])
+            monthly = total * presence * jnp.einsum("g,sg,sjg->j", pi, jnp.exp(log_pr), vis)
+        else:
+            posted_share = None
+            vis = -jnp.expm1(-lam[None, :] * WEEKS_PER_MONTH / a["subset_size"][:, None])
+            monthly = total * presence * jnp.einsum("g,sg,sj,sg->j", pi, jnp.exp(log_pr), sub,
+                                                    vis)
         if cfg.stated_multihoming:
             _, kind, params = specs["multihoming"]
             mu, sd = (jnp.log(params[0]), 0.02) if kind == "fixed" else (params[0], params[1])
@@ -154,4 +177,4 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
         monthly = total * presence * jnp.sum(pi * vis) * split
     numpyro.deterministic("platforms_per_worker", per_worker)
     return Population(total, log_pi, pi, bands, registered, monthly, log_pr, per_worker,
-                      presence, churn)
+                      presence, churn, posted_share if not cfg.aggregate else None)

@@ -16,12 +16,12 @@ worker share of visitors   Beta(6, 1.5)                                    0.47 
 misreported frequency      Beta(1.5, 10)                                   0.01 to 0.36
 =========================  =============================================  =====================
 
-A stated share (between 0 and 1) becomes a Beta prior with the stated value as
-its mean and a quarter of the range as its standard deviation; a stated
+A stated share (between 0 and 1) becomes a Beta prior with the mean and standard
+deviation of the stated distribution over its range (triangular with the value as
+its mode, or uniform: the same draws the methods' Monte Carlo makes); a stated
 factor of at least 1 (inflation, visitors per person, multi-homing) becomes a
-normal prior on its logarithm, truncated at 0, centred on the log of the value
-with a quarter of the log range as its standard deviation. A stated value
-without a range is held fixed.
+normal prior on its logarithm, truncated at 0, with the same mean and relative
+spread. A stated value without a range is held fixed.
 """
 
 from __future__ import annotations
@@ -85,38 +85,53 @@ class Priors:
         return out + ([self.multihoming] if self.multihoming is not None else [])
 
 
-def beta_from(value: float, low: float, high: float) -> tuple[float, float]:
-    """Beta(a, b) with mean ``value`` and standard deviation ``(high - low) / 4``."""
-    sd = (high - low) / 4
-    v = min(max(value, 1e-4), 1 - 1e-4)
-    var = min(sd * sd, v * (1 - v) * 0.95)
-    k = v * (1 - v) / var - 1
-    return float(max(v * k, 0.05)), float(max((1 - v) * k, 0.05))
+def stated_moments(q: Quantity) -> tuple[float, float]:
+    """Mean and standard deviation of a stated quantity's distribution over its range.
+
+    A triangular distribution (low, value, high) or a uniform one (low, high), as the
+    study file says (``distribution``); the same draws the methods' Monte Carlo makes.
+    """
+    lo, hi = q.range
+    if q.distribution == "uniform":
+        return (lo + hi) / 2, (hi - lo) / np.sqrt(12)
+    c = q.value
+    mean = (lo + c + hi) / 3
+    var = (lo * lo + c * c + hi * hi - lo * c - lo * hi - c * hi) / 18
+    return mean, float(np.sqrt(max(var, 0.0)))
+
+
+def beta_from(mean: float, sd: float) -> tuple[float, float]:
+    """Beta(a, b) with the given mean and standard deviation."""
+    m = min(max(mean, 1e-4), 1 - 1e-4)
+    var = min(sd * sd, m * (1 - m) * 0.95)
+    k = m * (1 - m) / var - 1
+    return float(max(m * k, 0.05)), float(max((1 - m) * k, 0.05))
 
 
 def share_prior(name: str, label: str, q: Quantity | None, default: Prior, path: str) -> Prior:
-    """A prior for a share from a stated quantity, or ``default``."""
+    """A prior for a share from a stated quantity (moment-matched Beta), or ``default``."""
     if q is None:
         return default
     lo, hi = q.range
     common = {"origin": path, "status": q.status, "source": q.source or ""}
     if hi <= lo:
         return Prior(name, label, "fixed", (float(q.value),), **common)
-    a, b = beta_from(q.value, lo, hi)
+    a, b = beta_from(*stated_moments(q))
     return Prior(name, label, "beta", (a, b), **common)
 
 
 def factor_prior(name: str, label: str, q: Quantity | None, default: Prior, path: str
                  ) -> Prior:
-    """A prior for a factor >= 1 from a stated quantity, or ``default``."""
+    """A prior for a factor >= 1 from a stated quantity (log-normal, truncated at 1)."""
     if q is None:
         return default
     lo, hi = q.range
     common = {"origin": path, "status": q.status, "source": q.source or ""}
     if hi <= lo:
         return Prior(name, label, "fixed", (float(q.value),), **common)
-    sd = float(np.log(hi / lo)) / 4
-    return Prior(name, label, "lognormal_ge1", (float(np.log(q.value)), sd), **common)
+    mean, sd = stated_moments(q)
+    return Prior(name, label, "lognormal_ge1", (float(np.log(mean)), float(sd / mean)),
+                 **common)
 
 
 DEFAULT_DORMANT = Prior("dormant_share", "Share of registered accounts that are not workers",
