@@ -174,6 +174,10 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         "audience": np.log(np.where(np.isnan(data.audience), 1.0, data.audience)),
         "audience_sd": data.audience_sd,
     }
+    from crowdcensus.synthesis.population import RARE_RATE, RARE_SMOOTHNESS, SMOOTHNESS
+
+    centre = bin_rates()[1:-1]          # the bin at the middle of each second difference
+    arrays["smoothness"] = np.where(centre < RARE_RATE, RARE_SMOOTHNESS, SMOOTHNESS)
     nodes, weights = np.polynomial.hermite_e.hermegauss(HETEROGENEITY_NODES)
     arrays["het_nodes"] = nodes
     arrays["het_logw"] = np.log(weights / weights.sum())

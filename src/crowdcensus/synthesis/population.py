@@ -39,8 +39,11 @@ from crowdcensus.synthesis.activity import N_BINS, WEEKS_PER_MONTH
 
 #: Centre of the log rate in the registration model (a visit every three weeks).
 RATE_CENTRE = float(np.log(0.33))
-#: Scale of the second differences of the activity distribution's log density per bin.
+#: Scale of the second differences of the activity distribution's log density per bin...
 SMOOTHNESS = 1.0
+#: ...and below this weekly rate, where an experiment of a few weeks sees almost nobody, a
+#: smaller one: the density of rarely active workers continues the trend of the others.
+RARE_RATE, RARE_SMOOTHNESS = 0.03, 0.5
 #: The nearly flat prior of each bin's log count of workers.
 LEVEL_CENTRE, LEVEL_SD = 7.0, 10.0
 #: The bin whose log density is the reference (0) when the shape is sampled apart.
@@ -122,7 +125,8 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
         log_pi = jax.nn.log_softmax(ell + jnp.log(a["log_width"]))
     # second-order random-walk prior of fixed scale on the log density (counts / bin width)
     second = ell[2:] - 2 * ell[1:-1] + ell[:-2]
-    numpyro.factor("activity_smoothness", jnp.sum(dist.Normal(0.0, SMOOTHNESS).log_prob(second)))
+    numpyro.factor("activity_smoothness",
+                   jnp.sum(dist.Normal(0.0, a["smoothness"]).log_prob(second)))
     pi = jnp.exp(log_pi)
     total = jnp.exp(log_total)
     numpyro.deterministic("activity", pi)
