@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,13 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
 
     cfg = study.synthesis
     data = synthesis_data(study, responses)
-    post = fit_joint(data, method=inference or cfg.inference, seed=seed, chains=cfg.chains,
+    if inference is None:
+        inference = os.environ.get("CROWDCENSUS_INFERENCE") or None
+        if inference is not None and inference not in ("nuts", "laplace"):
+            raise InputError(f"CROWDCENSUS_INFERENCE={inference}: must be nuts or laplace")
+        if inference is None or "inference" in cfg.model_fields_set:
+            inference = cfg.inference
+    post = fit_joint(data, method=inference, seed=seed, chains=cfg.chains,
                      warmup=cfg.warmup, draws=cfg.draws, progress=progress)
     summary = summarise(post, data, study.settings.level, seed=seed)
     warnings = []
@@ -100,9 +107,10 @@ def run_study(
 
     ``study`` is a validated :class:`~crowdcensus.study.Study` or the path of a
     study file. ``seed`` and ``draws`` override the study's settings (``draws``:
-    the methods' Monte Carlo); ``inference`` overrides ``[synthesis] inference``
-    (``"nuts"`` or ``"laplace"``); ``joint=False`` skips the joint model (the
-    combined tiers are then empty).
+    the methods' Monte Carlo); ``inference`` (``"nuts"`` or ``"laplace"``)
+    overrides the study's ``[synthesis] inference``; without either, the
+    environment variable ``CROWDCENSUS_INFERENCE`` decides, else NUTS.
+    ``joint=False`` skips the joint model (the combined tiers are then empty).
 
     Examples
     --------
@@ -133,8 +141,18 @@ def run_study(
         summary, data, joint_warnings = _joint(study, responses, seed, inference, progress)
         warnings += joint_warnings
         if summary.converged:
-            combined = {t: Interval(f.estimate, f.low, f.high) for t, f in summary.tiers.items()}
-            bands = {b: Interval(f.estimate, f.low, f.high) for b, f in summary.bands.items()}
+            # a tier no method measures would rest on the prior of the activity's shape
+            # alone: the joint model keeps it internally but does not report it
+            measured = {t for tiers in run.intervals.values() for t in tiers}
+            combined = {t: Interval(f.estimate, f.low, f.high)
+                        for t, f in summary.tiers.items() if t in measured}
+            if len(combined) == len(summary.tiers):
+                bands = {b: Interval(f.estimate, f.low, f.high)
+                         for b, f in summary.bands.items()}
+            elif unmeasured := [t for t in summary.tiers if t not in measured]:
+                warnings.append("no method measures the " + " and ".join(
+                    t.replace("_", " ") for t in unmeasured) + " tier: the joint model does "
+                    "not report a figure that would rest on its prior alone")
     warnings.extend(disagreements(run.intervals))
     if responses is not None and (linking := responses.platform_linking_warning()):
         warnings.append(linking)

@@ -157,7 +157,7 @@ def test_every_study_file_field_is_documented():
     doc = (FRANCE.parents[2] / "docs" / "study-file.md").read_text()
     models = [mod.Quantity, mod.MultihomingQuantity, mod.StudyInfo, mod.SourceRef,
               mod.Settings, mod.Audience, mod.Platform, mod.Columns, mod.Reach,
-              mod.Experiment, mod.Study]
+              mod.Experiment, mod.Study, mod.Schedule, mod.Synthesis, mod.Assumptions]
     missing = sorted({f"{m.__name__}.{name}" for m in models for name in m.model_fields
                       if name != "base_dir"
                       and not re.search(rf"(?m)(^|[`.\[]){name}[`\].= ]", doc)})

@@ -71,7 +71,8 @@ def test_capture_field_is_validated():
 def test_disjoint_method_intervals_are_flagged(tmp_path):
     """Inflated registrations: the declared figures and the experiment disagree, and the
     report says so."""
-    from crowdcensus.triangulate import Interval, disagreements
+    from crowdcensus.methods.montecarlo import Interval
+    from crowdcensus.synthesis.baseline import disagreements
 
     from crowdcensus.pipeline import run_study
     from crowdcensus.simulate.outputs import write_simulation

@@ -18,7 +18,8 @@ def _data() -> dict:
 
 def test_shipped_scenarios_load_and_are_documented():
     names = shipped_scenarios()
-    assert names == ["churn", "heterogeneous", "ideal", "inflated"]
+    assert names == ["churn", "dormant", "heterogeneous", "ideal", "inflated", "misreport",
+                     "small", "subset"]
     doc = (Path(__file__).parents[2] / "docs" / "validation.md").read_text()
     for name in names:
         sc = load_scenario(name)
