@@ -97,6 +97,9 @@ def blocks(page: Path) -> list[Block]:
         if token.type == "code_block":
             raise IndentedBlock(f"{page.relative_to(ROOT)}:{token.map[0] + 1}: indented code "
                                 "block; use a fenced block with a language")
+        if token.type == "fence" and token.info.startswith("{"):
+            pending = []  # a MyST directive (toctree, eval-rst...), not code
+            continue
         if token.type == "fence":
             block = Block(page, token.map[0] + 1, token.info.split()[0] if token.info else "",
                           token.content)
