@@ -21,7 +21,7 @@ extensions = [
     "numpydoc",
 ]
 
-source_suffix = {".md": "markdown"}
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
 exclude_patterns = ["_build", "validation/*.csv"]
 
@@ -42,3 +42,11 @@ html_theme = "furo"
 html_title = f"crowdcensus {release}"
 html_static_path: list[str] = []
 html_show_sourcelink = False
+
+
+def setup(app):
+    """Show ``csv`` blocks (sample files) as plain text: Pygments has no CSV lexer."""
+    from pygments.lexers.special import TextLexer
+    from sphinx.highlighting import lexers
+
+    lexers["csv"] = TextLexer()

@@ -81,7 +81,7 @@ class Block:
         return code
 
 
-class IndentedBlock(Exception):
+class IndentedBlockError(Exception):
     """A page has an indented code block: fence it and give it a language."""
 
 
@@ -95,7 +95,7 @@ def blocks(page: Path) -> list[Block]:
             pending = [(m.group(1), m.group(2)) for m in MARKER.finditer(token.content)]
             continue
         if token.type == "code_block":
-            raise IndentedBlock(f"{page.relative_to(ROOT)}:{token.map[0] + 1}: indented code "
+            raise IndentedBlockError(f"{page.relative_to(ROOT)}:{token.map[0] + 1}: indented code "
                                 "block; use a fenced block with a language")
         if token.type == "fence" and token.info.startswith("{"):
             pending = []  # a MyST directive (toctree, eval-rst...), not code
@@ -306,7 +306,8 @@ def console_session(code: str) -> list[tuple[str, str]]:
     return [(cmd, "\n".join(out).strip()) for cmd, out in session]
 
 
-def run_bash(script: str, cwd: Path, env: dict, timeout: float = 900) -> subprocess.CompletedProcess:
+def run_bash(script: str, cwd: Path, env: dict,
+             timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "-c", script], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 

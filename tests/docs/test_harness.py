@@ -70,7 +70,7 @@ def test_markers_and_indented_blocks(tmp_path, monkeypatch):
     first, second, third = cb.blocks(page)
     assert first.skip == "needs a server" and not second.skip and not third.skip
     assert second.source() == "validate --replicates 2\n" and third.replace == []
-    with pytest.raises(cb.IndentedBlock):
+    with pytest.raises(cb.IndentedBlockError):
         cb.blocks(_page(tmp_path, "Text\n\n    crowdcensus run x\n"))
 
 
