@@ -44,7 +44,8 @@ def test_help_imports_no_heavy_library():
 
 @pytest.mark.parametrize(("command", "shown"), [
     (["estimate", "closed"], ["<text|json>", "<profile>"]),
-    (["estimate", "mse"], ["<stepwise|bic|fixed|main>", "<text|json>"]),
+    (["estimate", "mse"], ["<stepwise|bic|downhill|bayesthresh|fixed|main>",
+                           "<proper|improper>", "<text|json>"]),
     (["estimate", "open"], ["<text|json>"]),
     (["demo"], ["<france-2018|simulated>"]),
     (["export"], ["<responses|histories>"]),

@@ -13,6 +13,7 @@ MODULES = [
     "crowdcensus.capture.glm",
     "crowdcensus.capture.readers",
     "crowdcensus.capture.closed.model",
+    "crowdcensus.capture.closed.huggins",
     "crowdcensus.capture.mse.model",
     "crowdcensus.capture.open.model",
     "crowdcensus.config",

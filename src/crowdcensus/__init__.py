@@ -3,8 +3,9 @@
 The public Python API is importable from the package root; each name is
 imported on first use, so ``import crowdcensus`` stays cheap:
 
-- :class:`ClosedPopulationModel`, :class:`MultipleSystemsModel`,
-  :class:`OpenPopulationModel` -- the capture-recapture estimators, all of one
+- :class:`ClosedPopulationModel`, :class:`HugginsModel` (individual covariates),
+  :class:`MultipleSystemsModel`, :class:`OpenPopulationModel` -- the
+  capture-recapture estimators, all of one
   shape (``fit`` returns the model; ``abundance_``, ``stderr_``,
   ``confidence_interval_``, ``summary``, ``to_dict()``, ``plot()``);
 - :func:`read_histories` -- capture data from a CSV or Parquet file;
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "ClosedPopulationModel": "crowdcensus.capture.closed.model",
+    "HugginsModel": "crowdcensus.capture.closed.huggins",
     "MultipleSystemsModel": "crowdcensus.capture.mse.model",
     "OpenPopulationModel": "crowdcensus.capture.open.model",
     "read_histories": "crowdcensus.capture.readers",
@@ -38,6 +40,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
+    from crowdcensus.capture.closed.huggins import HugginsModel
     from crowdcensus.capture.closed.model import ClosedPopulationModel
     from crowdcensus.capture.mse.model import MultipleSystemsModel
     from crowdcensus.capture.open.model import OpenPopulationModel
@@ -63,6 +66,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ClosedPopulationModel",
+    "HugginsModel",
     "MultipleSystemsModel",
     "OpenPopulationModel",
     "__version__",

@@ -40,8 +40,15 @@ def _params():
         yield pytest.param(page, id=rel, marks=marks)
 
 
+#: Data sets the pages read by their bare names: the bundled ones and two test copies
+#: of R packages' data (the fixtures of tests/docs/fixtures/ come on top).
+DATA = [*sorted((cb.ROOT / "src" / "crowdcensus" / "datasets").glob("*.csv")),
+        cb.ROOT / "tests" / "mse" / "data" / "korea.csv",
+        cb.ROOT / "tests" / "openpop" / "data" / "duck.csv"]
+
+
 def _sandbox(tmp: Path) -> Path:
-    for item in cb.FIXTURES.iterdir():
+    for item in [*DATA, *cb.FIXTURES.iterdir()]:
         shutil.copy(item, tmp / item.name)
     for name in ("examples", "tests"):
         (tmp / name).symlink_to(cb.ROOT / name, target_is_directory=True)

@@ -31,6 +31,18 @@ def test_json_stepwise_with_bootstrap_and_plot(tmp_path):
     assert png.stat().st_size > 1000
 
 
+def test_level_sets_the_bootstrap_interval_ends():
+    r = run(DATA / "korea.csv", "--method", "fixed", "--model", "[12,3]", "--bootstrap", "60",
+            "--seed", "2", "--workers", "1", "--level", "0.9", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out["ci"]) == {"0.05", "0.95"} and out["level"] == 0.9
+    wide = json.loads(run(DATA / "korea.csv", "--method", "fixed", "--model", "[12,3]",
+                          "--bootstrap", "60", "--seed", "2", "--workers", "1", "--level",
+                          "0.99", "--format", "json").stdout)["ci"]
+    assert wide["0.005"] <= out["ci"]["0.05"] < out["ci"]["0.95"] <= wide["0.995"]
+
+
 def test_fixed_model_text_output():
     r = run(DATA / "western.csv", "--method", "fixed", "--model", "[15,2,3,4]")
     assert r.returncode == 0, r.stderr

@@ -19,6 +19,8 @@ _EXPORTS = {
     "read_histories": "crowdcensus.capture.readers",
     "ClosedPopulationModel": "crowdcensus.capture.closed.model",
     "fit_closed_models": "crowdcensus.capture.closed.model",
+    "HugginsModel": "crowdcensus.capture.closed.huggins",
+    "fit_huggins_models": "crowdcensus.capture.closed.huggins",
     "MultipleSystemsModel": "crowdcensus.capture.mse.model",
     "OpenPopulationModel": "crowdcensus.capture.open.model",
 }
@@ -59,6 +61,20 @@ def load_hare() -> CaptureHistories:
     return read_histories(path("hare.csv"))
 
 
+def load_deermice():
+    """Deer mice live-trapping: 38 mice over 6 nights, with sex (1 = male) and weight (g).
+
+    Source: Huggins (1991), *Biometrics* 47, 725-732, as the ``deermice`` data of
+    the R package VGAM (without its ``age`` column). Returns a DataFrame with the
+    occasion columns ``y1 ... y6`` and the covariates ``sex``, ``weight``: the input
+    of :class:`crowdcensus.capture.closed.huggins.HugginsModel`.
+    """
+    from crowdcensus.datasets import path
+    from crowdcensus.tables import read_table
+
+    return read_table(path("deermice.csv"))
+
+
 def load_seber2() -> CaptureHistories:
     """Two-sample example of Seber (1982, p. 107): 948 marked, 421 caught, 167 recaptured."""
     from crowdcensus.capture.readers import read_histories
@@ -71,9 +87,12 @@ __all__ = [
     "CaptureFrequencies",
     "CaptureHistories",
     "ClosedPopulationModel",
+    "HugginsModel",
     "MultipleSystemsModel",
     "OpenPopulationModel",
     "fit_closed_models",
+    "fit_huggins_models",
+    "load_deermice",
     "load_hare",
     "load_seber2",
     "read_events",

@@ -126,6 +126,9 @@ def estimate_closed(
         "(lowest AIC) to a .png, .svg or .pdf file."),
     descriptive: bool = typer.Option(
         False, "--descriptive", help="Also print fi, ui, vi, ni."),
+    covariates: str | None = typer.Option(
+        None, "--covariates", help="Individual covariate columns, e.g. sex,weight: Huggins' "
+        "conditional likelihood (models M0, Mt, Mb); the other 0/1 columns are the occasions."),
 ) -> None:
     """Fit the closed-population models (Rcapture's closedp) and print the model table."""
     if not 0 < level < 1:
@@ -134,6 +137,13 @@ def estimate_closed(
         from crowdcensus.plotting import check_plot_path
 
         check_plot_path(plot)
+    if covariates is not None:
+        from crowdcensus.commands.closed_covariates import check_options, run_huggins
+
+        check_options(nbcap=nbcap, t=t, events=events, interactions=interactions, ci=ci,
+                      descriptive=descriptive)
+        run_huggins(file, covariates, model, freq, level, fmt.value, plot)
+        return
     data = load_capture_data(file, freq, nbcap, t, events, id_column, occasion_column)
     from crowdcensus.capture.closed.model import fit_closed_models
     from crowdcensus.capture.histories import CaptureHistories

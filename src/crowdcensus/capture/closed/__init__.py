@@ -4,11 +4,14 @@ Modules: :mod:`.model` (:class:`ClosedPopulationModel`, :func:`fit_closed_models
 :mod:`.design` (the models as grouped Poisson designs), :mod:`.loglinear` (fit,
 Chao's eta rule, abundance and SE), :mod:`.timeeffects` (Mt/Mth on sufficient
 statistics for many occasions), :mod:`.profile` (profile-likelihood intervals),
-:mod:`.forms` (Petersen, Chapman, Chao's lower bound, Zelterman).
+:mod:`.forms` (Petersen, Chapman, Chao's lower bound, Zelterman), :mod:`.huggins`
+(:class:`HugginsModel`: M0, Mt, Mb with individual covariates by Huggins' conditional
+likelihood) and :mod:`.huggins_likelihood` (that likelihood, vectorised, for larger models).
 """
 
 from __future__ import annotations
 
+from crowdcensus.capture.closed.huggins import HugginsModel, fit_huggins_models
 from crowdcensus.capture.closed.model import (
     ClosedModelTable,
     ClosedPopulationModel,
@@ -16,4 +19,5 @@ from crowdcensus.capture.closed.model import (
     fit_closed_models,
 )
 
-__all__ = ["ClosedModelTable", "ClosedPopulationModel", "available_models", "fit_closed_models"]
+__all__ = ["ClosedModelTable", "ClosedPopulationModel", "HugginsModel", "available_models",
+           "fit_closed_models", "fit_huggins_models"]

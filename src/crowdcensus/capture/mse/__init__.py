@@ -1,8 +1,11 @@
 """Multiple systems estimation: hierarchical log-linear models over list overlaps.
 
 Modules: :mod:`.loglinear` (models, existence and identifiability checks, fit),
-:mod:`.select` (stepwise and BIC selection), :mod:`.model`
-(:class:`MultipleSystemsModel`), :mod:`.bootstrap` (BCa bootstrap), :mod:`.plots`.
+:mod:`.select` (stepwise selection), :mod:`.bic` (exhaustive BIC and downhill
+search) on :mod:`.batch` (many models checked and fitted at once),
+:mod:`.bayesthresh` (Bayesian thresholding) on :mod:`.posterior` (Hamiltonian
+Monte Carlo), :mod:`.model` (:class:`MultipleSystemsModel`), :mod:`.bootstrap`
+(BCa bootstrap), :mod:`.plots`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def draw_selection(est: MultipleSystemsModel, ax: Axes, top: int = 15) -> Axes:
-    """The best models by BIC with their estimates, or the stepwise path."""
+    """The best models by BIC with their estimates, or the stepwise (downhill) path."""
     from matplotlib import colormaps
 
     if est.ranking_:
@@ -28,6 +28,12 @@ def draw_selection(est: MultipleSystemsModel, ax: Axes, top: int = 15) -> Axes:
         ax.set_yticks(y, [f"{r.model}  (ΔBIC {r.bic - best:.1f})" for r in rows], fontsize=8)
         ax.set_xlabel("population estimate")
         ax.set_title(f"Best {len(rows)} models by BIC")
+    elif est.path_:
+        ax.plot(range(len(est.path_)), [s.popest for s in est.path_], marker="o")
+        ax.set_xticks(range(len(est.path_)), [s.model for s in est.path_], rotation=30,
+                      fontsize=8)
+        ax.set_ylabel("population estimate")
+        ax.set_title(f"downhill: {est.path_[-1].considered} models fitted")
     else:
         labels = ["main effects"] + [f"+{s.term}" for s in est.steps_]
         values = [None] + [s.popest for s in est.steps_]
@@ -63,9 +69,53 @@ def draw_bootstrap(est: MultipleSystemsModel, ax: Axes) -> Axes:
     return ax
 
 
+def draw_thresholds(est: MultipleSystemsModel, ax: Axes) -> Axes:
+    """Bayesian thresholding: each interaction's ``|posterior mean| / sd`` and the threshold."""
+    r = est.bayes_
+    stats = {**r.threshold_statistics, **r.triple_threshold_statistics}
+    names = list(stats)[::-1]
+    values = np.array([min(stats[k], 50.0) for k in names])
+    kept = set(r.retained) | set(r.retained_triples)
+    ax.barh(range(len(names)), values, color=["C0" if k in kept else "0.7" for k in names])
+    ax.axvline(r.threshold, color="C3", linestyle="--", label=f"threshold {r.threshold:g}")
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xlabel("|posterior mean| / posterior sd")
+    ax.set_title("Interactions (blue: retained)")
+    ax.legend()
+    return ax
+
+
+def draw_posterior(est: MultipleSystemsModel, ax: Axes) -> Axes:
+    """Bayesian thresholding: histogram of the population's posterior, median and interval."""
+    r = est.bayes_
+    if r is None:
+        raise ValueError("no posterior: fit with method='bayesthresh'")
+    ends = r.quantiles((0.005, 0.995))
+    shown = (r.total >= ends[0.005]) & (r.total <= ends[0.995])
+    ax.hist(r.total[shown], bins=60, color="0.7")
+    lo, hi = est.confidence_interval_
+    ax.axvline(r.median, color="C3", label=f"median {r.median:.0f}")
+    for value in (lo, hi):
+        ax.axvline(value, color="C0", linestyle="--")
+    ax.set_title(f"Posterior of the population; {100 * est.level:g}% interval "
+                 f"{lo:.0f}-{hi:.0f}")
+    ax.set_xlabel("population")
+    ax.set_yticks([])
+    ax.legend()
+    return ax
+
+
 def plot_mse(est: MultipleSystemsModel, path: str | Path, top: int = 15) -> Path:
-    """Write the model ranking (or stepwise path) and, after a bootstrap, its distribution."""
+    """Write the model ranking (or stepwise path) and, after a bootstrap, its distribution;
+    with Bayesian thresholding, the threshold statistics and the posterior."""
     p = check_plot_path(path)
+    if est.bayes_ is not None:
+        fig = file_figure((11, 4.5))
+        ax1, ax2 = fig.subplots(1, 2)
+        draw_thresholds(est, ax1)
+        draw_posterior(est, ax2)
+        fig.tight_layout()
+        return save_figure(fig, p)
     boot = est.bootstrap_ is not None
     fig = file_figure((11, 4.5) if boot else (6.5, 4.5))
     axes = fig.subplots(1, 2 if boot else 1, squeeze=False)

@@ -1,4 +1,4 @@
-"""Model selection for multiple systems estimation: forward stepwise and exhaustive BIC.
+"""Model selection for multiple systems estimation: forward stepwise, BIC, downhill.
 
 Both follow B. Silverman's R package MultipleSystemsEstimation (the methods of
 Chan, Silverman & Vincent 2021 and Silverman, Chan & Vincent 2024).
@@ -9,17 +9,14 @@ Stepwise
     both lists); under the current model it is Poisson with mean
     ``mu*_k = sum of fitted counts of the cells containing k``. Its p-value is
     ``min(P(X <= n*_k), P(X >= n*_k))``. Candidates whose enlarged model fails
-    :func:`~crowdcensus.capture.mse.check_model` are set aside; the candidate
+    :func:`~crowdcensus.capture.mse.loglinear.check_model` are set aside; the candidate
     with the smallest p-value is added while that p-value is below the
     threshold (default 0.02); ties go to the first pair in the order
     (1,2), (1,3), ..., (L-1,L).
 
-BIC
-    Every hierarchical model containing all main effects and interactions of
-    order at most ``max_order`` is checked, fitted, and ranked by
-    ``BIC = p log(n) - 2 loglik`` (``p`` counts every parameter, those at
-    ``-inf`` included; ``n`` = number of individuals observed). Models that fail
-    the check are dropped.
+BIC and downhill
+    See :mod:`crowdcensus.capture.mse.bic` (exhaustive ranking of every
+    hierarchical model up to an order, and the downhill search).
 
 References
 ----------
@@ -32,12 +29,19 @@ systems estimates to account for model selection. *Statistics and Computing* 34,
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import pdtr, pdtrc
 
+from crowdcensus.capture.mse.bic import (  # noqa: F401 - re-exported
+    MAX_BIC_MODELS,
+    RankedModel,
+    bic_search,
+    default_max_order,
+    downhill_search,
+    hierarchical_members,
+)
 from crowdcensus.capture.mse.loglinear import (
     HierarchicalModel,
     MSEFit,
@@ -46,14 +50,11 @@ from crowdcensus.capture.mse.loglinear import (
     check_model,
     describe_check,
     fit_model,
-    popcount,
 )
-from crowdcensus.errors import InputError, ModelError, NotIdentifiableError, TooLargeError
+from crowdcensus.errors import InputError, ModelError, NotIdentifiableError
 
 #: Default p-value threshold of the stepwise selection.
 DEFAULT_PTHRESH = 0.02
-#: Most models the exhaustive BIC search will enumerate.
-MAX_BIC_MODELS = 40_000
 
 
 @dataclass(frozen=True)
@@ -124,111 +125,18 @@ def _pair_name(mask: int) -> str:
         str(i + 1) for i in bits(mask))
 
 
-def default_max_order(n_lists: int) -> int:
-    """``L - 1`` up to five lists (every hierarchical model), 2 beyond."""
-    return n_lists - 1 if n_lists <= 5 else 2
-
-
 def hierarchical_models(n_lists: int, max_order: int) -> list[HierarchicalModel]:
-    """All hierarchical models with every main effect and terms of order <= ``max_order``.
-
-    A term of order ``r >= 3`` may enter only with all its ``r - 1`` subterms.
-
-    Raises
-    ------
-    TooLargeError
-        When there would be more than :data:`MAX_BIC_MODELS` models.
-    """
-    if max_order < 1:
-        raise InputError("the maximum interaction order must be at least 1")
-    max_order = min(max_order, n_lists)
-    terms = sorted(
-        (m for m in range(1, 2**n_lists) if 2 <= popcount(m) <= max_order),
-        key=lambda m: (popcount(m), m),
-    )
-    found: list[frozenset[int]] = []
-    chosen: set[int] = set()
-
-    def allowed(t: int) -> bool:
-        if popcount(t) == 2:
-            return True
-        return all((t & ~(1 << b)) in chosen for b in bits(t))
-
-    def walk(i: int) -> None:
-        if len(found) > MAX_BIC_MODELS:
-            return
-        if i == len(terms):
-            found.append(frozenset(chosen))
-            return
-        walk(i + 1)
-        t = terms[i]
-        if allowed(t):
-            chosen.add(t)
-            walk(i + 1)
-            chosen.discard(t)
-
-    walk(0)
-    if len(found) > MAX_BIC_MODELS:
-        raise TooLargeError(
-            f"more than {MAX_BIC_MODELS:,} hierarchical models for {n_lists} lists up to "
-            f"order {max_order}; lower --max-order or use --method stepwise"
-        )
-    return [HierarchicalModel.from_terms(n_lists, f) for f in found]
-
-
-@dataclass(frozen=True)
-class RankedModel:
-    """A row of the BIC ranking."""
-
-    model: str
-    popest: float
-    bic: float
-    aic: float
-    order: int
+    """All hierarchical models with every main effect and terms of order <= ``max_order``,
+    in the order of :func:`~crowdcensus.capture.mse.bic.hierarchical_members`."""
+    universe, members = hierarchical_members(n_lists, max_order)
+    return [HierarchicalModel.from_terms(n_lists, [universe[j] for j in np.flatnonzero(row)])
+            for row in members]
 
 
 def default_top_models(n_lists: int) -> int | None:
     """Models kept for the BIC bootstrap: all up to 3 lists, 20 for 4, 100 beyond
     (the defaults of ``estimate_population_bic`` in MultipleSystemsEstimation)."""
     return None if n_lists <= 3 else 20 if n_lists == 4 else 100
-
-
-def bic_search(
-    table: OverlapTable,
-    max_order: int | None = None,
-    models: tuple[str, ...] | None = None,
-) -> tuple[MSEFit, list[RankedModel]]:
-    """Exhaustive BIC selection over hierarchical models.
-
-    Returns the best fit and every usable model ranked by increasing BIC
-    (ties keep enumeration order). ``models`` restricts the search to the
-    given models (``[12,3]`` notation), as the bootstrap does with the best
-    models of the original data.
-    """
-    order = default_max_order(table.n_lists) if max_order is None else max_order
-    if models is None:
-        pool = hierarchical_models(table.n_lists, order)
-    else:
-        pool = [HierarchicalModel.parse(m, table.n_lists) for m in models]
-    ranking: list[tuple[float, int, MSEFit]] = []
-    for i, model in enumerate(pool):
-        if check_model(table, model):
-            continue
-        try:
-            fit = fit_model(table, model, check=False)
-        except NotIdentifiableError:
-            continue
-        if math.isfinite(fit.bic):
-            ranking.append((fit.bic, i, fit))
-    if not ranking:
-        raise NotIdentifiableError(
-            "no hierarchical model has an identifiable estimate on these data"
-        )
-    ranking.sort(key=lambda r: (r[0], r[1]))
-    rows = [
-        RankedModel(str(f.model), f.popest, f.bic, f.aic, f.model.order) for _, _, f in ranking
-    ]
-    return ranking[0][2], rows
 
 
 def select_model(
@@ -241,13 +149,15 @@ def select_model(
 ) -> MSEFit:
     """Run one selection method and return the fitted model.
 
-    ``method`` is ``"stepwise"``, ``"bic"``, ``"fixed"`` (needs ``model``) or
-    ``"main"`` (main effects only).
+    ``method`` is ``"stepwise"``, ``"bic"``, ``"downhill"``, ``"fixed"`` (needs
+    ``model``) or ``"main"`` (main effects only).
     """
     if method == "stepwise":
         return stepwise(table, pthresh)[0]
     if method == "bic":
         return bic_search(table, max_order, bic_models)[0]
+    if method == "downhill":
+        return downhill_search(table, max_order)[0]
     if method == "main":
         return fit_model(table, HierarchicalModel.main_effects(table.n_lists))
     if method == "fixed":
@@ -256,7 +166,7 @@ def select_model(
         if isinstance(model, str):
             model = HierarchicalModel.parse(model, table.n_lists)
         return fit_model(table, model)
-    raise InputError(f"unknown method {method!r} (use stepwise, bic, fixed or main)")
+    raise InputError(f"unknown method {method!r} (use stepwise, bic, downhill, fixed or main)")
 
 
 def population_estimate(
