@@ -37,7 +37,7 @@ test: $(DEVSTAMP)
 
 # The documentation site (Sphinx + MyST + numpydoc) into site/; every warning is an error.
 docs: $(DEVSTAMP)
-	$(BIN)/python -m sphinx -W --keep-going -q -b html docs site
+	$(BIN)/python -W error::UserWarning -m sphinx -W --keep-going -q -b html docs site
 	@echo "site/index.html"
 
 lint: $(DEVSTAMP)

@@ -362,11 +362,14 @@ def check_command_lines(block: Block, cli) -> list[str]:
 
     ``cli`` is the click command of ``crowdcensus``. Each line starting with
     ``crowdcensus`` (after an optional ``$ ``) must name an existing command, and
-    every ``--option`` on it (or on its ``\\`` continuation lines) must be one of
+    every ``--option`` on it (or on its continuation lines: after a ``\\``, or
+    indented) must be one of
     that command's.
     """
     problems = []
+    # a backslash continues a line; so does an indented line (synopses wrap that way)
     text = re.sub(r"\\\n", " ", block.code)
+    text = re.sub(r"\n[ \t]+(?=\S)", " ", text)
     for line in text.splitlines():
         line = line.strip().removeprefix("$ ")
         if not line.startswith("crowdcensus ") and line != "crowdcensus":

@@ -81,10 +81,12 @@ def test_console_sessions_and_commands_that_do_not_exist(tmp_path, monkeypatch):
                        ("echo $?", "2")]
     monkeypatch.setattr(cb, "ROOT", tmp_path)
     page = _page(tmp_path, "```text\ncrowdcensus estimate closed FILE [--ci profile]\n"
-                 "crowdcensus estimate closed FILE --no-such-option\ncrowdcensus estimat\n```\n")
+                 "crowdcensus estimate closed FILE --no-such-option\ncrowdcensus estimat\n"
+                 "crowdcensus estimate closed FILE [--model NAME]\n    [--wrapped-bad]\n```\n")
     problems = cb.check_command_lines(cb.blocks(page)[0], typer.main.get_command(app))
-    assert len(problems) == 2
+    assert len(problems) == 3
     assert "--no-such-option" in problems[0] and "names no command" in problems[1]
+    assert "--wrapped-bad" in problems[2] and "--model" not in problems[2].split("option")[1]
 
 
 def test_a_console_block_runs_in_one_shell_and_checks_each_output(tmp_path, monkeypatch):
