@@ -17,6 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_ETA = 700.0  # exp() overflows past ~709
+#: A fit has converged when the Newton decrement is below this times (|log-lik| + 1).
+DECREMENT_TOL = 1e-19
+#: A start whose expected counts total more than this times the observed total is absurd.
+ABSURD = 1e6
 
 _lgamma = np.frompyfunc(math.lgamma, 1, 1)
 
@@ -102,6 +106,27 @@ def newton_step(info: np.ndarray, grad: np.ndarray, damping: float = 0.0) -> np.
     return step / d
 
 
+def _logsumexp(x: np.ndarray) -> float:
+    top = float(np.max(x))
+    return top + math.log(float(np.sum(np.exp(x - top)))) if math.isfinite(top) else top
+
+
+def _total_mean(X: np.ndarray, off: np.ndarray, beta: np.ndarray) -> float:
+    eta = off + X @ beta
+    return math.exp(min(_logsumexp(eta), MAX_ETA))
+
+
+def _flat_start(X: np.ndarray, y: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """All coefficients 0 but the constant column's, set so that the means sum to ``y``."""
+    beta = np.zeros(X.shape[1])
+    const = [j for j in range(X.shape[1]) if np.ptp(X[:, j]) == 0 and X[0, j] != 0]
+    total = y.sum()
+    if const and total > 0:
+        j = const[0]
+        beta[j] = (math.log(total) - _logsumexp(off)) / X[0, j]
+    return beta
+
+
 def poisson_loglik_kernel(y: np.ndarray, fitted: np.ndarray) -> float:
     """``sum(y log(fitted) - fitted)`` with ``0 log 0 = 0``."""
     pos = y > 0
@@ -142,33 +167,56 @@ def fit_poisson(
     Xk = X[:, cols]
     k = len(cols)
 
-    if start is not None:
-        beta = np.where(np.isfinite(start), start, 0.0)[cols] * scale[cols]
-    else:
-        # R's glm start: one weighted least-squares step from mu = y + 0.1
-        mu0 = y + 0.1
-        z = np.log(mu0) - off + (y - mu0) / mu0
-        xtw = (Xk * mu0[:, None]).T
-        try:
-            beta = np.linalg.solve(xtw @ Xk, xtw @ z)
-        except np.linalg.LinAlgError:
-            beta = np.linalg.lstsq(xtw @ Xk, xtw @ z, rcond=None)[0]
+    # R's glm start: one weighted least-squares step from mu = y + 0.1
+    mu0 = y + 0.1
+    z = np.log(mu0) - off + (y - mu0) / mu0
+    xtw = (Xk * mu0[:, None]).T
+    try:
+        beta = np.linalg.solve(xtw @ Xk, xtw @ z)
+    except np.linalg.LinAlgError:
+        beta = np.linalg.lstsq(xtw @ Xk, xtw @ z, rcond=None)[0]
 
     def loglik(b: np.ndarray) -> float:
-        eta = np.clip(off + Xk @ b, -MAX_ETA, MAX_ETA)
+        # no clipping: a point whose means overflow has log-likelihood -inf and is refused
+        eta = off + Xk @ b
+        if not np.all(eta <= MAX_ETA):
+            return -np.inf
         return poisson_loglik_kernel(y, np.exp(eta))
 
+    # R's start is kept -- its path is glm's, which matters where the maximum lies at
+    # infinity and the signs of diverging coefficients depend on the path (Chao's
+    # etas) -- unless its expected counts are absurd, as when empty cells sit where a
+    # column is huge (2**k at k = 52): Newton would then take hundreds of steps, each
+    # one unit down an exponential. The flat start (every coefficient 0 but an
+    # intercept matching the total count) replaces it then. A warm start is used when
+    # it is likelier than either.
+    if not np.isfinite(loglik(beta)) or _total_mean(Xk, off, beta) > ABSURD * (y.sum() + 1):
+        beta = _flat_start(Xk, y, off)
+    if start is not None:
+        warm = np.where(np.isfinite(start), start, 0.0)[cols] * scale[cols]
+        if loglik(warm) >= loglik(beta):
+            beta = warm
     ll = loglik(beta)
     converged = False
     it = 0
     for _ in range(max_iter):
         it += 1
-        eta = np.clip(off + Xk @ beta, -MAX_ETA, MAX_ETA)
-        mu = np.exp(eta)
+        mu = np.exp(np.clip(off + Xk @ beta, -MAX_ETA, MAX_ETA))
         grad = Xk.T @ (y - mu)
         info = (Xk * mu[:, None]).T @ Xk
         step = newton_step(info, grad)
-        if not np.all(np.isfinite(step)):
+        decrement = float(grad @ step)
+        for damping in (1e-10, 1e-6, 1e-2, 1.0):
+            if decrement >= 0:
+                break
+            # a nearly singular information solved into garbage: damp it
+            step = newton_step(info, grad, damping)
+            decrement = float(grad @ step)
+        if not (np.all(np.isfinite(step)) and decrement >= 0):
+            break
+        # Newton decrement: the log-likelihood a full step would still gain (about half of it)
+        if decrement <= DECREMENT_TOL * (abs(ll) + 1.0):
+            converged = True
             break
         t = 1.0
         for _ in range(40):

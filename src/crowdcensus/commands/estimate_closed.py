@@ -49,7 +49,7 @@ def load_capture_data(
 
 def _fmt(x: float | None, digits: int = 1) -> str:
     if x is None or not math.isfinite(x):
-        return "--"
+        return "\u2014"  # em dash: no figure
     return f"{x:,.{digits}f}"
 
 
@@ -73,24 +73,47 @@ def render_table(table: ClosedModelTable, data, with_ci: bool) -> str:
         head += f"{'CI abund.':>11}{f'{level:.0%} CI':>22}"
     lines.append(head + "  status")
     for m in table.models:
-        unb = not math.isfinite(m.abundance_)
+        unb = m.status_ == "unbounded"
         row = (f"{m.name_:<16}{'unbounded' if unb else _fmt(m.abundance_):>12}"
                f"{_fmt(m.stderr_):>10}{_fmt(m.deviance_, 3):>11}{m.df_:>7}"
                f"{_fmt(m.aic_, 3):>11}{_fmt(m.bic_, 3):>11}")
         if with_ci:
             lo, hi = m.confidence_interval_ or (None, None)
-            ci = "--" if lo is None else f"[{_fmt(lo)}, {_fmt(hi) if hi != math.inf else 'inf'}]"
+            top = "inf" if hi == math.inf else _fmt(hi)
+            ci = "\u2014" if lo is None else f"[{_fmt(lo)}, {top}]"
             row += f"{_fmt(m.ci_abundance_):>11}{ci:>22}"
         lines.append(row + f"  {m.status_}")
     notes = [f"{m.name_}: {m.ci_status_}" for m in table.models
              if with_ci and m.ci_status_ not in (None, "ok")]
     for name, why in table.skipped.items():
         notes.append(f"{name} not fitted: {why}")
-    if any(not math.isfinite(m.abundance_) for m in table.models):
+    statuses = [m.status_ for m in table.models]
+    if "unbounded" in statuses:
         notes.append("unbounded: the data cannot bound the population under that model "
                      "(too few recaptures); no finite estimate is given.")
+    if any(s.startswith("degenerate") for s in statuses):
+        notes.append("degenerate: the fitted rates of some empty cells went to 0 and took the "
+                     "unseen individuals with them (Rcapture: 'fitted rates numerically 0'); "
+                     "N = n is a limit, not an estimate, and has no standard error.")
+    _, left_out = table.usable()
+    for name, why in left_out.items():
+        if why.startswith("same fit as"):
+            notes.append(f"{name} is the {why}: it counts once "
+                         "when models are compared or averaged.")
+    if any(s == "not converged" or s.startswith("failed") for s in statuses):
+        notes.append("not converged / failed: the fit gave no valid figures; none is shown.")
     if notes:
         lines += ["", *notes]
+    return "\n".join(lines)
+
+
+def render_bias_corrected(estimates: list) -> str:
+    """Plain-text table of the bias-corrected estimates."""
+    lines = ["Bias-corrected estimates (Rcapture's closedp.bc, for sparse data):",
+             f"{'model':<16}{'abundance':>12}{'stderr':>10}  status"]
+    for est in estimates:
+        value = "unbounded" if est.abundance == math.inf else _fmt(est.abundance)
+        lines.append(f"{est.model:<16}{value:>12}{_fmt(est.stderr):>10}  {est.status}")
     return "\n".join(lines)
 
 
@@ -126,6 +149,9 @@ def estimate_closed(
         "(lowest AIC) to a .png, .svg or .pdf file."),
     descriptive: bool = typer.Option(
         False, "--descriptive", help="Also print fi, ui, vi, ni."),
+    bias_corrected: bool = typer.Option(
+        False, "--bias-corrected", help="Also give the bias-corrected estimates for sparse "
+        "data (Rcapture's closedp.bc)."),
     covariates: str | None = typer.Option(
         None, "--covariates", help="Individual covariate columns, e.g. sex,weight: Huggins' "
         "conditional likelihood (models M0, Mt, Mb); the other 0/1 columns are the occasions."),
@@ -141,25 +167,36 @@ def estimate_closed(
         from crowdcensus.commands.closed_covariates import check_options, run_huggins
 
         check_options(nbcap=nbcap, t=t, events=events, interactions=interactions, ci=ci,
-                      descriptive=descriptive)
+                      descriptive=descriptive, **{"bias-corrected": bias_corrected})
         run_huggins(file, covariates, model, freq, level, fmt.value, plot)
         return
+    if bias_corrected and interactions:
+        raise InputError("--bias-corrected cannot be combined with --interactions "
+                         "(Rcapture's closedp.bc has no interactions)")
     data = load_capture_data(file, freq, nbcap, t, events, id_column, occasion_column)
+    from crowdcensus.capture.closed.forms import closed_form_estimates
     from crowdcensus.capture.closed.model import fit_closed_models
     from crowdcensus.capture.histories import CaptureHistories
 
     ci_name = None if ci is None else ci.value
     table = fit_closed_models(data, models=model, interactions=interactions, ci=ci_name,
                               level=level)
-    if fmt is OutputFormat.json:
-        typer.echo(json.dumps(table.to_dict(), indent=2))
-    else:
-        from crowdcensus.capture.closed.forms import closed_form_estimates
+    forms = closed_form_estimates(data, level)
+    corrected = None
+    if bias_corrected:
+        from crowdcensus.capture.closed.bias_corrected import bias_corrected_estimates
 
+        corrected = bias_corrected_estimates(data, model)
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(table.to_dict(bias_corrected=corrected), indent=2))
+    else:
         typer.echo(render_table(table, data, ci_name == "profile"))
+        if corrected is not None:
+            typer.echo("")
+            typer.echo(render_bias_corrected(corrected))
         typer.echo("")
         typer.echo("Closed forms:")
-        for est in closed_form_estimates(data, level):
+        for est in forms:
             bounds = f"[{_fmt(est.ci_low)}, {_fmt(est.ci_high)}]"
             extra = "" if est.status == "ok" else f"  ({est.status})"
             value = "unbounded" if not math.isfinite(est.abundance) else _fmt(est.abundance)

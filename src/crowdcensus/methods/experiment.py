@@ -23,8 +23,10 @@ Two steps.
    :math:`f_0 = \\bar N - n`: :math:`[n + f_0/C,\\ n + f_0 C]` with
    :math:`C = \\exp(z \\sqrt{\\log(1 + se^2/f_0^2)})`; the Monte Carlo draws
    :math:`N = n + f_0 \\exp(\\sigma Z)` with the same :math:`\\sigma`.
-   Models whose fit failed (status other than ``ok`` or a ``boundary`` of
-   Chao's constraints) or whose estimate is not finite take no part.
+   Models whose fit failed, is unbounded or degenerate (status other than ``ok``
+   or a ``boundary`` of Chao's constraints) or whose estimate is not finite take
+   no part, and a fit reached under two names counts once
+   (:func:`crowdcensus.capture.closed.comparison.distinct_usable_models`).
 
 2. **Tier sizes.** Each respondent's reported frequency is weighted by the
    inverse of their reach (:mod:`crowdcensus.tiers`); the weighted shares of
@@ -126,19 +128,24 @@ def model_average(models: list[FittedModel], n_captured: int) -> ModelAverage:
     ----------
     models : list
         Fitted models with ``name_``, ``abundance_``, ``stderr_``, ``aic_`` and
-        ``status_`` (``"ok"`` or ``"boundary: ..."`` for a usable fit).
+        ``status_``. Only the usable, distinct ones are averaged
+        (:func:`crowdcensus.capture.closed.comparison.distinct_usable_models`: degenerate,
+        failed and unbounded fits are left out, and a fit reached under two names --
+        Mh Chao with every eta at 0 is M0 -- counts once).
     n_captured : int
         Number of distinct individuals caught.
     """
+    from crowdcensus.capture.closed.comparison import distinct_usable_models
+
+    kept, left_out = distinct_usable_models(models)
+    kept_ids = {id(m) for m in kept}
     rows = []
     for m in models:
         status = str(getattr(m, "status_", "ok"))
-        ok = (
-            (status == "ok" or status.startswith("boundary"))
-            and all(np.isfinite([m.abundance_, m.stderr_, m.aic_]))
-            and m.abundance_ >= n_captured
-        )
+        ok = id(m) in kept_ids and m.abundance_ >= n_captured
         name = getattr(m, "name_", None) or getattr(m, "name", "?")
+        if left_out.get(str(name), status) != status:
+            status = f"{status}; {left_out[str(name)]}"
         rows.append({"model": str(name), "abundance": float(m.abundance_),
                      "stderr": float(m.stderr_), "aic": float(m.aic_),
                      "status": status, "used": bool(ok)})

@@ -43,16 +43,22 @@ def _rounded(x: float) -> str:
 
 def _number(x: float) -> str:
     if x is None or not math.isfinite(x):
-        return "-"
+        return "\u2014"  # em dash: no figure (a failed or degenerate fit)
     if abs(x) >= 1000:
         return f"{x:,.0f}"
     return f"{x:.4g}"
 
 
+def _fixed(x: float, digits: int = 2) -> str:
+    if x is None or not math.isfinite(x):
+        return "\u2014"
+    return f"{x:.{digits}f}"
+
+
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("crowdcensus.report", "templates"),
                       autoescape=select_autoescape(["html"]))
-    env.filters.update(count=_count, rounded=_rounded, number=_number,
+    env.filters.update(count=_count, rounded=_rounded, number=_number, fixed=_fixed,
                        pct=lambda x: f"{100 * x:.1f}%")
     return env
 

@@ -4,7 +4,10 @@ Modules: :mod:`.model` (:class:`ClosedPopulationModel`, :func:`fit_closed_models
 :mod:`.design` (the models as grouped Poisson designs), :mod:`.loglinear` (fit,
 Chao's eta rule, abundance and SE), :mod:`.timeeffects` (Mt/Mth on sufficient
 statistics for many occasions), :mod:`.profile` (profile-likelihood intervals),
-:mod:`.forms` (Petersen, Chapman, Chao's lower bound, Zelterman), :mod:`.huggins`
+:mod:`.forms` (Petersen, Chapman, Chao's lower bound, Zelterman),
+:mod:`.bias_corrected` (Rcapture's ``closedp.bc``), :mod:`.recession` (does the
+abundance exist? directions of recession), :mod:`.comparison` (the usable, distinct
+models of a table, for selection and averaging), :mod:`.huggins`
 (:class:`HugginsModel`: M0, Mt, Mb with individual covariates by Huggins' conditional
 likelihood) and :mod:`.huggins_likelihood` (that likelihood, vectorised, for larger models).
 """

@@ -14,6 +14,15 @@ from crowdcensus.capture.glm import fit_poisson
 #: Unseen individuals beyond this multiple of the number caught mean the data do not
 #: bound the population (the likelihood keeps increasing towards N = infinity).
 UNBOUNDED_RATIO = 1e6
+#: Status of a fit whose maximum lies at infinity with no unseen individual left.
+DEGENERATE = "degenerate: fitted rates numerically 0, N = n at the limit"
+#: Status of a fit whose maximum lies at infinity but leaves the abundance determined.
+ZERO_RATES = "zero rates: some fitted rates are numerically 0; N is their limit"
+#: Fitted means below this on empty cells prompt the search for a direction of recession.
+RECEDING_MEAN = 1e-6
+#: An eta below this is negative or 0 to rounding: at its bound, removed (an eta whose
+#: maximum is exactly 0 comes out as +-1e-15; keeping it changes nothing but the df).
+ETA_ZERO = 1e-10
 
 
 @dataclass
@@ -32,6 +41,10 @@ class LogLinearFit:
     fitted: np.ndarray
     design: Design
     removed: list[str] = field(default_factory=list)
+    #: Where the likelihood's supremum lies (see :mod:`.recession`): ``"n"`` (no unseen
+    #: individual), ``"inf"``, ``"zero"`` (at infinity, the abundance determined), or
+    #: ``None`` (a finite maximum).
+    direction: str | None = None
 
     @property
     def n_captured(self) -> int:
@@ -64,16 +77,26 @@ class LogLinearFit:
 
     @property
     def unbounded(self) -> bool:
-        return not math.isfinite(self.abundance) or (
+        return self.direction == "inf" or not math.isfinite(self.abundance) or (
             self.abundance - self.n_captured > UNBOUNDED_RATIO * max(self.n_captured, 1)
         )
+
+    @property
+    def degenerate(self) -> bool:
+        """The fitted rates of some empty cells went to 0 and took the unseen count with
+        them: the data do not bound the abundance away from ``n``."""
+        return self.direction == "n" and not self.unbounded
 
     @property
     def status(self) -> str:
         if self.unbounded:
             return "unbounded"
+        if self.degenerate:
+            return DEGENERATE
         if not self.converged:
             return "not converged"
+        if self.direction == "zero":
+            return ZERO_RATES
         if self.rank < len(self.names):
             return "rank deficient"
         if self.removed:
@@ -98,24 +121,30 @@ def _kernel(design: Design, fitted: np.ndarray) -> float:
 def fit_design(design: Design) -> LogLinearFit:
     """Fit a design; for Chao models drop the first negative eta and refit until none is.
 
-    Removing an eta sets it to 0, its boundary (Rcapture's ``neg = TRUE``).
+    Removing an eta sets it to 0, its boundary (Rcapture's ``neg = TRUE``). The etas
+    are all in the first fits, as in Rcapture: an eta acting only on capture counts
+    nobody reached goes to minus infinity there (those cells are fitted as 0) and is
+    removed in its turn. One such eta still positive at the end is set to 0 as well:
+    the likelihood can only fall as it grows (it adds expected counts to empty cells),
+    so 0 is its constrained maximum -- where Rcapture keeps it at an arbitrary value
+    and counts it in the degrees of freedom.
     """
     removed: list[str] = []
-    # an eta whose column is zero on every cell with a count is at -infinity: on its bound
     seen = design.y > 0
-    dead = [j for j in design.constrained if not np.any(design.X[seen, j])]
-    if dead:
-        removed += [design.names[j] for j in dead]
-        design = design.drop(dead)
     start = None
     while True:
         pf = fit_poisson(design.X, design.y, design.offset, start=start)
-        neg = [j for j in design.constrained if np.isfinite(pf.coef[j]) and pf.coef[j] < 0]
-        if not neg:
-            break
-        removed.append(design.names[neg[0]])
-        start = np.delete(pf.coef, neg[0])
-        design = design.drop([neg[0]])
+        neg = [j for j in design.constrained
+               if np.isfinite(pf.coef[j]) and pf.coef[j] < ETA_ZERO]
+        if neg:
+            drop = [neg[0]]
+        else:
+            drop = [j for j in design.constrained if not np.any(design.X[seen, j])]
+            if not drop:
+                break
+        removed += [design.names[j] for j in drop]
+        start = np.delete(pf.coef, drop)
+        design = design.drop(drop)
     coef = np.where(np.isfinite(pf.coef), pf.coef, 0.0)
     cov = np.where(np.isfinite(pf.cov), pf.cov, 0.0)
     if design.abundance is not None:
@@ -127,5 +156,17 @@ def fit_design(design: Design) -> LogLinearFit:
     return LogLinearFit(
         coef=pf.coef, cov=pf.cov, names=list(design.names), converged=pf.converged,
         rank=pf.rank, kernel=_kernel(design, pf.fitted), abundance=N, variance=var,
-        fitted=pf.fitted, design=design, removed=removed,
+        fitted=pf.fitted, design=design, removed=removed, direction=_direction(design, pf),
     )
+
+
+def _direction(design: Design, pf) -> str | None:
+    """Search a direction of recession when an empty cell's fitted mean has nearly vanished."""
+    empty = design.y == 0
+    if not np.any(pf.fitted[empty] < RECEDING_MEAN):
+        return None
+    from crowdcensus.capture.closed.recession import abundance_direction
+
+    cols = np.isfinite(pf.coef)  # aliased columns leave the cone's lineality aside
+    x0 = None if design.zero_row is None else design.zero_row[cols]
+    return abundance_direction(design.X[:, cols], design.y, x0)

@@ -86,22 +86,32 @@ class ClosedPopulationModel(PopulationEstimator):
     Attributes
     ----------
     abundance_, stderr_ : float
-        Estimated population size and its standard error (multinomial:
-        Poisson delta-method variance ``exp(b0) + exp(2 b0) var(b0)``).
-        ``inf`` when the data cannot bound the population.
+        Estimated population size ``N = n + exp(b0)`` (Mb/Mbh: their own
+        form) and its standard error (multinomial: Poisson delta-method
+        variance ``exp(b0) + exp(2 b0) var(b0)``). ``inf`` for an unbounded
+        fit; for a degenerate fit the abundance is its limit ``n`` and the
+        standard error ``nan``.
     confidence_interval_ : tuple of float or None
         ``(low, high)`` at ``level``; ``None`` when a profile interval is
-        asked for a behavioural model (it is not defined there).
+        asked for a behavioural model (it is not defined there), and for a
+        failed or degenerate fit.
     n_captured_ : int
         Number of distinct individuals seen.
     deviance_, df_, aic_, bic_ : float, int, float, float
         Deviance against the saturated Poisson model over the ``2**t - 1``
         observable histories (or the ``f_k`` cells on frequency data);
         AIC/BIC from the full Poisson log-likelihood, BIC with ``log(n)``.
+        A fit that failed (``not converged``, ``failed: ...``) reports ``nan``
+        for all of them and for the abundance: never a number.
     status_ : str
-        ``ok``, ``boundary: eta5=0`` (a Chao eta set to its bound),
-        ``not converged``, ``rank deficient`` or ``unbounded`` (the data
-        cannot bound the population).
+        ``ok``; ``boundary: eta5=0`` (a Chao eta set to its bound);
+        ``unbounded`` (the likelihood rises towards N = infinity: too few
+        recaptures); ``degenerate: ...`` (the fitted rates of some empty cells
+        went to 0 and the unseen count with them, so N = n at the limit --
+        Rcapture's "fitted rates numerically 0"; see :mod:`.recession`);
+        ``rank deficient``; ``not converged``; ``failed: ... not finite``.
+    usable : bool
+        ``ok`` or ``boundary`` with finite figures (see :meth:`usable`).
     coef_ : pandas.Series
         The log-linear coefficients (Rcapture's ``parameters``).
     ci_abundance_ : float or None
@@ -172,20 +182,42 @@ class ClosedPopulationModel(PopulationEstimator):
             if isinstance(data, CaptureHistories) else []
         self.fit_ = fit
         self.n_captured_ = fit.n_captured
-        unbounded = fit.unbounded
-        self.abundance_ = math.inf if unbounded else fit.abundance
-        self.stderr_ = math.inf if unbounded else fit.stderr
-        self.deviance_ = fit.deviance
         self.df_ = int(fit.df)
-        self.aic_ = fit.aic
-        self.bic_ = fit.bic
         self.status_ = fit.status
-        if unbounded and not fit.converged and _has_recaptures(data):
+        self.abundance_, self.stderr_ = fit.abundance, fit.stderr
+        self.deviance_, self.aic_, self.bic_ = fit.deviance, fit.aic, fit.bic
+        if fit.unbounded and not fit.converged and _has_recaptures(data):
             # diverging with recaptures in the data: a numerical failure, not N = infinity
             self.status_ = "not converged"
+        elif fit.unbounded:
+            self.abundance_ = self.stderr_ = math.inf
+        elif fit.degenerate:
+            # the limit of the fit: nobody left unseen; no standard error at infinity
+            self.abundance_, self.stderr_ = float(fit.n_captured), math.nan
+        figures = {"abundance": self.abundance_, "stderr": self.stderr_,
+                   "deviance": self.deviance_, "AIC": self.aic_, "BIC": self.bic_}
+        if fit.unbounded or fit.degenerate:
+            figures = {k: v for k, v in figures.items() if k in ("deviance", "AIC", "BIC")}
+        bad = [k for k, v in figures.items() if not math.isfinite(v)]
+        if self.status_ != "not converged" and bad:
+            self.status_ = f"failed: {', '.join(bad)} not finite"
+        if self.status_ == "not converged" or self.status_.startswith("failed"):
+            # a failed fit never reports a number
+            self.abundance_ = self.stderr_ = self.deviance_ = self.aic_ = self.bic_ = math.nan
+        if self.status_ == "not converged" or self.status_.startswith(("failed", "degenerate")):
+            self.confidence_interval_ = None  # no interval either
         self.ci_abundance_ = None
         self.ci_status_ = None
         self.data_ = data
+
+    @property
+    def usable(self) -> bool:
+        """``True`` for a fit whose estimate can be used and compared: status ``ok`` or a
+        Chao eta at its bound (``boundary: ...``), finite figures. Not converged, failed,
+        unbounded, degenerate and rank-deficient fits are not usable."""
+        self._check_fitted()
+        return (self.status_ == "ok" or self.status_.startswith("boundary")) and all(
+            math.isfinite(v) for v in (self.abundance_, self.stderr_, self.aic_))
 
     @property
     def coef_(self) -> pd.Series:
@@ -237,7 +269,8 @@ class ClosedPopulationModel(PopulationEstimator):
         """What ``crowdcensus estimate closed FILE --model NAME --format json`` prints."""
         self._check_fitted()
         return {"schema_version": SCHEMA_VERSION, "n_captured": int(self.n_captured_),
-                "models": [self.to_row()]}
+                "models": [self.to_row()],
+                "closed_forms": closed_forms_json(self.data_, self.level)}
 
     def fitted_frequencies(self) -> pd.DataFrame:
         """Observed and fitted number of individuals caught ``k`` times, ``k = 1..t``."""
@@ -308,6 +341,9 @@ class ClosedModelTable:
     models: list[ClosedPopulationModel]
     n_captured: int
     skipped: dict[str, str]
+    #: The data and the level, for the closed forms of :meth:`to_dict`.
+    data: CaptureData | None = None
+    level: float = 0.95
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -320,18 +356,32 @@ class ClosedModelTable:
         frame.attrs["level"] = self.models[0].level
         return frame
 
+    def usable(self) -> tuple[list[ClosedPopulationModel], dict[str, str]]:
+        """The usable, distinct models and why each other one is left out (see
+        :func:`crowdcensus.capture.closed.comparison.distinct_usable_models`)."""
+        from crowdcensus.capture.closed.comparison import distinct_usable_models
+
+        return distinct_usable_models(self.models)
+
     def best(self, criterion: str = "aic") -> ClosedPopulationModel:
-        """The bounded model with the smallest AIC (or BIC)."""
+        """The usable model with the smallest AIC (or BIC)."""
         attr = {"aic": "aic_", "bic": "bic_"}[criterion.lower()]
-        ok = [m for m in self.models if math.isfinite(m.abundance_)]
+        ok, _ = self.usable()
         if not ok:
-            raise InputError("no model gives a bounded estimate for these data")
+            raise InputError("no model gives a usable estimate for these data")
         return min(ok, key=lambda m: getattr(m, attr))
 
-    def to_dict(self) -> dict:
-        """What ``crowdcensus estimate closed FILE --format json`` prints."""
-        return {"schema_version": SCHEMA_VERSION, "n_captured": int(self.n_captured),
-                "models": [m.to_row() for m in self.models]}
+    def to_dict(self, bias_corrected: list | None = None) -> dict:
+        """What ``crowdcensus estimate closed FILE --format json`` prints: the models,
+        the closed forms (``closed_forms``) and, when given, the bias-corrected
+        estimates (``bias_corrected``, see :mod:`.bias_corrected`)."""
+        out = {"schema_version": SCHEMA_VERSION, "n_captured": int(self.n_captured),
+               "models": [m.to_row() for m in self.models]}
+        if self.data is not None:
+            out["closed_forms"] = closed_forms_json(self.data, self.level)
+        if bias_corrected is not None:
+            out["bias_corrected"] = [est.to_dict() for est in bias_corrected]
+        return out
 
     def __getitem__(self, name: str) -> ClosedPopulationModel:
         name = canonical_model_name(name)
@@ -388,4 +438,12 @@ def fit_closed_models(
         except (np.linalg.LinAlgError, FloatingPointError, OverflowError) as exc:
             skipped[name] = f"numerical failure ({exc})"
     n = data.n_captured
-    return ClosedModelTable(fitted, n, skipped)
+    return ClosedModelTable(fitted, n, skipped, data, level)
+
+
+def closed_forms_json(data: CaptureData, level: float) -> list[dict]:
+    """The ``closed_forms`` key of the JSON output: the closed forms the text prints
+    (:func:`.forms.closed_form_estimates`), each with its interval's ``level``."""
+    from crowdcensus.capture.closed.forms import closed_form_estimates
+
+    return [{**est.to_dict(), "level": level} for est in closed_form_estimates(data, level)]

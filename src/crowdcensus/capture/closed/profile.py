@@ -47,7 +47,7 @@ def _augment(design: Design, n0: float) -> Design:
         saturated_ylogy=design.saturated_ylogy,
         lgamma_sum=design.lgamma_sum,
         constrained=design.constrained,
-        zero_row=design.zero_row,
+        zero_row=None,  # the unseen cell is a cell of this table
     )
 
 
@@ -59,8 +59,10 @@ def profile_interval(
     full_name = name[0] + (f" {name[1]}" if name[1] else "")
     if name[0] in ("Mb", "Mbh"):
         return None, None, "profile interval not available for behavioural models"
-    if not math.isfinite(model.abundance_):
+    if model.status_ == "unbounded":
         return None, (float(model.n_captured_), math.inf), "unbounded"
+    if not model.usable:
+        return None, None, f"no interval: {model.status_}"
     fit = model.fit_
     n = model.n_captured_
     from crowdcensus.capture.closed.timeeffects import TimeEffectsDesign

@@ -356,6 +356,8 @@ class MultipleSystemsModel(PopulationEstimator):
             "method": self.method,
             "lists": list(self.table_.lists),
             "n_observed": int(self.table_.n_observed),
+            # the name the closed and open outputs use for the same count
+            "n_captured": int(self.table_.n_observed),
             "dark_figure": f.dark_figure,
             "deviance": f.deviance,
             "aic": f.aic,
@@ -408,6 +410,7 @@ class MultipleSystemsModel(PopulationEstimator):
             "method": "bayesthresh",
             "lists": list(r.lists),
             "n_observed": int(r.n_observed),
+            "n_captured": int(r.n_observed),  # the other estimate commands' name
             "prior": r.prior,
             "prior_variance": r.prior_variance if r.prior == "proper" else None,
             "threshold": r.threshold,
