@@ -20,10 +20,18 @@ latency percentiles are those of the final submit (and, in flow mode, of the
 whole three-request flow); "lost" is the number of acknowledged codes missing
 from the database afterwards (read back through the export API).
 
+With ``--census``, a second study of 6,000 responses in four waves over three
+months (a closed and an open population, written straight into the database
+before the server starts) has its live census recomputed every second during
+the run: the estimation runs in the service's helper process, and the figures
+show what that costs the submissions on a machine whose two cores the client
+and the server already fill.
+
 Usage::
 
     python benchmarks/collect.py          # sqlite + postgresql, both modes, both clients
     python benchmarks/collect.py --backend sqlite --mode submit --client raw --n 5000
+    python benchmarks/collect.py --backend sqlite --mode submit --client raw --census
 
 Everything stays on loopback; the run stops after --n questionnaires or
 --max-seconds, whichever comes first.
@@ -33,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -41,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import httpx
@@ -128,6 +138,64 @@ class RawClient:
             self.writer.close()
 
 
+STUDY = {"country": "FR", "researcher_name": "benchmark", "researcher_contact": "bench@localhost"}
+
+
+def seed_census_study(db_url: str, seed: int = 1) -> None:
+    """A study whose census has something to estimate: 4 waves, ~6,000 responses."""
+    from sqlalchemy import insert
+
+    from crowdcensus.collect.identity import new_public_id
+    from crowdcensus.collect.models import responses, studies, waves
+
+    rng = np.random.default_rng(seed)
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        sid = conn.execute(insert(studies).values(
+            title="census under load", languages="fr,en", questionnaire_version="1",
+            created_at=start, **STUDY)).inserted_primary_key[0]
+        n_rows = 0
+        for platform, size, churn in (("clickworker", 4000, False), ("prolific", 5000, True)):
+            stay = rng.geometric(0.4, size) if churn else np.full(size, 99)
+            arrive = rng.integers(0, 2, size) if churn else np.zeros(size, dtype=int)
+            for k in range(4):
+                wid = conn.execute(insert(waves).values(
+                    public_id=new_public_id(), study_id=sid, label=f"{platform[:3]}{k + 1}",
+                    platform=platform, opens_at=start + timedelta(days=30 * k),
+                    closes_at=start + timedelta(days=30 * k + 7), reward_cents=50,
+                    currency="USD", target_responses=10_000, platform_completion_code="BENCH",
+                    created_at=start)).inserted_primary_key[0]
+                present = (arrive <= k) & (k < arrive + stay)
+                caught = np.flatnonzero(present & (rng.random(size) < 0.3))
+                conn.execute(insert(responses), [{
+                    "wave_id": wid, "worker_hash": f"{platform}{i:058d}",
+                    "completion_code": f"B{n_rows + j:09d}", "submitted_at": start,
+                    "language": "fr", "frequency": "weekly", "platforms_registered": platform,
+                    "platforms_last_month": platform, "hours_per_week": 5.0,
+                    "earnings_band": "lt20", "country": "FR", "attention_answer": "rarely",
+                    "attention_passed": True} for j, i in enumerate(caught)])
+                n_rows += len(caught)
+    engine.dispose()
+
+
+def server_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every process in the server's process group (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # pgrp
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def start_server(db_url: str, port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "CROWDCENSUS_SECRET": SECRET, "CROWDCENSUS_ADMIN_TOKEN": TOKEN}
     proc = subprocess.Popen(
@@ -205,22 +273,55 @@ async def drive(base: str, pid: str, mode: str, n: int, concurrency: int,
             "submit_lat": np.array(submit_lat), "flow_lat": np.array(flow_lat)}
 
 
+async def census_load(base: str, study_id: int, stop: asyncio.Event) -> int:
+    """Ask for the census of ``study_id`` once a second; count the distinct ones stored."""
+    seen: set[str] = set()
+    async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as api:
+        while not stop.is_set():
+            await api.post(f"/api/studies/{study_id}/census")
+            census = (await api.get(f"/api/studies/{study_id}/census")).json()["census"]
+            if census:
+                seen.add(census["computed_at"] + census["as_of"])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+    return len(seen)
+
+
+async def drive_with_census(base, pid, mode, args, census_study: int | None) -> dict:
+    stop = asyncio.Event()
+    side = asyncio.create_task(census_load(base, census_study, stop)) if census_study else None
+    result = await drive(base, pid, mode, args.n, args.concurrency, args.max_seconds, "run",
+                         args.client)
+    stop.set()
+    result["censuses"] = await side if side is not None else None
+    return result
+
+
 def run_one(backend: str, db_url: str, mode: str, args) -> dict:
     upgrade(make_engine(db_url))
+    if args.census:
+        seed_census_study(db_url)
     port = free_port()
     server = start_server(db_url, port, args.workers)
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, headers=AUTH) as api:
-            study = api.post("/api/studies", json={"title": f"bench {backend} {mode}",
-                                                   "country": "FR"}).json()
+            census_study = api.get("/api/studies").json()[0]["id"] if args.census else None
+            made = api.post("/api/studies", json={"title": f"bench {backend} {mode}",
+                                                  **STUDY})
+            if made.status_code == 422:  # a version of the service without researcher fields
+                made = api.post("/api/studies", json={"title": f"bench {backend} {mode}",
+                                                      "country": "FR"})
+            study = made.json()
             wave = api.post(f"/api/studies/{study['id']}/waves",
-                            json={"platform": "generic"}).json()
+                            json={"platform": "generic", "target_responses": 1_000_000}
+                            ).json()
             pid = wave["worker_link"].rsplit("/", 1)[1]
             asyncio.run(drive(base, pid, mode, min(200, args.n), args.concurrency, 30,
                               "warmup"))
-            result = asyncio.run(drive(base, pid, mode, args.n, args.concurrency,
-                                       args.max_seconds, "run", args.client))
+            cpu0 = server_cpu_seconds(server.pid)
+            result = asyncio.run(drive_with_census(base, pid, mode, args, census_study))
+            result["server_cpu"] = server_cpu_seconds(server.pid) - cpu0
             rows = api.get(f"/api/studies/{study['id']}/responses?format=json",
                            timeout=120).json()
         stored = {r["completion_code"] for r in rows}
@@ -243,7 +344,10 @@ def report(backend: str, mode: str, r: dict, args) -> None:
         flow = r["flow_lat"] * 1000
         line += f"; whole flow p50={np.percentile(flow, 50):.1f}ms " \
                 f"p99={np.percentile(flow, 99):.1f}ms"
+    line += f"; server CPU {1000 * r['server_cpu'] / max(1, done):.2f} ms/questionnaire"
     line += f"; errors={r['errors']} lost={r['lost']}"
+    if r.get("censuses") is not None:
+        line += f"; censuses computed during the run={r['censuses']}"
     print(line, flush=True)
 
 
@@ -258,6 +362,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="server processes (default: 1 for SQLite, 2 for PostgreSQL)")
     parser.add_argument("--max-seconds", type=float, default=60)
+    parser.add_argument("--census", action="store_true",
+                        help="recompute a 6,000-response study's census every second meanwhile")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     modes = ["submit", "flow"] if args.mode == "both" else [args.mode]

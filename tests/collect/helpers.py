@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime, timedelta
 
 from crowdcensus.collect.loopback import free_port, wait_for_port  # noqa: F401  (re-exported)
 from crowdcensus.collect.settings import Settings
@@ -23,7 +25,8 @@ GOOD_ANSWERS = {
 
 
 def create_study(client, **fields) -> dict:
-    body = {"title": "Micro-work in France", "country": "FR", "languages": ["fr", "en"]}
+    body = {"title": "Micro-work in France", "country": "FR", "languages": ["fr", "en"],
+            "researcher_name": "Équipe DiPLab", "researcher_contact": "diplab@example.org"}
     body.update(fields)
     response = client.post("/api/studies", json=body, headers=AUTH)
     assert response.status_code == 201, response.text
@@ -87,3 +90,38 @@ def make_settings(db_url: str, **overrides) -> Settings:
                                        "https://workersandbox.mturk.com"))
     values.update(overrides)
     return Settings(**values)
+
+
+class FakeClock:
+    """A clock the test moves by hand: wall time (UTC) and a monotonic counter."""
+
+    def __init__(self, now: datetime | None = None):
+        self.wall = now or datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+        self.mono = 1000.0
+
+    def now(self) -> datetime:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, seconds: float = 0.0, **delta) -> None:
+        step = timedelta(seconds=seconds, **delta)
+        self.wall += step
+        self.mono += step.total_seconds()
+
+    def set(self, when: datetime) -> None:
+        self.mono += max(0.0, (when - self.wall).total_seconds())
+        self.wall = when
+
+
+def poll(check, timeout: float = 60.0, every: float = 0.1):
+    """Call ``check()`` until it returns something truthy; that value (or fail on timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout:g} s")
+        time.sleep(every)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -21,7 +20,7 @@ from crowdcensus.collect.database import make_engine, upgrade
 
 from .helpers import AUTH, free_port, make_settings, wait_for_port
 
-pytestmark = pytest.mark.xdist_group("collect-browser")
+pytestmark = [pytest.mark.xdist_group("collect-browser"), pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -80,14 +79,22 @@ def live(tmp_path_factory):
     turk.shutdown()
 
 
-def _wave(base: str, platform: str) -> dict:
+def _wave(base: str, platform: str, languages=("en", "fr")) -> dict:
     import httpx
 
     with httpx.Client(base_url=base, headers=AUTH) as api:
-        study = api.post("/api/studies", json={"title": "browser", "country": "FR",
-                                               "languages": ["en", "fr"]}).json()
+        study = api.post("/api/studies", json={
+            "title": "browser", "country": "FR", "languages": list(languages),
+            "researcher_name": "Lab", "researcher_contact": "lab@example.org"}).json()
         return api.post(f"/api/studies/{study['id']}/waves",
                         json={"platform": platform}).json()
+
+
+def _stored(base: str, study_id: int) -> list[dict]:
+    import httpx
+
+    return httpx.get(f"{base}/api/studies/{study_id}/responses?format=json",
+                     headers=AUTH).json()
 
 
 def _answer(page) -> None:
@@ -102,10 +109,10 @@ def _answer(page) -> None:
     page.click("#submit")
 
 
-def _browser_page(p, errors: list, outside: list):
+def _browser_page(p, errors: list, outside: list, locale: str | None = None):
     browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
     context = browser.new_context(viewport={"width": 390, "height": 844},
-                                  java_script_enabled=False)
+                                  java_script_enabled=False, locale=locale)
     # Anything not on loopback is blocked (and noted); later routes take precedence.
     context.route(lambda url: urlsplit(url).hostname != "127.0.0.1",
                   lambda route: (outside.append(route.request.url), route.abort()))
@@ -168,4 +175,81 @@ def test_prolific_flow_redirects_to_completion_url(live):
     assert parse_qs(target.query) == {"cc": [wave["platform_completion_code"]]}
     assert completed == [final]
     assert errors == [] and outside == []
-    time.sleep(0)  # keep the module fixture alive until here
+
+
+def test_french_chromium_stores_a_decimal_comma_as_a_decimal(live):
+    """fr-FR Chromium: typing 7,5 hours stores 7.5 (it was posted as 75 by type=number)."""
+    sync_playwright = _need_browser()
+    base, _ = live
+    wave = _wave(base, "clickworker", languages=("fr", "en"))
+    errors: list = []
+    outside: list = []
+    with sync_playwright() as p:
+        browser, page = _browser_page(p, errors, outside, locale="fr-FR")
+        page.goto(f"{wave['worker_link']}?user_id=cw-decimal")
+        assert page.get_attribute("html", "lang") == "fr"
+        page.click("#accept")
+        page.check("input[name=frequency][value=weekly]")
+        page.check("input[name=platforms_registered][value=clickworker]")
+        page.select_option("#country", "FR")
+        page.check("input[name=earnings_band][value=lt20]")
+        page.check("input[name=attention][value=rarely]")
+        page.fill("#hours_per_week", "1_0")
+        page.click("#submit")  # the browser itself refuses it (pattern), nothing is sent
+        assert page.locator("#hours_per_week:invalid").count() == 1
+        assert page.locator("#code").count() == 0
+        page.fill("#hours_per_week", "7,5")
+        page.click("#submit")
+        code = page.text_content("#code")
+        browser.close()
+    rows = _stored(base, wave["study_id"])
+    assert [(r["completion_code"], r["hours_per_week"]) for r in rows] == [(code, 7.5)]
+    assert errors == [] and outside == []
+
+
+def test_server_errors_are_announced_and_focused(live):
+    """aria-invalid + aria-describedby on the fields, an error summary role=alert with focus."""
+    sync_playwright = _need_browser()
+    base, _ = live
+    wave = _wave(base, "clickworker", languages=("en", "fr"))
+    errors: list = []
+    outside: list = []
+    with sync_playwright() as p:
+        browser, page = _browser_page(p, errors, outside)
+        page.goto(f"{wave['worker_link']}?user_id=cw-a11y")
+        page.click("#accept")
+        page.check("input[name=frequency][value=weekly]")
+        page.check("input[name=platforms_registered][value=clickworker]")
+        page.check("input[name=platforms_last_month][value=toloka]")  # not registered there
+        page.fill("#hours_per_week", "150")  # more hours than a week can hold
+        page.select_option("#country", "FR")
+        page.check("input[name=earnings_band][value=lt20]")
+        page.check("input[name=attention][value=rarely]")
+        page.click("#submit")
+        summary = page.locator("#errors")
+        assert summary.get_attribute("role") == "alert"
+        assert page.locator(":focus").get_attribute("id") == "errors"  # focus moved there
+        for field, anchor in (("hours_per_week", "hours_per_week"),
+                              ("platforms_last_month", "field-platforms_last_month")):
+            described = page.locator(f"[aria-describedby=error-{field}]")
+            assert described.count() >= 1
+            assert described.first.get_attribute("aria-invalid") == "true"
+            assert page.locator(f"#error-{field}").is_visible()
+            assert summary.locator(f"a[href='#{anchor}']").count() == 1
+        assert page.locator("[aria-invalid=true]").count() == 1 + 8  # hours + 8 checkboxes
+        # the worker switches to French: what was ticked stays, the errors go
+        page.click("#switch-language")
+        assert page.get_attribute("html", "lang") == "fr"
+        assert page.is_checked("input[name=platforms_last_month][value=toloka]")
+        assert page.input_value("#hours_per_week") == "150"
+        assert page.locator("[aria-invalid=true]").count() == 0
+        page.uncheck("input[name=platforms_last_month][value=toloka]")
+        page.fill("#hours_per_week", "15,5")
+        page.click("#submit")
+        assert page.text_content("#code")
+        browser.close()
+    rows = _stored(base, wave["study_id"])
+    assert [(r["hours_per_week"], r["language"]) for r in rows] == [(15.5, "fr")]
+    # the one console message is Chromium noting the 422 answer to the submitted form
+    assert [e for e in errors if "status of 422" not in e] == [] and len(errors) == 1
+    assert outside == []

@@ -1,4 +1,8 @@
-"""Durability: kill -9 the real server under load; every acknowledged response survives."""
+"""Durability: kill -9 the real server under load; every acknowledged response survives.
+
+On a SQLite file (WAL, synchronous=FULL) and on PostgreSQL (the server
+process is killed, the database keeps running, as when an app instance dies).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from crowdcensus.collect.security import CSRF_COOKIE
 
 from .helpers import ADMIN_TOKEN, AUTH, GOOD_ANSWERS, SECRET, free_port, wait_for_port
 
-pytestmark = pytest.mark.xdist_group("collect-server")
+pytestmark = [pytest.mark.xdist_group("collect-db"), pytest.mark.slow]
 
 N_SUBMISSIONS = 600
 KILL_AFTER = 150
@@ -38,9 +42,18 @@ def start_server(url: str, port: int, log) -> subprocess.Popen:
     return proc
 
 
-def test_acknowledged_responses_survive_kill_9(tmp_path):
-    url = f"sqlite:///{tmp_path / 'crash.db'}"
-    upgrade(make_engine(url))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def crash_db(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'crash.db'}"
+    return request.getfixturevalue("pg_cluster").new_database()
+
+
+def test_acknowledged_responses_survive_kill_9(tmp_path, crash_db):
+    url = crash_db
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
     port = free_port()
     log_path = tmp_path / "server.log"
     log = open(log_path, "ab")  # noqa: SIM115 -- shared by both server runs
@@ -48,7 +61,9 @@ def test_acknowledged_responses_survive_kill_9(tmp_path):
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, headers=AUTH) as api:
-            study = api.post("/api/studies", json={"title": "crash", "country": "FR"}).json()
+            study = api.post("/api/studies", json={
+                "title": "crash", "country": "FR", "researcher_name": "Lab",
+                "researcher_contact": "lab@example.org"}).json()
             wave = api.post(f"/api/studies/{study['id']}/waves",
                             json={"platform": "clickworker"}).json()
             pid = wave["worker_link"].rsplit("/", 1)[1]

@@ -18,7 +18,8 @@ FUZZ = settings(max_examples=120, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 text = st.text(max_size=60)
-field_names = st.sampled_from(sorted(GOOD_ANSWERS) + ["token", "csrf_token", "consent", "zz"])
+field_names = st.sampled_from(sorted(GOOD_ANSWERS) + ["token", "csrf_token", "consent", "zz",
+                                                      "to", "page"])
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,8 @@ def test_fuzz_questionnaire_answers(app_state, answers):
 
 
 @FUZZ
-@given(st.dictionaries(field_names, text, max_size=10), st.sampled_from(["submit", "consent"]))
+@given(st.dictionaries(field_names, text, max_size=10),
+       st.sampled_from(["submit", "consent", "language"]))
 def test_fuzz_form_fields_including_tokens(app_state, data, action):
     client, pid, _, _, _ = app_state
     response = client.post(f"/w/{pid}/{action}", data=data)
@@ -94,14 +96,30 @@ json_values = st.recursive(
 @given(st.dictionaries(st.sampled_from(["title", "country", "languages",
                                         "questionnaire_version", "platform", "label",
                                         "opens_at", "closes_at", "reward_cents",
-                                        "currency", "target_responses", "worker_id"]),
+                                        "currency", "target_responses", "worker_id",
+                                        "researcher_name", "researcher_contact",
+                                        "label_prefix", "every_days", "first_opens_at",
+                                        "until", "duration_days"]),
                        json_values, max_size=6))
 def test_fuzz_api_json(app_state, body):
     client, _, _, _, wave = app_state
-    for path in ("/api/studies", f"/api/studies/{wave['study_id']}/waves",
-                 "/api/workers/export"):
-        response = client.post(path, json=body, headers=AUTH)
+    sid = wave["study_id"]
+    for method, path in (("POST", "/api/studies"), ("POST", f"/api/studies/{sid}/waves"),
+                         ("POST", f"/api/studies/{sid}/schedules"),
+                         ("PATCH", f"/api/studies/{sid}"), ("POST", "/api/workers/export")):
+        response = client.request(method, path, json=body, headers=AUTH)
         assert _ok(response.status_code), (path, body, response.text)
+
+
+@FUZZ
+@given(st.binary(max_size=400), text)
+def test_fuzz_prolific_uploads(app_state, data, wave_label):
+    client, _, _, _, wave = app_state
+    response = client.post(f"/api/studies/{wave['study_id']}/prolific",
+                           params={"wave": wave_label} if wave_label else None,
+                           files={"file": ("x.csv", data, "text/csv")}, headers=AUTH)
+    assert _ok(response.status_code) and response.status_code in (200, 400, 404, 422), \
+        response.text
 
 
 def test_non_finite_json_numbers_are_refused(app_state):

@@ -1,4 +1,5 @@
-"""Body size limit and per-IP rate limiting (SQLite only: they do not touch the database)."""
+"""Body size limit and per-IP rate limiting on an injected clock (SQLite only: they do not
+touch the database)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from crowdcensus.collect.app import create_app
 from crowdcensus.collect.database import make_engine, upgrade
 from crowdcensus.collect.security import TokenBucketLimiter
 
-from .helpers import create_study, create_wave, make_settings, public_id
+from .helpers import AUTH, FakeClock, create_study, create_wave, make_settings, public_id
 
 
 @pytest.fixture
@@ -31,12 +32,23 @@ def test_oversized_body_gets_413(sqlite_url):
         assert chunked.status_code == 413
 
 
-def test_rate_limit_gives_429_then_recovers(sqlite_url):
-    app = create_app(make_settings(sqlite_url, rate_limit=1.0, rate_burst=5))
+def test_429_says_when_to_come_back_and_the_bucket_refills_on_the_clock(sqlite_url):
+    url = sqlite_url
+    clock = FakeClock()
+    app = create_app(make_settings(url, rate_limit=0.5, rate_burst=3), clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
-        statuses = [client.get("/w/unknown").status_code for _ in range(8)]
-        assert statuses[:5] == [404] * 5 and statuses[5:] == [429] * 3
-        assert client.get("/favicon.ico").status_code == 200  # not limited
+        statuses = [client.get("/w/unknown").status_code for _ in range(5)]
+        assert statuses == [404, 404, 404, 429, 429]
+        limited = client.get("/w/unknown", headers={"accept-language": "fr"})
+        assert limited.status_code == 429 and limited.headers["retry-after"] == "2"
+        assert "Merci d&#39;attendre une minute" in limited.text
+        api = client.get("/api/studies", headers=AUTH)
+        assert api.status_code == 429 and api.headers["retry-after"] == "2"
+        clock.advance(1.9)  # 0.95 token: still refused
+        assert client.get("/w/unknown").status_code == 429
+        clock.advance(0.2)  # now more than one token
+        assert client.get("/w/unknown").status_code == 404
+        assert client.get("/w/unknown").status_code == 429
 
 
 def test_token_bucket_refills_at_its_rate():

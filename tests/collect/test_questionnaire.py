@@ -28,6 +28,7 @@ def _form(**changes):
 def test_valid_answers_become_codes():
     answers = q.validate_answers(_form(hours_per_week="7,5"))
     assert answers.hours_per_week == 7.5 and answers.attention_passed
+    assert q.validate_answers(_form(hours_per_week="7.5")).hours_per_week == 7.5
     row = answers.as_row()
     assert row["platforms_registered"] == "mturk,prolific"
     assert row["platforms_last_month"] == "mturk"
@@ -42,6 +43,11 @@ def test_valid_answers_become_codes():
     ({"hours_per_week": "nan"}, "hours_per_week"),
     ({"hours_per_week": "1e9"}, "hours_per_week"),
     ({"hours_per_week": "many"}, "hours_per_week"),
+    ({"hours_per_week": "1_0"}, "hours_per_week"),
+    ({"hours_per_week": "1e1"}, "hours_per_week"),
+    ({"hours_per_week": "7.25"}, "hours_per_week"),
+    ({"hours_per_week": "+7"}, "hours_per_week"),
+    ({"hours_per_week": "\u0667"}, "hours_per_week"),
     ({"country": "France"}, "country"),
     ({"earnings_band": None}, "earnings_band"),
     ({"platforms_registered": ["mturk", "myspace"]}, "platforms_registered"),
@@ -72,10 +78,10 @@ def test_signed_tokens_detect_tampering_and_expiry():
         assert unsign(SECRET, "participant", junk) is None
 
 
-@pytest.mark.parametrize("lang", ["en", "fr"])
-def test_prerendered_blank_form_equals_a_direct_rendering(lang):
+@pytest.mark.parametrize("lang, other", [("en", "fr"), ("fr", "en"), ("fr", None)])
+def test_prerendered_blank_form_equals_a_direct_rendering(lang, other):
     context = dict(t=TEXTS[lang], q=q, labels=q.FIELD_LABELS, lang=lang, errors={},
-                   values=worker._blank_values())
+                   values=worker._blank_values(), other=other)
     template = templates.get_template("questionnaire.html")
     direct = template.render(**context, token="ab-c.d_e", csrf="fg.hi", wave={"public_id": "W-1"})
     slots = template.render(**context, token=worker._SLOTS[0], csrf=worker._SLOTS[1],
@@ -85,3 +91,17 @@ def test_prerendered_blank_form_equals_a_direct_rendering(lang):
     assert filled == direct
     assert direct.count('type="radio"') == len(q.FREQUENCIES) + len(q.EARNINGS_BANDS) + \
         len(q.ATTENTION_CHOICES)
+    assert ('id="switch-language"' in direct) == (other is not None)
+
+
+@pytest.mark.parametrize("text, decimals, value", [
+    ("7,5", 1, 7.5), ("7.5", 1, 7.5), (" 12 ", 0, 12.0), (",5", 1, 0.5), ("5,", 1, 5.0),
+    ("0", 0, 0.0), ("3,25", 2, 3.25),
+    ("1_0", 1, None), ("1e1", 1, None), ("7.25", 1, None), ("7,5", 0, None), ("", 1, None),
+    (",", 1, None), ("1.2.3", 2, None), ("-1", 1, None), ("\u0663", 1, None), ("1 0", 1, None),
+    ("1,000", 1, None),
+])
+def test_parse_decimal_reads_what_people_type(text, decimals, value):
+    from crowdcensus.collect.inputs import parse_decimal
+
+    assert parse_decimal(text, decimals) == value

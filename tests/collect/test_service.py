@@ -83,8 +83,8 @@ def test_turk_submit_to_must_be_mturk(client):
     params = landing_params("mturk", "W9")
     params["turkSubmitTo"] = "https://evil.example"
     page = client.get(f"/w/{public_id(wave)}", params=params)
-    assert page.status_code == 400 and "turkSubmitTo" in page.text
-    assert "Traceback" not in page.text
+    assert page.status_code == 400 and "ouverte depuis Mechanical Turk" in page.text
+    assert "Traceback" not in page.text and "turkSubmitTo" not in page.text
 
 
 def test_resubmitting_the_form_returns_the_same_code(client):
@@ -295,6 +295,13 @@ def test_admin_pages_need_login(client):
     assert ok.status_code == 200 and "Micro-work in France" in ok.text
     page = client.get(f"/admin/studies/{study['id']}")
     assert "ExternalQuestion" in page.text
+    create_wave(client, study["id"], "prolific")
+    page = client.get(f"/admin/studies/{study['id']}").text
+    exports = page[page.index("<h2>Exports</h2>"):]
+    per_platform = exports.index("histories?format=csv&amp;platform=mturk")
+    pooled = exports.index('histories?format=csv">')
+    assert per_platform < pooled and "mixes platforms" in exports[pooled:]
+    assert "is not https" in page  # the link workers get is http://testserver
     assert client.get(f"/api/studies/{study['id']}/responses").status_code == 200
     assert client.post("/api/studies", json={"title": "x", "country": "FR"}).status_code == 401
 
@@ -313,6 +320,12 @@ def test_admin_forms_create_study_and_wave(client):
                        follow_redirects=False)
     assert made.status_code == 303
     study_url = made.headers["location"]
+    early = client.post(f"{study_url}/waves", data={"csrf_token": csrf, "platform": "mturk"})
+    assert early.status_code == 409 and "researcher" in early.text  # no contact yet
+    edited = client.post(f"{study_url}/edit", data={
+        "csrf_token": csrf, "researcher_name": "Team", "researcher_contact": "t@example.org"},
+        follow_redirects=False)
+    assert edited.status_code == 303
     study = client.get(f"/api{study_url.removeprefix('/admin')}", headers=AUTH).json()
     assert (study["title"], study["country"], study["languages"]) == \
         ("Via the form", "BE", ["en", "fr"])
@@ -322,7 +335,7 @@ def test_admin_forms_create_study_and_wave(client):
         "closes_at": "2027-01-01T10:00"})
     assert wrong.status_code == 422 and "closes_at" in wrong.text
     ok = client.post(f"{study_url}/waves", data={
-        "csrf_token": csrf, "platform": "prolific", "label": "pro1", "reward_cents": "120",
+        "csrf_token": csrf, "platform": "prolific", "label": "pro1", "reward_cents": " 120 ",
         "currency": "GBP", "target_responses": "250", "opens_at": "2027-01-01T10:00",
         "closes_at": "2027-01-08T10:00"}, follow_redirects=False)
     assert ok.status_code == 303

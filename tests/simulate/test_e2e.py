@@ -22,6 +22,31 @@ from tests.simulate.conftest import small
 pytestmark = pytest.mark.xdist_group("simulate-e2e")
 
 
+def test_each_thread_gets_its_own_http_client():
+    """A client holds cookies (the CSRF nonce): two threads must never share one."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    _require_service()
+    import httpx
+
+    from crowdcensus.simulate.e2e import _ThreadClients
+
+    clients = _ThreadClients(httpx)
+    barrier = threading.Barrier(4)
+
+    def twice(_):
+        first = clients.get()
+        barrier.wait()  # all four threads hold a client at the same time
+        assert clients.get() is first
+        return threading.get_ident(), id(first)
+
+    with ThreadPoolExecutor(4) as pool:
+        seen = list(pool.map(twice, range(4)))
+    assert len({t for t, _ in seen}) == 4 and len({c for _, c in seen}) == 4
+    clients.close()
+
+
 def _require_service() -> None:
     if importlib.util.find_spec("crowdcensus.collect") is None:
         if os.environ.get("CI") == "true":

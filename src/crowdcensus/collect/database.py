@@ -1,4 +1,4 @@
-"""Engines, migrations and the schema check.
+"""Engines, migrations, the schema check and the writability check.
 
 SQLite is opened in WAL mode with ``synchronous=FULL``: a commit returns only
 after the write-ahead log is on disk, so a response the service acknowledged
@@ -17,9 +17,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from alembic.util.exc import CommandError as AlembicCommandError
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from crowdcensus.errors import CrowdcensusError, InputError
@@ -29,6 +30,10 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 class SchemaError(CrowdcensusError):
     """The database schema is missing or older than the code."""
+
+
+class DatabaseError(CrowdcensusError):
+    """The database cannot be opened, read or written (one line for a person)."""
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -87,20 +92,85 @@ def head_revision() -> str:
     return head
 
 
+def _where(engine: Engine) -> str:
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        return f"the SQLite file {url.database}"
+    return f"the PostgreSQL database {url.database or ''} on {url.host or 'localhost'}"
+
+
+def database_error(engine: Engine, exc: BaseException) -> CrowdcensusError:
+    """One line, for a person, about a driver error met while opening or writing."""
+    text = _first_line(exc)
+    low = text.lower()
+    where = _where(engine)
+    if "file is not a database" in low or "malformed" in low:
+        return DatabaseError(f"{where} is not a crowdcensus database (not SQLite, or "
+                             "damaged); point --db at the right file")
+    if "readonly" in low or "read-only" in low or "read only" in low:
+        return DatabaseError(f"{where} is read-only: the service could not store any "
+                             "response; make it (and, for SQLite, its folder) writable by "
+                             "this user")
+    if "unable to open" in low:
+        return DatabaseError(f"cannot open {where}: check that its folder exists and that "
+                             "this user may read and write there")
+    return DatabaseError(f"cannot use {where}: {text}")
+
+
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at (None for an empty database)."""
+    """The revision the database is at (None for an empty database).
+
+    Raises
+    ------
+    DatabaseError
+        When the database cannot be opened or read (one line, no traceback).
+    """
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
-    except OperationalError as exc:
-        raise CrowdcensusError(f"cannot open the database: {_first_line(exc)}") from None
+    except SQLAlchemyError as exc:
+        raise database_error(engine, exc) from None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
-    """Apply migrations up to ``revision``; return (revision before, revision after)."""
+    """Apply migrations up to ``revision``; return (revision before, revision after).
+
+    Raises
+    ------
+    SchemaError
+        When the database is at a revision this version of the code does not know.
+    DatabaseError
+        When the database cannot be opened or written.
+    """
     before = current_revision(engine)
-    command.upgrade(alembic_config(engine), revision)
+    if before is not None and before not in _known_revisions():
+        raise SchemaError(_schema_problem(before) or "")
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except SQLAlchemyError as exc:
+        raise database_error(engine, exc) from None
+    except AlembicCommandError as exc:
+        raise SchemaError(f"cannot upgrade the database: {_first_line(exc)}") from None
     return before, current_revision(engine) or ""
+
+
+def _known_revisions() -> set[str]:
+    script = ScriptDirectory.from_config(alembic_config())
+    return {rev.revision for rev in script.walk_revisions()}
+
+
+def _schema_problem(current: str | None) -> str | None:
+    head = head_revision()
+    if current == head:
+        return None
+    if current is None:
+        return (f"the database has no crowdcensus schema (expected revision {head}); "
+                "run `crowdcensus db upgrade --db URL` first")
+    if current not in _known_revisions():
+        return (f"the database schema is at revision {current}, unknown to this version "
+                f"of crowdcensus (newest known: {head}); upgrade crowdcensus")
+    return (f"the database schema is behind (at revision {current}, code needs {head}); "
+            "run `crowdcensus db upgrade --db URL`")
 
 
 def check_schema(engine: Engine) -> None:
@@ -110,28 +180,50 @@ def check_schema(engine: Engine) -> None:
     ------
     SchemaError
         With a message telling the user to run ``crowdcensus db upgrade``.
+    DatabaseError
+        When the database cannot be opened or read.
     """
-    current = current_revision(engine)
-    head = head_revision()
-    if current == head:
-        return
-    script = ScriptDirectory.from_config(alembic_config())
-    known = {rev.revision for rev in script.walk_revisions()}
-    if current is None:
-        raise SchemaError(
-            f"the database has no crowdcensus schema (expected revision {head}); "
-            "run `crowdcensus db upgrade --db URL` first"
-        )
-    if current not in known:
-        raise SchemaError(
-            f"the database schema is at revision {current}, unknown to this version "
-            f"of crowdcensus (newest known: {head}); upgrade crowdcensus"
-        )
-    raise SchemaError(
-        f"the database schema is behind (at revision {current}, code needs {head}); "
-        "run `crowdcensus db upgrade --db URL`"
-    )
+    problem = _schema_problem(current_revision(engine))
+    if problem is not None:
+        raise SchemaError(problem)
 
 
-def _first_line(exc: Exception) -> str:
-    return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+def check_writable(engine: Engine) -> None:
+    """Refuse a database the service could read but not write.
+
+    A read-only or immutable SQLite file, a read-only folder, a read-only
+    PostgreSQL role or ``default_transaction_read_only``: each lets the
+    service start and then fail at the first response, losing the worker's
+    answers. This writes the schema's own version row onto itself in a
+    transaction that is rolled back, so nothing changes.
+
+    Raises
+    ------
+    DatabaseError
+        Naming the database and what to do.
+    """
+    try:
+        with engine.connect() as conn:
+            trans = conn.begin()
+            try:
+                conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            finally:
+                trans.rollback()
+    except SQLAlchemyError as exc:
+        raise database_error(engine, exc) from None
+
+
+def ready_for_service(engine: Engine) -> str:
+    """Check what ``crowdcensus serve`` needs: current schema, writable; return the revision.
+
+    ``crowdcensus db status`` and ``crowdcensus serve`` both call this, so
+    they give the same message about the same database.
+    """
+    check_schema(engine)
+    check_writable(engine)
+    return head_revision()
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

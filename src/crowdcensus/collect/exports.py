@@ -16,9 +16,10 @@ import hashlib
 import hmac
 import io
 import json
+from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from crowdcensus.capture.histories import CaptureHistories
 from crowdcensus.collect.models import responses, studies, waves
@@ -39,14 +40,19 @@ def _pseudonym(secret: bytes, study_id: int, worker_hash: str) -> str:
     return hmac.new(secret, msg, hashlib.sha256).hexdigest()[:32]
 
 
-def study_waves(conn: Connection, study_id: int, platform: str | None = None) -> pd.DataFrame:
-    """The waves of a study in occasion order (opening time, then creation)."""
-    query = select(waves.c.id, waves.c.label, waves.c.platform, waves.c.opens_at).where(
-        waves.c.study_id == study_id)
+def study_waves(conn: Connection, study_id: int, platform: str | None = None,
+                opened_by: datetime | None = None) -> pd.DataFrame:
+    """The waves of a study in occasion order (opening time, then creation).
+
+    With ``opened_by``, only the waves open by then (or without an opening time).
+    """
+    columns = ["id", "label", "platform", "opens_at", "closes_at", "target_responses"]
+    query = select(*(waves.c[c] for c in columns)).where(waves.c.study_id == study_id)
     if platform:
         query = query.where(waves.c.platform == platform)
-    frame = pd.DataFrame(conn.execute(query).mappings().all(),
-                         columns=["id", "label", "platform", "opens_at"])
+    if opened_by is not None:
+        query = query.where(or_(waves.c.opens_at.is_(None), waves.c.opens_at <= opened_by))
+    frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=columns)
     if len(frame):
         frame["_open"] = pd.to_datetime(frame["opens_at"], utc=True)
         frame = frame.sort_values(["_open", "id"], na_position="last").drop(columns="_open")
@@ -82,13 +88,17 @@ def responses_frame(conn: Connection, secret: bytes, study_id: int,
     return frame[RESPONSE_COLUMNS]
 
 
-def histories_frame(conn: Connection, study_id: int, platform: str | None = None) -> pd.DataFrame:
+def histories_frame(conn: Connection, study_id: int, platform: str | None = None,
+                    opened_by: datetime | None = None) -> pd.DataFrame:
     """Capture histories of a study: one 0/1 column per wave and a ``freq`` column.
 
     The occasions are the study's waves (those of ``platform`` only, if given)
-    in opening order, named by their labels. A worker is the same individual
-    across waves when the HMAC of their platform ID is the same, so histories
-    only link waves of one platform; pass ``platform`` when a study has several.
+    in opening order, named by their labels; with ``opened_by``, only those
+    open by then -- a wave that has not opened yet (a recurring schedule
+    creates them in advance) has caught nobody and is not an occasion yet.
+    A worker is the same individual across waves when the HMAC of their
+    platform ID is the same, so histories only link waves of one platform;
+    pass ``platform`` when a study has several.
 
     Raises
     ------
@@ -96,7 +106,7 @@ def histories_frame(conn: Connection, study_id: int, platform: str | None = None
         When the study has no wave or no response yet.
     """
     _check_study(conn, study_id)
-    wave_table = study_waves(conn, study_id, platform)
+    wave_table = study_waves(conn, study_id, platform, opened_by)
     if wave_table.empty:
         raise InputError("the study has no wave" + (f" on {platform}" if platform else ""))
     events = pd.DataFrame(

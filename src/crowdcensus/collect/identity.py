@@ -8,6 +8,12 @@ replaced, as soon as it arrives, by
 (hex, 64 characters). The same worker on the same platform always gets the
 same hash -- which is what recognises a recapture across waves -- while
 nobody without the secret can link a hash to an ID.
+
+IDs are compared the way the platform compares them: Mechanical Turk worker
+IDs (upper-case letters and digits) and Prolific participant IDs (24
+hexadecimal digits) do not depend on case, so a typed ``a1b2c3`` and the
+platform's ``A1B2C3`` are one worker (:func:`normalise_id`). Other platforms'
+IDs are kept as given (only surrounding spaces are dropped).
 """
 
 from __future__ import annotations
@@ -24,9 +30,20 @@ from typing import Any
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
+#: Platforms whose worker IDs do not depend on case, and the case they are stored in.
+CASE_INSENSITIVE = {"mturk": str.upper, "prolific": str.lower}
+
+
+def normalise_id(platform: str, raw_id: str) -> str:
+    """The platform's canonical spelling of a worker ID (see the module docstring)."""
+    raw_id = raw_id.strip()
+    fold = CASE_INSENSITIVE.get(platform)
+    return fold(raw_id) if fold else raw_id
+
+
 def worker_hash(secret: bytes, platform: str, raw_id: str) -> str:
-    """HMAC-SHA256 of ``(platform, raw_id)`` keyed with ``secret``, as hex."""
-    message = f"{len(platform)}:{platform}:{raw_id}".encode()
+    """HMAC-SHA256 of ``(platform, normalised raw_id)`` keyed with ``secret``, as hex."""
+    message = f"{len(platform)}:{platform}:{normalise_id(platform, raw_id)}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 

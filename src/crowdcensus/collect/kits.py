@@ -134,8 +134,22 @@ def generic_kit(base_url: str, study: Study, wave: Wave) -> dict[str, Any]:
     }
 
 
+def kit_warnings(base_url: str, wave: Wave) -> list[str]:
+    """What the researcher must fix or know before posting the wave."""
+    warnings = []
+    if not base_url.lower().startswith("https://"):
+        what = ("Mechanical Turk refuses an ExternalURL that is not https" if
+                wave.platform == "mturk" else "platforms and browsers expect https")
+        warnings.append(f"The worker link is not https ({base_url}): {what}. Put the service "
+                        "behind an HTTPS proxy and start it with --public-url https://...")
+    warnings.append(f"The task closes itself after {wave.target_responses} completed "
+                    "responses (target_responses): later workers see a polite 'this task is "
+                    "full' page. Set the platform's number of places to the same number.")
+    return warnings
+
+
 def posting_kit(base_url: str, study: Study, wave: Wave) -> dict[str, Any]:
-    """The kit for the wave's platform, with the worker link."""
+    """The kit for the wave's platform, with the worker link and warnings."""
     if wave.platform == "mturk":
         kit = mturk_kit(base_url, study, wave)
     elif wave.platform == "prolific":
@@ -145,4 +159,5 @@ def posting_kit(base_url: str, study: Study, wave: Wave) -> dict[str, Any]:
     kit["worker_link"] = worker_link(base_url, wave)
     kit["wave"] = wave.label
     kit["study_id"] = study.id
+    kit["warnings"] = kit_warnings(base_url, wave)
     return kit

@@ -3,6 +3,11 @@
 ``studies`` 1--n ``waves`` 1--n ``responses``. A response holds the worker's
 HMAC (:func:`crowdcensus.collect.identity.worker_hash`), never a raw ID; the
 pair (wave, worker_hash) is unique, which makes a resubmission idempotent.
+A study may hold ``wave_schedules`` (a wave every N days until a date; the
+waves they create point back with ``waves.schedule_id``) and its latest
+``census_snapshots`` (the live census, with its ``census_plots``).
+``admin_sessions`` holds one row per admin login (the SHA-256 of the
+session id, never the id itself).
 Every schema change goes through an Alembic revision in ``migrations/``.
 """
 
@@ -16,6 +21,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -45,6 +51,9 @@ class Study(Base):
     languages: Mapped[str] = mapped_column(String(50), default="en")
     questionnaire_version: Mapped[str] = mapped_column(String(20), default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Shown on the consent page; both are required before a wave can be created.
+    researcher_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    researcher_contact: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     waves: Mapped[list[Wave]] = relationship(back_populates="study", order_by="Wave.id")
 
@@ -67,6 +76,9 @@ class Wave(Base):
     target_responses: Mapped[int] = mapped_column(Integer, default=100)
     platform_completion_code: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set on waves a recurring schedule created. A plain column, not a foreign key:
+    # adding a foreign key to an existing SQLite table means rebuilding the table.
+    schedule_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
     study: Mapped[Study] = relationship(back_populates="waves")
 
@@ -93,6 +105,67 @@ class Response(Base):
     attention_passed: Mapped[bool] = mapped_column(Boolean)
 
 
+class WaveSchedule(Base):
+    """Recurring waves: one wave on ``platform`` every ``every_days`` days until ``until``."""
+
+    __tablename__ = "wave_schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"),
+                                          index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    label_prefix: Mapped[str] = mapped_column(String(30))
+    every_days: Mapped[int] = mapped_column(Integer)
+    duration_days: Mapped[float] = mapped_column(Float)
+    first_opens_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reward_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    target_responses: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AdminSession(Base):
+    """One admin login: random id (stored hashed), expiry, and the token it was opened with."""
+
+    __tablename__ = "admin_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class CensusSnapshot(Base):
+    """The latest live census of a study: its JSON and when and why it was computed."""
+
+    __tablename__ = "census_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"),
+                                          index=True)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)
+
+
+class CensusPlot(Base):
+    """A PNG figure of a census snapshot."""
+
+    __tablename__ = "census_plots"
+    __table_args__ = (UniqueConstraint("snapshot_id", "name", name="uq_census_plots_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(
+        ForeignKey("census_snapshots.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(40))
+    png: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 studies = Study.__table__
 waves = Wave.__table__
 responses = Response.__table__
+wave_schedules = WaveSchedule.__table__
+admin_sessions = AdminSession.__table__
+census_snapshots = CensusSnapshot.__table__
+census_plots = CensusPlot.__table__

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from crowdcensus.collect.inputs import parse_decimal
+
 QUESTIONNAIRE_VERSION = "1"
 LANGUAGES = ("en", "fr")
 
@@ -84,6 +86,11 @@ COUNTRIES: dict[str, dict[str, str]] = {
 }
 
 MAX_HOURS_PER_WEEK = 100.0
+#: Hours are typed with at most this many decimals (a step of 0.1 hour), with a
+#: point or a comma: ``7,5`` and ``7.5`` are both 7.5.
+HOURS_DECIMALS = 1
+#: The pattern the browser checks before sending (the server checks again).
+HOURS_PATTERN = r"\s*[0-9]{0,3}([.,][0-9])?\s*"
 
 FIELD_LABELS: dict[str, dict[str, str]] = {
     "frequency": {"en": "How often do you do paid tasks on micro-work platforms?",
@@ -149,8 +156,10 @@ _MESSAGES = {
                      "fr": "Cochez au moins une plateforme."},
     "choice": {"en": "Please choose one of the options.",
                "fr": "Merci de choisir une des options."},
-    "hours": {"en": f"Enter a number of hours between 0 and {MAX_HOURS_PER_WEEK:g}.",
-              "fr": f"Indiquez un nombre d'heures entre 0 et {MAX_HOURS_PER_WEEK:g}."},
+    "hours": {"en": f"Enter a number of hours between 0 and {MAX_HOURS_PER_WEEK:g}, with at "
+                    "most one decimal, e.g. 7.5 or 7,5.",
+              "fr": f"Indiquez un nombre d'heures entre 0 et {MAX_HOURS_PER_WEEK:g}, avec au "
+                    "plus une décimale, par ex. 7,5 ou 7.5."},
     "subset": {"en": "Platforms used last month must also be ticked as registered.",
                "fr": "Les plateformes utilisées le mois dernier doivent aussi être "
                      "cochées comme plateformes où vous êtes inscrit·e."},
@@ -205,16 +214,14 @@ def validate_answers(form: Mapping[str, Sequence[str]], lang: str = "en") -> Ans
     if len(hours_raw) != 1 or not hours_raw[0].strip():
         errors["hours_per_week"] = message("missing", lang)
     else:
-        try:
-            hours = float(hours_raw[0].strip().replace(",", ".")[:12])
-        except ValueError:
-            hours = -1.0
-        if not (0.0 <= hours <= MAX_HOURS_PER_WEEK):  # also rejects nan
+        parsed = parse_decimal(hours_raw[0], HOURS_DECIMALS)
+        if parsed is None or not (0.0 <= parsed <= MAX_HOURS_PER_WEEK):
             errors["hours_per_week"] = message("hours", lang)
+        else:
+            hours = parsed
     earnings = _one(form, "earnings_band", EARNINGS_BANDS, lang, errors)
     country = _one(form, "country", COUNTRIES, lang, errors)
     attention = _one(form, "attention", ATTENTION_CHOICES, lang, errors)
     if errors:
         raise AnswerError(errors)
-    return Answers(frequency, registered, last_month, round(hours, 2), earnings, country,
-                   attention)
+    return Answers(frequency, registered, last_month, hours, earnings, country, attention)

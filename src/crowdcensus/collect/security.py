@@ -1,4 +1,4 @@
-"""Request hygiene: CSRF tokens, per-IP rate limiting, body size limit, access log.
+"""Request hygiene: CSRF tokens, per-IP rate limiting, body size limit, headers, access log.
 
 CSRF uses a *signed double submit*: a random nonce lives in a cookie and the
 form carries ``sign(nonce)``; a POST is accepted only when both are present,
@@ -7,9 +7,16 @@ cannot read the cookie, and cannot make a valid signature for a nonce it sets.
 
 The rate limiter is an in-process token bucket per client IP: each IP gets
 ``burst`` tokens, refilled at ``rate`` per second; a request with no token left
-gets 429. Behind a proxy, run uvicorn with ``--forwarded-allow-ips`` so the
+gets 429 with ``Retry-After`` (the seconds until the bucket holds a token
+again). Behind a proxy, run uvicorn with ``--forwarded-allow-ips`` so the
 client address is the real one. With several instances each keeps its own
-buckets (the limit is per instance).
+buckets (the limit is per instance). The buckets read an injectable clock.
+
+Headers: every response carries ``X-Content-Type-Options: nosniff``; the
+admin pages and the API (exports included) also ``X-Frame-Options: DENY``,
+``Content-Security-Policy: frame-ancestors 'none'`` and ``Cache-Control:
+no-store``. Worker pages stay framable: Mechanical Turk shows them in an
+iframe on its own site.
 
 The access log records method, path (never the query string, which carries the
 platforms' worker IDs), status and duration.
@@ -18,6 +25,8 @@ platforms' worker IDs), status and duration.
 from __future__ import annotations
 
 import logging
+import math
+import re
 import secrets
 import time
 
@@ -70,28 +79,37 @@ def csrf_valid(secret: bytes, request: Request, form_token: str | None) -> bool:
 
 
 class TokenBucketLimiter:
-    """Per-key token buckets: ``burst`` capacity, refilled at ``rate`` tokens/second."""
+    """Per-key token buckets: ``burst`` capacity, refilled at ``rate`` tokens/second.
 
-    def __init__(self, rate: float, burst: int, max_keys: int = 100_000):
+    ``clock`` is a zero-argument function giving seconds (``time.monotonic``
+    by default; tests pass a fake one).
+    """
+
+    def __init__(self, rate: float, burst: int, max_keys: int = 100_000, clock=None):
         self.rate = rate
         self.burst = burst
         self.max_keys = max_keys
+        self.clock = clock or time.monotonic
         self._buckets: dict[str, tuple[float, float]] = {}
 
-    def allow(self, key: str, now: float | None = None) -> bool:
-        """Take one token for ``key``; False when its bucket is empty."""
+    def wait(self, key: str, now: float | None = None) -> float:
+        """Take one token for ``key``: 0 when allowed, else the seconds until one is back."""
         if self.rate <= 0:
-            return True
-        now = time.monotonic() if now is None else now
+            return 0.0
+        now = self.clock() if now is None else now
         tokens, last = self._buckets.get(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        tokens = min(float(self.burst), tokens + max(0.0, now - last) * self.rate)
         if len(self._buckets) >= self.max_keys and key not in self._buckets:
             self._prune(now)
         if tokens < 1.0:
             self._buckets[key] = (tokens, now)
-            return False
+            return (1.0 - tokens) / self.rate
         self._buckets[key] = (tokens - 1.0, now)
-        return True
+        return 0.0
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        """Take one token for ``key``; False when its bucket is empty."""
+        return self.wait(key, now) == 0.0
 
     def _prune(self, now: float) -> None:
         full_after = self.burst / self.rate
@@ -100,15 +118,40 @@ class TokenBucketLimiter:
             self._buckets.clear()
 
 
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_RESEARCHER_HEADERS = (
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+)
+#: Routes that take a file upload (a Prolific export) and get the larger body limit.
+UPLOAD_PATHS = re.compile(r"^/(api|admin)/studies/[0-9]{1,12}/prolific$")
+
+
+def _with_headers(message: Message, researcher: bool) -> Message:
+    headers = list(message.get("headers", []))
+    names = {name.lower() for name, _ in headers}
+    headers.append(_NOSNIFF)
+    if researcher:
+        headers.extend(_RESEARCHER_HEADERS)
+        if b"cache-control" not in names:
+            headers.append((b"cache-control", b"no-store"))
+    return {**message, "headers": headers}
+
+
 class GuardMiddleware:
-    """ASGI middleware: rate limit, body size limit and a query-free access log."""
+    """ASGI middleware: rate limit, body size limit, security headers, a query-free access log.
+
+    ``error_page(request, status, message, headers)`` builds the error
+    responses (in the worker's language on worker pages).
+    """
 
     def __init__(self, app: ASGIApp, limiter: TokenBucketLimiter, max_body_bytes: int,
-                 error_page):
+                 error_page, max_upload_bytes: int | None = None):
         self.app = app
         self.limiter = limiter
         self.max_body_bytes = max_body_bytes
-        self.error_page = error_page  # callable(scope, status, message) -> Response
+        self.max_upload_bytes = max(max_upload_bytes or 0, max_body_bytes)
+        self.error_page = error_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,10 +159,12 @@ class GuardMiddleware:
             return
         start = time.perf_counter()
         status_seen = [0]
+        researcher = scope["path"].startswith(("/api/", "/admin"))
 
         async def send_logged(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_seen[0] = message["status"]
+                message = _with_headers(message, researcher)
             await send(message)
 
         try:
@@ -135,23 +180,25 @@ class GuardMiddleware:
             return
         client = scope.get("client")
         ip = client[0] if client else "unknown"
-        if not self.limiter.allow(ip):
-            await self.error_page(scope, 429, "too many requests; wait a moment and retry")(
-                scope, receive, send)
+        wait = self.limiter.wait(ip)
+        if wait > 0:
+            await self._error(scope, receive, send, 429,
+                              "too many requests; wait a moment and retry",
+                              {"retry-after": str(max(1, math.ceil(wait)))})
             return
         if scope["method"] not in ("POST", "PUT", "PATCH", "DELETE"):
             await self.app(scope, receive, send)
             return
+        limit = self.max_upload_bytes if UPLOAD_PATHS.match(path) else self.max_body_bytes
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             try:
-                too_big = int(declared) > self.max_body_bytes
+                too_big = int(declared) > limit
             except ValueError:
-                await self.error_page(scope, 400, "bad Content-Length header")(
-                    scope, receive, send)
+                await self._error(scope, receive, send, 400, "bad Content-Length header")
                 return
             if too_big:
-                await self._too_big(scope, receive, send)
+                await self._too_big(scope, receive, send, limit)
                 return
         # Buffer the body (it is small) so a lying or absent Content-Length is caught too.
         chunks: list[bytes] = []
@@ -163,8 +210,8 @@ class GuardMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
-                await self._too_big(scope, receive, send)
+            if size > limit:
+                await self._too_big(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -180,7 +227,11 @@ class GuardMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _too_big(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.error_page(
-            scope, 413, f"request body too large (limit {self.max_body_bytes} bytes)")(
-            scope, receive, send)
+    async def _error(self, scope: Scope, receive: Receive, send: Send, status: int,
+                     message: str, headers: dict[str, str] | None = None) -> None:
+        response = self.error_page(Request(scope), status, message, headers)
+        await response(scope, receive, send)
+
+    async def _too_big(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        await self._error(scope, receive, send, 413,
+                          f"request body too large (limit {limit} bytes)")

@@ -51,6 +51,15 @@ class Settings:
     turk_submit_origins : tuple of str
         Origins accepted in MTurk's ``turkSubmitTo`` (where the completion form
         posts): production and sandbox by default.
+    api_docs : bool
+        Serve the interactive API schema at ``/api/docs`` and
+        ``/api/openapi.json`` (behind the admin token). Off by default.
+    max_upload_bytes : int
+        Largest upload (a Prolific submissions export) accepted by the
+        verification routes.
+    census : bool
+        Compute the live census (estimates and plots) in a helper process
+        when a wave closes or on demand. Off, the census pages show counts only.
     """
 
     db_url: str
@@ -62,6 +71,9 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     secure_cookies: bool = False
     turk_submit_origins: tuple[str, ...] = MTURK_ORIGINS
+    api_docs: bool = False
+    max_upload_bytes: int = 5 * 1024 * 1024
+    census: bool = True
 
     def __post_init__(self) -> None:
         if len(self.secret) < MIN_SECRET_BYTES:
@@ -75,6 +87,8 @@ class Settings:
             raise InputError("--rate-limit must be >= 0 and --rate-burst >= 1")
         if self.max_body_bytes < 1024:
             raise InputError("--max-body must be at least 1024 bytes")
+        if self.max_upload_bytes < 1024:
+            raise InputError("--max-upload must be at least 1024 bytes")
 
 
 def load_secret(secret_file: str | Path | None = None) -> bytes:

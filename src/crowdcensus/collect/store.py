@@ -10,8 +10,16 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete, func, select
 
+from crowdcensus.collect.clock import SystemClock
 from crowdcensus.collect.identity import new_completion_code, new_public_id
-from crowdcensus.collect.models import Study, Wave, responses, studies, utcnow, waves
+from crowdcensus.collect.models import (
+    Study,
+    Wave,
+    responses,
+    studies,
+    wave_schedules,
+    waves,
+)
 from crowdcensus.collect.writer import ResponseWriter
 
 
@@ -29,6 +37,9 @@ class WaveInfo:
     platform_completion_code: str
     languages: tuple[str, ...]
     study_title: str
+    target_responses: int = 0
+    researcher_name: str | None = None
+    researcher_contact: str | None = None
 
     def is_open(self, now: datetime, grace_seconds: float = 0.0) -> bool:
         """Whether ``now`` lies in the wave's window (closing extended by a grace)."""
@@ -51,10 +62,12 @@ def iso(value: datetime | None) -> str | None:
 class Store:
     """Reads and writes of studies, waves and responses."""
 
-    def __init__(self, engine: Engine, cache_seconds: float = 5.0):
+    def __init__(self, engine: Engine, cache_seconds: float = 5.0, clock=None):
         self.engine = engine
         self.cache_seconds = cache_seconds
+        self.clock = clock or SystemClock()
         self._wave_cache: dict[str, tuple[float, WaveInfo | None]] = {}
+        self._counts: dict[int, tuple[float, int]] = {}
         self._lock = threading.Lock()
         self.writer = ResponseWriter(engine)
 
@@ -72,7 +85,8 @@ class Store:
         if hit:
             return info
         now = time.monotonic()
-        query = (select(waves, studies.c.languages, studies.c.title)
+        query = (select(waves, studies.c.languages, studies.c.title,
+                        studies.c.researcher_name, studies.c.researcher_contact)
                  .join(studies, studies.c.id == waves.c.study_id)
                  .where(waves.c.public_id == public_id))
         with self.engine.connect() as conn:
@@ -82,17 +96,49 @@ class Store:
             info = WaveInfo(row["id"], row["public_id"], row["study_id"], row["label"],
                             row["platform"], row["opens_at"], row["closes_at"],
                             row["platform_completion_code"],
-                            tuple(row["languages"].split(",")), row["title"])
+                            tuple(row["languages"].split(",")), row["title"],
+                            row["target_responses"], row["researcher_name"],
+                            row["researcher_contact"])
         with self._lock:
             if len(self._wave_cache) > 10_000:
                 self._wave_cache.clear()
             self._wave_cache[public_id] = (now, info)
         return info
 
-    def forget_wave(self, public_id: str) -> None:
-        """Drop a wave from the cache (after an edit)."""
+    def forget_wave(self, public_id: str | None = None) -> None:
+        """Drop a wave (or, without ``public_id``, every wave) from the cache after an edit."""
         with self._lock:
-            self._wave_cache.pop(public_id, None)
+            if public_id is None:
+                self._wave_cache.clear()
+            else:
+                self._wave_cache.pop(public_id, None)
+
+    def is_full(self, wave: WaveInfo) -> bool:
+        """Whether the wave has reached its target number of responses.
+
+        The count is read from the database at most once a second per wave
+        (so several server processes agree within a second) and kept up to
+        date in between by this process's own new responses.
+        """
+        if wave.target_responses <= 0:
+            return False
+        now = time.monotonic()
+        cached = self._counts.get(wave.id)
+        if cached is None or now - cached[0] > 1.0:
+            with self.engine.connect() as conn:
+                n = conn.execute(select(func.count()).select_from(responses).where(
+                    responses.c.wave_id == wave.id)).scalar_one()
+            with self._lock:
+                self._counts[wave.id] = (now, n)
+            cached = (now, n)
+        return cached[1] >= wave.target_responses
+
+    def counted(self, wave_id: int) -> None:
+        """Note one more stored response of ``wave_id`` (keeps :meth:`is_full` current)."""
+        with self._lock:
+            cached = self._counts.get(wave_id)
+            if cached is not None:
+                self._counts[wave_id] = (cached[0], cached[1] + 1)
 
     # ------------------------------------------------------------ responses
     def existing_code(self, wave_id: int, worker_hash: str) -> str | None:
@@ -112,7 +158,8 @@ class Store:
         response is durable. A second submission of the same worker in the same
         wave stores nothing and resolves to the first code.
         """
-        row = {"wave_id": wave_id, "worker_hash": worker_hash, "submitted_at": utcnow(),
+        row = {"wave_id": wave_id, "worker_hash": worker_hash,
+               "submitted_at": self.clock.now(),
                "language": language, **answers}
         return self.writer.submit(row)
 
@@ -122,26 +169,58 @@ class Store:
         self.engine.dispose()
 
     # ------------------------------------------------------------- research
-    def create_study(self, title: str, country: str, languages: list[str],
-                     questionnaire_version: str) -> int:
-        """Insert a study; return its id."""
+    def create_study(self, values: dict) -> int:
+        """Insert a study (title, country, languages list, questionnaire_version,
+        researcher_name, researcher_contact); return its id."""
+        row = {**values, "languages": ",".join(values["languages"]),
+               "created_at": self.clock.now()}
         with self.engine.begin() as conn:
-            return conn.execute(studies.insert().values(
-                title=title, country=country, languages=",".join(languages),
-                questionnaire_version=questionnaire_version, created_at=utcnow(),
-            )).inserted_primary_key[0]
+            return conn.execute(studies.insert().values(**row)).inserted_primary_key[0]
+
+    def update_study(self, study_id: int, values: dict) -> bool:
+        """Change some fields of a study; False when there is no such study."""
+        if "languages" in values:
+            values = {**values, "languages": ",".join(values["languages"])}
+        with self.engine.begin() as conn:
+            done = conn.execute(studies.update().where(studies.c.id == study_id)
+                                .values(**values)).rowcount
+        self.forget_wave()  # worker pages show the study's languages and contact
+        return done == 1
 
     def create_wave(self, study_id: int, values: dict) -> int:
         """Insert a wave of a study; return its id. Raises IntegrityError on a duplicate label."""
         with self.engine.begin() as conn:
-            if values.get("label") is None:
-                n = conn.execute(select(func.count()).select_from(waves).where(
-                    waves.c.study_id == study_id)).scalar_one()
-                values = {**values, "label": f"wave{n + 1:02d}"}  # sorts right as text
-            return conn.execute(waves.insert().values(
-                study_id=study_id, public_id=new_public_id(),
-                platform_completion_code=new_completion_code(8), created_at=utcnow(),
-                **values)).inserted_primary_key[0]
+            return self._insert_wave(conn, study_id, values)
+
+    def _insert_wave(self, conn, study_id: int, values: dict) -> int:
+        if values.get("label") is None:
+            n = conn.execute(select(func.count()).select_from(waves).where(
+                waves.c.study_id == study_id)).scalar_one()
+            values = {**values, "label": f"wave{n + 1:02d}"}  # sorts right as text
+        return conn.execute(waves.insert().values(
+            study_id=study_id, public_id=new_public_id(),
+            platform_completion_code=new_completion_code(8), created_at=self.clock.now(),
+            **values)).inserted_primary_key[0]
+
+    def create_schedule(self, study_id: int, schedule: dict, wave_rows: list[dict]) -> int:
+        """Store a recurring schedule and create all its waves in one transaction.
+
+        Raises IntegrityError (nothing created) when a label is already taken.
+        """
+        with self.engine.begin() as conn:
+            sid = conn.execute(wave_schedules.insert().values(
+                study_id=study_id, created_at=self.clock.now(), **schedule)
+            ).inserted_primary_key[0]
+            for row in wave_rows:
+                self._insert_wave(conn, study_id, {**row, "schedule_id": sid})
+        return sid
+
+    def schedules(self, study_id: int) -> list[dict]:
+        """The recurring schedules of a study."""
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(
+                select(wave_schedules).where(wave_schedules.c.study_id == study_id)
+                .order_by(wave_schedules.c.id)).mappings()]
 
     def study(self, study_id: int) -> Study | None:
         """A study with its waves loaded, detached from the session."""

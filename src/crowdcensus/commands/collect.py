@@ -74,18 +74,19 @@ def db_upgrade(db: DbOption = None) -> None:
 
 @db_app.command("status")
 def db_status(db: DbOption = None) -> None:
-    """Print the database's schema revision and the one this version needs."""
+    """Say whether `crowdcensus serve` can run on the database (schema current, writable).
+
+    Exits 0 when it can; otherwise prints the same one-line error as `serve`.
+    """
     url = _db_url(db, "db status")
-    from crowdcensus.collect.database import current_revision, head_revision, make_engine
+    from crowdcensus.collect.database import make_engine, ready_for_service
 
     engine = make_engine(url)
     try:
-        current = current_revision(engine)
+        revision = ready_for_service(engine)
     finally:
         engine.dispose()
-    head = head_revision()
-    state = "up to date" if current == head else "behind: run `crowdcensus db upgrade`"
-    typer.echo(f"revision {current or 'none'} (code needs {head}): {state}")
+    typer.echo(f"revision {revision} (code needs {revision}): up to date and writable")
 
 
 @app.command("serve")
@@ -114,6 +115,15 @@ def serve(
         "--forwarded-allow-ips", help="Proxies trusted for X-Forwarded-For.")] = None,
     log_level: Annotated[LogLevel, typer.Option(
         "--log-level", help="Logging threshold.")] = LogLevel.info,
+    api_docs: Annotated[bool, typer.Option(
+        "--api-docs", help="Serve /api/docs and /api/openapi.json (behind the admin token).")
+    ] = False,
+    max_upload: Annotated[int, typer.Option(
+        "--max-upload", help="Largest Prolific export accepted for verification, in bytes.")
+    ] = 5 * 1024 * 1024,
+    census: Annotated[bool, typer.Option(
+        "--census/--no-census", help="Compute the live census in a helper process.")
+    ] = True,
 ) -> None:
     """Run the collection service (refuses to start without a secret or on an old schema)."""
     url = _db_url(db, "serve")
@@ -135,8 +145,10 @@ def serve(
         rate_limit=rate_limit, rate_burst=rate_burst, max_body_bytes=max_body,
         secure_cookies=secure_cookies,
         turk_submit_origins=MTURK_ORIGINS + tuple(o.rstrip("/") for o in turk_submit_to or ()),
+        api_docs=api_docs, max_upload_bytes=max_upload, census=census,
     )
-    application = create_app(settings)  # checks the schema; raises a one-line error
+    # checks the schema and that the database can be written; raises a one-line error
+    application = create_app(settings)
     logging.basicConfig(level=log_level.value.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("crowdcensus.collect")
@@ -172,11 +184,14 @@ def export(
     url = _db_url(db, "export")
     from crowdcensus.collect import exports
     from crowdcensus.collect.database import check_schema, make_engine
+    from crowdcensus.collect.inputs import valid_id
     from crowdcensus.collect.settings import load_secret
 
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in exports.FORMATS:
         raise InputError(f"--out: use a .csv, .parquet or .json file (got {out.name})")
+    if not valid_id(study):
+        raise InputError(f"no study {study}")
     engine = make_engine(url)
     try:
         check_schema(engine)
@@ -186,7 +201,10 @@ def export(
                     frame = exports.responses_frame(conn, load_secret(secret_file), study,
                                                     platform=platform)
                 else:
-                    frame = exports.histories_frame(conn, study, platform)
+                    from datetime import UTC, datetime
+
+                    frame = exports.histories_frame(conn, study, platform,
+                                                    opened_by=datetime.now(UTC))
             except LookupError as exc:
                 raise InputError(str(exc)) from None
     finally:

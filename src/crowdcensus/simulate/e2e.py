@@ -220,7 +220,7 @@ def _answer(clients: _ThreadClients, url: str, platform: str, raw_id: str, row: 
             "hours_per_week": str(row["hours_per_week"]), "earnings_band": row["earnings_band"],
             "country": row["country"], "attention": row["attention_answer"]}
     r = client.post(f"{url}/submit", data=form)
-    if r.status_code != 200:
+    if r.status_code not in (200, 303):  # 303: Prolific's completion redirect
         raise CrowdcensusError(f"the service refused an answer ({r.status_code}): "
                                f"{r.text[:200]}")
     return row["wave"]
@@ -273,7 +273,9 @@ def run_through_service(
                 r = api.post("/api/studies", json={
                     "title": f"Simulated study ({scenario.scenario.name})",
                     "country": "FR" if scenario.scenario.country == "XX"
-                    else scenario.scenario.country})
+                    else scenario.scenario.country,
+                    "researcher_name": "crowdcensus simulation",
+                    "researcher_contact": "simulation@localhost"})
                 r.raise_for_status()
                 study_id = r.json()["id"]
                 links = {}

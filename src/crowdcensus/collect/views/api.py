@@ -1,80 +1,73 @@
-"""Researcher JSON API (bearer token): studies, waves, kits, exports, data requests.
+"""Researcher JSON API (bearer token): studies, waves, schedules, kits, exports,
+Prolific verification, data requests.
 
 Every route needs ``Authorization: Bearer <token>`` with the service's admin
 token (``CROWDCENSUS_ADMIN_TOKEN`` or ``--admin-token``); read-only routes
 also accept the admin pages' session cookie. Without a configured token the
-API answers 503 to everything.
+API answers 503 to everything. An id in a URL that cannot exist (not a
+number, or out of the database's range) is a 404, like an unknown one.
 """
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from crowdcensus.collect.identity import worker_hash
-from crowdcensus.collect.kits import platform_link, posting_kit, worker_link
+from crowdcensus.collect.inputs import MAX_ID, no_control
+from crowdcensus.collect.kits import kit_warnings, platform_link, posting_kit, worker_link
 from crowdcensus.collect.models import PLATFORMS, Study, Wave
 from crowdcensus.collect.questionnaire import QUESTIONNAIRE_VERSION
+from crowdcensus.collect.sessions import require_admin, require_reader
 from crowdcensus.collect.store import iso
 from crowdcensus.errors import InputError
-
-ADMIN_COOKIE = "crowdcensus_admin"
-
-
-def admin_cookie_value(secret: bytes, token: str) -> str:
-    """The admin session cookie: an HMAC of the token (the token itself never sits in it)."""
-    return hmac.new(secret, b"admin-session:" + token.encode(), "sha256").hexdigest()
-
-
-def _check_token(request: Request, allow_cookie: bool) -> None:
-    settings = request.app.state.settings
-    expected = settings.admin_token
-    if not expected:
-        raise HTTPException(503, "the researcher API is disabled: start the service with "
-                                 "CROWDCENSUS_ADMIN_TOKEN or --admin-token")
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() == "bearer" and given and hmac.compare_digest(
-            given.strip().encode(), expected.encode()):
-        return
-    cookie = request.cookies.get(ADMIN_COOKIE)
-    if allow_cookie and cookie and hmac.compare_digest(
-            cookie, admin_cookie_value(settings.secret, expected)):
-        return
-    raise HTTPException(401, "missing or wrong admin token",
-                        headers={"www-authenticate": "Bearer"})
-
-
-def require_admin(request: Request) -> None:
-    """Dependency: a valid bearer token."""
-    _check_token(request, allow_cookie=False)
-
-
-def require_reader(request: Request) -> None:
-    """Dependency: a valid bearer token or admin session cookie (GET routes)."""
-    _check_token(request, allow_cookie=True)
-
 
 router = APIRouter(prefix="/api")
 Platform = Literal["mturk", "prolific", "clickworker", "generic"]
 Format = Literal["csv", "parquet", "json"]
+StudyId = Annotated[int, Path(ge=1, le=MAX_ID)]
+WaveId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Text = Annotated[str, AfterValidator(no_control)]
+ResearcherName = Annotated[Text, Field(min_length=2, max_length=200)]
+Contact = Annotated[Text, Field(min_length=3, max_length=200,
+                                description="an e-mail address or a web page for questions")]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("give a timezone, e.g. 2026-12-01T09:00:00Z")
+    return value.astimezone(UTC)  # SQLite keeps no offset: store UTC everywhere
 
 
 class StudyIn(BaseModel):
     """A new study."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
+    title: Text = Field(min_length=1, max_length=200)
     country: str = Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2")
     languages: list[Literal["en", "fr"]] = Field(default=["en"], min_length=1, max_length=2)
     questionnaire_version: Literal["1"] = QUESTIONNAIRE_VERSION
+    researcher_name: ResearcherName | None = None
+    researcher_contact: Contact | None = None
+
+
+class StudyPatch(BaseModel):
+    """Changes to a study (title, languages, researcher's name and contact)."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: Text | None = Field(default=None, min_length=1, max_length=200)
+    languages: list[Literal["en", "fr"]] | None = Field(default=None, min_length=1,
+                                                        max_length=2)
+    researcher_name: ResearcherName | None = None
+    researcher_contact: Contact | None = None
 
 
 class WaveIn(BaseModel):
@@ -92,11 +85,7 @@ class WaveIn(BaseModel):
     @field_validator("opens_at", "closes_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("give a timezone, e.g. 2026-12-01T09:00:00Z")
-        return value.astimezone(UTC)  # SQLite keeps no offset: store UTC everywhere
+        return _utc(value)
 
     @model_validator(mode="after")
     def _window(self) -> WaveIn:
@@ -105,12 +94,39 @@ class WaveIn(BaseModel):
         return self
 
 
+class ScheduleIn(BaseModel):
+    """Recurring waves: one on ``platform`` every ``every_days`` days until ``until``."""
+
+    model_config = ConfigDict(extra="forbid")
+    platform: Platform
+    label_prefix: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,29}$")
+    every_days: int = Field(ge=1, le=366)
+    first_opens_at: datetime
+    until: datetime
+    duration_days: float | None = Field(default=None, gt=0, le=366,
+                                        description="default: every_days, at most 7")
+    reward_cents: int = Field(default=0, ge=0, le=100_000)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    target_responses: int = Field(default=100, ge=1, le=1_000_000)
+
+    @field_validator("first_opens_at", "until")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return _utc(value)
+
+    @model_validator(mode="after")
+    def _duration(self) -> ScheduleIn:
+        if self.duration_days is None:
+            self.duration_days = float(min(self.every_days, 7))
+        return self
+
+
 class WorkerRequest(BaseModel):
     """A worker's data request, by platform ID (hashed on the fly, never stored)."""
 
     model_config = ConfigDict(extra="forbid")
     platform: Platform
-    worker_id: str = Field(min_length=1, max_length=128)
+    worker_id: Text = Field(min_length=1, max_length=128)
 
 
 def base_url(request: Request) -> str:
@@ -133,37 +149,77 @@ def wave_json(request: Request, wave: Wave, n_responses: int | None = None) -> d
         "worker_link": worker_link(base, wave),
         "platform_link": platform_link(base, wave),
         "kit_url": f"{base}/api/waves/{wave.id}/kit",
+        "schedule_id": wave.schedule_id,
+        "warnings": kit_warnings(base, wave),
     }
     if n_responses is not None:
         out["n_responses"] = n_responses
     return out
 
 
-def study_json(request: Request, study: Study, counts: dict[int, int]) -> dict:
-    """A study with its waves."""
-    return {
+def study_json(request: Request, study: Study, counts: dict[int, int],
+               schedules: list[dict] | None = None) -> dict:
+    """A study with its waves (and its recurring schedules, when given)."""
+    out = {
         "id": study.id, "title": study.title, "country": study.country,
         "languages": study.languages.split(","),
         "questionnaire_version": study.questionnaire_version,
+        "researcher_name": study.researcher_name,
+        "researcher_contact": study.researcher_contact,
         "created_at": iso(study.created_at),
         "waves": [wave_json(request, w, counts.get(w.id, 0)) for w in study.waves],
     }
+    if schedules is not None:
+        out["schedules"] = [schedule_json(s) for s in schedules]
+    return out
 
 
-async def _study_or_404(request: Request, study_id: int) -> Study:
+def schedule_json(row: dict) -> dict:
+    """A recurring schedule as the API shows it."""
+    return {k: (iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+def researcher_missing(study: Study) -> str | None:
+    """Why the study cannot open a wave yet (no researcher name or contact), or None."""
+    if study.researcher_name and study.researcher_contact:
+        return None
+    return (f"before its first wave, study {study.id} needs researcher_name and "
+            "researcher_contact (workers see them on the consent page); set them with "
+            f"PATCH /api/studies/{study.id}")
+
+
+async def study_or_404(request: Request, study_id: int) -> Study:
     study = await run_in_threadpool(request.app.state.store.study, study_id)
     if study is None:
         raise HTTPException(404, f"no study {study_id}")
     return study
 
 
+def study_values(body: StudyIn) -> dict:
+    """The columns of a new study."""
+    values = body.model_dump()
+    values["languages"] = list(dict.fromkeys(body.languages))  # the first is the default
+    values["country"] = body.country.upper()
+    return values
+
+
 @router.post("/studies", status_code=201, dependencies=[Depends(require_admin)])
 async def create_study(request: Request, body: StudyIn) -> dict:
     """Create a study."""
-    langs = list(dict.fromkeys(body.languages))  # the first is the default
-    sid = await run_in_threadpool(request.app.state.store.create_study, body.title,
-                                  body.country.upper(), langs, body.questionnaire_version)
-    return study_json(request, await _study_or_404(request, sid), {})
+    sid = await run_in_threadpool(request.app.state.store.create_study, study_values(body))
+    return study_json(request, await study_or_404(request, sid), {}, [])
+
+
+@router.patch("/studies/{study_id}", dependencies=[Depends(require_admin)])
+async def update_study(request: Request, study_id: StudyId, body: StudyPatch) -> dict:
+    """Change a study's title, languages, researcher name or contact."""
+    values = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "languages" in values:
+        values["languages"] = list(dict.fromkeys(values["languages"]))
+    await study_or_404(request, study_id)
+    if values:
+        await run_in_threadpool(request.app.state.store.update_study, study_id, values)
+    return await get_study(request, study_id)
 
 
 @router.get("/studies", dependencies=[Depends(require_reader)])
@@ -175,17 +231,27 @@ async def list_studies(request: Request) -> list[dict]:
 
 
 @router.get("/studies/{study_id}", dependencies=[Depends(require_reader)])
-async def get_study(request: Request, study_id: int) -> dict:
-    """A study, its waves and their links."""
-    study = await _study_or_404(request, study_id)
-    counts = await run_in_threadpool(request.app.state.store.response_counts, study_id)
-    return study_json(request, study, counts)
+async def get_study(request: Request, study_id: StudyId) -> dict:
+    """A study, its waves and their links, and its recurring schedules."""
+    study = await study_or_404(request, study_id)
+    store = request.app.state.store
+    counts = await run_in_threadpool(store.response_counts, study_id)
+    schedules = await run_in_threadpool(store.schedules, study_id)
+    return study_json(request, study, counts, schedules)
+
+
+async def _study_ready(request: Request, study_id: int) -> Study:
+    study = await study_or_404(request, study_id)
+    missing = researcher_missing(study)
+    if missing:
+        raise HTTPException(409, missing)
+    return study
 
 
 @router.post("/studies/{study_id}/waves", status_code=201, dependencies=[Depends(require_admin)])
-async def create_wave(request: Request, study_id: int, body: WaveIn) -> dict:
+async def create_wave(request: Request, study_id: StudyId, body: WaveIn) -> dict:
     """Create a wave (one posting on one platform) of a study."""
-    await _study_or_404(request, study_id)
+    await _study_ready(request, study_id)
     store = request.app.state.store
     try:
         wid = await run_in_threadpool(store.create_wave, study_id, body.model_dump())
@@ -193,6 +259,41 @@ async def create_wave(request: Request, study_id: int, body: WaveIn) -> dict:
         raise HTTPException(409, f"the study already has a wave labelled {body.label!r}") \
             from None
     return wave_json(request, await run_in_threadpool(store.wave, wid), 0)
+
+
+def make_schedule(body: ScheduleIn) -> tuple[dict, list[dict]]:
+    """The schedule's row and its waves' rows (raises InputError on a bad schedule)."""
+    from crowdcensus.collect.schedules import schedule_waves
+
+    plan = schedule_waves(body.label_prefix, body.first_opens_at, body.until,
+                          body.every_days, float(body.duration_days or 0))
+    common = {"platform": body.platform, "reward_cents": body.reward_cents,
+              "currency": body.currency, "target_responses": body.target_responses}
+    schedule = {**common, "label_prefix": body.label_prefix, "every_days": body.every_days,
+                "duration_days": float(body.duration_days or 0),
+                "first_opens_at": body.first_opens_at, "until": body.until}
+    return schedule, [{**common, **wave} for wave in plan]
+
+
+@router.post("/studies/{study_id}/schedules", status_code=201,
+             dependencies=[Depends(require_admin)])
+async def create_schedule(request: Request, study_id: StudyId, body: ScheduleIn) -> dict:
+    """Schedule recurring waves: one every ``every_days`` days until ``until``."""
+    await _study_ready(request, study_id)
+    try:
+        schedule, rows = make_schedule(body)
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from None
+    store = request.app.state.store
+    try:
+        sid = await run_in_threadpool(store.create_schedule, study_id, schedule, rows)
+    except IntegrityError:
+        raise HTTPException(409, f"a wave label {body.label_prefix}NN is already taken in "
+                                 "this study; choose another label_prefix") from None
+    study = await study_or_404(request, study_id)
+    mine = [w for w in study.waves if w.schedule_id == sid]
+    row = next(s for s in await run_in_threadpool(store.schedules, study_id) if s["id"] == sid)
+    return {**schedule_json(row), "waves": [wave_json(request, w, 0) for w in mine]}
 
 
 async def _wave_or_404(request: Request, wave_id: int) -> Wave:
@@ -203,7 +304,7 @@ async def _wave_or_404(request: Request, wave_id: int) -> Wave:
 
 
 @router.get("/waves/{wave_id}", dependencies=[Depends(require_reader)])
-async def get_wave(request: Request, wave_id: int) -> dict:
+async def get_wave(request: Request, wave_id: WaveId) -> dict:
     """One wave with its links."""
     wave = await _wave_or_404(request, wave_id)
     counts = await run_in_threadpool(request.app.state.store.response_counts, wave.study_id)
@@ -211,7 +312,7 @@ async def get_wave(request: Request, wave_id: int) -> dict:
 
 
 @router.get("/waves/{wave_id}/kit", dependencies=[Depends(require_reader)])
-async def get_kit(request: Request, wave_id: int) -> dict:
+async def get_kit(request: Request, wave_id: WaveId) -> dict:
     """The posting kit of a wave for its platform."""
     wave = await _wave_or_404(request, wave_id)
     return posting_kit(base_url(request), wave.study, wave)
@@ -221,12 +322,13 @@ def _download(data: bytes, fmt: str, name: str) -> Response:
     from crowdcensus.collect import exports
 
     return Response(data, media_type=exports.FORMATS[fmt],
-                    headers={"content-disposition": f'attachment; filename="{name}.{fmt}"'})
+                    headers={"content-disposition": f'attachment; filename="{name}.{fmt}"',
+                             "cache-control": "no-store"})
 
 
 @router.get("/studies/{study_id}/responses", dependencies=[Depends(require_reader)])
-async def export_responses(request: Request, study_id: int, format: Format = "csv",
-                           wave: str | None = Query(None, max_length=40),
+async def export_responses(request: Request, study_id: StudyId, format: Format = "csv",
+                           wave: Text | None = Query(None, max_length=40),
                            platform: Platform | None = None) -> Response:
     """Responses of a study (pseudonymised), as CSV, Parquet or JSON."""
     settings = request.app.state.settings
@@ -246,15 +348,16 @@ async def export_responses(request: Request, study_id: int, format: Format = "cs
 
 
 @router.get("/studies/{study_id}/histories", dependencies=[Depends(require_reader)])
-async def export_histories(request: Request, study_id: int, format: Format = "csv",
+async def export_histories(request: Request, study_id: StudyId, format: Format = "csv",
                            platform: Platform | None = None) -> Response:
-    """Capture histories (one 0/1 column per wave + ``freq``) for ``crowdcensus estimate``."""
+    """Capture histories (one 0/1 column per opened wave + ``freq``) for ``estimate``."""
+    now = request.app.state.clock.now()
 
     def build() -> bytes:
         from crowdcensus.collect import exports
 
         with request.app.state.engine.connect() as conn:
-            frame = exports.histories_frame(conn, study_id, platform)
+            frame = exports.histories_frame(conn, study_id, platform, opened_by=now)
         return exports.serialise(frame, format)
 
     try:
@@ -265,6 +368,61 @@ async def export_histories(request: Request, study_id: int, format: Format = "cs
         raise HTTPException(409, str(exc)) from None
     suffix = f"-{platform}" if platform else ""
     return _download(data, format, f"study{study_id}-histories{suffix}")
+
+
+async def _upload(request: Request) -> bytes:
+    """The uploaded file: a multipart field ``file``, or the raw body."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        try:
+            form = await request.form(max_files=1, max_fields=8)
+        except Exception:
+            raise HTTPException(400, "malformed upload: send the CSV as the field 'file'") \
+                from None
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise HTTPException(422, "no file: send the CSV as the field 'file'")
+        return await upload.read()
+    return await request.body()
+
+
+async def check_prolific(request: Request, study_id: int, data: bytes,
+                         wave: str | None) -> dict:
+    """Run the Prolific verification; HTTP errors for a bad file or a wrong wave."""
+    from crowdcensus.collect import verify
+
+    await study_or_404(request, study_id)
+    engine = request.app.state.engine
+    secret = request.app.state.settings.secret
+
+    def work() -> dict:
+        rows = verify.read_submissions(data)
+        chosen = verify.prolific_waves(engine, study_id, wave)
+        checked = verify.verify_submissions(engine, secret, [w[0] for w in chosen], rows)
+        return {"study_id": study_id, "waves": [w[1] for w in chosen],
+                "counts": verify.summary(checked), "submissions": checked}
+
+    try:
+        return await run_in_threadpool(work)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+@router.post("/studies/{study_id}/prolific", dependencies=[Depends(require_admin)])
+async def verify_prolific(request: Request, study_id: StudyId,
+                          wave: Text | None = Query(None, max_length=40),
+                          format: Literal["json", "csv"] = "json") -> Response:
+    """Check Prolific's submissions export: completed / duplicate / not found per submission."""
+    result = await check_prolific(request, study_id, await _upload(request), wave)
+    if format == "csv":
+        import pandas as pd
+
+        frame = pd.DataFrame(result["submissions"],
+                             columns=["submission_id", "participant_id", "status"])
+        return _download(frame.to_csv(index=False).encode(), "csv",
+                         f"study{study_id}-prolific-check")
+    return JSONResponse(result, headers={"cache-control": "no-store"})
 
 
 @router.post("/workers/export", dependencies=[Depends(require_admin)])
