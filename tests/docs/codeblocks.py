@@ -50,6 +50,9 @@ from markdown_it import MarkdownIt
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LANGUAGES = {"python", "pycon", "console", "sh", "toml", "json", "csv", "text"}
+#: URLs in a block that is run must be on this machine (the loopback range).
+URL = re.compile(r"\bhttps?://[^\s'\"]+")
+LOOPBACK = re.compile(r"https?://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(?=[:/]|$)")
 MARKER = re.compile(r"<!--\s*docs-test:\s*(\w[\w-]*)\s*(.*?)\s*-->", re.S)
 
 
@@ -78,6 +81,11 @@ class Block:
             if old not in code:
                 raise AssertionError(f"{self.where}: replace marker: {old!r} is not in the block")
             code = code.replace(old, new)
+        remote = [url for url in URL.findall(code) if not LOOPBACK.match(url)]
+        if remote:
+            raise AssertionError(f"{self.where}: the block would reach {remote[0]}: tests send "
+                                 "traffic to this machine only; mark the block skip or point "
+                                 "it at 127.0.0.1")
         return code
 
 

@@ -96,3 +96,13 @@ def test_a_console_block_runs_in_one_shell_and_checks_each_output(tmp_path, monk
         cb.run_console(cb.blocks(page)[0], tmp_path, {"PATH": "/usr/bin:/bin"})
     page = _page(tmp_path, "```console\n$ false\n$ echo $?\n1\n$ echo 0.25\n0.25\n```\n")
     cb.run_console(cb.blocks(page)[0], tmp_path, {"PATH": "/usr/bin:/bin"})
+
+
+def test_a_block_that_would_reach_another_machine_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(cb, "ROOT", tmp_path)
+    page = _page(tmp_path, "```sh\ncurl https://survey.example.org/api/studies\n```\n\n"
+                 "```sh\ncurl http://127.0.0.1:8000/api/studies\n```\n")
+    remote, local = cb.blocks(page)
+    with pytest.raises(AssertionError, match="survey.example.org"):
+        remote.source()
+    assert local.source().startswith("curl http://127.0.0.1:8000")
