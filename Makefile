@@ -9,7 +9,7 @@ DEVSTAMP := $(VENV)/.installed-dev
 # Where `make demo` writes the report (override: make demo OUT=somewhere).
 OUT    ?= demo-report
 
-.PHONY: demo test install dev lint bench clean
+.PHONY: demo test install dev lint bench docs clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "crowdcensus needs Python >= 3.11 (set PYTHON=python3.11)")'
@@ -35,6 +35,11 @@ test: $(DEVSTAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
+# The documentation site (Sphinx + MyST + numpydoc) into site/; every warning is an error.
+docs: $(DEVSTAMP)
+	$(BIN)/python -W error::UserWarning -m sphinx -W --keep-going -q -b html docs site
+	@echo "site/index.html"
+
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check .
 
@@ -48,4 +53,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/collect.py
 
 clean:
-	rm -rf $(VENV) demo-report .pytest_cache
+	rm -rf $(VENV) demo-report site .pytest_cache

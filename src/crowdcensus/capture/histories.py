@@ -61,6 +61,9 @@ def _aggregate_rows(matrix: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray
 class CaptureHistories:
     """A frequency table of observed capture histories.
 
+    Build one with :meth:`from_matrix`, :meth:`from_frame` or
+    :meth:`from_events`, or read a file with :func:`crowdcensus.capture.read_histories`.
+
     Parameters
     ----------
     histories : ndarray of shape (k, t), 0/1
@@ -69,9 +72,6 @@ class CaptureHistories:
         Number of individuals with each history (all positive).
     occasions : tuple of str
         Names of the ``t`` occasions (columns).
-
-    Build one with :meth:`from_matrix`, :meth:`from_frame` or
-    :meth:`from_events`, or read a file with :func:`crowdcensus.capture.read_histories`.
     """
 
     histories: np.ndarray

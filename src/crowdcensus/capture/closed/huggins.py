@@ -272,6 +272,8 @@ def as_covariate_histories(data, covariates: Sequence[str], freq: str | None = N
 class HugginsModel(PopulationEstimator):
     """Huggins' conditional-likelihood model M0, Mt or Mb with individual covariates.
 
+    The attributes below exist after :meth:`fit`.
+
     Parameters
     ----------
     model : {"M0", "Mt", "Mb"}
@@ -287,8 +289,8 @@ class HugginsModel(PopulationEstimator):
         Name of the count column when :meth:`fit` gets a DataFrame (by default a
         column called freq, count, n or frequency is one).
 
-    Attributes (after :meth:`fit`)
-    ------------------------------
+    Attributes
+    ----------
     abundance_, stderr_ : float
         Horvitz--Thompson abundance ``sum_i w_i / p*_i`` and its standard error
         (NaN when the fit is not usable: see ``status_``).
