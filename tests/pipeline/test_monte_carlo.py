@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from crowdcensus.pipeline import run_study
 from crowdcensus.study import parse_study
 from crowdcensus.synthesis.baseline import combination_weights
