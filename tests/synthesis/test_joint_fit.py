@@ -76,6 +76,17 @@ def test_known_truth_inside_the_joint_intervals(scenario):
         assert abs(r["estimate"] / r["truth"] - 1) < 0.15, r
 
 
+def test_studies_of_other_shapes_in_one_process():
+    """Six waves, then four: each study gets its own model (the number of waves sets the
+    number of wave effects), not the compiled model of the previous one."""
+    seq = np.random.SeedSequence(4)
+    for name, waves in (("ideal", 6), ("ideal", 4)):
+        rows = run_replicate(small(name, workers=3000, experiment={"waves": waves}), seq)
+        joint = [r for r in rows if r["method"] == "combined"]
+        assert not any(r.get("error") for r in joint), joint
+        assert all(np.isfinite(r["estimate"]) for r in joint)
+
+
 @pytest.fixture(scope="module")
 def france_nuts():
     study = str(FRANCE / "study.toml")

@@ -67,7 +67,9 @@ class CompiledModel:
     data sets of the same shapes reuse one compiled program.
     """
 
-    _cache: dict[ModelConfig, CompiledModel] = {}
+    #: by structure and by the arrays' shapes (the number of waves, for one, sets the
+    #: number of wave effects: the same structure with other shapes is another model)
+    _cache: dict[tuple, CompiledModel] = {}
 
     def __init__(self, cfg: ModelConfig, arrays: dict) -> None:
         jax = _jax()
@@ -136,9 +138,10 @@ class CompiledModel:
 
     @classmethod
     def get(cls, cfg: ModelConfig, arrays: dict) -> CompiledModel:
-        if cfg not in cls._cache:
-            cls._cache[cfg] = cls(cfg, arrays)
-        return cls._cache[cfg]
+        key = (cfg, tuple((k, np.shape(v)) for k, v in sorted(arrays.items())))
+        if key not in cls._cache:
+            cls._cache[key] = cls(cfg, arrays)
+        return cls._cache[key]
 
 
 @dataclass
