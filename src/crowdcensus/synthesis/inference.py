@@ -60,6 +60,11 @@ def _jax():
     return jax
 
 
+#: How many times NUTS may run again, with twice the warm-up and draws, when the
+#: diagnostics fail on R-hat or effective sample size.
+NUTS_EXTENSIONS = 2
+
+
 class CompiledModel:
     """The joint model of one structure (:class:`ModelConfig`), compiled.
 
@@ -211,7 +216,38 @@ def find_mode(model: CompiledModel, arrays: dict, start: np.ndarray):
 
 def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: int = 2,
               warmup: int = 500, draws: int = 500, progress: bool = False) -> Posterior:
-    """Fit the joint model to ``data`` (see the module docstring)."""
+    """Fit the joint model to ``data`` (see the module docstring).
+
+    Parameters
+    ----------
+    data : SynthesisData
+        The study's inputs, from :func:`crowdcensus.synthesis.data.synthesis_data`.
+    method : {"nuts", "laplace"}
+        Full sampling, or the normal approximation at the posterior mode.
+    seed : int
+        Seeds the start, the sampler and the draws: the same seed, the same draws.
+    chains, warmup, draws : int
+        NUTS chains (run in parallel on the machine's cores), warm-up iterations and
+        kept draws per chain; Laplace takes ``chains * draws`` draws.
+    progress : bool
+        Show a progress bar while sampling.
+
+    Returns
+    -------
+    Posterior
+        With ``converged`` false and ``problems`` said in words when the diagnostics
+        fail.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from crowdcensus import load_study
+    >>> from crowdcensus.synthesis.data import synthesis_data
+    >>> study = load_study(files("crowdcensus") / "examples" / "france-2018" / "study.toml")
+    >>> post = fit_joint(synthesis_data(study), method="laplace", seed=1)
+    >>> post.converged, post.samples["workers"].shape[0]
+    (True, 1000)
+    """
     if method not in ("nuts", "laplace"):
         raise ModelError(f"unknown inference method {method!r} (nuts or laplace)")
     jax = _jax()
@@ -259,28 +295,35 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
                                                     "mode_found": bool(res.success)},
                          converged=not problems, problems=problems)
     hess = np.asarray(model.hessian(jnp.asarray(x_mode), arrays), dtype=float)
-    inv_mass = _inverse_mass(hess)
-    keys = jax.random.split(key, chains)
-    n_dev = jax.local_device_count()
-    run = model.nuts_runner(warmup, draws)
-    z0 = jnp.asarray(x_mode)
-    if n_dev >= chains > 1:
-        stack = lambda x: jnp.broadcast_to(x, (chains, *x.shape))  # noqa: E731
-        zs, div, steps, step_size = jax.pmap(run, in_axes=(0, 0, 0, None))(
-            keys, stack(z0), stack(jnp.asarray(inv_mass)), arrays)
-    else:
-        outs = [run(k, z0, jnp.asarray(inv_mass), arrays) for k in keys]
-        zs, div, steps, step_size = (jnp.stack([o[i] for o in outs]) for i in range(4))
-    z = np.asarray(zs)                                             # (chains, draws, d)
-    flat = z.reshape(-1, z.shape[-1])
-    samples = {k: np.asarray(v) for k, v in model.constrain(jnp.asarray(flat),
-                                                            arrays).items()}
-    grouped = {k: v.reshape(chains, draws, *v.shape[1:]) for k, v in samples.items()}
+    inv_mass = jnp.asarray(_inverse_mass(hess))
     from crowdcensus.synthesis.diagnostics import nuts_diagnostics
 
-    diag, problems = nuts_diagnostics(grouped, np.asarray(div), chains)
+    n_dev = jax.local_device_count()
+    z0 = jnp.asarray(x_mode)
+    # chains that mix slowly (a weakly identified posterior) get longer runs: up to
+    # NUTS_EXTENSIONS times, twice the warm-up and draws, before the fit is refused
+    for attempt in range(NUTS_EXTENSIONS + 1):
+        w_n, d_n = warmup * 2 ** attempt, draws * 2 ** attempt
+        keys = jax.random.split(jax.random.fold_in(key, attempt), chains)
+        run = model.nuts_runner(w_n, d_n)
+        if n_dev >= chains > 1:
+            stack = lambda x: jnp.broadcast_to(x, (chains, *x.shape))  # noqa: E731
+            zs, div, steps, step_size = jax.pmap(run, in_axes=(0, 0, 0, None))(
+                keys, stack(z0), stack(inv_mass), arrays)
+        else:
+            outs = [run(k, z0, inv_mass, arrays) for k in keys]
+            zs, div, steps, step_size = (jnp.stack([o[i] for o in outs]) for i in range(4))
+        z = np.asarray(zs)                                             # (chains, draws, d)
+        flat = z.reshape(-1, z.shape[-1])
+        samples = {k: np.asarray(v) for k, v in model.constrain(jnp.asarray(flat),
+                                                                arrays).items()}
+        grouped = {k: v.reshape(chains, d_n, *v.shape[1:]) for k, v in samples.items()}
+        diag, problems = nuts_diagnostics(grouped, np.asarray(div), chains)
+        if not problems or diag["divergences"] > 0:  # more draws do not cure divergences
+            break
     steps = np.asarray(steps)
-    diag["leapfrog_steps_warmup"] = float(steps[:, :warmup].mean())
-    diag["leapfrog_steps_sampling"] = float(steps[:, warmup:].mean())
+    diag["warmup"], diag["draws"], diag["runs"] = w_n, d_n, attempt + 1
+    diag["leapfrog_steps_warmup"] = float(steps[:, :w_n].mean())
+    diag["leapfrog_steps_sampling"] = float(steps[:, w_n:].mean())
     diag["step_size"] = [float(x) for x in np.asarray(step_size).ravel()]
     return Posterior(samples, "nuts", mode, diag, converged=not problems, problems=problems)
