@@ -108,12 +108,15 @@ def test_nuts_diagnostics_reported_and_met(france_nuts):
     assert min(v for k, v in diag["ess"].items() if k.split("[")[0] == "workers") >= 100
 
 
-def test_nuts_and_laplace_agree_on_france(france_nuts):
+def test_nuts_and_laplace_on_france(france_nuts):
+    """The normal approximation is centred near the posterior's median and, on these
+    aggregate inputs, wider than the posterior (docs/synthesis.md)."""
     lap = run_study(str(FRANCE / "study.toml"), seed=5, inference="laplace")
     for tier in ("occasional", "regular", "very_active"):
         n, la = france_nuts[0].combined[tier], lap.combined[tier]
-        assert la.estimate == pytest.approx(n.estimate, rel=0.15), tier
+        assert la.estimate == pytest.approx(n.estimate, rel=0.25), tier
         assert la.low < n.estimate < la.high, tier
+        assert la.high - la.low > n.high - n.low, tier
 
 
 def test_a_fit_that_does_not_converge_prints_no_figure():
