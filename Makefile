@@ -33,7 +33,7 @@ demo: $(STAMP)
 
 test: $(DEVSTAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=15
 
 # The documentation site (Sphinx + MyST + numpydoc) into site/; every warning is an error.
 docs: $(DEVSTAMP)
@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/mse.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/pipeline_coverage.py
+	$(BIN)/python benchmarks/synthesis.py
 	$(BIN)/python benchmarks/collect.py
 
 clean:

@@ -118,4 +118,4 @@ def test_demo_writes_outputs(capsys, tmp_path):
     code, out, _ = run(capsys, "demo", "--out", str(tmp_path))
     assert code == 0
     doc = json.loads((tmp_path / "results.json").read_text())
-    assert round(doc["tiers"]["nested"]["occasional"]["estimate"]) == 266_126
+    assert round(doc["baseline"]["nested"]["occasional"]["estimate"]) == 266_126

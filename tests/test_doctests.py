@@ -19,6 +19,8 @@ MODULES = [
     "crowdcensus.config",
     "crowdcensus.extras",
     "crowdcensus.parallel",
+    "crowdcensus.pipeline",
+    "crowdcensus.synthesis.inference",
 ]
 
 

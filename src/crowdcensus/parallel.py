@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
@@ -80,9 +81,12 @@ class Runner:
             self._client = dask_client(self.scheduler)
             self._executor = self._client.get_executor(pure=False)
         elif self.workers > 1:
-            # fork is fastest; with threads running (a Dask client, a web server)
-            # forking is unsafe, so start clean interpreters instead
-            method = "fork" if threading.active_count() == 1 else "forkserver"
+            # fork is fastest; with threads running (a Dask client, a web server, or
+            # JAX's thread pool once the joint model has been fitted here) forking is
+            # unsafe (a child can inherit a held lock and hang), so start clean
+            # interpreters instead
+            forkable = threading.active_count() == 1 and "jax" not in sys.modules
+            method = "fork" if forkable else "forkserver"
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context(method)
             )

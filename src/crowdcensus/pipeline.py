@@ -1,14 +1,98 @@
-"""The whole pipeline for one study file: read the inputs, fit, triangulate."""
+"""The whole pipeline for one study file: sources -> methods -> synthesis -> results.
+
+1. **Sources**: the study file, the responses (:mod:`crowdcensus.sources`).
+2. **Methods** on their own (:mod:`crowdcensus.methods`): the declared figures
+   and the web audience by the 2018 arithmetic, the experiment by
+   capture--recapture by band of answers, each with a Monte Carlo over its
+   inputs' ranges.
+3. **Synthesis** (:mod:`crowdcensus.synthesis`): the joint model of the three
+   methods gives the combined tiers; the old inverse-variance combination is
+   kept beside it as a named baseline.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from crowdcensus.errors import InputError, NotIdentifiableError
 from crowdcensus.methods.experiment import fit_capture, fit_capture_by_band
-from crowdcensus.sources.responses import read_responses
+from crowdcensus.methods.montecarlo import Interval, run_methods, shares_table
+from crowdcensus.sources.responses import Responses, read_responses
 from crowdcensus.study import Study, load_study
-from crowdcensus.triangulate import Results, triangulate
+from crowdcensus.synthesis.results import Results
+
+
+def _read(study: Study) -> tuple[Responses | None, object, str | None]:
+    responses = capture = None
+    fallback = None
+    path = study.responses_path()
+    if path is None:
+        return None, None, None
+    exp = study.experiment
+    responses = read_responses(path, exp.columns.model_dump(), exp.answers)
+    if study.assumptions.multihoming.value == "estimate" and \
+            responses.respondents["n_registered"].isna().all():
+        raise InputError(f"{path}: no respondent reports the platforms they are registered "
+                         f"on ('{exp.columns.registered_on}'), so assumptions.multihoming "
+                         "cannot be estimated")
+    if exp.capture == "by_band":
+        try:
+            capture = fit_capture_by_band(responses.events, responses.respondents,
+                                          list(responses.histories.occasions))
+        except NotIdentifiableError as exc:
+            fallback = (f"{exc}: the experiment fell back to capture-recapture over all "
+                        "respondents (pooled), which under-counts rarely caught workers")
+    if capture is None:
+        capture = fit_capture(responses.histories)
+    return responses, capture, fallback
+
+
+def _joint(study: Study, responses: Responses | None, seed: int, inference: str | None,
+           progress: bool):
+    """Fit the joint model; return (summary, data, warnings)."""
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.inference import fit_joint
+    from crowdcensus.synthesis.summary import summarise
+
+    cfg = study.synthesis
+    data = synthesis_data(study, responses)
+    if inference is None:
+        inference = os.environ.get("CROWDCENSUS_INFERENCE") or None
+        if inference is not None and inference not in ("nuts", "laplace"):
+            raise InputError(f"CROWDCENSUS_INFERENCE={inference}: must be nuts or laplace")
+        if inference is None or "inference" in cfg.model_fields_set:
+            inference = cfg.inference
+    post = fit_joint(data, method=inference, seed=seed, chains=cfg.chains,
+                     warmup=cfg.warmup, draws=cfg.draws, progress=progress)
+    summary = summarise(post, data, study.settings.level, seed=seed)
+    warnings = []
+    cap = data.capture
+    if cap is not None and not data.posted.all():
+        posted = [p for p, on in zip(data.platforms, data.posted, strict=True) if on]
+        reach = summary.biases[summary.biases["quantity"].str.startswith("Share of workers "
+                                                                          "registered where")]
+        tail = ""
+        if len(reach):
+            r = reach.iloc[0]
+            tail = (f": the model estimates that {r['estimate']:.0%} ({r['low']:.0%}-"
+                    f"{r['high']:.0%}) of the workers are registered there")
+        warnings.append(f"the task was posted on {len(posted)} of the {len(data.platforms)} "
+                        f"platforms ({', '.join(posted)}); the others' workers are reached "
+                        "through the platforms respondents say they are registered on, the "
+                        f"declared figures and the web audience{tail}")
+    if cap is not None and cap.unmatched_platforms:
+        warnings.append("platforms named in the responses but not in the study file were "
+                        f"left out of the registration model: {', '.join(cap.unmatched_platforms)}"
+                        " (give the study's platforms a `code` to match them)")
+    if not post.converged:
+        warnings.insert(0, "the joint model did not converge (" + "; ".join(post.problems)
+                        + "): no combined figure is given; re-run with more draws "
+                        "([synthesis] warmup, draws) or check the inputs")
+    return summary, data, warnings
 
 
 def run_study(
@@ -16,36 +100,79 @@ def run_study(
     seed: int | None = None,
     draws: int | None = None,
     progress: bool = False,
+    inference: str | None = None,
+    joint: bool = True,
 ) -> Results:
-    """Run every method of ``study`` with its Monte Carlo and sensitivity analysis.
+    """Run every method of ``study``, the joint model and the baseline combination.
 
     ``study`` is a validated :class:`~crowdcensus.study.Study` or the path of a
-    study file. ``seed`` and ``draws`` override the study's settings.
+    study file. ``seed`` and ``draws`` override the study's settings (``draws``:
+    the methods' Monte Carlo); ``inference`` (``"nuts"`` or ``"laplace"``)
+    overrides the study's ``[synthesis] inference``; without either, the
+    environment variable ``CROWDCENSUS_INFERENCE`` decides, else NUTS.
+    ``joint=False`` skips the joint model (the combined tiers are then empty).
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from crowdcensus import run_study
+    >>> r = run_study(str(files("crowdcensus") / "examples" / "france-2018" / "study.toml"),
+    ...               joint=False)
+    >>> round(r.baseline["occasional"].estimate)
+    266126
     """
+    from crowdcensus.synthesis.baseline import combine_methods, disagreements
+
     if not isinstance(study, Study):
         study = load_study(study)
-    responses = capture = None
-    fallback = None
-    path = study.responses_path()
-    if path is not None:
-        exp = study.experiment
-        columns = exp.columns.model_dump()
-        responses = read_responses(path, columns, exp.answers)
-        if study.assumptions.multihoming.value == "estimate" and \
-                responses.respondents["n_registered"].isna().all():
-            raise InputError(f"{path}: no respondent reports the platforms they are registered "
-                             f"on ('{exp.columns.registered_on}'), so assumptions.multihoming "
-                             "cannot be estimated")
-        if exp.capture == "by_band":
-            try:
-                capture = fit_capture_by_band(responses.events, responses.respondents,
-                                              list(responses.histories.occasions))
-            except NotIdentifiableError as exc:
-                fallback = (f"{exc}: the experiment fell back to capture-recapture over all "
-                            "respondents (pooled), which under-counts rarely caught workers")
-        if capture is None:
-            capture = fit_capture(responses.histories)
-    results = triangulate(study, responses, capture, seed=seed, draws=draws, progress=progress)
-    if fallback:
-        results.warnings.insert(0, fallback)
-    return results
+    seed = study.settings.seed if seed is None else seed
+    level = study.settings.level
+    responses, capture, fallback = _read(study)
+    root = np.random.default_rng(seed)
+    methods_rng, baseline_rng = root.spawn(2)
+    run = run_methods(study, responses, capture, seed=seed, draws=draws, progress=progress,
+                      rng=methods_rng)
+    base = combine_methods(run, level, baseline_rng)
+    warnings = [w for w in [fallback] if w] + run.warnings + base.warnings
+    summary = data = None
+    combined: dict[str, Interval] = {}
+    bands: dict[str, Interval] = {}
+    if joint:
+        summary, data, joint_warnings = _joint(study, responses, seed, inference, progress)
+        warnings += joint_warnings
+        if summary.converged:
+            # a tier no method measures would rest on the prior of the activity's shape
+            # alone: the joint model keeps it internally but does not report it
+            measured = {t for tiers in run.intervals.values() for t in tiers}
+            combined = {t: Interval(f.estimate, f.low, f.high)
+                        for t, f in summary.tiers.items() if t in measured}
+            if len(combined) == len(summary.tiers):
+                bands = {b: Interval(f.estimate, f.low, f.high)
+                         for b, f in summary.bands.items()}
+            elif unmeasured := [t for t in summary.tiers if t not in measured]:
+                warnings.append("no method measures the " + " and ".join(
+                    t.replace("_", " ") for t in unmeasured) + " tier: the joint model does "
+                    "not report a figure that would rest on its prior alone")
+    warnings.extend(disagreements(run.intervals))
+    if responses is not None and (linking := responses.platform_linking_warning()):
+        warnings.append(linking)
+    n_draws = len(next(iter(run.sampled.values()))) if run.sampled else 0
+    frame = pd.DataFrame({"draw": np.arange(n_draws)})
+    for t, d in base.draws.items():
+        frame[f"inverse_variance.{t}"] = d
+    for m, tiers in run.methods.items():
+        for t, d in tiers.items():
+            frame[f"{m}.{t}"] = d
+    for p in run.parameters:
+        frame[p.path] = run.sampled[p.path]
+    frame["multihoming"] = run.intermediate_draws["multihoming"]
+    shares = None
+    if run.point.bands is not None and responses is not None:
+        shares = shares_table(responses, run.point.bands, run.chunks, level)
+    return Results(
+        study=study, parameters=run.parameters, seed=seed, draws=n_draws, level=level,
+        methods=run.intervals, weights=base.weights, combined=combined, disjoint=bands,
+        baseline=base.combined, baseline_disjoint=base.disjoint,
+        intermediates=run.intermediates, sensitivity=base.sensitivity, draws_frame=frame,
+        capture=capture, shares=shares, responses=responses, warnings=warnings,
+        joint=summary, joint_data=data)

@@ -8,7 +8,8 @@ described, one by one, in ``docs/study-file.md``.
 Every number that feeds an estimate is a :class:`Quantity`: a central value,
 an optional plausible range (``low``, ``high``), a status (``published``,
 ``derived``, ``assumed`` or ``simulated``) and a source. The Monte Carlo of
-:mod:`crowdcensus.triangulate` draws each quantity within its range.
+:mod:`crowdcensus.methods.montecarlo` draws each quantity within its range; the
+joint model (:mod:`crowdcensus.synthesis`) turns the assumptions into priors.
 """
 
 from __future__ import annotations
@@ -136,12 +137,33 @@ class Audience(_Strict):
 
 class Platform(_Strict):
     name: str = Field(min_length=1)
+    #: How the platform is named in the responses (e.g. the collection service's code
+    #: "mturk"), when it differs from ``name``.
+    code: str | None = None
     declared: Quantity | None = None
     audience: Audience | None = None
 
 
+class Factor(Quantity):
+    """A :class:`Quantity` that is a factor of at least 1 (and so is its range)."""
+
+    value: Annotated[float, Field(ge=1, allow_inf_nan=False)]
+    low: Annotated[float, Field(ge=1, allow_inf_nan=False)] | None = None
+    high: Annotated[float, Field(ge=1, allow_inf_nan=False)] | None = None
+
+
 class Assumptions(_Strict):
     multihoming: MultihomingQuantity
+    #: Share of the accounts a platform counts that belong to people who do not work
+    #: (dormant accounts); the joint model's prior (default: docs/synthesis.md).
+    dormant_share: Share | None = None
+    #: Declared registrations / true registrations (test and duplicate accounts, other
+    #: countries counted): at least 1.
+    declaration_inflation: Factor | None = None
+    #: Visitors a traffic panel counts per person (devices, cookies): at least 1.
+    visitors_per_person: Factor | None = None
+    #: Chance that a respondent answers the frequency category next to their true one.
+    misreport: Share | None = None
 
 
 class Columns(_Strict):
@@ -152,6 +174,8 @@ class Columns(_Strict):
     platform: str = "platform"
     frequency: str = "frequency"
     registered_on: str | None = "platforms_registered"  # "" when the file has none
+    #: Hours of micro-work per week reported (used when the column exists; "" for none).
+    hours: str | None = "hours_per_week"
 
 
 class Reach(_Strict):
@@ -169,6 +193,39 @@ class Reach(_Strict):
         return self
 
 
+class Schedule(_Strict):
+    """When the waves ran, in days from the start of the reference period."""
+
+    reference_days: PositiveNumber = 364
+    wave_days: PositiveNumber = 7
+    #: The day (from the start of the reference period) each wave started, in wave order.
+    wave_starts: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
+        default_factory=list)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Schedule:
+        starts = self.wave_starts
+        for i in range(1, len(starts)):
+            if starts[i] < starts[i - 1] + self.wave_days:
+                raise _FieldError(f"wave_starts[{i}]", "waves must follow one another "
+                                  "without overlapping (start >= previous start + wave_days)")
+        if starts and starts[-1] + self.wave_days > self.reference_days:
+            raise _FieldError(f"wave_starts[{len(starts) - 1}]", "the last wave ends after "
+                              "the reference period")
+        return self
+
+
+class Synthesis(_Strict):
+    """How the joint model of the three methods is fitted (docs/synthesis.md)."""
+
+    #: "nuts" (full posterior, NumPyro's No-U-Turn sampler) or "laplace" (normal
+    #: approximation at the posterior mode: faster, used by `validate`).
+    inference: Literal["nuts", "laplace"] = "nuts"
+    chains: int = Field(default=2, ge=1, le=16)
+    warmup: int = Field(default=300, ge=50, le=100_000)
+    draws: int = Field(default=500, ge=100, le=100_000)
+
+
 class Experiment(_Strict):
     """Method 2: responses to a posted task, or tier shares given directly."""
 
@@ -184,6 +241,10 @@ class Experiment(_Strict):
     )
     bootstrap: bool = True
     capture: Literal["pooled", "by_band"] = "by_band"
+    schedule: Schedule | None = None
+    #: Arrivals and departures of workers between the waves in the joint model:
+    #: "auto" (when the waves span more than 8 weeks), true or false.
+    churn: bool | Literal["auto"] = "auto"
 
     @model_validator(mode="after")
     def _one_mode(self) -> Experiment:
@@ -193,9 +254,9 @@ class Experiment(_Strict):
         if self.responses is not None and self.shares:
             raise _FieldError("shares", "must be left out when responses are given "
                               "(the shares are then estimated from the responses)")
-        if self.responses is not None and self.reach is None:
-            raise _FieldError("reach", "is required with responses (the reach model "
-                              "weights each respondent)")
+        if self.responses is not None and self.reach is None and self.capture == "pooled":
+            raise _FieldError("reach", "is required with capture = \"pooled\" (the reach "
+                              "model splits the pooled estimate into tiers)")
         if self.format == "survey" and "columns" not in self.model_fields_set:
             raise _FieldError("columns", "is required for format \"survey\" (map worker, "
                               "wave, platform and frequency to your CSV's columns)")
@@ -216,6 +277,7 @@ class Study(_Strict):
     platforms_file: str | None = None
     platforms: list[Platform] = Field(min_length=1)
     experiment: Experiment | None = None
+    synthesis: Synthesis = Synthesis()
     base_dir: Path = Path(".")
 
     @model_validator(mode="after")
@@ -238,6 +300,25 @@ class Study(_Strict):
         ):
             raise _FieldError("assumptions.multihoming.value", "\"estimate\" needs experiment "
                               "responses with a registered_on column")
+        for i, p in enumerate(self.platforms):
+            if p.declared is None or p.audience is None:
+                continue
+            share_lo = p.audience.worker_share.range[0] if p.audience.worker_share else 1.0
+            monthly_lo = p.audience.visitors.range[0] * share_lo
+            if monthly_lo > p.declared.range[1]:
+                raise _FieldError(
+                    f"platforms[{i}].audience.visitors",
+                    f"the monthly visitors who are workers (at least {monthly_lo:,.0f}) exceed "
+                    f"the registrations declared in platforms[{i}].declared (at most "
+                    f"{p.declared.range[1]:,.0f}): a monthly audience cannot exceed the "
+                    "registered workers")
+        if exp is not None and {"very_active", "regular"} <= set(exp.shares):
+            va, reg = exp.shares["very_active"], exp.shares["regular"]
+            if va.range[0] > reg.range[1]:
+                raise _FieldError("experiment.shares.very_active",
+                                  f"({va.range[0]:g} at least) exceeds experiment.shares.regular "
+                                  f"({reg.range[1]:g} at most): the very active are part of the "
+                                  "regular tier")
         if exp is not None and exp.shares:
             base = exp.share_base
             has = any(getattr(p, base) is not None for p in self.platforms)
@@ -252,6 +333,11 @@ class Study(_Strict):
         mh = self.assumptions.multihoming.as_quantity()
         if mh is not None:
             out.append(("assumptions.multihoming", mh))
+        for name in ("dormant_share", "declaration_inflation", "visitors_per_person",
+                     "misreport"):
+            q = getattr(self.assumptions, name)
+            if q is not None:
+                out.append((f"assumptions.{name}", q))
         for i, p in enumerate(self.platforms):
             if p.declared is not None:
                 out.append((f"platforms[{i}].declared", p.declared))

@@ -63,6 +63,11 @@ def _sandbox(tmp: Path) -> Path:
 
 def _env(tmp: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROWDCENSUS_")}
+    # the joint model by its Laplace approximation, as in the rest of the suite (NUTS
+    # is tested in tests/synthesis); JAX's compilation cache shared with the suite
+    for key in ("CROWDCENSUS_INFERENCE", "CROWDCENSUS_JAX_CACHE"):
+        if key in os.environ:
+            env[key] = os.environ[key]
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(MPLBACKEND="Agg", COLUMNS="200", PYTHONHASHSEED="0", NO_COLOR="1",
                TMPDIR=str(tmp))

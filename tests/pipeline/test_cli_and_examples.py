@@ -11,6 +11,7 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -53,13 +54,16 @@ def test_run_writes_report_and_is_reproducible(tmp_path):
     assert (a / "draws.csv").read_bytes() != (c / "draws.csv").read_bytes()
     res = json.loads((a / "results.json").read_text())
     assert res["settings"] == {"seed": 9, "draws": 300, "level": 0.95}
-    assert round(res["tiers"]["nested"]["occasional"]["estimate"]) == 266_126
+    assert round(res["baseline"]["nested"]["occasional"]["estimate"]) == 266_126
+    assert res["joint"]["converged"] and set(res["tiers"]["nested"]) == {
+        "occasional", "regular", "very_active"}
     assumptions = pd.read_csv(a / "assumptions.csv").set_index("path")
     assert assumptions.loc["assumptions.multihoming", "status"] == "published"
     assert assumptions.loc["assumptions.multihoming", "citation"].startswith("Le Ludec C.")
     tiers = pd.read_csv(a / "tiers.csv")
     assert list(tiers["tier"]) == ["occasional", "regular", "very_active", "very_active",
                                    "regular_only", "occasional_only"]
+    assert (a / "posterior.csv").read_bytes() == (b / "posterior.csv").read_bytes()
 
 
 def test_run_bad_options_are_one_line(tmp_path):
@@ -102,9 +106,17 @@ def test_study_with_one_method_reports_what_it_can(tmp_path):
     proc = _cli("run", str(study), "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     tiers = pd.read_csv(tmp_path / "out" / "tiers.csv")
-    assert tiers["tier"].tolist() == ["regular"]
-    assert tiers["estimate"].iloc[0] == pytest.approx(1000 / 1.2, rel=1e-9)
+    assert tiers["tier"].tolist() == ["regular"]      # no figure on the prior alone
     res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert res["baseline"]["nested"]["regular"]["estimate"] == \
+        pytest.approx(1000 / 1.2, rel=1e-9)
+    # visitors overstate the workers who visit in a month, and a regular worker visits
+    # in a given month with probability at least 1 - exp(-12/52 * 52/12)
+    joint = tiers.iloc[0]
+    assert 0 < joint["low"] < joint["estimate"] < joint["high"]
+    assert joint["estimate"] < 1000 / (1 - np.exp(-1))
+    assert any("no method measures the occasional and very active tier" in w
+               for w in res["warnings"])
     assert "no method estimates the occasional tier" in res["warnings"]
     assert "no method estimates the occasional tier" in \
         (tmp_path / "out" / "report.html").read_text()

@@ -1,4 +1,5 @@
-"""The embedded France 2018 example reproduces the published DiPLab tiers to the unit."""
+"""The embedded France 2018 example: the published DiPLab arithmetic to the unit (the
+inverse-variance baseline, one method per tier), and the joint model beside it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,23 @@ def results():
 
 def test_reproduces_published_tiers_to_the_unit(results):
     for tier, published in PUBLISHED.items():
-        assert round(results.combined[tier].estimate) == published, tier
+        assert round(results.baseline[tier].estimate) == published, tier
+
+
+def test_joint_model_under_the_same_inputs(results):
+    """Nested tiers; declarations can only overstate, so the joint occasional tier stays
+    below the declared figure / multi-homing; the very active share is the stated one."""
+    j = results.combined
+    assert set(j) == {"occasional", "regular", "very_active"}
+    draws = results.joint.tier_draws
+    assert (draws["very_active"] <= draws["regular"]).all()
+    assert (draws["regular"] <= draws["occasional"]).all()
+    assert j["occasional"].estimate < PUBLISHED["occasional"]
+    assert j["occasional"].low < j["occasional"].estimate < j["occasional"].high
+    share = draws["very_active"] / draws["occasional"]
+    assert 0.035 < float(share.mean()) < 0.08       # the stated range of the share
+    bias = results.joint.biases.set_index("quantity")["estimate"]
+    assert bias["Declared registrations / registrations of people who work"] >= 1.0
 
 
 def test_each_tier_comes_from_the_method_the_study_used(results):
@@ -40,13 +57,16 @@ def test_inputs_are_marked_published_or_derived(results):
 
 
 def test_intervals_surround_the_point_and_bands_add_up(results):
-    for tier, iv in results.combined.items():
+    for tier, iv in results.baseline.items():
         assert iv.low < iv.estimate < iv.high, tier
-    total = sum(results.disjoint[b].estimate for b in BANDS)
-    assert total == pytest.approx(results.combined["occasional"].estimate)
-    assert results.disjoint["regular_only"].estimate == \
+    total = sum(results.baseline_disjoint[b].estimate for b in BANDS)
+    assert total == pytest.approx(results.baseline["occasional"].estimate)
+    assert results.baseline_disjoint["regular_only"].estimate == \
         pytest.approx(66_468 / 1.27 - 0.056 * 337_980 / 1.27)
-    assert round(results.disjoint["occasional_only"].estimate) == 266_126 - 52_337
+    assert round(results.baseline_disjoint["occasional_only"].estimate) == 266_126 - 52_337
+    draws = results.joint.tier_draws
+    bands = sum(draws[f"band:{b}"] for b in BANDS)
+    assert bands == pytest.approx(draws["occasional"])
 
 
 def test_sensitivity_by_hand(results):

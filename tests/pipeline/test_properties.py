@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crowdcensus.methods.experiment import experiment_tiers
+from crowdcensus.pipeline import run_study
 from crowdcensus.study import parse_study
 from crowdcensus.tiers import FREQUENCY_CATEGORIES, disjoint, reach_probability
-from crowdcensus.triangulate import triangulate
 
 from .conftest import minimal_study
 
@@ -34,7 +34,7 @@ def test_experiment_tiers_are_nested_and_bands_add_up(counts, p_week, weeks, n_a
 
 
 def test_progress_bar_goes_to_stderr(capsys):
-    triangulate(parse_study(minimal_study()), draws=1200, progress=True)
+    run_study(parse_study(minimal_study()), draws=1200, progress=True, joint=False)
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "Monte Carlo" in captured.err and "1200/1200" in captured.err

@@ -94,9 +94,10 @@ def test_unknown_source_and_duplicate_platform(study_dict):
 
 
 def test_experiment_errors(study_dict):
-    study_dict["experiment"] = {"responses": "r.csv"}
-    assert _error(study_dict) == ("s.toml: experiment.reach: is required with responses "
-                                  "(the reach model weights each respondent)")
+    study_dict["experiment"] = {"responses": "r.csv", "capture": "pooled"}
+    assert _error(study_dict) == ("s.toml: experiment.reach: is required with capture = "
+                                  "\"pooled\" (the reach model splits the pooled estimate "
+                                  "into tiers)")
     study_dict["experiment"] = {"responses": "r.csv", "reach": {
         "posting_weeks": 4, "p_week": {"sometimes": {"value": 0.5, "status": "assumed"}}}}
     assert _error(study_dict).startswith(
@@ -156,8 +157,33 @@ def test_every_study_file_field_is_documented():
     doc = (FRANCE.parents[2] / "docs" / "study-file.md").read_text()
     models = [mod.Quantity, mod.MultihomingQuantity, mod.StudyInfo, mod.SourceRef,
               mod.Settings, mod.Audience, mod.Platform, mod.Columns, mod.Reach,
-              mod.Experiment, mod.Study]
+              mod.Experiment, mod.Study, mod.Schedule, mod.Synthesis, mod.Assumptions]
     missing = sorted({f"{m.__name__}.{name}" for m in models for name in m.model_fields
                       if name != "base_dir"
                       and not re.search(rf"(?m)(^|[`.\[]){name}[`\].= ]", doc)})
     assert missing == []
+
+
+def test_contradicting_inputs_name_the_fields(study_dict):
+    """Inputs that cannot both hold give one line naming the fields (issue 9, item 7)."""
+    study_dict["platforms"][0]["audience"] = {"visitors": {
+        "value": 9000, "low": 8000, "high": 10000, "status": "assumed"}}
+    study_dict["platforms"][0]["declared"] = {"value": 5000, "low": 4500, "high": 5500,
+                                              "status": "assumed"}
+    msg = _error(study_dict)
+    assert msg.startswith("s.toml: platforms[0].audience.visitors: the monthly visitors who "
+                          "are workers (at least 8,000) exceed the registrations declared in "
+                          "platforms[0].declared (at most 5,500)")
+    # a worker share low enough makes the two figures compatible
+    study_dict["platforms"][0]["audience"]["worker_share"] = {
+        "value": 0.5, "low": 0.4, "high": 0.6, "status": "assumed"}
+    parse_study(study_dict, name="s.toml")
+
+
+def test_contradicting_shares(study_dict):
+    study_dict["experiment"] = {"shares": {
+        "very_active": {"value": 0.3, "low": 0.25, "high": 0.35, "status": "assumed"},
+        "regular": {"value": 0.2, "low": 0.15, "high": 0.22, "status": "assumed"}}}
+    assert _error(study_dict).startswith(
+        "s.toml: experiment.shares.very_active: (0.25 at least) exceeds "
+        "experiment.shares.regular (0.22 at most)")

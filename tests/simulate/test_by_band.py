@@ -71,10 +71,11 @@ def test_capture_field_is_validated():
 def test_disjoint_method_intervals_are_flagged(tmp_path):
     """Inflated registrations: the declared figures and the experiment disagree, and the
     report says so."""
+    from crowdcensus.methods.montecarlo import Interval
     from crowdcensus.pipeline import run_study
     from crowdcensus.simulate.outputs import write_simulation
     from crowdcensus.simulate.world import generate_world
-    from crowdcensus.triangulate import Interval, disagreements
+    from crowdcensus.synthesis.baseline import disagreements
     from tests.simulate.conftest import small
 
     assert disagreements({"declared": {"occasional": Interval(10, 9, 11)},

@@ -18,7 +18,8 @@ def _data() -> dict:
 
 def test_shipped_scenarios_load_and_are_documented():
     names = shipped_scenarios()
-    assert names == ["churn", "heterogeneous", "ideal", "inflated"]
+    assert names == ["churn", "dormant", "heterogeneous", "ideal", "inflated", "misreport",
+                     "small", "subset"]
     doc = (Path(__file__).parents[2] / "docs" / "validation.md").read_text()
     for name in names:
         sc = load_scenario(name)
@@ -78,3 +79,22 @@ def load_scenario_text() -> str:
     from importlib import resources
 
     return (resources.files("crowdcensus.simulate") / "scenarios" / "ideal.toml").read_text()
+
+
+def test_varied_changes_one_field_everywhere_it_names():
+    base = load_scenario("heterogeneous")
+    v = base.varied("activity.classes.variation", 0.5)
+    assert v.scenario.name == "heterogeneous[activity.classes.variation=0.5]"
+    assert [c.variation for c in v.activity.classes] == [0.5] * len(base.activity.classes)
+    assert v.population == base.population and v.experiment == base.experiment
+    assert base.varied("experiment.reach_error", 1.3).experiment.reach_error == 1.3
+
+
+@pytest.mark.parametrize(("path", "value", "message"), [
+    ("activity.nope", 1, "no such scenario field"),
+    ("activity", 1, "is a section, not a value"),
+    ("activity.misreport", 2, "activity.misreport"),
+])
+def test_varied_errors_name_the_field(path, value, message):
+    with pytest.raises(InputError, match=message):
+        load_scenario("heterogeneous").varied(path, value)

@@ -104,8 +104,39 @@ def test_validate_cli_writes_the_report(tmp_path, scenarios):
     html = (out / "validation.html").read_text()
     assert "Scenario ideal" in html and "data:image/png;base64," in html
     summary = pd.read_csv(out / "summary.csv")
-    assert set(summary["method"]) >= {"declared", "audience", "experiment", "combined"}
+    assert set(summary["method"]) >= {"declared", "audience", "experiment", "combined",
+                                      "inverse_variance"}
     assert (out / "plot-coverage.png").stat().st_size > 1000
+
+
+def test_validate_vary_runs_one_scenario_per_value(tmp_path, scenarios):
+    from crowdcensus.cli import main
+
+    scen = tmp_path / "tiny.toml"
+    scen.write_text(_toml(scenarios[0].model_dump(mode="json")))
+    out = tmp_path / "report"
+    with pytest.raises(SystemExit) as code:
+        main(["validate", str(scen), "--replicates", "1", "--seed", "3", "--workers", "1",
+              "--vary", "experiment.take_up=0.3,0.9", "--out", str(out)])
+    assert code.value.code == 0
+    reps = pd.read_csv(out / "replicates.csv")
+    names = sorted(set(reps["scenario"]))
+    assert names == ["ideal[experiment.take_up=0.3]", "ideal[experiment.take_up=0.9]"]
+    # same seed, same country: only the experiment differs, so the truth is the same
+    truth = reps.groupby("scenario")["truth"].sum()
+    assert truth.nunique() == 1
+    # a higher take-up catches more: the experiment's figures differ between the two
+    exp = reps[reps["method"] == "experiment"].groupby("scenario")["estimate"].sum()
+    assert exp.nunique() == 2
+
+
+def test_validate_vary_refuses_an_unknown_field(tmp_path, scenarios):
+    from crowdcensus.cli import main
+
+    with pytest.raises(SystemExit) as code:
+        main(["validate", "ideal", "--replicates", "1", "--vary", "experiment.nope=1,2",
+              "--out", str(tmp_path / "r")])
+    assert code.value.code == 2
 
 
 def _toml(data: dict, prefix: str = "") -> str:

@@ -1,8 +1,9 @@
-"""``crowdcensus run STUDY.toml --out DIR``: every method, the triangulation and the report."""
+"""``crowdcensus run STUDY.toml --out DIR``: every method, the joint model and the report."""
 
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -11,8 +12,15 @@ from crowdcensus.commands.apps import app
 from crowdcensus.errors import InputError
 
 
+class Inference(StrEnum):
+    """How the joint model is fitted (docs/synthesis.md)."""
+
+    nuts = "nuts"
+    laplace = "laplace"
+
+
 def run_to_report(study: Path, out: Path, seed: int | None, draws: int | None,
-                  command: str = "") -> Path:
+                  command: str = "", inference: str | None = None) -> Path:
     """Run a study file and write its report; return the path of report.html."""
     from crowdcensus.pipeline import run_study
     from crowdcensus.report import write_report
@@ -21,7 +29,8 @@ def run_to_report(study: Path, out: Path, seed: int | None, draws: int | None,
         raise InputError(f"--draws must be at least 100 (got {draws})")
     if seed is not None and seed < 0:
         raise InputError(f"--seed must be >= 0 (got {seed})")
-    results = run_study(study, seed=seed, draws=draws, progress=sys.stderr.isatty())
+    results = run_study(study, seed=seed, draws=draws, progress=sys.stderr.isatty(),
+                        inference=inference)
     return write_report(results, out, command=command)
 
 
@@ -31,14 +40,21 @@ def run(
     out: Path = typer.Option(..., "--out", "-o", help="Directory for the report (created)."),
     seed: int | None = typer.Option(None, "--seed", help="Monte Carlo seed (default: the "
                                     "study's settings.seed)."),
-    draws: int | None = typer.Option(None, "--draws", help="Monte Carlo draws (default: "
-                                     "the study's settings.draws)."),
+    draws: int | None = typer.Option(None, "--draws", help="Monte Carlo draws of the methods "
+                                     "on their own (default: the study's settings.draws)."),
+    inference: Inference | None = typer.Option(
+        None, "--inference", help="Fit the joint model by NUTS (full posterior) or Laplace "
+        "(normal approximation at the mode, faster); default: the study's [synthesis] "
+        "inference, nuts."),
 ) -> None:
-    """Run the three methods of a study, triangulate, and write the report to DIR."""
+    """Run the three methods of a study and their joint model, and write the report to DIR."""
     parts = ["crowdcensus run", str(study), "--out", str(out)]
     if seed is not None:
         parts += ["--seed", str(seed)]
     if draws is not None:
         parts += ["--draws", str(draws)]
-    html = run_to_report(study, out, seed, draws, command=" ".join(parts))
+    if inference is not None:
+        parts += ["--inference", inference.value]
+    html = run_to_report(study, out, seed, draws, command=" ".join(parts),
+                         inference=inference.value if inference else None)
     typer.echo(f"report: {html}")

@@ -20,6 +20,24 @@ class CaptureDesign(StrEnum):
     pooled = "pooled"
 
 
+class ValidationInference(StrEnum):
+    """``--inference``: how the joint model is fitted in each replicate."""
+
+    laplace = "laplace"
+    nuts = "nuts"
+
+
+def _number(text: str) -> float | str:
+    """A --vary value: a number where it reads as one, else the text."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
 @app.command("simulate")
 def simulate(
     scenario: str = typer.Argument(..., help="A scenario file (TOML) or the name of a shipped "
@@ -77,6 +95,13 @@ def validate(
     out: Path = typer.Option(..., "--out", "-o", help="Directory for the report (created)."),
     capture: CaptureDesign | None = typer.Option(None, "--capture", help="Override the "
                                                  "scenarios' capture-recapture design."),
+    inference: ValidationInference = typer.Option(
+        ValidationInference.laplace, "--inference", help="How the joint model is fitted in "
+        "each replicate (laplace: the normal approximation at the mode; nuts: full sampling, "
+        "slower)."),
+    vary: list[str] | None = typer.Option(None, "--vary", help="FIELD=V1,V2,...: run each "
+                                          "scenario once per value of one field, e.g. "
+                                          "activity.misreport=0,0.1,0.3 (repeatable)."),
 ) -> None:
     """Run seeded replicates of scenarios; report bias, RMSE and coverage per tier and method."""
     from crowdcensus.simulate.scenario import load_scenario, shipped_scenarios
@@ -97,12 +122,22 @@ def validate(
     if capture is not None:
         capture = capture.value
         scenarios = [sc.with_capture(capture) for sc in scenarios]
+    for spec in vary or []:
+        field, sep, values = spec.partition("=")
+        if not sep or not field or not values:
+            raise InputError(f"--vary {spec}: expected FIELD=V1,V2,... (e.g. "
+                             "activity.misreport=0,0.1,0.3)")
+        parsed = [_number(v.strip()) for v in values.split(",") if v.strip()]
+        scenarios = [sc.varied(field.strip(), v) for sc in scenarios for v in parsed]
     k = workers if workers is not None else (os.cpu_count() or 1)
     val = validate_scenarios(scenarios, replicates, seed=seed, workers=k,
-                             dask_scheduler=dask_scheduler, progress=sys.stderr.isatty())
+                             dask_scheduler=dask_scheduler, progress=sys.stderr.isatty(),
+                             inference=inference.value)
     parts = ["crowdcensus validate", *(["--all"] if all_ else []),
              *[n for n in (scenario or [])], "--replicates", str(replicates),
              "--seed", str(seed), *(["--capture", capture] if capture else []),
+             "--inference", inference.value,
+             *[x for spec in (vary or []) for x in ("--vary", spec)],
              "--out", str(out)]
     html = write_validation_report(val, out, command=" ".join(parts))
     typer.echo(f"report: {html}")

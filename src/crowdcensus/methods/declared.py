@@ -36,3 +36,66 @@ def declared_occasional(
 ) -> np.ndarray:
     """Occasional (registered) workers: :math:`\\sum_i D_i / m`."""
     return declared_registrations(values, figures) / np.asarray(multihoming, dtype=float)
+
+
+class DeclaredRegistrations:
+    """Method 1 as an observation model of the joint model (:mod:`crowdcensus.synthesis`).
+
+    .. math:: \\log D_j \\sim N\\Big(\\log \\frac{\\phi_j W_j}{1 - d_j},\\ s_j^2\\Big)
+
+    :math:`W_j` the workers registered on platform :math:`j` (from the latent
+    population), :math:`d_j` the share of its accounts that are dormant (people
+    who do not work: on the logit scale, a common centre with the stated
+    prior plus a N(0, 0.3^2) deviation per platform), :math:`\\phi_j \\ge 1` the declaration's
+    inflation (test and duplicate accounts, other countries), :math:`s_j` the
+    log-scale error of the declared figure (a quarter of its stated log range).
+    Both biases can only overstate the workers, so the declared figures bound
+    the population from above; the dormant share and the inflation are what
+    no other source here reveals, and their priors carry that.
+    """
+
+    name = "declared"
+    label = "Declared registrations"
+    tiers = ("occasional",)
+
+    @staticmethod
+    def arithmetic(values: Mapping[str, np.ndarray], figures: PlatformFigures,
+                   multihoming: np.ndarray) -> dict[str, np.ndarray]:
+        """The method on its own (the 2018 arithmetic): registrations / multi-homing."""
+        return {"occasional": declared_occasional(values, figures, multihoming)}
+
+    @staticmethod
+    def observe(cfg, a: dict, pop, specs: dict) -> None:
+        """The declared figures' likelihood given the latent population ``pop``."""
+        import jax
+        import jax.numpy as jnp
+        import numpyro
+        import numpyro.distributions as dist
+
+        from crowdcensus.synthesis.population import prior_site
+
+        if not any(cfg.declared_mask):
+            return
+        j = cfg.n_platforms
+        mask = np.array(cfg.declared_mask)
+        _, kind, params = specs["dormant_share"]
+        if kind == "fixed":
+            logit_c = jnp.log(params[0] / (1 - params[0]))
+        elif kind == "beta":
+            centre = numpyro.sample("dormant_centre", dist.Beta(params[0], params[1]))
+            logit_c = jnp.log(centre) - jnp.log1p(-centre)
+        else:  # logit-normal
+            logit_c = numpyro.sample("dormant_logit", dist.Normal(params[0], params[1]))
+        if j > 1 and kind != "fixed":
+            dev = numpyro.sample("dormant_platform", dist.Normal(0.0, 0.3).expand([j]))
+            logit_d = logit_c + dev
+        else:
+            logit_d = jnp.full(j, logit_c)
+        dormant = numpyro.deterministic("dormant_share", jax.nn.sigmoid(logit_d))
+        inflation = prior_site("declaration_inflation", specs["declaration_inflation"],
+                               shape=(j,))
+        bias = numpyro.deterministic("declared_bias", inflation / (1 - dormant))
+        expected = jnp.log(pop.registered) + jnp.log(bias)
+        numpyro.deterministic("declared_expected", jnp.exp(expected))
+        numpyro.sample("declared", dist.Normal(expected[mask], a["declared_sd"][mask]),
+                       obs=a["declared"][mask])

@@ -364,3 +364,121 @@ def fit_capture_by_band(events: pd.DataFrame, respondents: pd.DataFrame,
                 f"({len(workers)}) give no usable estimate ({exc}); use experiment.capture "
                 "= \"pooled\"") from exc
     return StratifiedCapture(strata)
+
+
+class TaskExperiment:
+    """Method 2 as an observation model of the joint model (:mod:`crowdcensus.synthesis`).
+
+    The respondents' capture histories, answers about frequency and platforms
+    registered on, and the workers never seen, give the full likelihood
+
+    .. math:: \\prod_{c} \\frac{\\mu_c^{n_c} e^{-\\mu_c}}{n_c!},\\qquad
+              \\mu_{h,r,R} = \\sum_g N_g\\, P(R \\mid g)\\, P(r \\mid g)\\, P(h \\mid g, s(R))
+
+    over the kinds :math:`c = (h, r, R)` of respondents (history, answer,
+    platforms), :math:`N_g` the expected workers in activity bin :math:`g` (the
+    Poisson form of the multinomial capture--recapture likelihood, as in
+    Rcapture's log-linear models; the workers never seen enter through the
+    expected number seen, :math:`\\sum_c \\mu_c`)
+
+    (:mod:`~crowdcensus.methods.capture_likelihood` for :math:`P(h \\mid g, s)`).
+    The answer :math:`r` is the category of the worker's rate, or a neighbouring
+    one with probability :math:`\\epsilon` (misreporting; at the ends of the
+    scale the one neighbour gets :math:`\\epsilon/2`). A worker registered only on
+    platforms the task was not posted on has :math:`s = 0` and is never caught:
+    the model reaches them through the registration model, the declared figures
+    and the web audience. Standalone (the method's own figures), the experiment
+    is the AIC-averaged closed models by band of answers (:func:`fit_capture_by_band`).
+    """
+
+    name = "experiment"
+    label = "Task-posting experiment"
+    tiers = ("very_active", "regular", "occasional")
+
+    @staticmethod
+    def observe(cfg, a: dict, pop, specs: dict) -> None:
+        """The experiment's likelihood given the latent population ``pop``."""
+        import jax.numpy as jnp
+        import numpyro
+        import numpyro.distributions as dist
+        from jax.scipy.special import logsumexp
+
+        from crowdcensus.methods.capture_likelihood import history_log_prob
+        from crowdcensus.synthesis.population import prior_site
+
+        if not cfg.has_capture:
+            return
+        eps = prior_site("misreport", specs["misreport"])
+        inner, edge, move = 1 - eps, 1 - eps / 2, eps / 2
+        answer = jnp.array([[edge, move, 0.0, 0.0], [move, inner, move, 0.0],
+                            [0.0, move, inner, move], [0.0, 0.0, move, edge]])
+        log_k = jnp.log(jnp.clip(answer, 1e-30, 1.0))[a["bin_cat"]]        # (G, 4)
+        params = {
+            "takeup": numpyro.sample("takeup_logit", dist.Normal(0.0, 1.5)),
+            "wave": numpyro.sample("wave_effect",
+                                   dist.Normal(0.0, 0.5).expand([a["H"].shape[1]])),
+            "het": numpyro.sample("takeup_sd", dist.HalfNormal(0.75)),
+            "after": numpyro.sample("after_answer", dist.Normal(0.0, 1.0)),
+            "sight": jnp.exp(numpyro.sample("log_sight", dist.Normal(0.0, 0.75))),
+        }
+        if pop.posted_share is not None:   # one share class per set of platforms
+            params["shares"] = jnp.clip(pop.posted_share, 1e-9, 1.0)
+        hist = history_log_prob(a, params, pop.churn)                          # (P, U, G)
+        if cfg.has_hours:  # hours per week ~ log-normal around (hours per visit) x rate
+            from jax.scipy.special import log_ndtr
+
+            per_visit = numpyro.sample("hours_per_visit_log", dist.Normal(0.0, 1.5))
+            spread = numpyro.sample("hours_sd", dist.HalfNormal(1.0))
+            z = (a["hour_edges"][None, :] - per_visit - jnp.log(a["lam"])[:, None]) / spread
+            lo, hi = z[:, :-1], z[:, 1:]
+            flip = lo > 0       # log(Phi(hi) - Phi(lo)), computed on the far side of 0
+            top = log_ndtr(jnp.where(flip, -lo, hi))
+            bottom = log_ndtr(jnp.where(flip, -hi, lo))
+            band = top + jnp.log1p(-jnp.exp(jnp.minimum(bottom - top, -1e-12)))  # (G, bands)
+            log_h = jnp.concatenate([band, jnp.zeros((band.shape[0], 1))], axis=1)
+        else:
+            log_h = jnp.zeros((a["lam"].shape[0], 1))
+        log_n = pop.log_pi + jnp.log(pop.total)                 # expected workers per bin
+        if cfg.aggregate:
+            base = log_n[None, :] + log_k[:, a["k_report"]].T + log_h[:, a["k_hours"]].T
+            fit = jnp.sum(a["k_count"] * logsumexp(base + hist[a["k_pattern"], 0, :], axis=1))
+            log_p0 = hist[0, 0, :]                                              # (G,)
+            caught_share = jnp.exp(pop.log_pi + hist[:, 0, :])                # (P, G)
+        else:
+            reached = a["subset_reached"]
+            hist_s = jnp.where(reached[None, :, None] > 0,
+                               hist[:, jnp.maximum(a["subset_share_class"], 0), :], 0.0)
+            joint = log_n[None, :] + pop.log_pr                                # (S, G)
+            if cfg.dense:
+                terms = (joint[None, :, None, None, :] + log_k.T[None, None, :, None, :]
+                         + log_h.T[None, None, None, :, :]
+                         + hist_s[:, :, None, None, :])                        # (P,S,4,H,G)
+                fit = jnp.sum(a["counts"] * logsumexp(terms, axis=-1))
+            else:
+                ks, kp, kr, kh = a["k_subset"], a["k_pattern"], a["k_report"], a["k_hours"]
+                per_group = logsumexp(joint[ks] + log_k[:, kr].T + log_h[:, kh].T
+                                      + hist_s[kp, ks, :], axis=1)
+                fit = jnp.sum(a["k_count"] * per_group)
+            if cfg.has_unknown_subsets:
+                up, ur, um, uh = a["u_pattern"], a["u_report"], a["u_mask"], a["u_hours"]
+                terms = (joint[None] + (log_k[:, ur] + log_h[:, uh]).T[:, None, :]
+                         + hist_s[up])                                         # (K, S, G)
+                terms = jnp.where(um[:, :, None] > 0, terms, -jnp.inf)
+                fit = fit + jnp.sum(a["u_count"] * logsumexp(terms, axis=(1, 2)))
+            log_p0 = logsumexp(pop.log_pr + hist_s[0], axis=0)                  # (G,)
+            numpyro.deterministic("reachable_share", jnp.sum(
+                pop.pi * jnp.sum(jnp.exp(pop.log_pr) * reached[:, None], axis=0)))
+            caught_share = jnp.sum(jnp.exp(pop.log_pi[None, None, :] + pop.log_pr[None]
+                                           + hist_s), axis=1)                  # (P, G)
+        # Poisson form of the likelihood: the respondents of each kind are Poisson around
+        # their expected number; the workers never seen enter through the expected total seen
+        seen = jnp.sum(jnp.exp(log_n) * -jnp.expm1(log_p0))
+        numpyro.deterministic("expected_respondents", seen)
+        numpyro.factor("capture", fit - seen)
+        # expected respondents by number of answers and by answer, for the predictive checks
+        k_of = jnp.sum(a["H"], axis=1).astype(jnp.int32)
+        by_k = jnp.zeros(a["H"].shape[1] + 1).at[k_of].add(
+            jnp.sum(caught_share, axis=1) * a["all_patterns"])
+        numpyro.deterministic("expected_by_answers", pop.total * by_k[1:])
+        seen_by_bin = pop.pi - caught_share[0]                                  # P(g, seen)
+        numpyro.deterministic("expected_by_report", pop.total * (seen_by_bin @ jnp.exp(log_k)))

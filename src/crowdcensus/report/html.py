@@ -9,10 +9,11 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from crowdcensus.errors import InputError
+from crowdcensus.methods.montecarlo import METHOD_LABELS
 from crowdcensus.report.outputs import package_version, write_outputs
 from crowdcensus.report.plots import methods_plot, tiers_plot, tornado_plot
+from crowdcensus.synthesis.results import Results
 from crowdcensus.tiers import BAND_LABELS, BANDS, TIER_LABELS, TIERS
-from crowdcensus.triangulate import METHOD_LABELS, Results
 
 #: A tiny favicon (an SVG data URL) so that browsers do not request /favicon.ico.
 FAVICON = (
@@ -71,7 +72,8 @@ def render_html(results: Results, plots: dict[str, bytes], command: str = "") ->
     top = {t: sens[sens["tier"] == t].head(5).to_dict(orient="records") for t in TIERS}
     return _env().get_template("report.html").render(
         r=results, s=results.study, images=images, favicon=FAVICON, top=top,
-        tiers=[t for t in TIERS if t in results.combined], bands=BANDS,
+        tiers=[t for t in TIERS if t in results.combined or t in results.baseline],
+        bands=BANDS,
         tier_labels=TIER_LABELS, band_labels=BAND_LABELS, method_labels=METHOD_LABELS,
         version=package_version(), command=command,
         source_ids={src.id for src in results.study.sources},

@@ -13,8 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from crowdcensus.methods.montecarlo import Interval
+from crowdcensus.synthesis.results import Results
 from crowdcensus.tiers import BANDS, TIERS
-from crowdcensus.triangulate import Interval, Results
 
 
 def package_version() -> str:
@@ -53,6 +54,9 @@ def methods_frame(results: Results) -> pd.DataFrame:
             if t in tiers:
                 rows.append({"tier": t, "method": m, **_iv(tiers[t]),
                              "weight": results.weights.get(t, {}).get(m, 0.0)})
+        if t in results.baseline:
+            rows.append({"tier": t, "method": "inverse_variance", **_iv(results.baseline[t]),
+                         "weight": float("nan")})
         if t in results.combined:
             rows.append({"tier": t, "method": "combined", **_iv(results.combined[t]),
                          "weight": float("nan")})
@@ -69,6 +73,18 @@ def assumptions_frame(results: Results) -> pd.DataFrame:
                  "citation", "note"])
 
 
+def _joint_dict(results: Results) -> dict[str, Any] | None:
+    j = results.joint
+    if j is None:
+        return None
+    diag = {k: v for k, v in j.diagnostics.items() if k not in ("r_hat", "ess")}
+    return {"inference": j.inference, "converged": j.converged, "problems": j.problems,
+            "diagnostics": diag,
+            "biases": j.biases.to_dict(orient="records"),
+            "predictive_checks": j.checks.to_dict(orient="records"),
+            "prior_to_posterior": j.shifts.to_dict(orient="records")}
+
+
 def results_dict(results: Results) -> dict[str, Any]:
     s = results.study
     out: dict[str, Any] = {
@@ -83,6 +99,11 @@ def results_dict(results: Results) -> dict[str, Any]:
                                if b in results.disjoint}},
         "methods": {m: {t: {**_iv(iv), "weight": results.weights.get(t, {}).get(m, 0.0)}
                         for t, iv in tiers.items()} for m, tiers in results.methods.items()},
+        "baseline": {"method": "inverse_variance",
+                     "nested": {t: _iv(iv) for t, iv in results.baseline.items()},
+                     "disjoint": {b: _iv(iv) for b, iv in results.baseline_disjoint.items()},
+                     "weights": results.weights},
+        "joint": _joint_dict(results),
         "intermediates": {k: _iv(v) for k, v in results.intermediates.items()},
         "assumptions": assumptions_frame(results).to_dict(orient="records"),
         "sensitivity": results.sensitivity.to_dict(orient="records"),
@@ -121,6 +142,12 @@ def write_outputs(results: Results, out: Path) -> list[Path]:
     }
     if results.capture is not None:
         tables["capture_models.csv"] = results.capture.table
+    if results.joint is not None:
+        tables["joint_biases.csv"] = results.joint.biases
+        tables["joint_checks.csv"] = results.joint.checks
+        tables["joint_assumptions.csv"] = results.joint.shifts
+        tables["posterior.csv"] = pd.DataFrame(
+            {k.replace("band:", "band."): v for k, v in results.joint.tier_draws.items()})
     if results.shares is not None:
         tables["shares.csv"] = results.shares
     for name, frame in tables.items():

@@ -6,14 +6,15 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from crowdcensus.methods.montecarlo import METHOD_LABELS, METHODS
 from crowdcensus.plotting import figure_png
+from crowdcensus.synthesis.results import Results
 from crowdcensus.tiers import BAND_LABELS, BANDS, TIER_LABELS, TIERS
-from crowdcensus.triangulate import METHOD_LABELS, METHODS, Results
 
 COLOURS = {"occasional": "#9ecae1", "regular": "#4292c6", "very_active": "#08519c",
            "regular_only": "#4292c6", "occasional_only": "#9ecae1",
            "declared": "#e6550d", "audience": "#31a354", "experiment": "#756bb1",
-           "combined": "#252525"}
+           "combined": "#252525", "inverse_variance": "#969696"}
 THOUSANDS = FuncFormatter(lambda x, _pos: f"{x:,.0f}")
 
 
@@ -26,6 +27,12 @@ def tiers_plot(results: Results) -> bytes:
     fig = Figure(figsize=(10, 3.4))
     ax, ax2 = fig.subplots(1, 2, width_ratios=[3, 2])
     tiers = [t for t in TIERS if t in results.combined]
+    if not tiers:
+        ax.text(0.5, 0.5, "no combined figure: the joint model did not converge",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.axis("off")
+        ax2.axis("off")
+        return _png(fig)
     for i, t in enumerate(tiers):
         iv = results.combined[t]
         ax.barh(i, iv.estimate, color=COLOURS[t], height=0.6)
@@ -64,8 +71,13 @@ def methods_plot(results: Results) -> bytes:
     """Each method's estimate of each tier with its interval, and the combined one."""
     rows = []
     for t in TIERS:
-        for m in (*METHODS, "combined"):
-            iv = results.combined.get(t) if m == "combined" else results.methods.get(m, {}).get(t)
+        for m in (*METHODS, "inverse_variance", "combined"):
+            if m == "combined":
+                iv = results.combined.get(t)
+            elif m == "inverse_variance":
+                iv = results.baseline.get(t) if len(results.weights.get(t, {})) > 1 else None
+            else:
+                iv = results.methods.get(m, {}).get(t)
             if iv is not None:
                 rows.append((t, m, iv))
     fig = Figure(figsize=(9, 0.45 * len(rows) + 1.2))
@@ -73,7 +85,7 @@ def methods_plot(results: Results) -> bytes:
     labels = []
     for i, (t, m, iv) in enumerate(rows):
         y = len(rows) - 1 - i
-        marker = "D" if m == "combined" else "o"
+        marker = {"combined": "D", "inverse_variance": "s"}.get(m, "o")
         ax.errorbar(iv.estimate, y, xerr=[[iv.estimate - iv.low], [iv.high - iv.estimate]],
                     fmt=marker, color=COLOURS[m], capsize=3, ms=6)
         labels.append((y, f"{TIER_LABELS[t].split(' (')[0]} - {METHOD_LABELS[m]}"))

@@ -44,8 +44,11 @@ def _earnings(hours: float) -> str:
 def export_frame(world: World) -> pd.DataFrame:
     """The responses as the collection service exports them (one row per answer)."""
     r = world.responses
-    rate = world.rate[r["index"].to_numpy()]
-    hours = np.round(np.minimum(rate * 1.5, 60.0), 1)
+    idx = r["index"].to_numpy()
+    if world.hours is not None:
+        hours = world.hours[idx]
+    else:  # a world made before hours were drawn
+        hours = np.round(np.minimum(world.rate[idx] * 1.5, 60.0), 1)
     country = world.scenario.scenario.country
     last_month = [",".join(p for p in regs.split(",") if p == plat)
                   for regs, plat in zip(r["platforms_registered"], r["platform"], strict=True)]
@@ -137,6 +140,10 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
             "tiers": ["very_active", "regular", "occasional"], "capture": a.capture,
             "columns": {"worker": "worker_hash", "wave": "wave", "platform": "platform",
                         "frequency": "frequency", "registered_on": "platforms_registered"},
+            "schedule": {
+                "reference_days": sc.scenario.reference_days, "wave_days": exp.wave_days,
+                "wave_starts": [exp.first_day + w * exp.spacing_days for w in range(exp.waves)],
+            },
             "reach": {
                 "posting_weeks": exp.waves * exp.wave_days / 7,
                 "p_week": {cat: _quantity(p, exp.reach_range, upper_bound=1.0)

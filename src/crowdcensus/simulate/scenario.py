@@ -55,6 +55,9 @@ class Activity(_Strict):
     classes: list[ActivityClass] = Field(min_length=1)
     #: Chance that a respondent reports the frequency category next to their true one.
     misreport: Fraction = 0.0
+    #: Log-scale spread of the hours per week a respondent reports around 1.5 hours per
+    #: weekly visit (a self-reported figure is rough).
+    hours_noise: NonNegative = 0.5
 
     @model_validator(mode="after")
     def _shares(self) -> Activity:
@@ -119,6 +122,9 @@ class Experiment(_Strict):
     platforms: list[str] | None = None
     #: Chance that a worker who sees the task takes it.
     take_up: Fraction = 0.6
+    #: Drop in that chance after a first answer (survey aversion; 1: past participants
+    #: are excluded).
+    aversion: Fraction = 0.0
     #: The study's reach assumption (p_week) = the population value x this factor...
     reach_error: Positive = 1.0
     #: ...with a range of +-this relative spread.
@@ -205,6 +211,37 @@ class Scenario(_Strict):
         data = self.model_dump(mode="json")
         data["assumptions"]["capture"] = capture
         return parse_scenario(data, name=self.scenario.name)
+
+    def varied(self, path: str, value: float | str) -> Scenario:
+        """The same scenario with one field changed, named ``name[path=value]``.
+
+        ``path`` is dotted (``activity.misreport``, ``experiment.reach_error``); a
+        list in the path applies to every element (``activity.classes.variation``
+        sets every class's variation). Raises :class:`InputError` for an unknown
+        field or a value the field refuses.
+        """
+        data = self.model_dump(mode="json")
+
+        def put(node: object, parts: list[str]) -> None:
+            if isinstance(node, list):
+                if not node:
+                    raise InputError(f"--vary {path}: the list is empty")
+                for item in node:
+                    put(item, parts)
+                return
+            if not isinstance(node, dict) or parts[0] not in node:
+                raise InputError(f"--vary {path}: no such scenario field")
+            if len(parts) == 1:
+                if isinstance(node[parts[0]], dict | list):
+                    raise InputError(f"--vary {path}: is a section, not a value")
+                node[parts[0]] = value
+            else:
+                put(node[parts[0]], parts[1:])
+
+        put(data, path.split("."))
+        label = f"{self.scenario.name}[{path}={value}]"
+        data["scenario"]["name"] = label
+        return parse_scenario(data, name=label)
 
     def scaled(self, workers: int) -> Scenario:
         """The same scenario with another number of workers."""

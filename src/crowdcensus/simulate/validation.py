@@ -3,7 +3,10 @@
 A replicate draws a synthetic country (:func:`~crowdcensus.simulate.world.generate_world`),
 writes its study as a researcher would have it, runs the whole pipeline
 (:func:`crowdcensus.pipeline.run_study`) in-process, and compares every
-method's estimate of every tier, and the combined one, with the truth.
+method's estimate of every tier, the joint model's (``combined``) and the old
+inverse-variance combination's (``inverse_variance``, a named baseline), with
+the truth. The joint model is fitted by its Laplace approximation unless
+``inference="nuts"`` (``docs/synthesis.md`` compares the two).
 
 For a tier and a method over the :math:`R` replicates that produced an
 estimate :math:`\\hat N_r` of the truth :math:`N_r` (the truth differs
@@ -43,7 +46,7 @@ from crowdcensus.simulate.scenario import Scenario
 from crowdcensus.simulate.world import generate_world
 from crowdcensus.tiers import TIERS
 
-METHODS = ("declared", "audience", "experiment", "combined")
+METHODS = ("declared", "audience", "experiment", "inverse_variance", "combined")
 
 
 def replicate_seeds(seed: int, replicates: int) -> list[np.random.SeedSequence]:
@@ -51,11 +54,13 @@ def replicate_seeds(seed: int, replicates: int) -> list[np.random.SeedSequence]:
     return np.random.SeedSequence(seed).spawn(replicates)
 
 
-def run_replicate(scenario: Scenario, seq: np.random.SeedSequence, index: int = 0) -> list[dict]:
+def run_replicate(scenario: Scenario, seq: np.random.SeedSequence, index: int = 0,
+                  inference: str = "laplace") -> list[dict]:
     """Simulate one country, run the pipeline on its study, compare with the truth.
 
     Returns one row per (tier, method) with ``estimate``, ``low``, ``high``
-    and ``truth`` (and ``error`` when the pipeline could not run).
+    and ``truth`` (and ``error`` when the pipeline could not run, or, for the
+    ``combined`` rows, when the joint model did not converge).
     """
     from crowdcensus.pipeline import run_study
     from crowdcensus.simulate.outputs import write_simulation
@@ -72,7 +77,7 @@ def run_replicate(scenario: Scenario, seq: np.random.SeedSequence, index: int = 
     try:
         with tempfile.TemporaryDirectory(prefix="crowdcensus-rep-") as tmp:
             study = write_simulation(world, tmp)
-            results = run_study(study, seed=mc_seed)
+            results = run_study(study, seed=mc_seed, inference=inference)
     except Exception as exc:  # a replicate that fails is counted, not fatal
         msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
         if not hasattr(exc, "exit_code"):
@@ -80,9 +85,22 @@ def run_replicate(scenario: Scenario, seq: np.random.SeedSequence, index: int = 
         return [{**base, "tier": t, "method": "combined", "truth": truth[t], "estimate": np.nan,
                  "low": np.nan, "high": np.nan, "error": msg} for t in TIERS]
     rows = []
+    joint_error = ""
+    if results.joint is not None and not results.joint.converged:
+        joint_error = "joint model did not converge: " + "; ".join(results.joint.problems)
     for t in TIERS:
         for m in METHODS:
-            iv = results.combined.get(t) if m == "combined" else results.methods.get(m, {}).get(t)
+            if m == "combined":
+                iv = results.combined.get(t)
+                if iv is None and joint_error:
+                    rows.append({**base, "tier": t, "method": m, "truth": truth[t],
+                                 "estimate": np.nan, "low": np.nan, "high": np.nan,
+                                 "error": joint_error})
+                    continue
+            elif m == "inverse_variance":
+                iv = results.baseline.get(t)
+            else:
+                iv = results.methods.get(m, {}).get(t)
             if iv is None:
                 continue
             rows.append({**base, "tier": t, "method": m, "truth": truth[t],
@@ -142,6 +160,7 @@ def validate_scenarios(
     workers: int = 1,
     dask_scheduler: str | None = None,
     progress: bool = False,
+    inference: str = "laplace",
 ) -> Validation:
     """Run ``replicates`` seeded replicates of every scenario and summarise them.
 
@@ -155,7 +174,7 @@ def validate_scenarios(
     if workers < 1:
         raise InputError(f"--workers must be at least 1 (got {workers})")
     seeds = replicate_seeds(seed, replicates)
-    jobs = [(sc, s, i) for sc in scenarios for i, s in enumerate(seeds)]
+    jobs = [(sc, s, i, inference) for sc in scenarios for i, s in enumerate(seeds)]
     from rich.console import Console
     from rich.progress import (
         BarColumn,

@@ -30,10 +30,12 @@ and a seeded :class:`numpy.random.Generator`:
   ``client_share`` of all visitors); times a log-normal panel error.
 * **Task-posting waves** on every platform: a worker present for :math:`o`
   days of a wave sees the task with probability
-  :math:`1 - e^{-\\lambda_i o/7}` and takes it with probability ``take_up``;
+  :math:`1 - e^{-\\lambda_i o/7}` and takes it with probability ``take_up``
+  (times ``1 - aversion`` once they have answered);
   the task is posted on ``experiment.platforms`` (all by default) and only
   visits to those count; they answer on one of them and report a frequency category
-  (shifted to a neighbouring one with probability ``misreport``).
+  (shifted to a neighbouring one with probability ``misreport``) and their hours
+  per week (1.5 per weekly visit, times a log-normal error of sd ``hours_noise``).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class World:
     audience: np.ndarray              # per platform, the panel's monthly uniques
     responses: pd.DataFrame           # one row per (worker, wave) answer
     reach_p_week: dict[str, float] = field(default_factory=dict)
+    hours: np.ndarray | None = None   # hours per week each worker would report
 
     @property
     def posted_share(self) -> np.ndarray:
@@ -233,9 +236,11 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
     reported = _misreport(rng, category, sc.activity.misreport)
     posted = np.isin(names, sc.posted())
     responses = _waves(rng, sc, rate, start, end, share * posted[None, :], names, reg, reported)
+    hours = np.round(np.minimum(rate * 1.5 * np.exp(sc.activity.hours_noise
+                                                    * rng.standard_normal(n)), 60.0), 1)
     world = World(sc, names, cls, rate, start, end, reg, share, category, reported, inactive,
                   registrations, declared, worker_visitors, client_visitors, audience,
-                  responses)
+                  responses, hours=hours)
     world.reach_p_week = _reach_assumption(world)
     return world
 
@@ -249,10 +254,13 @@ def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.n
     ids = np.array([rng.bytes(8).hex() for _ in range(n)])
     cum = np.cumsum(share, axis=1)
     frames = []
+    answered = np.zeros(n, dtype=bool)
     for w in range(exp.waves):
         a = exp.first_day + w * exp.spacing_days
         o = _overlap(start, end, a, a + exp.wave_days)
-        answer = rng.random(n) < exp.take_up * (1.0 - np.exp(-rate * seen_share * o / 7.0))
+        take = exp.take_up * np.where(answered, 1.0 - exp.aversion, 1.0)
+        answer = rng.random(n) < take * (1.0 - np.exp(-rate * seen_share * o / 7.0))
+        answered |= answer
         idx = np.flatnonzero(answer)
         u = rng.random(len(idx)) * seen_share[idx]
         where = np.minimum((u[:, None] > cum[idx]).sum(axis=1), p - 1)

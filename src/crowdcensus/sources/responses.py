@@ -58,8 +58,11 @@ class Responses:
     events : DataFrame
         One row per (worker, wave): columns ``worker``, ``wave``, ``platform``.
     respondents : DataFrame
-        One row per worker: ``category`` (a frequency category) and
-        ``n_registered`` (number of platforms, NaN when not reported).
+        One row per worker: ``category`` (a frequency category),
+        ``n_registered`` (number of platforms, NaN when not reported) and
+        ``registered`` (the platforms named, lower case, as a frozenset; None
+        when the file gives a count or nothing) and ``hours`` (hours of
+        micro-work per week, NaN when not given).
     histories : CaptureHistories
         Who answered in which wave (occasions = waves, in sorted order).
     """
@@ -96,6 +99,18 @@ class Responses:
         return np.array([int(vc.get(c, 0)) for c in categories], dtype=float)
 
 
+def _platform_list(value: object) -> frozenset[str] | None:
+    """The platforms named in a registrations cell (lower case), or None for a bare count."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, int | float | np.integer | np.floating):
+        return None
+    text = str(value).strip()
+    if not text or re.fullmatch(r"\d+(\.0+)?", text):
+        return None
+    return frozenset(s.strip().lower() for s in re.split(r"[;,|]", text) if s.strip())
+
+
 def _count_platforms(value: object) -> float:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return np.nan
@@ -106,8 +121,8 @@ def _count_platforms(value: object) -> float:
         return np.nan
     if re.fullmatch(r"\d+(\.0+)?", text):
         return float(text)
-    items = [s for s in re.split(r"[;,|]", text) if s.strip()]
-    return float(len({s.strip().lower() for s in items}))
+    items = _platform_list(text)
+    return float(len(items)) if items else np.nan
 
 
 def parse_responses(
@@ -165,8 +180,23 @@ def parse_responses(
             raise InputError(f"{name}: '{reg_col}' on line {row} says fewer than one platform; "
                              "a respondent is registered on at least one")
         df["n_registered"] = reg.to_numpy()
+        df["registered"] = frame[reg_col].map(_platform_list).to_numpy()
     else:
         df["n_registered"] = np.nan
+        df["registered"] = None
+    hours_col = columns.get("hours")
+    if hours_col and hours_col in frame.columns:
+        hours = pd.to_numeric(frame[hours_col], errors="coerce")
+        bad = frame[hours_col].notna() & hours.isna()
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy())) + 2
+            raise InputError(f"{name}: '{hours_col}' on line {row} is not a number of hours")
+        if (hours < 0).any():
+            row = int(np.argmax((hours < 0).to_numpy())) + 2
+            raise InputError(f"{name}: '{hours_col}' on line {row} is negative")
+        df["hours"] = hours.to_numpy(dtype=float)
+    else:
+        df["hours"] = np.nan
     df["worker"] = df["worker"].astype(str)
     df["wave"] = df["wave"].astype(str)
     df["platform"] = df["platform"].astype(str)
@@ -176,7 +206,8 @@ def parse_responses(
     rank = {w: i for i, w in enumerate(order)}
     df["_rank"] = df["wave"].map(rank)
     first = df.sort_values(["_rank"], kind="stable").drop_duplicates("worker", keep="first")
-    respondents = first.set_index("worker")[["category", "n_registered"]]
+    respondents = first.set_index("worker")[["category", "n_registered", "registered",
+                                             "hours"]]
     events = df.drop_duplicates(["worker", "wave"])[["worker", "wave", "platform"]]
     histories = CaptureHistories.from_events(events, "worker", "wave", occasions=order)
     return Responses(events.reset_index(drop=True), respondents, histories)

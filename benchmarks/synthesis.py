@@ -1,0 +1,115 @@
+"""Time one fit of the joint model (prints figures; asserts nothing).
+
+For each study (the two bundled examples and a simulated country of 20,000
+workers from the ``heterogeneous`` scenario) and each inference (NUTS with the
+study's chains, warm-up and draws; Laplace), a fresh Python process reads the
+study, builds the model's data and fits it twice. Printed per line:
+
+* ``import``: importing JAX and NumPyro;
+* ``first``: the first fit (building, compiling, optimising, sampling);
+* ``second``: a second fit of the same data with another seed in the same
+  process (what ``crowdcensus validate`` pays per replicate);
+* ``leapfrogs``: NUTS's mean number of gradient evaluations per iteration.
+
+Each configuration runs "cold" (an empty JAX compilation cache) and then "warm"
+(the cache the cold run filled, as a user's next ``crowdcensus run`` finds it).
+
+    .venv/bin/python benchmarks/synthesis.py
+    .venv/bin/python benchmarks/synthesis.py --studies france-2018 --inference nuts
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDIES = ("france-2018", "simulated", "heterogeneous-20000")
+
+
+def _study(name: str, folder: Path) -> Path:
+    if name in ("france-2018", "simulated"):
+        return ROOT / "examples" / name / "study.toml"
+    import numpy as np
+
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.scenario import load_scenario, parse_scenario
+    from crowdcensus.simulate.world import generate_world
+
+    scenario, workers = name.rsplit("-", 1)
+    data = load_scenario(scenario).model_dump(mode="json")
+    data["population"]["workers"] = int(workers)
+    world = generate_world(parse_scenario(data), np.random.default_rng(1))
+    return write_simulation(world, folder)
+
+
+def child(name: str, inference: str) -> dict:
+    t0 = time.perf_counter()
+    from crowdcensus.synthesis.inference import _jax, fit_joint
+
+    _jax()
+    import numpyro  # noqa: F401
+
+    t1 = time.perf_counter()
+    from crowdcensus.sources.responses import read_responses
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis.data import synthesis_data
+
+    with tempfile.TemporaryDirectory() as tmp:
+        study = load_study(_study(name, Path(tmp)))
+        exp = study.experiment
+        responses = None
+        if study.responses_path() is not None:
+            responses = read_responses(study.responses_path(), exp.columns.model_dump(),
+                                       exp.answers)
+        data = synthesis_data(study, responses)
+    cfg = study.synthesis
+    times, post = [], None
+    for seed in (1, 2):
+        t = time.perf_counter()
+        post = fit_joint(data, method=inference, seed=seed, chains=cfg.chains,
+                         warmup=cfg.warmup, draws=cfg.draws, progress=False)
+        times.append(time.perf_counter() - t)
+    diag = getattr(post, "diagnostics", {}) or {}
+    return {"import": t1 - t0, "first": times[0], "second": times[1],
+            "leapfrogs": diag.get("leapfrog_steps_sampling", float("nan")),
+            "converged": bool(post.converged)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--studies", nargs="+", default=list(STUDIES))
+    ap.add_argument("--inference", nargs="+", default=["nuts", "laplace"],
+                    choices=["nuts", "laplace"])
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(*args.child)))
+        return
+    print(f"{'study':22s} {'inference':9s} {'cache':5s} {'import':>7s} {'first':>7s} "
+          f"{'second':>7s} {'leapfrogs':>9s}  converged")
+    for name in args.studies:
+        for inference in args.inference:
+            with tempfile.TemporaryDirectory() as cache:
+                env = {**os.environ, "CROWDCENSUS_JAX_CACHE": cache}
+                for state in ("cold", "warm"):
+                    proc = subprocess.run([sys.executable, __file__, "--child", name, inference],
+                                          env=env, capture_output=True, text=True, check=False)
+                    if proc.returncode:
+                        print(f"{name:22s} {inference:9s} {state:5s} failed: "
+                              f"{proc.stderr.strip().splitlines()[-1]}")
+                        continue
+                    r = json.loads(proc.stdout.strip().splitlines()[-1])
+                    print(f"{name:22s} {inference:9s} {state:5s} {r['import']:6.1f}s "
+                          f"{r['first']:6.1f}s {r['second']:6.1f}s {r['leapfrogs']:9.1f}  "
+                          f"{r['converged']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The latent activity scale of the joint model: a grid of weekly visit rates.
+
+Every worker has a weekly rate :math:`\\lambda` of visits to micro-work
+platforms. The tiers are thresholds on it (very active: :math:`\\lambda \\ge
+1`; regular: :math:`\\lambda \\ge 12/52`), and so are the answers of the
+questionnaire (several times a week: :math:`\\lambda \\ge 2`; weekly; monthly;
+less often). The joint model describes the population's distribution of
+:math:`\\lambda` by the mass of each bin of a fixed grid whose edges include
+every threshold, so that a tier or a band is a sum of bins and the tiers are
+nested by construction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MONTHLY = 12 / 52
+WEEKS_PER_MONTH = 52 / 12
+
+#: Bin edges of the weekly visit rate (the last bin is open).
+EDGES = np.array([0.0, 0.01, 1 / 52, 0.03, 0.045, 0.065, 0.09, 0.125, 0.17, MONTHLY, 0.3, 0.39,
+                  0.5, 0.64, 0.8, 1.0, 1.2, 1.41, 1.68, 2.0, np.inf])
+
+#: Reported-frequency categories as measured by the model, most frequent first
+#: (``first_time`` is measured as ``less_often``).
+REPORT_CATEGORIES = ("several_weekly", "weekly", "monthly", "less_often")
+REPORT_INDEX = {"several_weekly": 0, "weekly": 1, "monthly": 2, "less_often": 3,
+                "first_time": 3}
+CATEGORY_FLOORS = (2.0, 1.0, MONTHLY, 0.0)
+
+
+def bin_rates() -> np.ndarray:
+    """A representative rate per bin: the geometric middle (the open ends: 0.005 and 3)."""
+    lo, hi = EDGES[1:-2], EDGES[2:-1]
+    return np.concatenate([[0.005], np.sqrt(lo * hi), [3.0]])
+
+
+def bin_log_widths() -> np.ndarray:
+    """Width of each bin on the log scale (the open ends are given the width of a neighbour)."""
+    lo, hi = EDGES[:-1], EDGES[1:]
+    w = np.empty(len(lo))
+    inner = (lo > 0) & np.isfinite(hi)
+    w[inner] = np.log(hi[inner] / lo[inner])
+    w[0] = w[1]
+    w[-1] = w[-2]
+    return w
+
+
+def bin_category() -> np.ndarray:
+    """The true answer category of each bin (index into :data:`REPORT_CATEGORIES`)."""
+    lo = EDGES[:-1]
+    cat = np.full(len(lo), 3)
+    for j in reversed(range(3)):
+        cat[lo >= CATEGORY_FLOORS[j] - 1e-12] = j
+    return cat
+
+
+def bin_band() -> np.ndarray:
+    """The disjoint band of each bin: 0 very active, 1 regular only, 2 occasional only."""
+    lo = EDGES[:-1]
+    return np.where(lo >= 1.0 - 1e-12, 0, np.where(lo >= MONTHLY - 1e-12, 1, 2))
+
+
+N_BINS = len(EDGES) - 1

@@ -1,0 +1,267 @@
+"""What the joint model sees: a study's inputs as arrays.
+
+:func:`synthesis_data` turns a validated study and its responses into a
+:class:`SynthesisData`: the platforms' declared and audience figures with
+the panel's (or the declaration's) error on the log scale, the priors of the
+bias parameters, and the experiment's capture histories compressed into
+groups of respondents who share a history, an answer and a set of platforms.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from crowdcensus.errors import InputError
+from crowdcensus.sources.responses import Responses
+from crowdcensus.study import Quantity, Study
+from crowdcensus.synthesis.activity import REPORT_INDEX
+from crowdcensus.synthesis.priors import Priors, study_priors
+
+#: Largest number of platforms whose registration patterns are enumerated (2^J - 1 sets).
+MAX_PLATFORMS = 10
+#: Bands of reported hours per week (the last band, index len(HOUR_EDGES) - 1, is "not given").
+HOUR_EDGES = np.array([0.0, 0.25, 0.5, 1.0, 2.0, 3.5, 6.0, 10.0, 16.0, 25.0, 40.0, np.inf])
+N_HOUR_BANDS = len(HOUR_EDGES)  # the bands, and "not given"
+
+
+def log_sd(q: Quantity | None, floor: float = 0.01) -> float:
+    """Log-scale standard deviation of a stated figure: its range taken as about +-2 sd."""
+    if q is None:
+        return floor
+    lo, hi = q.range
+    if hi <= lo:
+        return floor
+    return max(float(np.log(hi / lo)) / 4.0, floor)
+
+
+@dataclass(frozen=True)
+class CaptureData:
+    """The experiment's histories, grouped.
+
+    Attributes
+    ----------
+    patterns : array (P, T)
+        The distinct capture histories (0/1), the empty history first.
+    group_pattern, group_report, group_subset : arrays (K,)
+        For each group of respondents: its history (row of ``patterns``), its
+        answer (index into :data:`~crowdcensus.synthesis.activity.REPORT_CATEGORIES`)
+        and its set of platforms (row of :attr:`SynthesisData.subsets`, or -1
+        when the respondents did not say; ``group_platform`` then gives a
+        platform they answered on); ``group_hours`` the band of hours per week
+        reported (:data:`HOUR_EDGES`; the last index when not given).
+    group_count : array (K,)
+        Respondents in the group.
+    wave_days : array (T,)
+        Length of each wave in days.
+    """
+
+    patterns: np.ndarray
+    group_pattern: np.ndarray
+    group_report: np.ndarray
+    group_subset: np.ndarray
+    group_platform: np.ndarray
+    group_count: np.ndarray
+    group_hours: np.ndarray
+    wave_days: np.ndarray
+    occasions: tuple[str, ...]
+    n_captured: int
+    unmatched_platforms: tuple[str, ...] = ()
+    #: The waves' start days in the reference period, when the study gives them.
+    wave_starts: np.ndarray | None = None
+    reference_days: float = 364.0
+    churn: bool | str = "auto"
+
+    @property
+    def n_waves(self) -> int:
+        return self.patterns.shape[1]
+
+
+@dataclass(frozen=True)
+class SynthesisData:
+    """Every input of the joint model (see the module docstring).
+
+    ``declared`` and ``audience`` are NaN for a platform without that figure.
+    ``posted`` marks the platforms the task was posted on. ``subsets`` lists
+    every non-empty set of platforms (one row per set, one 0/1 column per
+    platform); it is empty when registrations are modelled in aggregate
+    (``aggregate``: no respondent says where they are registered).
+    """
+
+    platforms: tuple[str, ...]
+    declared: np.ndarray
+    declared_sd: np.ndarray
+    audience: np.ndarray
+    audience_sd: np.ndarray
+    posted: np.ndarray
+    subsets: np.ndarray
+    aggregate: bool
+    priors: Priors
+    capture: CaptureData | None = None
+    shares: dict[str, tuple[float, float]] = field(default_factory=dict)
+    share_base: str = "declared"
+
+    @property
+    def n_platforms(self) -> int:
+        return len(self.platforms)
+
+
+def _platform_keys(study: Study) -> dict[str, int]:
+    keys: dict[str, int] = {}
+    for j, p in enumerate(study.platforms):
+        keys[p.name.strip().lower()] = j
+        if getattr(p, "code", None):
+            keys[str(p.code).strip().lower()] = j
+    return keys
+
+
+def all_subsets(n: int) -> np.ndarray:
+    """Every non-empty subset of ``n`` platforms as 0/1 rows (ordered by size, then index)."""
+    rows = []
+    for k in range(1, n + 1):
+        for combo in itertools.combinations(range(n), k):
+            r = np.zeros(n, dtype=np.int8)
+            r[list(combo)] = 1
+            rows.append(r)
+    return np.array(rows, dtype=np.int8).reshape(-1, n)
+
+
+def _wave_days(study: Study, n_waves: int) -> np.ndarray:
+    exp = study.experiment
+    days = None
+    if exp.schedule is not None:
+        days = float(exp.schedule.wave_days)
+    elif exp.reach is not None:
+        days = float(exp.reach.posting_weeks) * 7.0 / n_waves
+    return np.full(n_waves, float(days if days is not None else 7.0))
+
+
+def _schedule(study: Study, n_waves: int) -> tuple[np.ndarray | None, float]:
+    sched = study.experiment.schedule
+    if sched is None or not sched.wave_starts:
+        return None, 364.0
+    if len(sched.wave_starts) != n_waves:
+        raise InputError(f"experiment.schedule.wave_starts: gives {len(sched.wave_starts)} "
+                         f"waves but the responses have {n_waves}")
+    return np.asarray(sched.wave_starts, dtype=float), float(sched.reference_days)
+
+
+def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
+                 ) -> CaptureData:
+    """Group the respondents by (history, answer, platforms registered on)."""
+    keys = _platform_keys(study)
+    hist = responses.histories
+    occasions = tuple(hist.occasions)
+    events = responses.events
+    resp = responses.respondents
+    t = len(occasions)
+    wave_pos = {w: i for i, w in enumerate(occasions)}
+    matrix = np.zeros((len(resp), t), dtype=np.int8)
+    row_of = {w: i for i, w in enumerate(resp.index)}
+    ev_rows = events["worker"].map(row_of).to_numpy()
+    ev_waves = events["wave"].map(wave_pos).to_numpy()
+    matrix[ev_rows, ev_waves] = 1
+    answered = events.groupby("worker")["platform"].first().str.strip().str.lower()
+    unmatched: set[str] = set()
+    plat_idx = np.array([keys.get(answered.get(w, ""), -1) for w in resp.index])
+    for w, j in zip(resp.index, plat_idx, strict=True):
+        if j < 0:
+            unmatched.add(str(answered.get(w, "")))
+    report = resp["category"].map(REPORT_INDEX).to_numpy()
+    subset_idx = np.full(len(resp), -1)
+    if subsets is not None and len(subsets):
+        index = {tuple(r): i for i, r in enumerate(subsets.tolist())}
+        all_answered = events.groupby("worker")["platform"].agg(
+            lambda s: {keys.get(x.strip().lower(), -1) for x in s})
+        n = subsets.shape[1]
+        for i, (w, regs) in enumerate(resp["registered"].items()):
+            if regs is None or (isinstance(regs, float) and np.isnan(regs)):
+                continue
+            member = np.zeros(n, dtype=np.int8)
+            for name in regs:
+                j = keys.get(name)
+                if j is None:
+                    unmatched.add(name)
+                else:
+                    member[j] = 1
+            for j in all_answered.get(w, set()):
+                if j >= 0:
+                    member[j] = 1  # one is registered where one answered
+            if member.any():
+                subset_idx[i] = index[tuple(member.tolist())]
+    hours = resp["hours"].to_numpy(dtype=float) if "hours" in resp else np.full(len(resp), np.nan)
+    band = np.where(np.isnan(hours), N_HOUR_BANDS - 1,
+                    np.searchsorted(HOUR_EDGES, np.nan_to_num(hours), side="right") - 1)
+    frame = pd.DataFrame({"pattern": [row.tobytes() for row in matrix], "report": report,
+                          "subset": subset_idx, "platform": plat_idx, "hours": band})
+    frame.loc[frame["subset"] >= 0, "platform"] = -1
+    grouped = frame.groupby(["pattern", "report", "subset", "platform", "hours"],
+                            sort=True).size()
+    empty = np.zeros(t, dtype=np.int8).tobytes()
+    pattern_keys = [empty] + sorted({k[0] for k in grouped.index} - {empty})
+    pattern_pos = {k: i for i, k in enumerate(pattern_keys)}
+    patterns = np.array([np.frombuffer(k, dtype=np.int8) for k in pattern_keys])
+    g = grouped.reset_index(name="count")
+    starts, reference_days = _schedule(study, t)
+    return CaptureData(
+        patterns=patterns,
+        group_pattern=g["pattern"].map(pattern_pos).to_numpy(np.int32),
+        group_report=g["report"].to_numpy(np.int32),
+        group_subset=g["subset"].to_numpy(np.int32),
+        group_platform=g["platform"].to_numpy(np.int32),
+        group_count=g["count"].to_numpy(np.float64),
+        group_hours=g["hours"].to_numpy(np.int32),
+        wave_days=_wave_days(study, t),
+        occasions=occasions,
+        n_captured=int(len(resp)),
+        unmatched_platforms=tuple(sorted(x for x in unmatched if x)),
+        wave_starts=starts,
+        reference_days=reference_days,
+        churn=study.experiment.churn,
+    )
+
+
+def synthesis_data(study: Study, responses: Responses | None = None) -> SynthesisData:
+    """The joint model's inputs for ``study`` (and its responses, if any)."""
+    n = len(study.platforms)
+    declared = np.array([p.declared.value if p.declared else np.nan for p in study.platforms])
+    declared_sd = np.array([log_sd(p.declared) for p in study.platforms])
+    audience = np.array([p.audience.visitors.value if p.audience else np.nan
+                         for p in study.platforms])
+    audience_sd = np.array([log_sd(p.audience.visitors if p.audience else None)
+                            for p in study.platforms])
+    has_lists = responses is not None and \
+        responses.respondents["registered"].map(lambda r: bool(r)).any()
+    aggregate = not has_lists
+    if not aggregate and n > MAX_PLATFORMS:
+        raise InputError(f"the joint model handles at most {MAX_PLATFORMS} platforms "
+                         f"(the study has {n})")
+    subsets = all_subsets(n) if not aggregate else np.zeros((0, n), dtype=np.int8)
+    capture = None
+    posted = np.ones(n, dtype=bool)
+    if responses is not None:
+        capture = capture_data(study, responses, subsets if not aggregate else None)
+        keys = _platform_keys(study)
+        seen = {keys.get(p.strip().lower()) for p in responses.events["platform"].unique()}
+        if None in seen or not seen - {None}:
+            posted = np.ones(n, dtype=bool)  # platforms not named: taken as posted everywhere
+        else:
+            posted = np.array([j in seen for j in range(n)])
+    shares: dict[str, tuple[float, float]] = {}
+    share_base = "declared"
+    exp = study.experiment
+    if exp is not None and exp.shares:
+        share_base = exp.share_base
+        for tier, q in exp.shares.items():
+            lo, hi = q.range
+            logit = np.log(q.value / (1 - q.value))
+            sd = (np.log(hi / (1 - hi)) - np.log(lo / (1 - lo))) / 4 if hi > lo else 0.02
+            shares[tier] = (float(logit), float(max(sd, 0.02)))
+    return SynthesisData(
+        platforms=tuple(p.name for p in study.platforms), declared=declared,
+        declared_sd=declared_sd, audience=audience, audience_sd=audience_sd, posted=posted,
+        subsets=subsets, aggregate=aggregate, priors=study_priors(study), capture=capture,
+        shares=shares, share_base=share_base)

@@ -1,0 +1,329 @@
+"""Fitting the joint model: the posterior mode, a Laplace approximation, and NUTS.
+
+:func:`fit_joint` always starts with the posterior mode (BFGS on the
+unconstrained parameters with JAX gradients, from a deterministic start), then either
+
+* ``method="nuts"`` (the default of ``crowdcensus run``): NumPyro's No-U-Turn
+  sampler, several chains started at the mode, with R-hat, effective sample
+  sizes and divergences checked (:mod:`crowdcensus.synthesis.diagnostics`);
+* ``method="laplace"``: draws from the normal approximation at the mode
+  (the inverse Hessian of the negative log posterior, on the unconstrained
+  scale, so that positive quantities stay positive). ``crowdcensus validate``
+  uses it; ``docs/synthesis.md`` shows how it compares with NUTS.
+
+The potential (negative log posterior) and its gradient are compiled once per
+model structure and array shapes (:class:`CompiledModel`), and JAX's
+persistent compilation cache keeps the compiled programs between runs.
+Everything is seeded: the same seed gives the same draws.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from crowdcensus.errors import ModelError
+from crowdcensus.synthesis.data import SynthesisData
+from crowdcensus.synthesis.model import ModelConfig, initial_values, joint_model, model_inputs
+
+_READY = False
+ADAPT_MASS = os.environ.get("CC_ADAPT_MASS", "0") == "1"
+
+
+def _jax():
+    """Import JAX once: CPU, 64-bit floats, one device per core, a persistent cache."""
+    global _READY
+    if not _READY:
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_force_host_platform_device_count" not in flags:
+            n = max(1, min(4, os.cpu_count() or 1))
+            os.environ["XLA_FLAGS"] = (flags + f" --xla_force_host_platform_device_count={n}"
+                                       ).strip()
+        os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    import jax
+
+    if not _READY:
+        jax.config.update("jax_enable_x64", True)
+        cache = os.environ.get("CROWDCENSUS_JAX_CACHE",
+                               str(Path.home() / ".cache" / "crowdcensus" / "jax"))
+        if cache:
+            try:
+                Path(cache).mkdir(parents=True, exist_ok=True)
+                jax.config.update("jax_compilation_cache_dir", cache)
+                jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+            except OSError:  # pragma: no cover - a read-only home: no cache
+                pass
+        _READY = True
+    return jax
+
+
+#: How many times NUTS may run again, with twice the warm-up and draws, when the
+#: diagnostics fail on R-hat or effective sample size.
+NUTS_EXTENSIONS = 2
+
+
+class CompiledModel:
+    """The joint model of one structure (:class:`ModelConfig`), compiled.
+
+    Functions take the flat unconstrained parameter vector and the arrays, so
+    data sets of the same shapes reuse one compiled program.
+    """
+
+    #: by structure and by the arrays' shapes (the number of waves, for one, sets the
+    #: number of wave effects: the same structure with other shapes is another model)
+    _cache: dict[tuple, CompiledModel] = {}
+
+    def __init__(self, cfg: ModelConfig, arrays: dict) -> None:
+        jax = _jax()
+        from jax.flatten_util import ravel_pytree
+        from numpyro.handlers import seed, substitute, trace
+        from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
+
+        self.cfg = cfg
+        self._runners: dict = {}
+
+        # ImproperUniform sites cannot be sampled: give them a value while tracing
+        def with_values(arr):
+            fixed = {"log_uncaught": 0.0, "log_workers": 0.0}
+            tr = trace(substitute(seed(joint_model, 0), data=fixed)).get_trace(cfg, arr)
+            return {k: s["value"] for k, s in tr.items()
+                    if s["type"] == "sample" and not s["is_observed"]}
+
+        # shapes on the unconstrained scale (a simplex has one coordinate fewer)
+        shapes = jax.eval_shape(
+            lambda arr: unconstrain_fn(joint_model, (cfg, arr), {}, with_values(arr)), arrays)
+        self.names = sorted(shapes)
+        template = {k: jax.numpy.zeros(shapes[k].shape) for k in self.names}
+        _, self.unravel = ravel_pytree(template)
+        self.size = sum(int(np.prod(shapes[k].shape)) for k in self.names)
+        args = lambda arr: (cfg, arr)  # noqa: E731
+
+        def pe(z, arr):
+            return potential_energy(joint_model, args(arr), {}, self.unravel(z))
+
+        self.potential = jax.jit(pe)
+        self.value_and_grad = jax.jit(jax.value_and_grad(pe))
+        self.hessian = jax.jit(jax.hessian(pe))
+        self.unconstrain = jax.jit(
+            lambda values, arr: ravel_pytree(unconstrain_fn(joint_model, args(arr), {},
+                                                            values))[0])
+        self.constrain = jax.jit(
+            lambda zs, arr: constrain_fn(joint_model, args(arr), {},
+                                         jax.vmap(self.unravel)(zs),
+                                         return_deterministic=True, batch_ndims=1))
+
+    def nuts_runner(self, warmup: int, draws: int):
+        """A compiled function running one NUTS chain: (key, start, inverse mass, arrays)."""
+        key = (warmup, draws)
+        if key not in self._runners:
+            jax = _jax()
+            from numpyro.infer.hmc import hmc
+
+            init_kernel, sample_kernel = hmc(
+                potential_fn_gen=lambda arr: (lambda z: self.potential(z, arr)), algo="NUTS")
+
+            def run(rng, z0, inv_mass, arr):
+                state = init_kernel(z0, warmup, step_size=0.5, inverse_mass_matrix=inv_mass,
+                                    dense_mass=True, target_accept_prob=0.9,
+                                    adapt_mass_matrix=ADAPT_MASS, max_tree_depth=8,
+                                    model_args=(arr,), rng_key=rng)
+
+                def step(st, _):
+                    st = sample_kernel(st, model_args=(arr,))
+                    return st, (st.z, st.diverging, st.num_steps)
+
+                last, (zs, div, steps) = jax.lax.scan(step, state, None, length=warmup + draws)
+                return zs[warmup:], div[warmup:], steps, last.adapt_state.step_size
+
+            self._runners[key] = jax.jit(run)
+        return self._runners[key]
+
+    @classmethod
+    def get(cls, cfg: ModelConfig, arrays: dict) -> CompiledModel:
+        key = (cfg, tuple((k, np.shape(v)) for k, v in sorted(arrays.items())))
+        if key not in cls._cache:
+            cls._cache[key] = cls(cfg, arrays)
+        return cls._cache[key]
+
+
+@dataclass
+class Posterior:
+    """Posterior draws of every parameter and derived quantity.
+
+    Attributes
+    ----------
+    samples : dict
+        Site name -> array of draws (first axis: draws, chains concatenated).
+    method : str
+        ``"nuts"`` or ``"laplace"``.
+    mode : dict
+        The posterior mode (constrained values and derived quantities).
+    diagnostics : dict
+        For NUTS: ``r_hat`` and ``ess`` per scalar quantity, ``divergences``,
+        ``chains``; for Laplace: whether the Hessian was positive definite.
+    converged : bool
+        Whether the diagnostics pass (see :mod:`crowdcensus.synthesis.diagnostics`).
+    problems : list of str
+        What failed, in words.
+    """
+
+    samples: dict[str, np.ndarray]
+    method: str
+    mode: dict[str, np.ndarray]
+    diagnostics: dict = field(default_factory=dict)
+    converged: bool = True
+    problems: list[str] = field(default_factory=list)
+
+
+def _inverse_mass(hess: np.ndarray) -> np.ndarray:
+    """The inverse of a Hessian made positive definite (eigenvalues floored)."""
+    w, v = np.linalg.eigh((hess + hess.T) / 2)
+    w = np.maximum(w, 1e-6 * max(float(np.abs(w).max()), 1.0))
+    return (v / w) @ v.T
+
+
+def find_mode(model: CompiledModel, arrays: dict, start: np.ndarray):
+    """The posterior mode on the unconstrained scale (BFGS with JAX gradients)."""
+    import jax.numpy as jnp
+    from scipy.optimize import minimize
+
+    def fun(x):
+        v, g = model.value_and_grad(jnp.asarray(x), arrays)
+        v = float(v)
+        g = np.asarray(g, dtype=float)
+        if not np.isfinite(v) or not np.all(np.isfinite(g)):
+            return 1e300, np.zeros_like(x)
+        return v, g
+
+    best = None
+    x = np.asarray(start, dtype=float)
+    for _ in range(5):
+        res = minimize(fun, x, jac=True, method="BFGS", options={"maxiter": 3000, "gtol": 1e-6})
+        improved = best is None or res.fun < best.fun - 1e-9
+        if best is None or res.fun < best.fun:
+            best = res
+        if res.success or not improved:
+            break
+        x = res.x
+    # BFGS often ends on "precision loss" within rounding of the optimum: accept a small gradient
+    grad = fun(best.x)[1]
+    best.success = bool(best.success or np.max(np.abs(grad)) < 1e-2)
+    return best
+
+
+def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: int = 2,
+              warmup: int = 500, draws: int = 500, progress: bool = False) -> Posterior:
+    """Fit the joint model to ``data`` (see the module docstring).
+
+    Parameters
+    ----------
+    data : SynthesisData
+        The study's inputs, from :func:`crowdcensus.synthesis.data.synthesis_data`.
+    method : {"nuts", "laplace"}
+        Full sampling, or the normal approximation at the posterior mode.
+    seed : int
+        Seeds the start, the sampler and the draws: the same seed, the same draws.
+    chains, warmup, draws : int
+        NUTS chains (run in parallel on the machine's cores), warm-up iterations and
+        kept draws per chain; Laplace takes ``chains * draws`` draws.
+    progress : bool
+        Show a progress bar while sampling.
+
+    Returns
+    -------
+    Posterior
+        With ``converged`` false and ``problems`` said in words when the diagnostics
+        fail.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from crowdcensus import load_study
+    >>> from crowdcensus.synthesis.data import synthesis_data
+    >>> study = load_study(files("crowdcensus") / "examples" / "france-2018" / "study.toml")
+    >>> post = fit_joint(synthesis_data(study), method="laplace", seed=1)
+    >>> post.converged, post.samples["workers"].shape[0]
+    (True, 1000)
+    """
+    if method not in ("nuts", "laplace"):
+        raise ModelError(f"unknown inference method {method!r} (nuts or laplace)")
+    jax = _jax()
+    import jax.numpy as jnp
+
+    cfg, np_arrays = model_inputs(data)
+    arrays = {k: jnp.asarray(v) for k, v in np_arrays.items()}
+    model = CompiledModel.get(cfg, arrays)
+    init = {k: jnp.asarray(v) for k, v in initial_values(cfg, data).items() if k in model.names}
+    missing = set(model.names) - set(init)
+    if missing:  # pragma: no cover - every site has a starting value
+        raise ModelError(f"no starting value for {sorted(missing)}")
+    start = np.asarray(model.unconstrain(init, arrays))
+    res = find_mode(model, arrays, start)
+    if not np.isfinite(res.fun) or res.fun >= 1e299:
+        raise ModelError("the joint model's posterior could not be evaluated (the inputs "
+                         "contradict each other?)")
+    x_mode = np.asarray(res.x)
+    mode = {k: np.asarray(v)[0] for k, v in
+            model.constrain(jnp.asarray(x_mode[None, :]), arrays).items()}
+    key = jax.random.PRNGKey(seed)
+    problems: list[str] = []
+    if method == "laplace":
+        hess = np.asarray(model.hessian(jnp.asarray(x_mode), arrays), dtype=float)
+        hess = (hess + hess.T) / 2
+        ok = True
+        try:
+            chol = np.linalg.cholesky(hess)
+        except np.linalg.LinAlgError:
+            w, v = np.linalg.eigh(hess)
+            w = np.maximum(w, 1e-6 * max(float(w.max()), 1.0))
+            chol = np.linalg.cholesky((v * w) @ v.T)
+            ok = False
+            problems.append("the posterior is not locally normal at its mode (the Hessian is "
+                            "not positive definite): the Laplace interval is unreliable")
+        rng = np.random.default_rng(seed)
+        z = rng.standard_normal((chains * draws, len(x_mode)))
+        # x + L^{-T} z has covariance (L L^T)^{-1} = H^{-1}
+        flat = x_mode[None, :] + np.linalg.solve(chol.T, z.T).T
+        samples = {k: np.asarray(v) for k, v in model.constrain(jnp.asarray(flat),
+                                                                arrays).items()}
+        if not res.success:
+            problems.append(f"the search for the posterior mode stopped early ({res.message})")
+        return Posterior(samples, "laplace", mode, {"hessian_positive_definite": ok,
+                                                    "mode_found": bool(res.success)},
+                         converged=not problems, problems=problems)
+    hess = np.asarray(model.hessian(jnp.asarray(x_mode), arrays), dtype=float)
+    inv_mass = jnp.asarray(_inverse_mass(hess))
+    from crowdcensus.synthesis.diagnostics import nuts_diagnostics
+
+    n_dev = jax.local_device_count()
+    z0 = jnp.asarray(x_mode)
+    # chains that mix slowly (a weakly identified posterior) get longer runs: up to
+    # NUTS_EXTENSIONS times, twice the warm-up and draws, before the fit is refused
+    for attempt in range(NUTS_EXTENSIONS + 1):
+        w_n, d_n = warmup * 2 ** attempt, draws * 2 ** attempt
+        keys = jax.random.split(jax.random.fold_in(key, attempt), chains)
+        run = model.nuts_runner(w_n, d_n)
+        if n_dev >= chains > 1:
+            stack = lambda x: jnp.broadcast_to(x, (chains, *x.shape))  # noqa: E731
+            zs, div, steps, step_size = jax.pmap(run, in_axes=(0, 0, 0, None))(
+                keys, stack(z0), stack(inv_mass), arrays)
+        else:
+            outs = [run(k, z0, inv_mass, arrays) for k in keys]
+            zs, div, steps, step_size = (jnp.stack([o[i] for o in outs]) for i in range(4))
+        z = np.asarray(zs)                                             # (chains, draws, d)
+        flat = z.reshape(-1, z.shape[-1])
+        samples = {k: np.asarray(v) for k, v in model.constrain(jnp.asarray(flat),
+                                                                arrays).items()}
+        grouped = {k: v.reshape(chains, d_n, *v.shape[1:]) for k, v in samples.items()}
+        diag, problems = nuts_diagnostics(grouped, np.asarray(div), chains)
+        if not problems or diag["divergences"] > 0:  # more draws do not cure divergences
+            break
+    steps = np.asarray(steps)
+    diag["warmup"], diag["draws"], diag["runs"] = w_n, d_n, attempt + 1
+    diag["leapfrog_steps_warmup"] = float(steps[:, :w_n].mean())
+    diag["leapfrog_steps_sampling"] = float(steps[:, w_n:].mean())
+    diag["step_size"] = [float(x) for x in np.asarray(step_size).ravel()]
+    return Posterior(samples, "nuts", mode, diag, converged=not problems, problems=problems)

@@ -1,0 +1,318 @@
+"""The joint model of the three methods (NumPyro): one latent population, three observations.
+
+:func:`joint_model` draws the latent population
+(:func:`~crowdcensus.synthesis.population.latent_population`: the workers, their
+activity, their registrations, churn) and lets each method add its
+observation model:
+
+* :class:`~crowdcensus.methods.declared.DeclaredRegistrations` — declared
+  registrations = registered workers x (dormant accounts, inflation), biases
+  that can only overstate;
+* :class:`~crowdcensus.methods.audience.WebAudience` — monthly unique
+  visitors = workers who visit in the month x visitors per person / worker
+  share;
+* :class:`~crowdcensus.methods.experiment.TaskExperiment` — the capture
+  histories across waves, the answers (with misreporting) and the platforms
+  of the respondents;
+* the published tier shares of an experiment whose responses are not given
+  (the France 2018 example).
+
+:func:`model_inputs` turns :class:`~crowdcensus.synthesis.data.SynthesisData`
+into the model's static configuration (:class:`ModelConfig`, what changes the
+compiled program) and arrays (what does not). Sizes are padded to round
+numbers so that data sets of similar size share one compiled program.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from crowdcensus.synthesis.activity import (
+    N_BINS,
+    bin_band,
+    bin_category,
+    bin_log_widths,
+    bin_rates,
+)
+from crowdcensus.synthesis.data import HOUR_EDGES, N_HOUR_BANDS, SynthesisData
+
+#: Gauss--Hermite nodes for the individual heterogeneity of take-up.
+HETEROGENEITY_NODES = 5
+#: Largest (histories x platform sets x answers x bins) for the dense likelihood.
+DENSE_LIMIT = 4_000_000
+#: Up to this many waves, every possible history is enumerated (for the predictive checks).
+ALL_PATTERNS_UP_TO = 8
+#: Waves spanning more than this many days make ``churn = "auto"`` model arrivals/departures.
+CHURN_SPAN_DAYS = 56
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The static structure of a study's model."""
+
+    has_capture: bool
+    aggregate: bool
+    n_platforms: int
+    declared_mask: tuple[bool, ...]
+    audience_mask: tuple[bool, ...]
+    priors: tuple[tuple[str, str], ...]
+    stated_multihoming: bool
+    shares: tuple[str, ...]
+    share_base: str
+    has_unknown_subsets: bool = False
+    dense: bool = False
+    churn: bool = False
+    has_hours: bool = False
+    visit_weights: bool = False
+
+
+def _round_up(n: int, step: int) -> int:
+    return int(-(-n // step) * step)
+
+
+def _pad_rows(x: np.ndarray, target: int, fill: float = 0.0) -> np.ndarray:
+    extra = target - len(x)
+    if extra <= 0:
+        return x
+    return np.concatenate([x, np.full((extra, *x.shape[1:]), fill, dtype=x.dtype)])
+
+
+def _pattern_size(n: int) -> int:
+    return (1 << int(np.ceil(np.log2(max(n, 2))))) if n <= 256 else _round_up(n, 256)
+
+
+def visit_weights(data: SynthesisData) -> bool:
+    """Whether the model estimates how workers split visits over platforms (the task was
+    posted on some platforms only, and respondents say where they are registered)."""
+    return data.capture is not None and not data.aggregate and not bool(data.posted.all())
+
+
+def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool, bool]:
+    """Add the experiment's arrays; return (dense, unknown subsets, churn, hours)."""
+    cap = data.capture
+    t = cap.n_waves
+    patterns = cap.patterns
+    group_pattern = cap.group_pattern
+    all_patterns = t <= ALL_PATTERNS_UP_TO
+    if all_patterns:  # every history, the empty one first, so predictive checks are complete
+        full = np.array(list(itertools.product((0, 1), repeat=t)), dtype=np.int8)
+        index = {row.tobytes(): i for i, row in enumerate(full)}
+        group_pattern = np.array([index[patterns[p].tobytes()] for p in group_pattern])
+        patterns = full
+    pat = patterns.astype(float)
+    n_pat = len(pat)
+    size = _pattern_size(n_pat)
+    arrays["all_patterns"] = np.array(1.0 if all_patterns else 0.0)
+    arrays["H"] = _pad_rows(pat, size)
+    arrays["C"] = _pad_rows((np.cumsum(pat, axis=1) - pat > 0).astype(float), size)
+    caught = pat > 0
+    first = np.where(caught.any(axis=1), caught.argmax(axis=1), t)
+    last = np.where(caught.any(axis=1), t - 1 - caught[:, ::-1].argmax(axis=1), -1)
+    arrays["first_caught"] = _pad_rows(first.astype(np.int32), size, t)
+    arrays["last_caught"] = _pad_rows(last.astype(np.int32), size, -1)
+    arrays["wave_days"] = cap.wave_days
+    arrays["n_captured"] = np.array(float(cap.n_captured))
+    churn = False
+    if cap.wave_starts is not None:
+        mids = np.asarray(cap.wave_starts) + cap.wave_days / 2
+        arrays["wave_mid"] = mids
+        arrays["reference_days"] = np.array(float(cap.reference_days))
+        span = cap.wave_starts[-1] + cap.wave_days[-1] - cap.wave_starts[0]
+        churn = bool(cap.churn) if cap.churn != "auto" else bool(span > CHURN_SPAN_DAYS)
+
+    known = cap.group_subset >= 0
+    unknown = bool((~known).any()) and not data.aggregate
+    if data.aggregate:
+        known = np.ones(len(cap.group_count), dtype=bool)
+    n_sub = max(len(data.subsets), 1)
+    has_hours = bool((cap.group_hours < N_HOUR_BANDS - 1).any())
+    n_hours = N_HOUR_BANDS if has_hours else 1
+    hours = cap.group_hours if has_hours else np.zeros_like(cap.group_hours)
+    arrays["hour_edges"] = np.log(np.clip(HOUR_EDGES, 1e-3, 1e6))
+    dense = (not data.aggregate) and n_pat * n_sub * 4 * n_hours * N_BINS <= DENSE_LIMIT
+    if dense:
+        counts = np.zeros((n_pat, n_sub, 4, n_hours))
+        np.add.at(counts, (group_pattern[known], np.maximum(cap.group_subset[known], 0),
+                           cap.group_report[known], hours[known]), cap.group_count[known])
+        arrays["counts"] = _pad_rows(counts, size)
+    else:
+        k = _round_up(max(int(known.sum()), 1), 256)
+        arrays["k_pattern"] = _pad_rows(group_pattern[known].astype(np.int32), k)
+        arrays["k_report"] = _pad_rows(cap.group_report[known].astype(np.int32), k)
+        arrays["k_count"] = _pad_rows(cap.group_count[known], k)
+        arrays["k_subset"] = _pad_rows(np.maximum(cap.group_subset[known], 0).astype(np.int32),
+                                       k)
+        arrays["k_hours"] = _pad_rows(hours[known].astype(np.int32), k)
+    if unknown:
+        sel = ~known
+        k = _round_up(int(sel.sum()), 32)
+        subsets = data.subsets.astype(float)
+        mask = np.ones((int(sel.sum()), len(subsets)))
+        for i, p in enumerate(cap.group_platform[sel]):
+            if p >= 0:
+                mask[i] = subsets[:, p]
+        arrays["u_pattern"] = _pad_rows(group_pattern[sel].astype(np.int32), k)
+        arrays["u_report"] = _pad_rows(cap.group_report[sel].astype(np.int32), k)
+        arrays["u_count"] = _pad_rows(cap.group_count[sel], k)
+        arrays["u_mask"] = _pad_rows(mask, k, 1.0)
+        arrays["u_hours"] = _pad_rows(hours[sel].astype(np.int32), k)
+    return dense, unknown, churn, has_hours
+
+
+def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray]]:
+    """The static configuration and the arrays of the model for ``data``."""
+    arrays: dict[str, np.ndarray] = {
+        "lam": bin_rates(),
+        "log_width": bin_log_widths(),
+        "bin_cat": bin_category().astype(np.int32),
+        "bin_band": bin_band().astype(np.int32),
+        "declared": np.log(np.where(np.isnan(data.declared), 1.0, data.declared)),
+        "declared_sd": data.declared_sd,
+        "audience": np.log(np.where(np.isnan(data.audience), 1.0, data.audience)),
+        "audience_sd": data.audience_sd,
+    }
+    from crowdcensus.synthesis.population import RARE_RATE, RARE_SMOOTHNESS, SMOOTHNESS
+
+    centre = bin_rates()[1:-1]          # the bin at the middle of each second difference
+    arrays["smoothness"] = np.where(centre < RARE_RATE, RARE_SMOOTHNESS, SMOOTHNESS)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(HETEROGENEITY_NODES)
+    arrays["het_nodes"] = nodes
+    arrays["het_logw"] = np.log(weights / weights.sum())
+    if not data.aggregate:
+        subsets = data.subsets.astype(float)
+        size = subsets.sum(axis=1)
+        share = (subsets * data.posted[None, :]).sum(axis=1) / size
+        values = np.unique(share[share > 0])
+        arrays["subsets"] = subsets
+        arrays["subset_size"] = size
+        arrays["share_values"] = values if len(values) else np.array([1.0])
+        arrays["subset_share_class"] = np.array(
+            [int(np.searchsorted(values, s)) if s > 0 else -1 for s in share], dtype=np.int32)
+        arrays["subset_reached"] = (share > 0).astype(float)
+        arrays["posted"] = data.posted.astype(float)
+        if visit_weights(data):  # the share of visits to posted platforms is estimated
+            arrays["subset_share_class"] = np.where(share > 0, np.arange(len(share)), -1
+                                                    ).astype(np.int32)
+    else:
+        arrays["share_values"] = np.array([1.0])
+    dense = unknown = churn = hours = False
+    if data.capture is not None:
+        dense, unknown, churn, hours = _capture_arrays(data, arrays)
+    for p in data.priors.all():
+        arrays[f"prior:{p.name}"] = np.asarray(p.params, dtype=float)
+    for tier, (mu, sd) in data.shares.items():
+        arrays[f"share_{tier}"] = np.array([mu, sd])
+    cfg = ModelConfig(
+        has_capture=data.capture is not None,
+        aggregate=data.aggregate,
+        n_platforms=data.n_platforms,
+        declared_mask=tuple(bool(x) for x in ~np.isnan(data.declared)),
+        audience_mask=tuple(bool(x) for x in ~np.isnan(data.audience)),
+        priors=tuple((p.name, p.kind) for p in data.priors.all()),
+        stated_multihoming=data.priors.multihoming is not None,
+        shares=tuple(sorted(data.shares)),
+        share_base=data.share_base,
+        has_unknown_subsets=unknown,
+        dense=dense,
+        churn=churn,
+        has_hours=hours,
+        visit_weights=visit_weights(data),
+    )
+    return cfg, arrays
+
+
+def _observe_shares(cfg: ModelConfig, a: dict, bands) -> None:
+    """Published tier shares (an experiment without responses) as observations."""
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+
+    for tier in cfg.shares:
+        mu_sd = a[f"share_{tier}"]
+        if tier == "very_active":
+            share = bands[0] if cfg.share_base == "declared" else bands[0] / (bands[0] + bands[1])
+        else:
+            share = bands[0] + bands[1]
+        numpyro.sample(f"share_{tier}", dist.Normal(jnp.log(share) - jnp.log1p(-share),
+                                                    mu_sd[1]), obs=mu_sd[0])
+
+
+def joint_model(cfg: ModelConfig, a: dict) -> None:
+    """The NumPyro model (see the module docstring). ``a``: the arrays of :func:`model_inputs`."""
+    from crowdcensus.methods.audience import WebAudience
+    from crowdcensus.methods.declared import DeclaredRegistrations
+    from crowdcensus.methods.experiment import TaskExperiment
+    from crowdcensus.synthesis.population import latent_population
+
+    specs = {name: (name, kind, a[f"prior:{name}"]) for name, kind in cfg.priors}
+    pop = latent_population(cfg, a, specs)
+    for method in (DeclaredRegistrations, WebAudience, TaskExperiment):
+        method.observe(cfg, a, pop, specs)
+    _observe_shares(cfg, a, pop.bands)
+
+
+def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarray]:
+    """A deterministic starting point (constrained values) for every latent site."""
+    j = cfg.n_platforms
+    g = N_BINS
+    specs = {p.name: (p.name, p.kind, p.params) for p in data.priors.all()}
+
+    def prior_centre(name: str, fallback: float) -> float:
+        kind, params = specs[name][1], specs[name][2]
+        if kind == "beta":
+            return params[0] / (params[0] + params[1])
+        if kind == "lognormal_ge1":
+            return float(np.exp(max(params[0], 0.0)) + 0.02)
+        if kind == "logitnormal":
+            return float(1 / (1 + np.exp(-params[0])))
+        return fallback
+
+    v: dict[str, np.ndarray | float] = {
+        "activity_log_counts": np.zeros(g),
+        "registration_logit": np.full(j, -1.0), "registration_activity": 0.0,
+        "platform_split": np.full(j, 1.0 / j),
+        "dormant_platform": np.zeros(j),
+        "declaration_inflation_log": np.log(np.full(j, prior_centre("declaration_inflation",
+                                                                    1.0))),
+        "visitors_per_person_log": np.log(prior_centre("visitors_per_person", 1.0)),
+        "misreport": 0.05, "takeup_logit": 0.0, "takeup_sd": 0.3,
+        "after_answer": 0.0, "log_sight": 0.0, "hours_per_visit_log": 0.4, "hours_sd": 0.5,
+        "arrival_share": 0.1, "departure_share": 0.1, "visit_weights": np.full(j, 1.0 / j),
+    }
+    for i in range(j):
+        v[f"worker_share_{i}"] = prior_centre(f"worker_share_{i}", 0.8)
+    if cfg.stated_multihoming:
+        v["multihoming_log"] = np.log(prior_centre("multihoming", 1.3))
+    kind, params = specs["dormant_share"][1], specs["dormant_share"][2]
+    if kind == "logitnormal":
+        v["dormant_logit"] = params[0]
+    elif kind == "beta":
+        v["dormant_centre"] = params[0] / (params[0] + params[1])
+    cap = data.capture
+    if cap is not None:
+        v["wave_effect"] = np.zeros(cap.n_waves)
+        counts = np.bincount(cap.patterns[cap.group_pattern].sum(axis=1).astype(int),
+                             weights=cap.group_count, minlength=3)
+        f1, f2 = counts[1], counts[2]
+        uncaught = f1 * f1 / (2 * f2) if f2 > 0 else max(f1, 1.0) * 2
+        guess = cap.n_captured + 2.0 * max(uncaught, 1.0)
+        if not data.aggregate:
+            sub = data.subsets
+            known = cap.group_subset >= 0
+            if known.any():
+                on = (sub[cap.group_subset[known]] * cap.group_count[known, None]).sum(axis=0)
+                frac = np.clip(on / cap.group_count[known].sum(), 0.02, 0.98)
+                v["registration_logit"] = np.log(frac / (1 - frac))
+    else:
+        decl = np.nansum(data.declared)
+        aud = np.nansum(data.audience)
+        guess = decl / 1.5 if decl > 0 else (aud * 3 if aud > 0 else 1000.0)
+    if cap is not None:
+        v["activity_log_counts"] = np.full(g, np.log(guess / g))
+    else:
+        v["log_workers"] = float(np.log(guess))
+        v["activity_shape"] = np.zeros(g - 1)
+    return {k: np.asarray(x, dtype=float) for k, x in v.items()}

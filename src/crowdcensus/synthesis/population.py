@@ -1,0 +1,184 @@
+"""The latent population of the joint model.
+
+:func:`latent_population` draws (as NumPyro sample sites) everything the three
+observation models share:
+
+* the expected number of workers in each bin of weekly visit rates
+  (:mod:`~crowdcensus.synthesis.activity`), :math:`N_g = N \\pi_g`: log counts
+  with a nearly flat prior on their level (so the total :math:`N` is
+  scale-invariant a priori) and a second-order random-walk prior on the log
+  density (second differences :math:`N(0, 1)`, bins about 0.3 wide on the log
+  scale), so that the distribution is smooth but free in shape; the scale is
+  fixed rather than estimated, which keeps the posterior free of the funnel a
+  hierarchical scale creates, and counts rather than shares keep the poorly
+  known rare workers from dragging the well-known frequent ones;
+* registrations: a worker in bin :math:`g` is registered on platform :math:`j`
+  with probability :math:`q_{gj} = \\operatorname{logit}^{-1}(a_j + c\\,x_g)`,
+  independently across platforms given at least one (:math:`x_g` the centred
+  log rate), and splits their visits over those platforms evenly or, when the
+  task was posted on some platforms only, in proportion to platform weights
+  (Dirichlet(2) prior) that the respondents' capture rates inform; or, when no
+  respondent says where they are registered, the
+  stated multi-homing coefficient as the number of registrations per worker;
+* churn, when the waves span months: a share :math:`\\alpha` of the workers
+  arrives and a share :math:`\\delta` leaves at a uniform time of the
+  reference period.
+
+It returns the derived quantities the observation models read
+(:class:`Population`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from crowdcensus.synthesis.activity import N_BINS, WEEKS_PER_MONTH
+
+#: Centre of the log rate in the registration model (a visit every three weeks).
+RATE_CENTRE = float(np.log(0.33))
+#: Scale of the second differences of the activity distribution's log density per bin...
+SMOOTHNESS = 1.0
+#: ...and below this weekly rate, where an experiment of a few weeks sees almost nobody, a
+#: smaller one: the density of rarely active workers continues the trend of the others.
+RARE_RATE, RARE_SMOOTHNESS = 0.03, 0.5
+#: The nearly flat prior of each bin's log count of workers.
+LEVEL_CENTRE, LEVEL_SD = 7.0, 10.0
+#: The bin whose log density is the reference (0) when the shape is sampled apart.
+MIDDLE_BIN = 10
+
+
+@dataclass
+class Population:
+    """Quantities of the latent population (JAX arrays) that the methods observe."""
+
+    total: Any                 # N, the workers
+    log_pi: Any                # (G,) log share of each activity bin
+    pi: Any
+    bands: Any                 # (3,) shares of very active, regular only, occasional only
+    registered: Any            # (J,) workers registered on each platform
+    monthly: Any               # (J,) workers who visit each platform in a month
+    log_pr: Any = None         # (S, G) log P(registered on exactly set s | bin g)
+    platforms_per_worker: Any = None
+    presence: Any = 1.0        # mean share of the reference period a worker is present
+    churn: Any = None          # (arrive, leave) shares, when modelled
+    posted_share: Any = None   # (S,) share of visits to posted platforms, when estimated
+
+
+def prior_site(name: str, spec: tuple, shape: tuple = ()):
+    """Sample a parameter from its prior spec ``(name, kind, params)`` (shares in (0, 1);
+    factors >= 1 through their logarithm, a normal truncated at 0)."""
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+
+    _, kind, params = spec
+    if kind == "fixed":
+        return jnp.full(shape, params[0]) if shape else jnp.asarray(params[0])
+    if kind == "beta":
+        d = dist.Beta(params[0], params[1])
+    elif kind == "logitnormal":
+        d = dist.TransformedDistribution(dist.Normal(params[0], params[1]),
+                                         dist.transforms.SigmoidTransform())
+    elif kind == "lognormal_ge1":
+        d = dist.TruncatedNormal(params[0], params[1], low=0.0)
+        if shape:
+            d = d.expand(shape)
+        return numpyro.deterministic(name, jnp.exp(numpyro.sample(f"{name}_log", d)))
+    else:  # pragma: no cover - guarded by Prior
+        raise ValueError(kind)
+    if shape:
+        d = d.expand(shape)
+    return numpyro.sample(name, d)
+
+
+def presence_share(arrive, leave):
+    """Mean share of the reference period a worker is present (uniform arrival/departure)."""
+    return ((1 - arrive) * (1 - leave) + arrive * (1 - leave) / 2 + (1 - arrive) * leave / 2
+            + arrive * leave / 3)
+
+
+def latent_population(cfg, a: dict, specs: dict) -> Population:
+    """Sample the latent population (see the module docstring)."""
+    import jax
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+    from jax.scipy.special import logsumexp
+
+    lam = a["lam"]
+    if cfg.has_capture:
+        # expected workers per bin as free log counts, so that the rarely caught bins do
+        # not drag the well-measured ones; the level is nearly flat (scale-invariant total)
+        log_counts = numpyro.sample("activity_log_counts",
+                                    dist.Normal(LEVEL_CENTRE, LEVEL_SD).expand([N_BINS]))
+        ell = log_counts - jnp.log(a["log_width"])
+        log_total = logsumexp(log_counts)
+        log_pi = log_counts - log_total
+    else:
+        # no experiment: the total (which the declared figures measure) and the shape apart
+        log_total = numpyro.sample("log_workers", dist.Normal(LEVEL_CENTRE + 3.0, LEVEL_SD))
+        free = numpyro.sample("activity_shape", dist.Normal(0.0, 5.0).expand([N_BINS - 1]))
+        ell = jnp.concatenate([free[:MIDDLE_BIN], jnp.zeros(1), free[MIDDLE_BIN:]])
+        log_pi = jax.nn.log_softmax(ell + jnp.log(a["log_width"]))
+    # second-order random-walk prior of fixed scale on the log density (counts / bin width)
+    second = ell[2:] - 2 * ell[1:-1] + ell[:-2]
+    numpyro.factor("activity_smoothness",
+                   jnp.sum(dist.Normal(0.0, a["smoothness"]).log_prob(second)))
+    pi = jnp.exp(log_pi)
+    total = jnp.exp(log_total)
+    numpyro.deterministic("activity", pi)
+    numpyro.deterministic("workers", total)
+    bands = jnp.stack([jnp.sum(jnp.where(a["bin_band"] == b, pi, 0.0)) for b in range(3)])
+    numpyro.deterministic("band_shares", bands)
+
+    presence, churn = 1.0, None
+    if cfg.churn:
+        arrive = numpyro.sample("arrival_share", dist.Beta(1.0, 4.0))
+        leave = numpyro.sample("departure_share", dist.Beta(1.0, 4.0))
+        presence, churn = presence_share(arrive, leave), (arrive, leave)
+
+    j = cfg.n_platforms
+    log_pr = None
+    if not cfg.aggregate:
+        reg_a = numpyro.sample("registration_logit", dist.Normal(-1.0, 1.5).expand([j]))
+        reg_c = numpyro.sample("registration_activity", dist.Normal(0.0, 0.5))
+        x = jnp.clip(jnp.log(lam), np.log(0.01), np.log(10.0)) - RATE_CENTRE
+        logit_q = reg_a[None, :] + reg_c * x[:, None]                      # (G, J)
+        log_q, log_1mq = jax.nn.log_sigmoid(logit_q), jax.nn.log_sigmoid(-logit_q)
+        log_some = jnp.log1p(-jnp.exp(jnp.sum(log_1mq, axis=1)))           # (G,)
+        sub = a["subsets"]                                                  # (S, J)
+        log_pr = (sub @ log_q.T + (1 - sub) @ log_1mq.T) - log_some[None, :]
+        p_on = jnp.exp(log_q - log_some[:, None])                           # P(j in R | g)
+        per_worker = jnp.sum(pi * jnp.sum(p_on, axis=1))
+        registered = total * (pi @ p_on)
+        if cfg.visit_weights:
+            # visits split over a worker's platforms in proportion to platform weights
+            weight = numpyro.sample("visit_weights", dist.Dirichlet(jnp.full(j, 2.0)))
+            split = sub * weight[None, :] / (sub @ weight)[:, None]         # (S, J)
+            posted_share = numpyro.deterministic("posted_visit_share", split @ a["posted"])
+            vis = -jnp.expm1(-lam[None, None, :] * WEEKS_PER_MONTH * split[:, :, None])
+            monthly = total * presence * jnp.einsum("g,sg,sjg->j", pi, jnp.exp(log_pr), vis)
+        else:
+            posted_share = None
+            vis = -jnp.expm1(-lam[None, :] * WEEKS_PER_MONTH / a["subset_size"][:, None])
+            monthly = total * presence * jnp.einsum("g,sg,sj,sg->j", pi, jnp.exp(log_pr), sub,
+                                                    vis)
+        if cfg.stated_multihoming:
+            _, kind, params = specs["multihoming"]
+            mu, sd = (jnp.log(params[0]), 0.02) if kind == "fixed" else (params[0], params[1])
+            numpyro.sample("multihoming_stated", dist.Normal(jnp.log(per_worker), sd),
+                           obs=mu)
+    else:
+        per_worker = (prior_site("multihoming", specs["multihoming"])
+                      if cfg.stated_multihoming else jnp.asarray(1.0))
+        split = (numpyro.sample("platform_split", dist.Dirichlet(jnp.ones(j)))
+                 if j > 1 else jnp.ones(1))
+        registered = total * per_worker * split
+        vis = per_worker * -jnp.expm1(-lam * WEEKS_PER_MONTH / per_worker)
+        monthly = total * presence * jnp.sum(pi * vis) * split
+    numpyro.deterministic("platforms_per_worker", per_worker)
+    return Population(total, log_pi, pi, bands, registered, monthly, log_pr, per_worker,
+                      presence, churn, posted_share if not cfg.aggregate else None)

@@ -1,0 +1,178 @@
+"""Priors of the joint model's bias parameters: from the study file, or documented defaults.
+
+Every assumption the methods rest on is a parameter of the joint model with a
+prior. A study states it like any other input (``value``, ``low``, ``high``,
+``status``, ``source``) in ``[assumptions]``; when it says nothing, a weakly
+informative default applies. The defaults, and why, are in
+``docs/synthesis.md``:
+
+=========================  =============================================  =====================
+parameter                  default prior                                   95% of its mass
+=========================  =============================================  =====================
+dormant share              Beta(1, 3): most likely 0, mean 0.25            0.01 to 0.71
+declaration inflation      log inflation half-normal, sd 0.2               1.00 to 1.48
+visitors per person        log visitors half-normal, sd 0.1                1.00 to 1.22
+worker share of visitors   Beta(6, 1.5)                                    0.47 to 0.98
+misreported frequency      Beta(1.5, 10)                                   0.01 to 0.36
+=========================  =============================================  =====================
+
+A stated share (between 0 and 1) becomes a Beta prior with the mean and standard
+deviation of the stated distribution over its range (triangular with the value as
+its mode, or uniform: the same draws the methods' Monte Carlo makes); a stated
+factor of at least 1 (inflation, visitors per person, multi-homing) becomes a
+normal prior on its logarithm, truncated at 0, with the same mean and relative
+spread. A stated value without a range is held fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from crowdcensus.study import Quantity, Study
+
+
+@dataclass(frozen=True)
+class Prior:
+    """One prior.
+
+    ``kind`` is ``"beta"`` (params a, b), ``"logitnormal"`` (mu, sd on the
+    logit), ``"lognormal_ge1"`` (mu, sd of a normal on the log, truncated at
+    0) or ``"fixed"`` (the value). ``origin`` says where it comes from: the
+    study file's field path, or ``"default"``.
+    """
+
+    name: str
+    label: str
+    kind: str
+    params: tuple[float, ...]
+    origin: str = "default"
+    status: str = "default"
+    source: str = ""
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Draws from the prior (for the prior-to-posterior comparison)."""
+        if self.kind == "beta":
+            return rng.beta(self.params[0], self.params[1], size)
+        if self.kind == "logitnormal":
+            z = self.params[0] + self.params[1] * rng.standard_normal(size)
+            return 1 / (1 + np.exp(-z))
+        if self.kind == "lognormal_ge1":
+            mu, sd = self.params
+            out = np.empty(0)
+            while out.size < size:  # truncated at log 1 = 0
+                z = mu + sd * rng.standard_normal(2 * size + 16)
+                out = np.concatenate([out, z[z >= 0]])
+            return np.exp(out[:size])
+        return np.full(size, self.params[0])
+
+
+@dataclass(frozen=True)
+class Priors:
+    """The priors of one study (``worker_share`` has one entry per platform)."""
+
+    dormant_share: Prior
+    declaration_inflation: Prior
+    visitors_per_person: Prior
+    misreport: Prior
+    worker_share: tuple[Prior, ...]
+    multihoming: Prior | None
+
+    def all(self) -> list[Prior]:
+        out = [self.dormant_share, self.declaration_inflation, self.visitors_per_person,
+               self.misreport, *self.worker_share]
+        return out + ([self.multihoming] if self.multihoming is not None else [])
+
+
+def stated_moments(q: Quantity) -> tuple[float, float]:
+    """Mean and standard deviation of a stated quantity's distribution over its range.
+
+    A triangular distribution (low, value, high) or a uniform one (low, high), as the
+    study file says (``distribution``); the same draws the methods' Monte Carlo makes.
+    """
+    lo, hi = q.range
+    if q.distribution == "uniform":
+        return (lo + hi) / 2, (hi - lo) / np.sqrt(12)
+    c = q.value
+    mean = (lo + c + hi) / 3
+    var = (lo * lo + c * c + hi * hi - lo * c - lo * hi - c * hi) / 18
+    return mean, float(np.sqrt(max(var, 0.0)))
+
+
+def beta_from(mean: float, sd: float) -> tuple[float, float]:
+    """Beta(a, b) with the given mean and standard deviation."""
+    m = min(max(mean, 1e-4), 1 - 1e-4)
+    var = min(sd * sd, m * (1 - m) * 0.95)
+    k = m * (1 - m) / var - 1
+    return float(max(m * k, 0.05)), float(max((1 - m) * k, 0.05))
+
+
+def share_prior(name: str, label: str, q: Quantity | None, default: Prior, path: str) -> Prior:
+    """A prior for a share from a stated quantity (moment-matched Beta), or ``default``."""
+    if q is None:
+        return default
+    lo, hi = q.range
+    common = {"origin": path, "status": q.status, "source": q.source or ""}
+    if hi <= lo:
+        return Prior(name, label, "fixed", (float(q.value),), **common)
+    a, b = beta_from(*stated_moments(q))
+    return Prior(name, label, "beta", (a, b), **common)
+
+
+def factor_prior(name: str, label: str, q: Quantity | None, default: Prior, path: str
+                 ) -> Prior:
+    """A prior for a factor >= 1 from a stated quantity (log-normal, truncated at 1)."""
+    if q is None:
+        return default
+    lo, hi = q.range
+    common = {"origin": path, "status": q.status, "source": q.source or ""}
+    if hi <= lo:
+        return Prior(name, label, "fixed", (float(q.value),), **common)
+    mean, sd = stated_moments(q)
+    return Prior(name, label, "lognormal_ge1", (float(np.log(mean)), float(sd / mean)),
+                 **common)
+
+
+DEFAULT_DORMANT = Prior("dormant_share", "Share of registered accounts that are not workers",
+                        "beta", (1.0, 3.0))
+DEFAULT_INFLATION = Prior("declaration_inflation", "Declared registrations / true registrations",
+                          "lognormal_ge1", (0.0, 0.2))
+DEFAULT_VISITORS = Prior("visitors_per_person", "Visitors counted per person (devices, cookies)",
+                         "lognormal_ge1", (0.0, 0.1))
+DEFAULT_MISREPORT = Prior("misreport", "Chance of answering a neighbouring frequency",
+                          "beta", (1.5, 10.0))
+DEFAULT_WORKER_SHARE = (6.0, 1.5)
+
+
+def study_priors(study: Study) -> Priors:
+    """The priors that ``study`` states, with the defaults for the rest."""
+    a = study.assumptions
+    get = lambda name: getattr(a, name, None)  # noqa: E731 - older study objects lack fields
+    ws = []
+    for i, p in enumerate(study.platforms):
+        q = p.audience.worker_share if p.audience is not None else None
+        default = Prior(f"worker_share_{i}", f"Share of visitors who are workers: {p.name}",
+                        "beta", DEFAULT_WORKER_SHARE)
+        ws.append(share_prior(default.name, default.label, q, default,
+                              f"platforms[{i}].audience.worker_share"))
+    mh = a.multihoming.as_quantity()
+    multihoming = None
+    if mh is not None:
+        multihoming = factor_prior("multihoming", "Platforms per registered worker", mh,
+                                   Prior("multihoming", "", "fixed", (mh.value,)),
+                                   "assumptions.multihoming")
+    return Priors(
+        dormant_share=share_prior("dormant_share", DEFAULT_DORMANT.label, get("dormant_share"),
+                                  DEFAULT_DORMANT, "assumptions.dormant_share"),
+        declaration_inflation=factor_prior("declaration_inflation", DEFAULT_INFLATION.label,
+                                           get("declaration_inflation"), DEFAULT_INFLATION,
+                                           "assumptions.declaration_inflation"),
+        visitors_per_person=factor_prior("visitors_per_person", DEFAULT_VISITORS.label,
+                                         get("visitors_per_person"), DEFAULT_VISITORS,
+                                         "assumptions.visitors_per_person"),
+        misreport=share_prior("misreport", DEFAULT_MISREPORT.label, get("misreport"),
+                              DEFAULT_MISREPORT, "assumptions.misreport"),
+        worker_share=tuple(ws),
+        multihoming=multihoming,
+    )

@@ -1,0 +1,224 @@
+"""What the report shows of the joint model: tiers, biases, checks, and what the data informed.
+
+:func:`summarise` reads a :class:`~crowdcensus.synthesis.inference.Posterior`
+and gives a :class:`JointSummary`:
+
+* the nested tiers and the disjoint bands (posterior median and central
+  interval at the study's level), nested by construction;
+* each method's estimated bias (declared registrations over the workers
+  registered; audience over the workers who visit in a month; the share of
+  workers the experiment's platforms reach; misreporting), with intervals;
+* posterior predictive checks per method: does the fitted model reproduce
+  what each source saw (the declared figures, the audience figures, the
+  respondents by number of answers and by answer)? The replicated figure of a
+  declared or audience figure draws the source's own error; the replicated
+  count of respondents is Poisson around its expectation;
+* the prior-to-posterior shift of every assumption: the prior's and the
+  posterior's medians and intervals, and how much the data narrowed it
+  (:math:`1 - \\text{sd}_{post}/\\text{sd}_{prior}`, on the scale of the
+  parameter), so a reader sees which inputs the data informed and which rest
+  on the stated ranges alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from crowdcensus.synthesis.activity import REPORT_CATEGORIES
+from crowdcensus.synthesis.data import SynthesisData
+from crowdcensus.synthesis.inference import Posterior
+from crowdcensus.tiers import BANDS, TIERS
+
+#: A prior's share of the posterior sd below which an input counts as informed by the data.
+INFORMED = 0.5
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A posterior median with its central interval."""
+
+    estimate: float
+    low: float
+    high: float
+
+
+def _figure(draws: np.ndarray, level: float) -> Figure:
+    d = np.asarray(draws, dtype=float)
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return Figure(float("nan"), float("nan"), float("nan"))
+    a = (1 - level) / 2
+    lo, med, hi = np.quantile(d, [a, 0.5, 1 - a])
+    return Figure(float(med), float(lo), float(hi))
+
+
+@dataclass
+class JointSummary:
+    """The joint model's results, ready for the report (see the module docstring)."""
+
+    inference: str
+    converged: bool
+    problems: list[str]
+    diagnostics: dict
+    tiers: dict[str, Figure]
+    bands: dict[str, Figure]
+    biases: pd.DataFrame
+    checks: pd.DataFrame
+    shifts: pd.DataFrame
+    tier_draws: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def tier_draws(samples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Draws of the nested tiers and the disjoint bands."""
+    n = np.asarray(samples["workers"], dtype=float)
+    b = np.asarray(samples["band_shares"], dtype=float)
+    out = {"very_active": n * b[:, 0], "regular": n * (b[:, 0] + b[:, 1]), "occasional": n}
+    out.update({"band:very_active": n * b[:, 0], "band:regular_only": n * b[:, 1],
+                "band:occasional_only": n * b[:, 2]})
+    return out
+
+
+def _biases(s: dict, data: SynthesisData, level: float) -> pd.DataFrame:
+    rows = []
+
+    def add(method: str, quantity: str, draws, note: str = "") -> None:
+        f = _figure(draws, level)
+        rows.append({"method": method, "quantity": quantity, "estimate": f.estimate,
+                     "low": f.low, "high": f.high, "note": note})
+
+    names = data.platforms
+    if "declared_bias" in s:
+        decl = np.asarray(s["declared_expected"])
+        mask = ~np.isnan(data.declared)
+        total_bias = decl[:, mask].sum(axis=1) / (decl[:, mask] / s["declared_bias"][:, mask]
+                                                  ).sum(axis=1)
+        add("declared", "Declared registrations / registrations of people who work",
+            total_bias, "dormant accounts and inflation; 1 = no bias")
+        add("declared", "Declared registrations / workers (all three together with "
+            "multi-homing)", decl[:, mask].sum(axis=1) / s["workers"],
+            "what the 2018 arithmetic divides by the multi-homing coefficient")
+        for j in np.flatnonzero(mask):
+            add("declared", f"{names[j]}: dormant share of accounts",
+                np.asarray(s["dormant_share"])[:, j])
+            if "declaration_inflation" in s:
+                add("declared", f"{names[j]}: declaration inflation",
+                    np.asarray(s["declaration_inflation"])[:, j])
+    if "audience_bias" in s:
+        mask = ~np.isnan(data.audience)
+        aud = np.asarray(s["audience_expected"])[:, mask].sum(axis=1)
+        regular = s["workers"] * (s["band_shares"][:, 0] + s["band_shares"][:, 1])
+        add("audience", "Monthly unique visitors / regular workers", aud / regular,
+            "what the 2018 arithmetic divides by the multi-homing coefficient")
+        add("audience", "Monthly unique visitors / workers who visit in a month",
+            aud / np.asarray(s["monthly_visitors"])[:, mask].sum(axis=1),
+            "visitors per person / share of visitors who are workers")
+    if "reachable_share" in s:
+        add("experiment", "Share of workers registered where the task was posted",
+            s["reachable_share"], "1 when posted on every platform")
+    if "misreport" in s:
+        add("experiment", "Chance of answering a neighbouring frequency", s["misreport"])
+    if "takeup_logit" in s:
+        add("experiment", "Chance of taking the task when seen (first time)",
+            1 / (1 + np.exp(-np.asarray(s["takeup_logit"]))))
+        add("experiment", "Odds ratio of answering again after a first answer",
+            np.exp(s["after_answer"]), "< 1: survey aversion or exclusion of past participants")
+    if "arrival_share" in s:
+        add("experiment", "Share of workers arriving during the reference period",
+            s["arrival_share"])
+        add("experiment", "Share of workers leaving during the reference period",
+            s["departure_share"])
+    add("all", "Platforms per worker (multi-homing)", s["platforms_per_worker"])
+    return pd.DataFrame(rows, columns=["method", "quantity", "estimate", "low", "high", "note"])
+
+
+def _tail(observed: float, replicated: np.ndarray) -> float:
+    """Two-sided posterior predictive p-value: 2 min(P(rep <= obs), P(rep >= obs))."""
+    r = np.asarray(replicated, dtype=float)
+    return float(min(1.0, 2 * min(np.mean(r <= observed), np.mean(r >= observed))))
+
+
+def _checks(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
+            ) -> pd.DataFrame:
+    rows = []
+
+    def add(method: str, what: str, observed: float, replicated: np.ndarray) -> None:
+        f = _figure(replicated, level)
+        rows.append({"method": method, "observed_figure": what, "observed": observed,
+                     "replicated": f.estimate, "low": f.low, "high": f.high,
+                     "p_value": _tail(observed, replicated)})
+
+    for key, method, values, sds in (("declared_expected", "declared", data.declared,
+                                      data.declared_sd),
+                                     ("audience_expected", "audience", data.audience,
+                                      data.audience_sd)):
+        if key not in s:
+            continue
+        exp = np.asarray(s[key])
+        for j in np.flatnonzero(~np.isnan(values)):
+            rep = exp[:, j] * np.exp(sds[j] * rng.standard_normal(len(exp)))
+            label = ("declared registrations" if method == "declared"
+                     else "monthly unique visitors")
+            add(method, f"{data.platforms[j]}: {label}", float(values[j]), rep)
+    cap = data.capture
+    if cap is not None and "expected_by_answers" in s and cap.n_waves <= 8:
+        counts = cap.patterns[cap.group_pattern].sum(axis=1).astype(int)
+        observed = np.bincount(counts, weights=cap.group_count, minlength=cap.n_waves + 1)
+        exp = np.asarray(s["expected_by_answers"])
+        for k in range(1, cap.n_waves + 1):
+            rep = rng.poisson(np.clip(exp[:, k - 1], 0, None))
+            add("experiment", f"respondents who answered {k} wave{'s' if k > 1 else ''}",
+                float(observed[k]), rep)
+    if cap is not None and "expected_by_report" in s:
+        observed = np.bincount(cap.group_report, weights=cap.group_count, minlength=4)
+        exp = np.asarray(s["expected_by_report"])
+        for r, cat in enumerate(REPORT_CATEGORIES):
+            rep = rng.poisson(np.clip(exp[:, r], 0, None))
+            add("experiment", f"respondents answering '{cat.replace('_', ' ')}'",
+                float(observed[r]), rep)
+    return pd.DataFrame(rows, columns=["method", "observed_figure", "observed", "replicated",
+                                       "low", "high", "p_value"])
+
+
+def _shifts(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
+            ) -> pd.DataFrame:
+    rows = []
+    for prior in data.priors.all():
+        if prior.kind == "fixed":
+            continue
+        key = prior.name
+        if key not in s:
+            continue
+        post = np.asarray(s[key], dtype=float)
+        draws = prior.draw(rng, 4000)
+        series = [post] if post.ndim == 1 else [post[:, j] for j in range(post.shape[1])]
+        for j, p in enumerate(series):
+            label = prior.label if len(series) == 1 else f"{prior.label}: {data.platforms[j]}"
+            fp, fq = _figure(draws, level), _figure(p, level)
+            narrowed = 1 - float(np.std(p)) / float(np.std(draws)) if np.std(draws) > 0 \
+                else 0.0
+            rows.append({"assumption": label, "origin": prior.origin, "status": prior.status,
+                         "prior": fp.estimate, "prior_low": fp.low, "prior_high": fp.high,
+                         "posterior": fq.estimate, "posterior_low": fq.low,
+                         "posterior_high": fq.high, "narrowed": narrowed,
+                         "informed_by_data": narrowed >= INFORMED})
+    return pd.DataFrame(rows, columns=["assumption", "origin", "status", "prior", "prior_low",
+                                       "prior_high", "posterior", "posterior_low",
+                                       "posterior_high", "narrowed", "informed_by_data"])
+
+
+def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0
+              ) -> JointSummary:
+    """The report's view of a fitted joint model (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    s = post.samples
+    draws = tier_draws(s)
+    tiers = {t: _figure(draws[t], level) for t in TIERS}
+    bands = {b: _figure(draws[f"band:{b}"], level) for b in BANDS}
+    return JointSummary(
+        inference=post.method, converged=post.converged, problems=list(post.problems),
+        diagnostics=post.diagnostics, tiers=tiers, bands=bands,
+        biases=_biases(s, data, level), checks=_checks(s, data, level, rng),
+        shifts=_shifts(s, data, level, rng), tier_draws=draws)

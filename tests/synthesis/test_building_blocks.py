@@ -1,0 +1,130 @@
+"""The joint model's building blocks against closed forms and brute force."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from crowdcensus.synthesis.activity import (
+    EDGES,
+    MONTHLY,
+    bin_band,
+    bin_category,
+    bin_rates,
+)
+from crowdcensus.synthesis.priors import beta_from, stated_moments
+
+
+def test_bins_respect_every_threshold():
+    """Each threshold of the tiers and answers is a bin edge; bands and answers follow."""
+    for threshold in (MONTHLY, 1.0, 2.0):
+        assert np.isclose(EDGES, threshold).any()
+    rates = bin_rates()
+    assert ((EDGES[:-1] <= rates) & (rates < EDGES[1:])).all()
+    band = bin_band()
+    assert ((rates >= 1) == (band == 0)).all()
+    assert (((rates >= MONTHLY) & (rates < 1)) == (band == 1)).all()
+    cat = bin_category()
+    assert ((rates >= 2) == (cat == 0)).all() and ((rates < MONTHLY) == (cat == 3)).all()
+
+
+def test_beta_prior_matches_the_stated_moments():
+    a, b = beta_from(0.3, 0.1)
+    mean = a / (a + b)
+    var = a * b / ((a + b) ** 2 * (a + b + 1))
+    assert mean == pytest.approx(0.3) and np.sqrt(var) == pytest.approx(0.1)
+
+
+def test_stated_triangular_moments_against_sampling():
+    from crowdcensus.study import Quantity
+
+    q = Quantity(value=1.0, low=0.75, high=1.0, status="assumed")
+    mean, sd = stated_moments(q)
+    x = np.random.default_rng(0).triangular(0.75, 1.0, 1.0, 400_000)
+    assert mean == pytest.approx(x.mean(), abs=2e-3) and sd == pytest.approx(x.std(), rel=1e-2)
+    u = Quantity(value=2.0, low=1.0, high=3.0, distribution="uniform", status="assumed")
+    assert stated_moments(u) == pytest.approx((2.0, 2 / np.sqrt(12)))
+
+
+def _arrays(t: int, churn: bool = False) -> dict:
+    from crowdcensus.synthesis.inference import _jax
+
+    _jax()  # 64-bit floats, as the fits use
+    import jax.numpy as jnp
+
+    pats = np.array(list(itertools.product((0, 1), repeat=t)), dtype=float)
+    caught = pats > 0
+    first = np.where(caught.any(1), caught.argmax(1), t)
+    last = np.where(caught.any(1), t - 1 - caught[:, ::-1].argmax(1), -1)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(5)
+    a = {"lam": jnp.array([0.05, 0.5, 3.0]), "share_values": jnp.array([0.5, 1.0]),
+         "wave_days": jnp.array([7.0, 3.0, 7.0, 10.0][:t]),
+         "H": jnp.array(pats), "C": jnp.array((np.cumsum(pats, 1) - pats > 0).astype(float)),
+         "first_caught": jnp.array(first), "last_caught": jnp.array(last),
+         "het_nodes": jnp.array(nodes), "het_logw": jnp.array(np.log(weights / weights.sum()))}
+    if churn:
+        a["wave_mid"] = jnp.array([30.0, 90.0, 200.0, 300.0][:t])
+        a["reference_days"] = jnp.array(364.0)
+    return a, pats
+
+
+PARAMS = {"sight": 0.8, "takeup": 0.3, "wave": np.array([0.1, -0.2, 0.0, 0.3]),
+          "het": 0.6, "after": -0.5}
+
+
+@pytest.mark.parametrize("churn", [False, True])
+def test_history_probabilities_add_up_to_one(churn):
+    from crowdcensus.methods.capture_likelihood import history_log_prob
+
+    a, _ = _arrays(4, churn)
+    params = {**PARAMS, "wave": PARAMS["wave"][:4]}
+    lp = np.asarray(history_log_prob(a, params, (0.3, 0.2) if churn else None))
+    assert np.exp(lp).sum(axis=0) == pytest.approx(np.ones((2, 3)), abs=1e-9)
+
+
+def test_history_probability_by_hand():
+    """No heterogeneity: the product over waves of the per-wave chances, with the
+    behavioural effect after the first answer."""
+    from crowdcensus.methods.capture_likelihood import history_log_prob
+
+    a, pats = _arrays(3)
+    params = {"sight": 0.8, "takeup": 0.3, "wave": np.array([0.1, -0.2, 0.0]), "het": 0.0,
+              "after": -0.5}
+    lp = np.asarray(history_log_prob(a, params))
+    lam, s, days = 0.5, 0.5, np.array([7.0, 3.0, 7.0])
+    see = 1 - np.exp(-0.8 * lam * s * days / 7)
+    for row, pat in enumerate(pats):
+        prob, before = 1.0, False
+        for t in range(3):
+            take = 1 / (1 + np.exp(-(0.3 + params["wave"][t] + (-0.5 if before else 0.0))))
+            p = see[t] * take
+            prob *= p if pat[t] else 1 - p
+            before = before or bool(pat[t])
+        assert np.exp(lp[row, 0, 1]) == pytest.approx(prob, rel=1e-10)
+
+
+def test_stays_by_monte_carlo():
+    """Arrival and departure at uniform times: the chance of each run of waves present."""
+    import jax.numpy as jnp
+
+    from crowdcensus.methods.capture_likelihood import stay_probabilities
+
+    mids, length, arrive, leave = np.array([40.0, 150.0, 260.0]), 364.0, 0.3, 0.4
+    log_p, first, last, log_none = stay_probabilities(arrive, leave, jnp.array(mids),
+                                                      jnp.array(length))
+    p = np.exp(np.asarray(log_p))
+    assert p.sum() + np.exp(float(log_none)) == pytest.approx(1.0)
+    rng = np.random.default_rng(1)
+    n = 400_000
+    start = np.where(rng.random(n) < arrive, rng.uniform(0, length, n), 0.0)
+    end = np.where(rng.random(n) < leave, rng.uniform(0, length, n), length)
+    both = (start > 0) & (end < length)
+    start[both], end[both] = np.minimum(start[both], end[both]), np.maximum(start[both],
+                                                                              end[both])
+    present = (start[:, None] <= mids[None, :]) & (mids[None, :] <= end[:, None])
+    for prob, f, la in zip(p, first, last, strict=True):
+        runs = present[:, f:la + 1].all(1) & ~present[:, :f].any(1) & ~present[:, la + 1:].any(1)
+        assert runs.mean() == pytest.approx(prob, abs=3e-3)
+    assert (~present.any(1)).mean() == pytest.approx(np.exp(float(log_none)), abs=3e-3)
