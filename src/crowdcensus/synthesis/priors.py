@@ -108,14 +108,21 @@ def beta_from(mean: float, sd: float) -> tuple[float, float]:
     return float(max(m * k, 0.05)), float(max((1 - m) * k, 0.05))
 
 
+def _stated(name: str, label: str, q: Quantity, path: str) -> tuple[Prior | None, dict]:
+    """A fixed prior when ``q`` has no range, and the provenance every prior carries."""
+    lo, hi = q.range
+    common = {"origin": path, "status": q.status, "source": q.source or ""}
+    fixed = Prior(name, label, "fixed", (float(q.value),), **common) if hi <= lo else None
+    return fixed, common
+
+
 def share_prior(name: str, label: str, q: Quantity | None, default: Prior, path: str) -> Prior:
     """A prior for a share from a stated quantity (moment-matched Beta), or ``default``."""
     if q is None:
         return default
-    lo, hi = q.range
-    common = {"origin": path, "status": q.status, "source": q.source or ""}
-    if hi <= lo:
-        return Prior(name, label, "fixed", (float(q.value),), **common)
+    fixed, common = _stated(name, label, q, path)
+    if fixed is not None:
+        return fixed
     a, b = beta_from(*stated_moments(q))
     return Prior(name, label, "beta", (a, b), **common)
 
@@ -125,10 +132,12 @@ def factor_prior(name: str, label: str, q: Quantity | None, default: Prior, path
     """A prior for a factor >= 1 from a stated quantity (log-normal, truncated at 1)."""
     if q is None:
         return default
-    lo, hi = q.range
-    common = {"origin": path, "status": q.status, "source": q.source or ""}
-    if hi <= lo:
-        return Prior(name, label, "fixed", (float(q.value),), **common)
+    fixed, common = _stated(name, label, q, path)
+    if fixed is not None:
+        return fixed
+    mean, sd = stated_moments(q)
+    return Prior(name, label, "lognormal_ge1", (float(np.log(mean)), float(sd / mean)),
+                 **common)
     mean, sd = stated_moments(q)
     return Prior(name, label, "lognormal_ge1", (float(np.log(mean)), float(sd / mean)),
                  **common)
