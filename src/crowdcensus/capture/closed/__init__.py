@@ -14,7 +14,8 @@ likelihood) and :mod:`.huggins_likelihood` (that likelihood, vectorised, for lar
 
 from __future__ import annotations
 
-from crowdcensus.capture.closed.huggins import HugginsModel, fit_huggins_models
+from typing import TYPE_CHECKING
+
 from crowdcensus.capture.closed.model import (
     ClosedModelTable,
     ClosedPopulationModel,
@@ -24,3 +25,16 @@ from crowdcensus.capture.closed.model import (
 
 __all__ = ["ClosedModelTable", "ClosedPopulationModel", "HugginsModel", "available_models",
            "fit_closed_models", "fit_huggins_models"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from crowdcensus.capture.closed.huggins import HugginsModel, fit_huggins_models
+
+
+def __getattr__(name: str):
+    # Huggins' models need pandas (covariates); `estimate closed` without covariates
+    # should not pay for importing it
+    if name in ("HugginsModel", "fit_huggins_models"):
+        from crowdcensus.capture.closed import huggins
+
+        return getattr(huggins, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
