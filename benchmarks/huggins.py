@@ -17,11 +17,11 @@ import argparse
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from closed import best_of  # benchmarks/closed.py: the same timing loop
 
 from crowdcensus.capture.closed.huggins import HugginsModel
 from crowdcensus.capture.covariates import read_covariate_histories
@@ -41,15 +41,6 @@ def simulate(n: int, t: int, seed: int) -> pd.DataFrame:
     frame = pd.DataFrame(caught, columns=[f"w{j + 1}" for j in range(t)])
     frame["hours"], frame["platform"] = np.round(hours, 2), platform
     return frame[seen]
-
-
-def best_of(fn, repeat: int):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 R_SCRIPT = """

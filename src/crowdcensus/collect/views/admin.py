@@ -218,6 +218,18 @@ async def admin_edit_study(request: Request, study_id: StudyId) -> Response:
     return RedirectResponse(f"/admin/studies/{study_id}", status_code=303)
 
 
+async def _refuse_waves(request: Request, study_id: int) -> Response | None:
+    """The study page with a 409 when the study cannot open waves yet (no researcher's
+    name and contact); 404 for an unknown study; None when waves may be created."""
+    study = await run_in_threadpool(request.app.state.store.study, study_id)
+    if study is None:
+        raise HTTPException(404, f"no study {study_id}")
+    if researcher_missing(study):
+        return await _study_page(request, study_id, "before its first wave, give the "
+                                 "researcher's name and contact (form below)", 409)
+    return None
+
+
 @router.post("/admin/studies/{study_id}/waves")
 async def admin_new_wave(request: Request, study_id: StudyId) -> Response:
     """Create a wave from the form on a study's page."""
@@ -234,13 +246,9 @@ async def admin_new_wave(request: Request, study_id: StudyId) -> Response:
         return await _study_page(request, study_id, _problem(exc), 422)
     except FormFieldError as exc:
         return await _study_page(request, study_id, str(exc), 422)
+    if (refused := await _refuse_waves(request, study_id)) is not None:
+        return refused
     store = request.app.state.store
-    study = await run_in_threadpool(store.study, study_id)
-    if study is None:
-        raise HTTPException(404, f"no study {study_id}")
-    if researcher_missing(study):
-        return await _study_page(request, study_id, "before its first wave, give the "
-                                 "researcher's name and contact (form below)", 409)
     try:
         await run_in_threadpool(store.create_wave, study_id, body.model_dump())
     except IntegrityError:
@@ -269,13 +277,9 @@ async def admin_new_schedule(request: Request, study_id: StudyId) -> Response:
         return await _study_page(request, study_id, _problem(exc), 422)
     except (FormFieldError, InputError) as exc:
         return await _study_page(request, study_id, str(exc), 422)
+    if (refused := await _refuse_waves(request, study_id)) is not None:
+        return refused
     store = request.app.state.store
-    study = await run_in_threadpool(store.study, study_id)
-    if study is None:
-        raise HTTPException(404, f"no study {study_id}")
-    if researcher_missing(study):
-        return await _study_page(request, study_id, "before its first wave, give the "
-                                 "researcher's name and contact (form below)", 409)
     try:
         await run_in_threadpool(store.create_schedule, study_id, schedule, rows)
     except IntegrityError:
