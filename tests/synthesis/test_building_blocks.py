@@ -139,7 +139,7 @@ def test_mode_search_restarts_leave_a_local_mode():
 
     jax = _jax()
 
-    def energy(x, _arrays):  # wells at x0 = -1 (depth 0) and x0 = +1 (depth -2)
+    def energy(x, _arrays):  # wells at x0 = -0.84 (-0.07) and x0 = 1.11 (-2.06)
         return (x[0] ** 2 - 1) ** 2 - (x[0] + 1) + 0.5 * jnp.sum(x[1:] ** 2)
 
     class Wells:
