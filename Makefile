@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/mse.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/pipeline_coverage.py
+	$(BIN)/python benchmarks/likelihood.py
 	$(BIN)/python benchmarks/synthesis.py
 	$(BIN)/python benchmarks/collect.py
 

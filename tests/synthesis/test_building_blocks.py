@@ -105,6 +105,51 @@ def test_history_probability_by_hand():
         assert np.exp(lp[row, 0, 1]) == pytest.approx(prob, rel=1e-10)
 
 
+def test_churn_with_nobody_arriving_or_leaving_is_the_closed_population():
+    """Everyone present at every wave: the open-population sum over stays reduces to the
+    closed-population chance of each history."""
+    from crowdcensus.methods.capture_likelihood import history_log_prob
+
+    a, _ = _arrays(4, churn=True)
+    params = {**PARAMS, "wave": PARAMS["wave"][:4]}
+    open_pop = np.asarray(history_log_prob(a, params, (0.0, 0.0)))
+    closed = np.asarray(history_log_prob(a, params))
+    assert open_pop == pytest.approx(closed, abs=1e-9)
+
+
+@pytest.mark.parametrize("scenario", ["heterogeneous", "subset", "churn"])
+def test_dense_and_grouped_layouts_give_one_posterior(scenario, tmp_path, monkeypatch):
+    """The experiment's likelihood over a dense table of cells or over the respondents'
+    distinct groups: the same potential and gradient (the layout is a speed choice)."""
+    import crowdcensus.synthesis.model as model
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.inference import CompiledModel, _jax
+    from tests.simulate.conftest import small
+
+    _jax()
+    import jax.numpy as jnp
+
+    world = generate_world(small(scenario, workers=2000), np.random.default_rng(3))
+    study = load_study(write_simulation(world, tmp_path))
+    data = synthesis_data(study, _read(study)[0])
+    out = {}
+    for layout in ("dense", "grouped"):
+        monkeypatch.setattr(model, "use_dense", lambda cells, groups, d=layout: d == "dense")
+        cfg, arrays = model.model_inputs(data)
+        assert cfg.dense == (layout == "dense")
+        arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
+        compiled = CompiledModel.get(cfg, arrays)
+        z = jnp.asarray(np.random.default_rng(0).normal(0, 0.3, compiled.size))
+        value, grad = compiled.value_and_grad(z, arrays)
+        out[layout] = float(value), np.asarray(grad)
+    assert out["dense"][0] == pytest.approx(out["grouped"][0], rel=1e-10, abs=1e-8)
+    assert out["dense"][1] == pytest.approx(out["grouped"][1], rel=1e-8, abs=1e-8)
+
+
 def test_stays_by_monte_carlo():
     """Arrival and departure at uniform times: the chance of each run of waves present."""
     import jax.numpy as jnp

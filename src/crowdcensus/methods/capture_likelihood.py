@@ -83,22 +83,24 @@ def history_log_prob(a: dict, params: dict, churn=None):
     logit0 = (params["takeup"] + params["wave"][:, None]
               + params["het"] * a["het_nodes"][None, :])                         # (T, Z)
     h, c = a["H"], a["C"]
-    terms = []
-    for after, weight_caught, weight_missed in ((0.0, h * (1 - c), (1 - h) * (1 - c)),
-                                                (1.0, h * c, (1 - h) * c)):
+    # log P(h | wave-by-wave) is linear in the four per-wave logs (answered or not, before
+    # or after a first answer): one contraction over waves instead of a broadcast
+    pick = jnp.stack([h * (1 - c), (1 - h) * (1 - c), h * c, (1 - h) * c], axis=-1)  # (P,T,4)
+    logs = []
+    for after in (0.0, 1.0):
         log_p = log_see + jax.nn.log_sigmoid(logit0 + after * params["after"])[:, None, None, :]
-        log_q = jnp.log1p(-jnp.clip(jnp.exp(log_p), 0.0, 1 - 1e-12))
-        terms.append(weight_caught[:, :, None, None, None] * log_p[None]
-                     + weight_missed[:, :, None, None, None] * log_q[None])
-    per_wave = terms[0] + terms[1]                                               # (P,T,U,G,Z)
+        logs += [log_p, jnp.log1p(-jnp.clip(jnp.exp(log_p), 0.0, 1 - 1e-12))]
+    logs = jnp.stack(logs, axis=1)                                               # (T,4,U,G,Z)
     logw = a["het_logw"]
     if churn is None:
-        return logsumexp(jnp.sum(per_wave, axis=1) + logw, axis=-1)             # (P, U, G)
+        total = jnp.einsum("ptk,tkugz->pugz", pick, logs)
+        return logsumexp(total + logw, axis=-1)                                  # (P, U, G)
     log_stay, first, last, log_none = stay_probabilities(churn[0], churn[1], a["wave_mid"],
                                                          a["reference_days"])
-    cum = jnp.concatenate([jnp.zeros_like(per_wave[:, :1]), jnp.cumsum(per_wave, axis=1)],
-                          axis=1)                                                # (P,T+1,...)
-    within = cum[:, last + 1] - cum[:, first]                                    # (P,F,U,G,Z)
+    waves = np.arange(h.shape[1])
+    window = ((waves[None, :] >= first[:, None]) & (waves[None, :] <= last[:, None])
+              ).astype(float)                                                    # (F, T)
+    within = jnp.einsum("ptk,ft,tkugz->pfugz", pick, window, logs)               # (P,F,U,G,Z)
     fits = (a["first_caught"][:, None] >= first[None, :]) & \
         (a["last_caught"][:, None] <= last[None, :])                             # (P, F)
     stay_term = jnp.where(fits[:, :, None, None, None], within, -jnp.inf) + \

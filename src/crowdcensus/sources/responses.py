@@ -99,6 +99,16 @@ class Responses:
         return np.array([int(vc.get(c, 0)) for c in categories], dtype=float)
 
 
+def _map_distinct(values: pd.Series, fn) -> pd.Series:
+    """``values.map(fn)``, calling ``fn`` once per distinct value (missing cells get
+    ``fn(None)``): answers repeat, and a table has a row per answer."""
+    codes, distinct = pd.factorize(values)
+    out = np.empty(len(distinct) + 1, dtype=object)
+    out[:-1] = [fn(v) for v in distinct]
+    out[-1] = fn(None)
+    return pd.Series(out[codes], index=values.index)
+
+
 def _platform_list(value: object) -> frozenset[str] | None:
     """The platforms named in a registrations cell (lower case), or None for a bare count."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -163,7 +173,7 @@ def parse_responses(
             row = int(np.argmax(empty.to_numpy())) + 2  # header is line 1
             raise InputError(f"{name}: empty {role} ('{columns[role]}') on line {row}")
     mapping = {**DEFAULT_ANSWERS, **{_norm(k): v for k, v in (answers or {}).items()}}
-    cats = df["frequency"].map(lambda a: mapping.get(_norm(a)))
+    cats = _map_distinct(df["frequency"], lambda a: mapping.get(_norm(a)))
     if cats.isna().any():
         bad = df.loc[cats.isna(), "frequency"].iloc[0]
         raise InputError(
@@ -174,13 +184,13 @@ def parse_responses(
     df["category"] = cats
     reg_col = columns.get("registered_on")
     if reg_col:
-        reg = frame[reg_col].map(_count_platforms).astype(float)
+        reg = _map_distinct(frame[reg_col], _count_platforms).astype(float)
         if (reg < 1).any():
             row = int(np.argmax((reg < 1).to_numpy())) + 2
             raise InputError(f"{name}: '{reg_col}' on line {row} says fewer than one platform; "
                              "a respondent is registered on at least one")
         df["n_registered"] = reg.to_numpy()
-        df["registered"] = frame[reg_col].map(_platform_list).to_numpy()
+        df["registered"] = _map_distinct(frame[reg_col], _platform_list).to_numpy()
     else:
         df["n_registered"] = np.nan
         df["registered"] = None

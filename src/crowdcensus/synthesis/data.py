@@ -174,9 +174,12 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
     subset_idx = np.full(len(resp), -1)
     if subsets is not None and len(subsets):
         index = {tuple(r): i for i, r in enumerate(subsets.tolist())}
-        all_answered = events.groupby("worker")["platform"].agg(
-            lambda s: {keys.get(x.strip().lower(), -1) for x in s})
         n = subsets.shape[1]
+        # one is registered where one answered
+        ev_plat = events["platform"].str.strip().str.lower().map(keys).fillna(-1).to_numpy(int)
+        answered_on = np.zeros((len(resp), n), dtype=np.int8)
+        known = ev_plat >= 0
+        answered_on[ev_rows[known], ev_plat[known]] = 1
         for i, (w, regs) in enumerate(resp["registered"].items()):
             if regs is None or (isinstance(regs, float) and np.isnan(regs)):
                 continue
@@ -187,9 +190,7 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
                     unmatched.add(name)
                 else:
                     member[j] = 1
-            for j in all_answered.get(w, set()):
-                if j >= 0:
-                    member[j] = 1  # one is registered where one answered
+            member |= answered_on[i]
             if member.any():
                 subset_idx[i] = index[tuple(member.tolist())]
     hours = resp["hours"].to_numpy(dtype=float) if "hours" in resp else np.full(len(resp), np.nan)

@@ -80,6 +80,14 @@ def _pad_rows(x: np.ndarray, target: int, fill: float = 0.0) -> np.ndarray:
     return np.concatenate([x, np.full((extra, *x.shape[1:]), fill, dtype=x.dtype)])
 
 
+def use_dense(cells: int, groups: int) -> bool:
+    """Whether the experiment's likelihood runs over a dense table of (history, platform
+    set, answer, hours) cells rather than over the respondents' distinct groups: only when
+    the table has no more cells than there are groups (a cell costs about what a group
+    does; ``benchmarks/likelihood.py``). Both give the same posterior."""
+    return cells <= groups and cells * N_BINS <= DENSE_LIMIT
+
+
 def _pattern_size(n: int) -> int:
     return (1 << int(np.ceil(np.log2(max(n, 2))))) if n <= 256 else _round_up(n, 256)
 
@@ -132,14 +140,15 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
     n_hours = N_HOUR_BANDS if has_hours else 1
     hours = cap.group_hours if has_hours else np.zeros_like(cap.group_hours)
     arrays["hour_edges"] = np.log(np.clip(HOUR_EDGES, 1e-3, 1e6))
-    dense = (not data.aggregate) and n_pat * n_sub * 4 * n_hours * N_BINS <= DENSE_LIMIT
+    k = _round_up(max(int(known.sum()), 1), 256)
+    cells = n_pat * n_sub * 4 * n_hours
+    dense = (not data.aggregate) and use_dense(cells, k)
     if dense:
         counts = np.zeros((n_pat, n_sub, 4, n_hours))
         np.add.at(counts, (group_pattern[known], np.maximum(cap.group_subset[known], 0),
                            cap.group_report[known], hours[known]), cap.group_count[known])
         arrays["counts"] = _pad_rows(counts, size)
     else:
-        k = _round_up(max(int(known.sum()), 1), 256)
         arrays["k_pattern"] = _pad_rows(group_pattern[known].astype(np.int32), k)
         arrays["k_report"] = _pad_rows(cap.group_report[known].astype(np.int32), k)
         arrays["k_count"] = _pad_rows(cap.group_count[known], k)
