@@ -180,7 +180,7 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         answered_on = np.zeros((len(resp), n), dtype=np.int8)
         known = ev_plat >= 0
         answered_on[ev_rows[known], ev_plat[known]] = 1
-        for i, (w, regs) in enumerate(resp["registered"].items()):
+        for i, regs in enumerate(resp["registered"]):
             if regs is None or (isinstance(regs, float) and np.isnan(regs)):
                 continue
             member = np.zeros(n, dtype=np.int8)

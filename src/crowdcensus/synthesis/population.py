@@ -12,14 +12,20 @@ observation models share:
   fixed rather than estimated, which keeps the posterior free of the funnel a
   hierarchical scale creates, and counts rather than shares keep the poorly
   known rare workers from dragging the well-known frequent ones;
-* registrations: a worker in bin :math:`g` is registered on platform :math:`j`
-  with probability :math:`q_{gj} = \\operatorname{logit}^{-1}(a_j + c\\,x_g)`,
-  independently across platforms given at least one (:math:`x_g` the centred
-  log rate), and splits their visits over those platforms evenly or, when the
-  task was posted on some platforms only, in proportion to platform weights
-  (Dirichlet(2) prior) that the respondents' capture rates inform; or, when no
-  respondent says where they are registered, the
-  stated multi-homing coefficient as the number of registrations per worker;
+* registrations: with :math:`q_{gj} = \\operatorname{logit}^{-1}(a_j + c\\,x_g)`
+  (:math:`x_g` the centred log rate of bin :math:`g`), a mixture of two ways of
+  holding accounts: a share :math:`\\rho` of the workers picks a first
+  platform (weights :math:`w`, Dirichlet(1) prior) and adds each other
+  platform :math:`j` with chance :math:`q_{gj}`; the others are registered on
+  each platform independently with chance :math:`q_{gj}`, given at least one
+  (:math:`\\rho` has a uniform prior: the respondents' sets of platforms tell
+  the two apart, weakly, and they extrapolate differently to the platforms the
+  task was not posted on); every worker splits their visits over their
+  platforms evenly or, when the task was posted on some platforms only, in
+  proportion to platform weights (Dirichlet(2) prior) that the respondents'
+  capture rates inform; or, when no respondent says where they are
+  registered, the stated multi-homing coefficient as the number of
+  registrations per worker;
 * churn, when the waves span months: a share :math:`\\alpha` of the workers
   arrives and a share :math:`\\delta` leaves at a uniform time of the
   reference period.
@@ -150,8 +156,21 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
         log_q, log_1mq = jax.nn.log_sigmoid(logit_q), jax.nn.log_sigmoid(-logit_q)
         log_some = jnp.log1p(-jnp.exp(jnp.sum(log_1mq, axis=1)))           # (G,)
         sub = a["subsets"]                                                  # (S, J)
-        log_pr = (sub @ log_q.T + (1 - sub) @ log_1mq.T) - log_some[None, :]
-        p_on = jnp.exp(log_q - log_some[:, None])                           # P(j in R | g)
+        base = sub @ log_q.T + (1 - sub) @ log_1mq.T                        # (S, G)
+        # independent registrations, given at least one...
+        log_indep = base - log_some[None, :]
+        # ...or a first platform (weights w), then each other one with chance q:
+        # P(s) = sum_{j in s} w_j prod_{k in s, k != j} q_k prod_{k not in s} (1 - q_k)
+        if j > 1:
+            first = numpyro.sample("first_platform", dist.Dirichlet(jnp.ones(j)))
+            via_first = jnp.log(jnp.clip(sub @ jnp.exp(jnp.log(first)[None, :] - log_q).T,
+                                         1e-300))                           # (S, G)
+            mix = numpyro.sample("first_platform_share", dist.Beta(1.0, 1.0))
+            log_pr = jnp.logaddexp(jnp.log(mix) + base + via_first,
+                                   jnp.log1p(-mix) + log_indep)
+        else:  # one platform: both ways give the one set
+            log_pr = log_indep
+        p_on = jnp.exp(log_pr).T @ sub                                      # P(j in R | g)
         per_worker = jnp.sum(pi * jnp.sum(p_on, axis=1))
         registered = total * (pi @ p_on)
         if cfg.visit_weights:
