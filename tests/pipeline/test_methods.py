@@ -88,6 +88,21 @@ def test_weighted_multihoming_by_hand():
     assert m[0] == pytest.approx(1.75)
 
 
+def test_bootstrap_summaries_count_each_resample():
+    # every row is a resample: its counts, sums and answers are those of the indices drawn
+    arr = RespondentArrays(("weekly", "monthly", "less_often"), np.array([0, 2, 1, 1, 0]),
+                           np.array([2.0, np.nan, 1.0, 4.0, 3.0]))
+    counts, k_sum, k_n = arr.summaries(np.random.default_rng(3), 50)
+    idx = np.random.default_rng(3).integers(0, 5, size=(50, 5))
+    for row, drawn in enumerate(idx):
+        for j in range(3):
+            mine = drawn[arr.category[drawn] == j]
+            k = arr.n_registered[mine]
+            assert counts[row, j] == len(mine)
+            assert k_sum[row, j] == pytest.approx(np.nansum(k))
+            assert k_n[row, j] == np.sum(~np.isnan(k))
+
+
 def _model(name, n, se, aic, status="ok"):
     return SimpleNamespace(name_=name, abundance_=n, stderr_=se, aic_=aic, status_=status)
 

@@ -259,3 +259,43 @@ def test_registration_sets_add_up_and_platforms_follow(mix):
     registered = np.asarray(pop.registered) / float(pop.total)
     assert registered == pytest.approx(pi @ (pr.T @ subsets), rel=1e-9)
     assert float(pop.platforms_per_worker) == pytest.approx(float((pi @ pr.T) @ subsets.sum(1)))
+
+
+def test_predictive_sites_apart_from_the_draws(tmp_path):
+    """The predictive checks' expected counts come from their own compiled function, on a
+    subset of the draws: the same values as the model's full set of derived quantities,
+    and every other quantity on every draw."""
+    from numpyro.infer.util import constrain_fn
+
+    import crowdcensus.synthesis.model as model
+    from crowdcensus.methods.experiment import TaskExperiment
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.inference import PREDICTIVE_DRAWS, CompiledModel, _jax, fit_joint
+    from tests.simulate.conftest import small
+
+    jax = _jax()
+    import jax.numpy as jnp
+
+    world = generate_world(small("subset", workers=2000), np.random.default_rng(5))
+    study = load_study(write_simulation(world, tmp_path))
+    data = synthesis_data(study, _read(study)[0])
+    cfg, arrays = model.model_inputs(data)
+    arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
+    compiled = CompiledModel.get(cfg, arrays)
+    zs = jnp.asarray(np.random.default_rng(1).normal(0, 0.3, (4, compiled.size)))
+    every = constrain_fn(model.joint_model, (cfg, arrays), {}, jax.vmap(compiled.unravel)(zs),
+                         return_deterministic=True, batch_ndims=1)
+    main, predictive = compiled.constrain(zs, arrays), compiled.predictive(zs, arrays)
+    assert set(predictive) == set(TaskExperiment.predictive_sites)
+    assert set(main) | set(predictive) == set(every) and not set(main) & set(predictive)
+    for k, v in (main | predictive).items():
+        assert np.asarray(v) == pytest.approx(np.asarray(every[k]), rel=1e-10), k
+
+    post = fit_joint(data, method="laplace", seed=2)
+    assert len(post.samples["workers"]) == 1000
+    assert {len(v) for v in post.predictive.values()} == {PREDICTIVE_DRAWS}
+    assert not set(post.samples) & set(post.predictive)

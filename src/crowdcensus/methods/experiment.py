@@ -193,7 +193,8 @@ class RespondentArrays:
 
     @classmethod
     def from_frame(cls, respondents: pd.DataFrame) -> RespondentArrays:
-        cats = tuple(c for c in FREQUENCY_CATEGORIES if c in set(respondents["category"]))
+        present = set(respondents["category"].unique())
+        cats = tuple(c for c in FREQUENCY_CATEGORIES if c in present)
         index = {c: j for j, c in enumerate(cats)}
         return cls(cats, respondents["category"].map(index).to_numpy(dtype=np.int64),
                    respondents["n_registered"].to_numpy(dtype=float))
@@ -211,19 +212,18 @@ class RespondentArrays:
             idx = np.broadcast_to(np.arange(n), (size, n))
         else:
             idx = rng.integers(0, n, size=(size, n))
-        cat = self.category[idx]
-        k = self.n_registered[idx]
-        has_k = ~np.isnan(k)
-        k0 = np.where(has_k, k, 0.0)
-        counts = np.empty((size, c))
-        k_sum = np.empty((size, c))
-        k_n = np.empty((size, c))
-        for j in range(c):
-            in_j = cat == j
-            counts[:, j] = in_j.sum(axis=1)
-            k_sum[:, j] = (k0 * in_j).sum(axis=1)
-            k_n[:, j] = (has_k & in_j).sum(axis=1)
-        return counts, k_sum, k_n
+        has_k = ~np.isnan(self.n_registered)
+        k0 = np.where(has_k, self.n_registered, 0.0)
+        # one bin per (row, category): each resampled respondent adds to its row's bin
+        cell = (np.arange(size)[:, None] * c + self.category[idx]).ravel()
+        idx = idx.ravel()
+
+        def per_cell(weights: np.ndarray | None) -> np.ndarray:
+            w = None if weights is None else weights[idx]
+            return np.bincount(cell, weights=w, minlength=size * c).reshape(size, c)
+
+        counts = per_cell(None).astype(float)
+        return counts, per_cell(k0), per_cell(has_k.astype(float))
 
 
 def reach_matrix(
@@ -349,12 +349,13 @@ def fit_capture_by_band(events: pd.DataFrame, respondents: pd.DataFrame,
     from crowdcensus.tiers import BANDS, CATEGORY_BAND
 
     band_of = respondents["category"].map(CATEGORY_BAND)
+    event_band = events["worker"].map(band_of)
     strata: dict[str, ModelAverage] = {}
     for band in BANDS:
         workers = band_of.index[band_of == band]
         if len(workers) == 0:
             continue
-        sub = events[events["worker"].isin(workers)]
+        sub = events[(event_band == band).to_numpy()]
         hist = CaptureHistories.from_events(sub, "worker", "wave", occasions=occasions)
         try:
             strata[band] = fit_capture(hist)
@@ -394,6 +395,9 @@ class TaskExperiment:
     name = "experiment"
     label = "Task-posting experiment"
     tiers = ("very_active", "regular", "occasional")
+    #: Derived quantities only the predictive checks read: they need every history's
+    #: chance, the costliest part of a draw, so they are computed on a subset of draws.
+    predictive_sites = ("expected_respondents", "expected_by_answers", "expected_by_report")
 
     @staticmethod
     def observe(cfg, a: dict, pop, specs: dict) -> None:

@@ -251,7 +251,14 @@ def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.n
     exp = sc.experiment
     n, p = share.shape
     seen_share = share.sum(axis=1)
-    ids = np.array([rng.bytes(8).hex() for _ in range(n)])
+    # eight random bytes per worker, as hex (one draw of 8n bytes is the same stream)
+    ids = np.frombuffer(rng.bytes(8 * n).hex().encode(), dtype="S16").astype(str)
+    # each worker's platforms as the questionnaire writes them, one string per distinct set
+    bits = reg.astype(np.int64) @ (1 << np.arange(reg.shape[1], dtype=np.int64))
+    sets, set_of = np.unique(bits, return_inverse=True)
+    set_names = np.array([",".join(name for j, name in enumerate(names) if b >> j & 1)
+                          for b in sets.tolist()], dtype=object)
+    registered = set_names[set_of.ravel()]
     cum = np.cumsum(share, axis=1)
     frames = []
     answered = np.zeros(n, dtype=bool)
@@ -269,7 +276,7 @@ def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.n
             "day": a + rng.uniform(0, exp.wave_days, len(idx)),
             "platform": np.array(names)[where],
             "frequency": np.array(CATEGORIES)[reported[idx]],
-            "platforms_registered": [",".join(np.array(names)[reg[i]]) for i in idx],
+            "platforms_registered": registered[idx],
         }))
     return pd.concat(frames, ignore_index=True)
 

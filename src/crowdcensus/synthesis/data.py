@@ -160,39 +160,47 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
     t = len(occasions)
     wave_pos = {w: i for i, w in enumerate(occasions)}
     matrix = np.zeros((len(resp), t), dtype=np.int8)
-    row_of = {w: i for i, w in enumerate(resp.index)}
-    ev_rows = events["worker"].map(row_of).to_numpy()
+    ev_rows = pd.Index(resp.index).get_indexer(events["worker"])
+    if (ev_rows < 0).any():  # pragma: no cover - responses build both from one table
+        raise ValueError("answers from workers missing from the respondents' table")
     ev_waves = events["wave"].map(wave_pos).to_numpy()
     matrix[ev_rows, ev_waves] = 1
     answered = events.groupby("worker")["platform"].first().str.strip().str.lower()
-    unmatched: set[str] = set()
-    plat_idx = np.array([keys.get(answered.get(w, ""), -1) for w in resp.index])
-    for w, j in zip(resp.index, plat_idx, strict=True):
-        if j < 0:
-            unmatched.add(str(answered.get(w, "")))
+    answered = answered.reindex(resp.index).fillna("")
+    plat_idx = answered.map(keys).fillna(-1).to_numpy(dtype=int)
+    unmatched = {str(a) for a in answered[plat_idx < 0].unique()}
     report = resp["category"].map(REPORT_INDEX).to_numpy()
     subset_idx = np.full(len(resp), -1)
     if subsets is not None and len(subsets):
-        index = {tuple(r): i for i, r in enumerate(subsets.tolist())}
         n = subsets.shape[1]
         # one is registered where one answered
         ev_plat = events["platform"].str.strip().str.lower().map(keys).fillna(-1).to_numpy(int)
         answered_on = np.zeros((len(resp), n), dtype=np.int8)
         known = ev_plat >= 0
         answered_on[ev_rows[known], ev_plat[known]] = 1
+        stated: dict[tuple, np.ndarray] = {}     # each distinct answer read once
+        member = np.zeros((len(resp), n), dtype=np.int8)
+        said = np.zeros(len(resp), dtype=bool)
         for i, regs in enumerate(resp["registered"]):
             if regs is None or (isinstance(regs, float) and np.isnan(regs)):
                 continue
-            member = np.zeros(n, dtype=np.int8)
-            for name in regs:
-                j = keys.get(name)
-                if j is None:
-                    unmatched.add(name)
-                else:
-                    member[j] = 1
-            member |= answered_on[i]
-            if member.any():
-                subset_idx[i] = index[tuple(member.tolist())]
+            regs = tuple(regs)
+            if regs not in stated:
+                row = np.zeros(n, dtype=np.int8)
+                for name in regs:
+                    j = keys.get(name)
+                    if j is None:
+                        unmatched.add(name)
+                    else:
+                        row[j] = 1
+                stated[regs] = row
+            member[i], said[i] = stated[regs], True
+        member |= answered_on
+        bit = 1 << np.arange(n, dtype=np.int64)
+        code = member.astype(np.int64) @ bit
+        index = {c: i for i, c in enumerate((subsets.astype(np.int64) @ bit).tolist())}
+        rows = np.flatnonzero(said & (code > 0))
+        subset_idx[rows] = [index[c] for c in code[rows].tolist()]
     hours = resp["hours"].to_numpy(dtype=float) if "hours" in resp else np.full(len(resp), np.nan)
     band = np.where(np.isnan(hours), N_HOUR_BANDS - 1,
                     np.searchsorted(HOUR_EDGES, np.nan_to_num(hours), side="right") - 1)

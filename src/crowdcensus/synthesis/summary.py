@@ -220,5 +220,5 @@ def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0
     return JointSummary(
         inference=post.method, converged=post.converged, problems=list(post.problems),
         diagnostics=post.diagnostics, tiers=tiers, bands=bands,
-        biases=_biases(s, data, level), checks=_checks(s, data, level, rng),
+        biases=_biases(s, data, level), checks=_checks(s | post.predictive, data, level, rng),
         shifts=_shifts(s, data, level, rng), tier_draws=draws)
