@@ -198,9 +198,10 @@ def test_mode_search_restarts_leave_a_local_mode():
     assert find_mode(Wells, {}, start, seed=3, restarts=20).x == pytest.approx(best.x)
 
 
-def _registrations(mix: float, first: list[float], logit: list[float]):
+def _registrations(mix: float, first: list[float], logit: list[float], subset: bool = True):
     """The registration model of the latent population with its parameters set:
-    (P(set | bin) for every non-empty set, P(platform in set | bin), the sets)."""
+    (P(set | bin) for every non-empty set, P(platform in set | bin), the sets).
+    ``subset``: the task was posted on the first platform only (else everywhere)."""
     from numpyro.handlers import seed, substitute, trace
 
     from crowdcensus.synthesis.data import all_subsets
@@ -213,17 +214,20 @@ def _registrations(mix: float, first: list[float], logit: list[float]):
     subsets = all_subsets(j).astype(float)
     cfg = ModelConfig(has_capture=False, aggregate=False, n_platforms=j,
                       declared_mask=(False,) * j, audience_mask=(False,) * j, priors=(),
-                      stated_multihoming=False, shares=(), share_base="")
+                      stated_multihoming=False, shares=(), share_base="",
+                      visit_weights=subset)
     a = {"lam": bin_rates(), "log_width": np.ones(len(bin_rates())),
          "bin_band": bin_band(), "smoothness": np.ones(len(bin_rates()) - 2),
-         "subsets": subsets, "subset_size": subsets.sum(axis=1)}
+         "subsets": subsets, "subset_size": subsets.sum(axis=1),
+         "posted": np.eye(j)[0] if subset else np.ones(j)}
     values = {"log_workers": 8.0, "activity_shape": np.zeros(len(bin_rates()) - 1),
               "registration_logit": np.array(logit), "registration_activity": 0.4,
-              "first_platform": np.array(first), "first_platform_share": mix}
+              "first_platform": np.array(first), "first_platform_share": mix,
+              "visit_weights": np.full(j, 1.0 / j)}
     model = substitute(seed(latent_population, 0), data=values)
     tr = trace(model).get_trace(cfg, a, {})
     pop = model(cfg, a, {})
-    assert "first_platform_share" in tr
+    assert ("first_platform_share" in tr) == subset
     return np.exp(np.asarray(pop.log_pr)), pop, subsets
 
 
@@ -246,6 +250,9 @@ def test_registration_mixture_by_hand():
         indep = np.stack([q[:, 0] * (1 - q[:, 1]), q[:, 1] * (1 - q[:, 0]),
                           q[:, 0] * q[:, 1]]) / some
         assert pr == pytest.approx(mix * via_first + (1 - mix) * indep, rel=1e-9)
+        # posted on both platforms: nobody is out of reach, registrations independent
+        everywhere, _, _ = _registrations(mix, first, logit, subset=False)
+        assert everywhere == pytest.approx(indep, rel=1e-9)
 
 
 @pytest.mark.parametrize("mix", [0.0, 0.5, 1.0])

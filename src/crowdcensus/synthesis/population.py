@@ -160,15 +160,19 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
         # independent registrations, given at least one...
         log_indep = base - log_some[None, :]
         # ...or a first platform (weights w), then each other one with chance q:
-        # P(s) = sum_{j in s} w_j prod_{k in s, k != j} q_k prod_{k not in s} (1 - q_k)
-        if j > 1:
+        # P(s) = sum_{j in s} w_j prod_{k in s, k != j} q_k prod_{k not in s} (1 - q_k).
+        # The mixture serves to say who is registered where the task was posted; when it
+        # was posted everywhere nobody is out of reach, the registration marginals are
+        # what the other methods read, and the mixture's weights are barely identified
+        # (NUTS's chains then disagree on them): independent registrations alone
+        if j > 1 and cfg.visit_weights:
             first = numpyro.sample("first_platform", dist.Dirichlet(jnp.ones(j)))
             via_first = jnp.log(jnp.clip(sub @ jnp.exp(jnp.log(first)[None, :] - log_q).T,
                                          1e-300))                           # (S, G)
             mix = numpyro.sample("first_platform_share", dist.Beta(1.0, 1.0))
             log_pr = jnp.logaddexp(jnp.log(mix) + base + via_first,
                                    jnp.log1p(-mix) + log_indep)
-        else:  # one platform: both ways give the one set
+        else:  # one platform, or posted on every platform
             log_pr = log_indep
         p_on = jnp.exp(log_pr).T @ sub                                      # P(j in R | g)
         per_worker = jnp.sum(pi * jnp.sum(p_on, axis=1))
