@@ -352,8 +352,8 @@ def fit_capture_by_band(events: pd.DataFrame, respondents: pd.DataFrame,
     event_band = events["worker"].map(band_of)
     strata: dict[str, ModelAverage] = {}
     for band in BANDS:
-        workers = band_of.index[band_of == band]
-        if len(workers) == 0:
+        n_band = int((band_of == band).sum())
+        if n_band == 0:
             continue
         sub = events[(event_band == band).to_numpy()]
         hist = CaptureHistories.from_events(sub, "worker", "wave", occasions=occasions)
@@ -362,7 +362,7 @@ def fit_capture_by_band(events: pd.DataFrame, respondents: pd.DataFrame,
         except NotIdentifiableError as exc:
             raise NotIdentifiableError(
                 f"capture-recapture by band: the {band.replace('_', ' ')} respondents "
-                f"({len(workers)}) give no usable estimate ({exc}); use experiment.capture "
+                f"({n_band}) give no usable estimate ({exc}); use experiment.capture "
                 "= \"pooled\"") from exc
     return StratifiedCapture(strata)
 
