@@ -52,7 +52,7 @@ def _read(study: Study) -> tuple[Responses | None, object, str | None]:
 
 
 def _joint(study: Study, responses: Responses | None, seed: int, inference: str | None,
-           progress: bool):
+           progress: bool, checks: bool = True):
     """Fit the joint model; return (summary, data, warnings)."""
     from crowdcensus.synthesis.data import synthesis_data
     from crowdcensus.synthesis.inference import fit_joint
@@ -67,8 +67,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
         if inference is None or "inference" in cfg.model_fields_set:
             inference = cfg.inference
     post = fit_joint(data, method=inference, seed=seed, chains=cfg.chains,
-                     warmup=cfg.warmup, draws=cfg.draws, progress=progress)
-    summary = summarise(post, data, study.settings.level, seed=seed)
+                     warmup=cfg.warmup, draws=cfg.draws, progress=progress, predictive=checks)
+    summary = summarise(post, data, study.settings.level, seed=seed, checks=checks)
     warnings = []
     cap = data.capture
     if cap is not None and not data.posted.all():
@@ -102,6 +102,7 @@ def run_study(
     progress: bool = False,
     inference: str | None = None,
     joint: bool = True,
+    checks: bool = True,
 ) -> Results:
     """Run every method of ``study``, the joint model and the baseline combination.
 
@@ -110,7 +111,9 @@ def run_study(
     the methods' Monte Carlo); ``inference`` (``"nuts"`` or ``"laplace"``)
     overrides the study's ``[synthesis] inference``; without either, the
     environment variable ``CROWDCENSUS_INFERENCE`` decides, else NUTS.
-    ``joint=False`` skips the joint model (the combined tiers are then empty).
+    ``joint=False`` skips the joint model (the combined tiers are then empty);
+    ``checks=False`` skips its posterior predictive checks (their table is then
+    empty; validation, which reads only the tiers, saves their cost).
 
     Examples
     --------
@@ -138,7 +141,8 @@ def run_study(
     combined: dict[str, Interval] = {}
     bands: dict[str, Interval] = {}
     if joint:
-        summary, data, joint_warnings = _joint(study, responses, seed, inference, progress)
+        summary, data, joint_warnings = _joint(study, responses, seed, inference, progress,
+                                               checks)
         warnings += joint_warnings
         if summary.converged:
             # a tier no method measures would rest on the prior of the activity's shape

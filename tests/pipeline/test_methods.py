@@ -88,19 +88,30 @@ def test_weighted_multihoming_by_hand():
     assert m[0] == pytest.approx(1.75)
 
 
-def test_bootstrap_summaries_count_each_resample():
-    # every row is a resample: its counts, sums and answers are those of the indices drawn
+def test_bootstrap_summaries_are_resamples_of_the_respondents():
+    # five respondents; answers (category, platforms): (0, 2), (2, -), (1, 1), (1, 4), (0, 3)
     arr = RespondentArrays(("weekly", "monthly", "less_often"), np.array([0, 2, 1, 1, 0]),
                            np.array([2.0, np.nan, 1.0, 4.0, 3.0]))
-    counts, k_sum, k_n = arr.summaries(np.random.default_rng(3), 50)
-    idx = np.random.default_rng(3).integers(0, 5, size=(50, 5))
-    for row, drawn in enumerate(idx):
-        for j in range(3):
-            mine = drawn[arr.category[drawn] == j]
-            k = arr.n_registered[mine]
-            assert counts[row, j] == len(mine)
-            assert k_sum[row, j] == pytest.approx(np.nansum(k))
-            assert k_n[row, j] == np.sum(~np.isnan(k))
+    size = 40_000
+    counts, k_sum, k_n = arr.summaries(np.random.default_rng(3), size)
+    # every row holds five respondents, each answer a whole number of times
+    assert (counts.sum(axis=1) == 5).all() and (k_n <= counts).all()
+    assert (k_n[:, 2] == 0).all() and (k_n[:, :2] == counts[:, :2]).all()
+    # category 0 draws k = 2 or 3: its sum lies between 2 and 3 per respondent
+    assert ((k_sum[:, 0] >= 2 * counts[:, 0]) & (k_sum[:, 0] <= 3 * counts[:, 0])).all()
+    # resampling with replacement: each respondent drawn Binomial(5, 1/5) times, so a
+    # category holding m of the five has mean 5 m/5 and variance 5 (m/5)(1 - m/5)
+    for j, m in enumerate([2, 2, 1]):
+        p = m / 5
+        assert counts[:, j].mean() == pytest.approx(5 * p, abs=4 * (5 * p * (1 - p) / size) ** .5)
+        assert counts[:, j].var() == pytest.approx(5 * p * (1 - p), rel=0.05)
+    # the platforms' sum in category 1: 1 x Bin(5, 1/5) + 4 x Bin(5, 1/5), a covariance of -1/5
+    assert k_sum[:, 1].mean() == pytest.approx(5.0, abs=0.05)
+    assert k_sum[:, 1].var() == pytest.approx(17 * 0.8 - 2 * 4 * 0.2, rel=0.05)
+    # without a generator, every row is the data
+    counts, k_sum, k_n = arr.summaries(None, 2)
+    assert counts.tolist() == [[2, 2, 1]] * 2 and k_sum.tolist() == [[5, 5, 0]] * 2
+    assert k_n.tolist() == [[2, 2, 0]] * 2
 
 
 def _model(name, n, se, aic, status="ok"):

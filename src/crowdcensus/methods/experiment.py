@@ -206,24 +206,24 @@ class RespondentArrays:
 
         With ``rng``, each of the ``size`` rows is a bootstrap resample of the
         respondents; without, every row is the observed data. Arrays are (size, C).
+        A resample only matters through how many times it holds each distinct
+        (category, platforms registered) answer, so those counts are drawn directly
+        (multinomial, as resampling n respondents with replacement gives them).
         """
         n, c = len(self.category), len(self.categories)
-        if rng is None:
-            idx = np.broadcast_to(np.arange(n), (size, n))
-        else:
-            idx = rng.integers(0, n, size=(size, n))
         has_k = ~np.isnan(self.n_registered)
-        k0 = np.where(has_k, self.n_registered, 0.0)
-        # one bin per (row, category): each resampled respondent adds to its row's bin
-        cell = (np.arange(size)[:, None] * c + self.category[idx]).ravel()
-        idx = idx.ravel()
-
-        def per_cell(weights: np.ndarray | None) -> np.ndarray:
-            w = None if weights is None else weights[idx]
-            return np.bincount(cell, weights=w, minlength=size * c).reshape(size, c)
-
-        counts = per_cell(None).astype(float)
-        return counts, per_cell(k0), per_cell(has_k.astype(float))
+        k0 = np.where(has_k, self.n_registered, -1.0)
+        cells, observed = np.unique(np.stack([self.category, k0], axis=1), axis=0,
+                                    return_counts=True)
+        if rng is None:
+            drawn = np.broadcast_to(observed.astype(float), (size, len(cells)))
+        else:
+            drawn = rng.multinomial(n, observed / n, size=size).astype(float)
+        onehot = np.zeros((len(cells), c))
+        onehot[np.arange(len(cells)), cells[:, 0].astype(int)] = 1.0
+        answered = cells[:, 1] >= 0
+        return (drawn @ onehot, drawn @ (onehot * np.where(answered, cells[:, 1], 0.0)[:, None]),
+                drawn @ (onehot * answered[:, None]))
 
 
 def reach_matrix(

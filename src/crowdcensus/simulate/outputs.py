@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +34,10 @@ REFERENCE_START = datetime(2025, 1, 6, tzinfo=UTC)
 _EARNINGS = [(0.5, "lt20"), (3, "20_99"), (8, "100_299"), (20, "300_999")]
 
 
-def _earnings(hours: float) -> str:
-    for limit, band in _EARNINGS:
-        if hours < limit:
-            return band
-    return "1000_plus"
+def _earnings(hours: np.ndarray) -> np.ndarray:
+    """The earnings band of each weekly hours figure (the first limit above it)."""
+    labels = np.array([band for _, band in _EARNINGS] + ["1000_plus"], dtype=object)
+    return labels[np.searchsorted([limit for limit, _ in _EARNINGS], hours, side="right")]
 
 
 def export_frame(world: World) -> pd.DataFrame:
@@ -50,21 +49,26 @@ def export_frame(world: World) -> pd.DataFrame:
     else:  # a world made before hours were drawn
         hours = np.round(np.minimum(world.rate[idx] * 1.5, 60.0), 1)
     country = world.scenario.scenario.country
-    last_month = [",".join(p for p in regs.split(",") if p == plat)
-                  for regs, plat in zip(r["platforms_registered"], r["platform"], strict=True)]
+    plats = r["platform"].to_numpy(dtype=object)
+    last_month = [plat if plat in regs.split(",") else ""
+                  for regs, plat in zip(r["platforms_registered"].to_numpy(dtype=object), plats,
+                                        strict=True)]
+    # ISO 8601 to the microsecond, UTC
+    start = np.datetime64(REFERENCE_START.replace(tzinfo=None), "us")
+    micros = np.round(r["day"].to_numpy(dtype=float) * 86_400e6).astype("timedelta64[us]")
+    submitted = np.char.add(np.datetime_as_string(start + micros, unit="us"), "+00:00")
     return pd.DataFrame({
         "worker_hash": r["worker"].to_numpy(),
         "wave": r["wave"].to_numpy(),
-        "platform": r["platform"].to_numpy(),
-        "submitted_at": [(REFERENCE_START + timedelta(days=float(d))).isoformat()
-                         for d in r["day"]],
+        "platform": plats,
+        "submitted_at": submitted,
         "completion_code": [f"SIM{i:06d}" for i in range(len(r))],
         "language": "en",
         "frequency": r["frequency"].to_numpy(),
         "platforms_registered": r["platforms_registered"].to_numpy(),
         "platforms_last_month": last_month,
         "hours_per_week": hours,
-        "earnings_band": [_earnings(h) for h in hours],
+        "earnings_band": _earnings(hours),
         "country": country if len(country) == 2 and country != "XX" else "ZZ",
         "attention_answer": "rarely",
         "attention_passed": True,

@@ -209,10 +209,11 @@ def _shifts(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
                                        "posterior_high", "narrowed", "informed_by_data"])
 
 
-def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0
-              ) -> JointSummary:
-    """The report's view of a fitted joint model (see the module docstring)."""
-    rng = np.random.default_rng(seed)
+def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0,
+              checks: bool = True) -> JointSummary:
+    """The report's view of a fitted joint model (see the module docstring);
+    ``checks=False`` leaves the predictive checks' table empty."""
+    checks_rng, shifts_rng = np.random.default_rng(seed).spawn(2)
     s = post.samples
     draws = tier_draws(s)
     tiers = {t: _figure(draws[t], level) for t in TIERS}
@@ -220,5 +221,6 @@ def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0
     return JointSummary(
         inference=post.method, converged=post.converged, problems=list(post.problems),
         diagnostics=post.diagnostics, tiers=tiers, bands=bands,
-        biases=_biases(s, data, level), checks=_checks(s | post.predictive, data, level, rng),
-        shifts=_shifts(s, data, level, rng), tier_draws=draws)
+        biases=_biases(s, data, level),
+        checks=_checks(s | post.predictive if checks else {}, data, level, checks_rng),
+        shifts=_shifts(s, data, level, shifts_rng), tier_draws=draws)
