@@ -326,6 +326,11 @@ def test_predictive_sites_apart_from_the_draws(tmp_path):
     for k, v in (main | predictive).items():
         assert np.asarray(v) == pytest.approx(np.asarray(every[k]), rel=1e-10), k
 
+    # the Hessian row by row equals JAX's all at once
+    x = zs[0]
+    assert np.asarray(compiled.hessian(x, arrays)) == pytest.approx(
+        np.asarray(jax.hessian(compiled.potential)(x, arrays)), rel=1e-9, abs=1e-9)
+
     post = fit_joint(data, method="laplace", seed=2)
     assert len(post.samples["workers"]) == 1000
     assert {len(v) for v in post.predictive.values()} == {PREDICTIVE_DRAWS}
