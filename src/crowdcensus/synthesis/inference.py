@@ -274,7 +274,7 @@ def find_mode(model: CompiledModel, arrays: dict, start: np.ndarray, seed: int =
         best.success = bool(best.success or np.max(np.abs(fun(best.x)[1])) < 1e-2)
         return best
 
-    def best(found):
+    def highest(found):
         ok = [r for r in found if r.success and np.isfinite(r.fun)] or found
         return min(ok, key=lambda r: r.fun)
 
@@ -283,12 +283,12 @@ def find_mode(model: CompiledModel, arrays: dict, start: np.ndarray, seed: int =
     found = [search(start)]
     for _ in range(restarts):
         found.append(search(start + 0.5 * rng.standard_normal(start.shape)))
-        top = best(found)
+        top = highest(found)
         # the highest point found twice: a further start is not worth its cost
         if top.success and sum(abs(r.fun - top.fun) <= MODE_AGREE for r in found
                                if r.success) >= 2:
             break
-    return best(found)
+    return highest(found)
 
 
 def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: int = 2,
