@@ -132,3 +132,34 @@ def test_a_fit_that_does_not_converge_prints_no_figure():
     assert r.combined == {} and r.disjoint == {}
     assert any("did not converge" in w for w in r.warnings)
     assert r.baseline["occasional"].estimate > 0
+
+
+def test_chains_that_mix_slowly_run_on_from_where_they_stopped(monkeypatch):
+    """When the effective sample size falls short the chains continue (the draws double
+    each time), keeping the draws they made; too many divergences stop them at once."""
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis import diagnostics, inference
+    from crowdcensus.synthesis.data import synthesis_data
+
+    data = synthesis_data(load_study(FRANCE / "study.toml"))
+    monkeypatch.setattr(diagnostics, "MIN_ESS", 1e9)  # never enough
+
+    def fit():
+        return inference.fit_joint(data, "nuts", seed=2, warmup=100, draws=100,
+                                   predictive=False)
+
+    monkeypatch.setattr(inference, "NUTS_EXTENSIONS", 0)
+    once = fit()
+    monkeypatch.setattr(inference, "NUTS_EXTENSIONS", 2)
+    longer = fit()
+    assert (once.diagnostics["runs"], once.diagnostics["draws"]) == (1, 100)
+    assert (longer.diagnostics["runs"], longer.diagnostics["draws"]) == (3, 400)
+    assert not longer.converged and "effective sample size" in longer.problems[0]
+    first = longer.samples["workers"].reshape(2, 400)[:, :100]
+    np.testing.assert_array_equal(first, once.samples["workers"].reshape(2, 100))
+    assert np.ptp(longer.samples["workers"].reshape(2, 400)[:, 100:]) > 0
+
+    monkeypatch.setattr(diagnostics, "MAX_DIVERGENT", -1.0)  # every fit "diverges"
+    refused = fit()
+    assert refused.diagnostics["runs"] == 1
+    assert any("diverged" in p for p in refused.problems)

@@ -60,7 +60,7 @@ def _jax():
     return jax
 
 
-#: How many times NUTS may run again, with twice the warm-up and draws, when the
+#: How many times NUTS's chains may run on, each time doubling the draws, when the
 #: diagnostics fail on R-hat or effective sample size.
 NUTS_EXTENSIONS = 2
 
@@ -104,9 +104,11 @@ class CompiledModel:
         def pe(z, arr):
             return potential_energy(joint_model, args(arr), {}, self.unravel(z))
 
+        # the model is traced once, by `potential`; its gradient, Hessian and the sampler
+        # differentiate that trace instead of tracing the model again
         self.potential = jax.jit(pe)
-        self.value_and_grad = jax.jit(jax.value_and_grad(pe))
-        grad = jax.grad(pe)
+        self.value_and_grad = jax.jit(jax.value_and_grad(self.potential))
+        grad = jax.grad(self.potential)
 
         def hessian(z, arr):
             # one Hessian-vector product per row, in sequence (lax.map): on `subset` a
@@ -135,7 +137,9 @@ class CompiledModel:
         self.predictive = jax.jit(lambda zs, arr: constrained(zs, arr, True))
 
     def nuts_runner(self, warmup: int, draws: int):
-        """A compiled function running one NUTS chain: (key, start, inverse mass, arrays)."""
+        """Two compiled functions of one NUTS chain: ``run(key, start, inverse mass,
+        arrays)`` warms up and draws, and ``more(state, arrays)`` continues a run's last
+        state for ``draws`` further draws (the step size stays as adapted)."""
         key = (warmup, draws)
         if key not in self._runners:
             jax = _jax()
@@ -144,20 +148,26 @@ class CompiledModel:
             init_kernel, sample_kernel = hmc(
                 potential_fn_gen=lambda arr: (lambda z: self.potential(z, arr)), algo="NUTS")
 
+            def chain(state, arr, length):
+                def step(st, _):
+                    st = sample_kernel(st, model_args=(arr,))
+                    return st, (st.z, st.diverging, st.num_steps)
+
+                return jax.lax.scan(step, state, None, length=length)
+
             def run(rng, z0, inv_mass, arr):
                 state = init_kernel(z0, warmup, step_size=0.5, inverse_mass_matrix=inv_mass,
                                     dense_mass=True, target_accept_prob=0.9,
                                     adapt_mass_matrix=ADAPT_MASS, max_tree_depth=8,
                                     model_args=(arr,), rng_key=rng)
+                last, (zs, div, steps) = chain(state, arr, warmup + draws)
+                return last, zs[warmup:], div[warmup:], steps
 
-                def step(st, _):
-                    st = sample_kernel(st, model_args=(arr,))
-                    return st, (st.z, st.diverging, st.num_steps)
+            def more(state, arr):
+                last, (zs, div, steps) = chain(state, arr, draws)
+                return last, zs, div, steps
 
-                last, (zs, div, steps) = jax.lax.scan(step, state, None, length=warmup + draws)
-                return zs[warmup:], div[warmup:], steps, last.adapt_state.step_size
-
-            self._runners[key] = jax.jit(run)
+            self._runners[key] = (jax.jit(run), jax.jit(more))
         return self._runners[key]
 
     @classmethod
@@ -214,6 +224,24 @@ def _predictive(model: CompiledModel, flat: np.ndarray, arrays: dict) -> dict:
                                  ).round().astype(int))
     return {k: np.asarray(v) for k, v in model.predictive(jnp.asarray(flat[keep]),
                                                           arrays).items()}
+
+
+def _constrained(model: CompiledModel, x_mode: np.ndarray, flat: np.ndarray, arrays: dict
+                 ) -> tuple[dict, dict]:
+    """The mode's and the draws' constrained values, in one call of the compiled program
+    (a call for the mode alone would compile another program, of one row)."""
+    import jax.numpy as jnp
+
+    rows = {k: np.asarray(v) for k, v in
+            model.constrain(jnp.asarray(np.vstack([x_mode[None, :], flat])), arrays).items()}
+    return {k: v[0] for k, v in rows.items()}, {k: v[1:] for k, v in rows.items()}
+
+
+def _stack(outs: list) -> tuple:
+    """One chain's outputs per list item -> the same outputs with a leading chain axis."""
+    import jax
+
+    return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *outs)
 
 
 def _inverse_mass(hess: np.ndarray) -> np.ndarray:
@@ -347,8 +375,6 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         raise ModelError("the joint model's posterior could not be evaluated (the inputs "
                          "contradict each other?)")
     x_mode = np.asarray(res.x)
-    mode = {k: np.asarray(v)[0] for k, v in
-            model.constrain(jnp.asarray(x_mode[None, :]), arrays).items()}
     key = jax.random.PRNGKey(seed)
     problems: list[str] = []
     if method == "laplace":
@@ -368,8 +394,7 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         z = rng.standard_normal((chains * draws, len(x_mode)))
         # x + L^{-T} z has covariance (L L^T)^{-1} = H^{-1}
         flat = x_mode[None, :] + np.linalg.solve(chol.T, z.T).T
-        samples = {k: np.asarray(v) for k, v in model.constrain(jnp.asarray(flat),
-                                                                arrays).items()}
+        mode, samples = _constrained(model, x_mode, flat, arrays)
         if not res.success:
             problems.append(f"the search for the posterior mode stopped early ({res.message})")
         return Posterior(samples, "laplace", mode, {"hessian_positive_definite": ok,
@@ -378,35 +403,47 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
                          predictive=_predictive(model, flat, arrays) if predictive else {})
     hess = np.asarray(model.hessian(jnp.asarray(x_mode), arrays), dtype=float)
     inv_mass = jnp.asarray(_inverse_mass(hess))
-    from crowdcensus.synthesis.diagnostics import nuts_diagnostics
+    from crowdcensus.synthesis.diagnostics import MAX_DIVERGENT, nuts_diagnostics
 
     n_dev = jax.local_device_count()
     z0 = jnp.asarray(x_mode)
-    # chains that mix slowly (a weakly identified posterior) get longer runs: up to
-    # NUTS_EXTENSIONS times, twice the warm-up and draws, before the fit is refused
+    keys = jax.random.split(key, chains)
+    run, more = model.nuts_runner(warmup, draws)
+    parallel = n_dev >= chains > 1
+    if parallel:
+        stack = lambda x: jnp.broadcast_to(x, (chains, *x.shape))  # noqa: E731
+        out = jax.pmap(run, in_axes=(0, 0, 0, None))(keys, stack(z0), stack(inv_mass), arrays)
+    else:
+        out = _stack([run(k, z0, inv_mass, arrays) for k in keys])
+    state, zs, div, steps = out
+    z_parts, div_parts, step_parts = [np.asarray(zs)], [np.asarray(div)], [np.asarray(steps)]
+    # chains that mix slowly (a weakly identified posterior) run on from where they
+    # stopped, with the adapted step size: up to NUTS_EXTENSIONS times, each doubling the
+    # draws, before the fit is refused
     for attempt in range(NUTS_EXTENSIONS + 1):
-        w_n, d_n = warmup * 2 ** attempt, draws * 2 ** attempt
-        keys = jax.random.split(jax.random.fold_in(key, attempt), chains)
-        run = model.nuts_runner(w_n, d_n)
-        if n_dev >= chains > 1:
-            stack = lambda x: jnp.broadcast_to(x, (chains, *x.shape))  # noqa: E731
-            zs, div, steps, step_size = jax.pmap(run, in_axes=(0, 0, 0, None))(
-                keys, stack(z0), stack(inv_mass), arrays)
-        else:
-            outs = [run(k, z0, inv_mass, arrays) for k in keys]
-            zs, div, steps, step_size = (jnp.stack([o[i] for o in outs]) for i in range(4))
-        z = np.asarray(zs)                                             # (chains, draws, d)
+        z = np.concatenate(z_parts, axis=1)                            # (chains, draws, d)
         flat = z.reshape(-1, z.shape[-1])
-        samples = {k: np.asarray(v) for k, v in model.constrain(jnp.asarray(flat),
-                                                                arrays).items()}
-        grouped = {k: v.reshape(chains, d_n, *v.shape[1:]) for k, v in samples.items()}
-        diag, problems = nuts_diagnostics(grouped, np.asarray(div), chains)
-        if not problems or diag["divergences"] > 0:  # more draws do not cure divergences
-            break
-    steps = np.asarray(steps)
-    diag["warmup"], diag["draws"], diag["runs"] = w_n, d_n, attempt + 1
-    diag["leapfrog_steps_warmup"] = float(steps[:, :w_n].mean())
-    diag["leapfrog_steps_sampling"] = float(steps[:, w_n:].mean())
-    diag["step_size"] = [float(x) for x in np.asarray(step_size).ravel()]
+        mode, samples = _constrained(model, x_mode, flat, arrays)
+        grouped = {k: v.reshape(chains, z.shape[1], *v.shape[1:]) for k, v in samples.items()}
+        diag, problems = nuts_diagnostics(grouped, np.concatenate(div_parts, axis=1), chains)
+        too_many = diag["divergences"] > MAX_DIVERGENT * diag["transitions"]
+        if not problems or too_many or attempt == NUTS_EXTENSIONS:
+            break  # more draws do not cure divergences
+        for _ in range(2 ** attempt):
+            if parallel:
+                state, zs, div, steps = jax.pmap(more, in_axes=(0, None))(state, arrays)
+            else:
+                state, zs, div, steps = _stack([
+                    more(jax.tree_util.tree_map(lambda x, i=i: x[i], state), arrays)
+                    for i in range(chains)])
+            z_parts.append(np.asarray(zs))
+            div_parts.append(np.asarray(div))
+            step_parts.append(np.asarray(steps))
+    steps = np.concatenate(step_parts, axis=1)
+    diag["warmup"], diag["draws"], diag["runs"] = warmup, z.shape[1], attempt + 1
+    diag["leapfrog_steps_warmup"] = float(steps[:, :warmup].mean())
+    diag["leapfrog_steps_sampling"] = float(steps[:, warmup:].mean())
+    diag["step_size"] = [float(x) for x in
+                         np.asarray(state.adapt_state.step_size).ravel()]
     return Posterior(samples, "nuts", mode, diag, converged=not problems, problems=problems,
                      predictive=_predictive(model, flat, arrays) if predictive else {})
