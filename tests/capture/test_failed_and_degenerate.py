@@ -170,3 +170,19 @@ def test_recession_without_the_full_table():
     assert table["Mth Poisson2"].status_.startswith("degenerate")
     assert table["Mth Darroch"].status_.startswith("degenerate")
     assert table["Mt"].usable
+
+
+def test_a_suspect_fit_is_checked_for_recession_whatever_its_information():
+    """How far Newton's iterations go towards a receding fit depends on the machine's
+    rounding; a fit that did not converge or left nobody unseen runs the linear program
+    even when its information matrix does not look singular."""
+    from crowdcensus.capture.closed.timeeffects import TimeEffectsDesign
+
+    t = 12
+    H = np.zeros((98, t), dtype=int)
+    H[np.arange(97), np.arange(97) % t] = 1
+    H[97, [1, 3]] = 1
+    design = TimeEffectsDesign("Mth Poisson2", CaptureHistories.from_matrix(H))
+    well_conditioned = np.eye(t + 2)
+    assert design._direction(well_conditioned) is None
+    assert design._direction(well_conditioned, suspect=True) == "n"

@@ -362,27 +362,30 @@ class TimeEffectsDesign:
             coef=coef, cov=cov, names=names, converged=converged, rank=len(theta),
             kernel=ll, abundance=self.n_captured + n0, variance=n0 + n0 * n0 * cov[0, 0],
             fitted=fitted[1:], design=self, removed=removed,
-            direction=None if y0 is not None else self._direction(info),
+            direction=None if y0 is not None else self._direction(
+                info, suspect=not converged or n0 < 1e-9 * max(self.n_captured, 1)),
         )
 
-    def _direction(self, info: np.ndarray) -> str | None:
+    def _direction(self, info: np.ndarray, suspect: bool = False) -> str | None:
         """Direction of recession of the fit (see :mod:`.recession`). The linear program
         runs only when the information matrix, scaled to a unit diagonal, is nearly
         singular: at convergence, a direction along which the likelihood still rises
-        carries almost no information (the cells it empties have means near 0). An
-        occasion on which nobody was caught recedes alone (its rate goes to 0), which the
-        scaling hides: it is read off the data."""
+        carries almost no information (the cells it empties have means near 0). Where the
+        iterations stop short of that (how far they get depends on the machine's rounding),
+        a fit that did not converge or left nobody unseen (``suspect``) runs the linear
+        program too. An occasion on which nobody was caught recedes alone (its rate goes
+        to 0), which the scaling hides: it is read off the data."""
+        from crowdcensus.capture.closed.recession import time_effects_direction
+
         empty = "zero" if np.any(self.nj == 0) else None
         d = np.sqrt(np.clip(np.diag(info), 1e-300, None))
         with np.errstate(all="ignore"):
             scaled = info / np.outer(d, d)
+        recede = lambda: time_effects_direction(  # noqa: E731
+            self.observed, self.H[:, self.active], np.zeros(len(self.active)))
         if np.all(np.isfinite(scaled)) and np.linalg.eigvalsh(scaled)[0] > RECESSION_EIGEN:
-            return empty
-        from crowdcensus.capture.closed.recession import time_effects_direction
-
-        found = time_effects_direction(self.observed, self.H[:, self.active],
-                                       np.zeros(len(self.active)))
-        return found or "zero"
+            return (recede() or empty) if suspect else empty
+        return recede() or "zero"
 
     def frequencies(self, fit: LogLinearFit) -> tuple[np.ndarray, np.ndarray]:
         return self.F, fit.fitted
