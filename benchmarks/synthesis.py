@@ -14,8 +14,15 @@ study, builds the model's data and fits it twice. Printed per line:
 Each configuration runs "cold" (an empty JAX compilation cache) and then "warm"
 (the cache the cold run filled, as a user's next ``crowdcensus run`` finds it).
 
+``--seeds N`` instead fits each study by NUTS with seeds 0 to N-1 in one process
+and prints, per fit, its time (the first includes compiling), how many runs the
+chains needed (1: the first; 2 and 3: they ran on for twice and four times the
+draws), leapfrog steps per draw, divergences, the smallest effective sample size
+and the largest R-hat over every quantity, and whether the fit was accepted.
+
     .venv/bin/python benchmarks/synthesis.py
     .venv/bin/python benchmarks/synthesis.py --studies france-2018 --inference nuts
+    .venv/bin/python benchmarks/synthesis.py --studies simulated --seeds 10
 """
 
 from __future__ import annotations
@@ -49,14 +56,8 @@ def _study(name: str, folder: Path) -> Path:
     return write_simulation(world, folder)
 
 
-def child(name: str, inference: str) -> dict:
-    t0 = time.perf_counter()
-    from crowdcensus.synthesis.inference import _jax, fit_joint
-
-    _jax()
-    import numpyro  # noqa: F401
-
-    t1 = time.perf_counter()
+def _data(name: str):
+    """The study and the joint model's data for one of STUDIES."""
     from crowdcensus.sources.responses import read_responses
     from crowdcensus.study import load_study
     from crowdcensus.synthesis.data import synthesis_data
@@ -68,7 +69,18 @@ def child(name: str, inference: str) -> dict:
         if study.responses_path() is not None:
             responses = read_responses(study.responses_path(), exp.columns.model_dump(),
                                        exp.answers)
-        data = synthesis_data(study, responses)
+        return study, synthesis_data(study, responses)
+
+
+def child(name: str, inference: str) -> dict:
+    t0 = time.perf_counter()
+    from crowdcensus.synthesis.inference import _jax, fit_joint
+
+    _jax()
+    import numpyro  # noqa: F401
+
+    t1 = time.perf_counter()
+    study, data = _data(name)
     cfg = study.synthesis
     times, post = [], None
     for seed in (1, 2):
@@ -82,13 +94,37 @@ def child(name: str, inference: str) -> dict:
             "converged": bool(post.converged)}
 
 
+def seeds(name: str, n: int) -> None:
+    """NUTS fits of one study with seeds 0 .. n-1, one line each."""
+    from crowdcensus.synthesis.inference import fit_joint
+
+    study, data = _data(name)
+    cfg = study.synthesis
+    print(f"{'study':22s} {'seed':>4s} {'time':>6s} {'runs':>4s} {'leapfrogs':>9s} "
+          f"{'divergent':>9s} {'min ESS':>7s} {'max R-hat':>9s}  accepted")
+    for seed in range(n):
+        t = time.perf_counter()
+        post = fit_joint(data, method="nuts", seed=seed, chains=cfg.chains,
+                         warmup=cfg.warmup, draws=cfg.draws, predictive=False)
+        d = post.diagnostics
+        print(f"{name:22s} {seed:4d} {time.perf_counter() - t:5.1f}s {d['runs']:4d} "
+              f"{d['leapfrog_steps_sampling']:9.1f} {d['divergences']:9d} "
+              f"{d['min_ess']:7.0f} {d['max_r_hat']:9.3f}  {post.converged}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--studies", nargs="+", default=list(STUDIES))
     ap.add_argument("--inference", nargs="+", default=["nuts", "laplace"],
                     choices=["nuts", "laplace"])
+    ap.add_argument("--seeds", type=int, default=0,
+                    help="NUTS fits with seeds 0..N-1 in one process, one line each")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.seeds:
+        for name in args.studies:
+            seeds(name, args.seeds)
+        return
     if args.child:
         print(json.dumps(child(*args.child)))
         return
