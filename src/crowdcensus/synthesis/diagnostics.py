@@ -69,11 +69,12 @@ def nuts_diagnostics(grouped: dict[str, np.ndarray], diverging: np.ndarray, chai
         worst = min(low_ess, key=low_ess.get)
         problems.append(f"effective sample size below {MIN_ESS:.0f} for {len(low_ess)} "
                         f"quantities (worst: {worst}, {low_ess[worst]:.0f})")
-    if n_total and n_div / n_total > MAX_DIVERGENT:
+    too_many_divergent = bool(n_total and n_div / n_total > MAX_DIVERGENT)
+    if too_many_divergent:
         problems.append(f"{n_div} of {n_total} transitions diverged: the sampler could not "
                         "explore the posterior reliably")
     diag = {"r_hat": rhat, "ess": ess, "divergences": n_div, "transitions": n_total,
-            "chains": chains,
+            "too_many_divergent": too_many_divergent, "chains": chains,
             "max_r_hat": max(rhat.values()) if rhat else float("nan"),
             "min_ess": min(ess.values()) if ess else float("nan")}
     return diag, problems

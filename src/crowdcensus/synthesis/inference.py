@@ -403,7 +403,7 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
                          predictive=_predictive(model, flat, arrays) if predictive else {})
     hess = np.asarray(model.hessian(jnp.asarray(x_mode), arrays), dtype=float)
     inv_mass = jnp.asarray(_inverse_mass(hess))
-    from crowdcensus.synthesis.diagnostics import MAX_DIVERGENT, nuts_diagnostics
+    from crowdcensus.synthesis.diagnostics import nuts_diagnostics
 
     n_dev = jax.local_device_count()
     z0 = jnp.asarray(x_mode)
@@ -417,17 +417,20 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         out = _stack([run(k, z0, inv_mass, arrays) for k in keys])
     state, zs, div, steps = out
     z_parts, div_parts, step_parts = [np.asarray(zs)], [np.asarray(div)], [np.asarray(steps)]
+
+    def by_chain(values: dict) -> dict:  # (chains * n, ...) -> (chains, n, ...)
+        return {k: v.reshape(chains, -1, *v.shape[1:]) for k, v in values.items()}
+
+    mode, first = _constrained(model, x_mode, z_parts[0].reshape(-1, z0.shape[0]), arrays)
+    value_parts = [by_chain(first)]
     # chains that mix slowly (a weakly identified posterior) run on from where they
     # stopped, with the adapted step size: up to NUTS_EXTENSIONS times, each doubling the
     # draws, before the fit is refused
     for attempt in range(NUTS_EXTENSIONS + 1):
-        z = np.concatenate(z_parts, axis=1)                            # (chains, draws, d)
-        flat = z.reshape(-1, z.shape[-1])
-        mode, samples = _constrained(model, x_mode, flat, arrays)
-        grouped = {k: v.reshape(chains, z.shape[1], *v.shape[1:]) for k, v in samples.items()}
+        grouped = {k: np.concatenate([p[k] for p in value_parts], axis=1)
+                   for k in value_parts[0]}
         diag, problems = nuts_diagnostics(grouped, np.concatenate(div_parts, axis=1), chains)
-        too_many = diag["divergences"] > MAX_DIVERGENT * diag["transitions"]
-        if not problems or too_many or attempt == NUTS_EXTENSIONS:
+        if not problems or diag["too_many_divergent"] or attempt == NUTS_EXTENSIONS:
             break  # more draws do not cure divergences
         for _ in range(2 ** attempt):
             if parallel:
@@ -439,6 +442,12 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
             z_parts.append(np.asarray(zs))
             div_parts.append(np.asarray(div))
             step_parts.append(np.asarray(steps))
+            # only the new draws are constrained (one program for every extension)
+            value_parts.append(by_chain({k: np.asarray(v) for k, v in model.constrain(
+                jnp.asarray(z_parts[-1].reshape(-1, z0.shape[0])), arrays).items()}))
+    samples = {k: v.reshape(-1, *v.shape[2:]) for k, v in grouped.items()}
+    z = np.concatenate(z_parts, axis=1)                                # (chains, draws, d)
+    flat = z.reshape(-1, z.shape[-1])
     steps = np.concatenate(step_parts, axis=1)
     diag["warmup"], diag["draws"], diag["runs"] = warmup, z.shape[1], attempt + 1
     diag["leapfrog_steps_warmup"] = float(steps[:, :warmup].mean())
