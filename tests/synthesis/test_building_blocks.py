@@ -348,3 +348,51 @@ def test_predictive_sites_apart_from_the_draws(tmp_path):
     assert (full.checks["method"] == "experiment").any()
     assert lean.tiers == full.tiers
     pd.testing.assert_frame_equal(lean.shifts, full.shifts)
+
+    # the stated inflation is the country's: one prior-to-posterior row, for the common
+    # factor, and each platform's inflation among the biases
+    label = data.priors.declaration_inflation.label
+    rows = full.shifts[full.shifts["assumption"].str.startswith(label)]
+    assert len(rows) == 1 and rows.iloc[0]["assumption"] == label
+    assert rows.iloc[0]["posterior"] == pytest.approx(
+        float(np.median(post.samples["inflation_common"])), rel=1e-9)
+    per_platform = full.biases[full.biases["quantity"].str.endswith(": declaration inflation")]
+    assert len(per_platform) == data.n_platforms == 5
+    assert (per_platform["low"] >= 1).all()
+
+
+def _inflation_prior(spec: tuple, platforms: int, n: int = 4000) -> np.ndarray:
+    import jax
+    from numpyro.infer import Predictive
+
+    from crowdcensus.methods.declared import _inflation
+
+    def model():
+        _inflation(spec, platforms)
+
+    draws = Predictive(model, num_samples=n)(jax.random.PRNGKey(3))
+    return np.asarray(draws["declaration_inflation"])
+
+
+def test_declaration_inflation_is_the_countrys_on_every_platform():
+    """The stated inflation is one country-level factor: a study with more platforms does
+    not know their average inflation better a priori (with one independent prior per
+    platform, the spread of the average of five would be 1/sqrt(5) = 0.45 of one's)."""
+    sd = 0.2
+    one = _inflation_prior(("declaration_inflation", "lognormal_ge1", (0.0, sd)), 1)
+    five = _inflation_prior(("declaration_inflation", "lognormal_ge1", (0.0, sd)), 5)
+    assert one.shape == (4000, 1) and five.shape == (4000, 5)
+    assert (one >= 1).all() and (five >= 1).all()
+    # one platform: the stated prior itself (log inflation half-normal: median 0.674 sd)
+    assert np.median(np.log(one)) == pytest.approx(0.674 * sd, rel=0.06)
+    average = np.log(five).mean(axis=1)
+    assert np.std(average) > 0.8 * np.std(np.log(one))
+    # the platforms differ around the country's factor, but move with it
+    logs = np.log(five)
+    assert np.corrcoef(logs[:, 0], logs[:, 1])[0, 1] > 0.6
+    assert np.std(np.log(logs[:, 0] / logs[:, 1])) == pytest.approx(0.3 * np.sqrt(2), rel=0.1)
+
+
+def test_a_fixed_inflation_is_the_same_on_every_platform():
+    draws = _inflation_prior(("declaration_inflation", "fixed", (1.3,)), 3, n=10)
+    assert np.allclose(draws, 1.3, rtol=1e-6, atol=0)

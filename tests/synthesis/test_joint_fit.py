@@ -143,6 +143,7 @@ def test_chains_that_mix_slowly_run_on_from_where_they_stopped(monkeypatch):
 
     data = synthesis_data(load_study(FRANCE / "study.toml"))
     monkeypatch.setattr(diagnostics, "MIN_ESS", 1e9)  # never enough
+    monkeypatch.setattr(diagnostics, "MAX_DIVERGENT", 2.0)  # never too many (short runs)
 
     def fit():
         return inference.fit_joint(data, "nuts", seed=2, warmup=100, draws=100,
@@ -154,7 +155,8 @@ def test_chains_that_mix_slowly_run_on_from_where_they_stopped(monkeypatch):
     longer = fit()
     assert (once.diagnostics["runs"], once.diagnostics["draws"]) == (1, 100)
     assert (longer.diagnostics["runs"], longer.diagnostics["draws"]) == (3, 400)
-    assert not longer.converged and "effective sample size" in longer.problems[0]
+    assert not longer.converged
+    assert any("effective sample size" in p for p in longer.problems)
     first = longer.samples["workers"].reshape(2, 400)[:, :100]
     np.testing.assert_array_equal(first, once.samples["workers"].reshape(2, 100))
     assert np.ptp(longer.samples["workers"].reshape(2, 400)[:, 100:]) > 0

@@ -38,6 +38,36 @@ def declared_occasional(
     return declared_registrations(values, figures) / np.asarray(multihoming, dtype=float)
 
 
+#: Spread, on the log scale, of a platform's log inflation around the country's.
+INFLATION_SPREAD = 0.3
+
+
+def _inflation(spec: tuple, j: int):
+    """The declaration inflation of each of ``j`` platforms: the study's stated inflation
+    is the country's (one common factor), and each platform's log inflation is the
+    country's times :math:`e^{\\eta_j}`, :math:`\\eta_j \\sim N(0, 0.3^2)`.
+
+    Independent priors per platform would make the average inflation of a study with
+    more platforms ever better known a priori (its spread falls as one over the square
+    root of their number), though nothing measured it; with a common factor, the prior of
+    the average is as wide as the study states."""
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+
+    from crowdcensus.synthesis.population import prior_site
+
+    _, kind, params = spec
+    if kind == "fixed":
+        return numpyro.deterministic("declaration_inflation", jnp.full(j, params[0]))
+    common = prior_site("inflation_common", ("inflation_common", kind, params))
+    if j == 1:
+        return numpyro.deterministic("declaration_inflation", jnp.reshape(common, (1,)))
+    eta = numpyro.sample("inflation_platform", dist.Normal(0.0, INFLATION_SPREAD).expand([j]))
+    return numpyro.deterministic("declaration_inflation",
+                                 jnp.exp(jnp.log(common) * jnp.exp(eta)))
+
+
 class DeclaredRegistrations:
     """Method 1 as an observation model of the joint model (:mod:`crowdcensus.synthesis`).
 
@@ -47,7 +77,8 @@ class DeclaredRegistrations:
     population), :math:`d_j` the share of its accounts that are dormant (people
     who do not work: on the logit scale, a common centre with the stated
     prior plus a N(0, 0.3^2) deviation per platform), :math:`\\phi_j \\ge 1` the declaration's
-    inflation (test and duplicate accounts, other countries), :math:`s_j` the
+    inflation (test and duplicate accounts, other countries; the country's, with a
+    deviation per platform: :func:`_inflation`), :math:`s_j` the
     log-scale error of the declared figure (a quarter of its stated log range).
     Both biases can only overstate the workers, so the declared figures bound
     the population from above; the dormant share and the inflation are what
@@ -72,7 +103,6 @@ class DeclaredRegistrations:
         import numpyro
         import numpyro.distributions as dist
 
-        from crowdcensus.synthesis.population import prior_site
 
         if not any(cfg.declared_mask):
             return
@@ -92,8 +122,7 @@ class DeclaredRegistrations:
         else:
             logit_d = jnp.full(j, logit_c)
         dormant = numpyro.deterministic("dormant_share", jax.nn.sigmoid(logit_d))
-        inflation = prior_site("declaration_inflation", specs["declaration_inflation"],
-                               shape=(j,))
+        inflation = _inflation(specs["declaration_inflation"], j)
         bias = numpyro.deterministic("declared_bias", inflation / (1 - dormant))
         expected = jnp.log(pop.registered) + jnp.log(bias)
         numpyro.deterministic("declared_expected", jnp.exp(expected))

@@ -10,7 +10,7 @@ informative default applies. The defaults, and why, are in
 parameter                  default prior                                   95% of its mass
 =========================  =============================================  =====================
 dormant share              Beta(1, 3): most likely 0, mean 0.25            0.01 to 0.71
-declaration inflation      log inflation half-normal, sd 0.2               1.00 to 1.48
+declaration inflation      log inflation half-normal, sd 0.2 (country)     1.00 to 1.48
 visitors per person        log visitors half-normal, sd 0.1                1.00 to 1.22
 worker share of visitors   Beta(6, 1.5)                                    0.47 to 0.98
 misreported frequency      Beta(1.5, 10)                                   0.01 to 0.36

@@ -189,6 +189,8 @@ def _shifts(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
         if prior.kind == "fixed":
             continue
         key = prior.name
+        if key == "declaration_inflation" and "inflation_common" in s:
+            key = "inflation_common"  # the stated prior is the country's inflation
         if key not in s:
             continue
         post = np.asarray(s[key], dtype=float)
