@@ -103,7 +103,6 @@ class DeclaredRegistrations:
         import numpyro
         import numpyro.distributions as dist
 
-
         if not any(cfg.declared_mask):
             return
         j = cfg.n_platforms
