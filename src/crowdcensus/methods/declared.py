@@ -60,7 +60,7 @@ def _inflation(spec: tuple, j: int):
     _, kind, params = spec
     if kind == "fixed":
         return numpyro.deterministic("declaration_inflation", jnp.full(j, params[0]))
-    common = prior_site("inflation_common", ("inflation_common", kind, params))
+    common = prior_site("inflation_common", spec)
     if j == 1:
         return numpyro.deterministic("declaration_inflation", jnp.reshape(common, (1,)))
     eta = numpyro.sample("inflation_platform", dist.Normal(0.0, INFLATION_SPREAD).expand([j]))
