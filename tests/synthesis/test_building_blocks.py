@@ -396,3 +396,28 @@ def test_declaration_inflation_is_the_countrys_on_every_platform():
 def test_a_fixed_inflation_is_the_same_on_every_platform():
     draws = _inflation_prior(("declaration_inflation", "fixed", (1.3,)), 3, n=10)
     assert np.allclose(draws, 1.3, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize(("mu", "sd"), [(0.0, 0.2), (0.3, 0.15), (-0.2, 0.4)])
+def test_a_factors_coordinate_is_its_priors_normal_quantile(mu, sd):
+    """A factor >= 1 is sampled through the standard normal quantile of its prior: the map
+    is scipy's truncated normal quantile, reaches 0 (a factor of 1) smoothly and keeps a
+    finite slope there, so the sampler's coordinate has no tail running off to minus
+    infinity."""
+    from scipy.stats import norm, truncnorm
+
+    from crowdcensus.synthesis.inference import _jax
+    from crowdcensus.synthesis.population import truncated_log
+
+    jax = _jax()  # 64-bit floats, as in every fit
+
+    z = np.linspace(-6.0, 6.0, 49)
+    expected = truncnorm.ppf(norm.cdf(z), (0.0 - mu) / sd, np.inf, loc=mu, scale=sd)
+    got = np.asarray(jax.vmap(lambda v: truncated_log(mu, sd, v))(z))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12)
+    assert (got >= 0).all() and np.all(np.diff(got) > 0)
+    slope = np.asarray(jax.vmap(jax.grad(lambda v: truncated_log(mu, sd, v)))(z))
+    assert np.isfinite(slope).all() and (slope > 0).all()
+    # at the prior's median the factor is the truncated normal's median
+    assert float(truncated_log(mu, sd, 0.0)) == pytest.approx(
+        truncnorm.median((0.0 - mu) / sd, np.inf, loc=mu, scale=sd), rel=1e-9)

@@ -284,9 +284,9 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
         "registration_logit": np.full(j, -1.0), "registration_activity": 0.0,
         "platform_split": np.full(j, 1.0 / j),
         "dormant_platform": np.zeros(j),
-        "inflation_common_log": np.log(prior_centre("declaration_inflation", 1.0)),
+        "inflation_common_z": 0.0,
         "inflation_platform": np.zeros(j),
-        "visitors_per_person_log": np.log(prior_centre("visitors_per_person", 1.0)),
+        "visitors_per_person_z": 0.0,
         "misreport": 0.05, "takeup_logit": 0.0, "takeup_sd": 0.3,
         "after_answer": 0.0, "log_sight": 0.0, "hours_per_visit_log": 0.4, "hours_sd": 0.5,
         "arrival_share": 0.1, "departure_share": 0.1, "visit_weights": np.full(j, 1.0 / j),
@@ -295,7 +295,7 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
     for i in range(j):
         v[f"worker_share_{i}"] = prior_centre(f"worker_share_{i}", 0.8)
     if cfg.stated_multihoming:
-        v["multihoming_log"] = np.log(prior_centre("multihoming", 1.3))
+        v["multihoming_z"] = 0.0
     kind, params = specs["dormant_share"][1], specs["dormant_share"][2]
     if kind == "logitnormal":
         v["dormant_logit"] = params[0]

@@ -73,9 +73,24 @@ class Population:
     posted_share: Any = None   # (S,) share of visits to posted platforms, when estimated
 
 
+def truncated_log(mu, sd, z):
+    """The quantile of N(mu, sd^2) truncated at 0 at the standard normal quantile ``z``:
+    :math:`\\mu - \\sigma\\,\\Phi^{-1}\\big(\\Phi(\\mu/\\sigma)\\,\\Phi(-z)\\big)` (through the
+    upper tail, exact for large ``z`` and equal to 0 as ``z`` goes to minus infinity)."""
+    from jax.scipy.special import ndtr, ndtri
+
+    return mu - sd * ndtri(ndtr(mu / sd) * ndtr(-z))
+
+
 def prior_site(name: str, spec: tuple, shape: tuple = ()):
     """Sample a parameter from its prior spec ``(name, kind, params)`` (shares in (0, 1);
-    factors >= 1 through their logarithm, a normal truncated at 0)."""
+    factors >= 1 through their logarithm, a normal truncated at 0).
+
+    A factor's sampled coordinate (site ``{name}_z``) is the standard normal quantile of its
+    prior, mapped to the logarithm by :func:`truncated_log`: where the data say little about
+    a factor, the posterior of that coordinate is close to N(0, 1). Sampled through the log
+    of its logarithm (what a truncated normal's support gives), a factor that may be 1 has a
+    long left tail that neither NUTS's mass matrix nor the normal approximation follows."""
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
@@ -89,10 +104,8 @@ def prior_site(name: str, spec: tuple, shape: tuple = ()):
         d = dist.TransformedDistribution(dist.Normal(params[0], params[1]),
                                          dist.transforms.SigmoidTransform())
     elif kind == "lognormal_ge1":
-        d = dist.TruncatedNormal(params[0], params[1], low=0.0)
-        if shape:
-            d = d.expand(shape)
-        return numpyro.deterministic(name, jnp.exp(numpyro.sample(f"{name}_log", d)))
+        z = numpyro.sample(f"{name}_z", dist.Normal(0.0, 1.0).expand(shape))
+        return numpyro.deterministic(name, jnp.exp(truncated_log(params[0], params[1], z)))
     else:  # pragma: no cover - guarded by Prior
         raise ValueError(kind)
     if shape:
