@@ -178,8 +178,9 @@ def test_stays_by_monte_carlo():
 
 def test_mode_search_restarts_leave_a_local_mode():
     """A double well, started in the shallow basin: the search from the start alone stays
-    there; jittered restarts (normal, sd 0.5, seeded by ``[seed, 2]``) go on until two
-    searches agree on the highest point, keeping the best (the same seed, the same mode)."""
+    there; every jittered restart (normal, sd 0.5, seeded by ``[seed, 2]``) is searched,
+    even when the first ends where the start did, and the best is kept (the same seed,
+    the same mode)."""
     import jax.numpy as jnp
 
     from crowdcensus.synthesis.inference import _jax, find_mode
@@ -205,21 +206,22 @@ def test_mode_search_restarts_leave_a_local_mode():
     def deep(x0):  # which well a search from x0 ends in
         return find_mode(Wells, {}, x0, restarts=0).x[0] > 0
 
-    branches = set()
+    rescued = 0
     for seed in range(30):
         jitter = 0.5 * np.random.default_rng([seed, 2]).standard_normal((2, 2))
         first, second = start + jitter[0], start + jitter[1]
         seen.clear()
         res = find_mode(Wells, {}, start, seed=seed, restarts=2)
-        searched_third = any(np.array_equal(x, second) for x in seen)
-        agree = not deep(first)   # the first restart stays in the start's shallow well
-        branches.add(agree)
-        assert searched_third == (not agree)
-        wells = [False, deep(first)] + ([] if agree else [deep(second)])
+        assert any(np.array_equal(x, first) for x in seen)
+        assert any(np.array_equal(x, second) for x in seen)
+        wells = [deep(first), deep(second)]
         assert (res.x[0] > 0) == any(wells)
         assert res.x[0] == pytest.approx(1.11 if any(wells) else -0.84, abs=0.05)
         assert find_mode(Wells, {}, start, seed=seed, restarts=2).x == pytest.approx(res.x)
-    assert branches == {True, False}     # both ways of ending were exercised
+        rescued += (not wells[0]) and wells[1]
+    # the case an early stop got wrong: the first restart stayed in the start's shallow
+    # well, the second found the deep one
+    assert rescued > 0
 
 
 def _registrations(mix: float, first: list[float], logit: list[float], subset: bool = True):

@@ -273,8 +273,6 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
         kind, params = specs[name][1], specs[name][2]
         if kind == "beta":
             return params[0] / (params[0] + params[1])
-        if kind == "lognormal_ge1":
-            return float(np.exp(max(params[0], 0.0)) + 0.02)
         if kind == "logitnormal":
             return float(1 / (1 + np.exp(-params[0])))
         return fallback
