@@ -76,10 +76,19 @@ class Population:
 def truncated_log(mu, sd, z):
     """The quantile of N(mu, sd^2) truncated at 0 at the standard normal quantile ``z``:
     :math:`\\mu - \\sigma\\,\\Phi^{-1}\\big(\\Phi(\\mu/\\sigma)\\,\\Phi(-z)\\big)` (through the
-    upper tail, exact for large ``z`` and equal to 0 as ``z`` goes to minus infinity)."""
-    from jax.scipy.special import ndtr, ndtri
+    upper tail, equal to 0 as ``z`` goes to minus infinity).
 
-    return mu - sd * ndtri(ndtr(mu / sd) * ndtr(-z))
+    :math:`\\Phi` and :math:`\\Phi^{-1}` are written with XLA's own ``erfc`` and ``erf_inv``
+    (:math:`\\Phi^{-1}(p) = \\sqrt 2\\,\\operatorname{erf}^{-1}(2p - 1)`): differentiated
+    twice, JAX's ``ndtr`` and ``ndtri`` make the programs that hold the Hessian compile
+    seconds longer. Within 1e-8 (relative) of ``ndtri``
+    for ``z`` up to 6 (``p`` down to 1e-9); it loses digits beyond, where no prior or
+    posterior of these factors goes."""
+    from jax import lax
+
+    root2 = np.sqrt(2.0)
+    p = 0.25 * lax.erfc(-mu / sd / root2) * lax.erfc(z / root2)     # Phi(mu/sd) Phi(-z)
+    return mu - sd * root2 * lax.erf_inv(2.0 * p - 1.0)
 
 
 def prior_site(name: str, spec: tuple, shape: tuple = ()):
