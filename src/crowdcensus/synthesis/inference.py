@@ -298,16 +298,12 @@ def find_mode(model: CompiledModel, arrays: dict, start: np.ndarray, seed: int =
         best.success = bool(best.success or np.max(np.abs(fun(best.x)[1])) < 1e-2)
         return best
 
-    def highest(found):
-        ok = [r for r in found if r.success and np.isfinite(r.fun)] or found
-        return min(ok, key=lambda r: r.fun)
-
     start = np.asarray(start, dtype=float)
     rng = np.random.default_rng([seed, 2])
-    found = [search(start)]
-    for _ in range(restarts):
-        found.append(search(start + 0.5 * rng.standard_normal(start.shape)))
-    return highest(found)
+    starts = [start] + [start + 0.5 * rng.standard_normal(start.shape) for _ in range(restarts)]
+    found = [search(x) for x in starts]
+    ok = [r for r in found if r.success and np.isfinite(r.fun)] or found
+    return min(ok, key=lambda r: r.fun)
 
 
 def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: int = 2,
