@@ -10,7 +10,7 @@ from crowdcensus.capture.histories import CaptureHistories
 from crowdcensus.methods.experiment import fit_capture
 from crowdcensus.pipeline import run_study
 from crowdcensus.report import write_report
-from crowdcensus.study import load_study
+from crowdcensus.study import Schedule, load_study
 
 from .conftest import SIMULATED
 
@@ -109,3 +109,30 @@ def test_outputs_never_contain_worker_ids(results, tmp_path):
             assert not any(i in text for i in ids), f.name
     assert (tmp_path / "capture_models.csv").exists()
     assert (tmp_path / "shares.csv").exists()
+
+
+def test_report_says_whether_workers_come_and_go(results, tmp_path):
+    """The joint model's churn is an assumption the report states: closed when the study
+    gives no dates or its waves span a few weeks, open when they span months."""
+    closed = write_report(results, tmp_path / "no-dates").read_text()
+    assert not results.joint.churn
+    assert "Closed population" in closed and "schedule.wave_starts" in closed
+    study = load_study(SIMULATED)
+
+    def with_starts(starts):
+        schedule = Schedule(reference_days=364, wave_days=7, wave_starts=starts)
+        experiment = study.experiment.model_copy(update={"schedule": schedule})
+        synthesis = study.synthesis.model_copy(update={"inference": "laplace"})
+        return run_study(study.model_copy(update={"experiment": experiment,
+                                                  "synthesis": synthesis}), draws=200)
+
+    weekly = with_starts([140 + 7 * w for w in range(6)])
+    html = write_report(weekly, tmp_path / "weekly").read_text()
+    assert not weekly.joint.churn
+    assert "Closed population" in html and "experiment.churn = true" in html
+    spread = with_starts([28 + 56 * w for w in range(6)])
+    html = write_report(spread, tmp_path / "spread").read_text()
+    assert spread.joint.churn and set(spread.joint.biases["quantity"]) >= {
+        "Share of workers arriving during the reference period",
+        "Share of workers leaving during the reference period"}
+    assert "Closed population" not in html and "start or stop" in html

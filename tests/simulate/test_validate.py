@@ -53,6 +53,28 @@ def test_summary_against_figures_worked_by_hand():
     assert row["truth_mean"] == 150 and row["estimate_mean"] == 145
 
 
+def test_a_tier_with_no_worker_has_no_relative_figures():
+    """A country without regular workers (truth 0): bias and RMSE in workers, the relative
+    figures undefined (not infinite), and the targets judged on the other tiers."""
+    from crowdcensus.simulate.validation import Validation
+    from crowdcensus.simulate.validation_report import targets
+
+    frame = pd.DataFrame([
+        {"scenario": "x", "replicate": r, "tier": tier, "method": "combined", "truth": truth,
+         "estimate": est, "low": lo, "high": hi, "error": ""}
+        for r in range(2) for tier, truth, est, lo, hi in (
+            ("regular", 0, 4.0, 1.0, 9.0), ("occasional", 100, 90.0, 60.0, 150.0))])
+    s = summarise(frame).set_index("tier")
+    assert s.loc["regular", "bias"] == 4.0 and s.loc["regular", "rmse"] == 4.0
+    assert s.loc["regular", "coverage"] == 0.0
+    for col in ("relative_bias", "relative_rmse", "mean_abs_relative_error", "relative_width"):
+        assert np.isnan(s.loc["regular", col]), col
+    assert s.loc["occasional", "relative_width"] == pytest.approx(0.9)
+    met = {t["target"]: t for t in targets(Validation(frame, summarise(frame), 1, 2, []))}
+    assert met["occasional: interval width <= 1.2 x the estimate"]["met"]
+    assert not any("regular" in t["detail"] and "nan" in t["detail"] for t in met.values())
+
+
 def test_same_seed_same_figures_different_seed_different(scenarios, serial):
     again = validate_scenarios(scenarios[:1], replicates=2, seed=9, workers=1)
     first = serial.replicates[serial.replicates["scenario"] == "ideal"].reset_index(drop=True)

@@ -118,6 +118,36 @@ def test_churn_with_nobody_arriving_or_leaving_is_the_closed_population():
     assert open_pop == pytest.approx(closed, abs=1e-9)
 
 
+def test_churn_history_probability_by_hand():
+    """With arrivals and departures, no heterogeneity: the chance of each history is the
+    sum, over the stays (first and last wave present) that hold all its answers, of the
+    stay's chance times the waves' chances within it (plus, for the empty history, the
+    chance of being present at no wave): what the likelihood's prefix and suffix sums
+    over the waves compute without listing the stays."""
+    from crowdcensus.methods.capture_likelihood import history_log_prob, stay_probabilities
+
+    t = 4
+    a, pats = _arrays(t, churn=True)
+    params = {**PARAMS, "wave": PARAMS["wave"][:t], "het": 0.0}
+    lp = np.asarray(history_log_prob(a, params, (0.3, 0.2)))
+    log_stay, firsts, lasts, log_none = stay_probabilities(0.3, 0.2, a["wave_mid"], 364.0)
+    lam, s, days = 3.0, 1.0, np.array([7.0, 3.0, 7.0, 10.0])
+    see = 1 - np.exp(-0.8 * lam * s * days / 7)
+    for row, pat in enumerate(pats):
+        total = float(np.exp(log_none)) if not pat.any() else 0.0
+        for stay, first, last in zip(np.exp(np.asarray(log_stay)), firsts, lasts):
+            if pat[:first].any() or pat[last + 1:].any():
+                continue
+            prob, before = float(stay), False
+            for w in range(first, last + 1):
+                take = 1 / (1 + np.exp(-(0.3 + params["wave"][w] + (-0.5 if before else 0.0))))
+                p = see[w] * take
+                prob *= p if pat[w] else 1 - p
+                before = before or bool(pat[w])
+            total += prob
+        assert np.exp(lp[row, 1, 2]) == pytest.approx(total, rel=1e-10)
+
+
 @pytest.mark.parametrize("scenario", ["heterogeneous", "subset"])
 def test_dense_and_grouped_layouts_give_one_posterior(scenario, tmp_path, monkeypatch):
     """The experiment's likelihood over a dense table of cells or over the respondents'

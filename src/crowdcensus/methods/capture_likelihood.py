@@ -52,12 +52,7 @@ def stay_probabilities(arrive, leave, mids, length):
          + arrive * (1 - leave) * jnp.outer(gap, last_gap)
          + (1 - arrive) * leave * jnp.outer(first_gap, gap)
          + arrive * leave * both)                      # (T+1, T+1) over (arrive gap, leave gap)
-    firsts, lasts = [], []
-    for i in range(t):
-        for k in range(i + 1, t + 1):                  # present at waves i .. k-1
-            firsts.append(i)
-            lasts.append(k - 1)
-    fi, la = np.array(firsts), np.array(lasts)
+    fi, la = np.triu_indices(t)                        # present at waves fi .. la
     stays = p[fi, la + 1]
     none = jnp.sum(jnp.tril(p))                        # arrival and departure in one gap
     return jnp.log(jnp.clip(stays, 1e-300)), fi, la, jnp.log(jnp.clip(none, 1e-300))
@@ -92,20 +87,41 @@ def history_log_prob(a: dict, params: dict, churn=None):
         logs += [log_p, jnp.log1p(-jnp.clip(jnp.exp(log_p), 0.0, 1 - 1e-12))]
     logs = jnp.stack(logs, axis=1)                                               # (T,4,U,G,Z)
     logw = a["het_logw"]
+    total = jnp.einsum("ptk,tkugz->pugz", pick, logs)          # closed population (P,U,G,Z)
     if churn is None:
-        total = jnp.einsum("ptk,tkugz->pugz", pick, logs)
         return logsumexp(total + logw, axis=-1)                                  # (P, U, G)
-    log_stay, first, last, log_none = stay_probabilities(churn[0], churn[1], a["wave_mid"],
-                                                         a["reference_days"])
-    waves = np.arange(h.shape[1])
-    window = ((waves[None, :] >= first[:, None]) & (waves[None, :] <= last[:, None])
-              ).astype(float)                                                    # (F, T)
-    within = jnp.einsum("ptk,ft,tkugz->pfugz", pick, window, logs)               # (P,F,U,G,Z)
-    fits = (a["first_caught"][:, None] >= first[None, :]) & \
-        (a["last_caught"][:, None] <= last[None, :])                             # (P, F)
-    stay_term = jnp.where(fits[:, :, None, None, None], within, -jnp.inf) + \
-        log_stay[None, :, None, None, None]
-    present = logsumexp(stay_term + logw, axis=(1, 4))                           # (P, U, G)
-    empty = a["first_caught"] >= a["H"].shape[1]                                 # no answer
-    absent = jnp.where(empty, log_none, -jnp.inf)[:, None, None]
+    # With churn, a history answered from wave f to wave l has its closed chance times
+    # sum_r X_r[f] Y_r[l]. The chance of a stay from wave i to wave j is a sum of two
+    # products a_r[i] b_r[j] (r: staying to the end, or leaving in the gap after wave
+    # j), and the waves the stay misses before f and after l turn the sum over stays
+    # into prefix sums over i (X) and suffix sums over j (Y): linear in the waves.
+    # Summing every stay of every history grows with their square: 0.15 s per gradient
+    # for 11 waves and 1,792 histories, 0.010 s this way (closed population: 0.0045 s).
+    arrive, leave = churn
+    t = h.shape[1]
+    edges = jnp.concatenate([jnp.zeros(1), a["wave_mid"],
+                             jnp.reshape(a["reference_days"], (1,))])
+    gap = jnp.diff(edges) / a["reference_days"]          # the T+1 gaps between middle days
+    at_start = jnp.zeros(t + 1).at[0].set(1.0)          # never arrives / never leaves
+    at_end = jnp.zeros(t + 1).at[-1].set(1.0)
+    arrival = jnp.stack([(1 - arrive) * (1 - leave) * at_start + arrive * (1 - leave) * gap,
+                         (1 - arrive) * leave * at_start + 2 * arrive * leave * gap])
+    departure = jnp.stack([at_end, gap])
+    log_a = jnp.log(jnp.clip(arrival[:, :t], 1e-300))[:, :, None, None, None]  # (2,T,1,1,1)
+    log_b = jnp.log(jnp.clip(departure[:, 1:], 1e-300))[:, :, None, None, None]
+    zero = jnp.zeros_like(logs[:1, 1])
+    miss0 = jnp.concatenate([zero, jnp.cumsum(logs[:, 1], axis=0)])  # misses before 1st answer
+    miss1 = jnp.concatenate([zero, jnp.cumsum(logs[:, 3], axis=0)])  # misses after it
+    x = jax.lax.cumlogsumexp(log_a - miss0[None, :t], axis=1)                 # (2,T,U,G,Z)
+    y = jax.lax.cumlogsumexp(log_b + miss1[None, 1:] - miss1[None, t:], axis=1, reverse=True)
+    first = jnp.clip(a["first_caught"], 0, t - 1)
+    last = jnp.clip(a["last_caught"], 0, t - 1)
+    caught = total + logsumexp(x[:, first] + y[:, last], axis=0)               # (P,U,G,Z)
+    # no answer: present at some waves and missed at each, or at none
+    unseen = logsumexp(log_b + miss0[None, 1:] + x, axis=(0, 1))               # (U,G,Z)
+    _, _, _, log_none = stay_probabilities(arrive, leave, a["wave_mid"], a["reference_days"])
+    empty = (a["first_caught"] >= t)[:, None, None, None]
+    per_node = jnp.where(empty, unseen[None], caught)
+    present = logsumexp(per_node + logw, axis=-1)                               # (P, U, G)
+    absent = jnp.where(empty[:, 0, 0, 0], log_none, -jnp.inf)[:, None, None]
     return jnp.logaddexp(present, absent)

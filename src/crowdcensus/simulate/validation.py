@@ -125,7 +125,8 @@ def summarise(replicates: pd.DataFrame) -> pd.DataFrame:
     ok = replicates[replicates["error"] == ""]
     for (sc, tier, method), g in ok.groupby(["scenario", "tier", "method"], sort=False):
         err = g["estimate"] - g["truth"]
-        rel = err / g["truth"]
+        truth = g["truth"].where(g["truth"] > 0)   # relative figures: undefined at a truth of 0
+        rel = err / truth
         cover = ((g["low"] <= g["truth"]) & (g["truth"] <= g["high"])).mean()
         n = len(g)
         rows.append({
@@ -137,7 +138,7 @@ def summarise(replicates: pd.DataFrame) -> pd.DataFrame:
             "mean_abs_relative_error": float(rel.abs().mean()),
             "coverage": float(cover),
             "coverage_se": float(math.sqrt(cover * (1 - cover) / n)),
-            "relative_width": float(((g["high"] - g["low"]) / g["truth"]).mean()),
+            "relative_width": float(((g["high"] - g["low"]) / truth).mean()),
         })
     failed = replicates[replicates["error"] != ""]
     for (sc, tier), g in failed.groupby(["scenario", "tier"], sort=False):

@@ -69,6 +69,9 @@ class JointSummary:
     checks: pd.DataFrame
     shifts: pd.DataFrame
     tier_draws: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Whether workers arrive and leave during the reference period in the model (else
+    #: the population is closed over it).
+    churn: bool = False
 
 
 def tier_draws(samples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -225,4 +228,5 @@ def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0,
         diagnostics=post.diagnostics, tiers=tiers, bands=bands,
         biases=_biases(s, data, level),
         checks=_checks(s | post.predictive if checks else {}, data, level, checks_rng),
-        shifts=_shifts(s, data, level, shifts_rng), tier_draws=draws)
+        shifts=_shifts(s, data, level, shifts_rng), tier_draws=draws,
+        churn="arrival_share" in s)
