@@ -10,6 +10,10 @@ tens of thousands.
 
     .venv/bin/python benchmarks/likelihood.py
     .venv/bin/python benchmarks/likelihood.py heterogeneous subset --repeat 200
+    .venv/bin/python benchmarks/likelihood.py heterogeneous --set experiment.waves=11
+
+``--set FIELD=VALUE`` changes one field of every scenario (as ``crowdcensus validate
+--vary`` does); 11 weekly waves span 77 days, so the model has arrivals and departures.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import time
 import numpy as np
 
 
-def main(scenarios: list[str], repeat: int) -> None:
+def main(scenarios: list[str], repeat: int, changes: list[str] = ()) -> None:
     import crowdcensus.synthesis.model as model
     from crowdcensus.pipeline import _read
     from crowdcensus.simulate.outputs import write_simulation
@@ -37,7 +41,11 @@ def main(scenarios: list[str], repeat: int) -> None:
 
     chosen = model.use_dense
     for name in scenarios:
-        world = generate_world(load_scenario(name), np.random.default_rng(1))
+        scenario = load_scenario(name)
+        for change in changes:
+            field, value = change.split("=", 1)
+            scenario = scenario.varied(field, value)
+        world = generate_world(scenario, np.random.default_rng(1))
         with tempfile.TemporaryDirectory() as tmp:
             study = load_study(write_simulation(world, tmp))
             data = synthesis_data(study, _read(study)[0])
@@ -63,7 +71,8 @@ def main(scenarios: list[str], repeat: int) -> None:
             line.append(f"{layout} ({size:,} {'cells' if cfg.dense else 'groups'}) "
                         f"{1000 * (time.perf_counter() - t0) / repeat:.2f} ms")
         cfg, _ = model.model_inputs(data)
-        line.append(f"-> the model uses {'dense' if cfg.dense else 'groups'}")
+        line.append(f"-> the model uses {'dense' if cfg.dense else 'groups'}"
+                    f"{', with churn' if cfg.churn else ''}")
         print("  ".join(line), flush=True)
 
 
@@ -73,5 +82,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenarios", nargs="*", default=list(shipped_scenarios()))
     parser.add_argument("--repeat", type=int, default=100)
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="change one field of every scenario, e.g. experiment.waves=11")
     args = parser.parse_args()
-    main(args.scenarios, args.repeat)
+    main(args.scenarios, args.repeat, args.set)
