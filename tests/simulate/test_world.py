@@ -150,3 +150,20 @@ def test_simulate_cli_writes_the_study_and_truth(tmp_path, capsys):
         assert (tmp_path / name).stat().st_size > 0
     declared = pd.read_csv(tmp_path / "declared.csv")
     assert list(declared["declared"]) == [p["declared"] for p in truth["platforms"]]
+
+
+@pytest.mark.parametrize("churn, modelled", [("auto", False), (True, True), (False, False)])
+def test_the_scenarios_churn_setting_reaches_the_joint_model(tmp_path, churn, modelled):
+    """`assumptions.churn` is the simulated study's `experiment.churn`: with six weekly
+    waves, "auto" leaves the population closed and true makes the model carry arrivals
+    and departures."""
+    from crowdcensus.pipeline import _read
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.model import model_inputs
+
+    sc = small(workers=800, assumptions={"churn": churn})
+    world = generate_world(sc, np.random.default_rng(3))
+    study = load_study(write_simulation(world, tmp_path))
+    assert study.experiment.churn == churn
+    cfg, arrays = model_inputs(synthesis_data(study, _read(study)[0]))
+    assert cfg.churn is modelled and "wave_mid" in arrays

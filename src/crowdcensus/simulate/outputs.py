@@ -142,6 +142,7 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
         "experiment": {
             "responses": responses, "format": "crowdcensus",
             "tiers": ["very_active", "regular", "occasional"], "capture": a.capture,
+            "churn": a.churn,
             "columns": {"worker": "worker_hash", "wave": "wave", "platform": "platform",
                         "frequency": "frequency", "registered_on": "platforms_registered"},
             "schedule": {

@@ -146,6 +146,9 @@ class Assumptions(_Strict):
     draws: int = Field(default=1000, ge=100, le=100_000)
     #: The study's capture-recapture design: one fit per band of answers, or pooled.
     capture: Literal["by_band", "pooled"] = "by_band"
+    #: The study's ``experiment.churn``: whether the joint model lets workers arrive and
+    #: leave ("auto": when the waves span more than eight weeks).
+    churn: bool | Literal["auto"] = "auto"
 
     @model_validator(mode="after")
     def _check(self) -> Assumptions:
