@@ -130,9 +130,13 @@ def test_report_says_whether_workers_come_and_go(results, tmp_path):
     html = write_report(weekly, tmp_path / "weekly").read_text()
     assert not weekly.joint.churn
     assert "Closed population" in html and "experiment.churn = true" in html
+    assert any(w.startswith("the waves span 42 of the 364 days") for w in weekly.warnings)
     spread = with_starts([28 + 56 * w for w in range(6)])
     html = write_report(spread, tmp_path / "spread").read_text()
     assert spread.joint.churn and set(spread.joint.biases["quantity"]) >= {
         "Share of workers arriving during the reference period",
         "Share of workers leaving during the reference period"}
     assert "Closed population" not in html and "start or stop" in html
+    closed_warning = [w for w in spread.warnings + results.warnings
+                      if "takes the population as closed" in w]
+    assert not closed_warning
