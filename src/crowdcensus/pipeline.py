@@ -84,13 +84,12 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
                         f"platforms ({', '.join(posted)}); the others' workers are reached "
                         "through the platforms respondents say they are registered on, the "
                         f"declared figures and the web audience{tail}")
-    if cap is not None and cap.wave_starts is not None and cap.churn == "auto" \
+    if cap is not None and cap.span_days is not None and cap.churn == "auto" \
             and not summary.churn:
-        span = float(cap.wave_starts[-1] + np.asarray(cap.wave_days)[-1] - cap.wave_starts[0])
-        warnings.append(f"the waves span {span:g} of the {cap.reference_days:g} days of the "
-                        "reference period, too few for the capture histories to show workers "
-                        "starting or stopping, so the joint model takes the population as "
-                        "closed: workers absent while the waves ran are not counted (in a "
+        warnings.append(f"the waves span {cap.span_days:g} of the {cap.reference_days:g} days "
+                        "of the reference period, too few for the capture histories to show "
+                        "workers starting or stopping, so the joint model takes the population "
+                        "as closed: workers absent while the waves ran are not counted (in a "
                         "simulated country where a quarter arrive and a quarter leave in the "
                         "year, six weekly waves put the regular tier about 19% low); "
                         "experiment.churn = true carries arrivals and departures on their prior")

@@ -71,6 +71,17 @@ def _arrays(t: int, churn: bool = False) -> dict:
     return a, pats
 
 
+def _stays(arrive, leave, mids, length):
+    """Every stay (first and last wave present, 0-based) with its log chance, from the
+    likelihood's factors, and the log chance of being present at no wave."""
+    from crowdcensus.methods.capture_likelihood import stay_factors
+
+    arrival, departure, log_none = stay_factors(arrive, leave, mids, length)
+    first, last = np.triu_indices(len(mids))
+    stays = np.sum(np.asarray(arrival)[:, first] * np.asarray(departure)[:, last], axis=0)
+    return np.log(stays), first, last, float(log_none)
+
+
 PARAMS = {"sight": 0.8, "takeup": 0.3, "wave": np.array([0.1, -0.2, 0.0, 0.3]),
           "het": 0.6, "after": -0.5}
 
@@ -124,13 +135,13 @@ def test_churn_history_probability_by_hand():
     stay's chance times the waves' chances within it (plus, for the empty history, the
     chance of being present at no wave): what the likelihood's prefix and suffix sums
     over the waves compute without listing the stays."""
-    from crowdcensus.methods.capture_likelihood import history_log_prob, stay_probabilities
+    from crowdcensus.methods.capture_likelihood import history_log_prob
 
     t = 4
     a, pats = _arrays(t, churn=True)
     params = {**PARAMS, "wave": PARAMS["wave"][:t], "het": 0.0}
     lp = np.asarray(history_log_prob(a, params, (0.3, 0.2)))
-    log_stay, firsts, lasts, log_none = stay_probabilities(0.3, 0.2, a["wave_mid"], 364.0)
+    log_stay, firsts, lasts, log_none = _stays(0.3, 0.2, a["wave_mid"], 364.0)
     lam, s, days = 3.0, 1.0, np.array([7.0, 3.0, 7.0, 10.0])
     see = 1 - np.exp(-0.8 * lam * s * days / 7)
     for row, pat in enumerate(pats):
@@ -185,11 +196,8 @@ def test_stays_by_monte_carlo():
     """Arrival and departure at uniform times: the chance of each run of waves present."""
     import jax.numpy as jnp
 
-    from crowdcensus.methods.capture_likelihood import stay_probabilities
-
     mids, length, arrive, leave = np.array([40.0, 150.0, 260.0]), 364.0, 0.3, 0.4
-    log_p, first, last, log_none = stay_probabilities(arrive, leave, jnp.array(mids),
-                                                      jnp.array(length))
+    log_p, first, last, log_none = _stays(arrive, leave, jnp.array(mids), jnp.array(length))
     p = np.exp(np.asarray(log_p))
     assert p.sum() + np.exp(float(log_none)) == pytest.approx(1.0)
     rng = np.random.default_rng(1)

@@ -26,36 +26,31 @@ from __future__ import annotations
 import numpy as np
 
 
-def stay_probabilities(arrive, leave, mids, length):
-    """Log chance of each stay (first, last wave present) and of no wave at all.
+def stay_factors(arrive, leave, mids, length):
+    """The chance of each stay (first and last wave present) in factored form.
 
     A share ``arrive`` of the workers arrives at a uniform time of the reference
-    period ``[0, length]``, a share ``leave`` leaves at one (a worker who does
-    both stays between the two times). ``mids`` are the waves' middle days.
-    Returns ``(log_p, first, last, log_none)``: the log chance of each stay, its
-    first and last wave (0-based, ``first <= last``), and the log chance of
-    being present at no wave.
+    period ``[0, length]``, a share ``leave`` leaves at one (a worker who does both
+    stays between the two times); a worker is present at a wave when its middle day
+    (``mids``) falls in their stay. The stay from wave ``i`` to wave ``j`` has chance
+    ``arrival[0, i] * departure[0, j] + arrival[1, i] * departure[1, j]``: the first
+    term stays to the end (``departure[0]`` is 1 at the last wave, 0 elsewhere), the
+    second leaves in the gap after wave ``j``. Returns ``(arrival, departure,
+    log_none)``, both (2, T), and the log chance of being present at no wave.
     """
     import jax.numpy as jnp
 
     t = mids.shape[0]
     edges = jnp.concatenate([jnp.zeros(1), mids, jnp.reshape(length, (1,))])
     gap = jnp.diff(edges) / length                    # the T+1 gaps between middle days
-    first_gap = np.zeros(t + 1)
-    first_gap[0] = 1.0
-    last_gap = np.zeros(t + 1)
-    last_gap[-1] = 1.0
-    # joint chance that arrival falls in gap i and departure in gap k (i <= k)
-    both = 2 * jnp.outer(gap, gap)
-    both = jnp.triu(both, 1) + jnp.diag(gap * gap)
-    p = ((1 - arrive) * (1 - leave) * np.outer(first_gap, last_gap)
-         + arrive * (1 - leave) * jnp.outer(gap, last_gap)
-         + (1 - arrive) * leave * jnp.outer(first_gap, gap)
-         + arrive * leave * both)                      # (T+1, T+1) over (arrive gap, leave gap)
-    fi, la = np.triu_indices(t)                        # present at waves fi .. la
-    stays = p[fi, la + 1]
-    none = jnp.sum(jnp.tril(p))                        # arrival and departure in one gap
-    return jnp.log(jnp.clip(stays, 1e-300)), fi, la, jnp.log(jnp.clip(none, 1e-300))
+    at_start = jnp.zeros(t + 1).at[0].set(1.0)       # present from the start
+    arrival = jnp.stack([(1 - arrive) * (1 - leave) * at_start + arrive * (1 - leave) * gap,
+                         (1 - arrive) * leave * at_start + 2 * arrive * leave * gap])[:, :t]
+    departure = jnp.stack([jnp.zeros(t).at[-1].set(1.0), gap[1:]])
+    # no wave: arriving after the last, leaving before the first, or both in one gap
+    none = (arrive * (1 - leave) * gap[-1] + (1 - arrive) * leave * gap[0]
+            + arrive * leave * jnp.sum(gap * gap))
+    return arrival, departure, jnp.log(jnp.clip(none, 1e-300))
 
 
 def history_log_prob(a: dict, params: dict, churn=None):
@@ -92,22 +87,17 @@ def history_log_prob(a: dict, params: dict, churn=None):
         return logsumexp(total + logw, axis=-1)                                  # (P, U, G)
     # With churn, a history answered from wave f to wave l has its closed chance times
     # X_0[f] + X_1[f] Y[l]. The chance of a stay from wave i to wave j is
-    # a_0[i] 1{j = T-1} + a_1[i] gap[j+1] (staying to the end, or leaving in the gap after
-    # wave j), and the waves the stay misses before f and after l make the sum over
-    # stays prefix sums over i (X_r) and suffix sums over j (Y): linear in the waves,
-    # where summing every stay of every history grows with their square (per gradient,
+    # a_0[i] 1{j = T-1} + a_1[i] gap[j+1] (stay_factors), and the waves the stay misses
+    # before f and after l make the sum over stays prefix sums over i (X_r) and suffix
+    # sums over j (Y): linear in the waves, where summing every stay of every history
+    # grows with their square (per gradient,
     # 11 waves and 1,792 histories: 0.15 s -> 0.0075 s; 12 waves, 2,048 histories and
     # three share classes: 1.7 s -> 0.07 s; the closed population: 0.0045 and 0.020 s).
-    arrive, leave = churn
     t = h.shape[1]
-    edges = jnp.concatenate([jnp.zeros(1), a["wave_mid"],
-                             jnp.reshape(a["reference_days"], (1,))])
-    gap = jnp.diff(edges) / a["reference_days"]          # the T+1 gaps between middle days
-    at_start = jnp.zeros(t + 1).at[0].set(1.0)          # present from the start
-    arrival = jnp.stack([(1 - arrive) * (1 - leave) * at_start + arrive * (1 - leave) * gap,
-                         (1 - arrive) * leave * at_start + 2 * arrive * leave * gap])
-    log_a = jnp.log(jnp.clip(arrival[:, :t], 1e-300))[:, :, None, None, None]  # (2,T,1,1,1)
-    log_gap = jnp.log(gap[1:])[:, None, None, None]                            # (T,1,1,1)
+    arrival, departure, log_none = stay_factors(churn[0], churn[1], a["wave_mid"],
+                                                a["reference_days"])
+    log_a = jnp.log(jnp.clip(arrival, 1e-300))[:, :, None, None, None]        # (2,T,1,1,1)
+    log_gap = jnp.log(departure[1])[:, None, None, None]                        # (T,1,1,1)
     zero = jnp.zeros_like(logs[:1, 1])
     miss0 = jnp.concatenate([zero, jnp.cumsum(logs[:, 1], axis=0)])  # misses before 1st answer
     miss1 = jnp.concatenate([zero, jnp.cumsum(logs[:, 3], axis=0)])  # misses after it
@@ -126,7 +116,6 @@ def history_log_prob(a: dict, params: dict, churn=None):
     # no answer: present at some waves and missed at each, or at none
     unseen = jnp.logaddexp(miss0[t] + x[0, t - 1],
                            logsumexp(log_gap + miss0[1:] + x[1], axis=0))      # (U,G,Z)
-    _, _, _, log_none = stay_probabilities(arrive, leave, a["wave_mid"], a["reference_days"])
     empty = (a["first_caught"] >= t)[:, None, None, None]
     per_node = jnp.where(empty, unseen[None], caught)
     present = logsumexp(per_node + logw, axis=-1)                               # (P, U, G)

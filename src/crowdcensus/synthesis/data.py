@@ -79,6 +79,13 @@ class CaptureData:
     def n_waves(self) -> int:
         return self.patterns.shape[1]
 
+    @property
+    def span_days(self) -> float | None:
+        """Days from the first wave's start to the last wave's end (None without dates)."""
+        if self.wave_starts is None:
+            return None
+        return float(self.wave_starts[-1] + self.wave_days[-1] - self.wave_starts[0])
+
 
 @dataclass(frozen=True)
 class SynthesisData:

@@ -128,8 +128,8 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
         mids = np.asarray(cap.wave_starts) + cap.wave_days / 2
         arrays["wave_mid"] = mids
         arrays["reference_days"] = np.array(float(cap.reference_days))
-        span = cap.wave_starts[-1] + cap.wave_days[-1] - cap.wave_starts[0]
-        churn = bool(cap.churn) if cap.churn != "auto" else bool(span > CHURN_SPAN_DAYS)
+        churn = (bool(cap.churn) if cap.churn != "auto"
+                 else bool(cap.span_days > CHURN_SPAN_DAYS))
 
     known = cap.group_subset >= 0
     unknown = bool((~known).any()) and not data.aggregate
