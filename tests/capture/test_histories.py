@@ -60,6 +60,29 @@ def test_event_log_to_histories(tmp_path):
     assert sorted(map(tuple, h.expand().tolist())) == [(0, 0, 1), (1, 0, 0), (1, 1, 0)]
 
 
+@pytest.mark.parametrize("labels", [
+    [f"w{i}" for i in range(1, 13)],
+    [f"Wave {i}" for i in range(1, 13)],
+    [str(i) for i in range(1, 13)],
+    [f"2026-{m:02d}-01" for m in range(1, 13)],
+])
+def test_occasions_in_natural_order(tmp_path, labels):
+    """Twelve waves keep their order: "w10" is the tenth, not the second (a string
+    sort), which the models where order matters (churn, behaviour) depend on."""
+    from crowdcensus.capture.histories import occasion_order
+
+    rng = np.random.default_rng(0)
+    assert occasion_order(rng.permutation(labels).tolist()) == labels
+    # a worker caught at the second and tenth waves, another at the last
+    rows = [("a", labels[1]), ("a", labels[9]), ("b", labels[11])]
+    rows += [(f"c{i}", w) for i, w in enumerate(labels)]   # every wave has somebody
+    p = write(tmp_path, "who,when\n" + "\n".join(f"{w},{o}" for w, o in rows) + "\n")
+    h = read_events(p, "who", "when")
+    assert list(h.occasions) == labels
+    hist = {tuple(np.flatnonzero(r)) for r in h.expand()}
+    assert (1, 9) in hist and (11,) in hist
+
+
 def test_nbcap_data(tmp_path):
     p = write(tmp_path, "nbcap,freq\n1,25\n2,22\n3,13\n4,5\n5,1\n6,2\n")
     f = read_frequencies(p, t=6)

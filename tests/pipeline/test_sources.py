@@ -115,3 +115,18 @@ def test_warning_when_no_worker_is_linked_across_platforms():
     assert linked.platform_linking_warning() is None
     single = responses([("a", 1, "P"), ("b", 2, "P")])
     assert single.platform_linking_warning() is None
+
+
+def test_responses_keep_the_waves_in_their_natural_order():
+    """Responses labelled w1..w12: the histories' columns run w1, w2, ..., w12."""
+    from crowdcensus.sources.responses import parse_responses
+
+    waves = [f"w{i}" for i in range(1, 13)]
+    rows = [(f"x{i}", w, "P", "Weekly") for i, w in enumerate(reversed(waves))]
+    rows += [("a", "w2", "P", "Weekly"), ("a", "w10", "P", "Weekly")]
+    frame = pd.DataFrame(rows, columns=["id", "wave", "site", "how often"])
+    r = parse_responses(frame, {"worker": "id", "wave": "wave", "platform": "site",
+                                "frequency": "how often"})
+    assert list(r.histories.occasions) == waves
+    caught = {tuple(int(j) for j in (row > 0).nonzero()[0]) for row in r.histories.expand()}
+    assert (1, 9) in caught      # a's second and tenth waves

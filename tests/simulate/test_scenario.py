@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from crowdcensus.errors import InputError
 from crowdcensus.simulate.scenario import load_scenario, parse_scenario, shipped_scenarios
+from tests.cli_runner import run_cli
 
 
 def _data() -> dict:
@@ -25,6 +27,8 @@ def test_shipped_scenarios_load_and_are_documented():
         sc = load_scenario(name)
         assert sc.scenario.name == name
         assert f"`{name}`" in doc
+    usage = re.sub(r"[\s│]+", " ", run_cli("simulate", "--help").stdout)
+    assert ", ".join(names) in usage       # the command's help lists them
 
 
 @pytest.mark.parametrize(("change", "expected"), [

@@ -15,6 +15,7 @@ Both are immutable; every estimator reads them, none modifies them.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -28,6 +29,29 @@ if TYPE_CHECKING:
 
 #: Column names recognised as a count column when none is given (any case).
 FREQ_COLUMN_NAMES = ("freq", "count", "n", "frequency")
+
+
+def occasion_order(labels) -> list:
+    """Occasion labels in their natural order.
+
+    A label that reads as a number sorts by its value (``"2"`` before ``"10"``);
+    other labels compare piece by piece, their runs of digits as numbers
+    (``"w2"`` before ``"w10"``, ``"wave 9"`` before ``"wave 10"``, ISO dates in
+    date order). A plain string sort puts ``"w10"`` second of ten waves, which
+    breaks every model in which the waves' order matters (arrivals and
+    departures, a behavioural effect after a first capture).
+    """
+
+    def key(label):
+        text = str(label)
+        try:
+            return (0, float(text), ())
+        except ValueError:
+            parts = re.split(r"(\d+)", text)
+            return (1, 0.0, tuple((1, int(p), "") if p.isdigit() else (0, 0, p)
+                                  for p in parts if p))
+
+    return sorted(labels, key=key)
 
 
 def _aggregate_rows(matrix: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,8 +227,8 @@ class CaptureHistories:
             ID) and the occasion (wave, period...).
         occasions : sequence, optional
             The full ordered list of occasions, so that an occasion where
-            nobody was caught still counts. By default, the sorted distinct
-            values found in the log.
+            nobody was caught still counts. By default, the distinct values
+            found in the log in their natural order (:func:`occasion_order`).
         """
         import pandas as pd
 
@@ -219,7 +243,8 @@ class CaptureHistories:
             raise InputError(f"the event log has empty '{individual}' or '{occasion}' values")
         if len(ev) == 0:
             raise InputError("no data: the event log has no rows")
-        order = list(occasions) if occasions is not None else sorted(ev[occasion].unique())
+        order = (list(occasions) if occasions is not None
+                 else occasion_order(ev[occasion].unique()))
         pos = {o: j for j, o in enumerate(order)}
         unknown = set(ev[occasion].unique()) - set(pos)
         if unknown:

@@ -41,7 +41,8 @@ def _number(text: str) -> float | str:
 @app.command("simulate")
 def simulate(
     scenario: str = typer.Argument(..., help="A scenario file (TOML) or the name of a shipped "
-                                   "one: ideal, heterogeneous, churn, inflated."),
+                                   "one: churn, dormant, heterogeneous, ideal, inflated, "
+                                   "misreport, small, subset."),
     out: Path = typer.Option(..., "--out", "-o", help="Directory for the simulated study "
                              "(created)."),
     seed: int = typer.Option(1, "--seed", help="Seed of the simulation."),

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crowdcensus.capture.histories import CaptureHistories
+from crowdcensus.capture.histories import CaptureHistories, occasion_order
 from crowdcensus.errors import InputError
 from crowdcensus.tables import read_table
 from crowdcensus.tiers import FREQUENCY_CATEGORIES
@@ -64,7 +64,8 @@ class Responses:
         when the file gives a count or nothing) and ``hours`` (hours of
         micro-work per week, NaN when not given).
     histories : CaptureHistories
-        Who answered in which wave (occasions = waves, in sorted order).
+        Who answered in which wave (occasions = waves, in the natural order of
+        their labels: ``w2`` before ``w10``).
     """
 
     events: pd.DataFrame
@@ -210,7 +211,7 @@ def parse_responses(
     df["worker"] = df["worker"].astype(str)
     df["wave"] = df["wave"].astype(str)
     df["platform"] = df["platform"].astype(str)
-    order = sorted(df["wave"].unique(), key=_wave_key)
+    order = occasion_order(df["wave"].unique())
     if len(order) < 2:
         raise InputError(f"{name}: capture-recapture needs at least 2 waves; found {len(order)}")
     rank = {w: i for i, w in enumerate(order)}
@@ -221,13 +222,6 @@ def parse_responses(
     events = df.drop_duplicates(["worker", "wave"])[["worker", "wave", "platform"]]
     histories = CaptureHistories.from_events(events, "worker", "wave", occasions=order)
     return Responses(events.reset_index(drop=True), respondents, histories)
-
-
-def _wave_key(w: str) -> tuple[int, float | str]:
-    try:
-        return (0, float(w))
-    except ValueError:
-        return (1, w)
 
 
 def read_responses(
