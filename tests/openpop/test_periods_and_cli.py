@@ -49,6 +49,17 @@ def test_fixed_length_periods_and_wave_column():
     assert w.per_occasion().tolist() == [2, 1, 0, 3]
 
 
+def test_wave_labels_in_natural_order():
+    """Twelve monthly waves labelled m1..m12: a worker seen in m2 and m10 only has
+    the history of the second and tenth periods (a string sort put m10 second)."""
+    labels = [f"m{i}" for i in range(1, 13)]
+    log = pd.DataFrame({"worker_hash": ["x"] * 2 + [f"w{i}" for i in range(12)],
+                        "wave": ["m10", "m2", *reversed(labels)]})
+    h = histories_from_events(log, "worker_hash", wave="wave")
+    assert h.occasions == tuple(labels)
+    assert [1 if j in (1, 9) else 0 for j in range(12)] in h.histories.tolist()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

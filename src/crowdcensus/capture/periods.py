@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crowdcensus.capture.histories import CaptureHistories
+from crowdcensus.capture.histories import CaptureHistories, occasion_order
 from crowdcensus.errors import InputError
 
 #: Calendar period names accepted besides fixed lengths such as ``"14D"``.
@@ -38,8 +38,9 @@ def histories_from_events(
     time : str, optional
         Timestamp column; rows are grouped into periods of length ``period``.
     wave : str, optional
-        Column already giving the period (wave number or label); used as is,
-        in sorted order (numbers fill the gaps between the smallest and largest).
+        Column already giving the period (wave number or label); used as is:
+        numbers fill the gaps between the smallest and largest, labels are taken
+        in their natural order (``w2`` before ``w10``: :func:`occasion_order`).
     period : str
         With ``time``: ``day``, ``week``, ``month``, ``quarter``, ``year`` (calendar
         periods) or a fixed length such as ``"14D"``, ``"30D"``, ``"12h"``.
@@ -70,7 +71,7 @@ def histories_from_events(
             order = list(range(lo, hi + 1))
             labels = ev[wave].astype(int)
         else:
-            order = sorted(values.astype(str).unique())
+            order = occasion_order(values.astype(str).unique())
             labels = values.astype(str)
         frame = pd.DataFrame({"worker": ev[worker].to_numpy(), "period": labels.to_numpy()})
         return CaptureHistories.from_events(frame, "worker", "period", order)
