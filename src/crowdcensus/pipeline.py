@@ -167,8 +167,9 @@ def run_study(
                     t.replace("_", " ") for t in unmeasured) + " tier: the joint model does "
                     "not report a figure that would rest on its prior alone")
     warnings.extend(disagreements(run.intervals))
-    if responses is not None and (linking := responses.platform_linking_warning()):
-        warnings.append(linking)
+    if responses is not None:
+        warnings.extend(w for w in (responses.platform_linking_warning(),
+                                    responses.wave_order_warning()) if w)
     n_draws = len(next(iter(run.sampled.values()))) if run.sampled else 0
     frame = pd.DataFrame({"draw": np.arange(n_draws)})
     for t, d in base.draws.items():

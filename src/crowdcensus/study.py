@@ -176,6 +176,9 @@ class Columns(_Strict):
     registered_on: str | None = "platforms_registered"  # "" when the file has none
     #: Hours of micro-work per week reported (used when the column exists; "" for none).
     hours: str | None = "hours_per_week"
+    #: When each answer was given (used when the column exists; "" for none): only to
+    #: check that the waves' labels sort in the order the waves ran.
+    submitted: str | None = "submitted_at"
 
 
 class Reach(_Strict):

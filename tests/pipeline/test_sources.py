@@ -91,10 +91,14 @@ def test_responses_without_registered_column(tmp_path):
                         'format = "crowdcensus"\ncolumns = { registered_on = "" }')
     study.write_text(text)
     df = pd.read_csv(tmp_path / "responses.csv").drop(columns="platforms_registered")
+    # answer times in which w2 ran before w1: the report warns that the labels mislead
+    month = {"w1": 2, "w2": 1, "w3": 3, "w4": 4, "w5": 5, "w6": 6}
+    df["submitted_at"] = [f"2026-{month[w]:02d}-15T12:00:00Z" for w in df["wave"]]
     df.to_csv(tmp_path / "responses.csv", index=False)
     r = run_study(study, draws=100)
     assert r.intermediates["multihoming"].estimate == 1.3
     assert r.responses.respondents["n_registered"].isna().all()
+    assert any("put them in the order w2, w1, w3" in w for w in r.warnings)
 
 
 def test_warning_when_no_worker_is_linked_across_platforms():
@@ -130,3 +134,23 @@ def test_responses_keep_the_waves_in_their_natural_order():
     assert list(r.histories.occasions) == waves
     caught = {tuple(int(j) for j in (row > 0).nonzero()[0]) for row in r.histories.expand()}
     assert (1, 9) in caught      # a's second and tenth waves
+
+
+def test_warning_when_wave_labels_do_not_sort_in_time_order():
+    from crowdcensus.sources.responses import parse_responses
+
+    columns = {"worker": "id", "wave": "wave", "platform": "site", "frequency": "how often",
+               "submitted": "at"}
+
+    def read(labels, column="at"):
+        rows = [(f"x{i}{j}", w, "P", "Weekly", f"2026-0{i + 1}-1{j}T10:00:00Z")
+                for i, w in enumerate(labels) for j in range(3)]
+        frame = pd.DataFrame(rows, columns=["id", "wave", "site", "how often", "at"])
+        return parse_responses(frame, {**columns, "submitted": column})
+
+    months = read(["january", "february", "march"])      # ran in this order; sorts otherwise
+    warning = months.wave_order_warning()
+    assert "(february, january, march)" in warning
+    assert "january, february, march;" in warning
+    assert read(["w1", "w2", "w3"]).wave_order_warning() is None
+    assert read(["january", "february", "march"], column="").wave_order_warning() is None

@@ -66,11 +66,15 @@ class Responses:
     histories : CaptureHistories
         Who answered in which wave (occasions = waves, in the natural order of
         their labels: ``w2`` before ``w10``).
+    wave_times : Series or None
+        The median time of each wave's answers, by wave label, when the file
+        gives answer times.
     """
 
     events: pd.DataFrame
     respondents: pd.DataFrame
     histories: CaptureHistories
+    wave_times: pd.Series | None = None
 
     @property
     def n_respondents(self) -> int:
@@ -93,6 +97,26 @@ class Responses:
                 "does), a worker answering on two platforms counts as two people and "
                 "capture-recapture over-counts; estimate per platform (export with "
                 "--platform) or post every wave on every platform")
+
+    def wave_order_warning(self) -> str | None:
+        """A warning when the waves' labels do not sort in the order the waves ran.
+
+        The waves are taken in the natural order of their labels (the only order a
+        file without dates gives); the churn model and the behavioural effect read
+        that order. When the answers' times order the waves (by their median time)
+        differently, the labels are misleading.
+        """
+        if self.wave_times is None:
+            return None
+        times = self.wave_times.reindex(list(self.histories.occasions)).dropna()
+        by_time = [str(w) for w in times.sort_values(kind="stable").index]
+        if by_time == [str(w) for w in times.index]:
+            return None
+        return ("the waves are taken in the order of their labels (" + ", ".join(times.index)
+                + ") but the times of their answers put them in the order "
+                + ", ".join(by_time) + "; models in which the order matters (arrivals and "
+                "departures, a behavioural effect) read the labels' order: rename the waves "
+                "so that their labels sort in the order they ran (w1, w2, ..., w10)")
 
     def category_counts(self, categories: tuple[str, ...]) -> np.ndarray:
         """Respondents per category, in the order given."""
@@ -221,7 +245,18 @@ def parse_responses(
                                              "hours"]]
     events = df.drop_duplicates(["worker", "wave"])[["worker", "wave", "platform"]]
     histories = CaptureHistories.from_events(events, "worker", "wave", occasions=order)
-    return Responses(events.reset_index(drop=True), respondents, histories)
+    return Responses(events.reset_index(drop=True), respondents, histories,
+                     _wave_times(frame, df["wave"], columns.get("submitted")))
+
+
+def _wave_times(frame: pd.DataFrame, wave: pd.Series, column: str | None) -> pd.Series | None:
+    """The median answer time of each wave, when ``column`` holds times (else None)."""
+    if not column or column not in frame.columns:
+        return None
+    times = pd.to_datetime(frame[column], errors="coerce", utc=True, format="mixed")
+    if times.isna().all():
+        return None
+    return times.groupby(wave.to_numpy()).median().dropna()
 
 
 def read_responses(
