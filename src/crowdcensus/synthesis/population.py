@@ -41,15 +41,18 @@ from typing import Any
 
 import numpy as np
 
-from crowdcensus.synthesis.activity import N_BINS, WEEKS_PER_MONTH
+from crowdcensus.synthesis.activity import MONTHLY, N_BINS, WEEKS_PER_MONTH
 
 #: Centre of the log rate in the registration model (a visit every three weeks).
 RATE_CENTRE = float(np.log(0.33))
 #: Scale of the second differences of the activity distribution's log density per bin...
 SMOOTHNESS = 1.0
-#: ...and below this weekly rate, where an experiment of a few weeks sees almost nobody, a
-#: smaller one: the density of rarely active workers continues the trend of the others.
-RARE_RATE, RARE_SMOOTHNESS = 0.03, 0.5
+#: ...and below the monthly threshold (the occasional-only band), where a posting of a few
+#: weeks catches few workers, a smaller one: the density of rarely active workers continues
+#: the trend of the others. (Below 0.03 only, until 2026-12-02: where activity varies
+#: within classes the band's lower bins then held too few workers, the occasional tier
+#: 6-8% low; docs/validation.md, "What the rare bins' smoothness changed".)
+RARE_RATE, RARE_SMOOTHNESS = MONTHLY, 0.5
 #: The nearly flat prior of each bin's log count of workers.
 LEVEL_CENTRE, LEVEL_SD = 7.0, 10.0
 #: The bin whose log density is the reference (0) when the shape is sampled apart.
