@@ -104,7 +104,7 @@ class CompiledModel:
             self.slices[k], start = slice(start, start + size), start + size
         template = {k: jax.numpy.zeros(shapes[k].shape) for k in self.names}
         _, self.unravel = ravel_pytree(template)
-        self.size = sum(int(np.prod(shapes[k].shape)) for k in self.names)
+        self.size = start
         args = lambda arr: (cfg, arr)  # noqa: E731
 
         def pe(z, arr):
