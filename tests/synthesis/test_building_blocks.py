@@ -463,35 +463,37 @@ def test_a_factors_coordinate_is_its_priors_normal_quantile(mu, sd):
         truncnorm.median((0.0 - mu) / sd, np.inf, loc=mu, scale=sd), rel=1e-9)
 
 
-def test_laplace_rare_bins_move_their_log_total_linearly():
-    """The rare bins' draws keep their shares; their log total is the mode's plus the
-    mode's shares times the step, so it is normal and centred on the mode's (a sum of
-    log-normal terms drifts above it); every other coordinate is untouched."""
+def test_laplace_bands_move_their_log_totals_linearly():
+    """Within each band the draws keep their shares; the band's log total is the mode's
+    plus the mode's shares times the step, so it is normal and centred on the mode's (a
+    sum of log-normal terms drifts above it); every other coordinate is untouched."""
     from types import SimpleNamespace
 
     from scipy.special import logsumexp, softmax
 
-    from crowdcensus.synthesis.inference import _rare_bins_by_total
+    from crowdcensus.synthesis.inference import _bins_by_band_total
 
     rng = np.random.default_rng(4)
     model = SimpleNamespace(slices={"activity_log_counts": slice(2, 8), "other": slice(0, 2)})
-    rare = np.array([True, True, True, False, False, False])
-    x_mode = np.concatenate([[0.3, -1.0], [2.0, 4.0, 5.0, 6.0, 6.5, 7.0]])
+    band = np.array([2, 2, 2, 1, 1, 0])
+    x_mode = np.concatenate([[0.3, -1.0], [2.0, 4.0, 5.0, 6.0, 5.5, 7.0]])
     step = rng.normal(0, 1.0, (20_000, 8))
-    out = _rare_bins_by_total(model, x_mode, x_mode + step, rare)
-    np.testing.assert_allclose(_rare_bins_by_total(model, x_mode, x_mode[None], rare),
+    out = _bins_by_band_total(model, x_mode, x_mode + step, band)
+    np.testing.assert_allclose(_bins_by_band_total(model, x_mode, x_mode[None], band),
                                x_mode[None], rtol=1e-14)
-    np.testing.assert_array_equal(out[:, [0, 1, 5, 6, 7]], (x_mode + step)[:, [0, 1, 5, 6, 7]])
-    cols = [2, 3, 4]
-    np.testing.assert_allclose(softmax(out[:, cols], axis=1),
-                               softmax((x_mode + step)[:, cols], axis=1), rtol=1e-12)
-    log_total = logsumexp(out[:, cols], axis=1)
-    share = softmax(x_mode[cols])
-    np.testing.assert_allclose(log_total, logsumexp(x_mode[cols]) + step[:, cols] @ share,
-                               rtol=1e-12)
-    assert abs(log_total.mean() - logsumexp(x_mode[cols])) < 0.02
-    assert logsumexp((x_mode + step)[:, cols], axis=1).mean() > logsumexp(x_mode[cols]) + 0.2
+    np.testing.assert_array_equal(out[:, [0, 1]], (x_mode + step)[:, [0, 1]])
+    # a band of one bin: its log count is already its log total
+    np.testing.assert_allclose(out[:, 7], (x_mode + step)[:, 7], rtol=1e-12)
+    for cols in ([2, 3, 4], [5, 6]):
+        np.testing.assert_allclose(softmax(out[:, cols], axis=1),
+                                   softmax((x_mode + step)[:, cols], axis=1), rtol=1e-12)
+        log_total = logsumexp(out[:, cols], axis=1)
+        share = softmax(x_mode[cols])
+        np.testing.assert_allclose(log_total, logsumexp(x_mode[cols]) + step[:, cols] @ share,
+                                   rtol=1e-12)
+        assert abs(log_total.mean() - logsumexp(x_mode[cols])) < 0.02
+        assert logsumexp((x_mode + step)[:, cols], axis=1).mean() > logsumexp(x_mode[cols]) + 0.1
     # without capture histories there are no bins' log counts: nothing changes
     bare = SimpleNamespace(slices={"log_workers": slice(0, 1)})
-    np.testing.assert_array_equal(_rare_bins_by_total(bare, x_mode[:1], step[:, :1], rare),
+    np.testing.assert_array_equal(_bins_by_band_total(bare, x_mode[:1], step[:, :1], band),
                                   step[:, :1])

@@ -64,16 +64,53 @@ def test_a_larger_stated_dormant_share_lowers_the_occasional_tier(tmp_path):
     assert out[1] < out[0] * (0.6 / 0.9) * 1.1
 
 
-@pytest.mark.parametrize("scenario", ["ideal", "heterogeneous"])
-def test_known_truth_inside_the_joint_intervals(scenario):
+def test_known_truth_inside_the_joint_intervals():
     """A simulated country (capture-recapture, declared figures, audience): every tier's
-    interval holds the truth and the estimate is within 15% of it."""
-    rows = run_replicate(small(scenario, workers=6000), np.random.SeedSequence(21))
+    interval holds the truth and the estimate is within 15% of it.
+
+    Not `ideal`: its study is silent on the worker share of visitors and on dormant
+    accounts, whose default priors (a share of clients, some dormant accounts) its truth
+    contradicts (no clients, none dormant); with the experiment alone its tiers are
+    recovered (the next test), with the other two methods its regular tier sits about 3%
+    low and its interval misses (docs/validation.md, section 1)."""
+    rows = run_replicate(small("heterogeneous", workers=6000), np.random.SeedSequence(21))
     joint = [r for r in rows if r["method"] == "combined"]
     assert len(joint) == 3 and not any(r.get("error") for r in joint)
     for r in joint:
         assert r["low"] <= r["truth"] <= r["high"], r
         assert abs(r["estimate"] / r["truth"] - 1) < 0.15, r
+
+
+def test_the_experiment_alone_recovers_every_tier_of_the_ideal_country(tmp_path):
+    """`ideal` with its declared figures and audience set aside: the capture model's
+    tiers hold the truth (the bias of its regular tier comes from the other two methods'
+    default priors, not from the experiment). The occasional tier is not checked: without
+    the declared figures it rests on the activity prior's extrapolation below the rates
+    a few weeks of postings catch."""
+    import dataclasses
+
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.inference import fit_joint
+
+    world = generate_world(small("ideal", workers=6000), np.random.default_rng(21))
+    study = load_study(write_simulation(world, tmp_path))
+    data = synthesis_data(study, _read(study)[0])
+    data = dataclasses.replace(data, declared=np.full_like(data.declared, np.nan),
+                               audience=np.full_like(data.audience, np.nan))
+    post = fit_joint(data, method="laplace", seed=0, predictive=False)
+    workers = np.asarray(post.samples["workers"])
+    bands = np.asarray(post.samples["band_shares"])
+    tiers = {"very_active": workers * bands[:, 0],
+             "regular": workers * (bands[:, 0] + bands[:, 1])}
+    truth = world.tiers()
+    for tier, draws in tiers.items():
+        low, high = np.quantile(draws, [0.025, 0.975])
+        assert low <= truth[tier] <= high, (tier, low, high, truth[tier])
+        assert high - low < 0.2 * truth[tier]
 
 
 def test_studies_of_other_shapes_in_one_process():
@@ -167,12 +204,13 @@ def test_chains_that_mix_slowly_run_on_from_where_they_stopped(monkeypatch):
     assert any("diverged" in p for p in refused.problems)
 
 
-def test_laplace_agrees_with_nuts_on_the_occasional_tier(tmp_path):
+def test_laplace_agrees_with_nuts_on_every_tier(tmp_path):
     """Validation uses the normal approximation for what `run` gets from NUTS. On a
-    simulated country with rarely caught workers, its occasional median and bounds are
-    within a few percent of NUTS's (normal in each bin's log count, they were 7% above
-    and the upper bound 40% above: the total of log-normal terms has a tail the posterior
-    has not)."""
+    simulated country with rarely caught workers, each tier's median and bounds are
+    within a few percent of NUTS's. Normal in each bin's log count, the occasional median
+    was 7% above and its upper bound 40% above; normal in the occasional band's log total
+    but in the other bins' log counts, the regular median was 3.6% above and its upper
+    bound 5.5% (a total of log-normal terms has a tail the posterior has not)."""
     from crowdcensus.pipeline import _read
     from crowdcensus.simulate.outputs import write_simulation
     from crowdcensus.simulate.world import generate_world
@@ -187,7 +225,14 @@ def test_laplace_agrees_with_nuts_on_the_occasional_tier(tmp_path):
     for method in ("laplace", "nuts"):
         post = fit_joint(data, method=method, seed=3, predictive=False)
         assert post.converged, post.problems
-        q[method] = np.quantile(post.samples["workers"], [0.025, 0.5, 0.975])
-    ratio = q["laplace"] / q["nuts"]
-    assert abs(ratio[1] - 1) < 0.04 and abs(ratio[0] - 1) < 0.06, ratio
-    assert abs(ratio[2] - 1) < 0.08, ratio
+        workers = np.asarray(post.samples["workers"])
+        bands = np.asarray(post.samples["band_shares"])
+        for tier, draws in (("occasional", workers),
+                            ("regular", workers * (bands[:, 0] + bands[:, 1])),
+                            ("very_active", workers * bands[:, 0])):
+            q[method, tier] = np.quantile(draws, [0.025, 0.5, 0.975])
+    tolerance = {"occasional": (0.06, 0.04, 0.08), "regular": (0.02, 0.01, 0.02),
+                 "very_active": (0.02, 0.01, 0.02)}
+    for tier, tol in tolerance.items():
+        ratio = q["laplace", tier] / q["nuts", tier]
+        assert (np.abs(ratio - 1) < tol).all(), (tier, ratio)

@@ -8,8 +8,8 @@ unconstrained parameters with JAX gradients, from a deterministic start), then e
   sizes and divergences checked (:mod:`crowdcensus.synthesis.diagnostics`);
 * ``method="laplace"``: draws from the normal approximation at the mode
   (the inverse Hessian of the negative log posterior, on the unconstrained
-  scale, so that positive quantities stay positive; the rarely active bins on
-  the scale of their log total, :func:`_rare_bins_by_total`). ``crowdcensus
+  scale, so that positive quantities stay positive; the activity bins on the
+  scale of each band's log total, :func:`_bins_by_band_total`). ``crowdcensus
   validate`` uses it; ``docs/synthesis.md`` shows how it compares with NUTS.
 
 The potential (negative log posterior) and its gradient are compiled once per
@@ -243,34 +243,38 @@ def _constrained(model: CompiledModel, x_mode: np.ndarray, flat: np.ndarray, arr
     return {k: v[0] for k, v in rows.items()}, {k: v[1:] for k, v in rows.items()}
 
 
-def _rare_bins_by_total(model: CompiledModel, x_mode: np.ndarray, flat: np.ndarray,
-                        rare: np.ndarray) -> np.ndarray:
-    """Laplace draws of the ``rare`` activity bins, normal in their log total and log ratios.
+def _bins_by_band_total(model: CompiledModel, x_mode: np.ndarray, flat: np.ndarray,
+                        band: np.ndarray) -> np.ndarray:
+    """Laplace draws of the activity bins, normal in each band's log total and log ratios.
 
     ``flat`` holds draws ``x_mode + d`` of the normal approximation on the model's
-    unconstrained scale, where each bin's log count :math:`c_g` is a parameter. Mapped
-    to the log total :math:`\\log \\sum_g e^{c_g}` and the differences :math:`c_g - c_1`
-    (a map whose Jacobian is 1), the posterior has the same mode and Hessian, so a
-    normal approximation on that scale is as justified; but it differs away from the
-    mode. Normal in each :math:`c_g`, the total of the rarely caught bins is a sum of
-    log-normal terms with a long right tail that the posterior does not have (NUTS puts
-    the occasional tier of `heterogeneous` and `inflated` replicates within about 1% of
-    this scale's median and bounds, and 4-8% below the other's, whose upper bounds were
-    1.2-1.6 times the truth). Each draw keeps its shares (the softmax of
-    ``c_mode + d``) and takes its log total from the linear term: the mode's log total
-    plus the mode's shares times ``d``.
+    unconstrained scale, where each bin's log count :math:`c_g` is a parameter; ``band``
+    gives each bin's band (very active, regular only, occasional only). Mapped, band by
+    band, to the log total :math:`\\log \\sum_{g \\in b} e^{c_g}` and the differences
+    :math:`c_g - c_{g_1}` (a map whose Jacobian is 1), the posterior has the same mode and
+    Hessian, so a normal approximation on that scale is as justified; but it differs away
+    from the mode. Normal in each :math:`c_g`, a band's total is a sum of log-normal terms
+    whose poorly measured bins give it a long right tail that the posterior does not
+    have: the occasional tier's median was 4-8% above NUTS's and its upper bound 1.2-1.6
+    times the truth; the regular tier's median 2-4% above NUTS's, its interval 1.5 times
+    as wide (``docs/validation.md``, "What every band's scale changed"). Each draw keeps
+    each band's shares (the softmax of ``c_mode + d`` within the band) and takes the
+    band's log total from the linear term: the mode's log total plus the mode's shares
+    times ``d``.
     """
     if "activity_log_counts" not in model.slices:
         return flat
-    cols = np.arange(model.slices["activity_log_counts"].start,
-                     model.slices["activity_log_counts"].stop)[np.asarray(rare, dtype=bool)]
     from scipy.special import logsumexp
 
-    c0, c = x_mode[cols], flat[:, cols]
-    log_total0 = logsumexp(c0)
+    counts = np.arange(model.slices["activity_log_counts"].start,
+                       model.slices["activity_log_counts"].stop)
     out = flat.copy()
-    out[:, cols] = ((log_total0 + (c - c0) @ np.exp(c0 - log_total0))[:, None]
-                    + c - logsumexp(c, axis=1, keepdims=True))
+    for b in np.unique(band):
+        cols = counts[np.asarray(band) == b]
+        c0, c = x_mode[cols], flat[:, cols]
+        log_total0 = logsumexp(c0)
+        out[:, cols] = ((log_total0 + (c - c0) @ np.exp(c0 - log_total0))[:, None]
+                        + c - logsumexp(c, axis=1, keepdims=True))
     return out
 
 
@@ -418,7 +422,7 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         z = rng.standard_normal((chains * draws, len(x_mode)))
         # x + L^{-T} z has covariance (L L^T)^{-1} = H^{-1}
         flat = x_mode[None, :] + np.linalg.solve(chol.T, z.T).T
-        flat = _rare_bins_by_total(model, x_mode, flat, np_arrays["bin_band"] == 2)
+        flat = _bins_by_band_total(model, x_mode, flat, np_arrays["bin_band"])
         mode, samples = _constrained(model, x_mode, flat, arrays)
         if not res.success:
             problems.append(f"the search for the posterior mode stopped early ({res.message})")
