@@ -68,11 +68,9 @@ def test_known_truth_inside_the_joint_intervals():
     """A simulated country (capture-recapture, declared figures, audience): every tier's
     interval holds the truth and the estimate is within 15% of it.
 
-    Not `ideal`: its study is silent on the worker share of visitors and on dormant
-    accounts, whose default priors (a share of clients, some dormant accounts) its truth
-    contradicts (no clients, none dormant); with the experiment alone its tiers are
-    recovered (the next test), with the other two methods its regular tier sits about 3%
-    low and its interval misses (docs/validation.md, section 1)."""
+    Not `ideal`: with the declared figures and the audience its regular tier sits about
+    3% low and its interval misses; with the experiment alone its tiers are recovered
+    (the next test; docs/validation.md, section 1)."""
     rows = run_replicate(small("heterogeneous", workers=6000), np.random.SeedSequence(21))
     joint = [r for r in rows if r["method"] == "combined"]
     assert len(joint) == 3 and not any(r.get("error") for r in joint)
@@ -83,8 +81,8 @@ def test_known_truth_inside_the_joint_intervals():
 
 def test_the_experiment_alone_recovers_every_tier_of_the_ideal_country(tmp_path):
     """`ideal` with its declared figures and audience set aside: the capture model's
-    tiers hold the truth (the bias of its regular tier comes from the other two methods'
-    default priors, not from the experiment). The occasional tier is not checked: without
+    tiers hold the truth (the bias of its regular tier comes from the other two methods,
+    not from the experiment). The occasional tier is not checked: without
     the declared figures it rests on the activity prior's extrapolation below the rates
     a few weeks of postings catch."""
     import dataclasses
