@@ -32,6 +32,27 @@ def _france(tmp_path: Path, **assumptions) -> Path:
     return tmp_path / "study.toml"
 
 
+def _simulated(scenario: str, tmp_path: Path):
+    """A 6,000-worker country of a shipped scenario (seed 21) and its model inputs."""
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis.data import synthesis_data
+
+    world = generate_world(small(scenario, workers=6000), np.random.default_rng(21))
+    study = load_study(write_simulation(world, tmp_path))
+    return world, synthesis_data(study, _read(study)[0])
+
+
+def _tier_draws(post) -> dict[str, np.ndarray]:
+    """Each tier's posterior draws: the workers times the shares of the bands it holds."""
+    workers = np.asarray(post.samples["workers"])
+    bands = np.asarray(post.samples["band_shares"])
+    return {"occasional": workers, "regular": workers * (bands[:, 0] + bands[:, 1]),
+            "very_active": workers * bands[:, 0]}
+
+
 def test_declared_figure_with_known_biases_gives_the_closed_form(tmp_path):
     """With the dormant share d, the inflation phi, the multi-homing m and the declared
     figure D all pinned, the occasional tier is D (1 - d) / (phi m)."""
@@ -87,26 +108,15 @@ def test_the_experiment_alone_recovers_every_tier_of_the_ideal_country(tmp_path)
     a few weeks of postings catch."""
     import dataclasses
 
-    from crowdcensus.pipeline import _read
-    from crowdcensus.simulate.outputs import write_simulation
-    from crowdcensus.simulate.world import generate_world
-    from crowdcensus.study import load_study
-    from crowdcensus.synthesis.data import synthesis_data
     from crowdcensus.synthesis.inference import fit_joint
 
-    world = generate_world(small("ideal", workers=6000), np.random.default_rng(21))
-    study = load_study(write_simulation(world, tmp_path))
-    data = synthesis_data(study, _read(study)[0])
+    world, data = _simulated("ideal", tmp_path)
     data = dataclasses.replace(data, declared=np.full_like(data.declared, np.nan),
                                audience=np.full_like(data.audience, np.nan))
-    post = fit_joint(data, method="laplace", seed=0, predictive=False)
-    workers = np.asarray(post.samples["workers"])
-    bands = np.asarray(post.samples["band_shares"])
-    tiers = {"very_active": workers * bands[:, 0],
-             "regular": workers * (bands[:, 0] + bands[:, 1])}
+    draws = _tier_draws(fit_joint(data, method="laplace", seed=0, predictive=False))
     truth = world.tiers()
-    for tier, draws in tiers.items():
-        low, high = np.quantile(draws, [0.025, 0.975])
+    for tier in ("very_active", "regular"):
+        low, high = np.quantile(draws[tier], [0.025, 0.975])
         assert low <= truth[tier] <= high, (tier, low, high, truth[tier])
         assert high - low < 0.2 * truth[tier]
 
@@ -209,25 +219,14 @@ def test_laplace_agrees_with_nuts_on_every_tier(tmp_path):
     was 7% above and its upper bound 40% above; normal in the occasional band's log total
     but in the other bins' log counts, the regular median was 3.6% above and its upper
     bound 5.5% (a total of log-normal terms has a tail the posterior has not)."""
-    from crowdcensus.pipeline import _read
-    from crowdcensus.simulate.outputs import write_simulation
-    from crowdcensus.simulate.world import generate_world
-    from crowdcensus.study import load_study
-    from crowdcensus.synthesis.data import synthesis_data
     from crowdcensus.synthesis.inference import fit_joint
 
-    world = generate_world(small("heterogeneous", workers=6000), np.random.default_rng(21))
-    study = load_study(write_simulation(world, tmp_path))
-    data = synthesis_data(study, _read(study)[0])
+    _, data = _simulated("heterogeneous", tmp_path)
     q = {}
     for method in ("laplace", "nuts"):
         post = fit_joint(data, method=method, seed=3, predictive=False)
         assert post.converged, post.problems
-        workers = np.asarray(post.samples["workers"])
-        bands = np.asarray(post.samples["band_shares"])
-        for tier, draws in (("occasional", workers),
-                            ("regular", workers * (bands[:, 0] + bands[:, 1])),
-                            ("very_active", workers * bands[:, 0])):
+        for tier, draws in _tier_draws(post).items():
             q[method, tier] = np.quantile(draws, [0.025, 0.5, 0.975])
     tolerance = {"occasional": (0.06, 0.04, 0.08), "regular": (0.02, 0.01, 0.02),
                  "very_active": (0.02, 0.01, 0.02)}
