@@ -268,9 +268,10 @@ def _bins_by_band_total(model: CompiledModel, x_mode: np.ndarray, flat: np.ndarr
 
     counts = np.arange(model.slices["activity_log_counts"].start,
                        model.slices["activity_log_counts"].stop)
+    band = np.asarray(band)
     out = flat.copy()
     for b in np.unique(band):
-        cols = counts[np.asarray(band) == b]
+        cols = counts[band == b]
         c0, c = x_mode[cols], flat[:, cols]
         log_total0 = logsumexp(c0)
         out[:, cols] = ((log_total0 + (c - c0) @ np.exp(c0 - log_total0))[:, None]
