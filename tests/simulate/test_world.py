@@ -75,9 +75,11 @@ def test_seeded_reproducibility():
     assert a.truth() != c.truth()
 
 
-def test_capture_probability_follows_activity():
-    """A worker present all along, with rate r, answers a 7-day wave with chance q(1 - e^-r)."""
-    sc = small("ideal", workers=20000)
+@pytest.mark.parametrize("sight", [1.0, 0.4])
+def test_capture_probability_follows_activity(sight):
+    """A worker present all along, with rate r, answers a 7-day wave with chance
+    q(1 - e^-(theta r)), theta the chance that a visit shows the task."""
+    sc = small("ideal", workers=20000, experiment={"sight": sight})
     world = generate_world(sc, np.random.default_rng(3))
     q = sc.experiment.take_up
     r = world.responses
@@ -85,7 +87,7 @@ def test_capture_probability_follows_activity():
         members = np.flatnonzero(world.activity_class == j)
         answers = int(np.isin(r["index"], members).sum())
         trials = len(members) * sc.experiment.waves
-        p = q * (1 - np.exp(-cls.visits_per_week))
+        p = q * (1 - np.exp(-sight * cls.visits_per_week))
         # two-sided binomial test at 0.1%: fails if the reach formula is not the one used
         assert stats.binomtest(answers, trials, p).pvalue > 1e-3, cls.name
 

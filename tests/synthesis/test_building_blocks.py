@@ -279,7 +279,7 @@ def _registrations(mix: float, first: list[float], logit: list[float], subset: b
     cfg = ModelConfig(has_capture=False, aggregate=False, n_platforms=j,
                       declared_mask=(False,) * j, audience_mask=(False,) * j, priors=(),
                       stated_multihoming=False, shares=(), share_base="",
-                      visit_weights=subset)
+                      visit_weights=subset, posted_on_subset=subset)
     a = {"lam": bin_rates(), "log_width": np.ones(len(bin_rates())),
          "bin_band": bin_band(), "smoothness": np.ones(len(bin_rates()) - 2),
          "subsets": subsets, "subset_size": subsets.sum(axis=1),

@@ -228,3 +228,33 @@ def test_laplace_agrees_with_nuts_on_every_tier(tmp_path):
     for tier, tol in tolerance.items():
         ratio = q["laplace", tier] / q["nuts", tier]
         assert (np.abs(ratio - 1) < tol).all(), (tier, ratio)
+
+
+def test_where_respondents_answer_tells_how_workers_split_their_visits(tmp_path):
+    """Workers on several platforms visit the larger ones more (the simulated platforms'
+    weights, 0.45 / 0.35 / 0.2). The answers are counted by the respondent's set of
+    platforms and the platform answered on; the model's platform weights cover the truth,
+    and each platform's share of the month's worker visitors is the simulated one (with
+    visits split evenly, the smallest platform's share was 0.25 for a true 0.22; now
+    0.228)."""
+    from crowdcensus.synthesis.inference import fit_joint
+
+    world, data = _simulated("ideal", tmp_path)
+    counts = data.capture.answer_platforms
+    names = list(world.platforms)
+    tally = np.zeros_like(counts)
+    sets = {tuple(row): i for i, row in enumerate(data.subsets.tolist())}
+    for registered, platform in zip(world.responses["platforms_registered"],
+                                    world.responses["platform"], strict=True):
+        row = tuple(int(n in registered.split(",")) for n in names)
+        tally[sets[row], names.index(platform)] += 1
+    assert counts.tolist() == tally.tolist()
+
+    s = fit_joint(data, method="laplace", seed=0, predictive=False).samples
+    weights = np.asarray(s["visit_weights"])
+    truth = np.array([p.weight for p in world.scenario.platforms])
+    low, high = np.quantile(weights, [0.025, 0.975], axis=0)
+    assert np.all((low <= truth) & (truth <= high)), (low, high)
+    monthly = np.median(np.asarray(s["monthly_visitors"]), axis=0)
+    true_share = world.worker_visitors / world.worker_visitors.sum()
+    assert monthly / monthly.sum() == pytest.approx(true_share, abs=0.015)

@@ -474,6 +474,17 @@ class TaskExperiment:
                 pop.pi * jnp.sum(jnp.exp(pop.log_pr) * reached[:, None], axis=0)))
             caught_share = jnp.sum(jnp.exp(pop.log_pi[None, None, :] + pop.log_pr[None]
                                            + hist_s), axis=1)                  # (P, G)
+        if pop.split is not None:
+            # the platform of each answer, among the posted platforms of the respondent's set,
+            # in proportion to the visits the set sends there
+            # (sets with no posted platform hold no answers; no 0/0 there, or its gradient)
+            posted = pop.split * a["posted"][None, :]
+            total = jnp.sum(posted, axis=1, keepdims=True)
+            where = posted / jnp.where(total > 0, total, 1.0)
+            counted = a["answer_platforms"] > 0
+            numpyro.factor("answer_platforms", jnp.sum(
+                jnp.where(counted, a["answer_platforms"] * jnp.log(jnp.where(counted, where, 1.0)),
+                          0.0)))
         # Poisson form of the likelihood: the respondents of each kind are Poisson around
         # their expected number; the workers never seen enter through the expected total seen
         seen = jnp.sum(jnp.exp(log_n) * -jnp.expm1(log_p0))

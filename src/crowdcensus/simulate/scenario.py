@@ -120,6 +120,8 @@ class Experiment(_Strict):
     spacing_days: int = Field(default=7, ge=1)
     #: Platforms the task is posted on (default: every platform of the scenario).
     platforms: list[str] | None = None
+    #: Chance that a visit during a wave shows the task (it may be buried among others).
+    sight: Fraction = 1.0
     #: Chance that a worker who sees the task takes it.
     take_up: Fraction = 0.6
     #: Drop in that chance after a first answer (survey aversion; 1: past participants

@@ -266,7 +266,7 @@ def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.n
         a = exp.first_day + w * exp.spacing_days
         o = _overlap(start, end, a, a + exp.wave_days)
         take = exp.take_up * np.where(answered, 1.0 - exp.aversion, 1.0)
-        answer = rng.random(n) < take * (1.0 - np.exp(-rate * seen_share * o / 7.0))
+        answer = rng.random(n) < take * (1.0 - np.exp(-exp.sight * rate * seen_share * o / 7.0))
         answered |= answer
         idx = np.flatnonzero(answer)
         u = rng.random(len(idx)) * seen_share[idx]
@@ -286,7 +286,7 @@ def _reach_assumption(world: World) -> dict[str, float]:
 
     The population value is the chance, averaged over the workers who would give
     that answer, of seeing a task posted for a week and taking it,
-    ``take_up * (1 - exp(-rate * s))`` with ``s`` the share of the worker's visits
+    ``take_up * (1 - exp(-sight * rate * s))`` with ``s`` the share of the worker's visits
     made to the platforms the task is posted on; a researcher would take it from a pilot or
     the literature, so the scenario can bias it (``reach_error``).
     """
@@ -296,7 +296,7 @@ def _reach_assumption(world: World) -> dict[str, float]:
         mask = world.reported == j
         if not mask.any():
             continue
-        seen = world.rate[mask] * world.posted_share[mask]
+        seen = exp.sight * world.rate[mask] * world.posted_share[mask]
         p = exp.take_up * float(np.mean(1.0 - np.exp(-seen)))
         out[c] = float(min(p * exp.reach_error, 0.999))
     return out

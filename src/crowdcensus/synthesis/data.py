@@ -57,6 +57,11 @@ class CaptureData:
         Respondents in the group.
     wave_days : array (T,)
         Length of each wave in days.
+    answer_platforms : array (S, J)
+        Answers counted by the answering respondent's set of platforms (row of
+        :attr:`SynthesisData.subsets`) and the platform answered on: where a worker
+        on two posted platforms answers tells how they split their visits. Empty
+        when no respondent says where they are registered.
     """
 
     patterns: np.ndarray
@@ -74,6 +79,7 @@ class CaptureData:
     wave_starts: np.ndarray | None = None
     reference_days: float = 364.0
     churn: bool | str = "auto"
+    answer_platforms: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def n_waves(self) -> int:
@@ -178,6 +184,7 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
     unmatched = {str(a) for a in answered[plat_idx < 0].unique()}
     report = resp["category"].map(REPORT_INDEX).to_numpy()
     subset_idx = np.full(len(resp), -1)
+    answer_platforms = np.zeros((0, 0))
     if subsets is not None and len(subsets):
         n = subsets.shape[1]
         # one is registered where one answered
@@ -208,6 +215,9 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         index = {c: i for i, c in enumerate((subsets.astype(np.int64) @ bit).tolist())}
         rows = np.flatnonzero(said & (code > 0))
         subset_idx[rows] = [index[c] for c in code[rows].tolist()]
+        answer_platforms = np.zeros(subsets.shape)
+        counted = known & (subset_idx[ev_rows] >= 0)
+        np.add.at(answer_platforms, (subset_idx[ev_rows[counted]], ev_plat[counted]), 1.0)
     hours = resp["hours"].to_numpy(dtype=float) if "hours" in resp else np.full(len(resp), np.nan)
     band = np.where(np.isnan(hours), N_HOUR_BANDS - 1,
                     np.searchsorted(HOUR_EDGES, np.nan_to_num(hours), side="right") - 1)
@@ -237,6 +247,7 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         wave_starts=starts,
         reference_days=reference_days,
         churn=study.experiment.churn,
+        answer_platforms=answer_platforms,
     )
 
 

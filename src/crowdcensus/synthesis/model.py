@@ -67,6 +67,7 @@ class ModelConfig:
     churn: bool = False
     has_hours: bool = False
     visit_weights: bool = False
+    posted_on_subset: bool = False
 
 
 def _round_up(n: int, step: int) -> int:
@@ -93,8 +94,16 @@ def _pattern_size(n: int) -> int:
 
 
 def visit_weights(data: SynthesisData) -> bool:
-    """Whether the model estimates how workers split visits over platforms (the task was
-    posted on some platforms only, and respondents say where they are registered)."""
+    """Whether the model estimates how workers split visits over platforms: more than one
+    platform, and respondents who say where they are registered (the platforms they
+    answered on, and their capture rates when the task was posted on some platforms only,
+    tell the split)."""
+    return data.capture is not None and not data.aggregate and data.n_platforms > 1
+
+
+def posted_on_subset(data: SynthesisData) -> bool:
+    """Whether some workers are out of the experiment's reach: the task was posted on some
+    platforms only, and respondents say where they are registered."""
     return data.capture is not None and not data.aggregate and not bool(data.posted.all())
 
 
@@ -202,7 +211,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
             [int(np.searchsorted(values, s)) if s > 0 else -1 for s in share], dtype=np.int32)
         arrays["subset_reached"] = (share > 0).astype(float)
         arrays["posted"] = data.posted.astype(float)
-        if visit_weights(data):  # the share of visits to posted platforms is estimated
+        if posted_on_subset(data):  # each set's share of visits to posted platforms varies
             arrays["subset_share_class"] = np.where(share > 0, np.arange(len(share)), -1
                                                     ).astype(np.int32)
     else:
@@ -210,6 +219,8 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
     dense = unknown = churn = hours = False
     if data.capture is not None:
         dense, unknown, churn, hours = _capture_arrays(data, arrays)
+        if visit_weights(data):
+            arrays["answer_platforms"] = data.capture.answer_platforms
     for p in data.priors.all():
         arrays[f"prior:{p.name}"] = np.asarray(p.params, dtype=float)
     for tier, (mu, sd) in data.shares.items():
@@ -229,6 +240,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         churn=churn,
         has_hours=hours,
         visit_weights=visit_weights(data),
+        posted_on_subset=posted_on_subset(data),
     )
     return cfg, arrays
 

@@ -74,6 +74,7 @@ class Population:
     presence: Any = 1.0        # mean share of the reference period a worker is present
     churn: Any = None          # (arrive, leave) shares, when modelled
     posted_share: Any = None   # (S,) share of visits to posted platforms, when estimated
+    split: Any = None          # (S, J) share of a set's visits to each platform, when estimated
 
 
 def truncated_log(mu, sd, z):
@@ -172,7 +173,7 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
         presence, churn = presence_share(arrive, leave), (arrive, leave)
 
     j = cfg.n_platforms
-    log_pr = None
+    log_pr = posted_share = split = None
     if not cfg.aggregate:
         reg_a = numpyro.sample("registration_logit", dist.Normal(-1.0, 1.5).expand([j]))
         reg_c = numpyro.sample("registration_activity", dist.Normal(0.0, 0.5))
@@ -190,7 +191,7 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
         # was posted everywhere nobody is out of reach, the registration marginals are
         # what the other methods read, and the mixture's weights are barely identified
         # (NUTS's chains then disagree on them): independent registrations alone
-        if j > 1 and cfg.visit_weights:
+        if j > 1 and cfg.posted_on_subset:
             first = numpyro.sample("first_platform", dist.Dirichlet(jnp.ones(j)))
             via_first = jnp.log(jnp.clip(sub @ jnp.exp(jnp.log(first)[None, :] - log_q).T,
                                          1e-300))                           # (S, G)
@@ -206,11 +207,11 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
             # visits split over a worker's platforms in proportion to platform weights
             weight = numpyro.sample("visit_weights", dist.Dirichlet(jnp.full(j, 2.0)))
             split = sub * weight[None, :] / (sub @ weight)[:, None]         # (S, J)
-            posted_share = numpyro.deterministic("posted_visit_share", split @ a["posted"])
+            if cfg.posted_on_subset:
+                posted_share = numpyro.deterministic("posted_visit_share", split @ a["posted"])
             vis = -jnp.expm1(-lam[None, None, :] * WEEKS_PER_MONTH * split[:, :, None])
             monthly = total * presence * jnp.einsum("g,sg,sjg->j", pi, jnp.exp(log_pr), vis)
         else:
-            posted_share = None
             vis = -jnp.expm1(-lam[None, :] * WEEKS_PER_MONTH / a["subset_size"][:, None])
             monthly = total * presence * jnp.einsum("g,sg,sj,sg->j", pi, jnp.exp(log_pr), sub,
                                                     vis)
@@ -222,11 +223,11 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
     else:
         per_worker = (prior_site("multihoming", specs["multihoming"])
                       if cfg.stated_multihoming else jnp.asarray(1.0))
-        split = (numpyro.sample("platform_split", dist.Dirichlet(jnp.ones(j)))
-                 if j > 1 else jnp.ones(1))
-        registered = total * per_worker * split
+        platform_share = (numpyro.sample("platform_split", dist.Dirichlet(jnp.ones(j)))
+                          if j > 1 else jnp.ones(1))
+        registered = total * per_worker * platform_share
         vis = per_worker * -jnp.expm1(-lam * WEEKS_PER_MONTH / per_worker)
-        monthly = total * presence * jnp.sum(pi * vis) * split
+        monthly = total * presence * jnp.sum(pi * vis) * platform_share
     numpyro.deterministic("platforms_per_worker", per_worker)
     return Population(total, log_pi, pi, bands, registered, monthly, log_pr, per_worker,
-                      presence, churn, posted_share if not cfg.aggregate else None)
+                      presence, churn, posted_share, split)
