@@ -258,3 +258,32 @@ def test_where_respondents_answer_tells_how_workers_split_their_visits(tmp_path)
     monthly = np.median(np.asarray(s["monthly_visitors"]), axis=0)
     true_share = world.worker_visitors / world.worker_visitors.sum()
     assert monthly / monthly.sum() == pytest.approx(true_share, abs=0.015)
+
+
+def test_the_open_bins_rate_follows_the_hours_of_its_workers(tmp_path):
+    """The workers who visit several times a week do so 2.5 times in one country, 6 in
+    another (1.5 hours per visit in both): the open bin's rate, read from their hours,
+    follows (it was 3 in both), and the hours per visit stay where they were (before, the
+    second country's hours made every worker's visits longer)."""
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.inference import fit_joint
+
+    classes = [c.model_dump() for c in small("ideal").activity.classes]
+    fits = []
+    for rate in (2.5, 6.0):
+        classes[0]["visits_per_week"] = rate
+        world = generate_world(small("ideal", workers=4000, activity={"classes": classes}),
+                               np.random.default_rng(21))
+        folder = tmp_path / str(rate)
+        study = load_study(write_simulation(world, folder))
+        s = fit_joint(synthesis_data(study, _read(study)[0]), method="laplace", seed=0,
+                      predictive=False).samples
+        fits.append({k: float(np.median(np.asarray(s[k])))
+                     for k in ("top_rate", "hours_per_visit_log")})
+    assert fits[1]["top_rate"] / fits[0]["top_rate"] == pytest.approx(6.0 / 2.5, rel=0.2)
+    assert fits[1]["hours_per_visit_log"] == pytest.approx(fits[0]["hours_per_visit_log"],
+                                                           abs=0.1)
