@@ -21,11 +21,14 @@ observation models share:
   (:math:`\\rho` has a uniform prior: the respondents' sets of platforms tell
   the two apart, weakly, and they extrapolate differently to the platforms the
   task was not posted on); every worker splits their visits over their
-  platforms evenly or, when the task was posted on some platforms only, in
-  proportion to platform weights (Dirichlet(2) prior) that the respondents'
-  capture rates inform; or, when no respondent says where they are
-  registered, the stated multi-homing coefficient as the number of
-  registrations per worker;
+  platforms in proportion to platform weights (Dirichlet(2) prior) that the
+  platforms respondents answered on inform (and their capture rates, when the
+  task was posted on some platforms only), evenly on one platform; or, when no
+  respondent says where they are registered, the stated multi-homing
+  coefficient as the number of registrations per worker;
+* when respondents give their hours, the open bin's rates (2 visits a week and
+  up): log-normal around a median :math:`2e^{\\delta}` with a spread
+  :math:`\\tau` (half-normal priors), which the hours of its workers tell;
 * churn, when the waves span months: a share :math:`\\alpha` of the workers
   arrives and a share :math:`\\delta` leaves at a uniform time of the
   reference period.
