@@ -427,15 +427,13 @@ class TaskExperiment:
         }
         if pop.posted_share is not None:   # one share class per set of platforms
             params["shares"] = jnp.clip(pop.posted_share, 1e-9, 1.0)
-        hist = history_log_prob(dict(a, lam=pop.lam), params, pop.churn)      # (P, U, G)
+        hist = history_log_prob(a, params, pop.churn)                          # (P, U, G)
         if cfg.has_hours:  # hours per week ~ log-normal around (hours per visit) x rate
             from jax.scipy.special import log_ndtr
 
             per_visit = numpyro.sample("hours_per_visit_log", dist.Normal(0.0, 1.5))
             spread = numpyro.sample("hours_sd", dist.HalfNormal(1.0))
-            # the open bin's rates spread: its hours spread the more
-            sd = jnp.sqrt(spread ** 2 + jnp.zeros_like(pop.lam).at[-1].set(pop.top_spread ** 2))
-            z = (a["hour_edges"][None, :] - per_visit - jnp.log(pop.lam)[:, None]) / sd[:, None]
+            z = (a["hour_edges"][None, :] - per_visit - jnp.log(a["lam"])[:, None]) / spread
             lo, hi = z[:, :-1], z[:, 1:]
             flip = lo > 0       # log(Phi(hi) - Phi(lo)), computed on the far side of 0
             top = log_ndtr(jnp.where(flip, -lo, hi))

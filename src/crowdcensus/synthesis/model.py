@@ -299,7 +299,6 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
         "visitors_per_person_z": 0.0,
         "misreport": 0.05, "takeup_logit": 0.0, "takeup_sd": 0.3,
         "after_answer": 0.0, "log_sight": 0.0, "hours_per_visit_log": 0.4, "hours_sd": 0.5,
-        "top_rate_lift": float(np.log(1.5)), "top_rate_spread": 0.3,
         "arrival_share": 0.1, "departure_share": 0.1, "visit_weights": np.full(j, 1.0 / j),
         "first_platform": np.full(j, 1.0 / j), "first_platform_share": 0.5,
     }

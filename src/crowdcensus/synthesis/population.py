@@ -26,9 +26,6 @@ observation models share:
   task was posted on some platforms only), evenly on one platform; or, when no
   respondent says where they are registered, the stated multi-homing
   coefficient as the number of registrations per worker;
-* when respondents give their hours, the open bin's rates (2 visits a week and
-  up): log-normal around a median :math:`2e^{\\delta}` with a spread
-  :math:`\\tau` (half-normal priors), which the hours of its workers tell;
 * churn, when the waves span months: a share :math:`\\alpha` of the workers
   arrives and a share :math:`\\delta` leaves at a uniform time of the
   reference period.
@@ -44,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from crowdcensus.synthesis.activity import EDGES, MONTHLY, N_BINS, WEEKS_PER_MONTH
+from crowdcensus.synthesis.activity import MONTHLY, N_BINS, WEEKS_PER_MONTH
 
 #: Centre of the log rate in the registration model (a visit every three weeks).
 RATE_CENTRE = float(np.log(0.33))
@@ -78,8 +75,6 @@ class Population:
     churn: Any = None          # (arrive, leave) shares, when modelled
     posted_share: Any = None   # (S,) share of visits to posted platforms, when estimated
     split: Any = None          # (S, J) share of a set's visits to each platform, when estimated
-    lam: Any = None            # (G,) each bin's rate (the open bin's median, when estimated)
-    top_spread: Any = 0.0      # log-scale spread of the rates in the open bin
 
 
 def truncated_log(mu, sd, z):
@@ -145,14 +140,7 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
     import numpyro.distributions as dist
     from jax.scipy.special import logsumexp
 
-    lam, top_spread = a["lam"], 0.0
-    if cfg.has_hours:
-        # the open bin (every rate from 2 visits a week up): log-normal rates around a median
-        # above 2 and with a spread that its respondents' hours tell, rather than all at 3
-        lift = numpyro.sample("top_rate_lift", dist.HalfNormal(1.0))
-        top_spread = numpyro.sample("top_rate_spread", dist.HalfNormal(0.5))
-        lam = lam.at[-1].set(EDGES[-2] * jnp.exp(lift))
-        numpyro.deterministic("top_rate", lam[-1])
+    lam = a["lam"]
     if cfg.has_capture:
         # expected workers per bin as free log counts, so that the rarely caught bins do
         # not drag the well-measured ones; the level is nearly flat (scale-invariant total)
@@ -242,4 +230,4 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
         monthly = total * presence * jnp.sum(pi * vis) * platform_share
     numpyro.deterministic("platforms_per_worker", per_worker)
     return Population(total, log_pi, pi, bands, registered, monthly, log_pr, per_worker,
-                      presence, churn, posted_share, split, lam, top_spread)
+                      presence, churn, posted_share, split)
