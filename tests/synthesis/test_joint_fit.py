@@ -258,4 +258,3 @@ def test_where_respondents_answer_tells_how_workers_split_their_visits(tmp_path)
     monthly = np.median(np.asarray(s["monthly_visitors"]), axis=0)
     true_share = world.worker_visitors / world.worker_visitors.sum()
     assert monthly / monthly.sum() == pytest.approx(true_share, abs=0.015)
-
