@@ -477,14 +477,13 @@ class TaskExperiment:
         if pop.split is not None:
             # the platform of each answer, among the posted platforms of the respondent's set,
             # in proportion to the visits the set sends there
-            # (sets with no posted platform hold no answers; no 0/0 there, or its gradient)
+            # (sets with no posted platform hold no answers: no 0/0 there, or in its gradient;
+            # a cell without answers adds 0 x log 1)
             posted = pop.split * a["posted"][None, :]
             total = jnp.sum(posted, axis=1, keepdims=True)
             where = posted / jnp.where(total > 0, total, 1.0)
-            counted = a["answer_platforms"] > 0
-            numpyro.factor("answer_platforms", jnp.sum(
-                jnp.where(counted, a["answer_platforms"] * jnp.log(jnp.where(counted, where, 1.0)),
-                          0.0)))
+            log_where = jnp.log(jnp.where(a["answer_platforms"] > 0, where, 1.0))
+            numpyro.factor("answer_platforms", jnp.sum(a["answer_platforms"] * log_where))
         # Poisson form of the likelihood: the respondents of each kind are Poisson around
         # their expected number; the workers never seen enter through the expected total seen
         seen = jnp.sum(jnp.exp(log_n) * -jnp.expm1(log_p0))

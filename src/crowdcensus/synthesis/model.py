@@ -104,7 +104,7 @@ def visit_weights(data: SynthesisData) -> bool:
 def posted_on_subset(data: SynthesisData) -> bool:
     """Whether some workers are out of the experiment's reach: the task was posted on some
     platforms only, and respondents say where they are registered."""
-    return data.capture is not None and not data.aggregate and not bool(data.posted.all())
+    return visit_weights(data) and not bool(data.posted.all())
 
 
 def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool, bool]:

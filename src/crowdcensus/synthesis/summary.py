@@ -112,8 +112,8 @@ def _biases(s: dict, data: SynthesisData, level: float) -> pd.DataFrame:
     if "audience_bias" in s:
         mask = ~np.isnan(data.audience)
         aud = np.asarray(s["audience_expected"])[:, mask].sum(axis=1)
-        regular = s["workers"] * (s["band_shares"][:, 0] + s["band_shares"][:, 1])
-        add("audience", "Monthly unique visitors / regular workers", aud / regular,
+        add("audience", "Monthly unique visitors / regular workers",
+            aud / tier_draws(s)["regular"],
             "what the 2018 arithmetic divides by the multi-homing coefficient")
         add("audience", "Monthly unique visitors / workers who visit in a month",
             aud / np.asarray(s["monthly_visitors"])[:, mask].sum(axis=1),
