@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,14 +53,14 @@ def _read(study: Study) -> tuple[Responses | None, object, str | None]:
 
 
 def _joint(study: Study, responses: Responses | None, seed: int, inference: str | None,
-           progress: bool, checks: bool = True):
+           progress: bool, checks: bool = True, aside: tuple[str, ...] = ()):
     """Fit the joint model; return (summary, data, warnings)."""
-    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.data import set_aside, synthesis_data
     from crowdcensus.synthesis.inference import fit_joint
     from crowdcensus.synthesis.summary import summarise
 
     cfg = study.synthesis
-    data = synthesis_data(study, responses)
+    data = set_aside(synthesis_data(study, responses), aside)
     if inference is None:
         inference = os.environ.get("CROWDCENSUS_INFERENCE") or None
         if inference is not None and inference not in ("nuts", "laplace"):
@@ -112,6 +113,7 @@ def run_study(
     inference: str | None = None,
     joint: bool = True,
     checks: bool = True,
+    set_aside: Sequence[str] = (),
 ) -> Results:
     """Run every method of ``study``, the joint model and the baseline combination.
 
@@ -123,6 +125,9 @@ def run_study(
     ``joint=False`` skips the joint model (the combined tiers are then empty);
     ``checks=False`` skips its posterior predictive checks (their table is then
     empty; validation, which reads only the tiers, saves their cost).
+    ``set_aside`` fits the joint model without some of its inputs (``"hours"``,
+    ``"declared"``, ``"audience"``: :func:`crowdcensus.synthesis.data.set_aside`); the
+    methods' own figures keep them.
 
     Examples
     --------
@@ -151,7 +156,7 @@ def run_study(
     bands: dict[str, Interval] = {}
     if joint:
         summary, data, joint_warnings = _joint(study, responses, seed, inference, progress,
-                                               checks)
+                                               checks, tuple(set_aside))
         warnings += joint_warnings
         if summary.converged:
             # a tier no method measures would rest on the prior of the activity's shape

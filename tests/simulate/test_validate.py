@@ -161,6 +161,35 @@ def test_validate_vary_refuses_an_unknown_field(tmp_path, scenarios):
     assert code.value.code == 2
 
 
+def test_set_aside_changes_only_the_joint_models_figures(scenarios, serial):
+    # the same replicates with the respondents' hours set aside: the methods' own rows are
+    # the same figures, the joint model's differ (it no longer reads the hours)
+    aside = validate_scenarios(scenarios[:1], replicates=2, seed=9, workers=1,
+                               set_aside=["hours"]).replicates
+    keys = ["replicate", "tier", "method"]
+    both = serial.replicates[serial.replicates["scenario"] == "ideal"].merge(
+        aside, on=keys, suffixes=("", "_aside"))
+    assert len(both) == len(aside) and (aside["error"] == "").all()
+    methods = both[both["method"] != "combined"]
+    assert len(methods) and np.allclose(methods["estimate"], methods["estimate_aside"],
+                                        equal_nan=True)
+    joint = both[both["method"] == "combined"]
+    assert len(joint) == 6
+    assert not np.allclose(joint["estimate"], joint["estimate_aside"], rtol=1e-4)
+
+
+def test_validate_refuses_an_input_it_cannot_set_aside(tmp_path, capsys):
+    from crowdcensus.cli import main
+
+    with pytest.raises(SystemExit) as code:
+        main(["validate", "ideal", "--replicates", "1", "--set-aside", "responses",
+              "--out", str(tmp_path / "r")])
+    assert code.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "responses" in err[0] and "hours, declared, audience" in err[0]
+    assert not (tmp_path / "r").exists()
+
+
 def _toml(data: dict, prefix: str = "") -> str:
     """A minimal TOML writer for a scenario dict (tables and arrays of tables)."""
     lines, subs = [], []

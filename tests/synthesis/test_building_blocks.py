@@ -192,6 +192,31 @@ def test_dense_and_grouped_layouts_give_one_posterior(scenario, tmp_path, monkey
     assert out["dense"][1] == pytest.approx(out["grouped"][1], rel=1e-8, abs=1e-8)
 
 
+def test_setting_inputs_aside_removes_them_from_the_model(tmp_path):
+    from crowdcensus.errors import InputError
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis.data import set_aside, synthesis_data
+    from crowdcensus.synthesis.model import model_inputs
+    from tests.simulate.conftest import small
+
+    world = generate_world(small("heterogeneous", workers=2000), np.random.default_rng(3))
+    study = load_study(write_simulation(world, tmp_path))
+    data = synthesis_data(study, _read(study)[0])
+    cfg, _ = model_inputs(data)
+    assert cfg.has_hours and all(cfg.declared_mask) and all(cfg.audience_mask)
+    cfg, arrays = model_inputs(set_aside(data, ["hours", "declared"]))
+    assert not cfg.has_hours and not any(cfg.declared_mask) and all(cfg.audience_mask)
+    # the histories and answers stay: the same respondents, in the same groups
+    assert arrays["n_captured"] == data.capture.n_captured
+    cfg, _ = model_inputs(set_aside(data, ["audience"]))
+    assert cfg.has_hours and all(cfg.declared_mask) and not any(cfg.audience_mask)
+    with pytest.raises(InputError, match="cannot set aside experiment"):
+        set_aside(data, ["experiment"])
+
+
 def test_stays_by_monte_carlo():
     """Arrival and departure at uniform times: the chance of each run of waves present."""
     import jax.numpy as jnp

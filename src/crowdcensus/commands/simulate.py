@@ -103,11 +103,16 @@ def validate(
     vary: list[str] | None = typer.Option(None, "--vary", help="FIELD=V1,V2,...: run each "
                                           "scenario once per value of one field, e.g. "
                                           "activity.misreport=0,0.1,0.3 (repeatable)."),
+    set_aside: list[str] | None = typer.Option(None, "--set-aside", help="hours, declared "
+                                               "or audience: fit the joint model (the "
+                                               "combined rows) without that input, to see "
+                                               "what it does (repeatable)."),
 ) -> None:
     """Run seeded replicates of scenarios; report bias, RMSE and coverage per tier and method."""
     from crowdcensus.simulate.scenario import load_scenario, shipped_scenarios
     from crowdcensus.simulate.validation import validate_scenarios
     from crowdcensus.simulate.validation_report import write_validation_report
+    from crowdcensus.synthesis.data import checked_aside
 
     names = list(scenario or [])
     if all_:
@@ -131,14 +136,16 @@ def validate(
         parsed = [_number(v.strip()) for v in values.split(",") if v.strip()]
         scenarios = [sc.varied(field.strip(), v) for sc in scenarios for v in parsed]
     k = workers if workers is not None else (os.cpu_count() or 1)
+    aside = checked_aside(set_aside or [])
     val = validate_scenarios(scenarios, replicates, seed=seed, workers=k,
                              dask_scheduler=dask_scheduler, progress=sys.stderr.isatty(),
-                             inference=inference.value)
+                             inference=inference.value, set_aside=aside)
     parts = ["crowdcensus validate", *(["--all"] if all_ else []),
              *[n for n in (scenario or [])], "--replicates", str(replicates),
              "--seed", str(seed), *(["--capture", capture] if capture else []),
              "--inference", inference.value,
              *[x for spec in (vary or []) for x in ("--vary", spec)],
+             *[x for name in aside for x in ("--set-aside", name)],
              "--out", str(out)]
     html = write_validation_report(val, out, command=" ".join(parts))
     typer.echo(f"report: {html}")

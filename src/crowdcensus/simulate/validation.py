@@ -55,12 +55,13 @@ def replicate_seeds(seed: int, replicates: int) -> list[np.random.SeedSequence]:
 
 
 def run_replicate(scenario: Scenario, seq: np.random.SeedSequence, index: int = 0,
-                  inference: str = "laplace") -> list[dict]:
+                  inference: str = "laplace", set_aside: Sequence[str] = ()) -> list[dict]:
     """Simulate one country, run the pipeline on its study, compare with the truth.
 
     Returns one row per (tier, method) with ``estimate``, ``low``, ``high``
     and ``truth`` (and ``error`` when the pipeline could not run, or, for the
-    ``combined`` rows, when the joint model did not converge).
+    ``combined`` rows, when the joint model did not converge). ``set_aside``: inputs
+    the joint model is fitted without (:func:`crowdcensus.synthesis.data.set_aside`).
     """
     from crowdcensus.pipeline import run_study
     from crowdcensus.simulate.outputs import write_simulation
@@ -77,7 +78,8 @@ def run_replicate(scenario: Scenario, seq: np.random.SeedSequence, index: int = 
     try:
         with tempfile.TemporaryDirectory(prefix="crowdcensus-rep-") as tmp:
             study = write_simulation(world, tmp)
-            results = run_study(study, seed=mc_seed, inference=inference, checks=False)
+            results = run_study(study, seed=mc_seed, inference=inference, checks=False,
+                                set_aside=set_aside)
     except Exception as exc:  # a replicate that fails is counted, not fatal
         msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
         if not hasattr(exc, "exit_code"):
@@ -162,11 +164,13 @@ def validate_scenarios(
     dask_scheduler: str | None = None,
     progress: bool = False,
     inference: str = "laplace",
+    set_aside: Sequence[str] = (),
 ) -> Validation:
     """Run ``replicates`` seeded replicates of every scenario and summarise them.
 
     Every scenario uses the same replicate seeds (``SeedSequence(seed).spawn``),
-    so scenarios differ only by what they change.
+    so scenarios differ only by what they change. ``set_aside``: inputs the joint model
+    is fitted without in every replicate (the ``combined`` rows; the methods keep them).
     """
     if replicates < 1:
         raise InputError(f"--replicates must be at least 1 (got {replicates})")
@@ -175,7 +179,10 @@ def validate_scenarios(
     if workers < 1:
         raise InputError(f"--workers must be at least 1 (got {workers})")
     seeds = replicate_seeds(seed, replicates)
-    jobs = [(sc, s, i, inference) for sc in scenarios for i, s in enumerate(seeds)]
+    from crowdcensus.synthesis.data import checked_aside
+
+    aside = checked_aside(set_aside)
+    jobs = [(sc, s, i, inference, aside) for sc in scenarios for i, s in enumerate(seeds)]
     from rich.console import Console
     from rich.progress import (
         BarColumn,

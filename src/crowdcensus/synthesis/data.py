@@ -10,7 +10,8 @@ groups of respondents who share a history, an answer and a set of platforms.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -249,6 +250,43 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         churn=study.experiment.churn,
         answer_platforms=answer_platforms,
     )
+
+
+#: Inputs the joint model can be fitted without (``crowdcensus validate --set-aside``).
+SETTABLE_ASIDE = ("hours", "declared", "audience")
+
+
+def checked_aside(inputs: Sequence[str]) -> tuple[str, ...]:
+    """``inputs`` as a tuple, or an :class:`InputError` naming those that cannot be set
+    aside."""
+    unknown = sorted(set(inputs) - set(SETTABLE_ASIDE))
+    if unknown:
+        raise InputError(f"cannot set aside {', '.join(unknown)}: the joint model's inputs "
+                         f"that can be are {', '.join(SETTABLE_ASIDE)}")
+    return tuple(inputs)
+
+
+def set_aside(data: SynthesisData, inputs: Sequence[str]) -> SynthesisData:
+    """``data`` without some of its inputs: the respondents' ``hours`` (as if nobody gave
+    them), the ``declared`` registrations or the web ``audience`` (as if no platform had
+    the figure). What each input does to the joint model's figures is their difference
+    with every input in.
+
+    >>> d = SynthesisData(("a",), np.array([900.0]), np.array([0.1]), np.array([400.0]),
+    ...                   np.array([0.2]), np.ones(1, bool), np.zeros((0, 1)), True, None)
+    >>> set_aside(d, ["declared"]).declared, set_aside(d, ["declared"]).audience
+    (array([nan]), array([400.]))
+    """
+    inputs = checked_aside(inputs)
+    if "declared" in inputs:
+        data = replace(data, declared=np.full_like(data.declared, np.nan))
+    if "audience" in inputs:
+        data = replace(data, audience=np.full_like(data.audience, np.nan))
+    if "hours" in inputs and data.capture is not None:
+        cap = data.capture
+        data = replace(data, capture=replace(cap, group_hours=np.full_like(
+            cap.group_hours, N_HOUR_BANDS - 1)))
+    return data
 
 
 def synthesis_data(study: Study, responses: Responses | None = None) -> SynthesisData:
