@@ -139,7 +139,9 @@ def run_study(
     266126
     """
     from crowdcensus.synthesis.baseline import combine_methods, disagreements
+    from crowdcensus.synthesis.data import checked_aside
 
+    aside = checked_aside(set_aside)  # before the methods run, not after
     if not isinstance(study, Study):
         study = load_study(study)
     seed = study.settings.seed if seed is None else seed
@@ -156,7 +158,7 @@ def run_study(
     bands: dict[str, Interval] = {}
     if joint:
         summary, data, joint_warnings = _joint(study, responses, seed, inference, progress,
-                                               checks, tuple(set_aside))
+                                               checks, aside)
         warnings += joint_warnings
         if summary.converged:
             # a tier no method measures would rest on the prior of the activity's shape

@@ -112,7 +112,6 @@ def validate(
     from crowdcensus.simulate.scenario import load_scenario, shipped_scenarios
     from crowdcensus.simulate.validation import validate_scenarios
     from crowdcensus.simulate.validation_report import write_validation_report
-    from crowdcensus.synthesis.data import checked_aside
 
     names = list(scenario or [])
     if all_:
@@ -136,7 +135,7 @@ def validate(
         parsed = [_number(v.strip()) for v in values.split(",") if v.strip()]
         scenarios = [sc.varied(field.strip(), v) for sc in scenarios for v in parsed]
     k = workers if workers is not None else (os.cpu_count() or 1)
-    aside = checked_aside(set_aside or [])
+    aside = set_aside or []
     val = validate_scenarios(scenarios, replicates, seed=seed, workers=k,
                              dask_scheduler=dask_scheduler, progress=sys.stderr.isatty(),
                              inference=inference.value, set_aside=aside)
