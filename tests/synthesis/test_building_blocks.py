@@ -13,6 +13,7 @@ from crowdcensus.synthesis.activity import (
     MONTHLY,
     bin_band,
     bin_category,
+    bin_points,
     bin_rates,
 )
 from crowdcensus.synthesis.priors import beta_from, stated_moments
@@ -29,6 +30,23 @@ def test_bins_respect_every_threshold():
     assert (((rates >= MONTHLY) & (rates < 1)) == (band == 1)).all()
     cat = bin_category()
     assert ((rates >= 2) == (cat == 0)).all() and ((rates < MONTHLY) == (cat == 3)).all()
+
+
+def test_open_bin_points_are_a_point_at_three_and_quantiles_of_its_tail():
+    """Closed bins are evaluated at their rate; the open bin above 2 visits a week at 3
+    visits a week (one share of its workers) and at rates that split an exponential tail
+    of log(rate / 2) with mean tau into equal shares (the rest): the share of the tail
+    below each of these rates is the middle of its slice."""
+    tau = 0.7
+    rates, bins = bin_points(tail=tau)
+    top = bins == len(EDGES) - 2
+    assert np.array_equal(rates[~top], bin_rates()[:-1])
+    assert np.array_equal(bins[~top], np.arange(len(EDGES) - 2))
+    assert rates[top][0] == bin_rates()[-1] == 3.0
+    tail = rates[top][1:]
+    assert len(tail) >= 2
+    below = 1 - np.exp(-np.log(tail / 2.0) / tau)
+    assert below == pytest.approx((np.arange(len(tail)) + 0.5) / len(tail))
 
 
 def test_beta_prior_matches_the_stated_moments():

@@ -53,8 +53,12 @@ def stay_factors(arrive, leave, mids, length):
     return arrival, departure, jnp.log(jnp.clip(none, 1e-300))
 
 
-def history_log_prob(a: dict, params: dict, churn=None):
+def history_log_prob(a: dict, params: dict, churn=None, rates=None):
     """:math:`\\log P(h \\mid s, g)`, shape (histories, share classes, bins); see the module doc.
+
+    ``rates``: the weekly visit rate of each bin (default ``a["lam"]``); the joint model
+    passes the rates of :func:`~crowdcensus.synthesis.activity.bin_points`, several in the
+    open bin, so that G counts rates rather than bins.
 
     ``params``: ``sight`` (:math:`\\theta`), ``takeup`` (:math:`\\alpha`), ``wave``
     (:math:`u_t`), ``het`` (:math:`\\sigma`), ``after`` (:math:`\\beta`), and
@@ -67,7 +71,8 @@ def history_log_prob(a: dict, params: dict, churn=None):
     from jax.scipy.special import logsumexp
 
     shares = params.get("shares", a["share_values"])
-    rate = params["sight"] * a["lam"][None, :] * shares[:, None]               # (U, G)
+    lam = a["lam"] if rates is None else rates
+    rate = params["sight"] * lam[None, :] * shares[:, None]                     # (U, G)
     see = -jnp.expm1(-rate[None] * a["wave_days"][:, None, None] / 7.0)          # (T, U, G)
     log_see = jnp.log(jnp.clip(see, 1e-300, 1.0))[..., None]                    # (T,U,G,1)
     logit0 = (params["takeup"] + params["wave"][:, None]

@@ -416,7 +416,11 @@ class TaskExperiment:
         inner, edge, move = 1 - eps, 1 - eps / 2, eps / 2
         answer = jnp.array([[edge, move, 0.0, 0.0], [move, inner, move, 0.0],
                             [0.0, move, inner, move], [0.0, 0.0, move, edge]])
-        log_k = jnp.log(jnp.clip(answer, 1e-30, 1.0))[a["bin_cat"]]        # (G, 4)
+        # the bins are evaluated at rates inside them (with hours, the open bin at 3 visits a
+        # week and over a tail, each rate for its share of the bin, pop.point_logw): below,
+        # G counts these rates, each with its bin's answer and registrations
+        pb = a["point_bin"]
+        log_k = jnp.log(jnp.clip(answer, 1e-30, 1.0))[a["bin_cat"][pb]]     # (G, 4)
         params = {
             "takeup": numpyro.sample("takeup_logit", dist.Normal(0.0, 1.5)),
             "wave": numpyro.sample("wave_effect",
@@ -427,13 +431,13 @@ class TaskExperiment:
         }
         if pop.posted_share is not None:   # one share class per set of platforms
             params["shares"] = jnp.clip(pop.posted_share, 1e-9, 1.0)
-        hist = history_log_prob(a, params, pop.churn)                          # (P, U, G)
+        hist = history_log_prob(a, params, pop.churn, pop.points)             # (P, U, G)
         if cfg.has_hours:  # hours per week ~ log-normal around (hours per visit) x rate
             from jax.scipy.special import log_ndtr
 
             per_visit = numpyro.sample("hours_per_visit_log", dist.Normal(0.0, 1.5))
             spread = numpyro.sample("hours_sd", dist.HalfNormal(1.0))
-            z = (a["hour_edges"][None, :] - per_visit - jnp.log(a["lam"])[:, None]) / spread
+            z = (a["hour_edges"][None, :] - per_visit - jnp.log(pop.points)[:, None]) / spread
             lo, hi = z[:, :-1], z[:, 1:]
             flip = lo > 0       # log(Phi(hi) - Phi(lo)), computed on the far side of 0
             top = log_ndtr(jnp.where(flip, -lo, hi))
@@ -441,18 +445,20 @@ class TaskExperiment:
             band = top + jnp.log1p(-jnp.exp(jnp.minimum(bottom - top, -1e-12)))  # (G, bands)
             log_h = jnp.concatenate([band, jnp.zeros((band.shape[0], 1))], axis=1)
         else:
-            log_h = jnp.zeros((a["lam"].shape[0], 1))
-        log_n = pop.log_pi + jnp.log(pop.total)                 # expected workers per bin
+            log_h = jnp.zeros((pb.shape[0], 1))
+        log_pi = pop.log_pi[pb] + pop.point_logw
+        log_n = log_pi + jnp.log(pop.total)                     # expected workers per point
         if cfg.aggregate:
             base = log_n[None, :] + log_k[:, a["k_report"]].T + log_h[:, a["k_hours"]].T
             fit = jnp.sum(a["k_count"] * logsumexp(base + hist[a["k_pattern"], 0, :], axis=1))
             log_p0 = hist[0, 0, :]                                              # (G,)
-            caught_share = jnp.exp(pop.log_pi + hist[:, 0, :])                # (P, G)
+            caught_share = jnp.exp(log_pi + hist[:, 0, :])                    # (P, G)
         else:
             reached = a["subset_reached"]
             hist_s = jnp.where(reached[None, :, None] > 0,
                                hist[:, jnp.maximum(a["subset_share_class"], 0), :], 0.0)
-            joint = log_n[None, :] + pop.log_pr                                # (S, G)
+            log_pr = pop.log_pr[:, pb]
+            joint = log_n[None, :] + log_pr                                    # (S, G)
             if cfg.dense:
                 terms = (joint[None, :, None, None, :] + log_k.T[None, None, :, None, :]
                          + log_h.T[None, None, None, :, :]
@@ -469,11 +475,11 @@ class TaskExperiment:
                          + hist_s[up])                                         # (K, S, G)
                 terms = jnp.where(um[:, :, None] > 0, terms, -jnp.inf)
                 fit = fit + jnp.sum(a["u_count"] * logsumexp(terms, axis=(1, 2)))
-            log_p0 = logsumexp(pop.log_pr + hist_s[0], axis=0)                  # (G,)
+            log_p0 = logsumexp(log_pr + hist_s[0], axis=0)                      # (G,)
             numpyro.deterministic("reachable_share", jnp.sum(
                 pop.pi * jnp.sum(jnp.exp(pop.log_pr) * reached[:, None], axis=0)))
-            caught_share = jnp.sum(jnp.exp(pop.log_pi[None, None, :] + pop.log_pr[None]
-                                           + hist_s), axis=1)                  # (P, G)
+            caught_share = jnp.sum(jnp.exp(log_pi[None, None, :] + log_pr[None] + hist_s),
+                                   axis=1)                                     # (P, G)
         if pop.split is not None:
             # the platform of each answer, among the posted platforms of the respondent's set,
             # in proportion to the visits the set sends there
@@ -494,5 +500,5 @@ class TaskExperiment:
         by_k = jnp.zeros(a["H"].shape[1] + 1).at[k_of].add(
             jnp.sum(caught_share, axis=1) * a["all_patterns"])
         numpyro.deterministic("expected_by_answers", pop.total * by_k[1:])
-        seen_by_bin = pop.pi - caught_share[0]                                  # P(g, seen)
+        seen_by_bin = jnp.exp(log_pi) - caught_share[0]                        # P(g, seen)
         numpyro.deterministic("expected_by_report", pop.total * (seen_by_bin @ jnp.exp(log_k)))

@@ -35,6 +35,39 @@ def bin_rates() -> np.ndarray:
     return np.concatenate([[0.005], np.sqrt(lo * hi), [3.0]])
 
 
+#: Rates at which the experiment's likelihood evaluates the tail of the open bin above 2
+#: visits a week (beside its point at 3 visits a week).
+TAIL_POINTS = 3
+#: Prior median and log-scale spread of :math:`\tau`, the mean of :math:`\log(\lambda/2)`
+#: over the open bin's tail.
+TAIL_SCALE, TAIL_SCALE_SD = 0.5, 0.7
+
+
+def tail_exceedances(n: int = TAIL_POINTS) -> np.ndarray:
+    """Quantiles of the unit exponential at the middles of ``n`` equal slices of
+    probability: the open bin's tail rates are :math:`2 e^{\\tau x}` at these :math:`x`."""
+    return -np.log1p(-(np.arange(n) + 0.5) / n)
+
+
+def bin_points(tail: float = TAIL_SCALE) -> tuple[np.ndarray, np.ndarray]:
+    """The rates at which the experiment's likelihood evaluates the bins, and the bin of
+    each: :func:`bin_rates` for the closed bins; for the open bin above 2 visits a week,
+    its rate of 3, then :data:`TAIL_POINTS` rates that split a tail in which
+    :math:`\\log(\\lambda/2)` is exponential with mean ``tail`` into equal shares.
+
+    Where respondents give their hours, the joint model estimates the open bin's share at
+    3 visits a week (the rest is the tail) and the tail's mean :math:`\\tau`: one rate for
+    all the most active workers made it read their hours as if all visited 3 times a week,
+    which biased the hours per visit, and with them where every respondent's hours place
+    them (docs/validation.md, "The open bin: a point and a tail"). Without hours, the
+    open bin keeps the single rate 3.
+    """
+    top = np.concatenate([[bin_rates()[-1]], EDGES[-2] * np.exp(tail * tail_exceedances())])
+    rates = np.concatenate([bin_rates()[:-1], top])
+    bins = np.concatenate([np.arange(N_BINS - 1), np.full(len(top), N_BINS - 1)])
+    return rates, bins
+
+
 def bin_log_widths() -> np.ndarray:
     """Width of each bin on the log scale (the open ends are given the width of a neighbour)."""
     lo, hi = EDGES[:-1], EDGES[1:]

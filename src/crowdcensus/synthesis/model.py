@@ -32,10 +32,13 @@ import numpy as np
 
 from crowdcensus.synthesis.activity import (
     N_BINS,
+    TAIL_SCALE,
     bin_band,
     bin_category,
     bin_log_widths,
+    bin_points,
     bin_rates,
+    tail_exceedances,
 )
 from crowdcensus.synthesis.data import HOUR_EDGES, N_HOUR_BANDS, SynthesisData
 
@@ -184,6 +187,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
     """The static configuration and the arrays of the model for ``data``."""
     arrays: dict[str, np.ndarray] = {
         "lam": bin_rates(),
+        "tail_exceedances": tail_exceedances(),
         "log_width": bin_log_widths(),
         "bin_cat": bin_category().astype(np.int32),
         "bin_band": bin_band().astype(np.int32),
@@ -221,6 +225,11 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         dense, unknown, churn, hours = _capture_arrays(data, arrays)
         if visit_weights(data):
             arrays["answer_platforms"] = data.capture.answer_platforms
+    # the rates at which the experiment is evaluated: with hours, the open bin at 3 visits a
+    # week and over a tail (activity.bin_points); without, one rate per bin
+    points, point_bin = bin_points() if hours else (bin_rates(), np.arange(N_BINS))
+    arrays["points"] = points
+    arrays["point_bin"] = point_bin.astype(np.int32)
     for p in data.priors.all():
         arrays[f"prior:{p.name}"] = np.asarray(p.params, dtype=float)
     for tier, (mu, sd) in data.shares.items():
@@ -330,6 +339,9 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
         decl = np.nansum(data.declared)
         aud = np.nansum(data.audience)
         guess = decl / 1.5 if decl > 0 else (aud * 3 if aud > 0 else 1000.0)
+    if cfg.has_hours:
+        v["top_rate_scale"] = TAIL_SCALE
+        v["open_point_share"] = 0.5
     if cap is not None:
         v["activity_log_counts"] = np.full(g, np.log(guess / g))
     else:

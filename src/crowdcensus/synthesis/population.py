@@ -41,7 +41,14 @@ from typing import Any
 
 import numpy as np
 
-from crowdcensus.synthesis.activity import MONTHLY, N_BINS, WEEKS_PER_MONTH
+from crowdcensus.synthesis.activity import (
+    EDGES,
+    MONTHLY,
+    N_BINS,
+    TAIL_SCALE,
+    TAIL_SCALE_SD,
+    WEEKS_PER_MONTH,
+)
 
 #: Centre of the log rate in the registration model (a visit every three weeks).
 RATE_CENTRE = float(np.log(0.33))
@@ -75,6 +82,8 @@ class Population:
     churn: Any = None          # (arrive, leave) shares, when modelled
     posted_share: Any = None   # (S,) share of visits to posted platforms, when estimated
     split: Any = None          # (S, J) share of a set's visits to each platform, when estimated
+    points: Any = None         # (Q,) rates at which the experiment is evaluated (bin_points)
+    point_logw: Any = None     # (Q,) log share of its bin's workers at each of these rates
 
 
 def truncated_log(mu, sd, z):
@@ -165,6 +174,20 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
     numpyro.deterministic("workers", total)
     bands = jnp.stack([jnp.sum(jnp.where(a["bin_band"] == b, pi, 0.0)) for b in range(3)])
     numpyro.deterministic("band_shares", bands)
+    # the rates inside the bins at which the experiment is evaluated, and the log share of
+    # its bin's workers at each (activity.bin_points): where respondents give hours, the
+    # open bin's share at 3 visits a week and the mean of its tail, which the hours inform
+    points = a.get("points", a["lam"])
+    point_logw = jnp.zeros(points.shape[0])
+    if cfg.has_hours:
+        tail = numpyro.sample("top_rate_scale",
+                              dist.LogNormal(np.log(TAIL_SCALE), TAIL_SCALE_SD))
+        q = a["tail_exceedances"].shape[0]
+        points = jnp.concatenate([points[:-q],
+                                  EDGES[-2] * jnp.exp(tail * a["tail_exceedances"])])
+        at3 = numpyro.sample("open_point_share", dist.Beta(1.0, 1.0))
+        point_logw = jnp.concatenate([jnp.zeros(N_BINS - 1), jnp.log(at3)[None],
+                                      jnp.full(q, jnp.log1p(-at3) - np.log(q))])
 
     presence, churn = 1.0, None
     if cfg.churn:
@@ -230,4 +253,4 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
         monthly = total * presence * jnp.sum(pi * vis) * platform_share
     numpyro.deterministic("platforms_per_worker", per_worker)
     return Population(total, log_pi, pi, bands, registered, monthly, log_pr, per_worker,
-                      presence, churn, posted_share, split)
+                      presence, churn, posted_share, split, points, point_logw)
