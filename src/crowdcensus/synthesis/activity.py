@@ -49,6 +49,12 @@ def tail_exceedances(n: int = TAIL_POINTS) -> np.ndarray:
     return -np.log1p(-(np.arange(n) + 0.5) / n)
 
 
+def tail_rates(tau, exp=np.exp):
+    """The open bin's :data:`TAIL_POINTS` tail rates for the tail's mean ``tau`` (``exp``:
+    ``jax.numpy.exp`` when ``tau`` is a parameter of the model)."""
+    return EDGES[-2] * exp(tau * tail_exceedances())
+
+
 def bin_points(tail: float = TAIL_SCALE) -> tuple[np.ndarray, np.ndarray]:
     """The rates at which the experiment's likelihood evaluates the bins, and the bin of
     each: :func:`bin_rates` for the closed bins; for the open bin above 2 visits a week,
@@ -62,9 +68,8 @@ def bin_points(tail: float = TAIL_SCALE) -> tuple[np.ndarray, np.ndarray]:
     them (docs/validation.md, "The open bin: a point and a tail"). Without hours, the
     open bin keeps the single rate 3.
     """
-    top = np.concatenate([[bin_rates()[-1]], EDGES[-2] * np.exp(tail * tail_exceedances())])
-    rates = np.concatenate([bin_rates()[:-1], top])
-    bins = np.concatenate([np.arange(N_BINS - 1), np.full(len(top), N_BINS - 1)])
+    rates = np.concatenate([bin_rates(), tail_rates(tail)])
+    bins = np.concatenate([np.arange(N_BINS), np.full(TAIL_POINTS, N_BINS - 1)])
     return rates, bins
 
 

@@ -38,7 +38,6 @@ from crowdcensus.synthesis.activity import (
     bin_log_widths,
     bin_points,
     bin_rates,
-    tail_exceedances,
 )
 from crowdcensus.synthesis.data import HOUR_EDGES, N_HOUR_BANDS, SynthesisData
 
@@ -187,7 +186,6 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
     """The static configuration and the arrays of the model for ``data``."""
     arrays: dict[str, np.ndarray] = {
         "lam": bin_rates(),
-        "tail_exceedances": tail_exceedances(),
         "log_width": bin_log_widths(),
         "bin_cat": bin_category().astype(np.int32),
         "bin_band": bin_band().astype(np.int32),
@@ -225,10 +223,9 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         dense, unknown, churn, hours = _capture_arrays(data, arrays)
         if visit_weights(data):
             arrays["answer_platforms"] = data.capture.answer_platforms
-    # the rates at which the experiment is evaluated: with hours, the open bin at 3 visits a
-    # week and over a tail (activity.bin_points); without, one rate per bin
-    points, point_bin = bin_points() if hours else (bin_rates(), np.arange(N_BINS))
-    arrays["points"] = points
+    # the bin of each rate at which the experiment is evaluated: with hours, the open bin's
+    # at 3 visits a week and over a tail (activity.bin_points); without, one rate per bin
+    point_bin = bin_points()[1] if hours else np.arange(N_BINS)
     arrays["point_bin"] = point_bin.astype(np.int32)
     for p in data.priors.all():
         arrays[f"prior:{p.name}"] = np.asarray(p.params, dtype=float)

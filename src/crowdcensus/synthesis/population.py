@@ -42,12 +42,13 @@ from typing import Any
 import numpy as np
 
 from crowdcensus.synthesis.activity import (
-    EDGES,
     MONTHLY,
     N_BINS,
+    TAIL_POINTS,
     TAIL_SCALE,
     TAIL_SCALE_SD,
     WEEKS_PER_MONTH,
+    tail_rates,
 )
 
 #: Centre of the log rate in the registration model (a visit every three weeks).
@@ -177,17 +178,14 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
     # the rates inside the bins at which the experiment is evaluated, and the log share of
     # its bin's workers at each (activity.bin_points): where respondents give hours, the
     # open bin's share at 3 visits a week and the mean of its tail, which the hours inform
-    points = a.get("points", a["lam"])
-    point_logw = jnp.zeros(points.shape[0])
+    points, point_logw = a["lam"], jnp.zeros(N_BINS)
     if cfg.has_hours:
         tail = numpyro.sample("top_rate_scale",
                               dist.LogNormal(np.log(TAIL_SCALE), TAIL_SCALE_SD))
-        q = a["tail_exceedances"].shape[0]
-        points = jnp.concatenate([points[:-q],
-                                  EDGES[-2] * jnp.exp(tail * a["tail_exceedances"])])
         at3 = numpyro.sample("open_point_share", dist.Beta(1.0, 1.0))
-        point_logw = jnp.concatenate([jnp.zeros(N_BINS - 1), jnp.log(at3)[None],
-                                      jnp.full(q, jnp.log1p(-at3) - np.log(q))])
+        points = jnp.concatenate([points, tail_rates(tail, jnp.exp)])
+        point_logw = jnp.concatenate([jnp.zeros(N_BINS - 1), jnp.log(at3)[None], jnp.full(
+            TAIL_POINTS, jnp.log1p(-at3) - np.log(TAIL_POINTS))])
 
     presence, churn = 1.0, None
     if cfg.churn:
