@@ -138,9 +138,6 @@ def factor_prior(name: str, label: str, q: Quantity | None, default: Prior, path
     mean, sd = stated_moments(q)
     return Prior(name, label, "lognormal_ge1", (float(np.log(mean)), float(sd / mean)),
                  **common)
-    mean, sd = stated_moments(q)
-    return Prior(name, label, "lognormal_ge1", (float(np.log(mean)), float(sd / mean)),
-                 **common)
 
 
 DEFAULT_DORMANT = Prior("dormant_share", "Share of registered accounts that are not workers",
