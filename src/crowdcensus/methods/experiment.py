@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -199,6 +200,13 @@ class RespondentArrays:
         return cls(cats, respondents["category"].map(index).to_numpy(dtype=np.int64),
                    respondents["n_registered"].to_numpy(dtype=float))
 
+    @cached_property
+    def _cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct (category, platforms registered or -1) answers and their counts
+        (computed once: the sensitivity analysis evaluates the methods dozens of times)."""
+        k0 = np.where(np.isnan(self.n_registered), -1.0, self.n_registered)
+        return np.unique(np.stack([self.category, k0], axis=1), axis=0, return_counts=True)
+
     def summaries(
         self, rng: np.random.Generator | None, size: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -211,10 +219,7 @@ class RespondentArrays:
         (multinomial, as resampling n respondents with replacement gives them).
         """
         n, c = len(self.category), len(self.categories)
-        has_k = ~np.isnan(self.n_registered)
-        k0 = np.where(has_k, self.n_registered, -1.0)
-        cells, observed = np.unique(np.stack([self.category, k0], axis=1), axis=0,
-                                    return_counts=True)
+        cells, observed = self._cells
         if rng is None:
             drawn = np.broadcast_to(observed.astype(float), (size, len(cells)))
         else:
