@@ -540,3 +540,59 @@ def test_laplace_bands_move_their_log_totals_linearly():
     bare = SimpleNamespace(slices={"log_workers": slice(0, 1)})
     np.testing.assert_array_equal(_bins_by_band_total(bare, x_mode[:1], step[:, :1], band),
                                   step[:, :1])
+
+
+@pytest.mark.parametrize(("answers", "step"), [
+    ([0.0, 1.0, 12.0, np.nan], 1.0),
+    ([0.5, 2.0, 7.5], 0.5),
+    ([0.25, 0.75, 3.0], 0.25),
+    ([0.3, 2.0, 0.0], 0.1),
+    ([0.05, 1.15], 0.05),
+    ([0.01, 0.37], 0.01),
+    ([0.125, 1.0], 0.0),
+])
+def test_recording_step_is_the_coarsest_grid_of_the_answers(answers, step):
+    from crowdcensus.synthesis.data import recording_step
+
+    assert recording_step(np.array(answers)) == step
+
+
+def test_rounded_answers_fall_in_the_bands_of_the_true_edges():
+    """An answer rounded to the step is in the band [E_j, E_j+1) exactly when the true
+    figure is in the band of the true edges: checked on every true figure of a fine grid
+    away from rounding ties."""
+    from crowdcensus.synthesis.data import HOUR_EDGES, HOUR_STEPS, true_hour_edges
+
+    for step in HOUR_STEPS:
+        x = np.arange(0.0, 60.0, step / 7.3)
+        frac = x / step - np.floor(x / step)
+        x = x[np.abs(frac - 0.5) > 1e-6]                       # no ties
+        answer = np.floor(x / step + 0.5) * step
+        band_of_answer = np.searchsorted(HOUR_EDGES, answer + 1e-9, side="right") - 1
+        band_of_truth = np.searchsorted(true_hour_edges(step), x, side="right") - 1
+        assert np.array_equal(band_of_answer, band_of_truth), step
+        assert np.all(np.diff(true_hour_edges(step)) >= 0)
+    assert np.array_equal(true_hour_edges(0.0), HOUR_EDGES)
+
+
+def test_band_chances_of_rounded_log_normal_hours():
+    """The model's chance of each band of answers, with the edges moved for rounding,
+    against simulated answers rounded to a tenth and to whole hours. Read as true figures,
+    the answers' own edges are off by 0.057 (a tenth: a quarter of the band 0.25-0.5) and
+    0.44 (whole hours)."""
+    from scipy.stats import norm
+
+    from crowdcensus.synthesis.data import HOUR_EDGES, true_hour_edges
+
+    rng = np.random.default_rng(11)
+    x = 0.7 * np.exp(0.6 * rng.standard_normal(400_000))    # true hours, median 0.7
+    for step in (0.1, 1.0):
+        answer = np.round(x / step) * step
+        seen = np.bincount(np.searchsorted(HOUR_EDGES, answer + 1e-9, side="right") - 1,
+                           minlength=len(HOUR_EDGES) - 1) / len(x)
+        z = (np.log(np.clip(true_hour_edges(step), 1e-300, None)) - np.log(0.7)) / 0.6
+        model = np.diff(norm.cdf(z))
+        assert np.abs(seen - model).max() < 0.003, step
+        naive = np.diff(norm.cdf((np.log(np.clip(HOUR_EDGES, 1e-300, None)) - np.log(0.7))
+                                 / 0.6))
+        assert np.abs(seen - naive).max() > 0.03, step

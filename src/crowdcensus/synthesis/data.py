@@ -28,6 +28,52 @@ MAX_PLATFORMS = 10
 HOUR_EDGES = np.array([0.0, 0.25, 0.5, 1.0, 2.0, 3.5, 6.0, 10.0, 16.0, 25.0, 40.0, np.inf])
 N_HOUR_BANDS = len(HOUR_EDGES)  # the bands, and "not given"
 
+#: The steps an answer of hours may be recorded in, coarsest first
+#: (:func:`recording_step`).
+HOUR_STEPS = (1.0, 0.5, 0.25, 0.1, 0.05, 0.01)
+
+
+def recording_step(hours: np.ndarray) -> float:
+    """The coarsest step (of :data:`HOUR_STEPS`) every given answer of hours is a multiple
+    of, or 0 when none is (answers recorded more finely than 0.01 hour).
+
+    An answer is the true figure rounded to that step: the collection service keeps one
+    decimal, people typing a number heap at whole and half hours.
+
+    >>> recording_step(np.array([0.0, 1.0, 2.5, np.nan])), recording_step(np.array([0.3, 2.0]))
+    (0.5, 0.1)
+    """
+    given = np.asarray(hours, dtype=float)
+    given = given[np.isfinite(given)]
+    for step in HOUR_STEPS:
+        units = given / step
+        if np.all(np.abs(units - np.round(units)) < 1e-6):
+            return step
+    return 0.0
+
+
+def true_hour_edges(step: float) -> np.ndarray:
+    """The edges, in true hours per week, of the bands of :data:`HOUR_EDGES` that answers
+    rounded to ``step`` fall in.
+
+    An answer ``r`` falls in the band ``[E_j, E_j+1)``; the true figure that rounds to it
+    lies in ``[r - step/2, r + step/2)``; so the band holds the true figures from the
+    first multiple of ``step`` at or above ``E_j``, less half a step. Read as true figures,
+    answers rounded up past an edge (0.46 hours recorded as 0.5) would put the workers in
+    the band above. A band no multiple of ``step`` falls in has no width (no answer can
+    be there).
+
+    >>> true_hour_edges(0.1)[:5].round(2).tolist()
+    [0.0, 0.25, 0.45, 0.95, 1.95]
+    >>> true_hour_edges(1.0)[:5].tolist()
+    [0.0, 0.5, 0.5, 0.5, 1.5]
+    """
+    edges = HOUR_EDGES.copy()
+    if step > 0:
+        finite = np.isfinite(edges)
+        edges[finite] = np.maximum(np.ceil(edges[finite] / step - 1e-9) * step - step / 2, 0.0)
+    return edges
+
 
 def log_sd(q: Quantity | None, floor: float = 0.01) -> float:
     """Log-scale standard deviation of a stated figure: its range taken as about +-2 sd."""
@@ -53,7 +99,8 @@ class CaptureData:
         and its set of platforms (row of :attr:`SynthesisData.subsets`, or -1
         when the respondents did not say; ``group_platform`` then gives a
         platform they answered on); ``group_hours`` the band of hours per week
-        reported (:data:`HOUR_EDGES`; the last index when not given).
+        reported (:data:`HOUR_EDGES`; the last index when not given); ``hours_step``
+        the step they are recorded in.
     group_count : array (K,)
         Respondents in the group.
     wave_days : array (T,)
@@ -81,6 +128,8 @@ class CaptureData:
     reference_days: float = 364.0
     churn: bool | str = "auto"
     answer_platforms: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    #: The step the answers of hours are recorded in (:func:`recording_step`; 0: exact).
+    hours_step: float = 0.0
 
     @property
     def n_waves(self) -> int:
@@ -249,6 +298,7 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         reference_days=reference_days,
         churn=study.experiment.churn,
         answer_platforms=answer_platforms,
+        hours_step=recording_step(hours),
     )
 
 

@@ -39,7 +39,7 @@ from crowdcensus.synthesis.activity import (
     bin_points,
     bin_rates,
 )
-from crowdcensus.synthesis.data import HOUR_EDGES, N_HOUR_BANDS, SynthesisData
+from crowdcensus.synthesis.data import N_HOUR_BANDS, SynthesisData, true_hour_edges
 
 #: Gauss--Hermite nodes for the individual heterogeneity of take-up.
 HETEROGENEITY_NODES = 5
@@ -150,7 +150,8 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
     has_hours = bool((cap.group_hours < N_HOUR_BANDS - 1).any())
     n_hours = N_HOUR_BANDS if has_hours else 1
     hours = cap.group_hours if has_hours else np.zeros_like(cap.group_hours)
-    arrays["hour_edges"] = np.log(np.clip(HOUR_EDGES, 1e-3, 1e6))
+    # the answers are rounded: each band holds the true hours that round into it
+    arrays["hour_edges"] = np.log(np.clip(true_hour_edges(cap.hours_step), 1e-3, 1e6))
     k = _round_up(max(int(known.sum()), 1), 256)
     cells = n_pat * n_sub * 4 * n_hours
     dense = (not data.aggregate) and use_dense(cells, k)
