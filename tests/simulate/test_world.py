@@ -169,3 +169,23 @@ def test_the_scenarios_churn_setting_reaches_the_joint_model(tmp_path, churn, mo
     assert study.experiment.churn == churn
     cfg, arrays = model_inputs(synthesis_data(study, _read(study)[0]))
     assert cfg.churn is modelled and "wave_mid" in arrays
+
+
+@pytest.mark.parametrize(("step", "grid"), [(0.1, 0.1), (1.0, 1.0), (0.5, 0.5)])
+def test_hours_are_rounded_to_the_scenarios_step_and_read_back_so(tmp_path, step, grid):
+    from crowdcensus.pipeline import _read
+    from crowdcensus.synthesis.data import recording_step, synthesis_data
+
+    sc = small("heterogeneous", workers=2000,
+               activity={**small().activity.model_dump(mode="json"), "hours_step": step})
+    world = generate_world(sc, np.random.default_rng(4))
+    given = world.hours[np.isfinite(world.hours)]
+    assert np.abs(given / step - np.round(given / step)).max() < 1e-9
+    # whole and half hours lump most occasional workers at 0, tenths do not
+    assert (np.mean(given == 0) > 0.5) == (step >= 0.5)
+    study = load_study(write_simulation(world, tmp_path))
+    responses = _read(study)[0]
+    answered = responses.respondents["hours"].to_numpy()
+    assert len(answered) > 100 and np.isfinite(answered).all()
+    assert recording_step(answered) == grid
+    assert synthesis_data(study, responses).capture.hours_step == grid

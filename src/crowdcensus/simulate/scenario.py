@@ -58,6 +58,9 @@ class Activity(_Strict):
     #: Log-scale spread of the hours per week a respondent reports around 1.5 hours per
     #: weekly visit (a self-reported figure is rough).
     hours_noise: NonNegative = 0.5
+    #: The step respondents round their hours to (0.1: one decimal, as the collection
+    #: service keeps; 1: whole hours, as people often answer).
+    hours_step: Positive = 0.1
 
     @model_validator(mode="after")
     def _shares(self) -> Activity:

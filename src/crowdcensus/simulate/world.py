@@ -35,7 +35,8 @@ and a seeded :class:`numpy.random.Generator`:
   the task is posted on ``experiment.platforms`` (all by default) and only
   visits to those count; they answer on one of them and report a frequency category
   (shifted to a neighbouring one with probability ``misreport``) and their hours
-  per week (1.5 per weekly visit, times a log-normal error of sd ``hours_noise``).
+  per week (1.5 per weekly visit, times a log-normal error of sd ``hours_noise``,
+  rounded to ``hours_step``).
 """
 
 from __future__ import annotations
@@ -236,8 +237,10 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
     reported = _misreport(rng, category, sc.activity.misreport)
     posted = np.isin(names, sc.posted())
     responses = _waves(rng, sc, rate, start, end, share * posted[None, :], names, reg, reported)
-    hours = np.round(np.minimum(rate * 1.5 * np.exp(sc.activity.hours_noise
-                                                    * rng.standard_normal(n)), 60.0), 1)
+    hours = np.minimum(rate * 1.5 * np.exp(sc.activity.hours_noise * rng.standard_normal(n)),
+                       60.0)
+    step = sc.activity.hours_step
+    hours = np.round(hours, 1) if step == 0.1 else np.round(np.round(hours / step) * step, 6)
     world = World(sc, names, cls, rate, start, end, reg, share, category, reported, inactive,
                   registrations, declared, worker_visitors, client_visitors, audience,
                   responses, hours=hours)
