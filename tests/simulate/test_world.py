@@ -176,8 +176,7 @@ def test_hours_are_rounded_to_the_scenarios_step_and_read_back_so(tmp_path, step
     from crowdcensus.pipeline import _read
     from crowdcensus.synthesis.data import recording_step, synthesis_data
 
-    sc = small("heterogeneous", workers=2000,
-               activity={**small().activity.model_dump(mode="json"), "hours_step": step})
+    sc = small("heterogeneous", workers=2000, activity={"hours_step": step})
     world = generate_world(sc, np.random.default_rng(4))
     given = world.hours[np.isfinite(world.hours)]
     assert np.abs(given / step - np.round(given / step)).max() < 1e-9

@@ -240,7 +240,7 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
     hours = np.minimum(rate * 1.5 * np.exp(sc.activity.hours_noise * rng.standard_normal(n)),
                        60.0)
     step = sc.activity.hours_step
-    hours = np.round(hours, 1) if step == 0.1 else np.round(np.round(hours / step) * step, 6)
+    hours = np.round(np.round(hours / step) * step, 6)   # 6 decimals: no 0.30000000000000004
     world = World(sc, names, cls, rate, start, end, reg, share, category, reported, inactive,
                   registrations, declared, worker_visitors, client_visitors, audience,
                   responses, hours=hours)
