@@ -386,7 +386,7 @@ def test_predictive_sites_apart_from_the_draws(tmp_path):
     from crowdcensus.pipeline import _read
     from crowdcensus.simulate.outputs import write_simulation
     from crowdcensus.simulate.world import generate_world
-    from crowdcensus.study import load_study
+    from crowdcensus.study import Factor, load_study
     from crowdcensus.synthesis.data import synthesis_data
     from crowdcensus.synthesis.inference import PREDICTIVE_DRAWS, CompiledModel, _jax, fit_joint
     from tests.simulate.conftest import small
@@ -396,7 +396,12 @@ def test_predictive_sites_apart_from_the_draws(tmp_path):
 
     world = generate_world(small("subset", workers=2000), np.random.default_rng(5))
     study = load_study(write_simulation(world, tmp_path))
+    # a stated inflation (the default has none: the dormant share carries it all)
+    stated = Factor(value=1.1, low=1.0, high=1.4, status="assumed")
+    study = study.model_copy(update={"assumptions": study.assumptions.model_copy(
+        update={"declaration_inflation": stated})})
     data = synthesis_data(study, _read(study)[0])
+    assert data.priors.declaration_inflation.kind == "lognormal_ge1"
     cfg, arrays = model.model_inputs(data)
     arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
     compiled = CompiledModel.get(cfg, arrays)
@@ -504,6 +509,39 @@ def test_a_factors_coordinate_is_its_priors_normal_quantile(mu, sd):
     # at the prior's median the factor is the truncated normal's median
     assert float(truncated_log(mu, sd, 0.0)) == pytest.approx(
         truncnorm.median((0.0 - mu) / sd, np.inf, loc=mu, scale=sd), rel=1e-9)
+
+
+@pytest.mark.parametrize("b", [3.0, 1.0, 7.5])
+def test_a_beta_1_b_share_is_sampled_through_its_quantile(b):
+    """A share with prior Beta(1, b) (the default dormant share's) is sampled through the
+    standard normal quantile of its prior: its value at z is scipy's Beta quantile at
+    Phi(z), its log-odds keep a finite slope in z, and draws of z ~ N(0, 1) are Beta(1, b)."""
+    import numpyro
+    from numpyro.handlers import seed, substitute, trace
+    from scipy.stats import beta, kstest, norm
+
+    from crowdcensus.synthesis.inference import _jax
+    from crowdcensus.synthesis.population import prior_site
+    from crowdcensus.synthesis.priors import Prior
+
+    jax = _jax()
+    kind = Prior("share", "", "beta", (1.0, b)).model_kind
+    assert kind == "beta1" and Prior("share", "", "beta", (1.5, b)).model_kind == "beta"
+    spec = ("share", kind, jax.numpy.asarray([1.0, b]))
+
+    def share_at(z):
+        model = substitute(lambda: prior_site("share", spec), data={"share_z": z})
+        return trace(seed(model, 0)).get_trace()["share"]["value"]
+
+    z = np.linspace(-6.0, 6.0, 49)
+    got = np.asarray(jax.vmap(share_at)(z))
+    np.testing.assert_allclose(got, beta.ppf(norm.cdf(z), 1.0, b), rtol=1e-9, atol=1e-15)
+    slope = np.asarray(jax.vmap(jax.grad(lambda v: jax.numpy.log(share_at(v))
+                                         - jax.numpy.log1p(-share_at(v))))(z))
+    assert np.isfinite(slope).all() and (slope > 0).all()
+    draws = numpyro.infer.Predictive(lambda: prior_site("share", spec), num_samples=4000)(
+        jax.random.PRNGKey(1))["share"]
+    assert kstest(np.asarray(draws), beta(1.0, b).cdf).pvalue > 0.01
 
 
 def test_laplace_bands_move_their_log_totals_linearly():

@@ -77,6 +77,29 @@ def test_a_larger_stated_dormant_share_lowers_the_occasional_tier(tmp_path):
     assert out[1] < out[0] * (0.6 / 0.9) * 1.1
 
 
+def test_exact_declarations_are_within_the_default_overstatement(tmp_path):
+    """A country whose platforms declare their registrations exactly, under the default
+    priors: the dormant share alone carries the overstatement (no inflation factor, no
+    inflation rows), so the posterior reaches no overstatement (x1) and the occasional
+    interval holds the truth. With a default inflation as well (log half-normal, sd
+    0.2), the product of the two priors has 1.4% of its mass below x1.05, and the lower
+    end of the overstatement on this country was 1.033 (docs/synthesis.md)."""
+    from crowdcensus.synthesis.inference import fit_joint
+    from crowdcensus.synthesis.summary import summarise
+
+    world, data = _simulated("heterogeneous", tmp_path)
+    assert data.priors.declaration_inflation.kind == "fixed"
+    post = fit_joint(data, method="laplace", seed=0, predictive=False)
+    assert np.allclose(post.samples["declaration_inflation"], 1.0)
+    summary = summarise(post, data, 0.95, checks=False)
+    biases = summary.biases.set_index("quantity")
+    assert not biases.index.str.endswith("declaration inflation").any()
+    total = biases.loc["Declared registrations / registrations of people who work"]
+    assert 1.0 <= total["low"] < 1.025
+    occasional, truth = summary.tiers["occasional"], world.tiers()["occasional"]
+    assert occasional.low <= truth <= occasional.high
+
+
 def test_known_truth_inside_the_joint_intervals():
     """A simulated country (capture-recapture, declared figures, audience): every tier's
     interval holds the truth and the estimate is within 15% of it.

@@ -103,6 +103,8 @@ class DeclaredRegistrations:
         import numpyro
         import numpyro.distributions as dist
 
+        from crowdcensus.synthesis.population import prior_site
+
         if not any(cfg.declared_mask):
             return
         j = cfg.n_platforms
@@ -110,8 +112,8 @@ class DeclaredRegistrations:
         _, kind, params = specs["dormant_share"]
         if kind == "fixed":
             logit_c = jnp.log(params[0] / (1 - params[0]))
-        elif kind == "beta":
-            centre = numpyro.sample("dormant_centre", dist.Beta(params[0], params[1]))
+        elif kind in ("beta", "beta1"):
+            centre = prior_site("dormant_centre", specs["dormant_share"])
             logit_c = jnp.log(centre) - jnp.log1p(-centre)
         else:  # logit-normal
             logit_c = numpyro.sample("dormant_logit", dist.Normal(params[0], params[1]))

@@ -238,7 +238,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         n_platforms=data.n_platforms,
         declared_mask=tuple(bool(x) for x in ~np.isnan(data.declared)),
         audience_mask=tuple(bool(x) for x in ~np.isnan(data.audience)),
-        priors=tuple((p.name, p.kind) for p in data.priors.all()),
+        priors=tuple((p.name, p.model_kind) for p in data.priors.all()),
         stated_multihoming=data.priors.multihoming is not None,
         shares=tuple(sorted(data.shares)),
         share_base=data.share_base,
@@ -300,7 +300,7 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
         "activity_log_counts": np.zeros(g),
         "registration_logit": np.full(j, -1.0), "registration_activity": 0.0,
         "platform_split": np.full(j, 1.0 / j),
-        "dormant_platform": np.zeros(j),
+        "dormant_platform": np.zeros(j), "dormant_centre_z": 0.0,
         "inflation_common_z": 0.0,
         "inflation_platform": np.zeros(j),
         "visitors_per_person_z": 0.0,
@@ -311,6 +311,8 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
     }
     for i in range(j):
         v[f"worker_share_{i}"] = prior_centre(f"worker_share_{i}", 0.8)
+    for name in specs:  # the prior's median, for a share sampled through its quantile
+        v[f"{name}_z"] = 0.0
     if cfg.stated_multihoming:
         v["multihoming_z"] = 0.0
     kind, params = specs["dormant_share"][1], specs["dormant_share"][2]

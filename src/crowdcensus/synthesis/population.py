@@ -109,6 +109,12 @@ def prior_site(name: str, spec: tuple, shape: tuple = ()):
     """Sample a parameter from its prior spec ``(name, kind, params)`` (shares in (0, 1);
     factors >= 1 through their logarithm, a normal truncated at 0).
 
+    A share whose prior is Beta(1, b) (kind ``"beta1"``, :attr:`Prior.model_kind`: the
+    default dormant share's) is sampled the same way, through the standard normal quantile
+    of its prior (site ``{name}_z``): the quantile is :math:`1 - (1 - u)^{1/b}`. Its
+    density is highest at 0, so on its logit, where the data say little, it has a long
+    left tail (NUTS: an effective sample size of 69 in 4,000 draws on the France example).
+
     A factor's sampled coordinate (site ``{name}_z``) is the standard normal quantile of its
     prior, mapped to the logarithm by :func:`truncated_log`: where the data say little about
     a factor, the posterior of that coordinate is close to N(0, 1). Sampled through the log
@@ -121,6 +127,12 @@ def prior_site(name: str, spec: tuple, shape: tuple = ()):
     _, kind, params = spec
     if kind == "fixed":
         return jnp.full(shape, params[0]) if shape else jnp.asarray(params[0])
+    if kind == "beta1":  # Beta(1, b): through z, u = Phi(z), log(1 - x) = log Phi(-z) / b
+        from jax import lax
+
+        z = numpyro.sample(f"{name}_z", dist.Normal(0.0, 1.0).expand(shape))
+        log_rest = jnp.log(0.5 * lax.erfc(z / np.sqrt(2.0))) / params[1]
+        return numpyro.deterministic(name, -jnp.expm1(log_rest))
     if kind == "beta":
         d = dist.Beta(params[0], params[1])
     elif kind == "logitnormal":

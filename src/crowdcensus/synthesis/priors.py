@@ -4,13 +4,16 @@ Every assumption the methods rest on is a parameter of the joint model with a
 prior. A study states it like any other input (``value``, ``low``, ``high``,
 ``status``, ``source``) in ``[assumptions]``; when it says nothing, a weakly
 informative default applies. The defaults, and why, are in
-``docs/synthesis.md``:
+``docs/synthesis.md``. The declared figures' overstatement has one default, on the
+dormant share: no source here tells dormant accounts from inflation (only their
+product acts), and two defaults would multiply into a prior with no mass at exact
+declarations. A stated inflation adds its own factor:
 
 =========================  =============================================  =====================
 parameter                  default prior                                   95% of its mass
 =========================  =============================================  =====================
 dormant share              Beta(1, 3): most likely 0, mean 0.25            0.01 to 0.71
-declaration inflation      log inflation half-normal, sd 0.2 (country)     1.00 to 1.48
+declaration inflation      none (1): the dormant share carries it all      1
 visitors per person        log visitors half-normal, sd 0.1                1.00 to 1.22
 worker share of visitors   Beta(6, 1.5)                                    0.47 to 0.98
 misreported frequency      Beta(1.5, 10)                                   0.01 to 0.36
@@ -50,6 +53,12 @@ class Prior:
     origin: str = "default"
     status: str = "default"
     source: str = ""
+
+    @property
+    def model_kind(self) -> str:
+        """The kind the joint model samples: ``"beta1"`` for Beta(1, b), which it samples
+        through its quantile (:func:`crowdcensus.synthesis.population.prior_site`)."""
+        return "beta1" if self.kind == "beta" and self.params[0] == 1 else self.kind
 
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Draws from the prior (for the prior-to-posterior comparison)."""
@@ -142,8 +151,10 @@ def factor_prior(name: str, label: str, q: Quantity | None, default: Prior, path
 
 DEFAULT_DORMANT = Prior("dormant_share", "Share of registered accounts that are not workers",
                         "beta", (1.0, 3.0))
+#: None by default: the dormant share carries the declared figures' whole overstatement
+#: (``docs/synthesis.md``, "One default for the overstatement").
 DEFAULT_INFLATION = Prior("declaration_inflation", "Declared registrations / true registrations",
-                          "lognormal_ge1", (0.0, 0.2))
+                          "fixed", (1.0,))
 DEFAULT_VISITORS = Prior("visitors_per_person", "Visitors counted per person (devices, cookies)",
                          "lognormal_ge1", (0.0, 0.1))
 DEFAULT_MISREPORT = Prior("misreport", "Chance of answering a neighbouring frequency",

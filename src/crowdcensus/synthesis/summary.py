@@ -106,7 +106,7 @@ def _biases(s: dict, data: SynthesisData, level: float) -> pd.DataFrame:
         for j in np.flatnonzero(mask):
             add("declared", f"{names[j]}: dormant share of accounts",
                 np.asarray(s["dormant_share"])[:, j])
-            if "declaration_inflation" in s:
+            if data.priors.declaration_inflation.kind != "fixed":
                 add("declared", f"{names[j]}: declaration inflation",
                     np.asarray(s["declaration_inflation"])[:, j])
     if "audience_bias" in s:
