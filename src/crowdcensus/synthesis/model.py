@@ -303,7 +303,6 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
         "dormant_platform": np.zeros(j), "dormant_centre_z": 0.0,
         "inflation_common_z": 0.0,
         "inflation_platform": np.zeros(j),
-        "visitors_per_person_z": 0.0,
         "misreport": 0.05, "takeup_logit": 0.0, "takeup_sd": 0.3,
         "after_answer": 0.0, "log_sight": 0.0, "hours_per_visit_log": 0.4, "hours_sd": 0.5,
         "arrival_share": 0.1, "departure_share": 0.1, "visit_weights": np.full(j, 1.0 / j),
@@ -311,10 +310,8 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
     }
     for i in range(j):
         v[f"worker_share_{i}"] = prior_centre(f"worker_share_{i}", 0.8)
-    for name in specs:  # the prior's median, for a share sampled through its quantile
+    for name in specs:  # the prior's median, for a parameter sampled through its quantile
         v[f"{name}_z"] = 0.0
-    if cfg.stated_multihoming:
-        v["multihoming_z"] = 0.0
     kind, params = specs["dormant_share"][1], specs["dormant_share"][2]
     if kind == "logitnormal":
         v["dormant_logit"] = params[0]
