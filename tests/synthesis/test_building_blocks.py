@@ -305,7 +305,7 @@ def test_mode_search_restarts_leave_a_local_mode():
     assert rescued > 0
 
 
-def _registrations(mix: float, first: list[float], logit: list[float], subset: bool = True):
+def _registrations(mix: float, first: list[float], level: list[float], subset: bool = True):
     """The registration model of the latent population with its parameters set:
     (P(set | bin) for every non-empty set, P(platform in set | bin), the sets).
     ``subset``: the task was posted on the first platform only (else everywhere)."""
@@ -328,7 +328,7 @@ def _registrations(mix: float, first: list[float], logit: list[float], subset: b
          "subsets": subsets, "subset_size": subsets.sum(axis=1),
          "posted": np.eye(j)[0] if subset else np.ones(j)}
     values = {"log_workers": 8.0, "activity_shape": np.zeros(len(bin_rates()) - 1),
-              "registration_logit": np.array(logit), "registration_activity": 0.4,
+              "registration_level": np.array(level), "registration_activity": 0.4,
               "first_platform": np.array(first), "first_platform_share": mix,
               "visit_weights": np.full(j, 1.0 / j)}
     model = substitute(seed(latent_population, 0), data=values)
@@ -341,15 +341,14 @@ def _registrations(mix: float, first: list[float], logit: list[float], subset: b
 def test_registration_mixture_by_hand():
     """Two platforms, all workers on the first-platform path: P({1}) = w1 (1 - q2),
     P({1, 2}) = w1 q2 + w2 q1; the independent path: q1 q2 / (1 - (1-q1)(1-q2))."""
-    from scipy.special import expit
-
     from crowdcensus.synthesis.population import RATE_CENTRE
 
-    logit, first = [-0.5, 0.7], [0.3, 0.7]
+    level, first = [-0.5, 0.7], [0.3, 0.7]
     x = np.clip(np.log(bin_rates()), np.log(0.01), np.log(10.0)) - RATE_CENTRE
-    q = expit(np.array(logit)[None, :] + 0.4 * x[:, None])               # (G, 2)
+    # at least one of a Poisson number of sign-ups of mean exp(level) lam^0.4 (centred)
+    q = -np.expm1(-np.exp(np.array(level)[None, :] + 0.4 * x[:, None]))  # (G, 2)
     for mix in (1.0 - 1e-12, 1e-12, 0.3):
-        pr, _, subsets = _registrations(mix, first, logit)
+        pr, _, subsets = _registrations(mix, first, level)
         assert subsets.tolist() == [[1, 0], [0, 1], [1, 1]]
         via_first = np.stack([first[0] * (1 - q[:, 1]), first[1] * (1 - q[:, 0]),
                               first[0] * q[:, 1] + first[1] * q[:, 0]])
@@ -358,7 +357,7 @@ def test_registration_mixture_by_hand():
                           q[:, 0] * q[:, 1]]) / some
         assert pr == pytest.approx(mix * via_first + (1 - mix) * indep, rel=1e-9)
         # posted on both platforms: nobody is out of reach, registrations independent
-        everywhere, _, _ = _registrations(mix, first, logit, subset=False)
+        everywhere, _, _ = _registrations(mix, first, level, subset=False)
         assert everywhere == pytest.approx(indep, rel=1e-9)
 
 

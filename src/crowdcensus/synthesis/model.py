@@ -298,7 +298,7 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
 
     v: dict[str, np.ndarray | float] = {
         "activity_log_counts": np.zeros(g),
-        "registration_logit": np.full(j, -1.0), "registration_activity": 0.0,
+        "registration_level": np.full(j, -1.0), "registration_activity": 0.0,
         "platform_split": np.full(j, 1.0 / j),
         "dormant_platform": np.zeros(j), "dormant_centre_z": 0.0,
         "inflation_common_z": 0.0,
@@ -331,7 +331,7 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
             if known.any():
                 on = (sub[cap.group_subset[known]] * cap.group_count[known, None]).sum(axis=0)
                 frac = np.clip(on / cap.group_count[known].sum(), 0.02, 0.98)
-                v["registration_logit"] = np.log(frac / (1 - frac))
+                v["registration_level"] = np.log(-np.log1p(-frac))
     else:
         decl = np.nansum(data.declared)
         aud = np.nansum(data.audience)

@@ -12,8 +12,9 @@ observation models share:
   fixed rather than estimated, which keeps the posterior free of the funnel a
   hierarchical scale creates, and counts rather than shares keep the poorly
   known rare workers from dragging the well-known frequent ones;
-* registrations: with :math:`q_{gj} = \\operatorname{logit}^{-1}(a_j + c\\,x_g)`
-  (:math:`x_g` the centred log rate of bin :math:`g`), a mixture of two ways of
+* registrations: with :math:`q_{gj} = 1 - \\exp(-e^{a_j + c\\,x_g})` (:math:`x_g` the
+  centred log rate of bin :math:`g`: the chance of at least one sign-up when their
+  number is Poisson with a mean that is a power of the visit rate), a mixture of two ways of
   holding accounts: a share :math:`\\rho` of the workers picks a first
   platform (weights :math:`w`, Dirichlet(1) prior) and adds each other
   platform :math:`j` with chance :math:`q_{gj}`; the others are registered on
@@ -208,11 +209,13 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
     j = cfg.n_platforms
     log_pr = posted_share = split = None
     if not cfg.aggregate:
-        reg_a = numpyro.sample("registration_logit", dist.Normal(-1.0, 1.5).expand([j]))
+        reg_a = numpyro.sample("registration_level", dist.Normal(-1.0, 1.5).expand([j]))
         reg_c = numpyro.sample("registration_activity", dist.Normal(0.0, 0.5))
         x = jnp.clip(jnp.log(lam), np.log(0.01), np.log(10.0)) - RATE_CENTRE
-        logit_q = reg_a[None, :] + reg_c * x[:, None]                      # (G, J)
-        log_q, log_1mq = jax.nn.log_sigmoid(logit_q), jax.nn.log_sigmoid(-logit_q)
+        # the chance of holding platform j: at least one sign-up of a Poisson number whose
+        # mean is a power of the visit rate, exp(a_j) lam^c (complementary log-log link)
+        log_1mq = -jnp.exp(reg_a[None, :] + reg_c * x[:, None])             # (G, J)
+        log_q = jnp.log(-jnp.expm1(log_1mq))
         log_some = jnp.log1p(-jnp.exp(jnp.sum(log_1mq, axis=1)))           # (G,)
         sub = a["subsets"]                                                  # (S, J)
         base = sub @ log_q.T + (1 - sub) @ log_1mq.T                        # (S, G)
@@ -234,7 +237,11 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
         else:  # one platform, or posted on every platform
             log_pr = log_indep
         p_on = jnp.exp(log_pr).T @ sub                                      # P(j in R | g)
-        per_worker = jnp.sum(pi * jnp.sum(p_on, axis=1))
+        per_bin = jnp.sum(p_on, axis=1)                                     # (G,)
+        per_worker = jnp.sum(pi * per_bin)
+        numpyro.deterministic("band_platforms", jnp.stack([
+            jnp.sum(jnp.where(a["bin_band"] == b, pi * per_bin, 0.0)) / bands[b]
+            for b in range(3)]))
         registered = total * (pi @ p_on)
         if cfg.visit_weights:
             # visits split over a worker's platforms in proportion to platform weights

@@ -134,6 +134,11 @@ def _biases(s: dict, data: SynthesisData, level: float) -> pd.DataFrame:
         add("experiment", "Share of workers leaving during the reference period",
             s["departure_share"])
     add("all", "Platforms per worker (multi-homing)", s["platforms_per_worker"])
+    if "band_platforms" in s:
+        for b, band in enumerate(("at least weekly", "monthly, not weekly",
+                                  "less than monthly")):
+            add("all", f"Platforms per worker visiting {band}",
+                np.asarray(s["band_platforms"])[:, b])
     return pd.DataFrame(rows, columns=["method", "quantity", "estimate", "low", "high", "note"])
 
 
