@@ -186,7 +186,11 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
     total = jnp.exp(log_total)
     numpyro.deterministic("activity", pi)
     numpyro.deterministic("workers", total)
-    bands = jnp.stack([jnp.sum(jnp.where(a["bin_band"] == b, pi, 0.0)) for b in range(3)])
+    def by_band(per_bin):  # (G,) -> (3,): sums over each band's bins
+        return jnp.stack([jnp.sum(jnp.where(a["bin_band"] == b, per_bin, 0.0))
+                          for b in range(3)])
+
+    bands = by_band(pi)
     numpyro.deterministic("band_shares", bands)
     # the rates inside the bins at which the experiment is evaluated, and the log share of
     # its bin's workers at each (activity.bin_points): where respondents give hours, the
@@ -239,9 +243,7 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
         p_on = jnp.exp(log_pr).T @ sub                                      # P(j in R | g)
         per_bin = jnp.sum(p_on, axis=1)                                     # (G,)
         per_worker = jnp.sum(pi * per_bin)
-        numpyro.deterministic("band_platforms", jnp.stack([
-            jnp.sum(jnp.where(a["bin_band"] == b, pi * per_bin, 0.0)) / bands[b]
-            for b in range(3)]))
+        numpyro.deterministic("band_platforms", by_band(pi * per_bin) / bands)
         registered = total * (pi @ p_on)
         if cfg.visit_weights:
             # visits split over a worker's platforms in proportion to platform weights
