@@ -32,6 +32,25 @@ def _stdin_bytes() -> bytes:
     return data
 
 
+def _arrow_reader(data: bytes):
+    """A pyarrow reader over a copy of ``data`` in memory that Arrow owns.
+
+    pyarrow's threaded CSV reader may drop its last reference to its source on one of
+    its worker threads after the read has returned. When that source is a Python
+    object (``bytes``, ``BytesIO``), the worker must take the GIL to release it; if the
+    command has finished by then and the interpreter is shutting down, the thread is
+    cancelled inside a C++ destructor and the process aborts after writing its output
+    ("terminate called without an active exception"). Arrow's own memory is released
+    without Python. Reading a named file never involves a Python object.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    buffer = pa.allocate_buffer(len(data))
+    np.frombuffer(buffer, dtype=np.uint8)[:] = np.frombuffer(data, dtype=np.uint8)
+    return pa.BufferReader(buffer)
+
+
 def _check_file(p: Path) -> None:
     if not p.exists():
         raise InputError(f"{p}: no such file")
@@ -55,8 +74,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """
     import pandas as pd
 
+    data = b""
     if str(path) == STDIN:
-        source: str | Path | io.BytesIO = io.BytesIO(_stdin_bytes())
+        data = _stdin_bytes()
+        source: object = _arrow_reader(data)
         parquet = False
     else:
         source = Path(path)
@@ -70,9 +91,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
             return pd.read_csv(source, engine="pyarrow")
         except (ValueError, pd.errors.ParserError, OSError):
             # the pyarrow engine rejects some valid CSVs (ragged quoting...)
-            if isinstance(source, io.BytesIO):
-                source.seek(0)
-            return pd.read_csv(source)
+            return pd.read_csv(io.BytesIO(data) if data else source)
     except InputError:
         raise
     except pd.errors.EmptyDataError as exc:
@@ -96,7 +115,7 @@ def read_columns(path: str | Path) -> dict[str, np.ndarray]:
     label = _label(path)
     if str(path) == STDIN:
         data = _stdin_bytes()
-        source: object = pa.BufferReader(data)
+        source: object = _arrow_reader(data)
         parquet = False
     else:
         p = Path(path)
