@@ -104,6 +104,43 @@ PARAMS = {"sight": 0.8, "takeup": 0.3, "wave": np.array([0.1, -0.2, 0.0, 0.3]),
           "het": 0.6, "after": -0.5}
 
 
+@pytest.mark.parametrize("spread", [1.0, 30.0, 3000.0])
+def test_pair_log_sums_are_each_pairs_log_sum_exp_with_its_gradient(spread):
+    """Every pair's log-sum-exp and its gradient as the gathered rows give them, from rows
+    of log terms a few units apart to rows whose peaks lie thousands apart (the product of
+    exponentials underflows there and the exact form takes over), with -inf terms."""
+    import jax
+    import jax.numpy as jnp
+    from jax.scipy.special import logsumexp
+
+    from crowdcensus.methods.capture_likelihood import pair_log_sums
+    from crowdcensus.synthesis.inference import _jax
+
+    _jax()
+    rng = np.random.default_rng(int(spread))
+    left = spread * rng.standard_normal((7, 11))
+    right = spread * rng.standard_normal((5, 11))
+    left[2, :4] = right[1, :3] = -np.inf
+    rows, cols = rng.integers(0, 7, 40), rng.integers(0, 5, 40)
+    weights = rng.random(40)
+
+    def direct(x, y):
+        return jnp.sum(weights * logsumexp(x[rows] + y[cols], axis=1))
+
+    def paired(x, y, exact=None):
+        return jnp.sum(weights * pair_log_sums(
+            x, y, rows, cols, exact or (lambda: logsumexp(x[rows] + y[cols], axis=1))))
+
+    (v0, (gl0, gr0)), (v1, (gl1, gr1)) = (jax.value_and_grad(f, argnums=(0, 1))(left, right)
+                                          for f in (direct, paired))
+    for want, got in ((v0, v1), (gl0, gl1), (gr0, gr1)):
+        np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float),
+                                   rtol=1e-10, atol=1e-12)
+    # which form answered: a stand-in for the exact form shows whether it was called
+    used_exact = np.isnan(float(paired(left, right, lambda: jnp.full(40, jnp.nan))))
+    assert used_exact == (spread > 100)
+
+
 @pytest.mark.parametrize("churn", [False, True])
 def test_history_probabilities_add_up_to_one(churn):
     from crowdcensus.methods.capture_likelihood import history_log_prob

@@ -126,3 +126,41 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
     present = logsumexp(per_node + logw, axis=-1)                               # (P, U, G)
     absent = jnp.where(empty[:, 0, 0, 0], log_none, -jnp.inf)[:, None, None]
     return jnp.logaddexp(present, absent)
+
+
+#: Below this, a product of exponentials in :func:`pair_log_sums` is taken to have
+#: underflowed (float64 keeps about 16 digits down to 1e-308).
+PAIR_SUM_FLOOR = 1e-280
+
+
+def pair_log_sums(left, right, rows, cols, exact, needed=None):
+    """:math:`\\log \\sum_g \\exp(\\text{left}_{ig} + \\text{right}_{jg})` for the pairs
+    ``(rows, cols)`` (integer arrays of one shape, or that broadcast); ``left`` is (I, G),
+    ``right`` (J, G).
+
+    The experiment's likelihood needs this log-sum-exp over the rates for every kind of
+    respondent, whose terms are the sum of a (history, platform set) row and an (answer,
+    hours) row. Gathering a row of G terms per kind, and scattering G gradients per kind
+    back, cost most of an evaluation; here each row is exponentiated once, shifted by its
+    maximum, and one product of the two tables gives every pair's sum at once, so that one
+    number per kind is gathered. Where a pair's terms are all negligible beside both rows'
+    maxima (their product underflows: rows whose peaks lie hundreds of log units apart, as
+    far from the mode as a search may wander), the result is ``exact()``, the same
+    quantity computed over gathered rows; both agree to rounding. ``needed``: a boolean
+    mask of the pairs whose value matters (the others may underflow to -inf).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    def shift(x):
+        top = jax.lax.stop_gradient(jnp.max(x, axis=1))
+        return jnp.where(jnp.isfinite(top), top, 0.0)
+
+    lo, ro = shift(left), shift(right)
+    product = jnp.exp(left - lo[:, None]) @ jnp.exp(right - ro[:, None]).T     # (I, J)
+    picked = product[rows, cols]
+    fine = picked > PAIR_SUM_FLOOR
+    fast = jnp.where(fine, jnp.log(jnp.where(fine, picked, 1.0)) + lo[rows] + ro[cols],
+                     -jnp.inf)
+    enough = fine if needed is None else fine | ~needed
+    return jax.lax.cond(jnp.all(enough), lambda: fast, exact)

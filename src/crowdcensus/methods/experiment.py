@@ -412,7 +412,7 @@ class TaskExperiment:
         import numpyro.distributions as dist
         from jax.scipy.special import logsumexp
 
-        from crowdcensus.methods.capture_likelihood import history_log_prob
+        from crowdcensus.methods.capture_likelihood import history_log_prob, pair_log_sums
         from crowdcensus.synthesis.population import prior_site
 
         if not cfg.has_capture:
@@ -464,22 +464,45 @@ class TaskExperiment:
                                hist[:, jnp.maximum(a["subset_share_class"], 0), :], 0.0)
             log_pr = pop.log_pr[:, pb]
             joint = log_n[None, :] + log_pr                                    # (S, G)
+            # every kind of respondent's terms over the rates are the sum of a (history,
+            # platform set) row and an (answer, hours) row: their log-sum-exps, pair by pair
+            n_pat, n_sub, n_rates = hist_s.shape
+            n_hours = log_h.shape[1]
+            left = (joint[None] + hist_s).reshape(-1, n_rates)                   # (P*S, G)
+            right = (log_k.T[:, None, :] + log_h.T[None, :, :]).reshape(-1, n_rates)
             if cfg.dense:
-                terms = (joint[None, :, None, None, :] + log_k.T[None, None, :, None, :]
-                         + log_h.T[None, None, None, :, :]
-                         + hist_s[:, :, None, None, :])                        # (P,S,4,H,G)
-                fit = jnp.sum(a["counts"] * logsumexp(terms, axis=-1))
+                def every_cell():
+                    return logsumexp(joint[None, :, None, None, :]
+                                     + log_k.T[None, None, :, None, :]
+                                     + log_h.T[None, None, None, :, :]
+                                     + hist_s[:, :, None, None, :], axis=-1)  # (P,S,4,H)
+                counts = a["counts"]
+                cells = pair_log_sums(left, right, np.arange(n_pat * n_sub)[:, None],
+                                      np.arange(4 * n_hours)[None, :],
+                                      lambda: every_cell().reshape(n_pat * n_sub, -1),
+                                      needed=counts.reshape(n_pat * n_sub, -1) > 0)
+                fit = jnp.sum(counts * cells.reshape(counts.shape))
             else:
                 ks, kp, kr, kh = a["k_subset"], a["k_pattern"], a["k_report"], a["k_hours"]
-                per_group = logsumexp(joint[ks] + log_k[:, kr].T + log_h[:, kh].T
-                                      + hist_s[kp, ks, :], axis=1)
+                per_group = pair_log_sums(
+                    left, right, kp * n_sub + ks, kr * n_hours + kh,
+                    lambda: logsumexp(joint[ks] + log_k[:, kr].T + log_h[:, kh].T
+                                      + hist_s[kp, ks, :], axis=1))
                 fit = jnp.sum(a["k_count"] * per_group)
             if cfg.has_unknown_subsets:
                 up, ur, um, uh = a["u_pattern"], a["u_report"], a["u_mask"], a["u_hours"]
-                terms = (joint[None] + (log_k[:, ur] + log_h[:, uh]).T[:, None, :]
-                         + hist_s[up])                                         # (K, S, G)
-                terms = jnp.where(um[:, :, None] > 0, terms, -jnp.inf)
-                fit = fit + jnp.sum(a["u_count"] * logsumexp(terms, axis=(1, 2)))
+
+                def every_set():
+                    terms = (joint[None] + (log_k[:, ur] + log_h[:, uh]).T[:, None, :]
+                             + hist_s[up])                                     # (K, S, G)
+                    return logsumexp(jnp.where(um[:, :, None] > 0, terms, -jnp.inf), axis=2)
+
+                per_set = pair_log_sums(left, right,
+                                        up[:, None] * n_sub + np.arange(n_sub)[None, :],
+                                        (ur * n_hours + uh)[:, None], every_set,
+                                        needed=um > 0)                         # (K, S)
+                per_set = jnp.where(um > 0, per_set, -jnp.inf)
+                fit = fit + jnp.sum(a["u_count"] * logsumexp(per_set, axis=1))
             log_p0 = logsumexp(log_pr + hist_s[0], axis=0)                      # (G,)
             numpyro.deterministic("reachable_share", jnp.sum(
                 pop.pi * jnp.sum(jnp.exp(pop.log_pr) * reached[:, None], axis=0)))
