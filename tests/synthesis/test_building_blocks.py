@@ -139,6 +139,18 @@ def test_pair_log_sums_are_each_pairs_log_sum_exp_with_its_gradient(spread):
     # which form answered: a stand-in for the exact form shows whether it was called
     used_exact = np.isnan(float(paired(left, right, lambda: jnp.full(40, jnp.nan))))
     assert used_exact == (spread > 100)
+    # pairs that are not needed may underflow (to -inf) without calling the exact form
+    each = np.asarray(logsumexp(left[rows] + right[cols], axis=1))
+    kept = pair_log_sums(left, right, rows, cols, lambda: jnp.full(40, jnp.nan),
+                         needed=np.zeros(40, dtype=bool))
+    kept = np.asarray(kept)
+    assert not np.isnan(kept).any()
+    held = np.isfinite(kept)
+    assert held.sum() >= (40 if spread < 100 else 1)
+    np.testing.assert_allclose(kept[held], each[held], rtol=1e-12)
+    # what was dropped is negligible beside the largest terms of its two rows
+    tops = left.max(axis=1)[rows] + right.max(axis=1)[cols]
+    assert (kept[~held] == -np.inf).all() and (each[~held] < tops[~held] - 600).all()
 
 
 @pytest.mark.parametrize("churn", [False, True])

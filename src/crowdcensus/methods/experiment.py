@@ -372,6 +372,14 @@ def fit_capture_by_band(events: pd.DataFrame, respondents: pd.DataFrame,
     return StratifiedCapture(strata)
 
 
+def _weighted_sum(counts, logs):
+    """The sum of ``counts * logs`` over the cells with a count (a cell without one may
+    hold -inf, and 0 x -inf is not 0)."""
+    import jax.numpy as jnp
+
+    return jnp.sum(jnp.where(counts > 0, counts * logs, 0.0))
+
+
 class TaskExperiment:
     """Method 2 as an observation model of the joint model (:mod:`crowdcensus.synthesis`).
 
@@ -481,14 +489,15 @@ class TaskExperiment:
                                       np.arange(4 * n_hours)[None, :],
                                       lambda: every_cell().reshape(n_pat * n_sub, -1),
                                       needed=counts.reshape(n_pat * n_sub, -1) > 0)
-                fit = jnp.sum(counts * cells.reshape(counts.shape))
+                fit = _weighted_sum(counts, cells.reshape(counts.shape))
             else:
                 ks, kp, kr, kh = a["k_subset"], a["k_pattern"], a["k_report"], a["k_hours"]
                 per_group = pair_log_sums(
                     left, right, kp * n_sub + ks, kr * n_hours + kh,
                     lambda: logsumexp(joint[ks] + log_k[:, kr].T + log_h[:, kh].T
-                                      + hist_s[kp, ks, :], axis=1))
-                fit = jnp.sum(a["k_count"] * per_group)
+                                      + hist_s[kp, ks, :], axis=1),
+                    needed=a["k_count"] > 0)
+                fit = _weighted_sum(a["k_count"], per_group)
             if cfg.has_unknown_subsets:
                 up, ur, um, uh = a["u_pattern"], a["u_report"], a["u_mask"], a["u_hours"]
 
@@ -500,9 +509,9 @@ class TaskExperiment:
                 per_set = pair_log_sums(left, right,
                                         up[:, None] * n_sub + np.arange(n_sub)[None, :],
                                         (ur * n_hours + uh)[:, None], every_set,
-                                        needed=um > 0)                         # (K, S)
-                per_set = jnp.where(um > 0, per_set, -jnp.inf)
-                fit = fit + jnp.sum(a["u_count"] * logsumexp(per_set, axis=1))
+                                        needed=(um > 0) & (a["u_count"][:, None] > 0))
+                per_set = jnp.where(um > 0, per_set, -jnp.inf)                 # (K, S)
+                fit = fit + _weighted_sum(a["u_count"], logsumexp(per_set, axis=1))
             log_p0 = logsumexp(log_pr + hist_s[0], axis=0)                      # (G,)
             numpyro.deterministic("reachable_share", jnp.sum(
                 pop.pi * jnp.sum(jnp.exp(pop.log_pr) * reached[:, None], axis=0)))
