@@ -229,7 +229,9 @@ def test_churn_history_probability_by_hand():
 @pytest.mark.parametrize("scenario", ["heterogeneous", "subset"])
 def test_dense_and_grouped_layouts_give_one_posterior(scenario, tmp_path, monkeypatch):
     """The experiment's likelihood over a dense table of cells or over the respondents'
-    distinct groups: the same potential and gradient (the layout is a speed choice)."""
+    distinct groups, the groups' sums over rates from the table of row pairs or from
+    their own gathered rows: the same potential and gradient (each is a speed choice)."""
+    import crowdcensus.methods.experiment as experiment
     import crowdcensus.synthesis.model as model
     from crowdcensus.pipeline import _read
     from crowdcensus.simulate.outputs import write_simulation
@@ -246,8 +248,11 @@ def test_dense_and_grouped_layouts_give_one_posterior(scenario, tmp_path, monkey
     study = load_study(write_simulation(world, tmp_path))
     data = synthesis_data(study, _read(study)[0])
     out = {}
-    for layout in ("dense", "grouped"):
+    for layout in ("dense", "grouped", "gathered"):
         monkeypatch.setattr(model, "use_dense", lambda cells, groups, d=layout: d == "dense")
+        if layout == "gathered":   # a model compiled anew, with no table of pairs
+            monkeypatch.setattr(experiment, "PAIR_ROWS_PER_KIND", 0.0)
+            monkeypatch.setattr(CompiledModel, "_cache", {})
         cfg, arrays = model.model_inputs(data)
         assert cfg.dense == (layout == "dense")
         arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
@@ -255,8 +260,9 @@ def test_dense_and_grouped_layouts_give_one_posterior(scenario, tmp_path, monkey
         z = jnp.asarray(np.random.default_rng(0).normal(0, 0.3, compiled.size))
         value, grad = compiled.value_and_grad(z, arrays)
         out[layout] = float(value), np.asarray(grad)
-    assert out["dense"][0] == pytest.approx(out["grouped"][0], rel=1e-10, abs=1e-8)
-    assert out["dense"][1] == pytest.approx(out["grouped"][1], rel=1e-8, abs=1e-8)
+    for other in ("grouped", "gathered"):
+        assert out["dense"][0] == pytest.approx(out[other][0], rel=1e-10, abs=1e-8)
+        assert out["dense"][1] == pytest.approx(out[other][1], rel=1e-8, abs=1e-8)
 
 
 def test_setting_inputs_aside_removes_them_from_the_model(tmp_path):

@@ -372,6 +372,14 @@ def fit_capture_by_band(events: pd.DataFrame, respondents: pd.DataFrame,
     return StratifiedCapture(strata)
 
 
+#: The experiment's sums over rates come from the table of every (history, platform set)
+#: row paired with every (answer, hours) row
+#: (:func:`~crowdcensus.methods.capture_likelihood.pair_log_sums`) where that table has at
+#: most this many rows per kind of respondent; with more (many waves: 11 make 2,048
+#: histories), gathering each kind's rows costs less.
+PAIR_ROWS_PER_KIND = 1.0
+
+
 def _weighted_sum(counts, logs):
     """The sum of ``counts * logs`` over the cells with a count (a cell without one may
     hold -inf, and 0 x -inf is not 0)."""
@@ -474,13 +482,12 @@ class TaskExperiment:
             joint = log_n[None, :] + log_pr                                    # (S, G)
             # every kind of respondent's terms over the rates are the sum of a (history,
             # platform set) row and an (answer, hours) row: their log-sum-exps, pair by pair
-            # (one row per history and set: with many waves, 11 make 2,048 histories, more
-            # rows than kinds of respondents, and gathering the kinds' rows costs less)
+            # (PAIR_ROWS_PER_KIND: where the table is worth it)
             n_pat, n_sub, n_rates = hist_s.shape
             n_hours = log_h.shape[1]
             kinds = (a["counts"].size if cfg.dense else a["k_count"].shape[0]
                      + (a["u_count"].shape[0] * n_sub if cfg.has_unknown_subsets else 0))
-            by_pairs = cfg.dense or n_pat * n_sub <= kinds
+            by_pairs = cfg.dense or n_pat * n_sub <= PAIR_ROWS_PER_KIND * kinds
             left = (joint[None] + hist_s).reshape(-1, n_rates)                   # (P*S, G)
             right = (log_k.T[:, None, :] + log_h.T[None, :, :]).reshape(-1, n_rates)
 
