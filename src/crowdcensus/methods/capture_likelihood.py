@@ -133,7 +133,15 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
 PAIR_SUM_FLOOR = 1e-280
 
 
-def pair_log_sums(left, right, rows, cols, exact, needed=None):
+def gathered_log_sums(left, right, rows, cols):
+    """:func:`pair_log_sums` the direct way: each pair's two rows gathered and added, and
+    their log-sum-exp taken (shape: that of ``rows`` and ``cols`` broadcast)."""
+    from jax.scipy.special import logsumexp
+
+    return logsumexp(left[rows] + right[cols], axis=-1)
+
+
+def pair_log_sums(left, right, rows, cols, needed=None, table=True):
     """:math:`\\log \\sum_g \\exp(\\text{left}_{ig} + \\text{right}_{jg})` for the pairs
     ``(rows, cols)`` (integer arrays of one shape, or that broadcast); ``left`` is (I, G),
     ``right`` (J, G).
@@ -145,12 +153,16 @@ def pair_log_sums(left, right, rows, cols, exact, needed=None):
     maximum, and one product of the two tables gives every pair's sum at once, so that one
     number per kind is gathered. Where a pair's terms are all negligible beside both rows'
     maxima (their product underflows: rows whose peaks lie hundreds of log units apart, as
-    far from the mode as a search may wander), the result is ``exact()``, the same
-    quantity computed over gathered rows; both agree to rounding. ``needed``: a boolean
-    mask of the pairs whose value matters (the others may underflow to -inf).
+    far from the mode as a search may wander), the result is :func:`gathered_log_sums`;
+    both agree to rounding. ``needed``: a boolean mask of the pairs whose value matters
+    (the others may underflow to -inf). ``table=False``: the gathered form only (where
+    the table would have more rows than there are pairs to pick).
     """
     import jax
     import jax.numpy as jnp
+
+    if not table:
+        return gathered_log_sums(left, right, rows, cols)
 
     def shift(x):
         top = jax.lax.stop_gradient(jnp.max(x, axis=1))
@@ -163,4 +175,5 @@ def pair_log_sums(left, right, rows, cols, exact, needed=None):
     fast = jnp.where(fine, jnp.log(jnp.where(fine, picked, 1.0)) + lo[rows] + ro[cols],
                      -jnp.inf)
     enough = fine if needed is None else fine | ~needed
-    return jax.lax.cond(jnp.all(enough), lambda: fast, exact)
+    return jax.lax.cond(jnp.all(enough), lambda: fast,
+                        lambda: gathered_log_sums(left, right, rows, cols))

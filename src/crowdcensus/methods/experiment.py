@@ -490,43 +490,23 @@ class TaskExperiment:
             by_pairs = cfg.dense or n_pat * n_sub <= PAIR_ROWS_PER_KIND * kinds
             left = (joint[None] + hist_s).reshape(-1, n_rates)                   # (P*S, G)
             right = (log_k.T[:, None, :] + log_h.T[None, :, :]).reshape(-1, n_rates)
-
-            def pair_sums(rows, cols, exact, needed):
-                if not by_pairs:
-                    return exact()
-                return pair_log_sums(left, right, rows, cols, exact, needed=needed)
-
             if cfg.dense:
-                def every_cell():
-                    return logsumexp(joint[None, :, None, None, :]
-                                     + log_k.T[None, None, :, None, :]
-                                     + log_h.T[None, None, None, :, :]
-                                     + hist_s[:, :, None, None, :], axis=-1)  # (P,S,4,H)
                 counts = a["counts"]
-                cells = pair_sums(np.arange(n_pat * n_sub)[:, None],
-                                  np.arange(4 * n_hours)[None, :],
-                                  lambda: every_cell().reshape(n_pat * n_sub, -1),
-                                  counts.reshape(n_pat * n_sub, -1) > 0)
+                cells = pair_log_sums(left, right, np.arange(n_pat * n_sub)[:, None],
+                                      np.arange(4 * n_hours)[None, :],
+                                      counts.reshape(n_pat * n_sub, -1) > 0, by_pairs)
                 fit = _weighted_sum(counts, cells.reshape(counts.shape))
             else:
                 ks, kp, kr, kh = a["k_subset"], a["k_pattern"], a["k_report"], a["k_hours"]
-                per_group = pair_sums(
-                    kp * n_sub + ks, kr * n_hours + kh,
-                    lambda: logsumexp(joint[ks] + log_k[:, kr].T + log_h[:, kh].T
-                                      + hist_s[kp, ks, :], axis=1),
-                    a["k_count"] > 0)
+                per_group = pair_log_sums(left, right, kp * n_sub + ks, kr * n_hours + kh,
+                                          a["k_count"] > 0, by_pairs)
                 fit = _weighted_sum(a["k_count"], per_group)
             if cfg.has_unknown_subsets:
                 up, ur, um, uh = a["u_pattern"], a["u_report"], a["u_mask"], a["u_hours"]
-
-                def every_set():
-                    terms = (joint[None] + (log_k[:, ur] + log_h[:, uh]).T[:, None, :]
-                             + hist_s[up])                                     # (K, S, G)
-                    return logsumexp(jnp.where(um[:, :, None] > 0, terms, -jnp.inf), axis=2)
-
-                per_set = pair_sums(up[:, None] * n_sub + np.arange(n_sub)[None, :],
-                                    (ur * n_hours + uh)[:, None], every_set,
-                                    (um > 0) & (a["u_count"][:, None] > 0))
+                per_set = pair_log_sums(left, right,
+                                        up[:, None] * n_sub + np.arange(n_sub)[None, :],
+                                        (ur * n_hours + uh)[:, None],
+                                        (um > 0) & (a["u_count"][:, None] > 0), by_pairs)
                 per_set = jnp.where(um > 0, per_set, -jnp.inf)                 # (K, S)
                 fit = fit + _weighted_sum(a["u_count"], logsumexp(per_set, axis=1))
             log_p0 = logsumexp(log_pr + hist_s[0], axis=0)                      # (G,)
