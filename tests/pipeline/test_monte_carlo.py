@@ -124,3 +124,28 @@ def test_disagreeing_methods_widen_the_combined_interval(study_dict):
     w = apart.weights["regular"]
     est = {m: apart.methods[m]["regular"].estimate for m in w}
     assert iv.estimate == pytest.approx(np.exp(sum(w[m] * np.log(est[m]) for m in w)))
+
+
+def test_a_method_that_finds_no_worker_is_left_out_of_the_combination(tmp_path):
+    """A country whose workers all visit about once in four months: nobody answers as
+    weekly, and the experiment finds no very active worker (no logarithm to weigh).
+    The combination leaves it out and says so, with no numerical warning on the way;
+    a tier no method puts a worker in has no combined figure (not a NaN)."""
+    import warnings
+
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from tests.simulate.conftest import small
+
+    rare = {"classes": [{"name": "rare", "share": 1.0, "visits_per_week": 0.054}]}
+    world = generate_world(small("heterogeneous", workers=3000, activity=rare),
+                           np.random.default_rng(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        r = triangulate(write_simulation(world, tmp_path), seed=1)
+    assert r.methods["experiment"]["very_active"].estimate == 0
+    assert "very_active" not in r.baseline and "very_active" not in r.weights
+    assert any("finds no worker in the very active tier" in w for w in r.warnings)
+    assert r.methods["experiment"]["occasional"].estimate > 0
+    assert set(r.weights["occasional"]) == {"declared", "experiment"}
+    assert all(np.isfinite(iv.estimate) for iv in r.baseline.values())

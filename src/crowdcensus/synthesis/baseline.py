@@ -54,7 +54,8 @@ from crowdcensus.tiers import BANDS, TIERS, disjoint
 
 
 def _combine(est: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
-    return np.exp(sum(w * np.log(est[m]) for m, w in weights.items()))
+    with np.errstate(divide="ignore", invalid="ignore"):  # a draw of 0 workers gives 0
+        return np.exp(sum(w * np.log(est[m]) for m, w in weights.items()))
 
 
 def combination_weights(log_draws: dict[str, np.ndarray]) -> dict[str, float]:
@@ -110,13 +111,22 @@ def combine_methods(run: MethodRun, level: float, rng: np.random.Generator) -> B
             logs = {m: np.log(mc[m][t]) for m in have}
             log_points = {m: float(np.log(point.methods[m][t][0])) for m in have}
         finite = {m: v[np.isfinite(v)] for m, v in logs.items()}
+        # a method that finds no worker in the tier has no logarithm to weigh
+        for m in [m for m in have if not finite[m].size or not np.isfinite(log_points[m])]:
+            warnings.append(f"{METHOD_LABELS[m].lower()} finds no worker in the "
+                            f"{t.replace('_', ' ')} tier: "
+                            "left out of the inverse-variance combination")
+            have.remove(m)
+        if not have:
+            continue
+        finite = {m: finite[m] for m in have}
+        log_points = {m: log_points[m] for m in have}
         w = combination_weights(finite)
         tau2 = between_method_variance(log_points, {m: float(np.var(v))
                                                     for m, v in finite.items()})
         weights[t] = w
         combined_point[t] = float(_combine({m: point.methods[m][t] for m in have}, w)[0])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            combined_draws[t] = _combine({m: mc[m][t] for m in have}, w)
+        combined_draws[t] = _combine({m: mc[m][t] for m in have}, w)
         if tau2 > 0:
             spread = np.sqrt(tau2 * sum(x * x for x in w.values()))
             combined_draws[t] = combined_draws[t] * np.exp(
