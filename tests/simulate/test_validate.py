@@ -202,3 +202,32 @@ def _toml(data: dict, prefix: str = "") -> str:
         elif v is not None:
             lines.append(f"{k} = {json.dumps(v)}")
     return "\n".join(lines) + "\n" + "\n".join(subs)
+
+
+def test_a_worker_that_drops_its_compiled_programs_gives_the_same_figures(
+        scenarios, serial, monkeypatch):
+    """Past a share of the kernel's limit on memory mappings a worker drops its compiled
+    programs (each structure's take thousands; a worker that had fitted about 20 died);
+    compiled again, they give the same figures to the last digit."""
+    import crowdcensus.synthesis.inference as inference
+
+    maps = inference.memory_maps()
+    if maps is None:  # pragma: no cover - not Linux
+        pytest.skip("no /proc: the mappings cannot be counted here")
+    assert 0 < maps[0] < maps[1]
+    assert len(inference.CompiledModel._cache) >= 2  # the fixture fitted both countries here
+    assert not inference.release_compiled(share=1.0)
+    assert len(inference.CompiledModel._cache) >= 2
+    released = []
+    real = inference.release_compiled
+    monkeypatch.setattr(inference, "MAP_SHARE", 0.0)  # before every replicate
+    monkeypatch.setattr(inference, "release_compiled",
+                        lambda share=None: released.append(real(share)) or released[-1])
+    again = validate_scenarios(scenarios[:1], replicates=2, seed=9, workers=1)
+    assert released == [True, True]
+    assert len(inference.CompiledModel._cache) == 1  # `ideal`'s, compiled anew
+    before = inference.memory_maps()[0]
+    assert real(0.0) and not inference.CompiledModel._cache
+    assert inference.memory_maps()[0] < before - 500
+    first = serial.replicates[serial.replicates["scenario"] == "ideal"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(first, again.replicates)

@@ -21,6 +21,7 @@ Everything is seeded: the same seed gives the same draws.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,6 +183,47 @@ class CompiledModel:
         if key not in cls._cache:
             cls._cache[key] = cls(cfg, arrays)
         return cls._cache[key]
+
+
+#: Share of the kernel's limit on a process's memory mappings (``vm.max_map_count``,
+#: 65,530 by default) above which :func:`release_compiled` drops the compiled programs.
+MAP_SHARE = 0.5
+
+
+def memory_maps() -> tuple[int, int] | None:
+    """This process's memory mappings and the kernel's limit on them (Linux), else None."""
+    try:
+        with open("/proc/sys/vm/max_map_count") as f:
+            limit = int(f.read())
+        with open("/proc/self/maps", "rb") as f:
+            used = sum(1 for _ in f)
+    except (OSError, ValueError):
+        return None
+    return used, limit
+
+
+def release_compiled(share: float | None = None) -> bool:
+    """Drop every compiled program of this process once it holds more than ``share``
+    (default :data:`MAP_SHARE`) of the memory mappings the kernel allows; True if it did.
+
+    Each compiled XLA program keeps its machine code in mappings of its own (about
+    3,000 for the programs of one model structure), and a process that fits many
+    structures in turn (``crowdcensus validate`` over many scenarios, a worker
+    receiving them one after another) reached the limit after about 20: LLVM then
+    failed with "Cannot allocate memory" and the worker died, taking the run with it.
+    Dropped programs are compiled again when needed (from the persistent cache, when
+    there is one)."""
+    if "jax" not in sys.modules:
+        return False
+    maps = memory_maps()
+    if maps is None or maps[0] <= (MAP_SHARE if share is None else share) * maps[1]:
+        return False
+    import gc
+
+    CompiledModel._cache.clear()
+    _jax().clear_caches()
+    gc.collect()
+    return True
 
 
 @dataclass
