@@ -92,6 +92,23 @@ def test_capture_probability_follows_activity(sight):
         assert stats.binomtest(answers, trials, p).pvalue > 1e-3, cls.name
 
 
+@pytest.mark.parametrize("days", [91, 364, 728])
+def test_monthly_visitors_are_a_months_whatever_the_reference_period(days):
+    """One class at 0.5 visits a week on one platform, nobody coming or going: each
+    month (364/12 days) a share 1 - exp(-0.5 x 52/12) = 0.885 of the workers visit,
+    whether the reference period is a quarter, a year or two years. (Cut into twelve
+    whatever its length, a quarter had 'months' of 7.6 days: a share 0.42.)"""
+    one = {"classes": [{"name": "all", "share": 1.0, "visits_per_week": 0.5}]}
+    sc = small("ideal", workers=20_000, activity=one,
+               scenario={"reference_days": days}, experiment={"first_day": 7})
+    sc = sc.model_copy(update={"platforms": sc.platforms[:1]})
+    world = generate_world(sc, np.random.default_rng(5))
+    share = world.worker_visitors[0] / 20_000
+    expected = 1 - np.exp(-0.5 * 52 / 12)
+    # the months' average of binomial shares: sd below 0.0023 / sqrt(months)
+    assert share == pytest.approx(expected, abs=0.01)
+
+
 def test_audience_without_clients_or_noise_is_the_worker_visitors():
     world = generate_world(small("ideal", workers=3000), np.random.default_rng(4))
     np.testing.assert_array_equal(world.audience, np.round(world.worker_visitors))

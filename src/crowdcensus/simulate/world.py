@@ -24,9 +24,10 @@ and a seeded :class:`numpy.random.Generator`:
   accounts and never work.
 * **Declared figures**: each platform declares its registrations (workers and
   inactive people) times its ``inflation``.
-* **Audience**: for every month, the workers who visit a platform at least
-  once (chance :math:`1 - e^{-\\lambda_i \\pi_{ij} t/7}` for :math:`t` days
-  present), averaged over the months; plus client visitors (a share
+* **Audience**: for every month of the reference period (its nearest whole
+  number of months of 364/12 days, of equal length), the workers who visit a
+  platform at least once (chance :math:`1 - e^{-\\lambda_i \\pi_{ij} t/7}` for
+  :math:`t` days present), averaged over the months; plus client visitors (a share
   ``client_share`` of all visitors); times a log-normal panel error.
 * **Task-posting waves** on every platform: a worker present for :math:`o`
   days of a wave sees the task with probability
@@ -54,6 +55,8 @@ CATEGORIES = ("several_weekly", "weekly", "monthly", "less_often")
 CATEGORY_FLOOR = (2.0, 1.0, 12 / 52, 0.0)
 WEEKLY = 1.0
 MONTHLY = 12 / 52
+#: Days in a month: a twelfth of a year of 52 weeks.
+MONTH_DAYS = 364 / 12
 
 
 @dataclass
@@ -220,13 +223,17 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
     declared = np.round(registrations * inflation).astype(np.int64)
 
     days = float(sc.scenario.reference_days)
-    month = days / 12
+    # the reference period cut into its nearest whole number of months of equal length
+    # (a month is a twelfth of a 364-day year: 12 in a year, 3 in 91 days, 24 in 728;
+    # until 2026-12-03 always 12, so that a 91-day period had 'months' of 7.6 days)
+    n_months = max(1, round(days / MONTH_DAYS))
+    month = days / n_months
     seen = np.zeros(len(names))
-    for m in range(12):
+    for m in range(n_months):
         t = _overlap(start, end, m * month, (m + 1) * month)
         prob = 1.0 - np.exp(-(rate * t / 7.0)[:, None] * share)
         seen += (rng.random(prob.shape) < prob).sum(axis=0)
-    worker_visitors = seen / 12
+    worker_visitors = seen / n_months
     cs = np.array([p.client_share for p in sc.platforms])
     client_visitors = rng.poisson(worker_visitors * cs / (1 - cs)).astype(float)
     noise = np.array([p.audience_noise for p in sc.platforms])
