@@ -29,6 +29,22 @@ def fail_on(i: int, bad: int) -> int:
     return i
 
 
+def die_on(i: int, bad: int) -> int:
+    if i == bad:
+        import os
+
+        os._exit(9)  # as the kernel's out-of-memory killer would end it
+    return i
+
+
+def test_a_worker_that_dies_is_one_clear_error():
+    from crowdcensus.errors import WorkerDiedError
+
+    died = r"a worker process died after \d+ of 4 tasks"
+    with pytest.raises(WorkerDiedError, match=died), Runner(workers=2) as run:
+        run.map(die_on, [(i, 2) for i in range(4)])
+
+
 def test_results_follow_the_order_given_not_the_completion_order():
     n = 6
     seen: list[tuple[int, int]] = []

@@ -8,7 +8,8 @@ Exit codes (also in the README):
 - ``3`` -- a model cannot be fitted to these data: not identifiable, a table
   too large, a fit that has no estimate (:class:`crowdcensus.errors.ModelError`);
 - ``1`` -- an unexpected failure (a bug: please report it; set
-  ``CROWDCENSUS_DEBUG=1`` to see the traceback);
+  ``CROWDCENSUS_DEBUG=1`` to see the traceback), or a worker process killed by the
+  system (:class:`crowdcensus.errors.WorkerDiedError`);
 - ``130`` -- interrupted.
 
 Each error is one line on stderr, never a traceback. Start-up is kept short: the

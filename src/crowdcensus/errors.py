@@ -27,5 +27,11 @@ class TooLargeError(ModelError):
     """A model needs a table too large for the data's number of occasions."""
 
 
+class WorkerDiedError(CrowdcensusError):
+    """A worker process was killed while it ran a task (exit code 1: not the input's fault)."""
+
+    exit_code = 1
+
+
 class NotFittedError(AttributeError):
     """An estimator's fitted attribute was read before ``fit`` (a programming error)."""

@@ -25,9 +25,10 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from crowdcensus.errors import InputError
+from crowdcensus.errors import InputError, WorkerDiedError
 
 #: ``progress(done, total)``, called after every finished task.
 Progress = Callable[[int, int], None]
@@ -118,7 +119,8 @@ class Runner:
         """``[fn(*a) for a in args]``, run in parallel; results in the order of ``args``.
 
         ``fn`` and its arguments must be picklable (module-level functions) to run in
-        other processes. The first exception a task raises is raised here.
+        other processes. The first exception a task raises is raised here; a worker
+        process that dies (killed by the system) raises :class:`WorkerDiedError`.
         """
         total = len(args)
         if self._executor is None:
@@ -131,7 +133,12 @@ class Runner:
         futures = {self._executor.submit(fn, *a): i for i, a in enumerate(args)}
         results: list[Any] = [None] * total
         for done, fut in enumerate(as_completed(futures), start=1):
-            results[futures[fut]] = fut.result()
+            try:
+                results[futures[fut]] = fut.result()
+            except BrokenProcessPool:
+                raise WorkerDiedError(
+                    f"a worker process died after {done - 1} of {total} tasks (killed by "
+                    "the system: out of memory?); run again with fewer --workers") from None
             if progress is not None:
                 progress(done, total)
         return results

@@ -206,7 +206,7 @@ def _toml(data: dict, prefix: str = "") -> str:
 
 def test_a_worker_that_drops_its_compiled_programs_gives_the_same_figures(
         scenarios, serial, monkeypatch):
-    """Past a share of the kernel's limit on memory mappings a worker drops its compiled
+    """Past a share of the kernel's limit on memory mappings a fit first drops the compiled
     programs (each structure's take thousands; a worker that had fitted about 20 died);
     compiled again, they give the same figures to the last digit."""
     import crowdcensus.synthesis.inference as inference

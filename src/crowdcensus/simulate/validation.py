@@ -65,11 +65,7 @@ def run_replicate(scenario: Scenario, seq: np.random.SeedSequence, index: int = 
     """
     from crowdcensus.pipeline import run_study
     from crowdcensus.simulate.outputs import write_simulation
-    from crowdcensus.synthesis.inference import release_compiled
 
-    # a worker that has fitted many model structures drops their compiled programs
-    # before the kernel's limit on its memory mappings makes the next compilation fail
-    release_compiled()
     # a fresh copy: spawn() counts its children, and the same sequence may serve
     # several scenarios in one process
     fresh = np.random.SeedSequence(seq.entropy, spawn_key=seq.spawn_key,

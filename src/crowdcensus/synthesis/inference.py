@@ -211,8 +211,8 @@ def release_compiled(share: float | None = None) -> bool:
     structures in turn (``crowdcensus validate`` over many scenarios, a worker
     receiving them one after another) reached the limit after about 20: LLVM then
     failed with "Cannot allocate memory" and the worker died, taking the run with it.
-    Dropped programs are compiled again when needed (from the persistent cache, when
-    there is one)."""
+    :func:`fit_joint` calls it before it compiles. Dropped programs are compiled again
+    when needed (from the persistent cache, when there is one)."""
     if "jax" not in sys.modules:
         return False
     maps = memory_maps()
@@ -435,6 +435,9 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
 
     cfg, np_arrays = model_inputs(data)
     arrays = {k: jnp.asarray(v) for k, v in np_arrays.items()}
+    # a process that has fitted many model structures (a validation worker, a script
+    # looping over studies) drops their programs before the next compilation fails
+    release_compiled()
     model = CompiledModel.get(cfg, arrays)
     init = {k: jnp.asarray(v) for k, v in initial_values(cfg, data).items() if k in model.names}
     missing = set(model.names) - set(init)
