@@ -485,9 +485,11 @@ class TaskExperiment:
             # (PAIR_ROWS_PER_KIND: where the table is worth it)
             n_pat, n_sub, n_rates = hist_s.shape
             n_hours = log_h.shape[1]
-            kinds = (a["counts"].size if cfg.dense else a["k_count"].shape[0]
-                     + (a["u_count"].shape[0] * n_sub if cfg.has_unknown_subsets else 0))
-            by_pairs = cfg.dense or n_pat * n_sub <= PAIR_ROWS_PER_KIND * kinds
+            # a dense table's cells are the pairs themselves; groups: one pair per kind (per
+            # set of platforms, for the respondents who do not say theirs)
+            by_pairs = cfg.dense or n_pat * n_sub <= PAIR_ROWS_PER_KIND * (
+                a["k_count"].shape[0]
+                + (a["u_count"].shape[0] * n_sub if cfg.has_unknown_subsets else 0))
             left = (joint[None] + hist_s).reshape(-1, n_rates)                   # (P*S, G)
             right = (log_k.T[:, None, :] + log_h.T[None, :, :]).reshape(-1, n_rates)
             if cfg.dense:
