@@ -41,8 +41,11 @@ def test_a_worker_that_dies_is_one_clear_error():
     from crowdcensus.errors import WorkerDiedError
 
     died = r"a worker process died after \d+ of 4 tasks"
+    got: list[tuple[int, int]] = []
     with pytest.raises(WorkerDiedError, match=died), Runner(workers=2) as run:
-        run.map(die_on, [(i, 2) for i in range(4)])
+        run.map(die_on, [(i, 2) for i in range(4)], on_result=lambda i, r: got.append((i, r)))
+    # what finished before the death was handed over
+    assert all(i == r != 2 for i, r in got)
 
 
 def test_results_follow_the_order_given_not_the_completion_order():
@@ -53,6 +56,18 @@ def test_results_follow_the_order_given_not_the_completion_order():
                       progress=lambda done, total: seen.append((done, total)))
     assert out == [i * i for i in range(n)]
     assert seen == [(k, n) for k in range(1, n + 1)]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_result_is_handed_over_as_it_arrives(workers):
+    n = 5
+    got: list[tuple[int, int]] = []
+    with Runner(workers=workers) as run:
+        out = run.map(slow_first, [(i, n) for i in range(n)],
+                      on_result=lambda i, r: got.append((i, r)))
+    assert sorted(got) == list(enumerate(out))
+    if workers == 2:  # in the order they finish: the first, slowest, task is not first
+        assert got[0][0] != 0
 
 
 def test_inline_processes_and_dask_give_identical_results():

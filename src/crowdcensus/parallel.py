@@ -32,6 +32,8 @@ from crowdcensus.errors import InputError, WorkerDiedError
 
 #: ``progress(done, total)``, called after every finished task.
 Progress = Callable[[int, int], None]
+#: ``on_result(i, result)``, called in this process as task ``i`` finishes.
+OnResult = Callable[[int, Any], None]
 
 
 def default_workers() -> int:
@@ -115,18 +117,23 @@ class Runner:
         fn: Callable[..., Any],
         args: Sequence[tuple],
         progress: Progress | None = None,
+        on_result: OnResult | None = None,
     ) -> list:
         """``[fn(*a) for a in args]``, run in parallel; results in the order of ``args``.
 
         ``fn`` and its arguments must be picklable (module-level functions) to run in
         other processes. The first exception a task raises is raised here; a worker
         process that dies (killed by the system) raises :class:`WorkerDiedError`.
+        ``on_result(i, result)`` sees each result as it arrives, so that a caller can
+        keep what finished before such an error.
         """
         total = len(args)
         if self._executor is None:
             out = []
-            for a in args:
+            for i, a in enumerate(args):
                 out.append(fn(*a))
+                if on_result is not None:
+                    on_result(i, out[-1])
                 if progress is not None:
                     progress(len(out), total)
             return out
@@ -139,6 +146,8 @@ class Runner:
                 raise WorkerDiedError(
                     f"a worker process died after {done - 1} of {total} tasks (killed by "
                     "the system: out of memory?); run again with fewer --workers") from None
+            if on_result is not None:
+                on_result(futures[fut], results[futures[fut]])
             if progress is not None:
                 progress(done, total)
         return results

@@ -190,6 +190,79 @@ def test_validate_refuses_an_input_it_cannot_set_aside(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
+def test_a_resumed_run_gives_the_figures_of_an_uninterrupted_one(
+        scenarios, serial, tmp_path, monkeypatch):
+    """Each replicate is kept as it finishes; a run with more replicates and scenarios
+    reuses what an earlier run with the same settings kept and runs only the rest."""
+    import crowdcensus.simulate.validation as validation
+    from crowdcensus.simulate.checkpoint import Checkpoint
+
+    path = tmp_path / "checkpoint.jsonl"
+    validate_scenarios(scenarios[:1], replicates=1, seed=9, workers=1, checkpoint=path)
+    assert len(Checkpoint(path, resume=True).done) == 1
+    ran = []
+    real = validation.run_replicate
+    monkeypatch.setattr(validation, "run_replicate",
+                        lambda sc, seq, i, *rest: ran.append((sc.scenario.name, i))
+                        or real(sc, seq, i, *rest))
+    resumed = validate_scenarios(scenarios, replicates=2, seed=9, workers=1,
+                                 checkpoint=path, resume=True)
+    assert ran == [("ideal", 1), ("churn", 0), ("churn", 1)]
+    pd.testing.assert_frame_equal(serial.replicates, resumed.replicates)
+    pd.testing.assert_frame_equal(serial.summary, resumed.summary)
+    assert len(Checkpoint(path, resume=True).done) == 4
+    # another seed is another run: nothing is reused
+    ran.clear()
+    validate_scenarios(scenarios[:1], replicates=1, seed=10, workers=1, checkpoint=path,
+                       resume=True)
+    assert ran == [("ideal", 0)]
+    # without resume the file starts afresh
+    validate_scenarios(scenarios[:1], replicates=1, seed=9, workers=1, checkpoint=path)
+    assert len(Checkpoint(path, resume=True).done) == 1
+
+
+def test_a_worker_that_dies_leaves_the_finished_replicates_to_resume_from(
+        scenarios, serial, tmp_path, monkeypatch):
+    import crowdcensus.simulate.validation as validation
+    from crowdcensus.errors import WorkerDiedError
+
+    path = tmp_path / "checkpoint.jsonl"
+    real = validation.run_replicate
+
+    def dies_at_the_third(sc, seq, i, *rest):
+        if (sc.scenario.name, i) == ("churn", 0):
+            raise WorkerDiedError("a worker process died after 2 of 4 tasks")
+        return real(sc, seq, i, *rest)
+
+    monkeypatch.setattr(validation, "run_replicate", dies_at_the_third)
+    with pytest.raises(WorkerDiedError, match=r"the 2 replicates finished are kept in .*"
+                       r"checkpoint\.jsonl: add --resume"):
+        validate_scenarios(scenarios, replicates=2, seed=9, workers=1, checkpoint=path)
+    # the run was killed while it wrote a line: that line is ignored, the rest reused
+    with path.open("a") as f:
+        f.write('{"key": "0f3a", "rows": [{"scen')
+    monkeypatch.setattr(validation, "run_replicate", real)
+    resumed = validate_scenarios(scenarios, replicates=2, seed=9, workers=1,
+                                 checkpoint=path, resume=True)
+    pd.testing.assert_frame_equal(serial.replicates, resumed.replicates)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 4 and all(json.loads(line)["rows"] for line in lines)
+
+
+def test_validate_refuses_to_resume_from_nothing_and_an_out_that_is_a_file(tmp_path, capsys):
+    from crowdcensus.cli import main
+
+    for args, said in ((["--out", str(tmp_path / "r"), "--resume"], "does not exist"),
+                       (["--out", str(tmp_path / "f")], "is not a directory")):
+        (tmp_path / "f").write_text("a file the user keeps")
+        with pytest.raises(SystemExit) as code:
+            main(["validate", "ideal", "--replicates", "1", *args])
+        assert code.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and said in err[0]
+    assert (tmp_path / "f").read_text() == "a file the user keeps"
+
+
 def _toml(data: dict, prefix: str = "") -> str:
     """A minimal TOML writer for a scenario dict (tables and arrays of tables)."""
     lines, subs = [], []

@@ -107,6 +107,9 @@ def validate(
                                                "or audience: fit the joint model (the "
                                                "combined rows) without that input, to see "
                                                "what it does (repeatable)."),
+    resume: bool = typer.Option(False, "--resume", help="Reuse the replicates an earlier "
+                                "run with the same settings left in --out (each is kept "
+                                "there as it finishes, in checkpoint.jsonl)."),
 ) -> None:
     """Run seeded replicates of scenarios; report bias, RMSE and coverage per tier and method."""
     from crowdcensus.simulate.scenario import load_scenario, shipped_scenarios
@@ -136,9 +139,17 @@ def validate(
         scenarios = [sc.varied(field.strip(), v) for sc in scenarios for v in parsed]
     k = workers if workers is not None else (os.cpu_count() or 1)
     aside = set_aside or []
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a directory")
+    from crowdcensus.simulate.checkpoint import CHECKPOINT_NAME
+
+    if resume and not (out / CHECKPOINT_NAME).is_file():
+        raise InputError(f"--resume: {out / CHECKPOINT_NAME} does not exist (nothing to "
+                         "go on from)")
     val = validate_scenarios(scenarios, replicates, seed=seed, workers=k,
                              dask_scheduler=dask_scheduler, progress=sys.stderr.isatty(),
-                             inference=inference.value, set_aside=aside)
+                             inference=inference.value, set_aside=aside,
+                             checkpoint=out / CHECKPOINT_NAME, resume=resume)
     parts = ["crowdcensus validate", *(["--all"] if all_ else []),
              *[n for n in (scenario or [])], "--replicates", str(replicates),
              "--seed", str(seed), *(["--capture", capture] if capture else []),

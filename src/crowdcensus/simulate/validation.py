@@ -35,13 +35,16 @@ import math
 import tempfile
 import traceback
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from crowdcensus.errors import InputError
+from crowdcensus.errors import InputError, WorkerDiedError
 from crowdcensus.parallel import Runner
+from crowdcensus.simulate.checkpoint import Checkpoint, replicate_key
 from crowdcensus.simulate.scenario import Scenario
 from crowdcensus.simulate.world import generate_world
 from crowdcensus.tiers import TIERS
@@ -165,12 +168,17 @@ def validate_scenarios(
     progress: bool = False,
     inference: str = "laplace",
     set_aside: Sequence[str] = (),
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
 ) -> Validation:
     """Run ``replicates`` seeded replicates of every scenario and summarise them.
 
     Every scenario uses the same replicate seeds (``SeedSequence(seed).spawn``),
     so scenarios differ only by what they change. ``set_aside``: inputs the joint model
     is fitted without in every replicate (the ``combined`` rows; the methods keep them).
+    ``checkpoint``: a file each replicate is appended to as it finishes
+    (:class:`~crowdcensus.simulate.checkpoint.Checkpoint`); with ``resume``, the
+    replicates it already holds for the same settings are reused, not run again.
     """
     if replicates < 1:
         raise InputError(f"--replicates must be at least 1 (got {replicates})")
@@ -183,6 +191,9 @@ def validate_scenarios(
 
     aside = checked_aside(set_aside)
     jobs = [(sc, s, i, inference, aside) for sc in scenarios for i, s in enumerate(seeds)]
+    dumps = [sc.model_dump(mode="json") for sc in scenarios]
+    keys = [replicate_key(dumps[k], seed, i, inference, aside)
+            for k in range(len(scenarios)) for i in range(replicates)]
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -194,9 +205,30 @@ def validate_scenarios(
 
     bar = Progress(TextColumn("[bold]Replicates"), BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn(), console=Console(stderr=True), disable=not progress)
-    with bar, Runner(workers, dask_scheduler) as runner:
-        task = bar.add_task("replicates", total=len(jobs))
-        parts = runner.map(run_replicate, jobs,
-                           progress=lambda done, _total: bar.update(task, completed=done))
-    frame = pd.DataFrame([row for part in parts for row in part])
+    store = Checkpoint(checkpoint, resume) if checkpoint is not None else None
+    parts: list[list[dict] | None] = [None] * len(jobs)
+    if store is not None:
+        for j, key in enumerate(keys):
+            parts[j] = store.done.get(key)
+    todo = [j for j, part in enumerate(parts) if part is None]
+
+    def keep(i: int, rows: list[dict]) -> None:
+        parts[todo[i]] = rows
+        if store is not None:
+            store.add(keys[todo[i]], rows)
+
+    reused = len(jobs) - len(todo)
+    with bar, Runner(workers, dask_scheduler) as runner, store or nullcontext():
+        task = bar.add_task("replicates", total=len(jobs), completed=reused)
+        try:
+            runner.map(run_replicate, [jobs[j] for j in todo], on_result=keep,
+                       progress=lambda done, _total: bar.update(task,
+                                                                completed=reused + done))
+        except WorkerDiedError as exc:
+            if store is None:
+                raise
+            kept = sum(part is not None for part in parts)
+            raise WorkerDiedError(f"{exc}; the {kept} replicates finished are kept in "
+                                  f"{store.path}: add --resume to go on from them") from None
+    frame = pd.DataFrame([row for part in parts if part is not None for row in part])
     return Validation(frame, summarise(frame), seed, replicates, list(scenarios))
