@@ -380,6 +380,24 @@ def fit_capture_by_band(events: pd.DataFrame, respondents: pd.DataFrame,
 PAIR_ROWS_PER_KIND = 1.0
 
 
+def _log_answer_share(split, a):
+    """log of the share of a set's visits to the posted platforms that goes to each (S, J).
+
+    ``split``: each set's visits split over its platforms (None: evenly). Where no visit
+    goes (a platform outside the set or not posted, a set with no posted platform) the
+    value is 0, log 1: no answer can come from there, and a count of 0 times it adds
+    nothing to the likelihood or its gradient (no 0/0, no log 0).
+    """
+    import jax.numpy as jnp
+
+    if split is None:
+        split = a["subsets"] / a["subset_size"][:, None]
+    posted = split * a["posted"][None, :]
+    total = jnp.sum(posted, axis=1, keepdims=True)
+    where = posted / jnp.where(total > 0, total, 1.0)
+    return jnp.log(jnp.where(where > 0, where, 1.0))
+
+
 def _weighted_sum(counts, logs):
     """The sum of ``counts * logs`` over the cells with a count (a cell without one may
     hold -inf, and 0 x -inf is not 0)."""
@@ -509,6 +527,9 @@ class TaskExperiment:
                                         up[:, None] * n_sub + np.arange(n_sub)[None, :],
                                         (ur * n_hours + uh)[:, None],
                                         (um > 0) & (a["u_count"][:, None] > 0), by_pairs)
+                # with each answer's platform, in proportion to the visits the set sends
+                # there, as for the respondents who say their set (answer_platforms below)
+                per_set = per_set + a["u_answers"] @ _log_answer_share(pop.split, a).T
                 per_set = jnp.where(um > 0, per_set, -jnp.inf)                 # (K, S)
                 fit = fit + _weighted_sum(a["u_count"], logsumexp(per_set, axis=1))
             log_p0 = logsumexp(log_pr + hist_s[0], axis=0)                      # (G,)
@@ -519,13 +540,8 @@ class TaskExperiment:
         if pop.split is not None:
             # the platform of each answer, among the posted platforms of the respondent's set,
             # in proportion to the visits the set sends there
-            # (sets with no posted platform hold no answers: no 0/0 there, or in its gradient;
-            # a cell without answers adds 0 x log 1)
-            posted = pop.split * a["posted"][None, :]
-            total = jnp.sum(posted, axis=1, keepdims=True)
-            where = posted / jnp.where(total > 0, total, 1.0)
-            log_where = jnp.log(jnp.where(a["answer_platforms"] > 0, where, 1.0))
-            numpyro.factor("answer_platforms", jnp.sum(a["answer_platforms"] * log_where))
+            numpyro.factor("answer_platforms",
+                           jnp.sum(a["answer_platforms"] * _log_answer_share(pop.split, a)))
         # Poisson form of the likelihood: the respondents of each kind are Poisson around
         # their expected number; the workers never seen enter through the expected total seen
         seen = jnp.sum(jnp.exp(log_n) * -jnp.expm1(log_p0))

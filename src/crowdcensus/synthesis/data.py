@@ -97,8 +97,8 @@ class CaptureData:
         For each group of respondents: its history (row of ``patterns``), its
         answer (index into :data:`~crowdcensus.synthesis.activity.REPORT_CATEGORIES`)
         and its set of platforms (row of :attr:`SynthesisData.subsets`, or -1
-        when the respondents did not say; ``group_platform`` then gives a
-        platform they answered on); ``group_hours`` the band of hours per week
+        when the respondents did not say; ``group_answers`` then counts their
+        answers on each platform); ``group_hours`` the band of hours per week
         reported (:data:`HOUR_EDGES`; the last index when not given); ``hours_step``
         the step they are recorded in.
     group_count : array (K,)
@@ -116,7 +116,7 @@ class CaptureData:
     group_pattern: np.ndarray
     group_report: np.ndarray
     group_subset: np.ndarray
-    group_platform: np.ndarray
+    group_answers: np.ndarray
     group_count: np.ndarray
     group_hours: np.ndarray
     wave_days: np.ndarray
@@ -228,20 +228,21 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         raise ValueError("answers from workers missing from the respondents' table")
     ev_waves = events["wave"].map(wave_pos).to_numpy()
     matrix[ev_rows, ev_waves] = 1
-    answered = events.groupby("worker")["platform"].first().str.strip().str.lower()
-    answered = answered.reindex(resp.index).fillna("")
-    plat_idx = answered.map(keys).fillna(-1).to_numpy(dtype=int)
-    unmatched = {str(a) for a in answered[plat_idx < 0].unique()}
+    ev_names = events["platform"].str.strip().str.lower()
+    ev_plat = ev_names.map(keys).fillna(-1).to_numpy(int)
+    unmatched = {str(a) for a in ev_names[ev_plat < 0].unique()}
     report = resp["category"].map(REPORT_INDEX).to_numpy()
     subset_idx = np.full(len(resp), -1)
     answer_platforms = np.zeros((0, 0))
+    # each respondent's answers counted by platform: for those who do not say where they are
+    # registered, the platforms they answered on are what is known of their set
+    answers_on = np.zeros((len(resp), len(study.platforms)), dtype=np.int32)
+    known = ev_plat >= 0
+    np.add.at(answers_on, (ev_rows[known], ev_plat[known]), 1)
     if subsets is not None and len(subsets):
         n = subsets.shape[1]
         # one is registered where one answered
-        ev_plat = events["platform"].str.strip().str.lower().map(keys).fillna(-1).to_numpy(int)
-        answered_on = np.zeros((len(resp), n), dtype=np.int8)
-        known = ev_plat >= 0
-        answered_on[ev_rows[known], ev_plat[known]] = 1
+        answered_on = (answers_on > 0).astype(np.int8)
         stated: dict[tuple, np.ndarray] = {}     # each distinct answer read once
         member = np.zeros((len(resp), n), dtype=np.int8)
         said = np.zeros(len(resp), dtype=bool)
@@ -271,10 +272,15 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
     hours = resp["hours"].to_numpy(dtype=float) if "hours" in resp else np.full(len(resp), np.nan)
     band = np.where(np.isnan(hours), N_HOUR_BANDS - 1,
                     np.searchsorted(HOUR_EDGES, np.nan_to_num(hours), side="right") - 1)
+    said_none = subset_idx < 0 if subsets is not None and len(subsets) else np.zeros(
+        len(resp), dtype=bool)
+    blank = np.zeros(answers_on.shape[1], dtype=np.int32).tobytes()
     frame = pd.DataFrame({"pattern": [row.tobytes() for row in matrix], "report": report,
-                          "subset": subset_idx, "platform": plat_idx, "hours": band})
-    frame.loc[frame["subset"] >= 0, "platform"] = -1
-    grouped = frame.groupby(["pattern", "report", "subset", "platform", "hours"],
+                          "subset": subset_idx, "hours": band,
+                          "answers": [row.tobytes() if unsaid else blank
+                                      for row, unsaid in zip(answers_on, said_none,
+                                                             strict=True)]})
+    grouped = frame.groupby(["pattern", "report", "subset", "answers", "hours"],
                             sort=True).size()
     empty = np.zeros(t, dtype=np.int8).tobytes()
     pattern_keys = [empty] + sorted({k[0] for k in grouped.index} - {empty})
@@ -287,7 +293,8 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         group_pattern=g["pattern"].map(pattern_pos).to_numpy(np.int32),
         group_report=g["report"].to_numpy(np.int32),
         group_subset=g["subset"].to_numpy(np.int32),
-        group_platform=g["platform"].to_numpy(np.int32),
+        group_answers=np.array([np.frombuffer(b, dtype=np.int32) for b in g["answers"]],
+                               dtype=np.int32).reshape(len(g), answers_on.shape[1]),
         group_count=g["count"].to_numpy(np.float64),
         group_hours=g["hours"].to_numpy(np.int32),
         wave_days=_wave_days(study, t),

@@ -171,10 +171,10 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
         sel = ~known
         k = _round_up(int(sel.sum()), 32)
         subsets = data.subsets.astype(float)
-        mask = np.ones((int(sel.sum()), len(subsets)))
-        for i, p in enumerate(cap.group_platform[sel]):
-            if p >= 0:
-                mask[i] = subsets[:, p]
+        # the sets that hold every platform the group answered on
+        answers = cap.group_answers[sel].astype(float)
+        mask = ((answers > 0).astype(float) @ (1.0 - subsets.T) == 0).astype(float)
+        arrays["u_answers"] = _pad_rows(answers, k)
         arrays["u_pattern"] = _pad_rows(group_pattern[sel].astype(np.int32), k)
         arrays["u_report"] = _pad_rows(cap.group_report[sel].astype(np.int32), k)
         arrays["u_count"] = _pad_rows(cap.group_count[sel], k)
