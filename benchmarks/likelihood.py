@@ -14,6 +14,10 @@ tens of thousands.
 
 ``--set FIELD=VALUE`` changes one field of every scenario (as ``crowdcensus validate
 --vary`` does); 11 weekly waves span 77 days, so the model has arrivals and departures.
+``--silent SHARE`` blanks the platforms question of that share of the respondents
+(drawn at random), whose term is a sum over the sets that hold where they answered::
+
+    .venv/bin/python benchmarks/likelihood.py subset --silent 0.5
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import time
 import numpy as np
 
 
-def main(scenarios: list[str], repeat: int, changes: list[str] = ()) -> None:
+def main(scenarios: list[str], repeat: int, changes: list[str] = (), silent: float = 0.0
+         ) -> None:
     import crowdcensus.synthesis.model as model
     from crowdcensus.pipeline import _read
     from crowdcensus.simulate.outputs import write_simulation
@@ -38,6 +43,7 @@ def main(scenarios: list[str], repeat: int, changes: list[str] = ()) -> None:
 
     _jax()
     import jax.numpy as jnp
+    import pandas as pd
 
     chosen = model.use_dense
     for name in scenarios:
@@ -48,6 +54,14 @@ def main(scenarios: list[str], repeat: int, changes: list[str] = ()) -> None:
         world = generate_world(scenario, np.random.default_rng(1))
         with tempfile.TemporaryDirectory() as tmp:
             study = load_study(write_simulation(world, tmp))
+            if silent:
+                path = study.responses_path()
+                table = pd.read_csv(path, dtype=str, keep_default_na=False)
+                workers = table["worker_hash"].unique()
+                quiet = np.random.default_rng(5).choice(workers, int(silent * len(workers)),
+                                                        replace=False)
+                table.loc[table["worker_hash"].isin(quiet), "platforms_registered"] = ""
+                table.to_csv(path, index=False)
             data = synthesis_data(study, _read(study)[0])
         line = [f"{name:14s}"]
         for layout in ("dense", "groups"):
@@ -84,5 +98,7 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=100)
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="change one field of every scenario, e.g. experiment.waves=11")
+    parser.add_argument("--silent", type=float, default=0.0, metavar="SHARE",
+                        help="blank the platforms question of this share of the respondents")
     args = parser.parse_args()
-    main(args.scenarios, args.repeat, args.set)
+    main(args.scenarios, args.repeat, args.set, args.silent)

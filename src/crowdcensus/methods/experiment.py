@@ -503,11 +503,8 @@ class TaskExperiment:
             # (PAIR_ROWS_PER_KIND: where the table is worth it)
             n_pat, n_sub, n_rates = hist_s.shape
             n_hours = log_h.shape[1]
-            # a dense table's cells are the pairs themselves; groups: one pair per kind (per
-            # set of platforms, for the respondents who do not say theirs)
-            by_pairs = cfg.dense or n_pat * n_sub <= PAIR_ROWS_PER_KIND * (
-                a["k_count"].shape[0]
-                + (a["u_count"].shape[0] * n_sub if cfg.has_unknown_subsets else 0))
+            # a dense table's cells are the pairs themselves; groups: one pair per kind
+            by_pairs = cfg.dense or n_pat * n_sub <= PAIR_ROWS_PER_KIND * a["k_count"].shape[0]
             left = (joint[None] + hist_s).reshape(-1, n_rates)                   # (P*S, G)
             right = (log_k.T[:, None, :] + log_h.T[None, :, :]).reshape(-1, n_rates)
             if cfg.dense:
@@ -522,16 +519,19 @@ class TaskExperiment:
                                           a["k_count"] > 0, by_pairs)
                 fit = _weighted_sum(a["k_count"], per_group)
             if cfg.has_unknown_subsets:
-                up, ur, um, uh = a["u_pattern"], a["u_report"], a["u_mask"], a["u_hours"]
-                per_set = pair_log_sums(left, right,
-                                        up[:, None] * n_sub + np.arange(n_sub)[None, :],
-                                        (ur * n_hours + uh)[:, None],
-                                        (um > 0) & (a["u_count"][:, None] > 0), by_pairs)
-                # with each answer's platform, in proportion to the visits the set sends
-                # there, as for the respondents who say their set (answer_platforms below)
-                per_set = per_set + a["u_answers"] @ _log_answer_share(pop.split, a).T
-                per_set = jnp.where(um > 0, per_set, -jnp.inf)                 # (K, S)
-                fit = fit + _weighted_sum(a["u_count"], logsumexp(per_set, axis=1))
+                # the respondents who do not say their set: for each (history, answers'
+                # platforms), the sum over the sets that hold those platforms, each with the
+                # chance of answering there (in proportion to the visits the set sends
+                # there, as for the respondents who say their set: answer_platforms below)
+                where = a["c_answers"] @ _log_answer_share(pop.split, a).T        # (C, S)
+                sets = (joint[None] + hist_s)[a["c_pattern"]] + where[:, :, None]  # (C, S, G)
+                combo = logsumexp(jnp.where(a["c_mask"][:, :, None] > 0, sets, -jnp.inf),
+                                  axis=1)                                          # (C, G)
+                per_group = pair_log_sums(
+                    combo, right, a["u_combo"], a["u_report"] * n_hours + a["u_hours"],
+                    a["u_count"] > 0,
+                    combo.shape[0] <= PAIR_ROWS_PER_KIND * a["u_count"].shape[0])
+                fit = fit + _weighted_sum(a["u_count"], per_group)
             log_p0 = logsumexp(log_pr + hist_s[0], axis=0)                      # (G,)
             numpyro.deterministic("reachable_share", jnp.sum(
                 pop.pi * jnp.sum(jnp.exp(pop.log_pr) * reached[:, None], axis=0)))

@@ -170,15 +170,26 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
     if unknown:
         sel = ~known
         k = _round_up(int(sel.sum()), 32)
+        # their sum over sets depends on their history and their answers' platforms only:
+        # taken once per distinct pair of the two ("combination"), then paired with each
+        # group's answer and hours as the other respondents' rows are
+        index: dict[tuple[int, bytes], int] = {}
+        code = np.array([index.setdefault(key, len(index)) for key in
+                         zip(group_pattern[sel].tolist(), map(bytes, cap.group_answers[sel]),
+                             strict=True)], dtype=np.int32)
+        distinct = list(index)
+        c = _round_up(len(distinct), 32)
+        answers = np.array([np.frombuffer(b, dtype=cap.group_answers.dtype)
+                            for _, b in distinct], dtype=float)
         subsets = data.subsets.astype(float)
-        # the sets that hold every platform the group answered on
-        answers = cap.group_answers[sel].astype(float)
+        # the sets that hold every platform the combination answered on
         mask = ((answers > 0).astype(float) @ (1.0 - subsets.T) == 0).astype(float)
-        arrays["u_answers"] = _pad_rows(answers, k)
-        arrays["u_pattern"] = _pad_rows(group_pattern[sel].astype(np.int32), k)
+        arrays["c_pattern"] = _pad_rows(np.array([p for p, _ in distinct], dtype=np.int32), c)
+        arrays["c_answers"] = _pad_rows(answers, c)
+        arrays["c_mask"] = _pad_rows(mask, c, 1.0)
+        arrays["u_combo"] = _pad_rows(code, k)
         arrays["u_report"] = _pad_rows(cap.group_report[sel].astype(np.int32), k)
         arrays["u_count"] = _pad_rows(cap.group_count[sel], k)
-        arrays["u_mask"] = _pad_rows(mask, k, 1.0)
         arrays["u_hours"] = _pad_rows(hours[sel].astype(np.int32), k)
     return dense, unknown, churn, has_hours
 
