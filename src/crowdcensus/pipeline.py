@@ -95,9 +95,11 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
                         "year, six weekly waves put the regular tier about 19% low); "
                         "experiment.churn = true carries arrivals and departures on their prior")
     if cap is not None and cap.unmatched_platforms:
+        anywhere = ("no answer names a platform of the study file, so the task is taken as "
+                    "posted on every one; " if not cap.names_platforms else "")
         warnings.append("platforms named in the responses but not in the study file were "
                         f"left out of the registration model: {', '.join(cap.unmatched_platforms)}"
-                        " (give the study's platforms a `code` to match them)")
+                        f" ({anywhere}give the study's platforms a `code` to match them)")
     if not post.converged:
         warnings.insert(0, "the joint model did not converge (" + "; ".join(post.problems)
                         + "): no combined figure is given; re-run with more draws "

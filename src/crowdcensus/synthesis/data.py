@@ -130,6 +130,9 @@ class CaptureData:
     answer_platforms: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     #: The step the answers of hours are recorded in (:func:`recording_step`; 0: exact).
     hours_step: float = 0.0
+    #: Whether any answer names a platform of the study file (if not, the task is taken
+    #: as posted on every one).
+    names_platforms: bool = True
 
     @property
     def n_waves(self) -> int:
@@ -306,6 +309,7 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         churn=study.experiment.churn,
         answer_platforms=answer_platforms,
         hours_step=recording_step(hours),
+        names_platforms=bool(known.any()),
     )
 
 
@@ -367,10 +371,19 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
     if responses is not None:
         capture = capture_data(study, responses, subsets if not aggregate else None)
         keys = _platform_keys(study)
-        seen = {keys.get(p.strip().lower()) for p in responses.events["platform"].unique()}
-        if None in seen or not seen - {None}:
+        named = responses.events["platform"].astype(str).str.strip().str.lower()
+        stray = ~named.isin(list(keys))
+        if stray.all():
             posted = np.ones(n, dtype=bool)  # platforms not named: taken as posted everywhere
+        elif stray.any():
+            raise InputError(
+                f"{study.responses_path()}: {int(stray.sum()):,} of {len(named):,} answers "
+                f"were given on platforms the study file does not list "
+                f"({', '.join(sorted(set(named[stray])))}): list every platform the task was "
+                "posted on under [[platforms]] (its declared and audience figures may be left "
+                "out), or give a listed platform the `code` the responses use")
         else:
+            seen = set(named.map(keys))
             posted = np.array([j in seen for j in range(n)])
     shares: dict[str, tuple[float, float]] = {}
     share_base = "declared"
