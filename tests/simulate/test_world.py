@@ -205,3 +205,29 @@ def test_hours_are_rounded_to_the_scenarios_step_and_read_back_so(tmp_path, step
     assert len(answered) > 100 and np.isfinite(answered).all()
     assert recording_step(answered) == grid
     assert synthesis_data(study, responses).capture.hours_step == grid
+
+
+def test_unstated_blanks_the_platforms_of_a_share_of_respondents_and_nothing_else():
+    from crowdcensus.errors import InputError
+    from crowdcensus.simulate.e2e import run_through_service
+    from crowdcensus.simulate.outputs import export_frame
+
+    plain = generate_world(small("subset", workers=6000), np.random.default_rng(3))
+    quiet = generate_world(small("subset", workers=6000, experiment={"unstated": 0.3}),
+                           np.random.default_rng(3))
+    a, b = export_frame(plain), export_frame(quiet)
+    others = [c for c in a.columns if c != "platforms_registered"]
+    pd.testing.assert_frame_equal(a[others], b[others])
+    assert np.array_equal(plain.declared, quiet.declared)
+    assert np.array_equal(plain.audience, quiet.audience)
+    assert plain.tiers() == quiet.tiers()
+    blank = b["platforms_registered"] == ""
+    assert not (a["platforms_registered"] == "").any()
+    # a respondent says it in every answer or in none
+    per_worker = blank.groupby(b["worker_hash"]).agg(["all", "any"])
+    assert (per_worker["all"] == per_worker["any"]).all()
+    share = per_worker["all"].mean()
+    assert share == pytest.approx(0.3, abs=0.03), share
+    assert (a.loc[~blank, "platforms_registered"] == b.loc[~blank, "platforms_registered"]).all()
+    with pytest.raises(InputError, match="experiment.unstated"):
+        run_through_service(quiet.scenario, "unused")

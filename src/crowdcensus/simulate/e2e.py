@@ -238,9 +238,14 @@ def run_through_service(
     Raises
     ------
     InputError
-        When the scenario posts on no platform the service supports, or would
-        send more than :data:`MAX_RESPONSES` answers.
+        When the scenario posts on no platform the service supports, would
+        send more than :data:`MAX_RESPONSES` answers, or has respondents leave the
+        question on their platforms blank (the service asks it of everyone).
     """
+    if scenario.experiment.unstated > 0:
+        raise InputError("experiment.unstated: the collection service asks every respondent "
+                         "the platforms they are registered on; simulate without "
+                         "--through-service to leave some blank")
     from crowdcensus.extras import require_extra
 
     require_extra("collect", "crowdcensus simulate --through-service")

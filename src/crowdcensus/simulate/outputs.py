@@ -65,7 +65,9 @@ def export_frame(world: World) -> pd.DataFrame:
         "completion_code": [f"SIM{i:06d}" for i in range(len(r))],
         "language": "en",
         "frequency": r["frequency"].to_numpy(),
-        "platforms_registered": r["platforms_registered"].to_numpy(),
+        "platforms_registered": (r["platforms_registered"].to_numpy() if world.unstated is None
+                                 else np.where(world.unstated[idx], "",
+                                               r["platforms_registered"].to_numpy(dtype=object))),
         "platforms_last_month": last_month,
         "hours_per_week": hours,
         "earnings_band": _earnings(hours),

@@ -134,6 +134,10 @@ class Experiment(_Strict):
     reach_error: Positive = 1.0
     #: ...with a range of +-this relative spread.
     reach_range: Annotated[float, Field(ge=0, lt=1)] = 0.3
+    #: Share of the respondents, drawn at random, who leave the question on the platforms
+    #: they are registered on blank (the study file's responses only: the collection
+    #: service asks it of everyone).
+    unstated: Fraction = 0.0
 
 
 class Assumptions(_Strict):

@@ -37,7 +37,8 @@ and a seeded :class:`numpy.random.Generator`:
   visits to those count; they answer on one of them and report a frequency category
   (shifted to a neighbouring one with probability ``misreport``) and their hours
   per week (1.5 per weekly visit, times a log-normal error of sd ``hours_noise``,
-  rounded to ``hours_step``).
+  rounded to ``hours_step``); a share ``experiment.unstated`` of them, drawn at
+  random, leaves the question on their platforms blank in the study's responses.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class World:
     responses: pd.DataFrame           # one row per (worker, wave) answer
     reach_p_week: dict[str, float] = field(default_factory=dict)
     hours: np.ndarray | None = None   # hours per week each worker would report
+    unstated: np.ndarray | None = None  # workers who would leave their platforms blank
 
     @property
     def posted_share(self) -> np.ndarray:
@@ -248,9 +250,12 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
                        60.0)
     step = sc.activity.hours_step
     hours = np.round(np.round(hours / step) * step, 6)   # 6 decimals: no 0.30000000000000004
+    # drawn last, and only when asked for, so that the rest is the scenario's without it
+    unstated = (rng.random(n) < sc.experiment.unstated if sc.experiment.unstated > 0
+                else None)
     world = World(sc, names, cls, rate, start, end, reg, share, category, reported, inactive,
                   registrations, declared, worker_visitors, client_visitors, audience,
-                  responses, hours=hours)
+                  responses, hours=hours, unstated=unstated)
     world.reach_p_week = _reach_assumption(world)
     return world
 
