@@ -136,6 +136,21 @@ def test_responses_keep_the_waves_in_their_natural_order():
     assert (1, 9) in caught      # a's second and tenth waves
 
 
+def test_hours_with_a_decimal_comma_are_read_and_text_is_refused():
+    from crowdcensus.sources.responses import parse_responses
+
+    cols = {"worker": "id", "wave": "wave", "platform": "site", "frequency": "how often",
+            "hours": "hours"}
+    frame = pd.DataFrame({"id": ["a", "b", "c", "a"], "wave": ["w1", "w1", "w2", "w2"],
+                          "site": "P", "how often": "Weekly",
+                          "hours": ["1,5", "2.25", "12", "3,5"]})
+    r = parse_responses(frame, cols)
+    assert r.respondents["hours"].to_dict() == {"a": 1.5, "b": 2.25, "c": 12.0}
+    frame.loc[2, "hours"] = "about 3"
+    with pytest.raises(InputError, match="'hours' on line 4 is not a number of hours"):
+        parse_responses(frame, cols)
+
+
 def test_warning_when_wave_labels_do_not_sort_in_time_order():
     from crowdcensus.sources.responses import parse_responses
 

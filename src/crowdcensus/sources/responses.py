@@ -221,8 +221,13 @@ def parse_responses(
         df["registered"] = None
     hours_col = columns.get("hours")
     if hours_col and hours_col in frame.columns:
-        hours = pd.to_numeric(frame[hours_col], errors="coerce")
-        bad = frame[hours_col].notna() & hours.isna()
+        raw = frame[hours_col]
+        if not pd.api.types.is_numeric_dtype(raw):  # a decimal comma ("1,5"), as in French
+            text = raw.astype(str).str.strip()
+            raw = raw.where(~text.str.fullmatch(r"\d+,\d+"),
+                            text.str.replace(",", ".", regex=False))
+        hours = pd.to_numeric(raw, errors="coerce")
+        bad = raw.notna() & hours.isna()
         if bad.any():
             row = int(np.argmax(bad.to_numpy())) + 2
             raise InputError(f"{name}: '{hours_col}' on line {row} is not a number of hours")
