@@ -52,6 +52,25 @@ def _read(study: Study) -> tuple[Responses | None, object, str | None]:
     return responses, capture, fallback
 
 
+def undated_span_warning(cap, responses: Responses | None) -> str | None:
+    """A warning when the answers' times span more than eight weeks but the study gives no
+    wave dates, so that the joint model cannot carry arrivals and departures."""
+    from crowdcensus.synthesis.model import CHURN_SPAN_DAYS
+
+    if cap is None or cap.wave_starts is not None or cap.churn != "auto" \
+            or responses is None or responses.wave_times is None:
+        return None
+    times = responses.wave_times
+    span = (times.max() - times.min()) / pd.Timedelta(days=1)
+    if span <= CHURN_SPAN_DAYS:
+        return None
+    return (f"the answers were given over {span:.0f} days (from the first wave's median "
+            "answer to the last's), more than eight weeks, but the study gives no "
+            "experiment.schedule.wave_starts, so the joint model takes the population as "
+            "closed and misses workers who start or stop during the reference period (in "
+            "the simulated `churn` country, regular 13% low): give the waves' start days")
+
+
 def _joint(study: Study, responses: Responses | None, seed: int, inference: str | None,
            progress: bool, checks: bool = True, aside: tuple[str, ...] = ()):
     """Fit the joint model; return (summary, data, warnings)."""
@@ -94,6 +113,9 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
                         "simulated country where a quarter arrive and a quarter leave in the "
                         "year, six weekly waves put the regular tier about 19% low); "
                         "experiment.churn = true carries arrivals and departures on their prior")
+    undated = undated_span_warning(cap, responses)
+    if undated:
+        warnings.append(undated)
     if cap is not None and cap.unmatched_platforms:
         anywhere = ("no answer names a platform of the study file, so the task is taken as "
                     "posted on every one; " if not cap.names_platforms else "")

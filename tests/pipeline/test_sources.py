@@ -151,6 +151,31 @@ def test_hours_with_a_decimal_comma_are_read_and_text_is_refused():
         parse_responses(frame, cols)
 
 
+@pytest.mark.parametrize("weeks, warned", [(6, False), (12, True)])
+def test_warning_when_answers_span_months_but_the_waves_have_no_dates(weeks, warned):
+    from types import SimpleNamespace
+
+    from crowdcensus.pipeline import undated_span_warning
+    from crowdcensus.sources.responses import parse_responses
+
+    days = [0, 7 * weeks // 2, 7 * weeks]
+    frame = pd.DataFrame({"id": ["a", "b", "c", "a"], "wave": ["w1", "w2", "w3", "w3"],
+                          "site": "P", "how often": "Weekly",
+                          "at": [str(pd.Timestamp("2025-01-01", tz="UTC")
+                                     + pd.Timedelta(days=d))
+                                 for d in (days[0], days[1], days[2], days[2])]})
+    r = parse_responses(frame, {"worker": "id", "wave": "wave", "platform": "site",
+                                "frequency": "how often", "submitted": "at"})
+    undated = SimpleNamespace(wave_starts=None, churn="auto")
+    said = undated_span_warning(undated, r)
+    assert (said is not None) == warned
+    if warned:
+        assert f"over {7 * weeks} days" in said and "experiment.schedule.wave_starts" in said
+    # with the waves' dates, or churn stated, the report says the rest
+    assert undated_span_warning(SimpleNamespace(wave_starts=[0, 1, 2], churn="auto"), r) is None
+    assert undated_span_warning(SimpleNamespace(wave_starts=None, churn=False), r) is None
+
+
 def test_warning_when_wave_labels_do_not_sort_in_time_order():
     from crowdcensus.sources.responses import parse_responses
 
