@@ -376,12 +376,13 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
         if stray.all():
             posted = np.ones(n, dtype=bool)  # platforms not named: taken as posted everywhere
         elif stray.any():
+            unlisted = ", ".join(x or "(blank)" for x in sorted(set(named[stray])))
             raise InputError(
                 f"{study.responses_path()}: {int(stray.sum()):,} of {len(named):,} answers "
-                f"were given on platforms the study file does not list "
-                f"({', '.join(sorted(set(named[stray])))}): list every platform the task was "
-                "posted on under [[platforms]] (its declared and audience figures may be left "
-                "out), or give a listed platform the `code` the responses use")
+                f"were given on platforms the study file does not list ({unlisted}): list "
+                "every platform the task was posted on under [[platforms]] (its declared and "
+                "audience figures may be left out), or give a listed platform the `code` the "
+                "responses use")
         else:
             seen = set(named.map(keys))
             posted = np.array([j in seen for j in range(n)])
