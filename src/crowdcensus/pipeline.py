@@ -72,14 +72,29 @@ def undated_span_warning(cap, responses: Responses | None) -> str | None:
 
 
 def _joint(study: Study, responses: Responses | None, seed: int, inference: str | None,
-           progress: bool, checks: bool = True, aside: tuple[str, ...] = ()):
-    """Fit the joint model; return (summary, data, warnings)."""
+           progress: bool, checks: bool = True, aside: tuple[str, ...] = (),
+           counted_multihoming: np.ndarray | None = None):
+    """Fit the joint model; return (summary, data, warnings).
+
+    ``counted_multihoming``: the experiment method's draws of the platforms per worker,
+    from respondents who give counts of platforms; the joint model's prior for it when no
+    respondent names their platforms and the study states none.
+    """
     from crowdcensus.synthesis.data import set_aside, synthesis_data
     from crowdcensus.synthesis.inference import fit_joint
     from crowdcensus.synthesis.summary import summarise
 
     cfg = study.synthesis
     data = set_aside(synthesis_data(study, responses), aside)
+    if data.aggregate and data.priors.multihoming is None and counted_multihoming is not None:
+        import dataclasses
+
+        from crowdcensus.synthesis.priors import counted_multihoming as counted
+
+        prior = counted(counted_multihoming)
+        if prior is not None:  # else each worker is counted on one platform
+            data = dataclasses.replace(
+                data, priors=dataclasses.replace(data.priors, multihoming=prior))
     if inference is None:
         inference = os.environ.get("CROWDCENSUS_INFERENCE") or None
         if inference is not None and inference not in ("nuts", "laplace"):
@@ -181,8 +196,9 @@ def run_study(
     combined: dict[str, Interval] = {}
     bands: dict[str, Interval] = {}
     if joint:
-        summary, data, joint_warnings = _joint(study, responses, seed, inference, progress,
-                                               checks, aside)
+        summary, data, joint_warnings = _joint(
+            study, responses, seed, inference, progress, checks, aside,
+            counted_multihoming=run.intermediate_draws.get("multihoming"))
         warnings += joint_warnings
         if summary.converged:
             # a tier no method measures would rest on the prior of the activity's shape

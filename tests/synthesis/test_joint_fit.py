@@ -372,3 +372,30 @@ def test_respondents_who_do_not_say_their_platforms_leave_the_tiers_where_they_w
         full, half = (np.quantile(draws[b][tier], [0.025, 0.5, 0.975]) for b in (False, True))
         assert half[1] == pytest.approx(full[1], rel=0.03), (tier, full, half)
         assert half[2] - half[0] > 0.97 * (full[2] - full[0]), (tier, full, half)
+
+
+def test_respondents_who_count_their_platforms_inform_the_platforms_per_worker(tmp_path):
+    """Every respondent gives a count of platforms rather than names (the task posted on
+    every platform, multi-homing to be estimated): the registrations are not modelled, and
+    the joint model took each worker as registered on one platform, so that each declared
+    registration counted a person. The counts, weighted by reach as the experiment method
+    weighs them, now give its prior for the platforms per worker."""
+    import pandas as pd
+
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+
+    world = generate_world(small("heterogeneous", workers=6000), np.random.default_rng(21))
+    path = write_simulation(world, tmp_path)
+    table = pd.read_csv(tmp_path / "responses.csv", dtype=str, keep_default_na=False)
+    table["platforms_registered"] = table["platforms_registered"].str.count(",").add(1)
+    table.to_csv(tmp_path / "responses.csv", index=False)
+    results = run_study(path, seed=1, inference="laplace", checks=False)
+    assert results.joint_data.aggregate
+    biases = results.joint.biases
+    joint = biases[biases["quantity"] == "Platforms per worker (multi-homing)"].iloc[0]
+    counted = results.intermediates["multihoming"]
+    truth = world.registered.sum(axis=1).mean()
+    assert truth > 1.15 and joint["low"] > 1.15      # not one platform each
+    assert joint["estimate"] == pytest.approx(truth, rel=0.05), (joint, truth)
+    assert joint["estimate"] == pytest.approx(counted.estimate, rel=0.03)

@@ -149,6 +149,21 @@ def factor_prior(name: str, label: str, q: Quantity | None, default: Prior, path
                  **common)
 
 
+def counted_multihoming(draws: np.ndarray) -> Prior | None:
+    """A prior for the platforms per worker from the respondents' counts of platforms (the
+    experiment method's reach-weighted mean, ``draws`` its bootstrap), for a study whose
+    respondents give a count rather than names; None without usable draws."""
+    d = np.asarray(draws, dtype=float)
+    d = d[np.isfinite(d) & (d >= 1.0)]
+    if len(d) < 2:
+        return None
+    logs = np.log(d)
+    return Prior("multihoming", "Platforms per registered worker", "lognormal_ge1",
+                 (float(np.median(logs)), float(max(np.std(logs), 0.01))),
+                 origin="experiment.columns.registered_on", status="estimated",
+                 source="the respondents' counts of platforms, weighted by their reach")
+
+
 DEFAULT_DORMANT = Prior("dormant_share", "Share of registered accounts that are not workers",
                         "beta", (1.0, 3.0))
 #: None by default: the dormant share carries the declared figures' whole overstatement
