@@ -216,7 +216,8 @@ def run_study(
     warnings.extend(disagreements(run.intervals))
     if responses is not None:
         warnings.extend(w for w in (responses.platform_linking_warning(),
-                                    responses.wave_order_warning()) if w)
+                                    responses.wave_order_warning(),
+                                    responses.posting_gap_warning()) if w)
     n_draws = len(next(iter(run.sampled.values()))) if run.sampled else 0
     frame = pd.DataFrame({"draw": np.arange(n_draws)})
     for t, d in base.draws.items():

@@ -176,6 +176,23 @@ def test_warning_when_answers_span_months_but_the_waves_have_no_dates(weeks, war
     assert undated_span_warning(SimpleNamespace(wave_starts=None, churn=False), r) is None
 
 
+def test_warning_when_a_platform_brings_no_answer_in_some_waves():
+    from crowdcensus.sources.responses import parse_responses
+
+    rows = [(f"a{w}{i}", f"w{w}", "A", "Weekly") for w in (1, 2, 3) for i in range(6)]
+    rows += [(f"b{i}", "w2", "B", "Weekly") for i in range(8)]
+    rows += [("c", "w1", "C", "Weekly"), ("d", "w3", "C", "Weekly")]   # C: too few to say
+    cols = {"worker": "id", "wave": "wave", "platform": "site", "frequency": "how often"}
+    r = parse_responses(pd.DataFrame(rows, columns=["id", "wave", "site", "how often"]), cols)
+    said = r.posting_gap_warning()
+    assert said.startswith("no answer came through B in w1, w3 (8 answers in the others): ")
+    assert " C " not in said and "A in" not in said
+    rows += [(f"b{i}", "w1", "B", "Weekly") for i in range(6)]
+    rows += [(f"e{i}", "w3", "B", "Weekly") for i in range(6)]
+    r = parse_responses(pd.DataFrame(rows, columns=["id", "wave", "site", "how often"]), cols)
+    assert r.posting_gap_warning() is None
+
+
 def test_warning_when_wave_labels_do_not_sort_in_time_order():
     from crowdcensus.sources.responses import parse_responses
 
