@@ -494,6 +494,8 @@ class TaskExperiment:
             caught_share = jnp.exp(log_pi + hist[:, 0, :])                    # (P, G)
         else:
             reached = a["subset_reached"]
+            # where each set's answers come from, for the answers' platforms (both terms)
+            log_share = _log_answer_share(pop.split, a)                        # (S, J)
             hist_s = jnp.where(reached[None, :, None] > 0,
                                hist[:, jnp.maximum(a["subset_share_class"], 0), :], 0.0)
             log_pr = pop.log_pr[:, pb]
@@ -523,7 +525,7 @@ class TaskExperiment:
                 # platforms), the sum over the sets that hold those platforms, each with the
                 # chance of answering there (in proportion to the visits the set sends
                 # there, as for the respondents who say their set: answer_platforms below)
-                where = a["c_answers"] @ _log_answer_share(pop.split, a).T        # (C, S)
+                where = a["c_answers"] @ log_share.T                               # (C, S)
                 sets = (joint[None] + hist_s)[a["c_pattern"]] + where[:, :, None]  # (C, S, G)
                 combo = logsumexp(jnp.where(a["c_mask"][:, :, None] > 0, sets, -jnp.inf),
                                   axis=1)                                          # (C, G)
@@ -540,8 +542,7 @@ class TaskExperiment:
         if pop.split is not None:
             # the platform of each answer, among the posted platforms of the respondent's set,
             # in proportion to the visits the set sends there
-            numpyro.factor("answer_platforms",
-                           jnp.sum(a["answer_platforms"] * _log_answer_share(pop.split, a)))
+            numpyro.factor("answer_platforms", jnp.sum(a["answer_platforms"] * log_share))
         # Poisson form of the likelihood: the respondents of each kind are Poisson around
         # their expected number; the workers never seen enter through the expected total seen
         seen = jnp.sum(jnp.exp(log_n) * -jnp.expm1(log_p0))
