@@ -11,6 +11,7 @@ tens of thousands.
     .venv/bin/python benchmarks/likelihood.py
     .venv/bin/python benchmarks/likelihood.py heterogeneous subset --repeat 200
     .venv/bin/python benchmarks/likelihood.py heterogeneous --set experiment.waves=11
+    .venv/bin/python benchmarks/likelihood.py my-scenario.toml   # a scenario file
 
 ``--set FIELD=VALUE`` changes one field of every scenario (as ``crowdcensus validate
 --vary`` does); 11 weekly waves span 77 days, so the model has arrivals and departures.

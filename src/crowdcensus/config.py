@@ -144,11 +144,10 @@ def _message(err: dict) -> tuple[str, str]:
 
 def _split(sub: str) -> list[str | int]:
     parts: list[str | int] = []
-    for piece in sub.replace("]", "").split("."):
-        name, _, idx = piece.partition("[")
+    for piece in sub.split("."):
+        name, *indices = piece.replace("]", "").split("[")
         parts.append(name)
-        if idx:
-            parts.append(int(idx))
+        parts.extend(int(i) for i in indices)
     return parts
 
 

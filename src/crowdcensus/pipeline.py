@@ -215,9 +215,11 @@ def run_study(
                     "not report a figure that would rest on its prior alone")
     warnings.extend(disagreements(run.intervals))
     if responses is not None:
+        sched = study.experiment.schedule
+        stated = sched is not None and sched.posted is not None
         warnings.extend(w for w in (responses.platform_linking_warning(),
                                     responses.wave_order_warning(),
-                                    responses.posting_gap_warning()) if w)
+                                    None if stated else responses.posting_gap_warning()) if w)
     n_draws = len(next(iter(run.sampled.values()))) if run.sampled else 0
     frame = pd.DataFrame({"draw": np.arange(n_draws)})
     for t, d in base.draws.items():

@@ -204,6 +204,9 @@ class Schedule(_Strict):
     #: The day (from the start of the reference period) each wave started, in wave order.
     wave_starts: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
         default_factory=list)
+    #: The platforms (names or codes) each wave's task was posted on, in wave order; left
+    #: out, every wave is taken as posted on every platform the answers name.
+    posted: list[Annotated[list[str], Field(min_length=1)]] | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Schedule:
@@ -315,6 +318,15 @@ class Study(_Strict):
                     f"the registrations declared in platforms[{i}].declared (at most "
                     f"{p.declared.range[1]:,.0f}): a monthly audience cannot exceed the "
                     "registered workers")
+        if exp is not None and exp.schedule is not None and exp.schedule.posted is not None:
+            known_names = {n.strip().lower() for p in self.platforms
+                           for n in (p.name, p.code) if n}
+            for w, wave in enumerate(exp.schedule.posted):
+                for k, name in enumerate(wave):
+                    if name.strip().lower() not in known_names:
+                        raise _FieldError(f"experiment.schedule.posted[{w}][{k}]",
+                                          f"{name!r} is not a platform of the study file "
+                                          f"(one of: {', '.join(names)})")
         if exp is not None and {"very_active", "regular"} <= set(exp.shares):
             va, reg = exp.shares["very_active"], exp.shares["regular"]
             if va.range[0] > reg.range[1]:

@@ -136,6 +136,102 @@ def test_a_task_on_some_platforms_needs_respondents_who_name_theirs(tmp_path):
     assert not (tmp_path / "report" / "report.html").exists()
 
 
+def test_waves_posted_on_different_platforms_are_read_and_checked(tmp_path):
+    """`experiment.schedule.posted` gives each wave's platforms: the answers are counted
+    by posting and platform, and the posting-gap warning is not given; answers on a
+    platform a wave was not posted on, a list per wave that does not match the waves, an
+    unknown platform, or postings that vary with no respondent naming their platforms
+    stop in one line, exit 2, with no report."""
+    import tomllib
+
+    import tomli_w
+
+    from crowdcensus.errors import InputError
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis.data import synthesis_data
+    from tests.simulate.conftest import small
+
+    waves = [["clickworker", "mturk"], ["clickworker"], ["clickworker"]]
+    scenario = small("subset", workers=2000, experiment={
+        "platforms": None, "posted_waves": waves, "waves": 3})
+    world = generate_world(scenario, np.random.default_rng(4))
+    study_path = write_simulation(world, tmp_path)
+    study = load_study(study_path)
+    assert study.experiment.schedule.posted == waves
+    responses = _read(study)[0]
+    data = synthesis_data(study, responses)
+    cap = data.capture
+    names = list(data.platforms)
+    assert cap.posting_varies and cap.wave_class.tolist() == [1, 0, 0]
+    assert cap.wave_posted.tolist() == [[1, 0, 0, 0, 0], [1, 1, 0, 0, 0]]
+    # answers by (posting, platform): mturk's only in the first wave's posting
+    table = world.responses
+    j = len(names)
+    by_column = cap.answer_platforms.sum(axis=0)
+    assert by_column[j + names.index("mturk")] == (table["platform"] == "mturk").sum() > 0
+    assert by_column[names.index("clickworker")] == (
+        (table["platform"] == "clickworker") & (table["wave"] != "w1")).sum()
+    assert by_column.sum() == len(table)
+    assert data.posted.tolist() == [True, True, False, False, False]
+    assert responses.posting_gap_warning() is not None     # said without the schedule...
+
+    original = study_path.read_text()
+
+    def run(edit=None, table_edit=None):
+        data = tomllib.loads(original)
+        if edit:
+            edit(data["experiment"]["schedule"])
+        (tmp_path / "study.toml").write_text(tomli_w.dumps(data))
+        t = pd.read_csv(tmp_path / "responses.csv", dtype=str, keep_default_na=False)
+        if table_edit:
+            table_edit(t).to_csv(tmp_path / "edited.csv", index=False)
+            data["experiment"]["responses"] = "edited.csv"
+            (tmp_path / "study.toml").write_text(tomli_w.dumps(data))
+        return _cli("run", str(tmp_path / "study.toml"), "--out", str(tmp_path / "report"),
+                    "--draws", "100", "--inference", "laplace")
+
+    proc = run()
+    assert proc.returncode == 0, proc.stderr
+    said = json.loads((tmp_path / "report" / "results.json").read_text())["warnings"]
+    assert not any("no answer came through" in w for w in said), said   # ...not with it
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "Waves posted on different platforms" in page
+    assert "w1: clickworker, mturk; w2, w3: clickworker" in page
+    (tmp_path / "report").rename(tmp_path / "kept")
+
+    def refused(proc, *parts):
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1, lines
+        for part in parts:
+            assert part in lines[0], lines[0]
+        assert not (tmp_path / "report" / "report.html").exists()
+
+    def mturk_in_w2(t):
+        t.loc[t.index[t["wave"] == "w2"][:3], "platform"] = "mturk"
+        return t
+    refused(run(table_edit=mturk_in_w2), "3 answers were given on a platform the wave was "
+            "not posted on", "mturk in wave w2", "experiment.schedule.posted")
+    refused(run(lambda s: s.update(posted=waves[:2])), "experiment.schedule.posted: gives 2 "
+            "waves but the responses have 3")
+    refused(run(lambda s: s.update(posted=[["clickworker"], ["toloka"], ["clickworker"]])),
+            "experiment.schedule.posted[1][0]", "'toloka' is not a platform")
+
+    def counts(t):
+        t["platforms_registered"] = t["platforms_registered"].str.count(",").add(1)
+        return t
+    refused(run(table_edit=counts), "the waves were posted on different platforms",
+            "no respondent names the platforms they are registered on")
+    with pytest.raises(InputError, match="not posted on"):
+        responses.events.loc[responses.events.index[-1], "platform"] = "mturk"
+        last_wave = responses.events["wave"].iloc[-1]
+        assert last_wave != "w1"
+        synthesis_data(study, responses)
+
+
 def test_demo_writes_the_france_report(tmp_path):
     proc = _cli("demo", "--out", str(tmp_path / "demo"))
     assert proc.returncode == 0, proc.stderr

@@ -231,3 +231,54 @@ def test_unstated_blanks_the_platforms_of_a_share_of_respondents_and_nothing_els
     assert (a.loc[~blank, "platforms_registered"] == b.loc[~blank, "platforms_registered"]).all()
     with pytest.raises(InputError, match="experiment.unstated"):
         run_through_service(quiet.scenario, "unused")
+
+
+def test_waves_posted_on_different_platforms_bring_answers_from_those_only():
+    """`experiment.posted_waves`: each wave's answers come from the platforms it is posted
+    on; the study file lists them (`experiment.schedule.posted`) unless `posting_stated`
+    is false; the truth, the declared figures and the audience are those of the country
+    posted on both platforms in every wave (the answers are drawn last)."""
+    from crowdcensus.errors import InputError
+    from crowdcensus.simulate.e2e import run_through_service
+    from crowdcensus.simulate.scenario import parse_scenario
+
+    waves = [["clickworker", "mturk"], ["clickworker"], ["mturk"], ["clickworker"],
+             ["clickworker"], ["clickworker"]]
+    both = generate_world(small("subset", workers=4000), np.random.default_rng(8))
+    world = generate_world(small("subset", workers=4000, experiment={
+        "platforms": None, "posted_waves": waves}), np.random.default_rng(8))
+    assert world.scenario.posted() == ["clickworker", "mturk"]
+    assert both.tiers() == world.tiers()
+    assert np.array_equal(both.declared, world.declared)
+    assert np.array_equal(both.audience, world.audience)
+    r = world.responses
+    for w, on in enumerate(waves):
+        platforms = set(r.loc[r["wave"] == f"w{w + 1}", "platform"])
+        assert platforms == set(on), (w, platforms)
+    # mturk's workers answer in the waves posted there only: fewer answers than with both
+    assert (r["platform"] == "mturk").sum() < 0.6 * (both.responses["platform"] == "mturk").sum()
+    for stated in (True, False):
+        scenario = small("subset", workers=4000, experiment={
+            "platforms": None, "posted_waves": waves, "posting_stated": stated})
+        sched = tomllib.loads(write_study_toml(scenario))["experiment"]["schedule"]
+        assert sched.get("posted") == (waves if stated else None)
+    data = small("subset").model_dump(mode="json")
+    for change, field in (({"posted_waves": waves}, "either experiment.platforms"),
+                          ({"platforms": None, "posted_waves": waves[:2]}, "2 lists for 6"),
+                          ({"platforms": None, "posted_waves": [[]] + waves[1:]},
+                           "posted_waves[0]: must not be empty"),
+                          ({"platforms": None, "posted_waves": [["toloka"]] + waves[1:]},
+                           "posted_waves[0][0]")):
+        with pytest.raises(InputError, match=field.replace("[", r"\[")):
+            parse_scenario({**data, "experiment": {**data["experiment"], **change}})
+    with pytest.raises(InputError, match="experiment.posted_waves"):
+        run_through_service(world.scenario, "unused")
+
+
+def write_study_toml(scenario) -> str:
+    """The study file a simulation of ``scenario`` writes."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as out:
+        world = generate_world(scenario, np.random.default_rng(1))
+        return write_simulation(world, out).read_text()

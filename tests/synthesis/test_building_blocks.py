@@ -185,6 +185,33 @@ def test_history_probability_by_hand():
         assert np.exp(lp[row, 0, 1]) == pytest.approx(prob, rel=1e-10)
 
 
+def test_history_probability_with_shares_by_wave_by_hand():
+    """Waves posted on different platforms: each share class has its share of visits to
+    the posted platforms wave by wave; a wave posted where the class sends no visit cannot
+    bring it an answer, and shares alike in every wave are the shares of one posting."""
+    from crowdcensus.methods.capture_likelihood import history_log_prob
+
+    a, pats = _arrays(3)
+    params = {"sight": 0.8, "takeup": 0.3, "wave": np.array([0.1, -0.2, 0.0]), "het": 0.0,
+              "after": -0.5}
+    by_wave = np.array([[0.5, 1.0], [0.0, 1.0], [0.25, 0.5]])         # (T, U)
+    lp = np.asarray(history_log_prob(a, {**params, "shares": by_wave}))
+    lam, days = 0.5, np.array([7.0, 3.0, 7.0])
+    for u in range(2):
+        see = 1 - np.exp(-0.8 * lam * by_wave[:, u] * days / 7)
+        for row, pat in enumerate(pats):
+            prob, before = 1.0, False
+            for t in range(3):
+                take = 1 / (1 + np.exp(-(0.3 + params["wave"][t] + (-0.5 if before else 0.0))))
+                p = see[t] * take
+                prob *= p if pat[t] else 1 - p
+                before = before or bool(pat[t])
+            assert np.exp(lp[row, u, 1]) == pytest.approx(prob, rel=1e-10, abs=1e-300)
+    assert np.exp(lp[pats[:, 1] > 0, 0]).max() < 1e-100      # nothing posted for class 0
+    alike = np.asarray(history_log_prob(a, {**params, "shares": np.tile([0.5, 1.0], (3, 1))}))
+    assert alike == pytest.approx(np.asarray(history_log_prob(a, params)), rel=1e-12)
+
+
 def test_churn_with_nobody_arriving_or_leaving_is_the_closed_population():
     """Everyone present at every wave: the open-population sum over stays reduces to the
     closed-population chance of each history."""
@@ -227,7 +254,14 @@ def test_churn_history_probability_by_hand():
         assert np.exp(lp[row, 1, 2]) == pytest.approx(total, rel=1e-10)
 
 
-@pytest.mark.parametrize("scenario", ["heterogeneous", "subset"])
+#: ``subset`` with waves posted on different platforms (mturk in two of six) and a third
+#: of the respondents silent on their platforms: the answers counted by posting
+BY_WAVE = {"platforms": None, "unstated": 0.3,
+           "posted_waves": [["clickworker", "mturk"], ["clickworker"], ["clickworker"],
+                            ["clickworker", "mturk"], ["clickworker"], ["clickworker"]]}
+
+
+@pytest.mark.parametrize("scenario", ["heterogeneous", "subset", "by_wave"])
 def test_dense_and_grouped_layouts_give_one_posterior(scenario, tmp_path, monkeypatch):
     """The experiment's likelihood over a dense table of cells or over the respondents'
     distinct groups, the groups' sums over rates from the table of row pairs or from
@@ -245,9 +279,12 @@ def test_dense_and_grouped_layouts_give_one_posterior(scenario, tmp_path, monkey
     _jax()
     import jax.numpy as jnp
 
-    world = generate_world(small(scenario, workers=2000), np.random.default_rng(3))
+    scenario_ = (small("subset", workers=2000, experiment=BY_WAVE) if scenario == "by_wave"
+                 else small(scenario, workers=2000))
+    world = generate_world(scenario_, np.random.default_rng(3))
     study = load_study(write_simulation(world, tmp_path))
     data = synthesis_data(study, _read(study)[0])
+    assert data.capture.posting_varies == (scenario == "by_wave")
     out = {}
     for layout in ("dense", "grouped", "gathered"):
         monkeypatch.setattr(model, "use_dense", lambda cells, groups, d=layout: d == "dense")

@@ -62,7 +62,8 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
 
     ``params``: ``sight`` (:math:`\\theta`), ``takeup`` (:math:`\\alpha`), ``wave``
     (:math:`u_t`), ``het`` (:math:`\\sigma`), ``after`` (:math:`\\beta`), and
-    optionally ``shares``, the share classes' :math:`s` (default ``a["share_values"]``).
+    optionally ``shares``, the share classes' :math:`s` (default ``a["share_values"]``),
+    (U,), or (T, U) when the waves were posted on different platforms.
     ``churn``: None, or ``(arrive, leave)`` shares with ``a["wave_mid"]`` and
     ``a["reference_days"]``.
     """
@@ -70,10 +71,12 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
     import jax.numpy as jnp
     from jax.scipy.special import logsumexp
 
-    shares = params.get("shares", a["share_values"])
+    shares = params.get("shares", a["share_values"])     # (U,), or (T, U) by wave
     lam = a["lam"] if rates is None else rates
-    rate = params["sight"] * lam[None, :] * shares[:, None]                     # (U, G)
-    see = -jnp.expm1(-rate[None] * a["wave_days"][:, None, None] / 7.0)          # (T, U, G)
+    rate = params["sight"] * lam * shares[..., None]                      # (U, G) or (T, U, G)
+    if rate.ndim == 2:
+        rate = rate[None]
+    see = -jnp.expm1(-rate * a["wave_days"][:, None, None] / 7.0)               # (T, U, G)
     log_see = jnp.log(jnp.clip(see, 1e-300, 1.0))[..., None]                    # (T,U,G,1)
     logit0 = (params["takeup"] + params["wave"][:, None]
               + params["het"] * a["het_nodes"][None, :])                         # (T, Z)

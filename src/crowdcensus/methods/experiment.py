@@ -381,7 +381,9 @@ PAIR_ROWS_PER_KIND = 1.0
 
 
 def _log_answer_share(split, a):
-    """log of the share of a set's visits to the posted platforms that goes to each (S, J).
+    """log of the share of a set's visits to the posted platforms that goes to each, per
+    posting (``a["posted"]``, (W, J): the sets of platforms the waves were posted on), as
+    (S, W * J) (columns as :attr:`~crowdcensus.synthesis.data.CaptureData.answer_platforms`).
 
     ``split``: each set's visits split over its platforms (None: evenly). Where no visit
     goes (a platform outside the set or not posted, a set with no posted platform) the
@@ -392,10 +394,10 @@ def _log_answer_share(split, a):
 
     if split is None:
         split = a["subsets"] / a["subset_size"][:, None]
-    posted = split * a["posted"][None, :]
-    total = jnp.sum(posted, axis=1, keepdims=True)
+    posted = split[:, None, :] * jnp.atleast_2d(a["posted"])[None]                # (S, W, J)
+    total = jnp.sum(posted, axis=2, keepdims=True)
     where = posted / jnp.where(total > 0, total, 1.0)
-    return jnp.log(jnp.where(where > 0, where, 1.0))
+    return jnp.log(jnp.where(where > 0, where, 1.0)).reshape(split.shape[0], -1)
 
 
 def _weighted_sum(counts, logs):
@@ -469,7 +471,7 @@ class TaskExperiment:
             "sight": jnp.exp(numpyro.sample("log_sight", dist.Normal(0.0, 0.75))),
         }
         if pop.posted_share is not None:   # one share class per set of platforms
-            params["shares"] = jnp.clip(pop.posted_share, 1e-9, 1.0)
+            params["shares"] = jnp.clip(pop.posted_share.T, 1e-9, 1.0)   # (S,) or (T, S)
         hist = history_log_prob(a, params, pop.churn, pop.points)             # (P, U, G)
         if cfg.has_hours:  # hours per week ~ log-normal around (hours per visit) x rate
             from jax.scipy.special import log_ndtr

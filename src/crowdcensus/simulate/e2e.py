@@ -239,13 +239,18 @@ def run_through_service(
     ------
     InputError
         When the scenario posts on no platform the service supports, would
-        send more than :data:`MAX_RESPONSES` answers, or has respondents leave the
-        question on their platforms blank (the service asks it of everyone).
+        send more than :data:`MAX_RESPONSES` answers, has respondents leave the
+        question on their platforms blank (the service asks it of everyone), or posts
+        waves on different platforms (the service's run posts every wave on one).
     """
     if scenario.experiment.unstated > 0:
         raise InputError("experiment.unstated: the collection service asks every respondent "
                          "the platforms they are registered on; simulate without "
                          "--through-service to leave some blank")
+    if scenario.experiment.posted_waves is not None:
+        raise InputError("experiment.posted_waves: a run through the collection service "
+                         "posts every wave on one platform; simulate without "
+                         "--through-service to post the waves on different platforms")
     from crowdcensus.extras import require_extra
 
     require_extra("collect", "crowdcensus simulate --through-service")

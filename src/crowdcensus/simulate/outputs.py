@@ -150,6 +150,8 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
             "schedule": {
                 "reference_days": sc.scenario.reference_days, "wave_days": exp.wave_days,
                 "wave_starts": [exp.first_day + w * exp.spacing_days for w in range(exp.waves)],
+                **({"posted": sc.posted_in_waves()}
+                   if exp.posted_waves is not None and exp.posting_stated else {}),
             },
             "reach": {
                 "posting_weeks": exp.waves * exp.wave_days / 7,

@@ -123,6 +123,12 @@ class Experiment(_Strict):
     spacing_days: int = Field(default=7, ge=1)
     #: Platforms the task is posted on (default: every platform of the scenario).
     platforms: list[str] | None = None
+    #: Platforms each wave's task is posted on, one list per wave (instead of
+    #: ``platforms``, which posts every wave on the same ones).
+    posted_waves: list[list[str]] | None = None
+    #: Whether the study file says which platforms each wave was posted on
+    #: (``experiment.schedule.posted``; with ``posted_waves`` only).
+    posting_stated: bool = True
     #: Chance that a visit during a wave shows the task (it may be buried among others).
     sight: Fraction = 1.0
     #: Chance that a worker who sees the task takes it.
@@ -199,6 +205,21 @@ class Scenario(_Strict):
                                   f"scenario's platforms ({', '.join(names)})")
         if exp.platforms is not None and not exp.platforms:
             raise _FieldError("experiment.platforms", "must not be empty")
+        if exp.posted_waves is not None:
+            if exp.platforms is not None:
+                raise _FieldError("experiment.posted_waves", "give either experiment.platforms "
+                                  "(every wave alike) or posted_waves (one list per wave)")
+            if len(exp.posted_waves) != exp.waves:
+                raise _FieldError("experiment.posted_waves", f"gives {len(exp.posted_waves)} "
+                                  f"lists for {exp.waves} waves")
+            for w, wave in enumerate(exp.posted_waves):
+                if not wave:
+                    raise _FieldError(f"experiment.posted_waves[{w}]", "must not be empty")
+                for i, name in enumerate(wave):
+                    if name not in names:
+                        raise _FieldError(f"experiment.posted_waves[{w}][{i}]",
+                                          f"{name!r} is not one of the scenario's platforms "
+                                          f"({', '.join(names)})")
         if exp.spacing_days < exp.wave_days:
             raise _FieldError("experiment.spacing_days", "must be at least wave_days "
                               "(waves must not overlap)")
@@ -209,8 +230,19 @@ class Scenario(_Strict):
         return self
 
     def posted(self) -> list[str]:
-        """The platforms the task is posted on."""
-        return list(self.experiment.platforms or [p.name for p in self.platforms])
+        """The platforms the task is posted on (in some wave)."""
+        exp = self.experiment
+        if exp.posted_waves is not None:
+            return [p.name for p in self.platforms
+                    if any(p.name in wave for wave in exp.posted_waves)]
+        return list(exp.platforms or [p.name for p in self.platforms])
+
+    def posted_in_waves(self) -> list[list[str]]:
+        """The platforms each wave's task is posted on."""
+        exp = self.experiment
+        if exp.posted_waves is not None:
+            return [list(w) for w in exp.posted_waves]
+        return [self.posted()] * exp.waves
 
     def with_experiment(self, **changes: object) -> Scenario:
         """The same scenario with some experiment fields changed (validated again)."""

@@ -91,6 +91,10 @@ class World:
         posted = np.isin(self.platforms, self.scenario.posted())
         return self.visit_share[:, posted].sum(axis=1)
 
+    def wave_posted(self) -> np.ndarray:
+        """Which platforms each wave is posted on, (waves, platforms)."""
+        return np.array([np.isin(self.platforms, w) for w in self.scenario.posted_in_waves()])
+
     def reachable_tiers(self) -> dict[str, int]:
         """True tiers among the workers registered on a platform the task is posted on."""
         on = self.posted_share > 0
@@ -244,8 +248,8 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
 
     category = _category(rate)
     reported = _misreport(rng, category, sc.activity.misreport)
-    posted = np.isin(names, sc.posted())
-    responses = _waves(rng, sc, rate, start, end, share * posted[None, :], names, reg, reported)
+    posted = np.array([np.isin(names, wave) for wave in sc.posted_in_waves()])   # (T, P)
+    responses = _waves(rng, sc, rate, start, end, share, posted, names, reg, reported)
     hours = np.minimum(rate * 1.5 * np.exp(sc.activity.hours_noise * rng.standard_normal(n)),
                        60.0)
     step = sc.activity.hours_step
@@ -261,11 +265,12 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
 
 
 def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.ndarray,
-           end: np.ndarray, share: np.ndarray, names: list[str], reg: np.ndarray,
-           reported: np.ndarray) -> pd.DataFrame:
+           end: np.ndarray, visits: np.ndarray, posted: np.ndarray, names: list[str],
+           reg: np.ndarray, reported: np.ndarray) -> pd.DataFrame:
+    """The answers: ``visits`` (workers, platforms) splits each worker's visits, ``posted``
+    (waves, platforms) marks the platforms each wave is posted on."""
     exp = sc.experiment
-    n, p = share.shape
-    seen_share = share.sum(axis=1)
+    n, p = visits.shape
     # eight random bytes per worker, as hex (one draw of 8n bytes is the same stream)
     ids = np.frombuffer(rng.bytes(8 * n).hex().encode(), dtype="S16").astype(str)
     # each worker's platforms as the questionnaire writes them, one string per distinct set
@@ -274,10 +279,12 @@ def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.n
     set_names = np.array([",".join(name for j, name in enumerate(names) if b >> j & 1)
                           for b in sets.tolist()], dtype=object)
     registered = set_names[set_of.ravel()]
-    cum = np.cumsum(share, axis=1)
     frames = []
     answered = np.zeros(n, dtype=bool)
     for w in range(exp.waves):
+        share = visits * posted[w][None, :]
+        seen_share = share.sum(axis=1)
+        cum = np.cumsum(share, axis=1)
         a = exp.first_day + w * exp.spacing_days
         o = _overlap(start, end, a, a + exp.wave_days)
         take = exp.take_up * np.where(answered, 1.0 - exp.aversion, 1.0)
@@ -311,7 +318,11 @@ def _reach_assumption(world: World) -> dict[str, float]:
         mask = world.reported == j
         if not mask.any():
             continue
-        seen = exp.sight * world.rate[mask] * world.posted_share[mask]
-        p = exp.take_up * float(np.mean(1.0 - np.exp(-seen)))
+        # averaged over the waves, each with the share of visits to its platforms
+        postings, waves = np.unique(world.wave_posted(), axis=0, return_counts=True)
+        seen = [np.mean(1.0 - np.exp(-exp.sight * world.rate[mask]
+                                     * world.visit_share[mask][:, on].sum(axis=1)))
+                for on in postings]
+        p = exp.take_up * float(seen[0] if len(seen) == 1 else np.average(seen, weights=waves))
         out[c] = float(min(p * exp.reach_error, 0.999))
     return out

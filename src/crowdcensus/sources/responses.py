@@ -121,7 +121,8 @@ class Responses:
         return ("no answer came through " + "; ".join(gaps) + ": the models take the task as "
                 "posted on every platform in every wave; if it was not, the tiers come out "
                 "low (a simulated study posted on mturk in one wave of six: regular 8% low, "
-                "occasional 23%); estimate with the waves in which every platform was posted")
+                "occasional 23%); list the platforms each wave was posted on in "
+                "experiment.schedule.posted")
 
     def wave_order_warning(self) -> str | None:
         """A warning when the waves' labels do not sort in the order the waves ran.

@@ -105,11 +105,19 @@ class CaptureData:
         Respondents in the group.
     wave_days : array (T,)
         Length of each wave in days.
-    answer_platforms : array (S, J)
+    answer_platforms : array (S, W * J)
         Answers counted by the answering respondent's set of platforms (row of
         :attr:`SynthesisData.subsets`) and the platform answered on: where a worker
         on two posted platforms answers tells how they split their visits. Empty
-        when no respondent says where they are registered.
+        when no respondent says where they are registered. The columns are (posting,
+        platform) pairs: ``W`` postings (:attr:`wave_posted`), ``J`` platforms each;
+        ``group_answers`` has the same columns.
+    wave_posted : array (W, J) or None
+        The distinct sets of platforms the waves were posted on
+        (``experiment.schedule.posted``), one 0/1 row each; None when the study does
+        not say (every wave posted on every platform the answers name: ``W = 1``).
+    wave_class : array (T,)
+        Each wave's row of ``wave_posted`` (0 when it is None).
     """
 
     patterns: np.ndarray
@@ -133,6 +141,13 @@ class CaptureData:
     #: Whether any answer names a platform of the study file (if not, the task is taken
     #: as posted on every one).
     names_platforms: bool = True
+    wave_posted: np.ndarray | None = None
+    wave_class: np.ndarray | None = None
+
+    @property
+    def posting_varies(self) -> bool:
+        """Whether the waves were posted on different sets of platforms."""
+        return self.wave_posted is not None and len(self.wave_posted) > 1
 
     @property
     def n_waves(self) -> int:
@@ -173,6 +188,29 @@ class SynthesisData:
     @property
     def n_platforms(self) -> int:
         return len(self.platforms)
+
+    def posting_by_wave(self) -> str | None:
+        """Which waves were posted on which platforms, for the report (None when the study
+        does not say, or every wave was posted on the same ones).
+
+        >>> cap = CaptureData(np.zeros((1, 3)), *[np.zeros(0)] * 6, np.full(3, 7.0),
+        ...                   ("w1", "w2", "w3"), 0, wave_posted=np.array([[1, 0], [1, 1]]),
+        ...                   wave_class=np.array([1, 0, 0]))
+        >>> d = SynthesisData(("a", "b"), *[np.ones(2)] * 4, np.ones(2, bool),
+        ...                   np.zeros((3, 2)), False, None, cap)
+        >>> d.posting_by_wave()
+        'w1: a, b; w2, w3: a'
+        """
+        cap = self.capture
+        if cap is None or not cap.posting_varies:
+            return None
+        order = list(dict.fromkeys(cap.wave_class.tolist()))
+        parts = []
+        for c in order:
+            waves = [w for w, k in zip(cap.occasions, cap.wave_class, strict=True) if k == c]
+            names = [p for p, on in zip(self.platforms, cap.wave_posted[c], strict=True) if on]
+            parts.append(f"{', '.join(waves)}: {', '.join(names)}")
+        return "; ".join(parts)
 
 
 def _platform_keys(study: Study) -> dict[str, int]:
@@ -215,6 +253,39 @@ def _schedule(study: Study, n_waves: int) -> tuple[np.ndarray | None, float]:
     return np.asarray(sched.wave_starts, dtype=float), float(sched.reference_days)
 
 
+def _wave_postings(study: Study, occasions: tuple[str, ...]
+                   ) -> tuple[np.ndarray | None, np.ndarray]:
+    """The distinct sets of platforms the waves were posted on, (W, J) 0/1, and each wave's
+    set, (T,): from ``experiment.schedule.posted``, or (None, zeros) when it is left out."""
+    sched = study.experiment.schedule
+    t = len(occasions)
+    if sched is None or sched.posted is None:
+        return None, np.zeros(t, dtype=np.int32)
+    if len(sched.posted) != t:
+        raise InputError(f"experiment.schedule.posted: gives {len(sched.posted)} waves but "
+                         f"the responses have {t} ({', '.join(occasions)})")
+    keys = _platform_keys(study)
+    rows = np.zeros((t, len(study.platforms)), dtype=np.int8)
+    for w, names in enumerate(sched.posted):
+        rows[w, [keys[n.strip().lower()] for n in names]] = 1
+    classes, wave_class = np.unique(rows, axis=0, return_inverse=True)
+    return classes, wave_class.ravel().astype(np.int32)
+
+
+def _off_posting_error(study: Study, events: pd.DataFrame, off: np.ndarray,
+                       occasions: tuple[str, ...]) -> InputError:
+    where = (events.loc[off, "platform"].astype(str).str.strip() + " in wave "
+             + events.loc[off, "wave"].astype(str))
+    listed = ", ".join(sorted(set(where))[:4]) + (", ..." if where.nunique() > 4 else "")
+    k = int(off.sum())
+    return InputError(
+        f"{study.responses_path()}: {k:,} answer{'s were' if k != 1 else ' was'} given on "
+        f"a platform the wave was not posted on according to experiment.schedule.posted "
+        f"({listed}): "
+        f"list every platform each wave was posted on, in the waves' order "
+        f"({', '.join(occasions)})")
+
+
 def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
                  ) -> CaptureData:
     """Group the respondents by (history, answer, platforms registered on)."""
@@ -237,15 +308,25 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
     report = resp["category"].map(REPORT_INDEX).to_numpy()
     subset_idx = np.full(len(resp), -1)
     answer_platforms = np.zeros((0, 0))
-    # each respondent's answers counted by platform: for those who do not say where they are
-    # registered, the platforms they answered on are what is known of their set
-    answers_on = np.zeros((len(resp), len(study.platforms)), dtype=np.int32)
     known = ev_plat >= 0
-    np.add.at(answers_on, (ev_rows[known], ev_plat[known]), 1)
+    n_plat = len(study.platforms)
+    wave_posted, wave_class = _wave_postings(study, occasions)
+    if wave_posted is not None:
+        off = known & (wave_posted[wave_class[ev_waves], np.maximum(ev_plat, 0)] == 0)
+        if off.any():
+            raise _off_posting_error(study, events, off, occasions)
+    # each respondent's answers counted by (posting of the wave, platform): for those who do
+    # not say where they are registered, the platforms they answered on are what is known
+    # of their set, and where they answered tells how they split their visits
+    n_post = 1 if wave_posted is None else len(wave_posted)
+    column = wave_class[ev_waves] * n_plat + ev_plat
+    answers_on = np.zeros((len(resp), n_post * n_plat), dtype=np.int32)
+    np.add.at(answers_on, (ev_rows[known], column[known]), 1)
     if subsets is not None and len(subsets):
         n = subsets.shape[1]
         # one is registered where one answered
-        answered_on = (answers_on > 0).astype(np.int8)
+        answered_on = (answers_on.reshape(len(resp), n_post, n_plat).sum(axis=1) > 0
+                       ).astype(np.int8)
         stated: dict[tuple, np.ndarray] = {}     # each distinct answer read once
         member = np.zeros((len(resp), n), dtype=np.int8)
         said = np.zeros(len(resp), dtype=bool)
@@ -269,9 +350,9 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         index = {c: i for i, c in enumerate((subsets.astype(np.int64) @ bit).tolist())}
         rows = np.flatnonzero(said & (code > 0))
         subset_idx[rows] = [index[c] for c in code[rows].tolist()]
-        answer_platforms = np.zeros(subsets.shape)
+        answer_platforms = np.zeros((len(subsets), n_post * n_plat))
         counted = known & (subset_idx[ev_rows] >= 0)
-        np.add.at(answer_platforms, (subset_idx[ev_rows[counted]], ev_plat[counted]), 1.0)
+        np.add.at(answer_platforms, (subset_idx[ev_rows[counted]], column[counted]), 1.0)
     hours = resp["hours"].to_numpy(dtype=float) if "hours" in resp else np.full(len(resp), np.nan)
     band = np.where(np.isnan(hours), N_HOUR_BANDS - 1,
                     np.searchsorted(HOUR_EDGES, np.nan_to_num(hours), side="right") - 1)
@@ -310,6 +391,8 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         answer_platforms=answer_platforms,
         hours_step=recording_step(hours),
         names_platforms=bool(known.any()),
+        wave_posted=wave_posted,
+        wave_class=wave_class,
     )
 
 
@@ -386,6 +469,16 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
         else:
             seen = set(named.map(keys))
             posted = np.array([j in seen for j in range(n)])
+        if capture.wave_posted is not None:
+            posted = capture.wave_posted.any(axis=0)
+        if aggregate and capture.posting_varies:
+            column = study.experiment.columns.registered_on or "registered_on"
+            raise InputError(
+                f"{study.responses_path()}: the waves were posted on different platforms "
+                "(experiment.schedule.posted), but no respondent names the platforms they "
+                f"are registered on ('{column}' holds counts or nothing), so the joint model "
+                "cannot tell whom each wave could reach: ask respondents to name them, or "
+                "estimate with the waves posted on the same platforms")
         if aggregate and not posted.all():
             # the workers of the other platforms are reached only through the platforms
             # respondents name (counted as reachable, they made every tier 24-35% low)

@@ -70,6 +70,7 @@ class ModelConfig:
     has_hours: bool = False
     visit_weights: bool = False
     posted_on_subset: bool = False
+    posting_varies: bool = False
 
 
 def _round_up(n: int, step: int) -> int:
@@ -107,6 +108,13 @@ def posted_on_subset(data: SynthesisData) -> bool:
     """Whether some workers are out of the experiment's reach: the task was posted on some
     platforms only, and respondents say where they are registered."""
     return visit_weights(data) and not bool(data.posted.all())
+
+
+def posting_varies(data: SynthesisData) -> bool:
+    """Whether the waves were posted on different platforms (so that a worker's chance of
+    seeing the task varies by wave with where they are registered), with respondents who
+    say where they are registered."""
+    return visit_weights(data) and data.capture.posting_varies
 
 
 def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool, bool]:
@@ -182,8 +190,9 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
         answers = np.array([np.frombuffer(b, dtype=cap.group_answers.dtype)
                             for _, b in distinct], dtype=float)
         subsets = data.subsets.astype(float)
-        # the sets that hold every platform the combination answered on
-        mask = ((answers > 0).astype(float) @ (1.0 - subsets.T) == 0).astype(float)
+        # the sets that hold every platform the combination answered on (in any posting)
+        on = answers.reshape(len(answers), -1, subsets.shape[1]).sum(axis=1) > 0
+        mask = (on.astype(float) @ (1.0 - subsets.T) == 0).astype(float)
         arrays["c_pattern"] = _pad_rows(np.array([p for p, _ in distinct], dtype=np.int32), c)
         arrays["c_answers"] = _pad_rows(answers, c)
         arrays["c_mask"] = _pad_rows(mask, c, 1.0)
@@ -224,8 +233,14 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         arrays["subset_share_class"] = np.array(
             [int(np.searchsorted(values, s)) if s > 0 else -1 for s in share], dtype=np.int32)
         arrays["subset_reached"] = (share > 0).astype(float)
-        arrays["posted"] = data.posted.astype(float)
-        if posted_on_subset(data):  # each set's share of visits to posted platforms varies
+        # the platforms each posting (a set of platforms some waves were posted on) reached
+        cap = data.capture
+        arrays["posted"] = (cap.wave_posted.astype(float) if cap is not None and
+                            cap.wave_posted is not None else data.posted[None, :].astype(float))
+        if cap is not None:
+            arrays["wave_class"] = cap.wave_class.astype(np.int32)
+        if posted_on_subset(data) or posting_varies(data):
+            # each set's share of visits to posted platforms varies
             arrays["subset_share_class"] = np.where(share > 0, np.arange(len(share)), -1
                                                     ).astype(np.int32)
     else:
@@ -259,6 +274,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         has_hours=hours,
         visit_weights=visit_weights(data),
         posted_on_subset=posted_on_subset(data),
+        posting_varies=posting_varies(data),
     )
     return cfg, arrays
 

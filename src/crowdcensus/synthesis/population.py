@@ -82,7 +82,7 @@ class Population:
     platforms_per_worker: Any = None
     presence: Any = 1.0        # mean share of the reference period a worker is present
     churn: Any = None          # (arrive, leave) shares, when modelled
-    posted_share: Any = None   # (S,) share of visits to posted platforms, when estimated
+    posted_share: Any = None   # (S,) or (S, T): share of visits to posted platforms
     split: Any = None          # (S, J) share of a set's visits to each platform, when estimated
     points: Any = None         # (Q,) rates at which the experiment is evaluated (bin_points)
     point_logw: Any = None     # (Q,) log share of its bin's workers at each of these rates
@@ -249,8 +249,12 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
             # visits split over a worker's platforms in proportion to platform weights
             weight = numpyro.sample("visit_weights", dist.Dirichlet(jnp.full(j, 2.0)))
             split = sub * weight[None, :] / (sub @ weight)[:, None]         # (S, J)
-            if cfg.posted_on_subset:
-                posted_share = numpyro.deterministic("posted_visit_share", split @ a["posted"])
+            if cfg.posting_varies:   # each set's share in each wave, (S, T)
+                posted_share = numpyro.deterministic(
+                    "posted_visit_share", (split @ a["posted"].T)[:, a["wave_class"]])
+            elif cfg.posted_on_subset:
+                posted_share = numpyro.deterministic("posted_visit_share",
+                                                     split @ jnp.atleast_2d(a["posted"])[0])
             vis = -jnp.expm1(-lam[None, None, :] * WEEKS_PER_MONTH * split[:, :, None])
             monthly = total * presence * jnp.einsum("g,sg,sjg->j", pi, jnp.exp(log_pr), vis)
         else:
