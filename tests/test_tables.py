@@ -54,3 +54,63 @@ def test_empty_standard_input_is_an_input_error(stdin_of):
     stdin_of(b"  \n")
     with pytest.raises(InputError, match="standard input is empty"):
         tables.read_columns(tables.STDIN)
+
+
+SEMICOLONS = b"id;wave;hours;note\na;w1;1,5;\"x; y\"\nb;w2;2;\n"
+
+
+@pytest.mark.parametrize("read", [tables.read_columns, tables.read_table])
+def test_semicolon_separated_files_read_as_comma_separated_ones(read, tmp_path, stdin_of):
+    """Spreadsheets that write the comma as the decimal mark (French Excel) separate
+    fields with semicolons; a quoted semicolon stays in its cell."""
+    (tmp_path / "semi.csv").write_bytes(SEMICOLONS)
+    for source in (tmp_path / "semi.csv", tables.STDIN):
+        stdin_of(SEMICOLONS)
+        got = read(source)
+        assert list(got) == ["id", "wave", "hours", "note"]
+        assert list(got["hours"]) == ["1,5", "2"] and list(got["note"])[0] == "x; y"
+
+
+def test_the_separator_is_the_header_lines_commonest_outside_quotes():
+    assert tables.sniff_delimiter(b"a,b,c\n1;2;3;4;5\n") == ","     # the header line only
+    assert tables.sniff_delimiter(b"a\tb\tc\n") == "\t"
+    assert tables.sniff_delimiter(b'"a;b;c",d\n') == ","
+    assert tables.sniff_delimiter(b"a;b,c\n") == ","                # a tie keeps the comma
+    assert tables.sniff_delimiter(b"single\n") == ","
+
+
+@pytest.mark.parametrize("read", [tables.read_columns, tables.read_table])
+def test_a_windows_1252_file_is_read_and_other_bytes_are_one_line(read, tmp_path):
+    """Excel on French Windows saves "CSV" in Windows-1252: the accents are read as such.
+    A file that is neither that nor UTF-8 (0x81 is undefined in both) is refused."""
+    path = tmp_path / "fr.csv"
+    for header in ("fréquence", "frequency"):   # pyarrow read the cells below an ASCII
+        path.write_bytes(f"id,{header}\na,Une fois par semaine\nb,C'est la première "
+                         "fois\n".encode("cp1252"))   # header as bytes, without an error
+        got = read(path)
+        assert list(got) == ["id", header]
+        assert list(got[header]) == ["Une fois par semaine", "C'est la première fois"]
+    path.write_bytes(b"id,x\na,\x81\xff\x81\n")
+    with pytest.raises(InputError, match="neither UTF-8 nor Windows-1252.*save it as CSV "
+                                         "UTF-8"):
+        read(path)
+
+
+def test_times_written_day_first_month_first_or_in_iso_8601():
+    import pandas as pd
+
+    iso = tables.read_times(pd.Series(["2025-05-03T14:05:00Z", "2025-05-25 09:00"]))
+    assert [t.strftime("%m-%d") for t in iso] == ["05-03", "05-25"]
+    french = tables.read_times(pd.Series(["03/05/2025 14:05", "25/05/2025 09:00"]))
+    assert [t.strftime("%m-%d") for t in french] == ["05-03", "05-25"]
+    american = tables.read_times(pd.Series(["05/03/2025 2:05 PM", "05/25/2025 9:00 AM"]))
+    assert [t.strftime("%m-%d %H") for t in american] == ["05-03 14", "05-25 09"]
+    # no day after the 12th: each wave's answers lie close together under one reading
+    cells = pd.Series(["02/03/2025", "03/03/2025", "09/03/2025", "10/03/2025"])
+    waves = pd.Series(["w1", "w1", "w2", "w2"])
+    assert [t.day for t in tables.read_times(cells, waves)] == [2, 3, 9, 10]
+    with pytest.raises(InputError, match="column 'at': dates such as '02/03/2025' read both"):
+        tables.read_times(cells, name="column 'at'")
+    with pytest.raises(InputError, match="day first and others month first"):
+        tables.read_times(pd.Series(["25/05/2025", "05/26/2025"]))
+    assert tables.read_times(pd.Series(["2025-05-03", "soon"])).isna().tolist() == [False, True]

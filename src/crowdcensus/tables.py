@@ -60,6 +60,60 @@ def _check_file(p: Path) -> None:
         raise InputError(f"no data: {p} is empty")
 
 
+#: Separators a CSV may use: the comma, or the semicolon that spreadsheets write where
+#: the comma is the decimal mark (French Excel), a tab, a vertical bar.
+DELIMITERS = ",;\t|"
+#: The encoding tried when a CSV is not UTF-8: Windows' Western European code page, in
+#: which spreadsheets on French Windows save "CSV" (its five undefined bytes still fail).
+FALLBACK_ENCODING = "cp1252"
+
+
+def sniff_delimiter(head: bytes) -> str:
+    """The separator of a CSV whose first bytes are ``head``: the one of
+    :data:`DELIMITERS` found most often outside quotes in the header line, the comma
+    when none is found more often than it.
+
+    >>> sniff_delimiter(b"worker;wave;hours\\na;w1;1,5\\n")
+    ';'
+    >>> sniff_delimiter(b'"a;b",c\\n')
+    ','
+    """
+    line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] > counts[","] else ","
+
+
+def is_utf8(source: Path | bytes) -> bool:
+    """Whether a file (or bytes) is UTF-8 text. pyarrow reads cells that are not as binary,
+    without an error, so a file saved in another encoding is recognised before reading."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        if isinstance(source, bytes):
+            decoder.decode(source, final=True)
+            return True
+        with source.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _head(path: Path, size: int = 65536) -> bytes:
+    with path.open("rb") as f:
+        return f.read(size)
+
+
 def _cannot_read(label: str, exc: BaseException) -> InputError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return InputError(f"{label}: cannot read the file ({first})")
@@ -79,25 +133,31 @@ def read_table(path: str | Path) -> pd.DataFrame:
         data = _stdin_bytes()
         source: object = _arrow_reader(data)
         parquet = False
+        sep = sniff_delimiter(data[:65536])
     else:
         source = Path(path)
         _check_file(source)
         parquet = source.suffix.lower() in PARQUET_SUFFIXES
+        sep = "," if parquet else sniff_delimiter(_head(source))
     label = _label(path)
     try:
         if parquet:
             return pd.read_parquet(source)
+        if not is_utf8(data or source):
+            return pd.read_csv(io.BytesIO(data) if data else source, sep=sep,
+                               encoding=FALLBACK_ENCODING)
         try:
-            return pd.read_csv(source, engine="pyarrow")
+            return pd.read_csv(source, engine="pyarrow", sep=sep)
         except (ValueError, pd.errors.ParserError, OSError):
             # the pyarrow engine rejects some valid CSVs (ragged quoting...)
-            return pd.read_csv(io.BytesIO(data) if data else source)
+            return pd.read_csv(io.BytesIO(data) if data else source, sep=sep)
     except InputError:
         raise
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"no data: {label} is empty") from exc
     except UnicodeDecodeError as exc:
-        raise InputError(f"{label}: not a text CSV file ({exc.reason})") from exc
+        raise InputError(f"{label}: not a text CSV file (neither UTF-8 nor Windows-1252: "
+                         f"{exc.reason}); save it as CSV UTF-8") from exc
     except Exception as exc:  # pyarrow, parser and OS errors all end here
         raise _cannot_read(label, exc) from exc
 
@@ -117,17 +177,21 @@ def read_columns(path: str | Path) -> dict[str, np.ndarray]:
         data = _stdin_bytes()
         source: object = _arrow_reader(data)
         parquet = False
+        sep = sniff_delimiter(data[:65536])
     else:
         p = Path(path)
         _check_file(p)
         source, parquet = str(p), p.suffix.lower() in PARQUET_SUFFIXES
+        sep = "," if parquet else sniff_delimiter(_head(p))
     try:
         if parquet:
             import pyarrow.parquet as pq
 
             table = pq.read_table(source)
+        elif not is_utf8(data if str(path) == STDIN else p):
+            table = None     # read by pandas in the fallback encoding, below
         else:
-            table = pacsv.read_csv(source)
+            table = pacsv.read_csv(source, parse_options=pacsv.ParseOptions(delimiter=sep))
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if parquet:
             raise _cannot_read(label, exc) from exc
@@ -160,11 +224,81 @@ def _to_numpy(column) -> np.ndarray:
 def _read_csv_bytes(data: bytes, label: str) -> pd.DataFrame:
     import pandas as pd
 
+    sep = sniff_delimiter(data[:65536])
     try:
-        return pd.read_csv(io.BytesIO(data))
+        return pd.read_csv(io.BytesIO(data), sep=sep,
+                           encoding="utf-8" if is_utf8(data) else FALLBACK_ENCODING)
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"no data: {label} is empty") from exc
     except UnicodeDecodeError as exc:
-        raise InputError(f"{label}: not a text CSV file ({exc.reason})") from exc
+        raise InputError(f"{label}: not a text CSV file (neither UTF-8 nor Windows-1252: "
+                         f"{exc.reason}); save it as CSV UTF-8") from exc
     except Exception as exc:
         raise _cannot_read(label, exc) from exc
+
+
+def read_times(values: pd.Series, groups: pd.Series | None = None,
+               name: str = "times") -> pd.Series:
+    """Times (UTC) read from ISO 8601, or from dates written day first (as in France:
+    25/05/2025 14:05) or month first (05/25/2025).
+
+    The order is the one the cells show: a first number above 12 is a day, a second
+    number above 12 is a day. Where no cell shows it (no day after the 12th), ``groups``
+    (each value's wave) decides: the reading under which each group's times lie closer
+    together; without groups that is an :class:`~crowdcensus.errors.InputError` naming
+    ``name``, as are cells that show both orders. Cells that are not times are NaT.
+
+    >>> import pandas as pd
+    >>> read_times(pd.Series(["03/06/2025 10:00", "25/05/2025 09:30"])).dt.month.tolist()
+    [6, 5]
+    """
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return pd.to_datetime(values, utc=True)
+    text = values.astype("string").str.strip()
+    iso = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
+    if iso.notna().sum() == text.notna().sum():
+        return iso
+    parts = text.str.extract(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}\b").astype(float)
+    day_first, month_first = bool((parts[0] > 12).any()), bool((parts[1] > 12).any())
+    if day_first and month_first:
+        example = text[(parts[1] > 12).to_numpy()].iloc[0]
+        raise InputError(f"{name}: some dates are written day first and others month first "
+                         f"(such as {example!r}); write them as ISO 8601 (2025-05-03 14:05)")
+
+    def reading(first: bool) -> pd.Series:
+        from pandas.tseries.api import guess_datetime_format
+
+        # one format for every cell when the first one's fits them all (parsing each cell
+        # on its own costs about a second per 15,000)
+        known = text.dropna()
+        fmt = guess_datetime_format(str(known.iloc[0]), dayfirst=first) if len(known) else None
+        if fmt is not None:
+            times = pd.to_datetime(text, errors="coerce", utc=True, format=fmt)
+            if times.notna().sum() == len(known):
+                return times
+        with warnings.catch_warnings():   # "parsing dates in %d/%m/%Y format..."
+            warnings.simplefilter("ignore", UserWarning)
+            return pd.to_datetime(text, errors="coerce", utc=True, format="mixed",
+                                  dayfirst=first)
+
+    if day_first or month_first or parts[0].isna().all():
+        return reading(day_first)
+    month, day = reading(False), reading(True)
+    if month.equals(day):
+        return month
+    if groups is None:
+        example = text[(month != day).to_numpy()].iloc[0]
+        raise InputError(f"{name}: dates such as {example!r} read both day first and month "
+                         "first; write them as ISO 8601 (2025-05-03 14:05)")
+    keys = np.asarray(groups)
+
+    def spread(times: pd.Series) -> float:   # the groups' median distance to their median
+        seconds = (times - times.groupby(keys).transform("median")).abs().dt.total_seconds()
+        return float(seconds.groupby(keys).median().median())
+
+    return day if spread(day) < spread(month) else month

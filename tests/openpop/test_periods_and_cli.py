@@ -38,6 +38,24 @@ def test_monthly_periods_keep_empty_months_and_count_once_per_period():
     assert h.per_occasion().tolist() == [2, 1, 0, 3]
 
 
+def test_times_written_day_first_give_the_same_periods():
+    """A French export writes 20/01/2024 09:00: read month first, the third of April
+    (03/04) fell in March. Dates that read both ways (no day after the 12th) are refused,
+    since the periods would depend on a guess."""
+    french = event_log()
+    french["submitted_at"] = pd.to_datetime(french["submitted_at"], utc=True,
+                                            format="ISO8601").dt.strftime("%d/%m/%Y %H:%M")
+    iso = histories_from_events(event_log(), "worker_hash", time="submitted_at")
+    h = histories_from_events(french, "worker_hash", time="submitted_at")
+    assert h.occasions == iso.occasions
+    assert h.histories.tolist() == iso.histories.tolist()
+    assert h.counts.tolist() == iso.counts.tolist()
+    early = french[french["submitted_at"].str[:2].astype(int) <= 12]
+    with pytest.raises(InputError, match="column 'submitted_at': dates such as .* read both "
+                                         "day first and month first"):
+        histories_from_events(early, "worker_hash", time="submitted_at")
+
+
 def test_fixed_length_periods_and_wave_column():
     # 30-day periods from 1 January 2024: 30 April starts the fifth period (leap year)
     h = histories_from_events(event_log(), "worker_hash", time="submitted_at", period="30D",

@@ -211,3 +211,45 @@ def test_warning_when_wave_labels_do_not_sort_in_time_order():
     assert "january, february, march;" in warning
     assert read(["w1", "w2", "w3"]).wave_order_warning() is None
     assert read(["january", "february", "march"], column="").wave_order_warning() is None
+
+
+def test_rows_without_answers_are_left_out_and_lines_keep_their_numbers():
+    """Spreadsheets export empty rows (",,,," at the end, or between blocks): they carry
+    no answer and are left out; an error further down still names its line in the file."""
+    from crowdcensus.sources.responses import parse_responses
+
+    cols = {"worker": "id", "wave": "wave", "platform": "site", "frequency": "how often",
+            "hours": "hours"}
+    frame = pd.DataFrame({"id": ["a", "", "b", "c", "a", None, ""],
+                          "wave": ["w1", "", "w1", "w2", "w2", None, ""],
+                          "site": ["P", "", "P", "P", "P", None, ""],
+                          "how often": ["Weekly", "", "Weekly", "Weekly", "Weekly", None, ""],
+                          "hours": ["1", "", "2", "3", "4", None, ""]})
+    r = parse_responses(frame, cols)
+    assert sorted(r.respondents.index) == ["a", "b", "c"] and len(r.events) == 4
+    frame.loc[3, "hours"] = "three"       # the fifth line of the file
+    with pytest.raises(InputError, match="'hours' on line 5 is not a number of hours"):
+        parse_responses(frame, cols)
+    frame.loc[4, "how often"] = ""
+    with pytest.raises(InputError, match=r"empty frequency \('how often'\) on line 6"):
+        parse_responses(frame, cols)
+    with pytest.raises(InputError, match="every row's worker, wave, platform, frequency "
+                                         "cells are empty"):
+        parse_responses(frame.iloc[[1, 5, 6]], cols)
+
+
+def test_answer_times_written_day_first_order_the_waves():
+    """French survey tools write 25/05/2025 14:05: read month first, the waves of May and
+    June were taken to run in another order than their labels', and the report warned."""
+    from crowdcensus.sources.responses import parse_responses
+
+    columns = {"worker": "id", "wave": "wave", "platform": "site", "frequency": "how often",
+               "submitted": "at"}
+    days = {"w1": ["28/05/2025", "30/05/2025"], "w2": ["04/06/2025", "06/06/2025"],
+            "w3": ["11/06/2025", "13/06/2025"]}
+    rows = [(f"x{w}{j}", w, "P", "Weekly", f"{d} 10:00") for w, ds in days.items()
+            for j, d in enumerate(ds)]
+    r = parse_responses(pd.DataFrame(rows, columns=["id", "wave", "site", "how often", "at"]),
+                        columns)
+    assert r.wave_order_warning() is None
+    assert [t.strftime("%m-%d") for t in r.wave_times] == ["05-29", "06-05", "06-12"]

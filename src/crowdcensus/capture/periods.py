@@ -14,6 +14,7 @@ import pandas as pd
 
 from crowdcensus.capture.histories import CaptureHistories, occasion_order
 from crowdcensus.errors import InputError
+from crowdcensus.tables import read_times
 
 #: Calendar period names accepted besides fixed lengths such as ``"14D"``.
 CALENDAR_PERIODS = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
@@ -75,7 +76,7 @@ def histories_from_events(
             labels = values.astype(str)
         frame = pd.DataFrame({"worker": ev[worker].to_numpy(), "period": labels.to_numpy()})
         return CaptureHistories.from_events(frame, "worker", "period", order)
-    stamps = pd.to_datetime(ev[time], errors="coerce", utc=True, format="mixed")
+    stamps = read_times(ev[time], name=f"column '{time}'")
     if stamps.isna().any():
         bad = ev[time][stamps.isna()].iloc[0]
         raise InputError(f"column '{time}' has a value that is not a date or time: {bad!r}")

@@ -150,6 +150,17 @@ class Responses:
         return np.array([int(vc.get(c, 0)) for c in categories], dtype=float)
 
 
+def _empty(values: pd.Series) -> pd.Series:
+    """Whether each cell is missing or blank."""
+    return values.isna() | (values.astype(str).str.strip() == "")
+
+
+def _line(mask: pd.Series) -> int:
+    """The file line of the first row where ``mask`` holds (the header is line 1; the
+    rows keep the index they had when read, whatever was left out since)."""
+    return int(mask.index[int(np.argmax(mask.to_numpy()))]) + 2
+
+
 def _map_distinct(values: pd.Series, fn) -> pd.Series:
     """``values.map(fn)``, calling ``fn`` once per distinct value (missing cells get
     ``fn(None)``): answers repeat, and a table has a row per answer."""
@@ -217,11 +228,18 @@ def parse_responses(
                 f"{name}: missing column '{col}' (experiment.columns.{role}; columns: "
                 f"{', '.join(map(str, frame.columns))})"
             )
+    frame = frame.reset_index(drop=True)    # row i is on line i + 2, below the header
+    # rows whose answer cells are all empty carry no answer (spreadsheets export a few at
+    # the end): left out, the others keep their line numbers
+    blank = np.logical_and.reduce([_empty(frame[columns[r]]).to_numpy() for r in needed])
+    if blank.all():
+        raise InputError(f"{name}: no data: every row's {', '.join(needed)} cells are empty")
+    frame = frame[~blank]
     df = pd.DataFrame({role: frame[columns[role]] for role in needed})
     for role in ("worker", "wave", "frequency"):
-        empty = df[role].isna() | (df[role].astype(str).str.strip() == "")
+        empty = _empty(df[role])
         if empty.any():
-            row = int(np.argmax(empty.to_numpy())) + 2  # header is line 1
+            row = _line(empty)
             raise InputError(f"{name}: empty {role} ('{columns[role]}') on line {row}")
     mapping = {**DEFAULT_ANSWERS, **{_norm(k): v for k, v in (answers or {}).items()}}
     cats = _map_distinct(df["frequency"], lambda a: mapping.get(_norm(a)))
@@ -237,7 +255,7 @@ def parse_responses(
     if reg_col:
         reg = _map_distinct(frame[reg_col], _count_platforms).astype(float)
         if (reg < 1).any():
-            row = int(np.argmax((reg < 1).to_numpy())) + 2
+            row = _line(reg < 1)
             raise InputError(f"{name}: '{reg_col}' on line {row} says fewer than one platform; "
                              "a respondent is registered on at least one")
         df["n_registered"] = reg.to_numpy()
@@ -255,10 +273,10 @@ def parse_responses(
         hours = pd.to_numeric(raw, errors="coerce")
         bad = raw.notna() & hours.isna()
         if bad.any():
-            row = int(np.argmax(bad.to_numpy())) + 2
+            row = _line(bad)
             raise InputError(f"{name}: '{hours_col}' on line {row} is not a number of hours")
         if (hours < 0).any():
-            row = int(np.argmax((hours < 0).to_numpy())) + 2
+            row = _line(hours < 0)
             raise InputError(f"{name}: '{hours_col}' on line {row} is negative")
         df["hours"] = hours.to_numpy(dtype=float)
     else:
@@ -277,17 +295,21 @@ def parse_responses(
     events = df.drop_duplicates(["worker", "wave"])[["worker", "wave", "platform"]]
     histories = CaptureHistories.from_events(events, "worker", "wave", occasions=order)
     return Responses(events.reset_index(drop=True), respondents, histories,
-                     _wave_times(frame, df["wave"], columns.get("submitted")))
+                     _wave_times(frame, df["wave"], columns.get("submitted"), name))
 
 
-def _wave_times(frame: pd.DataFrame, wave: pd.Series, column: str | None) -> pd.Series | None:
+def _wave_times(frame: pd.DataFrame, wave: pd.Series, column: str | None,
+                name: str = "responses") -> pd.Series | None:
     """The median answer time of each wave, when ``column`` holds times (else None)."""
     if not column or column not in frame.columns:
         return None
-    times = pd.to_datetime(frame[column], errors="coerce", utc=True, format="mixed")
+    from crowdcensus.tables import read_times
+
+    times = read_times(frame[column], wave, name=f"{name}: '{column}'")
     if times.isna().all():
         return None
     return times.groupby(wave.to_numpy()).median().dropna()
+
 
 
 def read_responses(
