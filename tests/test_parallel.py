@@ -4,6 +4,7 @@ given whatever the completion order, with progress reported."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,16 +59,36 @@ def test_results_follow_the_order_given_not_the_completion_order():
     assert seen == [(k, n) for k in range(1, n + 1)]
 
 
+def last_to_finish(i: int, marker: str) -> int:
+    """Task 0 waits until another task has finished (its marker file exists), so that
+    it finishes after it whatever the processes' start-up times; the others mark."""
+    path = Path(marker)
+    if i == 0:
+        deadline = time.monotonic() + 60
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)      # and the marking task's result has reached the parent
+    else:
+        path.touch()
+    return i * i
+
+
 @pytest.mark.parametrize("workers", [1, 2])
-def test_each_result_is_handed_over_as_it_arrives(workers):
+def test_each_result_is_handed_over_as_it_arrives(workers, tmp_path):
     n = 5
     got: list[tuple[int, int]] = []
     with Runner(workers=workers) as run:
-        out = run.map(slow_first, [(i, n) for i in range(n)],
-                      on_result=lambda i, r: got.append((i, r)))
+        if workers == 1:
+            out = run.map(slow_first, [(i, n) for i in range(n)],
+                          on_result=lambda i, r: got.append((i, r)))
+        else:
+            out = run.map(last_to_finish, [(i, str(tmp_path / "done")) for i in range(n)],
+                          on_result=lambda i, r: got.append((i, r)))
     assert sorted(got) == list(enumerate(out))
-    if workers == 2:  # in the order they finish: the first, slowest, task is not first
+    if workers == 2:  # in the order they finish: the first task, finished last, is not first
         assert got[0][0] != 0
+    else:             # one after another, in the order given
+        assert [i for i, _ in got] == list(range(n))
 
 
 def test_inline_processes_and_dask_give_identical_results():
