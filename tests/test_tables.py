@@ -114,3 +114,15 @@ def test_times_written_day_first_month_first_or_in_iso_8601():
     with pytest.raises(InputError, match="day first and others month first"):
         tables.read_times(pd.Series(["25/05/2025", "05/26/2025"]))
     assert tables.read_times(pd.Series(["2025-05-03", "soon"])).isna().tolist() == [False, True]
+
+
+@pytest.mark.parametrize("read", [tables.read_columns, tables.read_table])
+def test_a_spreadsheet_workbook_is_one_line(read, tmp_path):
+    """A workbook (by its name, or a zip archive named .csv) is not read as garbled text
+    (which gave "no data: the table has no rows")."""
+    for name in ("answers.xlsx", "answers.csv"):
+        path = tmp_path / name
+        path.write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256)))
+        with pytest.raises(InputError, match=f"{name}: is a spreadsheet workbook, not a "
+                                             "table: save the sheet as CSV"):
+            read(path)

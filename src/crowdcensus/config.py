@@ -46,9 +46,11 @@ def read_toml(path: str | Path, kind: str = "configuration file") -> dict[str, A
     if p.is_dir():
         raise InputError(f"{p}: is a directory, not a {kind}")
     try:
-        text = p.read_text(encoding="utf-8")
+        # a byte-order mark (Windows editors write one) is not part of the TOML
+        text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{p}: not a text file ({exc.reason})") from exc
+        raise InputError(f"{p}: not UTF-8 text ({exc.reason}): a TOML file is saved as "
+                         "UTF-8") from exc
     return parse_toml(text, str(p))
 
 

@@ -51,11 +51,21 @@ def _arrow_reader(data: bytes):
     return pa.BufferReader(buffer)
 
 
+#: Spreadsheet workbooks, which are not read (their sheets are saved as CSV first).
+WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".numbers"}
+#: How a zip archive starts (.xlsx and .ods are zip archives); an OLE2 file (.xls).
+_ARCHIVE_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+
+
 def _check_file(p: Path) -> None:
     if not p.exists():
         raise InputError(f"{p}: no such file")
     if p.is_dir():
         raise InputError(f"{p}: is a directory, not a data file")
+    if p.suffix.lower() in WORKBOOK_SUFFIXES or (
+            p.suffix.lower() not in PARQUET_SUFFIXES and _head(p, 4) in _ARCHIVE_MAGIC):
+        raise InputError(f"{p}: is a spreadsheet workbook, not a table: save the sheet as "
+                         "CSV (UTF-8) or Parquet")
     if p.suffix.lower() not in PARQUET_SUFFIXES and p.stat().st_size == 0:
         raise InputError(f"no data: {p} is empty")
 

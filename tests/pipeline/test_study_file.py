@@ -112,6 +112,24 @@ def test_no_platforms(study_dict):
     assert _error(study_dict) == "s.toml: platforms: must not be empty"
 
 
+def test_a_byte_order_mark_is_not_part_of_the_toml_and_other_encodings_are_one_line(
+        tmp_path):
+    """Windows editors save "UTF-8 with BOM": the study reads as without it. A study saved
+    in Windows-1252 is refused in one line saying what to do (TOML is UTF-8)."""
+    import shutil
+
+    for f in FRANCE.parent.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    text = FRANCE.read_text(encoding="utf-8")
+    (tmp_path / "study.toml").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert load_study(tmp_path / "study.toml").model_dump(exclude={"base_dir"}) == \
+        load_study(FRANCE).model_dump(exclude={"base_dir"})
+    (tmp_path / "study.toml").write_bytes(text.encode("cp1252", errors="replace") + b"\xe9")
+    with pytest.raises(InputError, match="study.toml: not UTF-8 text .*saved as UTF-8"):
+        load_study(tmp_path / "study.toml")
+
+
 def test_toml_syntax_error(tmp_path):
     p = tmp_path / "bad.toml"
     p.write_text("[study\ntitle = 1\n")
