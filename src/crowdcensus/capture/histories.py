@@ -31,14 +31,86 @@ if TYPE_CHECKING:
 FREQ_COLUMN_NAMES = ("freq", "count", "n", "frequency")
 
 
+#: Month names and abbreviations, English and French, that may name a wave.
+MONTHS = {
+    name: i + 1 for i, names in enumerate([
+        ("january", "jan", "janvier", "janv"), ("february", "feb", "février", "fevrier",
+                                                "févr", "fevr", "fév", "fev"),
+        ("march", "mar", "mars"), ("april", "apr", "avril", "avr"), ("may", "mai"),
+        ("june", "jun", "juin"), ("july", "jul", "juillet", "juil"),
+        ("august", "aug", "août", "aout"), ("september", "sep", "sept", "septembre"),
+        ("october", "oct", "octobre"), ("november", "nov", "novembre"),
+        ("december", "dec", "décembre", "decembre", "déc")])
+    for name in names}
+_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})\b")
+
+
+def _month_date(text: str) -> tuple[int, int, int] | None:
+    """(year or 0, month, day or 1) of a label made of one month's name and numbers
+    (``"mai 2025"``, ``"21 May"``, ``"June"``), else None."""
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    if len(words) != 1 or words[0] not in MONTHS:   # a month and numbers, nothing else
+        return None
+    months = [MONTHS[words[0]]]
+    numbers = [int(n) for n in re.findall(r"\d+", text)]
+    years = [n for n in numbers if n >= 1000]
+    days = [n for n in numbers if 1 <= n <= 31]
+    if len(years) > 1 or len(days) > 1 or len(numbers) != len(years) + len(days):
+        return None
+    return (years[0] if years else 0, months[0], days[0] if days else 1)
+
+
+def calendar_keys(labels: Sequence[str]) -> list[tuple[int, int, int]] | None:
+    """Each label's (year, month, day) when every label is a date written day first or
+    month first (``"28/05/2025"``, ``"05/28/2025"``) or names a month (English or
+    French: ``"mai 2025"``, ``"21 May"``), else None. The order of numeric dates is the
+    one the labels show (a first number above 12 is a day, a second one is a day);
+    where none shows it and the two readings order the labels differently, None.
+
+    >>> calendar_keys(["28/05/2025", "04/06/2025"])
+    [(2025, 5, 28), (2025, 6, 4)]
+    >>> calendar_keys(["juin 2025", "May 2025"]), calendar_keys(["w1", "May 2025"])
+    ([(2025, 6, 1), (2025, 5, 1)], None)
+    """
+    texts = [str(x) for x in labels]
+    if not texts:
+        return None
+    months = [_month_date(t) for t in texts]
+    if all(m is not None for m in months):
+        if len({m[0] == 0 for m in months}) > 1:   # some with a year, some without
+            return None
+        return months
+    found = [_NUMERIC_DATE.match(t) for t in texts]
+    if not all(found):
+        return None
+    parts = [(int(m[1]), int(m[2]), int(m[3]) + (2000 if len(m[3]) == 2 else 0))
+             for m in found]
+    day_first = any(a > 12 for a, _, _ in parts)
+    month_first = any(b > 12 for _, b, _ in parts)
+    if day_first and month_first:
+        return None
+    by_day = [(y, b, a) for a, b, y in parts]
+    by_month = [(y, a, b) for a, b, y in parts]
+    if day_first:
+        return by_day
+    if month_first:
+        return by_month
+    order_day = sorted(range(len(parts)), key=lambda i: by_day[i])
+    order_month = sorted(range(len(parts)), key=lambda i: by_month[i])
+    return by_day if order_day == order_month else None
+
+
 def occasion_order(labels) -> list:
     """Occasion labels in their natural order.
 
     A label that reads as a number sorts by its value (``"2"`` before ``"10"``);
-    other labels compare piece by piece, their runs of digits as numbers
-    (``"w2"`` before ``"w10"``, ``"wave 9"`` before ``"wave 10"``, ISO dates in
-    date order). A plain string sort puts ``"w10"`` second of ten waves, which
-    breaks every model in which the waves' order matters (arrivals and
+    labels that are all dates written day or month first, or all name a month
+    (:func:`calendar_keys`), sort in calendar order (``"28/05/2025"`` before
+    ``"04/06/2025"``, ``"mai 2025"`` before ``"juin 2025"``); other labels compare
+    piece by piece, their runs of digits as numbers (``"w2"`` before ``"w10"``,
+    ``"wave 9"`` before ``"wave 10"``, ISO dates in date order). A plain string sort
+    puts ``"w10"`` second of ten waves, and an alphabetical one April before January,
+    which breaks every model in which the waves' order matters (arrivals and
     departures, a behavioural effect after a first capture).
     """
 
@@ -51,7 +123,21 @@ def occasion_order(labels) -> list:
             return (1, 0.0, tuple((1, int(p), "") if p.isdigit() else (0, 0, p)
                                   for p in parts if p))
 
+    labels = list(labels)
+    if not all(_is_number(x) for x in labels):
+        dates = calendar_keys(labels)
+        if dates is not None:
+            return [x for _, _, x in sorted(zip(dates, map(key, labels), labels,
+                                                strict=True))]
     return sorted(labels, key=key)
+
+
+def _is_number(label) -> bool:
+    try:
+        float(str(label))
+    except ValueError:
+        return False
+    return True
 
 
 def _aggregate_rows(matrix: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
