@@ -154,13 +154,16 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if parquet:
             return pd.read_parquet(source)
         if not is_utf8(data or source):
-            return pd.read_csv(io.BytesIO(data) if data else source, sep=sep,
-                               encoding=FALLBACK_ENCODING)
-        try:
-            return pd.read_csv(source, engine="pyarrow", sep=sep)
-        except (ValueError, pd.errors.ParserError, OSError):
-            # the pyarrow engine rejects some valid CSVs (ragged quoting...)
-            return pd.read_csv(io.BytesIO(data) if data else source, sep=sep)
+            frame = pd.read_csv(io.BytesIO(data) if data else source, sep=sep,
+                                encoding=FALLBACK_ENCODING)
+        else:
+            try:
+                frame = pd.read_csv(source, engine="pyarrow", sep=sep)
+            except (ValueError, pd.errors.ParserError, OSError):
+                # the pyarrow engine rejects some valid CSVs (ragged quoting...)
+                frame = pd.read_csv(io.BytesIO(data) if data else source, sep=sep)
+        frame.attrs["delimiter"] = sep    # ";": the comma is most likely the decimal mark
+        return frame
     except InputError:
         raise
     except pd.errors.EmptyDataError as exc:

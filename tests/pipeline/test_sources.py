@@ -49,6 +49,20 @@ def test_platform_table_is_read_like_inline_platforms(tmp_path):
     assert r.methods["audience"]["regular"].estimate == pytest.approx((320 + 100) / 1.25)
 
 
+def test_a_platform_table_from_a_french_spreadsheet_reads_the_same(tmp_path):
+    """Separated by semicolons, with decimal commas and thousands grouped by (no-break)
+    spaces or dots, as French spreadsheets save "CSV": the same platforms as the plain
+    table. (Commas were dropped as thousands separators: 0,8 was read as 8.)"""
+    header = ("name,declared,declared_low,declared_status,visitors,visitors_status,"
+              "worker_share,worker_share_low,worker_share_high,worker_share_status\n")
+    plain = load_study(_write(tmp_path, header + "A,1234567,1000000.5,published,4000,"
+                              "derived,0.8,0.65,0.9,assumed\n"))
+    french = load_study(_write(tmp_path, header.replace(",", ";") + "A;1\u202f234\u202f567;"
+                               "1.000.000,5;published;4 000;derived;0,8;0,65;0,9;assumed\n"))
+    assert french.platforms == plain.platforms
+    assert french.platforms[0].audience.worker_share.low == 0.65
+
+
 def test_platform_table_errors_name_line_and_column(tmp_path):
     p = _write(tmp_path, "name,declared,declared_low,declared_status\n"
                          "A,1000,900,published\nB,500,600,published\n")

@@ -17,6 +17,7 @@ value cell is filled. Errors name the file, the line and the column.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,22 +46,48 @@ for _prefix, _path in GROUPS.items():
 PATH_TO_COLUMN = {".".join(path): col for col, path in COLUMNS.items()}
 
 
-def _cell(value: Any, numeric: bool) -> Any:
+def _cell(value: Any, numeric: bool, decimal_comma: bool = False) -> Any:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return None
     text = str(value).strip()
     if text == "":
         return None
     if numeric:
-        try:
-            return float(text.replace(",", "")) if text.replace(",", "").strip() else None
-        except ValueError:
-            return text  # validation then says "must be a number" for this column
+        number = written_number(text, decimal_comma)
+        # not a number: validation then says "must be a number" for this column
+        return text if number is None else number
     return text
 
 
-def platform_rows(frame: pd.DataFrame, name: str) -> list[dict]:
-    """Platform entries (as the study file's ``[[platforms]]`` dicts) from a table."""
+def written_number(text: str, decimal_comma: bool = False) -> float | None:
+    """A number as a spreadsheet writes it, or None. Spaces (and the no-break spaces
+    French locales write) group thousands. With ``decimal_comma`` (a file separated by
+    semicolons, as spreadsheets write where the comma is the decimal mark) the comma is
+    the decimal mark and dots group thousands; otherwise commas group thousands.
+
+    >>> [written_number(x) for x in ("1,234,567", "1 234 567", "12.5", "0.125")]
+    [1234567.0, 1234567.0, 12.5, 0.125]
+    >>> [written_number(x, decimal_comma=True) for x in ("0,85", "1.234.567", "1 234,5")]
+    [0.85, 1234567.0, 1234.5]
+    >>> written_number("about 3") is None
+    True
+    """
+    t = re.sub(r"[\s\u00a0\u202f]", "", text)
+    if decimal_comma:
+        if re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+(,\d*)?", t):
+            t = t.replace(".", "")
+        t = t.replace(",", ".")
+    else:
+        t = t.replace(",", "")
+    try:
+        return float(t) if t else None
+    except ValueError:
+        return None
+
+
+def platform_rows(frame: pd.DataFrame, name: str, decimal_comma: bool = False) -> list[dict]:
+    """Platform entries (as the study file's ``[[platforms]]`` dicts) from a table
+    (``decimal_comma``: see :func:`written_number`)."""
     unknown = [str(c) for c in frame.columns if str(c) not in COLUMNS]
     if unknown:
         raise InputError(f"{name}: unknown column '{unknown[0]}' (expected name, declared, "
@@ -72,11 +99,11 @@ def platform_rows(frame: pd.DataFrame, name: str) -> list[dict]:
     for record in frame.to_dict(orient="records"):
         entry: dict[str, Any] = {"name": _cell(record.get("name"), False)}
         for prefix, path in GROUPS.items():
-            if _cell(record.get(prefix), True) is None:
+            if _cell(record.get(prefix), True, decimal_comma) is None:
                 continue
             group = {}
             for field in FIELDS:
-                v = _cell(record.get(_column(prefix, field)), field in NUMERIC)
+                v = _cell(record.get(_column(prefix, field)), field in NUMERIC, decimal_comma)
                 if v is not None:
                     group[field] = v
             target = entry
@@ -92,8 +119,9 @@ def platform_rows(frame: pd.DataFrame, name: str) -> list[dict]:
 def read_platform_table(path: str | Path) -> list[dict]:
     """Read a platform table; ``len(result)`` entries, row ``i`` is on line ``i + 2``."""
     frame = read_table(path)
+    decimal_comma = frame.attrs.get("delimiter") == ";"
     frame = frame.astype(object).where(frame.notna(), None)
-    return platform_rows(frame, str(path))
+    return platform_rows(frame, str(path), decimal_comma)
 
 
 def column_for(sub_path: str) -> str:
