@@ -201,6 +201,13 @@ def test_waves_posted_on_different_platforms_are_read_and_checked(tmp_path):
     assert "Waves posted on different platforms" in page
     assert "w1: clickworker, mturk; w2, w3: clickworker" in page
     (tmp_path / "report").rename(tmp_path / "kept")
+    # a list that says mturk was posted in every wave: the gaps are pointed at the list
+    proc = run(lambda s: s.update(posted=[["clickworker", "MTurk"]] * 3))
+    assert proc.returncode == 0, proc.stderr
+    said = json.loads((tmp_path / "report" / "results.json").read_text())["warnings"]
+    assert any(w.startswith("no answer came through mturk in w2, w3") and "although "
+               "experiment.schedule.posted lists it there" in w for w in said), said
+    (tmp_path / "report").rename(tmp_path / "kept-2")
 
     def refused(proc, *parts):
         assert proc.returncode == 2, proc.stderr

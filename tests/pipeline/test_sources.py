@@ -258,6 +258,11 @@ def test_warning_when_a_platform_brings_no_answer_in_some_waves():
     said = r.posting_gap_warning()
     assert said.startswith("no answer came through B in w1, w3 (8 answers in the others): ")
     assert " C " not in said and "A in" not in said
+    # the study says B was posted in w2 only: nothing to say; in w1 and w2: w1 is wrong
+    assert r.posting_gap_warning(posted={("w2", "b"), ("w1", "a")}) is None
+    said = r.posting_gap_warning(posted={("w1", "b"), ("w2", "b")})
+    assert said.startswith("no answer came through B in w1 (8 answers in the others), "
+                           "although experiment.schedule.posted lists it there"), said
     rows += [(f"b{i}", "w1", "B", "Weekly") for i in range(6)]
     rows += [(f"e{i}", "w3", "B", "Weekly") for i in range(6)]
     r = parse_responses(pd.DataFrame(rows, columns=["id", "wave", "site", "how often"]), cols)

@@ -98,13 +98,17 @@ class Responses:
                 "capture-recapture over-counts; estimate per platform (export with "
                 "--platform) or post every wave on every platform")
 
-    def posting_gap_warning(self, min_mean: float = 5.0) -> str | None:
+    def posting_gap_warning(self, min_mean: float = 5.0,
+                            posted: set[tuple[str, str]] | None = None) -> str | None:
         """A warning when a platform has no answer in some waves but many in the others.
 
-        The joint model takes the task as posted on every platform in every wave. A
-        platform that brought on average ``min_mean`` answers or more in the waves it
-        brought any (so that a wave without one would be a chance of e^-5 under Poisson
-        counts), but none in others, was most likely not posted in those waves.
+        Without ``posted``, the models take the task as posted on every platform in every
+        wave. A platform that brought on average ``min_mean`` answers or more in the
+        waves it brought any (so that a wave without one would be a chance of e^-5 under
+        Poisson counts), but none in others, was most likely not posted in those waves.
+        ``posted``: the (wave, platform in lower case) pairs the study says were posted
+        (``experiment.schedule.posted``); only those are then checked, and a gap says
+        that the list is most likely wrong.
         """
         counts = pd.crosstab(self.events["platform"].astype(str).str.strip(),
                              self.events["wave"].astype(str))
@@ -112,12 +116,19 @@ class Responses:
                                 fill_value=0)
         gaps = []
         for platform, row in counts.iterrows():
-            empty = [w for w, c in row.items() if c == 0]
+            empty = [w for w, c in row.items() if c == 0 and (
+                posted is None or (w, str(platform).lower()) in posted)]
             if empty and row[row > 0].mean() >= min_mean:
                 gaps.append(f"{platform} in {', '.join(empty)} ({int(row.sum()):,} answers "
                             "in the others)")
         if not gaps:
             return None
+        if posted is not None:
+            return ("no answer came through " + "; ".join(gaps) + ", although "
+                    "experiment.schedule.posted lists it there: if the task was not posted "
+                    "there, take it out of those waves' lists (a wave counted as posted "
+                    "where it was not makes its workers look harder to catch, and the tiers "
+                    "come out low)")
         return ("no answer came through " + "; ".join(gaps) + ": the models take the task as "
                 "posted on every platform in every wave; if it was not, the tiers come out "
                 "low (a simulated study posted on mturk in one wave of six: regular 8% low, "
