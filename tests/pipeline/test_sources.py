@@ -330,3 +330,21 @@ def test_answer_times_written_day_first_order_the_waves():
                         columns)
     assert r.wave_order_warning() is None
     assert [t.strftime("%m-%d") for t in r.wave_times] == ["05-29", "06-05", "06-12"]
+
+
+def test_answers_typed_with_typographic_apostrophes_or_decomposed_accents_are_mapped():
+    """A French keyboard or word processor writes "C’est la première fois" (a curly
+    apostrophe; macOS files may decompose the accent): it was refused as not mapped,
+    quoting an answer that looked like the mapping's own."""
+    from crowdcensus.sources.responses import parse_responses
+
+    written = ["C\u2019est la premie\u0300re fois", "Une\u00a0fois par semaine",
+               "C'est la première fois"]
+    frame = pd.DataFrame({"id": ["a", "b", "c"], "wave": ["w1", "w1", "w2"], "site": "P",
+                          "how often": written})
+    r = parse_responses(frame, {"worker": "id", "wave": "wave", "platform": "site",
+                                "frequency": "how often"},
+                        {"C'est la première fois": "first_time",
+                         "Une fois par semaine": "weekly"})
+    assert r.respondents["category"].to_dict() == {"a": "first_time", "b": "weekly",
+                                                   "c": "first_time"}

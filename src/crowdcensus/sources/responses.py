@@ -16,6 +16,7 @@ capture--recapture.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +46,21 @@ DEFAULT_ANSWERS = {
 }
 
 
+#: Typographic quotes and apostrophes, written for ' and " by word processors and
+#: French keyboards ("C’est la première fois" for "C'est la première fois").
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"',
+                         "\u201d": '"', "\u00ab": '"', "\u00bb": '"'})
+
+
 def _norm(text: object) -> str:
-    return " ".join(str(text).strip().lower().split())
+    """An answer as compared with the mapping: Unicode normalised (an accent composed or
+    not, a no-break space), typographic quotes as plain ones, case and spacing ignored.
+
+    >>> _norm("C\u2019est  la premie\u0300re\u00a0fois") == _norm("c'est la première fois")
+    True
+    """
+    text = unicodedata.normalize("NFKC", str(text)).translate(_QUOTES)
+    return " ".join(text.strip().lower().split())
 
 
 @dataclass(frozen=True)
