@@ -348,3 +348,15 @@ def test_answers_typed_with_typographic_apostrophes_or_decomposed_accents_are_ma
                          "Une fois par semaine": "weekly"})
     assert r.respondents["category"].to_dict() == {"a": "first_time", "b": "weekly",
                                                    "c": "first_time"}
+
+
+def test_spaces_around_ids_and_wave_labels_make_no_other_worker_or_wave():
+    from crowdcensus.sources.responses import parse_responses
+
+    frame = pd.DataFrame({"id": ["a", "a ", " b", "b"], "wave": ["w1", " w2", "w1 ", "w2"],
+                          "site": "P", "how often": "Weekly"})
+    r = parse_responses(frame, {"worker": "id", "wave": "wave", "platform": "site",
+                                "frequency": "how often"})
+    assert list(r.histories.occasions) == ["w1", "w2"]
+    assert sorted(r.respondents.index) == ["a", "b"]
+    assert r.histories.counts.tolist() == [2]          # both seen in both waves

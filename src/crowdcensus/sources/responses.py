@@ -306,9 +306,9 @@ def parse_responses(
         df["hours"] = hours.to_numpy(dtype=float)
     else:
         df["hours"] = np.nan
-    df["worker"] = df["worker"].astype(str)
-    df["wave"] = df["wave"].astype(str)
-    df["platform"] = df["platform"].astype(str)
+    # a space typed or pasted around an id or a label does not make another worker or wave
+    for role in ("worker", "wave", "platform"):
+        df[role] = df[role].astype(str).str.strip()
     order = occasion_order(df["wave"].unique())
     if len(order) < 2:
         raise InputError(f"{name}: capture-recapture needs at least 2 waves; found {len(order)}")
