@@ -197,6 +197,9 @@ def test_waves_posted_on_different_platforms_are_read_and_checked(tmp_path):
     assert proc.returncode == 0, proc.stderr
     said = json.loads((tmp_path / "report" / "results.json").read_text())["warnings"]
     assert not any("no answer came through" in w for w in said), said   # ...not with it
+    assert any(w.startswith("the waves were posted on different platforms (w1: "
+                            "clickworker, mturk; w2, w3: clickworker): the joint model "
+                            "follows it") for w in said), said
     page = (tmp_path / "report" / "report.html").read_text()
     assert "Waves posted on different platforms" in page
     assert "w1: clickworker, mturk; w2, w3: clickworker" in page
