@@ -34,7 +34,8 @@ def _read(study: Study) -> tuple[Responses | None, object, str | None]:
     if path is None:
         return None, None, None
     exp = study.experiment
-    responses = read_responses(path, exp.columns.model_dump(), exp.answers)
+    responses = read_responses(path, exp.columns.model_dump(), exp.answers,
+                               country=study.study.country)
     if study.assumptions.multihoming.value == "estimate" and \
             responses.respondents["n_registered"].isna().all():
         raise InputError(f"{path}: no respondent reports the platforms they are registered "
@@ -237,7 +238,8 @@ def run_study(
                     "not report a figure that would rest on its prior alone")
     warnings.extend(disagreements(run.intervals))
     if responses is not None:
-        warnings.extend(w for w in (responses.platform_linking_warning(),
+        warnings.extend(w for w in (responses.country_warning(study.study.country),
+                                    responses.platform_linking_warning(),
                                     responses.wave_order_warning(),
                                     responses.posting_gap_warning(
                                         posted=stated_postings(study, responses))) if w)

@@ -179,6 +179,9 @@ class Columns(_Strict):
     #: When each answer was given (used when the column exists; "" for none): only to
     #: check that the waves' labels sort in the order the waves ran.
     submitted: str | None = "submitted_at"
+    #: The respondent's country of residence (none by default): when given, those who
+    #: live elsewhere than [study] country (compared case-insensitively) are left out.
+    country: str | None = None
 
 
 class Reach(_Strict):

@@ -360,3 +360,59 @@ def test_spaces_around_ids_and_wave_labels_make_no_other_worker_or_wave():
     assert list(r.histories.occasions) == ["w1", "w2"]
     assert sorted(r.respondents.index) == ["a", "b"]
     assert r.histories.counts.tolist() == [2]          # both seen in both waves
+
+
+def test_respondents_who_live_in_another_country_are_left_out():
+    """With `columns.country`, a respondent whose (first) answer names another country
+    than the study's is left out with all their answers; one who did not say is kept."""
+    from crowdcensus.sources.responses import parse_responses
+
+    rows = [("a", "w1", "FR"), ("a", "w2", "FR"), ("b", "w1", "MG"), ("b", "w2", "MG"),
+            ("c", "w1", ""), ("d", "w2", "fr "), ("e", "w2", "CI"), ("f", "w1", "MG")]
+    frame = pd.DataFrame(rows, columns=["id", "wave", "where"]).assign(
+        site="P", often="Weekly")
+    cols = {"worker": "id", "wave": "wave", "platform": "site", "frequency": "often",
+            "country": "where"}
+    r = parse_responses(frame, cols, country="FR")
+    assert sorted(r.respondents.index) == ["a", "c", "d"]
+    assert set(r.events["worker"]) == {"a", "c", "d"}
+    assert r.elsewhere == {"MG": 2, "CI": 1} and r.country_unanswered == 1
+    said = r.country_warning("FR")
+    assert said.startswith("3 of 6 respondents live in another country than FR (MG 2, CI 1)")
+    assert said.endswith("; 1 who did not say are kept")
+    # without the study's country (the API called directly) nobody is left out
+    assert len(parse_responses(frame, cols).respondents) == 6
+    with pytest.raises(InputError, match=r"no respondent's 'where' is the study's country "
+                                         r"'France' \(answers: MG 2, FR 1"):
+        parse_responses(frame, cols, country="France")
+    with pytest.raises(InputError, match="missing column 'pays'"):
+        parse_responses(frame, {**cols, "country": "pays"}, country="FR")
+
+
+def test_a_study_with_a_country_column_counts_the_residents_only(tmp_path):
+    """The simulated example with a tenth of its respondents (drawn at random) answering
+    that they live in Madagascar: they are left out of the experiment, the report says
+    how many, and the experiment's own occasional figure (its respondents' total) falls."""
+    import tomllib
+
+    import numpy as np
+    import tomli_w
+
+    path = _simulated_copy(tmp_path, blank_registered=False)
+    table = pd.read_csv(tmp_path / "responses.csv", dtype=str, keep_default_na=False)
+    workers = table["worker_hash"].unique()
+    away = np.random.default_rng(3).choice(workers, len(workers) // 10, replace=False)
+    table["country"] = np.where(table["worker_hash"].isin(away), "MG", "XX")
+    table.to_csv(tmp_path / "responses.csv", index=False)
+    before = run_study(path, seed=1, inference="laplace", checks=False)
+    data = tomllib.loads(path.read_text())
+    data["experiment"]["columns"] = {"country": "country"}
+    path.write_text(tomli_w.dumps(data))
+    after = run_study(path, seed=1, inference="laplace", checks=False)
+    assert after.responses.n_respondents == len(workers) - len(away)
+    assert after.responses.elsewhere == {"MG": len(away)}
+    assert any(w.startswith(f"{len(away):,} of {len(workers):,} respondents live in another "
+                            "country than XX (MG") for w in after.warnings), after.warnings
+    exp_before = before.methods["experiment"]["occasional"].estimate
+    exp_after = after.methods["experiment"]["occasional"].estimate
+    assert exp_after < 0.95 * exp_before, (exp_before, exp_after)

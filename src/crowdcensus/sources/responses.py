@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +89,24 @@ class Responses:
     respondents: pd.DataFrame
     histories: CaptureHistories
     wave_times: pd.Series | None = None
+    #: Respondents left out because they live in another country, by their answer.
+    elsewhere: dict[str, int] = field(default_factory=dict)
+    #: Respondents kept who did not say where they live (with a country column).
+    country_unanswered: int = 0
+
+    def country_warning(self, country: str) -> str | None:
+        """What the country question left out, when it left out anyone."""
+        if not self.elsewhere:
+            return None
+        n = sum(self.elsewhere.values())
+        listed = ", ".join(f"{c} {k:,}" for c, k in sorted(
+            self.elsewhere.items(), key=lambda x: (-x[1], x[0]))[:6])
+        more = ", ..." if len(self.elsewhere) > 6 else ""
+        quiet = (f"; {self.country_unanswered:,} who did not say are kept"
+                 if self.country_unanswered else "")
+        return (f"{n:,} of {n + self.n_respondents:,} respondents live in another country "
+                f"than {country} ({listed}{more}): left out of the experiment, whose figures "
+                f"count the workers who live in {country}{quiet}")
 
     @property
     def n_respondents(self) -> int:
@@ -227,6 +245,7 @@ def parse_responses(
     columns: dict[str, str | None],
     answers: dict[str, str] | None = None,
     name: str = "responses",
+    country: str | None = None,
 ) -> Responses:
     """Validate a responses table and put it in canonical form.
 
@@ -240,11 +259,14 @@ def parse_responses(
     answers : dict, optional
         Maps answer wordings to frequency categories (compared case-insensitively);
         :data:`DEFAULT_ANSWERS` is used for wordings not listed.
+    country : str, optional
+        The study's country: with a ``country`` column, the respondents who live
+        elsewhere are left out (:attr:`Responses.elsewhere`).
     """
     if len(frame) == 0:
         raise InputError(f"{name}: no data: the table has no rows")
     needed = ["worker", "wave", "platform", "frequency"]
-    for role in [*needed, "registered_on"]:
+    for role in [*needed, "registered_on", "country"]:
         col = columns.get(role)
         if not col:
             continue
@@ -309,6 +331,13 @@ def parse_responses(
     # a space typed or pasted around an id or a label does not make another worker or wave
     for role in ("worker", "wave", "platform"):
         df[role] = df[role].astype(str).str.strip()
+    elsewhere: dict[str, int] = {}
+    unanswered = 0
+    country_col = columns.get("country")
+    if country_col and country is not None:
+        df, elsewhere, unanswered = _residents(df, frame[country_col], country, name,
+                                               country_col)
+        frame = frame.loc[df.index]
     order = occasion_order(df["wave"].unique())
     if len(order) < 2:
         raise InputError(f"{name}: capture-recapture needs at least 2 waves; found {len(order)}")
@@ -320,7 +349,30 @@ def parse_responses(
     events = df.drop_duplicates(["worker", "wave"])[["worker", "wave", "platform"]]
     histories = CaptureHistories.from_events(events, "worker", "wave", occasions=order)
     return Responses(events.reset_index(drop=True), respondents, histories,
-                     _wave_times(frame, df["wave"], columns.get("submitted"), name))
+                     _wave_times(frame, df["wave"], columns.get("submitted"), name),
+                     elsewhere, unanswered)
+
+
+def _residents(df: pd.DataFrame, answers: pd.Series, country: str, name: str, column: str
+               ) -> tuple[pd.DataFrame, dict[str, int], int]:
+    """The answers of the respondents who live in ``country`` or did not say, the others
+    counted by country, and the number who did not say. A respondent's country is their
+    first answer's (in file order)."""
+    said = answers.reindex(df.index)
+    blank = _empty(said)
+    by_worker = pd.DataFrame({"worker": df["worker"], "country": said.astype(str).str.strip(),
+                              "blank": blank}).drop_duplicates("worker", keep="first")
+    home = by_worker["country"].map(_norm) == _norm(country)
+    if not (home & ~by_worker["blank"]).any() and (~by_worker["blank"]).any():
+        seen = by_worker.loc[~by_worker["blank"], "country"].value_counts()
+        listed = ", ".join(f"{c} {n:,}" for c, n in seen.head(5).items())
+        raise InputError(f"{name}: no respondent's '{column}' is the study's country "
+                         f"{country!r} (answers: {listed}): write [study] country as the "
+                         "answers write it")
+    away = by_worker.loc[~home & ~by_worker["blank"]]
+    elsewhere = {str(c): int(n) for c, n in away["country"].value_counts().items()}
+    keep = ~df["worker"].isin(set(away["worker"]))
+    return df[keep], elsewhere, int(by_worker["blank"].sum())
 
 
 def _wave_times(frame: pd.DataFrame, wave: pd.Series, column: str | None,
@@ -341,6 +393,7 @@ def read_responses(
     path: str | Path,
     columns: dict[str, str | None],
     answers: dict[str, str] | None = None,
+    country: str | None = None,
 ) -> Responses:
     """Read a responses CSV/Parquet file (see :func:`parse_responses`)."""
-    return parse_responses(read_table(path), columns, answers, name=str(path))
+    return parse_responses(read_table(path), columns, answers, name=str(path), country=country)
