@@ -164,25 +164,34 @@ def test_history_probabilities_add_up_to_one(churn):
     assert np.exp(lp).sum(axis=0) == pytest.approx(np.ones((2, 3)), abs=1e-9)
 
 
+#: Capture parameters without heterogeneity, for the hand computations below.
+BY_HAND = {"sight": 0.8, "takeup": 0.3, "wave": np.array([0.1, -0.2, 0.0]), "het": 0.0,
+           "after": -0.5}
+
+
+def _history_by_hand(pattern, see) -> float:
+    """The product over waves of the chance of answering (seeing, ``see[t]``, then taking
+    the task) or not, with the behavioural effect after the first answer."""
+    prob, before = 1.0, False
+    for t, answered in enumerate(pattern):
+        take = 1 / (1 + np.exp(-(0.3 + BY_HAND["wave"][t] + (-0.5 if before else 0.0))))
+        p = see[t] * take
+        prob *= p if answered else 1 - p
+        before = before or bool(answered)
+    return prob
+
+
 def test_history_probability_by_hand():
     """No heterogeneity: the product over waves of the per-wave chances, with the
     behavioural effect after the first answer."""
     from crowdcensus.methods.capture_likelihood import history_log_prob
 
     a, pats = _arrays(3)
-    params = {"sight": 0.8, "takeup": 0.3, "wave": np.array([0.1, -0.2, 0.0]), "het": 0.0,
-              "after": -0.5}
-    lp = np.asarray(history_log_prob(a, params))
+    lp = np.asarray(history_log_prob(a, BY_HAND))
     lam, s, days = 0.5, 0.5, np.array([7.0, 3.0, 7.0])
     see = 1 - np.exp(-0.8 * lam * s * days / 7)
     for row, pat in enumerate(pats):
-        prob, before = 1.0, False
-        for t in range(3):
-            take = 1 / (1 + np.exp(-(0.3 + params["wave"][t] + (-0.5 if before else 0.0))))
-            p = see[t] * take
-            prob *= p if pat[t] else 1 - p
-            before = before or bool(pat[t])
-        assert np.exp(lp[row, 0, 1]) == pytest.approx(prob, rel=1e-10)
+        assert np.exp(lp[row, 0, 1]) == pytest.approx(_history_by_hand(pat, see), rel=1e-10)
 
 
 def test_history_probability_with_shares_by_wave_by_hand():
@@ -192,24 +201,17 @@ def test_history_probability_with_shares_by_wave_by_hand():
     from crowdcensus.methods.capture_likelihood import history_log_prob
 
     a, pats = _arrays(3)
-    params = {"sight": 0.8, "takeup": 0.3, "wave": np.array([0.1, -0.2, 0.0]), "het": 0.0,
-              "after": -0.5}
     by_wave = np.array([[0.5, 1.0], [0.0, 1.0], [0.25, 0.5]])         # (T, U)
-    lp = np.asarray(history_log_prob(a, {**params, "shares": by_wave}))
+    lp = np.asarray(history_log_prob(a, {**BY_HAND, "shares": by_wave}))
     lam, days = 0.5, np.array([7.0, 3.0, 7.0])
     for u in range(2):
         see = 1 - np.exp(-0.8 * lam * by_wave[:, u] * days / 7)
         for row, pat in enumerate(pats):
-            prob, before = 1.0, False
-            for t in range(3):
-                take = 1 / (1 + np.exp(-(0.3 + params["wave"][t] + (-0.5 if before else 0.0))))
-                p = see[t] * take
-                prob *= p if pat[t] else 1 - p
-                before = before or bool(pat[t])
-            assert np.exp(lp[row, u, 1]) == pytest.approx(prob, rel=1e-10, abs=1e-300)
+            assert np.exp(lp[row, u, 1]) == pytest.approx(_history_by_hand(pat, see),
+                                                          rel=1e-10, abs=1e-300)
     assert np.exp(lp[pats[:, 1] > 0, 0]).max() < 1e-100      # nothing posted for class 0
-    alike = np.asarray(history_log_prob(a, {**params, "shares": np.tile([0.5, 1.0], (3, 1))}))
-    assert alike == pytest.approx(np.asarray(history_log_prob(a, params)), rel=1e-12)
+    alike = np.asarray(history_log_prob(a, {**BY_HAND, "shares": np.tile([0.5, 1.0], (3, 1))}))
+    assert alike == pytest.approx(np.asarray(history_log_prob(a, BY_HAND)), rel=1e-12)
 
 
 def test_churn_with_nobody_arriving_or_leaving_is_the_closed_population():
