@@ -220,6 +220,16 @@ def test_hours_with_a_decimal_comma_are_read_and_text_is_refused():
     frame.loc[2, "hours"] = "about 3"
     with pytest.raises(InputError, match="'hours' on line 4 is not a number of hours"):
         parse_responses(frame, cols)
+    frame.loc[2, "hours"] = "-2"
+    with pytest.raises(InputError, match="'hours' on line 4 is negative"):
+        parse_responses(frame, cols)
+    # as people type them in a free-text field; a blank cell is no answer
+    frame["hours"] = ["1h30", "2 h 15", "", "45 min"]
+    hours = parse_responses(frame, cols).respondents["hours"]
+    assert hours["a"] == 1.5 and hours["b"] == 2.25 and np.isnan(hours["c"])
+    frame["hours"] = ["90 min", "1:45", "3 heures", "0,5h"]
+    hours = parse_responses(frame, cols).respondents["hours"]
+    assert hours.to_dict() == {"a": 1.5, "b": 1.75, "c": 3.0}
 
 
 @pytest.mark.parametrize("weeks, warned", [(6, False), (12, True)])

@@ -204,6 +204,35 @@ def _line(mask: pd.Series) -> int:
     return int(mask.index[int(np.argmax(mask.to_numpy()))]) + 2
 
 
+_HOURS_PATTERNS = (
+    (re.compile(r"(\d+)\s*(?:h|hr|hrs|heures?|hours?)\s*(\d{1,2})\s*(?:min|mn|m)?"),
+     lambda m: int(m[1]) + int(m[2]) / 60),
+    (re.compile(r"(\d+)\s*:\s*(\d{2})"), lambda m: int(m[1]) + int(m[2]) / 60),
+    (re.compile(r"([+-]?\d+(?:[.,]\d+)?)\s*(?:h|hr|hrs|heures?|hours?)?"),
+     lambda m: float(m[1].replace(",", "."))),
+    (re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:min|mn|minutes?)"),
+     lambda m: float(m[1].replace(",", ".")) / 60),
+)
+
+
+def written_hours(value: object) -> float | None:
+    """Hours a week as a respondent types them, or None: a number (``1.5``, ``1,5``),
+    hours and minutes (``1h30``, ``1 h 30 min``, ``1:30``), with a unit (``2 h``,
+    ``3 heures``, ``90 min``).
+
+    >>> [written_hours(x) for x in ("1,5", "1h30", "2 h", "90 min", "1:30", "about 3")]
+    [1.5, 1.5, 2.0, 1.5, 1.5, None]
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = " ".join(str(value).strip().lower().split())
+    for pattern, hours in _HOURS_PATTERNS:
+        match = pattern.fullmatch(text)
+        if match:
+            return float(hours(match))
+    return None
+
+
 def _map_distinct(values: pd.Series, fn) -> pd.Series:
     """``values.map(fn)``, calling ``fn`` once per distinct value (missing cells get
     ``fn(None)``): answers repeat, and a table has a row per answer."""
@@ -313,11 +342,11 @@ def parse_responses(
     hours_col = columns.get("hours")
     if hours_col and hours_col in frame.columns:
         raw = frame[hours_col]
-        if not pd.api.types.is_numeric_dtype(raw):  # a decimal comma ("1,5"), as in French
-            text = raw.astype(str).str.strip()
-            raw = raw.where(~text.str.fullmatch(r"\d+,\d+"),
-                            text.str.replace(",", ".", regex=False))
-        hours = pd.to_numeric(raw, errors="coerce")
+        if pd.api.types.is_numeric_dtype(raw):
+            hours = pd.to_numeric(raw)
+        else:    # as people type them: "1,5", "1h30", "2 h", "90 min", "1:30"
+            raw = raw.where(~_empty(raw))
+            hours = _map_distinct(raw, written_hours).astype(float)
         bad = raw.notna() & hours.isna()
         if bad.any():
             row = _line(bad)
