@@ -128,3 +128,20 @@ def test_cli_too_few_periods_is_one_line(tmp_path):
     r = run(f)
     assert r.returncode != 0 and r.stdout == ""
     assert "at least 3 periods" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_spaces_around_ids_and_labels_make_no_other_worker_or_period():
+    """An event log typed or pasted by hand: "a " is a, " w2" is w2."""
+    from crowdcensus.capture.histories import CaptureHistories
+
+    log = pd.DataFrame({"worker_hash": ["a", "a ", " b", "b", "c"],
+                        "wave": ["w1", " w2", "w1 ", "w2", "w2"]})
+    h = CaptureHistories.from_events(log, "worker_hash", "wave")
+    assert h.occasions == ("w1", "w2")
+    rows = {tuple(r): c for r, c in zip(h.histories.tolist(), h.counts.tolist(), strict=True)}
+    assert rows == {(1, 1): 2, (0, 1): 1}
+    w = histories_from_events(log, "worker_hash", wave="wave")
+    assert w.occasions == ("w1", "w2") and w.per_occasion().tolist() == [2, 3]
+    numbers = CaptureHistories.from_events(pd.DataFrame({"id": [1, 1, 2], "t": [1, 2, 2]}),
+                                           "id", "t")
+    assert numbers.occasions == ("1", "2") and numbers.n_captured == 2

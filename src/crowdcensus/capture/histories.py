@@ -132,6 +132,17 @@ def occasion_order(labels) -> list:
     return sorted(labels, key=key)
 
 
+def _stripped(values: pd.Series) -> pd.Series:
+    """``values`` with the spaces around each text value removed."""
+    import pandas as pd
+
+    if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+        return values
+    codes, uniques = pd.factorize(values)
+    clean = np.array([u.strip() if isinstance(u, str) else u for u in uniques], dtype=object)
+    return pd.Series(clean[codes], index=values.index, name=values.name)
+
+
 def _is_number(label) -> bool:
     try:
         float(str(label))
@@ -327,6 +338,9 @@ class CaptureHistories:
         ev = events[[individual, occasion]]
         if ev[individual].isna().any() or ev[occasion].isna().any():
             raise InputError(f"the event log has empty '{individual}' or '{occasion}' values")
+        # a space typed or pasted around an id or a label makes no other individual or
+        # occasion (each distinct value stripped once; values that are not text kept)
+        ev = pd.DataFrame({c: _stripped(ev[c]) for c in (individual, occasion)})
         if len(ev) == 0:
             raise InputError("no data: the event log has no rows")
         order = (list(occasions) if occasions is not None

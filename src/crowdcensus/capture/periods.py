@@ -72,8 +72,8 @@ def histories_from_events(
             order = list(range(lo, hi + 1))
             labels = ev[wave].astype(int)
         else:
-            order = occasion_order(values.astype(str).unique())
-            labels = values.astype(str)
+            labels = values.astype(str).str.strip()
+            order = occasion_order(labels.unique())
         frame = pd.DataFrame({"worker": ev[worker].to_numpy(), "period": labels.to_numpy()})
         return CaptureHistories.from_events(frame, "worker", "period", order)
     stamps = read_times(ev[time], name=f"column '{time}'")
