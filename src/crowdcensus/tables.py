@@ -100,23 +100,16 @@ def sniff_delimiter(head: bytes) -> str:
     return best if counts[best] > counts[","] else ","
 
 
-def is_utf8(source: Path | bytes) -> bool:
-    """Whether a file (or bytes) is UTF-8 text. pyarrow reads cells that are not as binary,
-    without an error, so a file saved in another encoding is recognised before reading."""
-    import codecs
-
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        if isinstance(source, bytes):
-            decoder.decode(source, final=True)
-            return True
-        with source.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                decoder.decode(chunk)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
+def _binary_columns(frame: pd.DataFrame) -> bool:
+    """Whether pyarrow read some column as bytes: it reads the cells of a CSV that is not
+    UTF-8 that way, without an error (a binary column holds bytes in every cell)."""
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype == object:
+            first = col.first_valid_index()
+            if first is not None and isinstance(col[first], bytes):
+                return True
+    return False
 
 
 def _head(path: Path, size: int = 65536) -> bytes:
@@ -153,15 +146,20 @@ def read_table(path: str | Path) -> pd.DataFrame:
     try:
         if parquet:
             return pd.read_parquet(source)
-        if not is_utf8(data or source):
-            frame = pd.read_csv(io.BytesIO(data) if data else source, sep=sep,
-                                encoding=FALLBACK_ENCODING)
-        else:
+        again = io.BytesIO(data) if data else source
+        try:
+            frame = pd.read_csv(source, engine="pyarrow", sep=sep)
+        except (ValueError, pd.errors.ParserError, OSError):
+            # the pyarrow engine rejects some valid CSVs (ragged quoting, a header that is
+            # not UTF-8...)
             try:
-                frame = pd.read_csv(source, engine="pyarrow", sep=sep)
-            except (ValueError, pd.errors.ParserError, OSError):
-                # the pyarrow engine rejects some valid CSVs (ragged quoting...)
-                frame = pd.read_csv(io.BytesIO(data) if data else source, sep=sep)
+                frame = pd.read_csv(again, sep=sep)
+            except UnicodeDecodeError:
+                frame = pd.read_csv(io.BytesIO(data) if data else source, sep=sep,
+                                    encoding=FALLBACK_ENCODING)
+        else:
+            if _binary_columns(frame):   # cells that are not UTF-8 under a UTF-8 header
+                frame = pd.read_csv(again, sep=sep, encoding=FALLBACK_ENCODING)
         frame.attrs["delimiter"] = sep    # ";": the comma is most likely the decimal mark
         return frame
     except InputError:
@@ -201,10 +199,11 @@ def read_columns(path: str | Path) -> dict[str, np.ndarray]:
             import pyarrow.parquet as pq
 
             table = pq.read_table(source)
-        elif not is_utf8(data if str(path) == STDIN else p):
-            table = None     # read by pandas in the fallback encoding, below
         else:
             table = pacsv.read_csv(source, parse_options=pacsv.ParseOptions(delimiter=sep))
+            if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)
+                   for f in table.schema):
+                table = None     # not UTF-8: read by pandas in the fallback encoding, below
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if parquet:
             raise _cannot_read(label, exc) from exc
@@ -239,8 +238,10 @@ def _read_csv_bytes(data: bytes, label: str) -> pd.DataFrame:
 
     sep = sniff_delimiter(data[:65536])
     try:
-        return pd.read_csv(io.BytesIO(data), sep=sep,
-                           encoding="utf-8" if is_utf8(data) else FALLBACK_ENCODING)
+        try:
+            return pd.read_csv(io.BytesIO(data), sep=sep)
+        except UnicodeDecodeError:
+            return pd.read_csv(io.BytesIO(data), sep=sep, encoding=FALLBACK_ENCODING)
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"no data: {label} is empty") from exc
     except UnicodeDecodeError as exc:
