@@ -53,21 +53,6 @@ def _read(study: Study) -> tuple[Responses | None, object, str | None]:
     return responses, capture, fallback
 
 
-def stated_postings(study: Study, responses: Responses) -> set[tuple[str, str]] | None:
-    """The (wave label, platform name or code in lower case) pairs that
-    ``experiment.schedule.posted`` says were posted, or None when it is left out."""
-    sched = study.experiment.schedule
-    if sched is None or sched.posted is None:
-        return None
-    aliases = {}
-    for p in study.platforms:
-        both = {n.strip().lower() for n in (p.name, p.code) if n}
-        aliases.update(dict.fromkeys(both, both))
-    waves = [str(w) for w in responses.histories.occasions]   # the lists' count is checked
-    return {(wave, alias) for wave, listed in zip(waves, sched.posted, strict=False)
-            for name in listed for alias in aliases[name.strip().lower()]}
-
-
 def undated_span_warning(cap, responses: Responses | None) -> str | None:
     """A warning when the answers' times span more than eight weeks but the study gives no
     wave dates, so that the joint model cannot carry arrivals and departures."""
@@ -238,6 +223,8 @@ def run_study(
                     "not report a figure that would rest on its prior alone")
     warnings.extend(disagreements(run.intervals))
     if responses is not None:
+        from crowdcensus.synthesis.data import stated_postings
+
         warnings.extend(w for w in (responses.country_warning(study.study.country),
                                     responses.platform_linking_warning(),
                                     responses.wave_order_warning(),

@@ -272,6 +272,18 @@ def _wave_postings(study: Study, occasions: tuple[str, ...]
     return classes, wave_class.ravel().astype(np.int32)
 
 
+def stated_postings(study: Study, responses: Responses) -> set[tuple[str, str]] | None:
+    """The (wave label, platform name or code in lower case) pairs that
+    ``experiment.schedule.posted`` says were posted, or None when it is left out."""
+    occasions = tuple(str(w) for w in responses.histories.occasions)
+    rows, wave_class = _wave_postings(study, occasions)
+    if rows is None:
+        return None
+    keys = _platform_keys(study)
+    return {(wave, key) for wave, c in zip(occasions, wave_class, strict=True)
+            for key, j in keys.items() if rows[c, j]}
+
+
 def _off_posting_error(study: Study, events: pd.DataFrame, off: np.ndarray,
                        occasions: tuple[str, ...]) -> InputError:
     where = (events.loc[off, "platform"].astype(str).str.strip() + " in wave "
