@@ -399,6 +399,31 @@ def test_respondents_who_live_in_another_country_are_left_out():
         parse_responses(frame, {**cols, "country": "pays"}, country="FR")
 
 
+def test_a_country_column_left_unmapped_is_pointed_at_when_it_names_several_countries():
+    """The collection service exports a `country` column, but `columns.country` is unset
+    by default: when the answers there name more than one country, every respondent still
+    counts and a warning says so, naming the column; one country, or none given, says
+    nothing."""
+    from crowdcensus.sources.responses import parse_responses
+
+    rows = [("a", "w1", "FR"), ("a", "w2", "MG"), ("b", "w1", "MG"), ("b", "w2", "MG"),
+            ("c", "w1", ""), ("d", "w2", "FR"), ("e", "w2", " FR")]
+    frame = pd.DataFrame(rows, columns=["id", "wave", "Country"]).assign(
+        site="P", often="Weekly")
+    cols = {"worker": "id", "wave": "wave", "platform": "site", "frequency": "often"}
+    r = parse_responses(frame, cols, country="FR")
+    assert r.n_respondents == 5 and r.unmapped_countries == {"FR": 3, "MG": 1}
+    said = r.country_warning("FR")
+    assert said.startswith("the respondents name 2 countries of residence in their "
+                           "'Country' answers (FR 3, MG 1)")
+    assert said.endswith('set it to "Country" to leave out those who live elsewhere')
+    mapped = parse_responses(frame, {**cols, "country": "Country"}, country="FR")
+    assert mapped.n_respondents == 4 and mapped.unmapped_countries == {}
+    assert mapped.country_warning("FR").startswith("1 of 5 respondents live in another")
+    one = frame.assign(Country=frame["Country"].where(frame["id"] != "b", "FR"))
+    assert parse_responses(one, cols, country="FR").country_warning("FR") is None
+
+
 def test_a_study_with_a_country_column_counts_the_residents_only(tmp_path):
     """The simulated example with a tenth of its respondents (drawn at random) answering
     that they live in Madagascar: they are left out of the experiment, the report says

@@ -275,6 +275,45 @@ def test_waves_posted_on_different_platforms_bring_answers_from_those_only():
         run_through_service(world.scenario, "unused")
 
 
+@pytest.mark.parametrize("column", [True, False])
+def test_workers_abroad_answer_from_elsewhere_and_count_nowhere_else(tmp_path, column):
+    """`population.abroad`: people living elsewhere, drawn last, answer the waves and say
+    so; the country's truth, declared figures, audience and answers are those without
+    them; the study maps the country column (`experiment.country_column`), which leaves
+    exactly them out, or does not, and counts them."""
+    from crowdcensus.errors import InputError
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.e2e import run_through_service
+    from crowdcensus.simulate.outputs import export_frame
+
+    home = generate_world(small(workers=6000), np.random.default_rng(4))
+    world = generate_world(small(workers=6000, population={"abroad": 0.5},
+                                 experiment={"country_column": column}),
+                           np.random.default_rng(4))
+    assert home.tiers() == world.tiers()
+    assert np.array_equal(home.declared, world.declared)
+    assert np.array_equal(home.audience, world.audience)
+    r = world.responses
+    pd.testing.assert_frame_equal(r.loc[~r["abroad"]].drop(columns="abroad"), home.responses)
+    away = r.loc[r["abroad"], "worker"].nunique()
+    # half as many people, caught as the country's are
+    assert 0.4 < away / home.responses["worker"].nunique() < 0.6
+    assert world.truth()["experiment"]["respondents_abroad"] == away
+    exported = export_frame(world)
+    said = exported.groupby("worker_hash")["country"].first()
+    assert (said != "XX").sum() == away and set(said) == {"XX", "MG", "MA"}
+    assert set(export_frame(home)["country"]) == {"ZZ"}   # as before, without workers abroad
+    study = load_study(write_simulation(world, tmp_path, seed=4))
+    assert (study.experiment.columns.country == "country") is column
+    responses, _, _ = _read(study)
+    assert responses.n_respondents == (said.size - away if column else said.size)
+    assert sum(responses.elsewhere.values()) == (away if column else 0)
+    # unmapped, the column the study leaves aside is pointed at
+    assert set(responses.unmapped_countries) == (set() if column else {"XX", "MG", "MA"})
+    with pytest.raises(InputError, match="population.abroad"):
+        run_through_service(world.scenario, "unused")
+
+
 def write_study_toml(scenario) -> str:
     """The study file a simulation of ``scenario`` writes."""
     import tempfile

@@ -440,3 +440,37 @@ def test_waves_posted_on_different_platforms_keep_the_tiers(tmp_path):
         assert abs(mid - 1) < 0.1, (tier, mid)
     assert quantiles["unstated"]["occasional"][2] < 0.9            # misses, well below
     assert quantiles["unstated"]["occasional"][1] < quantiles["stated"]["occasional"][1] - 0.15
+
+
+def test_respondents_abroad_are_left_out_where_the_study_asks_their_country(tmp_path):
+    """`heterogeneous` with three people abroad per ten workers in the country, who take
+    the task but are in neither the declared figures nor the country's audience. With the
+    country column mapped they are left out and every tier's interval holds the truth;
+    without it the experiment counts them as the country's workers, and the very active
+    and regular tiers are far above the truth (on this country +30% and +26%), their
+    intervals above it."""
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.inference import fit_joint
+    from crowdcensus.synthesis.summary import tier_draws
+
+    quantiles = {}
+    for column in (True, False):
+        world = generate_world(small(workers=6000, population={"abroad": 0.3},
+                                     experiment={"country_column": column}),
+                               np.random.default_rng(21))
+        study = load_study(write_simulation(world, tmp_path / str(column)))
+        truth = world.tiers()
+        draws = tier_draws(fit_joint(synthesis_data(study, _read(study)[0]), method="laplace",
+                                     seed=0, predictive=False).samples)
+        quantiles[column] = {t: np.quantile(draws[t], [0.025, 0.5, 0.975]) / truth[t]
+                             for t in truth}
+    for tier, (low, mid, high) in quantiles[True].items():
+        assert low <= 1 <= high, (tier, low, mid, high)
+        assert abs(mid - 1) < 0.1, (tier, mid)
+    for tier in ("very_active", "regular"):
+        low, mid, _ = quantiles[False][tier]
+        assert low > 1 and mid > 1.15, (tier, quantiles[False][tier])

@@ -240,8 +240,9 @@ def run_through_service(
     InputError
         When the scenario posts on no platform the service supports, would
         send more than :data:`MAX_RESPONSES` answers, has respondents leave the
-        question on their platforms blank (the service asks it of everyone), or posts
-        waves on different platforms (the service's run posts every wave on one).
+        question on their platforms blank (the service asks it of everyone), posts
+        waves on different platforms (the service's run posts every wave on one), or has
+        workers abroad.
     """
     if scenario.experiment.unstated > 0:
         raise InputError("experiment.unstated: the collection service asks every respondent "
@@ -251,6 +252,9 @@ def run_through_service(
         raise InputError("experiment.posted_waves: a run through the collection service "
                          "posts every wave on one platform; simulate without "
                          "--through-service to post the waves on different platforms")
+    if scenario.population.abroad > 0:
+        raise InputError("population.abroad: a run through the collection service does not "
+                         "simulate workers abroad; simulate without --through-service")
     from crowdcensus.extras import require_extra
 
     require_extra("collect", "crowdcensus simulate --through-service")

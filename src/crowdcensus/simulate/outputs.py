@@ -71,10 +71,27 @@ def export_frame(world: World) -> pd.DataFrame:
         "platforms_last_month": last_month,
         "hours_per_week": hours,
         "earnings_band": _earnings(hours),
-        "country": country if len(country) == 2 and country != "XX" else "ZZ",
+        "country": _countries(r, country),
         "attention_answer": "rarely",
         "attention_passed": True,
     }, columns=RESPONSE_COLUMNS)
+
+
+#: Where the simulated workers abroad say they live, in turn (the first two not the
+#: country's own).
+ABROAD = ("MG", "MA", "SN")
+
+
+def _countries(r: pd.DataFrame, country: str) -> np.ndarray | str:
+    """Each answer's country of residence: the study's country, one of :data:`ABROAD`
+    for the workers abroad (by their index). Without workers abroad, a country with no
+    two-letter code (the placeholder ``XX``) answers ``ZZ``, "another country", as the
+    collection service takes it."""
+    if "abroad" not in r:
+        return country if len(country) == 2 and country != "XX" else "ZZ"
+    home = country
+    codes = np.array([c for c in ABROAD if c != home][:2], dtype=object)
+    return np.where(r["abroad"].to_numpy(dtype=bool), codes[r["index"].to_numpy() % 2], home)
 
 
 def _plain(v: object) -> object:
@@ -146,7 +163,9 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
             "tiers": ["very_active", "regular", "occasional"], "capture": a.capture,
             "churn": a.churn,
             "columns": {"worker": "worker_hash", "wave": "wave", "platform": "platform",
-                        "frequency": "frequency", "registered_on": "platforms_registered"},
+                        "frequency": "frequency", "registered_on": "platforms_registered",
+                        **({"country": "country"}
+                           if sc.population.abroad > 0 and exp.country_column else {})},
             "schedule": {
                 "reference_days": sc.scenario.reference_days, "wave_days": exp.wave_days,
                 "wave_starts": [exp.first_day + w * exp.spacing_days for w in range(exp.waves)],

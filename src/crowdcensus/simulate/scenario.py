@@ -84,6 +84,10 @@ class Population(_Strict):
     multihoming: Fraction = 0.2
     #: ...multiplied by (visits per week / 1) ** multihoming_activity, capped at 1.
     multihoming_activity: NonNegative = 0.0
+    #: People living in other countries who work on the same platforms, per worker in
+    #: the country: they can take the task (it is not restricted by country) but are in
+    #: neither the platforms' declared figures for the country nor its traffic panel.
+    abroad: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
 
 
 class Churn(_Strict):
@@ -144,6 +148,10 @@ class Experiment(_Strict):
     #: they are registered on blank (the study file's responses only: the collection
     #: service asks it of everyone).
     unstated: Fraction = 0.0
+    #: Whether the study file maps the answers' country of residence
+    #: (``experiment.columns.country``), which leaves out the respondents who live
+    #: abroad (with ``population.abroad`` only).
+    country_column: bool = True
 
 
 class Assumptions(_Strict):

@@ -39,6 +39,9 @@ and a seeded :class:`numpy.random.Generator`:
   per week (1.5 per weekly visit, times a log-normal error of sd ``hours_noise``,
   rounded to ``hours_step``); a share ``experiment.unstated`` of them, drawn at
   random, leaves the question on their platforms blank in the study's responses.
+* **Workers abroad** (``population.abroad`` per worker), drawn as the country's
+  workers are, answer the waves too and say they live elsewhere; they count in
+  no true tier, no declared figure and no audience.
 """
 
 from __future__ import annotations
@@ -119,6 +122,8 @@ class World:
         k_inactive = self.inactive_registered.sum(axis=1)
         regular = self.rate >= MONTHLY
         captured = self.responses["worker"].nunique() if len(self.responses) else 0
+        away = (self.responses.loc[self.responses["abroad"], "worker"].nunique()
+                if "abroad" in self.responses else 0)
         return {
             "tiers": tiers,
             "bands": {"very_active": tiers["very_active"],
@@ -147,10 +152,32 @@ class World:
             "churn": {"arrived": int((self.start > 0).sum()),
                       "departed": int((self.end < self.scenario.scenario.reference_days).sum())},
             "experiment": {"respondents": int(captured), "responses": int(len(self.responses)),
+                           **({"respondents_abroad": int(away)} if away else {}),
                            "posted_on": self.scenario.posted(),
                            "tiers_registered_where_posted": self.reachable_tiers(),
                            "reach_p_week": self.reach_p_week},
         }
+
+
+def _rates(rng: np.random.Generator, sc: Scenario, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` people's activity classes and visit rates."""
+    classes = sc.activity.classes
+    shares = np.array([c.share for c in classes])
+    cls = rng.choice(len(classes), size=n, p=shares / shares.sum())
+    mu = np.array([c.visits_per_week for c in classes])[cls]
+    shape = np.array([c.variation for c in classes])[cls]
+    g = np.ones(n)
+    varied = shape > 0
+    g[varied] = rng.gamma(shape[varied], 1.0 / shape[varied])
+    return cls, mu * g
+
+
+def _hours(rng: np.random.Generator, sc: Scenario, rate: np.ndarray) -> np.ndarray:
+    """The hours per week each person would report, rounded to the scenario's step."""
+    hours = np.minimum(rate * 1.5 * np.exp(sc.activity.hours_noise
+                                           * rng.standard_normal(len(rate))), 60.0)
+    step = sc.activity.hours_step
+    return np.round(np.round(hours / step) * step, 6)   # 6 decimals: no 0.30000000000000004
 
 
 def _presence(rng: np.random.Generator, n: int, sc: Scenario) -> tuple[np.ndarray, np.ndarray]:
@@ -204,15 +231,7 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
     """Draw a synthetic country from ``scenario`` (see the module docstring)."""
     sc = scenario
     n = sc.population.workers
-    classes = sc.activity.classes
-    shares = np.array([c.share for c in classes])
-    cls = rng.choice(len(classes), size=n, p=shares / shares.sum())
-    mu = np.array([c.visits_per_week for c in classes])[cls]
-    shape = np.array([c.variation for c in classes])[cls]
-    g = np.ones(n)
-    varied = shape > 0
-    g[varied] = rng.gamma(shape[varied], 1.0 / shape[varied])
-    rate = mu * g
+    cls, rate = _rates(rng, sc, n)
     start, end = _presence(rng, n, sc)
 
     names = [p.name for p in sc.platforms]
@@ -250,18 +269,44 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
     reported = _misreport(rng, category, sc.activity.misreport)
     posted = np.array([np.isin(names, wave) for wave in sc.posted_in_waves()])   # (T, P)
     responses = _waves(rng, sc, rate, start, end, share, posted, names, reg, reported)
-    hours = np.minimum(rate * 1.5 * np.exp(sc.activity.hours_noise * rng.standard_normal(n)),
-                       60.0)
-    step = sc.activity.hours_step
-    hours = np.round(np.round(hours / step) * step, 6)   # 6 decimals: no 0.30000000000000004
+    hours = _hours(rng, sc, rate)
     # drawn last, and only when asked for, so that the rest is the scenario's without it
     unstated = (rng.random(n) < sc.experiment.unstated if sc.experiment.unstated > 0
                 else None)
+    if sc.population.abroad > 0:   # drawn last too, for the same reason
+        responses, hours, unstated = _abroad(rng, sc, responses, hours, unstated, weights)
     world = World(sc, names, cls, rate, start, end, reg, share, category, reported, inactive,
                   registrations, declared, worker_visitors, client_visitors, audience,
                   responses, hours=hours, unstated=unstated)
     world.reach_p_week = _reach_assumption(world)
     return world
+
+
+def _abroad(rng: np.random.Generator, sc: Scenario, responses: pd.DataFrame,
+            hours: np.ndarray, unstated: np.ndarray | None, weights: np.ndarray,
+            ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
+    """The answers of ``population.abroad`` people per worker who live elsewhere, drawn
+    as the country's workers are (classes, rates, presence, platforms, hours), after
+    the country's: their rows get ``abroad`` true and indices after the workers'."""
+    n = len(hours)
+    m = int(round(n * sc.population.abroad))
+    _, rate = _rates(rng, sc, m)
+    start, end = _presence(rng, m, sc)
+    reg = _platforms(rng, rate, weights, sc.population.multihoming,
+                     sc.population.multihoming_activity)
+    share = reg * weights[None, :]
+    share = share / share.sum(axis=1, keepdims=True)
+    reported = _misreport(rng, _category(rate), sc.activity.misreport)
+    names = [p.name for p in sc.platforms]
+    posted = np.array([np.isin(names, wave) for wave in sc.posted_in_waves()])
+    away = _waves(rng, sc, rate, start, end, share, posted, names, reg, reported)
+    away["index"] += n
+    h = _hours(rng, sc, rate)
+    if unstated is not None:
+        unstated = np.concatenate([unstated, rng.random(m) < sc.experiment.unstated])
+    frame = pd.concat([responses.assign(abroad=False), away.assign(abroad=True)],
+                      ignore_index=True)
+    return frame, np.concatenate([hours, h]), unstated
 
 
 def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.ndarray,

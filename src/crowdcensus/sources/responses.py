@@ -93,9 +93,26 @@ class Responses:
     elsewhere: dict[str, int] = field(default_factory=dict)
     #: Respondents kept who did not say where they live (with a country column).
     country_unanswered: int = 0
+    #: Without a country column mapped, the respondents by their answer in a column
+    #: named ``country`` (the collection service's) when it holds several answers...
+    unmapped_countries: dict[str, int] = field(default_factory=dict)
+    #: ...and that column's name as the file writes it.
+    unmapped_column: str = "country"
 
     def country_warning(self, country: str) -> str | None:
-        """What the country question left out, when it left out anyone."""
+        """What the country question left out, when it left out anyone; or, when the
+        answers name several countries in a column the study does not map, that they
+        all count."""
+        if self.unmapped_countries:
+            seen = self.unmapped_countries
+            listed = ", ".join(f"{c} {k:,}" for c, k in sorted(
+                seen.items(), key=lambda x: (-x[1], x[0]))[:6])
+            col = self.unmapped_column
+            return (f"the respondents name {len(seen)} countries of residence in their "
+                    f"'{col}' answers ({listed}{', ...' if len(seen) > 6 else ''}) but "
+                    "experiment.columns.country is not set, so every respondent counts as "
+                    f"a worker of {country}; set it to \"{col}\" to leave out those who "
+                    "live elsewhere")
         if not self.elsewhere:
             return None
         n = sum(self.elsewhere.values())
@@ -367,6 +384,7 @@ def parse_responses(
         df, elsewhere, unanswered = _residents(df, frame[country_col], country, name,
                                                country_col)
         frame = frame.loc[df.index]
+    unmapped = ({}, "country") if country_col else _countries_unmapped(frame, df["worker"])
     order = occasion_order(df["wave"].unique())
     if len(order) < 2:
         raise InputError(f"{name}: capture-recapture needs at least 2 waves; found {len(order)}")
@@ -379,7 +397,23 @@ def parse_responses(
     histories = CaptureHistories.from_events(events, "worker", "wave", occasions=order)
     return Responses(events.reset_index(drop=True), respondents, histories,
                      _wave_times(frame, df["wave"], columns.get("submitted"), name),
-                     elsewhere, unanswered)
+                     elsewhere, unanswered, *unmapped)
+
+
+def _countries_unmapped(frame: pd.DataFrame, worker: pd.Series
+                        ) -> tuple[dict[str, int], str]:
+    """Respondents by their first answer in a column named ``country`` in any case (as the
+    collection service exports it), when the study maps no country column and the answers
+    name more than one country (else empty), and the column's name."""
+    named = [c for c in frame.columns if str(c).strip().lower() == "country"]
+    if len(named) != 1:
+        return {}, "country"
+    said = frame[named[0]]
+    said = said[~_empty(said)].astype(str).str.strip()
+    first = said.groupby(worker.loc[said.index].to_numpy(), sort=False).first()
+    counts = first.value_counts()
+    return ({str(c): int(n) for c, n in counts.items()} if len(counts) > 1 else {},
+            str(named[0]))
 
 
 def _residents(df: pd.DataFrame, answers: pd.Series, country: str, name: str, column: str
