@@ -472,7 +472,7 @@ def test_registration_sets_add_up_and_platforms_follow(mix):
 def test_predictive_sites_apart_from_the_draws(tmp_path):
     """The predictive checks' expected counts come from their own compiled function, on a
     subset of the draws: the same values as the model's full set of derived quantities,
-    and every other quantity on every draw."""
+    and every other quantity on every draw; they add up to the respondents expected."""
     from numpyro.infer.util import constrain_fn
 
     import crowdcensus.synthesis.model as model
@@ -507,6 +507,11 @@ def test_predictive_sites_apart_from_the_draws(tmp_path):
     assert set(main) | set(predictive) == set(every) and not set(main) & set(predictive)
     for k, v in (main | predictive).items():
         assert np.asarray(v) == pytest.approx(np.asarray(every[k]), rel=1e-10), k
+    # the respondents by number of answers and by answer add up to the respondents (the
+    # sets on no posted platform, never seen, counted in every history until 2026-12-04)
+    seen = np.asarray(predictive["expected_respondents"])
+    for key in ("expected_by_answers", "expected_by_report"):
+        assert np.asarray(predictive[key]).sum(axis=1) == pytest.approx(seen, rel=1e-6), key
 
     # the Hessian row by row equals JAX's all at once
     x = zs[0]

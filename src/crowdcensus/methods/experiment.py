@@ -539,7 +539,11 @@ class TaskExperiment:
             log_p0 = logsumexp(log_pr + hist_s[0], axis=0)                      # (G,)
             numpyro.deterministic("reachable_share", jnp.sum(
                 pop.pi * jnp.sum(jnp.exp(pop.log_pr) * reached[:, None], axis=0)))
-            caught_share = jnp.sum(jnp.exp(log_pi[None, None, :] + log_pr[None] + hist_s),
+            # a set on no posted platform is never seen: its chance of the empty history
+            # is 1 (hist_s's 0 above) and of every other history 0
+            hist_c = jnp.where((reached[None, :, None] > 0)
+                               | (jnp.arange(n_pat)[:, None, None] == 0), hist_s, -jnp.inf)
+            caught_share = jnp.sum(jnp.exp(log_pi[None, None, :] + log_pr[None] + hist_c),
                                    axis=1)                                     # (P, G)
         if pop.split is not None:
             # the platform of each answer, among the posted platforms of the respondent's set,
