@@ -83,7 +83,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     """
     from crowdcensus.synthesis.data import set_aside, synthesis_data
     from crowdcensus.synthesis.inference import fit_joint
-    from crowdcensus.synthesis.summary import summarise
+    from crowdcensus.synthesis.summary import check_warning, summarise
 
     cfg = study.synthesis
     data = set_aside(synthesis_data(study, responses), aside)
@@ -145,6 +145,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
         warnings.append("platforms named in the responses but not in the study file were "
                         f"left out of the registration model: {', '.join(cap.unmatched_platforms)}"
                         f" ({anywhere}give the study's platforms a `code` to match them)")
+    if checks and post.converged and (said := check_warning(summary.checks)):
+        warnings.append(said)
     if not post.converged:
         warnings.insert(0, "the joint model did not converge (" + "; ".join(post.problems)
                         + "): no combined figure is given; re-run with more draws "

@@ -733,3 +733,30 @@ def test_band_chances_of_rounded_log_normal_hours():
         naive = np.diff(norm.cdf((np.log(np.clip(HOUR_EDGES, 1e-300, None)) - np.log(0.7))
                                  / 0.6))
         assert np.abs(seen - naive).max() > 0.03, step
+
+
+def test_a_warning_names_the_figures_the_model_does_not_reproduce():
+    """Predictive checks below p = 0.01 are named in one warning, the smallest p first,
+    three at most; none below, no warning."""
+    from crowdcensus.synthesis.summary import check_warning
+
+    checks = pd.DataFrame({
+        "method": ["declared", "audience", "experiment", "experiment", "declared"],
+        "observed_figure": ["a: declared registrations", "a: monthly unique visitors",
+                            "respondents who answered 1 wave", "respondents answering 'weekly'",
+                            "b: declared registrations"],
+        "observed": [5864.0, 1374.0, 2077.0, 900.0, 10.0],
+        "replicated": [6700.0, 1900.0, 1830.0, 1000.0, 11.0],
+        "low": [6010.0, 1661.0, 1712.0, 850.0, 8.0], "high": [7469.0, 2560.0, 1949.0, 1150.0,
+                                                            14.0],
+        "p_value": [0.006, 0.0, 0.0004, 0.009, 0.2]})
+    said = check_warning(checks)
+    assert said.startswith("the joint model does not reproduce 4 of the figures the sources "
+                           "report (a: monthly unique visitors: 1,374 observed, 1,661-2,560 "
+                           "replicated, p < 0.001; respondents who answered 1 wave: 2,077 "
+                           "observed, 1,712-1,949 replicated, p < 0.001; a: declared "
+                           "registrations: 5,864 observed, 6,010-7,469 replicated, p = 0.006; "
+                           "and 1 more):")
+    one = check_warning(checks.iloc[[0, 4]])
+    assert "does not reproduce one of the figures the sources report (a: declared" in one
+    assert check_warning(checks.assign(p_value=0.01)) is None

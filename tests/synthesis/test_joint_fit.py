@@ -443,34 +443,38 @@ def test_waves_posted_on_different_platforms_keep_the_tiers(tmp_path):
 
 
 def test_respondents_abroad_are_left_out_where_the_study_asks_their_country(tmp_path):
-    """`heterogeneous` with three people abroad per ten workers in the country, who take
+    """`heterogeneous` with six people abroad per ten workers in the country, who take
     the task but are in neither the declared figures nor the country's audience. With the
-    country column mapped they are left out and every tier's interval holds the truth;
-    without it the experiment counts them as the country's workers, and the very active
-    and regular tiers are far above the truth (on this country +24% and +22%), their
-    intervals above it."""
-    from crowdcensus.pipeline import _read
+    country column mapped they are left out, every tier's interval holds the truth and no
+    warning speaks of them; without it the experiment counts them as the country's
+    workers: the very active and regular tiers are far above the truth with intervals
+    above it, and the warnings say that the answers name other countries and that the
+    model does not reproduce some of the figures the sources report."""
     from crowdcensus.simulate.outputs import write_simulation
     from crowdcensus.simulate.world import generate_world
-    from crowdcensus.study import load_study
-    from crowdcensus.synthesis.data import synthesis_data
-    from crowdcensus.synthesis.inference import fit_joint
-    from crowdcensus.synthesis.summary import tier_draws
 
-    quantiles = {}
+    quantiles, warned = {}, {}
     for column in (True, False):
-        world = generate_world(small(workers=6000, population={"abroad": 0.3},
+        world = generate_world(small(workers=6000, population={"abroad": 0.6},
                                      experiment={"country_column": column}),
                                np.random.default_rng(21))
-        study = load_study(write_simulation(world, tmp_path / str(column)))
+        results = run_study(write_simulation(world, tmp_path / str(column)), seed=1,
+                            inference="laplace")
         truth = world.tiers()
-        draws = tier_draws(fit_joint(synthesis_data(study, _read(study)[0]), method="laplace",
-                                     seed=0, predictive=False).samples)
-        quantiles[column] = {t: np.quantile(draws[t], [0.025, 0.5, 0.975]) / truth[t]
+        quantiles[column] = {t: np.array([results.combined[t].low,
+                                          results.combined[t].estimate,
+                                          results.combined[t].high]) / truth[t]
                              for t in truth}
+        warned[column] = [w.split(" (")[0] for w in results.warnings
+                          if ("countr" in w or "reproduce" in w)
+                          and not w.startswith("the waves span")]
     for tier, (low, mid, high) in quantiles[True].items():
         assert low <= 1 <= high, (tier, low, mid, high)
         assert abs(mid - 1) < 0.1, (tier, mid)
+    assert [w.split(" of ")[1] for w in warned[True]] == [
+        "3,885 respondents live in another country than XX"]
     for tier in ("very_active", "regular"):
         low, mid, _ = quantiles[False][tier]
-        assert low > 1 and mid > 1.15, (tier, quantiles[False][tier])
+        assert low > 1 and mid > 1.3, (tier, quantiles[False][tier])
+    assert [w[:44] for w in warned[False]] == ["the joint model does not reproduce 3 of the ",
+                                               "the respondents name 3 countries of residenc"]
