@@ -228,6 +228,7 @@ def run_study(
         from crowdcensus.synthesis.data import stated_postings
 
         warnings.extend(w for w in (responses.country_warning(study.study.country),
+                                    responses.attention_warning(),
                                     responses.platform_linking_warning(),
                                     responses.wave_order_warning(),
                                     responses.posting_gap_warning(

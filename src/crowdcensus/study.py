@@ -182,6 +182,10 @@ class Columns(_Strict):
     #: The respondent's country of residence (none by default): when given, those who
     #: live elsewhere than [study] country (compared case-insensitively) are left out.
     country: str | None = None
+    #: Whether the respondent passed the attention check (used when the column exists; ""
+    #: for none): a respondent who failed it in the answer that counts (their first) is a
+    #: capture, but their frequency and hours are not used.
+    attention: str | None = "attention_passed"
 
 
 class Reach(_Strict):

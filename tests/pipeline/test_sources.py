@@ -451,3 +451,38 @@ def test_a_study_with_a_country_column_counts_the_residents_only(tmp_path):
     exp_before = before.methods["experiment"]["occasional"].estimate
     exp_after = after.methods["experiment"]["occasional"].estimate
     assert exp_after < 0.95 * exp_before, (exp_before, exp_after)
+
+
+def test_respondents_who_failed_the_attention_check_are_captures_with_no_answer():
+    """`columns.attention` (the service's `attention_passed` by default): a respondent who
+    failed the check in their first answer keeps their history, but their frequency and
+    hours are not known; a blank is not a failure; a value that says neither stops."""
+    from crowdcensus.sources.responses import parse_responses
+
+    rows = [("a", "w1", "Weekly", 3.0, "True"), ("a", "w2", "Weekly", 3.0, "false"),
+            ("b", "w1", "Monthly", 1.0, "False"), ("b", "w2", "Weekly", 2.0, "True"),
+            ("c", "w2", "Less often", 0.5, ""), ("d", "w1", "Weekly", 9.0, "non"),
+            ("e", "w2", "Monthly", 1.0, "1")]
+    frame = pd.DataFrame(rows, columns=["worker_hash", "wave", "frequency",
+                                        "hours_per_week", "attention_passed"]).assign(
+        platform="P")
+    cols = {"worker": "worker_hash", "wave": "wave", "platform": "platform",
+            "frequency": "frequency", "hours": "hours_per_week",
+            "attention": "attention_passed"}
+    r = parse_responses(frame, cols)
+    assert r.n_respondents == 5 and r.histories.n_captured == 5
+    assert r.inattentive == 2
+    unknown = r.respondents["category"].isna()
+    assert sorted(r.respondents.index[unknown]) == ["b", "d"]
+    assert r.respondents.loc[["b", "d"], "hours"].isna().all()
+    assert r.respondents.loc["a", "category"] == "weekly"   # failed later: not the answer read
+    assert r.attention_warning().startswith("2 of 5 respondents failed the attention check")
+    assert "scale each band by 5 / 3" in r.attention_warning()
+    # not read: every answer counts
+    plain = parse_responses(frame, {**cols, "attention": ""})
+    assert plain.inattentive == 0 and plain.respondents["category"].notna().all()
+    assert plain.attention_warning() is None
+    with pytest.raises(InputError, match=r"'attention_passed' on line 3 is 'maybe', not "
+                                         r"whether the attention check was passed"):
+        parse_responses(frame.assign(attention_passed=frame["attention_passed"].where(
+            frame.index != 1, "maybe")), cols)

@@ -263,11 +263,12 @@ BY_WAVE = {"platforms": None, "unstated": 0.3,
                             ["clickworker", "mturk"], ["clickworker"], ["clickworker"]]}
 
 
-@pytest.mark.parametrize("scenario", ["heterogeneous", "subset", "by_wave"])
+@pytest.mark.parametrize("scenario", ["heterogeneous", "subset", "by_wave", "inattentive"])
 def test_dense_and_grouped_layouts_give_one_posterior(scenario, tmp_path, monkeypatch):
     """The experiment's likelihood over a dense table of cells or over the respondents'
     distinct groups, the groups' sums over rates from the table of row pairs or from
-    their own gathered rows: the same potential and gradient (each is a speed choice)."""
+    their own gathered rows: the same potential and gradient (each is a speed choice);
+    also with respondents whose answer is not known (failed the attention check)."""
     import crowdcensus.methods.experiment as experiment
     import crowdcensus.synthesis.model as model
     from crowdcensus.pipeline import _read
@@ -282,7 +283,10 @@ def test_dense_and_grouped_layouts_give_one_posterior(scenario, tmp_path, monkey
     import jax.numpy as jnp
 
     scenario_ = (small("subset", workers=2000, experiment=BY_WAVE) if scenario == "by_wave"
-                 else small(scenario, workers=2000))
+                 else small("subset", workers=2000, activity={"inattentive": 0.2,
+                                                               "misreport": 0.1},
+                            experiment={"unstated": 0.3})
+                 if scenario == "inattentive" else small(scenario, workers=2000))
     world = generate_world(scenario_, np.random.default_rng(3))
     study = load_study(write_simulation(world, tmp_path))
     data = synthesis_data(study, _read(study)[0])
@@ -295,6 +299,7 @@ def test_dense_and_grouped_layouts_give_one_posterior(scenario, tmp_path, monkey
             monkeypatch.setattr(CompiledModel, "_cache", {})
         cfg, arrays = model.model_inputs(data)
         assert cfg.dense == (layout == "dense")
+        assert cfg.unknown_reports == (scenario == "inattentive")
         arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
         compiled = CompiledModel.get(cfg, arrays)
         z = jnp.asarray(np.random.default_rng(0).normal(0, 0.3, compiled.size))

@@ -478,3 +478,38 @@ def test_respondents_abroad_are_left_out_where_the_study_asks_their_country(tmp_
         assert low > 1 and mid > 1.3, (tier, quantiles[False][tier])
     assert [w[:44] for w in warned[False]] == ["the joint model does not reproduce 3 of the ",
                                                "the respondents name 3 countries of residenc"]
+
+
+def test_answers_of_respondents_who_failed_the_attention_check_are_set_aside(tmp_path):
+    """`heterogeneous` where a fifth of the respondents answer the frequency at random and
+    fail the attention check. Read (the default), their answers are unknown: the joint
+    model's tiers hold the truth and the experiment's own very active tier (its bands
+    scaled up for them) is within 10%; not read, both take random answers for true ones
+    and the very active tier is far too high (on this country +21% and +40%), with a
+    predictive check that fails."""
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+
+    out = {}
+    for column in (True, False):
+        world = generate_world(small(workers=6000, activity={"inattentive": 0.2},
+                                     experiment={"attention_column": column}),
+                               np.random.default_rng(21))
+        results = run_study(write_simulation(world, tmp_path / str(column)), seed=1,
+                            inference="laplace")
+        truth = world.tiers()
+        out[column] = ({t: np.array([results.combined[t].low, results.combined[t].estimate,
+                                     results.combined[t].high]) / truth[t] for t in truth},
+                       results.methods["experiment"]["very_active"].estimate
+                       / truth["very_active"],
+                       [w[:40] for w in results.warnings
+                        if "attention" in w or "reproduce" in w])
+    joint, alone, warned = out[True]
+    for tier, (low, mid, high) in joint.items():
+        assert low <= 1 <= high and abs(mid - 1) < 0.1, (tier, low, mid, high)
+    assert abs(alone - 1) < 0.1, alone
+    assert warned == ["472 of 2,422 respondents failed the atte"]
+    joint, alone, warned = out[False]
+    assert joint["very_active"][0] > 1 and joint["very_active"][1] > 1.15, joint
+    assert alone > 1.3
+    assert warned == ["the joint model does not reproduce 2 of "]

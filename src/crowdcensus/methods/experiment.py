@@ -194,6 +194,9 @@ class RespondentArrays:
 
     @classmethod
     def from_frame(cls, respondents: pd.DataFrame) -> RespondentArrays:
+        """The respondents whose answer is known (not those who failed the attention
+        check: the shares of the answers are read among the others)."""
+        respondents = respondents[respondents["category"].notna()]
         present = set(respondents["category"].unique())
         cats = tuple(c for c in FREQUENCY_CATEGORIES if c in present)
         index = {c: j for j, c in enumerate(cats)}
@@ -304,6 +307,10 @@ class StratifiedCapture:
     """
 
     strata: dict[str, ModelAverage]
+    #: Respondents / respondents whose answer is known: each band's estimate counts those
+    #: who answered it, and is scaled by this to stand for those whose answer is not
+    #: known (failed the attention check), taken as unrelated to activity.
+    scale: float = 1.0
 
     @property
     def estimate(self) -> float:
@@ -312,6 +319,13 @@ class StratifiedCapture:
     @property
     def stderr(self) -> float:
         return float(math.sqrt(sum(m.stderr ** 2 for m in self.strata.values())))
+
+    def band(self, name: str, level: float = 0.95
+             ) -> tuple[float, tuple[float, float], object]:
+        """A band's estimate, interval and sampler, scaled (see :attr:`scale`)."""
+        fit, s = self.strata[name], self.scale
+        lo, hi = fit.interval(level)
+        return fit.estimate * s, (lo * s, hi * s), lambda rng, size: fit.draw(rng, size) * s
 
     @property
     def n_captured(self) -> int:
@@ -353,7 +367,7 @@ def fit_capture_by_band(events: pd.DataFrame, respondents: pd.DataFrame,
     """
     from crowdcensus.tiers import BANDS, CATEGORY_BAND
 
-    band_of = respondents["category"].map(CATEGORY_BAND)
+    band_of = respondents["category"].map(CATEGORY_BAND)   # none where not known
     event_band = events["worker"].map(band_of)
     strata: dict[str, ModelAverage] = {}
     for band in BANDS:
@@ -369,7 +383,8 @@ def fit_capture_by_band(events: pd.DataFrame, respondents: pd.DataFrame,
                 f"capture-recapture by band: the {band.replace('_', ' ')} respondents "
                 f"({n_band}) give no usable estimate ({exc}); use experiment.capture "
                 "= \"pooled\"") from exc
-    return StratifiedCapture(strata)
+    known = int(band_of.notna().sum())
+    return StratifiedCapture(strata, scale=len(band_of) / known if known else 1.0)
 
 
 #: The experiment's sums over rates come from the table of every (history, platform set)
@@ -462,6 +477,9 @@ class TaskExperiment:
         # G counts these rates, each with its bin's answer and registrations
         pb = a["point_bin"]
         log_k = jnp.log(jnp.clip(answer, 1e-30, 1.0))[a["bin_cat"][pb]]     # (G, 4)
+        log_known = log_k
+        if cfg.unknown_reports:  # an answer not known: alike for every rate (log 1)
+            log_k = jnp.concatenate([log_k, jnp.zeros((log_k.shape[0], 1))], axis=1)
         params = {
             "takeup": numpyro.sample("takeup_logit", dist.Normal(0.0, 1.5)),
             "wave": numpyro.sample("wave_effect",
@@ -514,7 +532,7 @@ class TaskExperiment:
             if cfg.dense:
                 counts = a["counts"]
                 cells = pair_log_sums(left, right, np.arange(n_pat * n_sub)[:, None],
-                                      np.arange(4 * n_hours)[None, :],
+                                      np.arange(log_k.shape[1] * n_hours)[None, :],
                                       counts.reshape(n_pat * n_sub, -1) > 0, by_pairs)
                 fit = _weighted_sum(counts, cells.reshape(counts.shape))
             else:
@@ -560,4 +578,5 @@ class TaskExperiment:
             jnp.sum(caught_share, axis=1) * a["all_patterns"])
         numpyro.deterministic("expected_by_answers", pop.total * by_k[1:])
         seen_by_bin = jnp.exp(log_pi) - caught_share[0]                        # P(g, seen)
-        numpyro.deterministic("expected_by_report", pop.total * (seen_by_bin @ jnp.exp(log_k)))
+        numpyro.deterministic("expected_by_report",
+                              pop.total * (seen_by_bin @ jnp.exp(log_known)))

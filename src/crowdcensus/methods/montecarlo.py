@@ -114,13 +114,15 @@ def study_parameters(study: Study, capture: ModelAverage | StratifiedCapture | N
         params.append(Parameter(path, _label(study, path), q.value, lo, hi, q.distribution,
                                 q.status, q.source or "", q.note or ""))
     if isinstance(capture, StratifiedCapture):
+        scaled = (f"; x {capture.scale:.3f} for the respondents who failed the attention "
+                  "check" if capture.scale != 1 else "")
         for band, fit in capture.strata.items():
             path = BAND_CAPTURE_PATH + band
-            lo, hi = fit.interval(study.settings.level)
+            estimate, (lo, hi), sampler = capture.band(band, study.settings.level)
             params.append(Parameter(
-                path, _label(study, path), fit.estimate, lo, hi, "log-normal (model-averaged)",
+                path, _label(study, path), estimate, lo, hi, "log-normal (model-averaged)",
                 "derived", f"AIC-weighted closed models in the band ({fit.selected} has the "
-                "lowest AIC)", sampler=fit.draw))
+                f"lowest AIC{scaled})", sampler=sampler))
     elif capture is not None:
         lo, hi = capture.interval(study.settings.level)
         params.append(Parameter(

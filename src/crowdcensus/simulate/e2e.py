@@ -252,9 +252,12 @@ def run_through_service(
         raise InputError("experiment.posted_waves: a run through the collection service "
                          "posts every wave on one platform; simulate without "
                          "--through-service to post the waves on different platforms")
-    if scenario.population.abroad > 0:
-        raise InputError("population.abroad: a run through the collection service does not "
-                         "simulate workers abroad; simulate without --through-service")
+    if scenario.population.abroad > 0 or scenario.activity.inattentive > 0:
+        field = "population.abroad" if scenario.population.abroad > 0 else \
+            "activity.inattentive"
+        raise InputError(f"{field}: a run through the collection service does not simulate "
+                         "workers abroad or inattentive respondents; simulate without "
+                         "--through-service")
     from crowdcensus.extras import require_extra
 
     require_extra("collect", "crowdcensus simulate --through-service")

@@ -72,8 +72,10 @@ def export_frame(world: World) -> pd.DataFrame:
         "hours_per_week": hours,
         "earnings_band": _earnings(hours),
         "country": _countries(r, country),
-        "attention_answer": "rarely",
-        "attention_passed": True,
+        "attention_answer": ("rarely" if "inattentive" not in r else
+                             np.where(r["inattentive"].to_numpy(dtype=bool), "often", "rarely")),
+        "attention_passed": (True if "inattentive" not in r
+                             else ~r["inattentive"].to_numpy(dtype=bool)),
     }, columns=RESPONSE_COLUMNS)
 
 
@@ -165,7 +167,8 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
             "columns": {"worker": "worker_hash", "wave": "wave", "platform": "platform",
                         "frequency": "frequency", "registered_on": "platforms_registered",
                         **({"country": "country"}
-                           if sc.population.abroad > 0 and exp.country_column else {})},
+                           if sc.population.abroad > 0 and exp.country_column else {}),
+                        **({"attention": ""} if not exp.attention_column else {})},
             "schedule": {
                 "reference_days": sc.scenario.reference_days, "wave_days": exp.wave_days,
                 "wave_starts": [exp.first_day + w * exp.spacing_days for w in range(exp.waves)],

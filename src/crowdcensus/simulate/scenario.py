@@ -61,6 +61,9 @@ class Activity(_Strict):
     #: The step respondents round their hours to (0.1: one decimal, as the collection
     #: service keeps; 1: whole hours, as people often answer).
     hours_step: Positive = 0.1
+    #: Share of the respondents who answer without reading: their frequency is one of the
+    #: four at random and they fail the attention check (the others pass it).
+    inattentive: Fraction = 0.0
 
     @model_validator(mode="after")
     def _shares(self) -> Activity:
@@ -152,6 +155,9 @@ class Experiment(_Strict):
     #: (``experiment.columns.country``), which leaves out the respondents who live
     #: abroad (with ``population.abroad`` only).
     country_column: bool = True
+    #: Whether the study file reads the attention check's column
+    #: (``experiment.columns.attention``, which it does by default).
+    attention_column: bool = True
 
 
 class Assumptions(_Strict):

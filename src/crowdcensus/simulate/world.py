@@ -275,6 +275,8 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
                 else None)
     if sc.population.abroad > 0:   # drawn last too, for the same reason
         responses, hours, unstated = _abroad(rng, sc, responses, hours, unstated, weights)
+    if sc.activity.inattentive > 0:   # and last again
+        responses = _inattentive(rng, sc.activity.inattentive, responses, len(hours))
     world = World(sc, names, cls, rate, start, end, reg, share, category, reported, inactive,
                   registrations, declared, worker_visitors, client_visitors, audience,
                   responses, hours=hours, unstated=unstated)
@@ -307,6 +309,19 @@ def _abroad(rng: np.random.Generator, sc: Scenario, responses: pd.DataFrame,
     frame = pd.concat([responses.assign(abroad=False), away.assign(abroad=True)],
                       ignore_index=True)
     return frame, np.concatenate([hours, h]), unstated
+
+
+def _inattentive(rng: np.random.Generator, share: float, responses: pd.DataFrame,
+                 people: int) -> pd.DataFrame:
+    """A share of the people (by index) answer the frequency at random and fail the
+    attention check in every answer (column ``inattentive``)."""
+    careless = rng.random(people) < share
+    answer = rng.integers(len(CATEGORIES), size=people)
+    idx = responses["index"].to_numpy()
+    hit = careless[idx]
+    freq = responses["frequency"].to_numpy(dtype=object).copy()
+    freq[hit] = np.array(CATEGORIES, dtype=object)[answer[idx[hit]]]
+    return responses.assign(frequency=freq, inattentive=hit)
 
 
 def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.ndarray,

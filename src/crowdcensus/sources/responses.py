@@ -98,6 +98,19 @@ class Responses:
     unmapped_countries: dict[str, int] = field(default_factory=dict)
     #: ...and that column's name as the file writes it.
     unmapped_column: str = "country"
+    #: Respondents who failed the attention check (``category`` and ``hours`` not known).
+    inattentive: int = 0
+
+    def attention_warning(self) -> str | None:
+        """What the attention check set aside, when it set aside anyone."""
+        if not self.inattentive:
+            return None
+        n = self.n_respondents
+        return (f"{self.inattentive:,} of {n:,} respondents failed the attention check: their "
+                "answers on frequency and hours are not used, their answers to the waves "
+                "still count; the experiment's own figures (closed models by band) count the "
+                f"others and scale each band by {n:,} / {n - self.inattentive:,}, taking "
+                "attention as unrelated to activity")
 
     def country_warning(self, country: str) -> str | None:
         """What the country question left out, when it left out anyone; or, when the
@@ -374,6 +387,18 @@ def parse_responses(
         df["hours"] = hours.to_numpy(dtype=float)
     else:
         df["hours"] = np.nan
+    att_col = columns.get("attention")
+    if att_col and att_col in frame.columns:
+        passed = _map_distinct(frame[att_col], _passed)
+        bad = passed.isna() & ~_empty(frame[att_col])
+        if bad.any():
+            row = _line(bad)
+            raise InputError(f"{name}: '{att_col}' on line {row} is "
+                             f"{str(frame[att_col][bad].iloc[0])!r}, not whether the "
+                             "attention check was passed (true or false, yes or no, 1 or 0)")
+        failed = np.array([v is False for v in passed])    # a blank is not a failure
+        df.loc[failed, "category"] = None
+        df.loc[failed, "hours"] = np.nan
     # a space typed or pasted around an id or a label does not make another worker or wave
     for role in ("worker", "wave", "platform"):
         df[role] = df[role].astype(str).str.strip()
@@ -397,7 +422,23 @@ def parse_responses(
     histories = CaptureHistories.from_events(events, "worker", "wave", occasions=order)
     return Responses(events.reset_index(drop=True), respondents, histories,
                      _wave_times(frame, df["wave"], columns.get("submitted"), name),
-                     elsewhere, unanswered, *unmapped)
+                     elsewhere, unanswered, *unmapped,
+                     inattentive=int(respondents["category"].isna().sum()))
+
+
+_PASSED = {"true": True, "yes": True, "1": True, "oui": True, "vrai": True, "passed": True,
+           "pass": True, "false": False, "no": False, "0": False, "non": False, "faux": False,
+           "failed": False, "fail": False}
+
+
+def _passed(value: object) -> bool | None:
+    """An attention check's result as written (``True``, ``false``, ``1``, ``oui``...)."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    text = _norm(value)
+    if text.endswith(".0"):     # 1.0 / 0.0 from a numeric column with blanks
+        text = text[:-2]
+    return _PASSED.get(text)
 
 
 def _countries_unmapped(frame: pd.DataFrame, worker: pd.Series

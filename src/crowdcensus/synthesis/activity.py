@@ -26,6 +26,9 @@ EDGES = np.array([0.0, 0.01, 1 / 52, 0.03, 0.045, 0.065, 0.09, 0.125, 0.17, MONT
 REPORT_CATEGORIES = ("several_weekly", "weekly", "monthly", "less_often")
 REPORT_INDEX = {"several_weekly": 0, "weekly": 1, "monthly": 2, "less_often": 3,
                 "first_time": 3}
+#: The report index of a respondent whose answer is not known (failed the attention
+#: check): every rate gives it alike.
+REPORT_UNKNOWN = 4
 CATEGORY_FLOORS = (2.0, 1.0, MONTHLY, 0.0)
 
 

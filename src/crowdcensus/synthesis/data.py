@@ -19,7 +19,7 @@ import pandas as pd
 from crowdcensus.errors import InputError
 from crowdcensus.sources.responses import Responses
 from crowdcensus.study import Quantity, Study
-from crowdcensus.synthesis.activity import REPORT_INDEX
+from crowdcensus.synthesis.activity import REPORT_INDEX, REPORT_UNKNOWN
 from crowdcensus.synthesis.priors import Priors, study_priors
 
 #: Largest number of platforms whose registration patterns are enumerated (2^J - 1 sets).
@@ -317,7 +317,9 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
     ev_names = events["platform"].str.strip().str.lower()
     ev_plat = ev_names.map(keys).fillna(-1).to_numpy(int)
     unmatched = {str(a) for a in ev_names[ev_plat < 0].unique()}
-    report = resp["category"].map(REPORT_INDEX).to_numpy()
+    # a respondent whose answer is not known (failed the attention check) is a capture all
+    # the same: report REPORT_UNKNOWN, which every rate gives alike
+    report = resp["category"].map(REPORT_INDEX).fillna(REPORT_UNKNOWN).to_numpy(int)
     subset_idx = np.full(len(resp), -1)
     answer_platforms = np.zeros((0, 0))
     known = ev_plat >= 0

@@ -71,6 +71,8 @@ class ModelConfig:
     visit_weights: bool = False
     posted_on_subset: bool = False
     posting_varies: bool = False
+    #: Respondents whose answer is not known (a fifth report, alike for every rate).
+    unknown_reports: bool = False
 
 
 def _round_up(n: int, step: int) -> int:
@@ -117,6 +119,14 @@ def posting_varies(data: SynthesisData) -> bool:
     return visit_weights(data) and data.capture.posting_varies
 
 
+def unknown_reports(data: SynthesisData) -> bool:
+    """Whether some respondents' answer is not known (they failed the attention check)."""
+    from crowdcensus.synthesis.activity import REPORT_UNKNOWN
+
+    return data.capture is not None and bool((data.capture.group_report
+                                              == REPORT_UNKNOWN).any())
+
+
 def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool, bool]:
     """Add the experiment's arrays; return (dense, unknown subsets, churn, hours)."""
     cap = data.capture
@@ -161,10 +171,11 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
     # the answers are rounded: each band holds the true hours that round into it
     arrays["hour_edges"] = np.log(np.clip(true_hour_edges(cap.hours_step), 1e-3, 1e6))
     k = _round_up(max(int(known.sum()), 1), 256)
-    cells = n_pat * n_sub * 4 * n_hours
+    n_reports = 5 if unknown_reports(data) else 4
+    cells = n_pat * n_sub * n_reports * n_hours
     dense = (not data.aggregate) and use_dense(cells, k)
     if dense:
-        counts = np.zeros((n_pat, n_sub, 4, n_hours))
+        counts = np.zeros((n_pat, n_sub, n_reports, n_hours))
         np.add.at(counts, (group_pattern[known], np.maximum(cap.group_subset[known], 0),
                            cap.group_report[known], hours[known]), cap.group_count[known])
         arrays["counts"] = _pad_rows(counts, size)
@@ -275,6 +286,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         visit_weights=visit_weights(data),
         posted_on_subset=posted_on_subset(data),
         posting_varies=posting_varies(data),
+        unknown_reports=unknown_reports(data),
     )
     return cfg, arrays
 

@@ -180,8 +180,11 @@ def _checks(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
             add("experiment", f"respondents who answered {k} wave{'s' if k > 1 else ''}",
                 float(observed[k]), rep)
     if cap is not None and "expected_by_report" in s:
-        observed = np.bincount(cap.group_report, weights=cap.group_count, minlength=4)
-        exp = np.asarray(s["expected_by_report"])
+        observed = np.bincount(cap.group_report, weights=cap.group_count, minlength=5)
+        # the respondents whose answer is not known (failed the attention check) are taken
+        # as any others: the answers expected are those of the known share
+        known = observed[:4].sum() / max(observed.sum(), 1.0)
+        exp = np.asarray(s["expected_by_report"]) * known
         for r, cat in enumerate(REPORT_CATEGORIES):
             rep = rng.poisson(np.clip(exp[:, r], 0, None))
             add("experiment", f"respondents answering '{cat.replace('_', ' ')}'",
