@@ -164,6 +164,9 @@ class Assumptions(_Strict):
     visitors_per_person: Factor | None = None
     #: Chance that a respondent answers the frequency category next to their true one.
     misreport: Share | None = None
+    #: Share of the respondents whose answer is read (who passed the attention check, if
+    #: any) that answer the frequency at random (default: from those who failed the check).
+    random_answers: Share | None = None
 
 
 class Columns(_Strict):
@@ -356,7 +359,7 @@ class Study(_Strict):
         if mh is not None:
             out.append(("assumptions.multihoming", mh))
         for name in ("dormant_share", "declaration_inflation", "visitors_per_person",
-                     "misreport"):
+                     "misreport", "random_answers"):
             q = getattr(self.assumptions, name)
             if q is not None:
                 out.append((f"assumptions.{name}", q))

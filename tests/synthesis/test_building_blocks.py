@@ -765,3 +765,41 @@ def test_a_warning_names_the_figures_the_model_does_not_reproduce():
     one = check_warning(checks.iloc[[0, 4]])
     assert "does not reproduce one of the figures the sources report (a: declared" in one
     assert check_warning(checks.assign(p_value=0.01)) is None
+
+
+def test_random_answers_are_stated_or_read_from_the_attention_check(tmp_path):
+    """`assumptions.random_answers`: stated, its prior is the stated share's; else, when
+    some respondents failed the attention check, a Beta whose mean and sd are a third of
+    them over those who passed; with a check nobody failed, no such term; with no check
+    read, the default Beta(1, 19)."""
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import Share, load_study
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.priors import beta_from, stated_moments
+    from tests.simulate.conftest import small
+
+    world = generate_world(small(workers=2000, activity={"inattentive": 0.3}),
+                           np.random.default_rng(3))
+    study = load_study(write_simulation(world, tmp_path / "a"))
+    responses = _read(study)[0]
+    derived = synthesis_data(study, responses).priors.random_answers
+    f, n = responses.inattentive, responses.n_respondents
+    assert f > 50
+    assert derived.params == pytest.approx(beta_from(f / 3 / (n - f), f / 3 / (n - f)))
+    stated = Share(value=0.1, low=0.05, high=0.2, status="assumed")
+    study = study.model_copy(update={"assumptions": study.assumptions.model_copy(
+        update={"random_answers": stated})})
+    prior = synthesis_data(study, responses).priors.random_answers
+    assert prior.origin == "assumptions.random_answers"
+    assert prior.params == pytest.approx(beta_from(*stated_moments(stated)))
+    plain = generate_world(small(workers=2000), np.random.default_rng(3))
+    study = load_study(write_simulation(plain, tmp_path / "b"))
+    assert synthesis_data(study, _read(study)[0]).priors.random_answers is None
+    unread = generate_world(small(workers=2000, experiment={"attention_column": False}),
+                            np.random.default_rng(3))
+    study = load_study(write_simulation(unread, tmp_path / "c"))
+    assert study.experiment.columns.attention == ""
+    default = synthesis_data(study, _read(study)[0]).priors.random_answers
+    assert (default.kind, default.params, default.origin) == ("beta", (1.0, 19.0), "default")

@@ -480,13 +480,15 @@ def test_respondents_abroad_are_left_out_where_the_study_asks_their_country(tmp_
                                                "the respondents name 3 countries of residenc"]
 
 
-def test_answers_of_respondents_who_failed_the_attention_check_are_set_aside(tmp_path):
-    """`heterogeneous` where a fifth of the respondents answer the frequency at random and
-    fail the attention check. Read (the default), their answers are unknown: the joint
-    model's tiers hold the truth and the experiment's own very active tier (its bands
-    scaled up for them) is within 10%; not read, both take random answers for true ones
-    and the very active tier is far too high (on this country +21% and +40%), with a
-    predictive check that fails."""
+def test_answers_at_random_are_set_aside_by_the_attention_check_or_the_default(tmp_path):
+    """`heterogeneous` where a fifth of the people answer the frequency and the attention
+    check at random (passing it one time in four). Read (the default), the answers of
+    those who failed it are unknown, and those who failed it tell how many answer at
+    random among the others (a third as many: the prior of `random_answers`); not read,
+    the default prior of answers at random applies. Either way the joint model's tiers
+    hold the truth, while the experiment's own very active tier (random answers not
+    modelled) is off: by less than half as much with the check read (its bands scaled up
+    for those who failed it) as without (on this country +40%)."""
     from crowdcensus.simulate.outputs import write_simulation
     from crowdcensus.simulate.world import generate_world
 
@@ -498,18 +500,20 @@ def test_answers_of_respondents_who_failed_the_attention_check_are_set_aside(tmp
         results = run_study(write_simulation(world, tmp_path / str(column)), seed=1,
                             inference="laplace")
         truth = world.tiers()
-        out[column] = ({t: np.array([results.combined[t].low, results.combined[t].estimate,
-                                     results.combined[t].high]) / truth[t] for t in truth},
-                       results.methods["experiment"]["very_active"].estimate
+        joint = {t: np.array([results.combined[t].low, results.combined[t].estimate,
+                              results.combined[t].high]) / truth[t] for t in truth}
+        for tier, (low, mid, high) in joint.items():
+            assert low <= 1 <= high and abs(mid - 1) < 0.1, (column, tier, low, mid, high)
+        out[column] = (results.methods["experiment"]["very_active"].estimate
                        / truth["very_active"],
-                       [w[:40] for w in results.warnings
-                        if "attention" in w or "reproduce" in w])
-    joint, alone, warned = out[True]
-    for tier, (low, mid, high) in joint.items():
-        assert low <= 1 <= high and abs(mid - 1) < 0.1, (tier, low, mid, high)
-    assert abs(alone - 1) < 0.1, alone
-    assert warned == ["472 of 2,422 respondents failed the atte"]
-    joint, alone, warned = out[False]
-    assert joint["very_active"][0] > 1 and joint["very_active"][1] > 1.15, joint
-    assert alone > 1.3
-    assert warned == ["the joint model does not reproduce 2 of "]
+                       [w for w in results.warnings if "attention" in w],
+                       results.joint_data.priors.random_answers)
+    read, warned, prior = out[True]
+    assert len(warned) == 1
+    failed, n = (int(x.replace(",", "")) for x in warned[0].split(" respondents")[0]
+                 .split(" of "))
+    a, b = prior.params
+    assert a / (a + b) == pytest.approx(failed / 3 / (n - failed), rel=1e-6)
+    unread, warned, prior = out[False]
+    assert warned == [] and prior.origin == "default"
+    assert unread > 1.3 and abs(read - 1) < 0.5 * (unread - 1), (read, unread)

@@ -472,6 +472,9 @@ class TaskExperiment:
         inner, edge, move = 1 - eps, 1 - eps / 2, eps / 2
         answer = jnp.array([[edge, move, 0.0, 0.0], [move, inner, move, 0.0],
                             [0.0, move, inner, move], [0.0, 0.0, move, edge]])
+        if "random_answers" in specs:   # some answer any of the four, alike
+            delta = prior_site("random_answers", specs["random_answers"])
+            answer = (1 - delta) * answer + delta / 4
         # the bins are evaluated at rates inside them (with hours, the open bin at 3 visits a
         # week and over a tail, each rate for its share of the bin, pop.point_logw): below,
         # G counts these rates, each with its bin's answer and registrations

@@ -72,10 +72,9 @@ def export_frame(world: World) -> pd.DataFrame:
         "hours_per_week": hours,
         "earnings_band": _earnings(hours),
         "country": _countries(r, country),
-        "attention_answer": ("rarely" if "inattentive" not in r else
-                             np.where(r["inattentive"].to_numpy(dtype=bool), "often", "rarely")),
-        "attention_passed": (True if "inattentive" not in r
-                             else ~r["inattentive"].to_numpy(dtype=bool)),
+        "attention_answer": r["attention"].to_numpy() if "attention" in r else "rarely",
+        "attention_passed": (r["attention"].to_numpy() == "rarely") if "attention" in r
+        else True,
     }, columns=RESPONSE_COLUMNS)
 
 

@@ -61,9 +61,13 @@ class Activity(_Strict):
     #: The step respondents round their hours to (0.1: one decimal, as the collection
     #: service keeps; 1: whole hours, as people often answer).
     hours_step: Positive = 0.1
-    #: Share of the respondents who answer without reading: their frequency is one of the
-    #: four at random and they fail the attention check (the others pass it).
+    #: Share of the people who answer without reading: their frequency is one of the four
+    #: at random, and so is their answer to the attention check (which they pass one time
+    #: in four; the others always pass it).
     inattentive: Fraction = 0.0
+    #: The chance that one of them passes the attention check in an answer (0.25: one
+    #: answer in four at random, as the service's check has).
+    attention_pass: Fraction = 0.25
 
     @model_validator(mode="after")
     def _shares(self) -> Activity:

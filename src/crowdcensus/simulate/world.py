@@ -276,7 +276,8 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
     if sc.population.abroad > 0:   # drawn last too, for the same reason
         responses, hours, unstated = _abroad(rng, sc, responses, hours, unstated, weights)
     if sc.activity.inattentive > 0:   # and last again
-        responses = _inattentive(rng, sc.activity.inattentive, responses, len(hours))
+        responses = _inattentive(rng, sc.activity.inattentive, sc.activity.attention_pass,
+                                 responses, len(hours))
     world = World(sc, names, cls, rate, start, end, reg, share, category, reported, inactive,
                   registrations, declared, worker_visitors, client_visitors, audience,
                   responses, hours=hours, unstated=unstated)
@@ -311,17 +312,25 @@ def _abroad(rng: np.random.Generator, sc: Scenario, responses: pd.DataFrame,
     return frame, np.concatenate([hours, h]), unstated
 
 
-def _inattentive(rng: np.random.Generator, share: float, responses: pd.DataFrame,
-                 people: int) -> pd.DataFrame:
-    """A share of the people (by index) answer the frequency at random and fail the
-    attention check in every answer (column ``inattentive``)."""
+#: The attention check's answers (the collection service's; it asks for "rarely").
+ATTENTION_ANSWERS = ("never", "rarely", "sometimes", "often")
+
+
+def _inattentive(rng: np.random.Generator, share: float, passing: float,
+                 responses: pd.DataFrame, people: int) -> pd.DataFrame:
+    """A share of the people (by index) answer the frequency at random (one answer per
+    person) and pass the attention check with chance ``passing`` in each answer, giving
+    one of the wrong answers at random otherwise (column ``attention``)."""
     careless = rng.random(people) < share
     answer = rng.integers(len(CATEGORIES), size=people)
     idx = responses["index"].to_numpy()
     hit = careless[idx]
     freq = responses["frequency"].to_numpy(dtype=object).copy()
     freq[hit] = np.array(CATEGORIES, dtype=object)[answer[idx[hit]]]
-    return responses.assign(frequency=freq, inattentive=hit)
+    wrong = np.array([a for a in ATTENTION_ANSWERS if a != "rarely"], dtype=object)
+    check = np.where(rng.random(len(responses)) < passing, "rarely",
+                     wrong[rng.integers(len(wrong), size=len(responses))])
+    return responses.assign(frequency=freq, attention=np.where(hit, check, "rarely"))
 
 
 def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.ndarray,

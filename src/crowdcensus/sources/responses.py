@@ -100,6 +100,8 @@ class Responses:
     unmapped_column: str = "country"
     #: Respondents who failed the attention check (``category`` and ``hours`` not known).
     inattentive: int = 0
+    #: Whether the file had an attention check that was read (``columns.attention``).
+    attention_read: bool = False
 
     def attention_warning(self) -> str | None:
         """What the attention check set aside, when it set aside anyone."""
@@ -423,7 +425,8 @@ def parse_responses(
     return Responses(events.reset_index(drop=True), respondents, histories,
                      _wave_times(frame, df["wave"], columns.get("submitted"), name),
                      elsewhere, unanswered, *unmapped,
-                     inattentive=int(respondents["category"].isna().sum()))
+                     inattentive=int(respondents["category"].isna().sum()),
+                     attention_read=bool(att_col and att_col in frame.columns))
 
 
 _PASSED = {"true": True, "yes": True, "1": True, "oui": True, "vrai": True, "passed": True,

@@ -20,7 +20,12 @@ from crowdcensus.errors import InputError
 from crowdcensus.sources.responses import Responses
 from crowdcensus.study import Quantity, Study
 from crowdcensus.synthesis.activity import REPORT_INDEX, REPORT_UNKNOWN
-from crowdcensus.synthesis.priors import Priors, study_priors
+from crowdcensus.synthesis.priors import (
+    DEFAULT_RANDOM_ANSWERS,
+    Priors,
+    random_answers_prior,
+    study_priors,
+)
 
 #: Largest number of platforms whose registration patterns are enumerated (2^J - 1 sets).
 MAX_PLATFORMS = 10
@@ -515,8 +520,19 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
             logit = np.log(q.value / (1 - q.value))
             sd = (np.log(hi / (1 - hi)) - np.log(lo / (1 - lo))) / 4 if hi > lo else 0.02
             shares[tier] = (float(logit), float(max(sd, 0.02)))
+    priors = study_priors(study)
+    if capture is not None and priors.random_answers is None:
+        # answers at random: a third as many as failed the attention check passed it; with
+        # no check, the default; with a check nobody failed, none
+        if responses is not None and responses.attention_read:
+            failed = int(capture.group_count[capture.group_report == REPORT_UNKNOWN].sum())
+            derived = random_answers_prior(failed, capture.n_captured)
+        else:
+            derived = DEFAULT_RANDOM_ANSWERS
+        if derived is not None:
+            priors = replace(priors, random_answers=derived)
     return SynthesisData(
         platforms=tuple(p.name for p in study.platforms), declared=declared,
         declared_sd=declared_sd, audience=audience, audience_sd=audience_sd, posted=posted,
-        subsets=subsets, aggregate=aggregate, priors=study_priors(study), capture=capture,
+        subsets=subsets, aggregate=aggregate, priors=priors, capture=capture,
         shares=shares, share_base=share_base)

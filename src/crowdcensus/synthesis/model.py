@@ -349,6 +349,8 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
     }
     for i in range(j):
         v[f"worker_share_{i}"] = prior_centre(f"worker_share_{i}", 0.8)
+    if "random_answers" in specs:
+        v["random_answers"] = prior_centre("random_answers", 0.02)
     for name in specs:  # the prior's median, for a parameter sampled through its quantile
         v[f"{name}_z"] = 0.0
     kind, params = specs["dormant_share"][1], specs["dormant_share"][2]

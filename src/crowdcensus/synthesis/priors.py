@@ -87,11 +87,14 @@ class Priors:
     misreport: Prior
     worker_share: tuple[Prior, ...]
     multihoming: Prior | None
+    #: Respondents answering the frequency at random, among those whose answer is read:
+    #: stated, or from those who failed the attention check (:func:`random_answers_prior`).
+    random_answers: Prior | None = None
 
     def all(self) -> list[Prior]:
         out = [self.dormant_share, self.declaration_inflation, self.visitors_per_person,
                self.misreport, *self.worker_share]
-        return out + ([self.multihoming] if self.multihoming is not None else [])
+        return out + [p for p in (self.multihoming, self.random_answers) if p is not None]
 
 
 def stated_moments(q: Quantity) -> tuple[float, float]:
@@ -177,6 +180,37 @@ DEFAULT_MISREPORT = Prior("misreport", "Chance of answering a neighbouring frequ
 DEFAULT_WORKER_SHARE = (6.0, 1.5)
 
 
+#: The collection service's attention check has four answers, one of them right: a
+#: respondent answering at random fails it three times in four.
+ATTENTION_CHOICES = 4
+RANDOM_ANSWERS_LABEL = "Respondents answering the frequency at random"
+
+
+#: Without an attention check: respondents answering at random, a share of Beta(1, 19)
+#: (mean 0.05; online surveys find a few percent to over a tenth of careless answers).
+DEFAULT_RANDOM_ANSWERS = Prior("random_answers", RANDOM_ANSWERS_LABEL, "beta", (1.0, 19.0))
+
+
+def random_answers_prior(failed: int, respondents: int) -> Prior | None:
+    """The default prior of the share answering at random among the respondents who
+    passed the attention check, when ``failed`` of ``respondents`` failed it: those who
+    answer at random pass it one time in :data:`ATTENTION_CHOICES`, so for ``failed`` who
+    failed, about ``failed / (ATTENTION_CHOICES - 1)`` passed; the prior is a Beta with
+    that share as its mean and as its standard deviation (the check's answers need not
+    be random). None when nobody failed.
+
+    >>> p = random_answers_prior(300, 3300)
+    >>> round(p.params[0] / sum(p.params), 3)
+    0.033
+    """
+    passed = respondents - failed
+    if failed <= 0 or passed <= 0:
+        return None
+    mean = min(failed / (ATTENTION_CHOICES - 1) / passed, 0.5)
+    return Prior("random_answers", RANDOM_ANSWERS_LABEL, "beta", beta_from(mean, mean),
+                 origin="experiment.columns.attention", status="derived")
+
+
 def study_priors(study: Study) -> Priors:
     """The priors that ``study`` states, with the defaults for the rest."""
     a = study.assumptions
@@ -207,4 +241,7 @@ def study_priors(study: Study) -> Priors:
                               DEFAULT_MISREPORT, "assumptions.misreport"),
         worker_share=tuple(ws),
         multihoming=multihoming,
+        random_answers=(share_prior("random_answers", RANDOM_ANSWERS_LABEL, a.random_answers,
+                                    DEFAULT_MISREPORT, "assumptions.random_answers")
+                        if get("random_answers") is not None else None),
     )
