@@ -65,15 +65,18 @@ def test_study_through_the_service(tmp_path):
     _require_service()
     from crowdcensus.simulate.e2e import run_through_service
 
-    scenario = small("heterogeneous", workers=1000)
+    # a fifth answer at random: their attention check goes through the service's scoring
+    scenario = small("heterogeneous", workers=1000, activity={"inattentive": 0.2})
     run = run_through_service(scenario, tmp_path, seed=4, timeout=120)
     assert run.platform == "clickworker"
     simulated = pd.read_csv(tmp_path / "responses-simulated.csv")
     exported = pd.read_csv(tmp_path / "responses.csv")
     assert run.responses_sent == len(simulated) > 100
     assert run.responses_exported == len(exported) == len(simulated)
+    assert 0 < (~exported["attention_passed"]).sum() < 0.25 * len(exported)
     # every answer arrived as given, and the service linked each worker across waves
-    key = ["wave", "frequency", "platforms_registered", "hours_per_week", "earnings_band"]
+    key = ["wave", "frequency", "platforms_registered", "hours_per_week", "earnings_band",
+           "attention_answer", "attention_passed"]
     a = exported.assign(platforms_registered=exported["platforms_registered"].map(
         lambda s: ",".join(sorted(s.split(",")))))
     b = simulated.assign(platforms_registered=simulated["platforms_registered"].map(

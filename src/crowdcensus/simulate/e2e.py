@@ -242,7 +242,8 @@ def run_through_service(
         send more than :data:`MAX_RESPONSES` answers, has respondents leave the
         question on their platforms blank (the service asks it of everyone), posts
         waves on different platforms (the service's run posts every wave on one), or has
-        workers abroad.
+        workers abroad. Respondents who answer at random (``activity.inattentive``) send
+        their answer to the attention check, which the service scores.
     """
     if scenario.experiment.unstated > 0:
         raise InputError("experiment.unstated: the collection service asks every respondent "
@@ -252,12 +253,9 @@ def run_through_service(
         raise InputError("experiment.posted_waves: a run through the collection service "
                          "posts every wave on one platform; simulate without "
                          "--through-service to post the waves on different platforms")
-    if scenario.population.abroad > 0 or scenario.activity.inattentive > 0:
-        field = "population.abroad" if scenario.population.abroad > 0 else \
-            "activity.inattentive"
-        raise InputError(f"{field}: a run through the collection service does not simulate "
-                         "workers abroad or inattentive respondents; simulate without "
-                         "--through-service")
+    if scenario.population.abroad > 0:
+        raise InputError("population.abroad: a run through the collection service does not "
+                         "simulate workers abroad; simulate without --through-service")
     from crowdcensus.extras import require_extra
 
     require_extra("collect", "crowdcensus simulate --through-service")
