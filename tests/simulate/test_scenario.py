@@ -102,3 +102,36 @@ def test_varied_changes_one_field_everywhere_it_names():
 def test_varied_errors_name_the_field(path, value, message):
     with pytest.raises(InputError, match=message):
         load_scenario("heterogeneous").varied(path, value)
+
+
+def test_a_field_of_lists_is_varied_by_a_json_array_of_lists():
+    """`--vary` takes, for a field whose values are lists (the platforms posted on, the
+    postings by wave), a JSON array of them; a list cannot replace a section."""
+    import pytest
+
+    from crowdcensus.commands.simulate import _values
+    from crowdcensus.errors import InputError
+    from tests.simulate.conftest import small
+
+    waves = [["clickworker", "mturk"]] + [["clickworker"]] * 5
+    values = _values("experiment.posted_waves",
+                     '[[["clickworker","mturk"]' + ',["clickworker"]' * 5 + ']]')
+    assert values == [waves]
+    base = small("subset").model_dump(mode="json")
+    base["experiment"]["platforms"] = None
+    from crowdcensus.simulate.scenario import parse_scenario
+
+    sc = parse_scenario(base).varied("experiment.posted_waves", waves)
+    assert sc.posted_in_waves() == waves
+    assert sc.scenario.name == ("subset[experiment.posted_waves=[[\"clickworker\",\"mturk\"]"
+                                + ',["clickworker"]' * 5 + "]]")
+    one = small("subset").varied("experiment.platforms", ["mturk"])
+    assert one.posted() == ["mturk"]
+    assert _values("activity.misreport", "0, 0.1,x") == [0, 0.1, "x"]
+    for bad, said in (("[1, 2", "not a JSON array"), ("[]", "expected a JSON array")):
+        with pytest.raises(InputError, match=said):
+            _values("experiment.platforms", bad)
+    with pytest.raises(InputError, match="is a section, not a value"):
+        small("subset").varied("activity.classes", [1, 2])
+    with pytest.raises(InputError, match="experiment.platforms"):
+        small("subset").varied("experiment.platforms", ["nowhere"])

@@ -27,6 +27,23 @@ class ValidationInference(StrEnum):
     nuts = "nuts"
 
 
+def _values(field: str, text: str) -> list:
+    """The values of ``--vary FIELD=...``: comma-separated numbers or words, or, for a
+    field whose values are lists, a JSON array of them (``[["mturk"], ["mturk", "wirk"]]``)."""
+    import json
+
+    if not text.lstrip().startswith("["):
+        return [_number(v.strip()) for v in text.split(",") if v.strip()]
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--vary {field}: the values are not a JSON array ({exc.msg} at "
+                         f"character {exc.pos})") from None
+    if not isinstance(values, list) or not values:
+        raise InputError(f"--vary {field}: expected a JSON array of values")
+    return values
+
+
 def _number(text: str) -> float | str:
     """A --vary value: a number where it reads as one, else the text."""
     try:
@@ -102,7 +119,10 @@ def validate(
         "slower)."),
     vary: list[str] | None = typer.Option(None, "--vary", help="FIELD=V1,V2,...: run each "
                                           "scenario once per value of one field, e.g. "
-                                          "activity.misreport=0,0.1,0.3 (repeatable)."),
+                                          "activity.misreport=0,0.1,0.3; a field of lists "
+                                          "takes a JSON array of them, e.g. "
+                                          "'experiment.platforms=[[\"mturk\"],[\"wirk\"]]' "
+                                          "(repeatable)."),
     set_aside: list[str] | None = typer.Option(None, "--set-aside", help="hours, declared "
                                                "or audience: fit the joint model (the "
                                                "combined rows) without that input, to see "
@@ -135,7 +155,7 @@ def validate(
         if not sep or not field or not values:
             raise InputError(f"--vary {spec}: expected FIELD=V1,V2,... (e.g. "
                              "activity.misreport=0,0.1,0.3)")
-        parsed = [_number(v.strip()) for v in values.split(",") if v.strip()]
+        parsed = _values(field.strip(), values)
         scenarios = [sc.varied(field.strip(), v) for sc in scenarios for v in parsed]
     k = workers if workers is not None else (os.cpu_count() or 1)
     aside = set_aside or []

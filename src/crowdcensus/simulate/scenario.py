@@ -274,14 +274,17 @@ class Scenario(_Strict):
         data["assumptions"]["capture"] = capture
         return parse_scenario(data, name=self.scenario.name)
 
-    def varied(self, path: str, value: float | str) -> Scenario:
+    def varied(self, path: str, value: float | str | list) -> Scenario:
         """The same scenario with one field changed, named ``name[path=value]``.
 
         ``path`` is dotted (``activity.misreport``, ``experiment.reach_error``); a
         list in the path applies to every element (``activity.classes.variation``
-        sets every class's variation). Raises :class:`InputError` for an unknown
-        field or a value the field refuses.
+        sets every class's variation); a list value replaces a field of lists
+        (``experiment.platforms``, ``experiment.posted_waves``). Raises
+        :class:`InputError` for an unknown field or a value the field refuses.
         """
+        import json
+
         data = self.model_dump(mode="json")
 
         def put(node: object, parts: list[str]) -> None:
@@ -294,14 +297,17 @@ class Scenario(_Strict):
             if not isinstance(node, dict) or parts[0] not in node:
                 raise InputError(f"--vary {path}: no such scenario field")
             if len(parts) == 1:
-                if isinstance(node[parts[0]], dict | list):
+                old = node[parts[0]]
+                if isinstance(old, dict) or (isinstance(old, list) and (
+                        not isinstance(value, list) or any(isinstance(x, dict) for x in old))):
                     raise InputError(f"--vary {path}: is a section, not a value")
                 node[parts[0]] = value
             else:
                 put(node[parts[0]], parts[1:])
 
         put(data, path.split("."))
-        label = f"{self.scenario.name}[{path}={value}]"
+        shown = json.dumps(value, separators=(",", ":")) if isinstance(value, list) else value
+        label = f"{self.scenario.name}[{path}={shown}]"
         data["scenario"]["name"] = label
         return parse_scenario(data, name=label)
 
