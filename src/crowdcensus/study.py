@@ -165,7 +165,8 @@ class Assumptions(_Strict):
     #: Chance that a respondent answers the frequency category next to their true one.
     misreport: Share | None = None
     #: Share of the respondents whose answer is read (who passed the attention check, if
-    #: any) that answer the frequency at random (default: from those who failed the check).
+    #: any) that answer the frequency at random (default: from those who failed the check;
+    #: Beta(1, 19) with no check; none with a check nobody failed).
     random_answers: Share | None = None
 
 

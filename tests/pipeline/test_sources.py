@@ -477,7 +477,9 @@ def test_respondents_who_failed_the_attention_check_are_captures_with_no_answer(
     assert r.respondents.loc[["b", "d"], "hours"].isna().all()
     assert r.respondents.loc["a", "category"] == "weekly"   # failed later: not the answer read
     assert r.attention_warning().startswith("2 of 5 respondents failed the attention check")
-    assert "scale each band by 5 / 3" in r.attention_warning()
+    assert "read the answers of the 3 others as those of all 5" in r.attention_warning()
+    assert r.attention_read and not parse_responses(
+        frame.assign(attention_passed=""), cols).attention_read
     # not read: every answer counts
     plain = parse_responses(frame, {**cols, "attention": ""})
     assert plain.inattentive == 0 and plain.respondents["category"].notna().all()

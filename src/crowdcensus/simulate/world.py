@@ -42,6 +42,10 @@ and a seeded :class:`numpy.random.Generator`:
 * **Workers abroad** (``population.abroad`` per worker), drawn as the country's
   workers are, answer the waves too and say they live elsewhere; they count in
   no true tier, no declared figure and no audience.
+* **Answers at random** (``activity.inattentive``, a share of the people):
+  the frequency is one of the four alike, and the attention check is passed
+  with chance ``activity.attention_pass`` in each answer, a wrong answer given
+  otherwise.
 """
 
 from __future__ import annotations

@@ -100,7 +100,8 @@ class Responses:
     unmapped_column: str = "country"
     #: Respondents who failed the attention check (``category`` and ``hours`` not known).
     inattentive: int = 0
-    #: Whether the file had an attention check that was read (``columns.attention``).
+    #: Whether the file had an attention check that was read (``columns.attention``, with
+    #: an answer in some row).
     attention_read: bool = False
 
     def attention_warning(self) -> str | None:
@@ -110,9 +111,9 @@ class Responses:
         n = self.n_respondents
         return (f"{self.inattentive:,} of {n:,} respondents failed the attention check: their "
                 "answers on frequency and hours are not used, their answers to the waves "
-                "still count; the experiment's own figures (closed models by band) count the "
-                f"others and scale each band by {n:,} / {n - self.inattentive:,}, taking "
-                "attention as unrelated to activity")
+                "still count; the experiment's own figures read the answers of the "
+                f"{n - self.inattentive:,} others as those of all {n:,}, taking attention as "
+                "unrelated to activity")
 
     def country_warning(self, country: str) -> str | None:
         """What the country question left out, when it left out anyone; or, when the
@@ -426,7 +427,8 @@ def parse_responses(
                      _wave_times(frame, df["wave"], columns.get("submitted"), name),
                      elsewhere, unanswered, *unmapped,
                      inattentive=int(respondents["category"].isna().sum()),
-                     attention_read=bool(att_col and att_col in frame.columns))
+                     attention_read=bool(att_col and att_col in frame.columns
+                                         and (~_empty(frame[att_col])).any()))
 
 
 _PASSED = {"true": True, "yes": True, "1": True, "oui": True, "vrai": True, "passed": True,

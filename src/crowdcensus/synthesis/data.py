@@ -525,8 +525,7 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
         # answers at random: a third as many as failed the attention check passed it; with
         # no check, the default; with a check nobody failed, none
         if responses is not None and responses.attention_read:
-            failed = int(capture.group_count[capture.group_report == REPORT_UNKNOWN].sum())
-            derived = random_answers_prior(failed, capture.n_captured)
+            derived = random_answers_prior(responses.inattentive, responses.n_respondents)
         else:
             derived = DEFAULT_RANDOM_ANSWERS
         if derived is not None:

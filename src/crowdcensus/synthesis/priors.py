@@ -17,6 +17,9 @@ declaration inflation      none (1): the dormant share carries it all      1
 visitors per person        log visitors half-normal, sd 0.1                1.00 to 1.22
 worker share of visitors   Beta(6, 1.5)                                    0.47 to 0.98
 misreported frequency      Beta(1.5, 10)                                   0.01 to 0.36
+answers at random          with no attention check Beta(1, 19); with one   0.001 to 0.18
+                           f of n failed, mean and sd f / 3 / (n - f);
+                           with one nobody failed, none
 =========================  =============================================  =====================
 
 A stated share (between 0 and 1) becomes a Beta prior with the mean and standard
@@ -241,7 +244,9 @@ def study_priors(study: Study) -> Priors:
                               DEFAULT_MISREPORT, "assumptions.misreport"),
         worker_share=tuple(ws),
         multihoming=multihoming,
-        random_answers=(share_prior("random_answers", RANDOM_ANSWERS_LABEL, a.random_answers,
-                                    DEFAULT_MISREPORT, "assumptions.random_answers")
+        # not stated: set from the responses (synthesis_data), which tell if there is a check
+        random_answers=(share_prior("random_answers", RANDOM_ANSWERS_LABEL,
+                                    get("random_answers"), DEFAULT_RANDOM_ANSWERS,
+                                    "assumptions.random_answers")
                         if get("random_answers") is not None else None),
     )
