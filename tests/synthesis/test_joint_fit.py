@@ -442,6 +442,20 @@ def test_waves_posted_on_different_platforms_keep_the_tiers(tmp_path):
     assert quantiles["unstated"]["occasional"][1] < quantiles["stated"]["occasional"][1] - 0.15
 
 
+def _run_over_truth(out: Path, **changes):
+    """A 6,000-worker `heterogeneous` country (seed 21; ``changes`` as for :func:`small`)
+    run through the pipeline (the approximation): the results, each combined tier's low,
+    estimate and high over the truth, and the truth."""
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+
+    world = generate_world(small(workers=6000, **changes), np.random.default_rng(21))
+    results = run_study(write_simulation(world, out), seed=1, inference="laplace")
+    truth = world.tiers()
+    return results, {t: np.array([results.combined[t].low, results.combined[t].estimate,
+                                  results.combined[t].high]) / truth[t] for t in truth}, truth
+
+
 def test_respondents_abroad_are_left_out_where_the_study_asks_their_country(tmp_path):
     """`heterogeneous` with six people abroad per ten workers in the country, who take
     the task but are in neither the declared figures nor the country's audience. With the
@@ -450,21 +464,11 @@ def test_respondents_abroad_are_left_out_where_the_study_asks_their_country(tmp_
     workers: the very active and regular tiers are far above the truth with intervals
     above it, and the warnings say that the answers name other countries and that the
     model does not reproduce some of the figures the sources report."""
-    from crowdcensus.simulate.outputs import write_simulation
-    from crowdcensus.simulate.world import generate_world
-
     quantiles, warned = {}, {}
     for column in (True, False):
-        world = generate_world(small(workers=6000, population={"abroad": 0.6},
-                                     experiment={"country_column": column}),
-                               np.random.default_rng(21))
-        results = run_study(write_simulation(world, tmp_path / str(column)), seed=1,
-                            inference="laplace")
-        truth = world.tiers()
-        quantiles[column] = {t: np.array([results.combined[t].low,
-                                          results.combined[t].estimate,
-                                          results.combined[t].high]) / truth[t]
-                             for t in truth}
+        results, quantiles[column], _ = _run_over_truth(
+            tmp_path / str(column), population={"abroad": 0.6},
+            experiment={"country_column": column})
         warned[column] = [w.split(" (")[0] for w in results.warnings
                           if ("countr" in w or "reproduce" in w)
                           and not w.startswith("the waves span")]
@@ -489,19 +493,11 @@ def test_answers_at_random_are_set_aside_by_the_attention_check_or_the_default(t
     hold the truth, while the experiment's own very active tier (random answers not
     modelled) is off: by less than half as much with the check read (its bands scaled up
     for those who failed it) as without (on this country +40%)."""
-    from crowdcensus.simulate.outputs import write_simulation
-    from crowdcensus.simulate.world import generate_world
-
     out = {}
     for column in (True, False):
-        world = generate_world(small(workers=6000, activity={"inattentive": 0.2},
-                                     experiment={"attention_column": column}),
-                               np.random.default_rng(21))
-        results = run_study(write_simulation(world, tmp_path / str(column)), seed=1,
-                            inference="laplace")
-        truth = world.tiers()
-        joint = {t: np.array([results.combined[t].low, results.combined[t].estimate,
-                              results.combined[t].high]) / truth[t] for t in truth}
+        results, joint, truth = _run_over_truth(
+            tmp_path / str(column), activity={"inattentive": 0.2},
+            experiment={"attention_column": column})
         for tier, (low, mid, high) in joint.items():
             assert low <= 1 <= high and abs(mid - 1) < 0.1, (column, tier, low, mid, high)
         out[column] = (results.methods["experiment"]["very_active"].estimate
