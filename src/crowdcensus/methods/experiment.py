@@ -472,17 +472,17 @@ class TaskExperiment:
         inner, edge, move = 1 - eps, 1 - eps / 2, eps / 2
         answer = jnp.array([[edge, move, 0.0, 0.0], [move, inner, move, 0.0],
                             [0.0, move, inner, move], [0.0, 0.0, move, edge]])
-        if "random_answers" in specs:   # some answer any of the four, alike
-            delta = prior_site("random_answers", specs["random_answers"])
-            answer = (1 - delta) * answer + delta / 4
+        delta = (prior_site("random_answers", specs["random_answers"])
+                 if "random_answers" in specs else None)
         # the bins are evaluated at rates inside them (with hours, the open bin at 3 visits a
         # week and over a tail, each rate for its share of the bin, pop.point_logw): below,
         # G counts these rates, each with its bin's answer and registrations
         pb = a["point_bin"]
         log_k = jnp.log(jnp.clip(answer, 1e-30, 1.0))[a["bin_cat"][pb]]     # (G, 4)
-        log_known = log_k
-        if cfg.unknown_reports:  # an answer not known: alike for every rate (log 1)
-            log_k = jnp.concatenate([log_k, jnp.zeros((log_k.shape[0], 1))], axis=1)
+        log_known = log_k      # the answers alone, for the predictive checks
+        if delta is not None:  # some answer any of the four, alike
+            log_known = jnp.log(jnp.clip((1 - delta) * answer + delta / 4, 1e-30, 1.0)
+                                )[a["bin_cat"][pb]]
         params = {
             "takeup": numpyro.sample("takeup_logit", dist.Normal(0.0, 1.5)),
             "wave": numpyro.sample("wave_effect",
@@ -508,10 +508,21 @@ class TaskExperiment:
             log_h = jnp.concatenate([band, jnp.zeros((band.shape[0], 1))], axis=1)
         else:
             log_h = jnp.zeros((pb.shape[0], 1))
+        n_hours = log_h.shape[1]
+        # each (answer, hours) pair's term at each rate, (answers x hours, G): read, or, with
+        # probability delta, given at random: any answer alike, hours as the respondents'
+        # own spread of hours (a["hours_log_share"]; 0 for no hours given, which any gives)
+        right = log_k.T[:, None, :] + log_h.T[None, :, :]                     # (4, H, G)
+        if delta is not None:
+            at_random = (jnp.log(delta / 4) + a["hours_log_share"][None, :, None])
+            right = jnp.logaddexp(jnp.log1p(-delta) + right, at_random)
+        if cfg.unknown_reports:  # an answer not known (and no hours): alike at every rate
+            right = jnp.concatenate([right, log_h.T[None]], axis=0)
+        right = right.reshape(-1, right.shape[-1])
         log_pi = pop.log_pi[pb] + pop.point_logw
         log_n = log_pi + jnp.log(pop.total)                     # expected workers per point
         if cfg.aggregate:
-            base = log_n[None, :] + log_k[:, a["k_report"]].T + log_h[:, a["k_hours"]].T
+            base = log_n[None, :] + right[a["k_report"] * n_hours + a["k_hours"]]
             fit = jnp.sum(a["k_count"] * logsumexp(base + hist[a["k_pattern"], 0, :], axis=1))
             log_p0 = hist[0, 0, :]                                              # (G,)
             caught_share = jnp.exp(log_pi + hist[:, 0, :])                    # (P, G)
@@ -527,15 +538,13 @@ class TaskExperiment:
             # platform set) row and an (answer, hours) row: their log-sum-exps, pair by pair
             # (PAIR_ROWS_PER_KIND: where the table is worth it)
             n_pat, n_sub, n_rates = hist_s.shape
-            n_hours = log_h.shape[1]
             # a dense table's cells are the pairs themselves; groups: one pair per kind
             by_pairs = cfg.dense or n_pat * n_sub <= PAIR_ROWS_PER_KIND * a["k_count"].shape[0]
             left = (joint[None] + hist_s).reshape(-1, n_rates)                   # (P*S, G)
-            right = (log_k.T[:, None, :] + log_h.T[None, :, :]).reshape(-1, n_rates)
             if cfg.dense:
                 counts = a["counts"]
                 cells = pair_log_sums(left, right, np.arange(n_pat * n_sub)[:, None],
-                                      np.arange(log_k.shape[1] * n_hours)[None, :],
+                                      np.arange(right.shape[0])[None, :],
                                       counts.reshape(n_pat * n_sub, -1) > 0, by_pairs)
                 fit = _weighted_sum(counts, cells.reshape(counts.shape))
             else:

@@ -62,8 +62,8 @@ class Activity(_Strict):
     #: service keeps; 1: whole hours, as people often answer).
     hours_step: Positive = 0.1
     #: Share of the people who answer without reading: their frequency is one of the four
-    #: at random, and they pass the attention check with chance ``attention_pass`` (the
-    #: others always pass it).
+    #: at random, their hours another person's, and they pass the attention check with
+    #: chance ``attention_pass`` (the others always pass it).
     inattentive: Fraction = 0.0
     #: The chance that one of them passes the attention check in an answer (0.25: one
     #: answer in four at random, as the service's check has).

@@ -43,7 +43,8 @@ and a seeded :class:`numpy.random.Generator`:
   workers are, answer the waves too and say they live elsewhere; they count in
   no true tier, no declared figure and no audience.
 * **Answers at random** (``activity.inattentive``, a share of the people):
-  the frequency is one of the four alike, and the attention check is passed
+  the frequency is one of the four alike, the hours another person's (drawn at
+  random), and the attention check is passed
   with chance ``activity.attention_pass`` in each answer, a wrong answer given
   otherwise.
 """
@@ -280,8 +281,8 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
     if sc.population.abroad > 0:   # drawn last too, for the same reason
         responses, hours, unstated = _abroad(rng, sc, responses, hours, unstated, weights)
     if sc.activity.inattentive > 0:   # and last again
-        responses = _inattentive(rng, sc.activity.inattentive, sc.activity.attention_pass,
-                                 responses, len(hours))
+        responses, hours = _inattentive(rng, sc.activity.inattentive,
+                                        sc.activity.attention_pass, responses, hours)
     world = World(sc, names, cls, rate, start, end, reg, share, category, reported, inactive,
                   registrations, declared, worker_visitors, client_visitors, audience,
                   responses, hours=hours, unstated=unstated)
@@ -321,10 +322,13 @@ ATTENTION_ANSWERS = ("never", "rarely", "sometimes", "often")
 
 
 def _inattentive(rng: np.random.Generator, share: float, passing: float,
-                 responses: pd.DataFrame, people: int) -> pd.DataFrame:
-    """A share of the people (by index) answer the frequency at random (one answer per
-    person) and pass the attention check with chance ``passing`` in each answer, giving
-    one of the wrong answers at random otherwise (column ``attention``)."""
+                 responses: pd.DataFrame, hours: np.ndarray
+                 ) -> tuple[pd.DataFrame, np.ndarray]:
+    """A share of the people (by index) answer the frequency at random and give another
+    person's hours (one answer per person), and pass the attention check with chance
+    ``passing`` in each answer, giving one of the wrong answers at random otherwise
+    (column ``attention``)."""
+    people = len(hours)
     careless = rng.random(people) < share
     answer = rng.integers(len(CATEGORIES), size=people)
     idx = responses["index"].to_numpy()
@@ -334,7 +338,9 @@ def _inattentive(rng: np.random.Generator, share: float, passing: float,
     wrong = np.array([a for a in ATTENTION_ANSWERS if a != "rarely"], dtype=object)
     check = np.where(rng.random(len(responses)) < passing, "rarely",
                      wrong[rng.integers(len(wrong), size=len(responses))])
-    return responses.assign(frequency=freq, attention=np.where(hit, check, "rarely"))
+    hours = hours.copy()
+    hours[careless] = hours[rng.integers(people, size=int(careless.sum()))]
+    return responses.assign(frequency=freq, attention=np.where(hit, check, "rarely")), hours
 
 
 def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.ndarray,
