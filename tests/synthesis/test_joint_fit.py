@@ -485,8 +485,8 @@ def test_respondents_abroad_are_left_out_where_the_study_asks_their_country(tmp_
 
 
 def test_answers_at_random_are_set_aside_by_the_attention_check_or_the_default(tmp_path):
-    """`heterogeneous` where a fifth of the people answer the frequency and the attention
-    check at random (passing it one time in four). Read (the default), the answers of
+    """`heterogeneous` where a fifth of the people answer the frequency, their hours and
+    the attention check at random (passing it one time in four). Read (the default), the answers of
     those who failed it are unknown, and those who failed it tell how many answer at
     random among the others (a third as many: the prior of `random_answers`); not read,
     the default prior of answers at random applies. Either way the joint model's tiers
