@@ -243,8 +243,7 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
     weights = np.array([p.weight for p in sc.platforms])
     h, b = sc.population.multihoming, sc.population.multihoming_activity
     reg = _platforms(rng, rate, weights, h, b)
-    share = reg * weights[None, :]
-    share = share / share.sum(axis=1, keepdims=True)
+    share = _visit_split(reg, weights)
     n_inactive = int(round(n * sc.population.inactive_per_worker))
     inactive = _platforms(rng, np.ones(n_inactive), weights, h, 0.0)
 
@@ -279,7 +278,8 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
     unstated = (rng.random(n) < sc.experiment.unstated if sc.experiment.unstated > 0
                 else None)
     if sc.population.abroad > 0:   # drawn last too, for the same reason
-        responses, hours, unstated = _abroad(rng, sc, responses, hours, unstated, weights)
+        responses, hours, unstated = _abroad(rng, sc, responses, hours, unstated, weights,
+                                             names, posted)
     if sc.activity.inattentive > 0:   # and last again
         responses, hours = _inattentive(rng, sc.activity.inattentive,
                                         sc.activity.attention_pass, responses, hours)
@@ -290,8 +290,15 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
     return world
 
 
+def _visit_split(reg: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each person's visits over their platforms, in proportion to the platforms' weights."""
+    share = reg * weights[None, :]
+    return share / share.sum(axis=1, keepdims=True)
+
+
 def _abroad(rng: np.random.Generator, sc: Scenario, responses: pd.DataFrame,
             hours: np.ndarray, unstated: np.ndarray | None, weights: np.ndarray,
+            names: list[str], posted: np.ndarray,
             ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
     """The answers of ``population.abroad`` people per worker who live elsewhere, drawn
     as the country's workers are (classes, rates, presence, platforms, hours), after
@@ -302,11 +309,8 @@ def _abroad(rng: np.random.Generator, sc: Scenario, responses: pd.DataFrame,
     start, end = _presence(rng, m, sc)
     reg = _platforms(rng, rate, weights, sc.population.multihoming,
                      sc.population.multihoming_activity)
-    share = reg * weights[None, :]
-    share = share / share.sum(axis=1, keepdims=True)
+    share = _visit_split(reg, weights)
     reported = _misreport(rng, _category(rate), sc.activity.misreport)
-    names = [p.name for p in sc.platforms]
-    posted = np.array([np.isin(names, wave) for wave in sc.posted_in_waves()])
     away = _waves(rng, sc, rate, start, end, share, posted, names, reg, reported)
     away["index"] += n
     h = _hours(rng, sc, rate)

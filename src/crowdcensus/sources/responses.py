@@ -391,8 +391,10 @@ def parse_responses(
     else:
         df["hours"] = np.nan
     att_col = columns.get("attention")
+    checked = False    # a check was read: some row says whether it was passed
     if att_col and att_col in frame.columns:
         passed = _map_distinct(frame[att_col], _passed)
+        checked = bool(passed.notna().any())
         bad = passed.isna() & ~_empty(frame[att_col])
         if bad.any():
             row = _line(bad)
@@ -427,8 +429,7 @@ def parse_responses(
                      _wave_times(frame, df["wave"], columns.get("submitted"), name),
                      elsewhere, unanswered, *unmapped,
                      inattentive=int(respondents["category"].isna().sum()),
-                     attention_read=bool(att_col and att_col in frame.columns
-                                         and (~_empty(frame[att_col])).any()))
+                     attention_read=checked)
 
 
 _PASSED = {"true": True, "yes": True, "1": True, "oui": True, "vrai": True, "passed": True,
