@@ -196,6 +196,41 @@ def _ambiguous(labels: list[str]) -> bool:
     return calendar_keys(labels) is None
 
 
+@pytest.mark.parametrize("write", [
+    lambda d: FRENCH_MONTHS[d.month - 1], lambda d: d.strftime("%B"),
+    lambda d: d.strftime("%d %b"), lambda d: f"{d.day} {FRENCH_MONTHS[d.month - 1]}"],
+    ids=["mois", "month", "day-month", "jour-mois"])
+def test_months_named_without_a_year_run_across_new_year(write):
+    """Waves named by month with no year (novembre, décembre, janvier): a calendar sort put
+    January first, so that on a simulated `churn` study relabelled octobre ... mars the
+    tiers came out 9-16% low. A study's waves span less than a year: the year turns in the
+    longest stretch of the calendar with no wave."""
+    from crowdcensus.capture.histories import occasion_order
+    from crowdcensus.sources.responses import parse_responses
+
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        start = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 365)))
+        step = 31 if write(start).isalpha() else int(rng.integers(3, 40))
+        count = int(rng.integers(2, 7))
+        dates = [start + pd.Timedelta(days=step * i) for i in range(count)]
+        labels = [write(d) for d in dates]
+        if len(set(labels)) < count or (dates[-1] - dates[0]).days > 180:
+            continue    # two waves in one month written as the month; or half a year
+        assert occasion_order(list(rng.permutation(labels))) == labels
+    assert occasion_order(["janvier", "novembre", "décembre", "février"]) == [
+        "novembre", "décembre", "janvier", "février"]
+    assert occasion_order(["mai", "mars", "avril"]) == ["mars", "avril", "mai"]
+    # as far apart one way round the year as the other: the calendar's order
+    assert occasion_order(["July", "January"]) == ["January", "July"]
+    frame = pd.DataFrame({"id": ["a", "b", "c", "a"], "wave": ["janvier", "décembre",
+                                                               "février", "février"],
+                          "site": "P", "how often": "Weekly"})
+    r = parse_responses(frame, {"worker": "id", "wave": "wave", "platform": "site",
+                                "frequency": "how often"})
+    assert list(r.histories.occasions) == ["décembre", "janvier", "février"]
+
+
 def test_labels_that_are_not_all_dates_keep_their_natural_order():
     from crowdcensus.capture.histories import occasion_order
 

@@ -60,12 +60,38 @@ def _month_date(text: str) -> tuple[int, int, int] | None:
     return (years[0] if years else 0, months[0], days[0] if days else 1)
 
 
+def _across_new_year(dates: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Year-less (0, month, day) dates with the year rolled where a study's waves most
+    plausibly crossed New Year: at the longest stretch of the calendar (taken round the
+    year) that no wave falls in, when it is longer than the one from the last date to the
+    first (``novembre, décembre, janvier``: January after December). A study's waves span
+    less than a year, so the longest empty stretch is the time between its last wave and
+    its first.
+
+    >>> [m for _, m, _ in sorted(_across_new_year([(0, 1, 1), (0, 11, 1), (0, 12, 1)]))]
+    [11, 12, 1]
+    """
+    day = [31 * (m - 1) + d for _, m, d in dates]
+    ordered = sorted(set(day))
+    if len(ordered) < 2:
+        return dates
+    gaps = [b - a for a, b in zip(ordered, ordered[1:], strict=False)]
+    widest = max(range(len(gaps)), key=gaps.__getitem__)
+    if gaps[widest] <= ordered[0] + 372 - ordered[-1]:
+        return dates
+    first = ordered[widest + 1]          # the study's first wave: the year runs on before it
+    return [(0 if x >= first else 1, m, d) for x, (_, m, d) in zip(day, dates, strict=True)]
+
+
 def calendar_keys(labels: Sequence[str]) -> list[tuple[int, int, int]] | None:
     """Each label's (year, month, day) when every label is a date written day first or
     month first (``"28/05/2025"``, ``"05/28/2025"``) or names a month (English or
     French: ``"mai 2025"``, ``"21 May"``), else None. The order of numeric dates is the
     one the labels show (a first number above 12 is a day, a second one is a day);
-    where none shows it and the two readings order the labels differently, None.
+    where none shows it and the two readings order the labels differently, None. Months
+    named without a year run across New Year where the calendar's longest stretch with no
+    wave says the study did (:func:`_across_new_year`: ``novembre``, ``décembre``,
+    ``janvier`` in that order).
 
     >>> calendar_keys(["28/05/2025", "04/06/2025"])
     [(2025, 5, 28), (2025, 6, 4)]
@@ -79,7 +105,7 @@ def calendar_keys(labels: Sequence[str]) -> list[tuple[int, int, int]] | None:
     if all(m is not None for m in months):
         if len({m[0] == 0 for m in months}) > 1:   # some with a year, some without
             return None
-        return months
+        return months if months[0][0] else _across_new_year(months)
     found = [_NUMERIC_DATE.match(t) for t in texts]
     if not all(found):
         return None
