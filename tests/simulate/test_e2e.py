@@ -65,8 +65,10 @@ def test_study_through_the_service(tmp_path):
     _require_service()
     from crowdcensus.simulate.e2e import run_through_service
 
-    # a fifth answer at random: their attention check goes through the service's scoring
-    scenario = small("heterogeneous", workers=1000, activity={"inattentive": 0.2})
+    # a fifth answer at random: their attention check goes through the service's scoring;
+    # people abroad (a tenth as many as the country's workers) say where they live
+    scenario = small("heterogeneous", workers=1000, activity={"inattentive": 0.2},
+                     population={"abroad": 0.1})
     run = run_through_service(scenario, tmp_path, seed=4, timeout=120)
     assert run.platform == "clickworker"
     simulated = pd.read_csv(tmp_path / "responses-simulated.csv")
@@ -74,9 +76,12 @@ def test_study_through_the_service(tmp_path):
     assert run.responses_sent == len(simulated) > 100
     assert run.responses_exported == len(exported) == len(simulated)
     assert 0 < (~exported["attention_passed"]).sum() < 0.25 * len(exported)
+    said = exported.groupby("worker_hash")["country"].first()
+    away = int((said != "FR").sum())
+    assert set(said) == {"FR", "MG", "MA"} and 0 < away < 0.2 * len(said)
     # every answer arrived as given, and the service linked each worker across waves
     key = ["wave", "frequency", "platforms_registered", "hours_per_week", "earnings_band",
-           "attention_answer", "attention_passed"]
+           "country", "attention_answer", "attention_passed"]
     a = exported.assign(platforms_registered=exported["platforms_registered"].map(
         lambda s: ",".join(sorted(s.split(",")))))
     b = simulated.assign(platforms_registered=simulated["platforms_registered"].map(
@@ -97,12 +102,16 @@ def test_study_through_the_service(tmp_path):
         assert iv["estimate"] == pytest.approx(
             from_direct.methods["experiment"][tier].estimate, rel=1e-9)
     assert from_direct.capture.estimate == pytest.approx(run.capture_estimate, rel=1e-9)
+    # the study read the country question: those abroad are left out, and said so
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert any(w.startswith(f"{away:,} of {len(said):,} respondents live in another "
+                            "country than FR") for w in results["warnings"])
     # compared with the truth: nested, and the occasional tier of the declared figures
     # close. The task was posted on one platform only, so the experiment counts that
     # platform's workers; the combined figure lies between the two methods.
     est = {t: run.combined[t]["estimate"] for t in run.combined}
     assert est["occasional"] >= est["regular"] >= est["very_active"] > 0
-    methods = json.loads((tmp_path / "report" / "results.json").read_text())["methods"]
+    methods = results["methods"]
     declared = methods["declared"]["occasional"]["estimate"]
     assert abs(declared / run.truth["occasional"] - 1) < 0.25
     experiment = run.experiment["occasional"]["estimate"]

@@ -45,7 +45,7 @@ import pandas as pd
 from crowdcensus.collect.loopback import free_port
 from crowdcensus.errors import CrowdcensusError, InputError
 from crowdcensus.simulate.outputs import write_simulation
-from crowdcensus.simulate.scenario import Scenario
+from crowdcensus.simulate.scenario import Scenario, parse_scenario
 from crowdcensus.simulate.world import World, generate_world
 from crowdcensus.tiers import TIERS
 
@@ -53,6 +53,8 @@ from crowdcensus.tiers import TIERS
 SERVICE_PLATFORMS = {"clickworker": "user_id", "prolific": "PROLIFIC_PID", "mturk": "workerId"}
 MAX_RESPONSES = 5000
 CLIENT_THREADS = 4
+#: The service study's country when the scenario's is the placeholder ``XX``.
+SERVICE_COUNTRY = "FR"
 _HIDDEN = re.compile(r'name="(token|csrf_token)" value="([^"]*)"')
 _CODE = re.compile(r"[A-Z0-9]{6,}")
 
@@ -241,9 +243,12 @@ def run_through_service(
         When the scenario posts on no platform the service supports, would
         send more than :data:`MAX_RESPONSES` answers, has respondents leave the
         question on their platforms blank (the service asks it of everyone), posts
-        waves on different platforms (the service's run posts every wave on one), or has
-        workers abroad. Respondents who answer at random (``activity.inattentive``) send
-        their answer to the attention check, which the service scores.
+        waves on different platforms (the service's run posts every wave on one).
+        Respondents who answer at random (``activity.inattentive``) send their answer to
+        the attention check, which the service scores; workers abroad
+        (``population.abroad``) answer the questionnaire's country question with theirs,
+        and the study file reads it (``experiment.country_column``). A scenario whose
+        country is the placeholder ``XX`` runs as ``FR``, the service study's country.
     """
     if scenario.experiment.unstated > 0:
         raise InputError("experiment.unstated: the collection service asks every respondent "
@@ -253,9 +258,6 @@ def run_through_service(
         raise InputError("experiment.posted_waves: a run through the collection service "
                          "posts every wave on one platform; simulate without "
                          "--through-service to post the waves on different platforms")
-    if scenario.population.abroad > 0:
-        raise InputError("population.abroad: a run through the collection service does not "
-                         "simulate workers abroad; simulate without --through-service")
     from crowdcensus.extras import require_extra
 
     require_extra("collect", "crowdcensus simulate --through-service")
@@ -268,6 +270,12 @@ def run_through_service(
     out = Path(out)
     platform = _posting_platform(scenario)
     scenario = scenario.with_experiment(platforms=[platform])
+    country = SERVICE_COUNTRY if scenario.scenario.country == "XX" else scenario.scenario.country
+    if scenario.population.abroad > 0:
+        # the answers' countries and the study file's must be the service study's
+        data = scenario.model_dump(mode="json")
+        data["scenario"]["country"] = country
+        scenario = parse_scenario(data, name=scenario.scenario.name)
     rng = np.random.default_rng(seed)
     world: World = generate_world(scenario, rng)
     answers = export_frame(world)
@@ -287,8 +295,7 @@ def run_through_service(
             with httpx.Client(base_url=svc.url, headers=svc.headers, timeout=30) as api:
                 r = api.post("/api/studies", json={
                     "title": f"Simulated study ({scenario.scenario.name})",
-                    "country": "FR" if scenario.scenario.country == "XX"
-                    else scenario.scenario.country,
+                    "country": country,
                     "researcher_name": "crowdcensus simulation",
                     "researcher_contact": "simulation@localhost"})
                 r.raise_for_status()
