@@ -183,8 +183,10 @@ class Columns(_Strict):
     #: When each answer was given (used when the column exists; "" for none): only to
     #: check that the waves' labels sort in the order the waves ran.
     submitted: str | None = "submitted_at"
-    #: The respondent's country of residence (none by default): when given, those who
-    #: live elsewhere than [study] country (compared case-insensitively) are left out.
+    #: The respondent's country of residence: those who live elsewhere than [study]
+    #: country (compared case-insensitively) are left out. Not stated, a column named
+    #: ``country`` (any case; the collection service exports one) whose answers name
+    #: [study] country among others is read; "" reads none.
     country: str | None = None
     #: Whether the respondent passed the attention check (used when the column exists; ""
     #: for none): a respondent who failed it in the answer that counts (their first) is a

@@ -434,35 +434,50 @@ def test_respondents_who_live_in_another_country_are_left_out():
         parse_responses(frame, {**cols, "country": "pays"}, country="FR")
 
 
-def test_a_country_column_left_unmapped_is_pointed_at_when_it_names_several_countries():
-    """The collection service exports a `country` column, but `columns.country` is unset
-    by default: when the answers there name more than one country, every respondent still
-    counts and a warning says so, naming the column; one country, or none given, says
-    nothing."""
+def test_a_country_column_not_stated_is_read_when_it_names_the_study_country():
+    """The collection service exports a `country` column; `columns.country` not stated:
+    when the answers there name the study's country among others, the column is read
+    (those elsewhere left out, and the warning says the column was found); when they name
+    several countries but not the study's as written ("France" for "FR"), or the study
+    sets `columns.country = ""`, every respondent counts and a warning points at the
+    column; one country, or none given, says nothing."""
     from crowdcensus.sources.responses import parse_responses
 
     rows = [("a", "w1", "FR"), ("a", "w2", "MG"), ("b", "w1", "MG"), ("b", "w2", "MG"),
             ("c", "w1", ""), ("d", "w2", "FR"), ("e", "w2", " FR")]
     frame = pd.DataFrame(rows, columns=["id", "wave", "Country"]).assign(
         site="P", often="Weekly")
-    cols = {"worker": "id", "wave": "wave", "platform": "site", "frequency": "often"}
-    r = parse_responses(frame, cols, country="FR")
-    assert r.n_respondents == 5 and r.unmapped_countries == {"FR": 3, "MG": 1}
-    said = r.country_warning("FR")
-    assert said.startswith("the respondents name 2 countries of residence in their "
-                           "'Country' answers (FR 3, MG 1)")
-    assert said.endswith('set it to "Country" to leave out those who live elsewhere')
-    mapped = parse_responses(frame, {**cols, "country": "Country"}, country="FR")
-    assert mapped.n_respondents == 4 and mapped.unmapped_countries == {}
-    assert mapped.country_warning("FR").startswith("1 of 5 respondents live in another")
+    cols = {"worker": "id", "wave": "wave", "platform": "site", "frequency": "often",
+            "country": None}
+    found = parse_responses(frame, cols, country="fr")
+    stated = parse_responses(frame, {**cols, "country": "Country"}, country="fr")
+    for r in (found, stated):
+        assert sorted(r.respondents.index) == ["a", "c", "d", "e"]
+        assert r.elsewhere == {"MG": 1} and r.unmapped_countries == {}
+    assert found.country_found == "Country" and stated.country_found is None
+    said = found.country_warning("fr")
+    assert said.startswith("1 of 5 respondents live in another country than fr (MG 1)")
+    assert said.endswith("(read from the file's 'Country' column, which names fr among "
+                         'others; experiment.columns.country = "" keeps every respondent)')
+    assert "read from" not in stated.country_warning("fr")
+    for r in (parse_responses(frame, cols, country="France"),
+              parse_responses(frame, {**cols, "country": ""}, country="FR")):
+        assert r.n_respondents == 5 and r.unmapped_countries == {"FR": 3, "MG": 1}
+        said = r.country_warning("FR")
+        assert said.startswith("the respondents name 2 countries of residence in their "
+                               "'Country' answers (FR 3, MG 1)")
+        assert said.endswith('set it to "Country" and write [study] country as the answers '
+                             "write it to leave out those who live elsewhere")
     one = frame.assign(Country=frame["Country"].where(frame["id"] != "b", "FR"))
     assert parse_responses(one, cols, country="FR").country_warning("FR") is None
 
 
 def test_a_study_with_a_country_column_counts_the_residents_only(tmp_path):
     """The simulated example with a tenth of its respondents (drawn at random) answering
-    that they live in Madagascar: they are left out of the experiment, the report says
-    how many, and the experiment's own occasional figure (its respondents' total) falls."""
+    that they live in Madagascar: they are left out of the experiment, whether the study
+    names the column or not (a column named `country` that names the study's country is
+    read), the report says how many, and the experiment's own occasional figure (its
+    respondents' total) falls; `columns.country = ""` keeps them."""
     import tomllib
 
     import numpy as np
@@ -474,18 +489,23 @@ def test_a_study_with_a_country_column_counts_the_residents_only(tmp_path):
     away = np.random.default_rng(3).choice(workers, len(workers) // 10, replace=False)
     table["country"] = np.where(table["worker_hash"].isin(away), "MG", "XX")
     table.to_csv(tmp_path / "responses.csv", index=False)
-    before = run_study(path, seed=1, inference="laplace", checks=False)
     data = tomllib.loads(path.read_text())
-    data["experiment"]["columns"] = {"country": "country"}
-    path.write_text(tomli_w.dumps(data))
-    after = run_study(path, seed=1, inference="laplace", checks=False)
-    assert after.responses.n_respondents == len(workers) - len(away)
-    assert after.responses.elsewhere == {"MG": len(away)}
-    assert any(w.startswith(f"{len(away):,} of {len(workers):,} respondents live in another "
-                            "country than XX (MG") for w in after.warnings), after.warnings
-    exp_before = before.methods["experiment"]["occasional"].estimate
-    exp_after = after.methods["experiment"]["occasional"].estimate
-    assert exp_after < 0.95 * exp_before, (exp_before, exp_after)
+    runs = {}
+    for column in ("", None, "country"):
+        data["experiment"]["columns"] = {} if column is None else {"country": column}
+        path.write_text(tomli_w.dumps(data))
+        runs[column] = run_study(path, seed=1, inference="laplace", checks=False)
+    before = runs[""]
+    assert before.responses.n_respondents == len(workers) and not before.responses.elsewhere
+    for after in (runs[None], runs["country"]):
+        assert after.responses.n_respondents == len(workers) - len(away)
+        assert after.responses.elsewhere == {"MG": len(away)}
+        assert any(w.startswith(f"{len(away):,} of {len(workers):,} respondents live in "
+                                "another country than XX (MG") for w in after.warnings)
+        exp_before = before.methods["experiment"]["occasional"].estimate
+        exp_after = after.methods["experiment"]["occasional"].estimate
+        assert exp_after < 0.95 * exp_before, (exp_before, exp_after)
+    assert runs[None].combined == runs["country"].combined
 
 
 def test_respondents_who_failed_the_attention_check_are_captures_with_no_answer():

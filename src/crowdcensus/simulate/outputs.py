@@ -165,8 +165,8 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
             "churn": a.churn,
             "columns": {"worker": "worker_hash", "wave": "wave", "platform": "platform",
                         "frequency": "frequency", "registered_on": "platforms_registered",
-                        **({"country": "country"}
-                           if sc.population.abroad > 0 and exp.country_column else {}),
+                        **({"country": "country" if exp.country_column else ""}
+                           if sc.population.abroad > 0 else {}),
                         **({"attention": ""} if not exp.attention_column else {})},
             "schedule": {
                 "reference_days": sc.scenario.reference_days, "wave_days": exp.wave_days,

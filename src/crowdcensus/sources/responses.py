@@ -98,6 +98,9 @@ class Responses:
     unmapped_countries: dict[str, int] = field(default_factory=dict)
     #: ...and that column's name as the file writes it.
     unmapped_column: str = "country"
+    #: The column named ``country`` read although the study does not state
+    #: ``experiment.columns.country``: its answers name the study's country among others.
+    country_found: str | None = None
     #: Respondents who failed the attention check (``category`` and ``hours`` not known).
     inattentive: int = 0
     #: Whether the file had an attention check that was read (``columns.attention``, with
@@ -126,9 +129,10 @@ class Responses:
             col = self.unmapped_column
             return (f"the respondents name {len(seen)} countries of residence in their "
                     f"'{col}' answers ({listed}{', ...' if len(seen) > 6 else ''}) but "
-                    "experiment.columns.country is not set, so every respondent counts as "
-                    f"a worker of {country}; set it to \"{col}\" to leave out those who "
-                    "live elsewhere")
+                    "the study reads no country column (experiment.columns.country), so "
+                    f"every respondent counts as a worker of {country}; set it to "
+                    f"\"{col}\" and write [study] country as the answers write it to "
+                    "leave out those who live elsewhere")
         if not self.elsewhere:
             return None
         n = sum(self.elsewhere.values())
@@ -137,9 +141,12 @@ class Responses:
         more = ", ..." if len(self.elsewhere) > 6 else ""
         quiet = (f"; {self.country_unanswered:,} who did not say are kept"
                  if self.country_unanswered else "")
+        found = (f" (read from the file's '{self.country_found}' column, which names "
+                 f"{country} among others; experiment.columns.country = \"\" keeps every "
+                 "respondent)" if self.country_found else "")
         return (f"{n:,} of {n + self.n_respondents:,} respondents live in another country "
                 f"than {country} ({listed}{more}): left out of the experiment, whose figures "
-                f"count the workers who live in {country}{quiet}")
+                f"count the workers who live in {country}{quiet}{found}")
 
     @property
     def n_respondents(self) -> int:
@@ -322,8 +329,9 @@ def parse_responses(
         Maps answer wordings to frequency categories (compared case-insensitively);
         :data:`DEFAULT_ANSWERS` is used for wordings not listed.
     country : str, optional
-        The study's country: with a ``country`` column, the respondents who live
-        elsewhere are left out (:attr:`Responses.elsewhere`).
+        The study's country: with a ``country`` column (``columns["country"]``; when that
+        is None, a column named ``country`` whose answers name this country among others),
+        the respondents who live elsewhere are left out (:attr:`Responses.elsewhere`).
     """
     if len(frame) == 0:
         raise InputError(f"{name}: no data: the table has no rows")
@@ -410,6 +418,13 @@ def parse_responses(
     elsewhere: dict[str, int] = {}
     unanswered = 0
     country_col = columns.get("country")
+    found = None
+    if country_col is None and country is not None:
+        # not stated: a column named `country` (the collection service's) whose answers
+        # name the study's country among others is read
+        seen, col = _countries_unmapped(frame, df["worker"])
+        if any(_norm(c) == _norm(country) for c in seen):
+            country_col = found = col
     if country_col and country is not None:
         df, elsewhere, unanswered = _residents(df, frame[country_col], country, name,
                                                country_col)
@@ -427,7 +442,7 @@ def parse_responses(
     histories = CaptureHistories.from_events(events, "worker", "wave", occasions=order)
     return Responses(events.reset_index(drop=True), respondents, histories,
                      _wave_times(frame, df["wave"], columns.get("submitted"), name),
-                     elsewhere, unanswered, *unmapped,
+                     elsewhere, unanswered, *unmapped, country_found=found,
                      inattentive=int(respondents["category"].isna().sum()),
                      attention_read=checked)
 
