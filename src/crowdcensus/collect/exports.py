@@ -16,10 +16,11 @@ import hashlib
 import hmac
 import io
 import json
+import math
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from crowdcensus.capture.histories import CaptureHistories
 from crowdcensus.collect.models import responses, studies, waves
@@ -140,3 +141,109 @@ def serialise(frame: pd.DataFrame, fmt: str) -> bytes:
                 out[col] = out[col].map(lambda v: v.isoformat() if pd.notna(v) else None)
         return json.dumps(out.to_dict(orient="records"), default=str).encode()
     raise InputError(f"unknown format {fmt!r} (use csv, parquet or json)")
+
+
+def schedule_table(conn: Connection, study_id: int, reference_start: datetime | None = None,
+                   reference_days: float = 364, platform: str | None = None
+                   ) -> tuple[dict, datetime]:
+    """The study file's ``[experiment.schedule]`` from the service's record of the waves
+    (``platform``'s only, if given, as the responses export).
+
+    A wave (a label: the responses export's ``wave``) starts at its opening time and ends
+    at its closing time; where the service holds neither, at its first and last answer.
+    The waves run in the order ``crowdcensus run`` reads them (the natural order of their
+    labels), each ``wave_days`` long (the longest wave, in whole days), starting
+    ``wave_starts`` days after ``reference_start`` (default: ``reference_days`` before
+    the last wave ends); ``posted`` gives each wave's platform.
+
+    Returns the table (with ``labels``, the waves in that order, which the study file
+    does not hold) and the reference period's start.
+
+    Raises
+    ------
+    InputError
+        When the study has no wave, a wave has neither times nor answers, the labels
+        sort in another order than the waves ran, waves overlap, or the waves do not fit
+        in the reference period.
+    """
+    from crowdcensus.capture.histories import occasion_order
+
+    _check_study(conn, study_id)
+    table = study_waves(conn, study_id, platform)
+    if table.empty:
+        raise InputError(f"study {study_id} has no wave" + (f" on {platform}" if platform
+                                                             else ""))
+    answered = pd.DataFrame(conn.execute(
+        select(responses.c.wave_id, func.min(responses.c.submitted_at),
+               func.max(responses.c.submitted_at))
+        .where(responses.c.wave_id.in_(table["id"].tolist()))
+        .group_by(responses.c.wave_id)).all(), columns=["id", "first", "last"])
+    table = table.merge(answered, on="id", how="left")
+    for col in ("opens_at", "closes_at", "first", "last"):
+        table[col] = pd.to_datetime(table[col], utc=True)
+    table["start"] = table["opens_at"].fillna(table["first"])
+    table["end"] = table["closes_at"].fillna(table["last"])
+    waves = table.groupby("label").agg(start=("start", "min"), end=("end", "max"),
+                                       platforms=("platform", lambda p: sorted(set(p))))
+    missing = waves.index[waves["start"].isna() | waves["end"].isna()].tolist()
+    if missing:
+        raise InputError(f"wave {missing[0]}: the service holds no opening or closing time "
+                         "and no answer for it, so its dates are not known")
+    ran = waves.sort_values("start", kind="stable")
+    for (a, one), (b, two) in zip(ran.iterrows(), ran.iloc[1:].iterrows(), strict=False):
+        if two["start"] < one["end"]:
+            raise InputError(_overlap(a, b, platform, "ran at the same time"))
+    ran = ran.index.tolist()
+    order = occasion_order(ran)
+    waves = waves.loc[order]
+    if ran != order:
+        raise InputError(f"the waves' labels sort as {', '.join(order)} but they ran as "
+                         f"{', '.join(ran)}; `crowdcensus run` reads the labels' order: "
+                         "rename the waves so that it is the order they ran in")
+    day = pd.Timedelta(days=1)
+    length = max(1, math.ceil(max((waves["end"] - waves["start"]) / day) - 1e-9))
+    start = (pd.Timestamp(reference_start) if reference_start is not None
+             else waves["end"].max() - reference_days * day)
+    if start.tzinfo is None:
+        start = start.tz_localize("UTC")
+    starts = [round((s - start) / day, 1) for s in waves["start"]]
+    for i in range(1, len(starts)):
+        if starts[i] < starts[i - 1] + length:
+            raise InputError(_overlap(order[i - 1], order[i], platform,
+                                      f"overlap once each lasts as long as the longest "
+                                      f"({length} days)"))
+    if starts[0] < 0 or starts[-1] + length > reference_days:
+        raise InputError(f"the waves ({waves['start'].min():%Y-%m-%d} to "
+                         f"{waves['end'].max():%Y-%m-%d}) do not fit in the {reference_days:g} "
+                         f"days from {start:%Y-%m-%d}: move --reference-start or lengthen "
+                         "--reference-days")
+    schedule = {"reference_days": int(reference_days) if float(reference_days).is_integer()
+                else reference_days, "wave_days": length,
+                "wave_starts": starts, "posted": waves["platforms"].tolist()}
+    return {**schedule, "labels": order}, start.to_pydatetime()
+
+
+def _overlap(a: str, b: str, platform: str | None, how: str) -> str:
+    return (f"waves {a} and {b} {how}: the study file's schedule takes waves that follow one "
+            "another" + ("" if platform else "; for waves on several platforms at once, "
+                         "export one platform's (--platform), as its answers, which the "
+                         "service links across that platform's waves only"))
+
+
+def schedule_toml(conn: Connection, study_id: int, reference_start: datetime | None = None,
+                  reference_days: float = 364, platform: str | None = None) -> str:
+    """:func:`schedule_table` as TOML to paste into a study file, its reference period in
+    comments."""
+    import tomli_w
+
+    schedule, start = schedule_table(conn, study_id, reference_start, reference_days,
+                                     platform)
+    labels = schedule.pop("labels")
+    title = conn.execute(select(studies.c.title).where(studies.c.id == study_id)).scalar()
+    end = start + pd.Timedelta(days=reference_days)
+    head = (f"# The waves of study {study_id} ({title}) as the collection service recorded "
+            "them,\n# for the study file (crowdcensus export --kind schedule). The reference "
+            f"period:\n# {reference_days:g} days from {start:%Y-%m-%d} to {end:%Y-%m-%d}; "
+            "wave_starts count days from its start.\n# The waves, in the order "
+            f"crowdcensus run reads them: {', '.join(labels)}.\n")
+    return head + tomli_w.dumps({"experiment": {"schedule": schedule}})

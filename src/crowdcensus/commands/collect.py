@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +24,7 @@ class ExportKind(StrEnum):
 
     responses = "responses"
     histories = "histories"
+    schedule = "schedule"
 
 
 class LogLevel(StrEnum):
@@ -171,16 +173,25 @@ def serve(
 @app.command("export")
 def export(
     study: Annotated[int, typer.Argument(help="Study id.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.csv/.parquet/.json).")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Output file (.csv/.parquet/.json; .toml for the schedule).")],
     kind: Annotated[ExportKind, typer.Option(
-        "--kind", help="Answers, or capture histories for `crowdcensus estimate`.")
+        "--kind", help="Answers, capture histories for `crowdcensus estimate`, or the "
+        "study file's [experiment.schedule] (the waves' days and platforms).")
     ] = ExportKind.histories,
     platform: Annotated[str | None, typer.Option(
         "--platform", help="Only this platform's waves.")] = None,
+    reference_start: Annotated[datetime | None, typer.Option(
+        "--reference-start", formats=["%Y-%m-%d"], help="With --kind schedule: the first "
+        "day of the reference period (default: --reference-days before the last wave "
+        "ends).")] = None,
+    reference_days: Annotated[float, typer.Option(
+        "--reference-days", min=1, help="With --kind schedule: the reference period's "
+        "length in days.")] = 364,
     db: DbOption = None,
     secret_file: SecretFileOption = None,
 ) -> None:
-    """Export a study's responses or capture histories to a file."""
+    """Export a study's responses, capture histories or schedule to a file."""
     url = _db_url(db, "export")
     from crowdcensus.collect import exports
     from crowdcensus.collect.database import check_schema, make_engine
@@ -188,7 +199,10 @@ def export(
     from crowdcensus.collect.settings import load_secret
 
     fmt = out.suffix.lstrip(".").lower()
-    if fmt not in exports.FORMATS:
+    if kind is ExportKind.schedule:
+        if fmt != "toml":
+            raise InputError(f"--out: the schedule is written as a .toml file (got {out.name})")
+    elif fmt not in exports.FORMATS:
         raise InputError(f"--out: use a .csv, .parquet or .json file (got {out.name})")
     if not valid_id(study):
         raise InputError(f"no study {study}")
@@ -197,6 +211,12 @@ def export(
         check_schema(engine)
         with engine.connect() as conn:
             try:
+                if kind is ExportKind.schedule:
+                    text = exports.schedule_toml(conn, study, reference_start, reference_days,
+                                                 platform)
+                    out.write_text(text, encoding="utf-8")
+                    typer.echo(f"wrote the waves' schedule to {out}")
+                    return
                 if kind is ExportKind.responses:
                     frame = exports.responses_frame(conn, load_secret(secret_file), study,
                                                     platform=platform)
