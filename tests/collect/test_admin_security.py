@@ -139,6 +139,7 @@ def test_ids_out_of_range_are_404_never_500(db_url):
                                  ("GET", f"/api/waves/{bad}"), ("GET", f"/api/waves/{bad}/kit"),
                                  ("GET", f"/api/studies/{bad}/responses"),
                                  ("GET", f"/api/studies/{bad}/histories"),
+                                 ("GET", f"/api/studies/{bad}/schedule"),
                                  ("GET", f"/api/studies/{bad}/census"),
                                  ("PATCH", f"/api/studies/{bad}"),
                                  ("POST", f"/api/studies/{bad}/waves"),

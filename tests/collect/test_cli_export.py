@@ -12,7 +12,7 @@ from crowdcensus.cli import main
 from crowdcensus.collect.app import create_app
 from crowdcensus.collect.database import make_engine, upgrade
 
-from .helpers import SECRET, create_study, create_wave, make_settings, run_flow
+from .helpers import AUTH, SECRET, create_study, create_wave, make_settings, run_flow
 
 
 def _cli(args, capsys):
@@ -94,6 +94,16 @@ def test_the_schedule_export_gives_the_study_file_the_waves_days_and_platforms(
                     opens_at="2025-03-31T09:00:00Z", closes_at="2025-04-07T09:00:00Z")
         lone = create_study(client)
         create_wave(client, lone["id"], "prolific", label="w1")
+        # the same through the API, for a service on another machine
+        api = f"/api/studies/{sid}/schedule"
+        by_api = client.get(api, headers=AUTH, params={
+            "platform": "prolific", "reference_start": "2025-01-01", "reference_days": 730})
+        assert by_api.status_code == 200 and "toml" in by_api.headers["content-type"]
+        both = client.get(api, headers=AUTH)
+        assert both.status_code == 409 and "ran at the same time" in both.json()["error"]
+        assert client.get(api, headers=AUTH,
+                          params={"reference_start": "01/01/2025"}).status_code == 422
+        assert client.get(api).status_code in (401, 403)
     app.state.store.close()
     monkeypatch.setenv("CROWDCENSUS_SECRET", SECRET.decode())
     answers = tmp_path / "answers.csv"
@@ -109,6 +119,7 @@ def test_the_schedule_export_gives_the_study_file_the_waves_days_and_platforms(
                            "--platform", "prolific", "--out", str(out)], capsys)
     assert code == 0 and "schedule" in msg, err
     text = out.read_text()
+    assert by_api.text == text
     assert "730 days from 2025-01-01 to 2027-01-01" in text
     assert "in the order crowdcensus run reads them: w1, w2, w10." in text
     schedule = Schedule.model_validate(tomllib.loads(text)["experiment"]["schedule"])

@@ -10,7 +10,7 @@ number, or out of the database's range) is a 404, like an unknown one.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -368,6 +368,35 @@ async def export_histories(request: Request, study_id: StudyId, format: Format =
         raise HTTPException(409, str(exc)) from None
     suffix = f"-{platform}" if platform else ""
     return _download(data, format, f"study{study_id}-histories{suffix}")
+
+
+@router.get("/studies/{study_id}/schedule", dependencies=[Depends(require_reader)])
+async def export_schedule(request: Request, study_id: StudyId,
+                          platform: Platform | None = None,
+                          reference_start: date | None = None,
+                          reference_days: float = Query(364, ge=1, le=100_000)) -> Response:
+    """The study file's ``[experiment.schedule]`` (TOML) from the waves' times and platforms
+    (``crowdcensus export --kind schedule``)."""
+
+    def build() -> str:
+        from crowdcensus.collect import exports
+
+        with request.app.state.engine.connect() as conn:
+            start = (None if reference_start is None else
+                     datetime.combine(reference_start, datetime.min.time(), UTC))
+            return exports.schedule_toml(conn, study_id, start, reference_days, platform)
+
+    try:
+        text = await run_in_threadpool(build)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except InputError as exc:
+        raise HTTPException(409, str(exc)) from None
+    suffix = f"-{platform}" if platform else ""
+    return Response(text.encode(), media_type="application/toml; charset=utf-8",
+                    headers={"content-disposition":
+                             f'attachment; filename="study{study_id}-schedule{suffix}.toml"',
+                             "cache-control": "no-store"})
 
 
 async def _upload(request: Request) -> bytes:
