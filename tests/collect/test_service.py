@@ -301,6 +301,11 @@ def test_admin_pages_need_login(client):
     per_platform = exports.index("histories?format=csv&amp;platform=mturk")
     pooled = exports.index('histories?format=csv">')
     assert per_platform < pooled and "mixes platforms" in exports[pooled:]
+    link = f"/api/studies/{study['id']}/schedule?platform=mturk"
+    assert f'href="{link}"' in exports
+    # the session reads it; waves with no times and no answer cannot be dated yet
+    undated = client.get(link)
+    assert undated.status_code == 409 and "no opening or closing time" in undated.text
     assert "is not https" in page  # the link workers get is http://testserver
     assert client.get(f"/api/studies/{study['id']}/responses").status_code == 200
     assert client.post("/api/studies", json={"title": "x", "country": "FR"}).status_code == 401
