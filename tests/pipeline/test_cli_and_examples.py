@@ -6,6 +6,7 @@ import contextlib
 import filecmp
 import io
 import json
+import re
 import subprocess
 import sys
 from importlib.resources import files
@@ -203,6 +204,18 @@ def test_waves_posted_on_different_platforms_are_read_and_checked(tmp_path):
     page = (tmp_path / "report" / "report.html").read_text()
     assert "Waves posted on different platforms" in page
     assert "w1: clickworker, mturk; w2, w3: clickworker" in page
+    # the waves as read, beside the schedule the study gives: answers and first answers
+    rows = re.findall(r"<tr><td>(w\d)</td><td class=\"num\">([\d.]+)</td><td>([^<]*)</td>"
+                      r"<td>([^<]*)</td><td class=\"num\">([\d,]+)</td>"
+                      r"<td class=\"num\">([\d,]+)</td></tr>",
+                      page[page.index('id="waves-table"'):])
+    first = table.drop_duplicates("worker")["wave"].value_counts()
+    starts = study.experiment.schedule.wave_starts
+    assert rows == [(w, f"{starts[i]:g}", ", ".join(waves[i]),
+                     ", ".join(sorted(set(table.loc[table["wave"] == w, "platform"]))),
+                     f"{(table['wave'] == w).sum():,}", f"{first.get(w, 0):,}")
+                    for i, w in enumerate(["w1", "w2", "w3"])]
+    assert sum(int(r[5].replace(",", "")) for r in rows) == table["worker"].nunique()
     (tmp_path / "report").rename(tmp_path / "kept")
     # a list that says mturk was posted in every wave: the gaps are pointed at the list
     proc = run(lambda s: s.update(posted=[["clickworker", "MTurk"]] * 3))

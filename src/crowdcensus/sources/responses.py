@@ -227,6 +227,22 @@ class Responses:
                 "departures, a behavioural effect) read the labels' order: rename the waves "
                 "so that their labels sort in the order they ran (w1, w2, ..., w10)")
 
+    def wave_counts(self) -> pd.DataFrame:
+        """One row per wave, in the order the models read them: ``wave``, ``answers``,
+        ``first`` (respondents answering for the first time), ``platforms`` (those
+        answered on, comma-separated)."""
+        order = list(self.histories.occasions)
+        ev = self.events
+        rank = ev["wave"].map({w: i for i, w in enumerate(order)})
+        first = ev.assign(_rank=rank).sort_values("_rank", kind="stable") \
+            .drop_duplicates("worker")["wave"].value_counts()
+        answers = ev["wave"].value_counts()
+        where = ev.groupby("wave")["platform"].agg(lambda p: ", ".join(sorted(set(p))))
+        return pd.DataFrame({"wave": order,
+                             "answers": [int(answers.get(w, 0)) for w in order],
+                             "first": [int(first.get(w, 0)) for w in order],
+                             "platforms": [where.get(w, "") for w in order]})
+
     def category_counts(self, categories: tuple[str, ...]) -> np.ndarray:
         """Respondents per category, in the order given."""
         vc = self.respondents["category"].value_counts()
