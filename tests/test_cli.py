@@ -48,7 +48,7 @@ def test_help_imports_no_heavy_library():
                            "<proper|improper>", "<text|json>"]),
     (["estimate", "open"], ["<text|json>"]),
     (["demo"], ["<france-2018|simulated>"]),
-    (["export"], ["<responses|histories>"]),
+    (["export"], ["<responses|histories|schedule>"]),
     (["serve"], ["<critical|error|warning|info|debug>"]),
     (["validate"], ["<by_band|pooled>"]),
 ])
