@@ -318,12 +318,23 @@ async def get_kit(request: Request, wave_id: WaveId) -> dict:
     return posting_kit(base_url(request), wave.study, wave)
 
 
-def _download(data: bytes, fmt: str, name: str) -> Response:
+def _download(data: bytes, fmt: str, name: str, media_type: str | None = None) -> Response:
     from crowdcensus.collect import exports
 
-    return Response(data, media_type=exports.FORMATS[fmt],
+    return Response(data, media_type=media_type or exports.FORMATS[fmt],
                     headers={"content-disposition": f'attachment; filename="{name}.{fmt}"',
                              "cache-control": "no-store"})
+
+
+async def _off_loop(build, refused: int = 409):
+    """Run ``build`` off the event loop: an unknown study is a 404, an :class:`InputError`
+    ``refused`` (409: an export the study's data cannot make yet; 422: a bad upload)."""
+    try:
+        return await run_in_threadpool(build)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except InputError as exc:
+        raise HTTPException(refused, str(exc)) from None
 
 
 @router.get("/studies/{study_id}/responses", dependencies=[Depends(require_reader)])
@@ -360,12 +371,7 @@ async def export_histories(request: Request, study_id: StudyId, format: Format =
             frame = exports.histories_frame(conn, study_id, platform, opened_by=now)
         return exports.serialise(frame, format)
 
-    try:
-        data = await run_in_threadpool(build)
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except InputError as exc:
-        raise HTTPException(409, str(exc)) from None
+    data = await _off_loop(build)
     suffix = f"-{platform}" if platform else ""
     return _download(data, format, f"study{study_id}-histories{suffix}")
 
@@ -386,17 +392,10 @@ async def export_schedule(request: Request, study_id: StudyId,
                      datetime.combine(reference_start, datetime.min.time(), UTC))
             return exports.schedule_toml(conn, study_id, start, reference_days, platform)
 
-    try:
-        text = await run_in_threadpool(build)
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except InputError as exc:
-        raise HTTPException(409, str(exc)) from None
+    text = await _off_loop(build)
     suffix = f"-{platform}" if platform else ""
-    return Response(text.encode(), media_type="application/toml; charset=utf-8",
-                    headers={"content-disposition":
-                             f'attachment; filename="study{study_id}-schedule{suffix}.toml"',
-                             "cache-control": "no-store"})
+    return _download(text.encode(), "toml", f"study{study_id}-schedule{suffix}",
+                     "application/toml; charset=utf-8")
 
 
 async def _upload(request: Request) -> bytes:
@@ -430,12 +429,7 @@ async def check_prolific(request: Request, study_id: int, data: bytes,
         return {"study_id": study_id, "waves": [w[1] for w in chosen],
                 "counts": verify.summary(checked), "submissions": checked}
 
-    try:
-        return await run_in_threadpool(work)
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except InputError as exc:
-        raise HTTPException(422, str(exc)) from None
+    return await _off_loop(work, refused=422)
 
 
 @router.post("/studies/{study_id}/prolific", dependencies=[Depends(require_admin)])
