@@ -92,6 +92,39 @@ def test_capture_probability_follows_activity(sight):
         assert stats.binomtest(answers, trials, p).pvalue > 1e-3, cls.name
 
 
+def test_take_up_spread_gives_each_worker_their_own_chance():
+    """`experiment.take_up_spread`: a worker's take-up is logit^-1(logit(q) + s z), drawn once;
+    the class's answers follow the mean take-up, and they bunch on the same workers (more
+    never answer, more answer often) than one chance for all would give."""
+    from crowdcensus.simulate.world import mean_take_up
+
+    # the mean take-up: q without a spread; 1/2 at q = 1/2 for any spread (symmetry);
+    # pulled toward 1/2 otherwise, as a Monte Carlo mean says
+    assert mean_take_up(0.3, 0.0) == 0.3
+    assert mean_take_up(0.5, 2.0) == pytest.approx(0.5, abs=1e-12)
+    z = np.random.default_rng(0).standard_normal(400_000)
+    mc = np.mean(1 / (1 + np.exp(-(np.log(0.2 / 0.8) + 1.5 * z))))
+    assert mean_take_up(0.2, 1.5) == pytest.approx(mc, abs=2e-3)
+    assert 0.2 < mean_take_up(0.2, 1.5) < 0.5
+
+    sc = small("ideal", workers=20000, experiment={"take_up_spread": 1.5})
+    world = generate_world(sc, np.random.default_rng(3))
+    q = mean_take_up(sc.experiment.take_up, 1.5)
+    waves = sc.experiment.waves
+    counts = np.bincount(world.responses["index"], minlength=world.n_workers)
+    top = sc.activity.classes[0]
+    members = np.flatnonzero(world.activity_class == 0)
+    p = q * (1 - np.exp(-top.visits_per_week))
+    assert stats.binomtest(int(counts[members].sum()), len(members) * waves, p).pvalue > 1e-3
+    # one chance p for all would leave (1 - p)^waves of them without an answer
+    never = float(np.mean(counts[members] == 0))
+    binomial = (1 - p) ** waves
+    assert never > binomial + 6 * np.sqrt(binomial * (1 - binomial) / len(members)), \
+        (never, binomial)
+    # the study's reach assumption is the class's mean chance
+    assert world.reach_p_week["several_weekly"] == pytest.approx(p, rel=0.05)
+
+
 @pytest.mark.parametrize("days", [91, 364, 728])
 def test_monthly_visitors_are_a_months_whatever_the_reference_period(days):
     """One class at 0.5 visits a week on one platform, nobody coming or going: each

@@ -144,6 +144,10 @@ class Experiment(_Strict):
     sight: Fraction = 1.0
     #: Chance that a worker who sees the task takes it.
     take_up: Fraction = 0.6
+    #: Spread of the workers' own take-up beyond their activity: each worker's chance of
+    #: taking the task is logit^-1(logit(take_up) + take_up_spread * z), z ~ N(0, 1) drawn
+    #: once per worker (some people like surveys, others never answer one).
+    take_up_spread: NonNegative = 0.0
     #: Drop in that chance after a first answer (survey aversion; 1: past participants
     #: are excluded).
     aversion: Fraction = 0.0

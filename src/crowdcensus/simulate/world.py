@@ -32,7 +32,9 @@ and a seeded :class:`numpy.random.Generator`:
 * **Task-posting waves** on every platform: a worker present for :math:`o`
   days of a wave sees the task with probability
   :math:`1 - e^{-\\lambda_i o/7}` and takes it with probability ``take_up``
-  (times ``1 - aversion`` once they have answered);
+  (times ``1 - aversion`` once they have answered; with ``take_up_spread`` σ, each
+  worker's own :math:`\\mathrm{logit}^{-1}(\\mathrm{logit}(\\text{take\\_up}) + \\sigma z_i)`,
+  :math:`z_i \\sim N(0, 1)`);
   the task is posted on ``experiment.platforms`` (all by default) and only
   visits to those count; they answer on one of them and report a frequency category
   (shifted to a neighbouring one with probability ``misreport``) and their hours
@@ -347,6 +349,17 @@ def _inattentive(rng: np.random.Generator, share: float, passing: float,
     return responses.assign(frequency=freq, attention=np.where(hit, check, "rarely")), hours
 
 
+def _own_take_up(rng: np.random.Generator, take_up: float, spread: float,
+                 n: int) -> float | np.ndarray:
+    """Each worker's chance of taking the task once seen: ``take_up`` for all, or, with a
+    ``spread`` (drawn only then, so that a scenario without one keeps its stream), the
+    inverse logit of logit(``take_up``) + ``spread`` x N(0, 1) per worker."""
+    if spread <= 0 or take_up in (0.0, 1.0):
+        return take_up
+    logit = np.log(take_up) - np.log1p(-take_up)
+    return 1.0 / (1.0 + np.exp(-(logit + spread * rng.standard_normal(n))))
+
+
 def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.ndarray,
            end: np.ndarray, visits: np.ndarray, posted: np.ndarray, names: list[str],
            reg: np.ndarray, reported: np.ndarray) -> pd.DataFrame:
@@ -364,13 +377,14 @@ def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.n
     registered = set_names[set_of.ravel()]
     frames = []
     answered = np.zeros(n, dtype=bool)
+    take_up = _own_take_up(rng, exp.take_up, exp.take_up_spread, n)
     for w in range(exp.waves):
         share = visits * posted[w][None, :]
         seen_share = share.sum(axis=1)
         cum = np.cumsum(share, axis=1)
         a = exp.first_day + w * exp.spacing_days
         o = _overlap(start, end, a, a + exp.wave_days)
-        take = exp.take_up * np.where(answered, 1.0 - exp.aversion, 1.0)
+        take = take_up * np.where(answered, 1.0 - exp.aversion, 1.0)
         answer = rng.random(n) < take * (1.0 - np.exp(-exp.sight * rate * seen_share * o / 7.0))
         answered |= answer
         idx = np.flatnonzero(answer)
@@ -386,13 +400,24 @@ def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.n
     return pd.concat(frames, ignore_index=True)
 
 
+def mean_take_up(take_up: float, spread: float) -> float:
+    """The workers' mean take-up under ``take_up_spread`` (:func:`_own_take_up`): the mean
+    of logit^-1(logit(take_up) + spread z) over z ~ N(0, 1), by Gauss-Hermite quadrature."""
+    if spread <= 0 or take_up in (0.0, 1.0):
+        return float(take_up)
+    x, w = np.polynomial.hermite_e.hermegauss(41)
+    logit = np.log(take_up) - np.log1p(-take_up)
+    return float(np.sum(w / (1.0 + np.exp(-(logit + spread * x)))) / np.sqrt(2 * np.pi))
+
+
 def _reach_assumption(world: World) -> dict[str, float]:
     """The study's ``p_week`` per reported category: population value x ``reach_error``.
 
     The population value is the chance, averaged over the workers who would give
     that answer, of seeing a task posted for a week and taking it,
     ``take_up * (1 - exp(-sight * rate * s))`` with ``s`` the share of the worker's visits
-    made to the platforms the task is posted on; a researcher would take it from a pilot or
+    made to the platforms the task is posted on (``take_up``: the workers' mean, under a
+    ``take_up_spread``); a researcher would take it from a pilot or
     the literature, so the scenario can bias it (``reach_error``).
     """
     exp = world.scenario.experiment
@@ -406,6 +431,7 @@ def _reach_assumption(world: World) -> dict[str, float]:
         seen = [np.mean(1.0 - np.exp(-exp.sight * world.rate[mask]
                                      * world.visit_share[mask][:, on].sum(axis=1)))
                 for on in postings]
-        p = exp.take_up * float(seen[0] if len(seen) == 1 else np.average(seen, weights=waves))
+        p = mean_take_up(exp.take_up, exp.take_up_spread) * float(
+            seen[0] if len(seen) == 1 else np.average(seen, weights=waves))
         out[c] = float(min(p * exp.reach_error, 0.999))
     return out
