@@ -513,3 +513,42 @@ def test_answers_at_random_are_set_aside_by_the_attention_check_or_the_default(t
     unread, warned, prior = out[False]
     assert warned == [] and prior.origin == "default"
     assert unread > 1.3 and abs(read - 1) < 0.5 * (unread - 1), (read, unread)
+
+
+def test_a_wide_spread_of_take_up_is_integrated_over_more_nodes(tmp_path, monkeypatch):
+    """`heterogeneous` with take-up spread from person to person (sd 2.5 on the logit
+    scale): five Gauss-Hermite nodes understate the spread, and the fit is made again with
+    fifteen, which read it wider and count more of the workers never caught (the report
+    says so); with no spread the five nodes are kept."""
+    from crowdcensus.pipeline import _read
+    from crowdcensus.report.html import render_html
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis import inference
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.inference import fit_joint
+    from crowdcensus.synthesis.model import HETEROGENEITY_NODES, HETEROGENEITY_NODES_WIDE
+
+    world = generate_world(small("heterogeneous", workers=6000,
+                                 experiment={"take_up_spread": 2.5}),
+                           np.random.default_rng(21))
+    study = load_study(write_simulation(world, tmp_path / "spread"))
+    results = run_study(study, seed=0, inference="laplace", checks=False)
+    assert results.joint.diagnostics["heterogeneity_nodes"] == HETEROGENEITY_NODES_WIDE
+    assert "integrated over 15 quadrature nodes instead of 5" in render_html(results, {})
+    data = synthesis_data(study, _read(study)[0])
+    wide = fit_joint(data, method="laplace", seed=0, predictive=False)
+    monkeypatch.setattr(inference, "WIDE_HETEROGENEITY", np.inf)
+    five = fit_joint(data, method="laplace", seed=0, predictive=False)
+    assert (wide.diagnostics["heterogeneity_nodes"], five.diagnostics["heterogeneity_nodes"]
+            ) == (HETEROGENEITY_NODES_WIDE, HETEROGENEITY_NODES)
+    sd = {k: float(np.median(p.samples["takeup_sd"])) for k, p in (("wide", wide),
+                                                                    ("five", five))}
+    assert 1.25 < sd["five"] < sd["wide"] < 3.0, sd
+    assert np.median(wide.samples["workers"]) > np.median(five.samples["workers"])
+    monkeypatch.undo()
+    _, plain = _simulated("heterogeneous", tmp_path / "plain")
+    post = fit_joint(plain, method="laplace", seed=0, predictive=False)
+    assert post.diagnostics["heterogeneity_nodes"] == HETEROGENEITY_NODES
+    assert float(np.median(post.samples["takeup_sd"])) < 1.0

@@ -29,7 +29,15 @@ import numpy as np
 
 from crowdcensus.errors import ModelError
 from crowdcensus.synthesis.data import SynthesisData
-from crowdcensus.synthesis.model import ModelConfig, initial_values, joint_model, model_inputs
+from crowdcensus.synthesis.model import (
+    HETEROGENEITY_NODES,
+    HETEROGENEITY_NODES_WIDE,
+    WIDE_HETEROGENEITY,
+    ModelConfig,
+    initial_values,
+    joint_model,
+    model_inputs,
+)
 
 _READY = False
 ADAPT_MASS = os.environ.get("CC_ADAPT_MASS", "0") == "1"
@@ -449,6 +457,19 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         raise ModelError("the joint model's posterior could not be evaluated (the inputs "
                          "contradict each other?)")
     x_mode = np.asarray(res.x)
+    nodes = HETEROGENEITY_NODES
+    if cfg.has_capture and float(np.asarray(model.constrain(
+            jnp.asarray(x_mode[None]), arrays)["takeup_sd"]).ravel()[0]) > WIDE_HETEROGENEITY:
+        # a wide spread of take-up: the same model with more quadrature nodes, its mode
+        # searched from this one
+        nodes = HETEROGENEITY_NODES_WIDE
+        cfg, np_arrays = model_inputs(data, nodes)
+        arrays = {k: jnp.asarray(v) for k, v in np_arrays.items()}
+        model = CompiledModel.get(cfg, arrays)
+        wide = find_mode(model, arrays, x_mode, seed=seed, restarts=0)
+        if np.isfinite(wide.fun) and wide.fun < 1e299:
+            res = wide
+            x_mode = np.asarray(res.x)
     key = jax.random.PRNGKey(seed)
     problems: list[str] = []
     if method == "laplace":
@@ -473,7 +494,8 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         if not res.success:
             problems.append(f"the search for the posterior mode stopped early ({res.message})")
         return Posterior(samples, "laplace", mode, {"hessian_positive_definite": ok,
-                                                    "mode_found": bool(res.success)},
+                                                    "mode_found": bool(res.success),
+                                                    "heterogeneity_nodes": nodes},
                          converged=not problems, problems=problems,
                          predictive=_predictive(model, flat, arrays) if predictive else {})
     hess = np.asarray(model.hessian(jnp.asarray(x_mode), arrays), dtype=float)
@@ -525,6 +547,7 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
     flat = z.reshape(-1, z.shape[-1])
     steps = np.concatenate(step_parts, axis=1)
     diag["warmup"], diag["draws"], diag["runs"] = warmup, z.shape[1], attempt + 1
+    diag["heterogeneity_nodes"] = nodes
     diag["leapfrog_steps_warmup"] = float(steps[:, :warmup].mean())
     diag["leapfrog_steps_sampling"] = float(steps[:, warmup:].mean())
     diag["step_size"] = [float(x) for x in

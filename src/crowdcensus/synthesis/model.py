@@ -43,6 +43,12 @@ from crowdcensus.synthesis.data import N_HOUR_BANDS, SynthesisData, true_hour_ed
 
 #: Gauss--Hermite nodes for the individual heterogeneity of take-up.
 HETEROGENEITY_NODES = 5
+#: ...and where the fitted spread is wide: above :data:`WIDE_HETEROGENEITY` (on the logit
+#: scale) five nodes misstate the share never caught (by 6% at a spread of 2 and a
+#: take-up of 0.3; fifteen by 0.2%), so the fit is made again with this many
+#: (docs/validation.md, "Take-up that varies from person to person").
+HETEROGENEITY_NODES_WIDE = 15
+WIDE_HETEROGENEITY = 1.25
 #: Largest (histories x platform sets x answers x bins) for the dense likelihood.
 DENSE_LIMIT = 4_000_000
 #: Up to this many waves, every possible history is enumerated (for the predictive checks).
@@ -229,8 +235,10 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
     return dense, unknown, churn, has_hours
 
 
-def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray]]:
-    """The static configuration and the arrays of the model for ``data``."""
+def model_inputs(data: SynthesisData, nodes: int = HETEROGENEITY_NODES,
+                 ) -> tuple[ModelConfig, dict[str, np.ndarray]]:
+    """The static configuration and the arrays of the model for ``data`` (``nodes``:
+    Gauss--Hermite nodes for the take-up's individual heterogeneity)."""
     arrays: dict[str, np.ndarray] = {
         "lam": bin_rates(),
         "log_width": bin_log_widths(),
@@ -245,7 +253,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
 
     centre = bin_rates()[1:-1]          # the bin at the middle of each second difference
     arrays["smoothness"] = np.where(centre < RARE_RATE, RARE_SMOOTHNESS, SMOOTHNESS)
-    nodes, weights = np.polynomial.hermite_e.hermegauss(HETEROGENEITY_NODES)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(nodes)
     arrays["het_nodes"] = nodes
     arrays["het_logw"] = np.log(weights / weights.sum())
     if not data.aggregate:
