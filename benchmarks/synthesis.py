@@ -14,6 +14,12 @@ study, builds the model's data and fits it twice. Printed per line:
 Each configuration runs "cold" (an empty JAX compilation cache) and then "warm"
 (the cache the cold run filled, as a user's next ``crowdcensus run`` finds it).
 
+A simulated study is named ``scenario-workers``, optionally followed by changes of
+numeric fields, ``@section.field=value`` each:
+``heterogeneous-20000@experiment.take_up_spread=2.5`` is the country whose take-up
+spreads widely from person to person, which the joint model integrates over fifteen
+quadrature nodes instead of five.
+
 ``--seeds N`` instead fits each study by NUTS with seeds 0 to N-1 in one process
 and prints, per fit, its time (the first includes compiling), how many runs the
 chains needed (1: the first; 2 and 3: they ran on for twice and four times the
@@ -23,6 +29,8 @@ and the largest R-hat over every quantity, and whether the fit was accepted.
     .venv/bin/python benchmarks/synthesis.py
     .venv/bin/python benchmarks/synthesis.py --studies france-2018 --inference nuts
     .venv/bin/python benchmarks/synthesis.py --studies simulated --seeds 10
+    .venv/bin/python benchmarks/synthesis.py --seeds 3 \\
+        --studies heterogeneous-20000@experiment.take_up_spread=2.5
 """
 
 from __future__ import annotations
@@ -49,9 +57,14 @@ def _study(name: str, folder: Path) -> Path:
     from crowdcensus.simulate.scenario import load_scenario, parse_scenario
     from crowdcensus.simulate.world import generate_world
 
+    name, *changes = name.split("@")
     scenario, workers = name.rsplit("-", 1)
     data = load_scenario(scenario).model_dump(mode="json")
     data["population"]["workers"] = int(workers)
+    for change in changes:  # section.field=value, a number
+        path, value = change.split("=", 1)
+        section, field = path.split(".", 1)
+        data[section][field] = float(value)
     world = generate_world(parse_scenario(data), np.random.default_rng(1))
     return write_simulation(world, folder)
 
@@ -101,7 +114,7 @@ def seeds(name: str, n: int) -> None:
     study, data = _data(name)
     cfg = study.synthesis
     print(f"{'study':22s} {'seed':>4s} {'time':>6s} {'runs':>4s} {'leapfrogs':>9s} "
-          f"{'divergent':>9s} {'min ESS':>7s} {'max R-hat':>9s}  accepted")
+          f"{'divergent':>9s} {'min ESS':>7s} {'max R-hat':>9s} {'nodes':>5s}  accepted")
     for seed in range(n):
         t = time.perf_counter()
         post = fit_joint(data, method="nuts", seed=seed, chains=cfg.chains,
@@ -109,7 +122,8 @@ def seeds(name: str, n: int) -> None:
         d = post.diagnostics
         print(f"{name:22s} {seed:4d} {time.perf_counter() - t:5.1f}s {d['runs']:4d} "
               f"{d['leapfrog_steps_sampling']:9.1f} {d['divergences']:9d} "
-              f"{d['min_ess']:7.0f} {d['max_r_hat']:9.3f}  {post.converged}", flush=True)
+              f"{d['min_ess']:7.0f} {d['max_r_hat']:9.3f} {d.get('heterogeneity_nodes', 5):5d}  "
+              f"{post.converged}", flush=True)
 
 
 def main() -> None:
