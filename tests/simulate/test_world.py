@@ -125,6 +125,28 @@ def test_take_up_spread_gives_each_worker_their_own_chance():
     assert world.reach_p_week["several_weekly"] == pytest.approx(p, rel=0.05)
 
 
+@pytest.mark.parametrize("activity", [1.0, -0.5])
+def test_take_up_activity_moves_each_classs_take_up_with_its_rate(activity):
+    """`experiment.take_up_activity` a: a class visiting r times a week takes the task with
+    logit^-1(logit(q) + a log r); the answers follow it class by class, and so does the
+    study's reach assumption."""
+    sc = small("ideal", workers=20000, experiment={"take_up_activity": activity})
+    plain = generate_world(small("ideal", workers=20000), np.random.default_rng(3))
+    world = generate_world(sc, np.random.default_rng(3))
+    assert world.tiers() == plain.tiers() and np.array_equal(world.declared, plain.declared)
+    q = sc.experiment.take_up
+    counts = np.bincount(world.responses["index"], minlength=world.n_workers)
+    for j, cls in enumerate(sc.activity.classes):
+        r = cls.visits_per_week
+        take = 1 / (1 + np.exp(-(np.log(q / (1 - q)) + activity * np.log(r))))
+        p = take * (1 - np.exp(-r))
+        members = np.flatnonzero(world.activity_class == j)
+        answers = int(counts[members].sum())
+        assert stats.binomtest(answers, len(members) * sc.experiment.waves, p).pvalue > 1e-3, \
+            cls.name
+        assert world.reach_p_week[CATEGORIES[j]] == pytest.approx(p, rel=1e-9), cls.name
+
+
 @pytest.mark.parametrize("days", [91, 364, 728])
 def test_monthly_visitors_are_a_months_whatever_the_reference_period(days):
     """One class at 0.5 visits a week on one platform, nobody coming or going: each

@@ -148,6 +148,11 @@ class Experiment(_Strict):
     #: taking the task is logit^-1(logit(take_up) + take_up_spread * z), z ~ N(0, 1) drawn
     #: once per worker (some people like surveys, others never answer one).
     take_up_spread: NonNegative = 0.0
+    #: How take-up changes with activity beyond the visits: ``take_up_activity * log(rate)``
+    #: (rate in visits a week) is added to the logit of each worker's take-up, so that at
+    #: 1 the workers who visit ten times as often take a task they see with ten times the
+    #: odds (unchanged at one visit a week; negative: the most active take it less).
+    take_up_activity: Annotated[float, Field(ge=-3, le=3)] = 0.0
     #: Drop in that chance after a first answer (survey aversion; 1: past participants
     #: are excluded).
     aversion: Fraction = 0.0

@@ -34,7 +34,8 @@ and a seeded :class:`numpy.random.Generator`:
   :math:`1 - e^{-\\lambda_i o/7}` and takes it with probability ``take_up``
   (times ``1 - aversion`` once they have answered; with ``take_up_spread`` σ, each
   worker's own :math:`\\mathrm{logit}^{-1}(\\mathrm{logit}(\\text{take\\_up}) + \\sigma z_i)`,
-  :math:`z_i \\sim N(0, 1)`);
+  :math:`z_i \\sim N(0, 1)`; with ``take_up_activity`` *a*, plus :math:`a \\log \\lambda_i`
+  inside, so that take-up rises (or falls) with activity, unchanged at one visit a week);
   the task is posted on ``experiment.platforms`` (all by default) and only
   visits to those count; they answer on one of them and report a frequency category
   (shifted to a neighbouring one with probability ``misreport``) and their hours
@@ -349,15 +350,26 @@ def _inattentive(rng: np.random.Generator, share: float, passing: float,
     return responses.assign(frequency=freq, attention=np.where(hit, check, "rarely")), hours
 
 
+def _activity_shift(exp, rate: np.ndarray) -> np.ndarray | float:
+    """Each worker's take-up shift on the logit scale from their activity:
+    ``take_up_activity`` x log(rate), rate in visits a week (0 at one visit a week)."""
+    if exp.take_up_activity == 0:
+        return 0.0
+    return exp.take_up_activity * np.log(np.maximum(rate, 1e-6))
+
+
 def _own_take_up(rng: np.random.Generator, take_up: float, spread: float,
-                 n: int) -> float | np.ndarray:
-    """Each worker's chance of taking the task once seen: ``take_up`` for all, or, with a
-    ``spread`` (drawn only then, so that a scenario without one keeps its stream), the
-    inverse logit of logit(``take_up``) + ``spread`` x N(0, 1) per worker."""
-    if spread <= 0 or take_up in (0.0, 1.0):
+                 n: int, shift: np.ndarray | float = 0.0) -> float | np.ndarray:
+    """Each worker's chance of taking the task once seen: ``take_up`` for all, or the
+    inverse logit of logit(``take_up``) + ``shift`` (:func:`_activity_shift`) + ``spread``
+    x N(0, 1) per worker (drawn only with a spread, so that a scenario without one keeps
+    its stream)."""
+    if (spread <= 0 and np.all(np.asarray(shift) == 0)) or take_up in (0.0, 1.0):
         return take_up
-    logit = np.log(take_up) - np.log1p(-take_up)
-    return 1.0 / (1.0 + np.exp(-(logit + spread * rng.standard_normal(n))))
+    logit = np.log(take_up) - np.log1p(-take_up) + shift
+    if spread > 0:
+        logit = logit + spread * rng.standard_normal(n)
+    return 1.0 / (1.0 + np.exp(-logit))
 
 
 def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.ndarray,
@@ -377,7 +389,8 @@ def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.n
     registered = set_names[set_of.ravel()]
     frames = []
     answered = np.zeros(n, dtype=bool)
-    take_up = _own_take_up(rng, exp.take_up, exp.take_up_spread, n)
+    take_up = _own_take_up(rng, exp.take_up, exp.take_up_spread, n,
+                           _activity_shift(exp, rate))
     for w in range(exp.waves):
         share = visits * posted[w][None, :]
         seen_share = share.sum(axis=1)
@@ -400,14 +413,20 @@ def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.n
     return pd.concat(frames, ignore_index=True)
 
 
-def mean_take_up(take_up: float, spread: float) -> float:
-    """The workers' mean take-up under ``take_up_spread`` (:func:`_own_take_up`): the mean
-    of logit^-1(logit(take_up) + spread z) over z ~ N(0, 1), by Gauss-Hermite quadrature."""
-    if spread <= 0 or take_up in (0.0, 1.0):
+def mean_take_up(take_up: float, spread: float,
+                 shift: np.ndarray | float = 0.0) -> np.ndarray | float:
+    """The mean take-up of workers whose take-up is logit^-1(logit(take_up) + shift +
+    spread z) over z ~ N(0, 1) (:func:`_own_take_up`), by Gauss-Hermite quadrature: one
+    value per ``shift``."""
+    if take_up in (0.0, 1.0) or (spread <= 0 and np.ndim(shift) == 0 and shift == 0):
         return float(take_up)
-    x, w = np.polynomial.hermite_e.hermegauss(41)
-    logit = np.log(take_up) - np.log1p(-take_up)
-    return float(np.sum(w / (1.0 + np.exp(-(logit + spread * x)))) / np.sqrt(2 * np.pi))
+    logit = np.log(take_up) - np.log1p(-take_up) + np.asarray(shift, dtype=float)
+    if spread <= 0:
+        out = 1.0 / (1.0 + np.exp(-logit))
+    else:
+        x, w = np.polynomial.hermite_e.hermegauss(41)
+        out = (1.0 / (1.0 + np.exp(-(logit[..., None] + spread * x)))) @ w / np.sqrt(2 * np.pi)
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def _reach_assumption(world: World) -> dict[str, float]:
@@ -416,8 +435,8 @@ def _reach_assumption(world: World) -> dict[str, float]:
     The population value is the chance, averaged over the workers who would give
     that answer, of seeing a task posted for a week and taking it,
     ``take_up * (1 - exp(-sight * rate * s))`` with ``s`` the share of the worker's visits
-    made to the platforms the task is posted on (``take_up``: the workers' mean, under a
-    ``take_up_spread``); a researcher would take it from a pilot or
+    made to the platforms the task is posted on (``take_up``: each worker's mean under a
+    ``take_up_spread`` and ``take_up_activity``); a researcher would take it from a pilot or
     the literature, so the scenario can bias it (``reach_error``).
     """
     exp = world.scenario.experiment
@@ -428,10 +447,11 @@ def _reach_assumption(world: World) -> dict[str, float]:
             continue
         # averaged over the waves, each with the share of visits to its platforms
         postings, waves = np.unique(world.wave_posted(), axis=0, return_counts=True)
-        seen = [np.mean(1.0 - np.exp(-exp.sight * world.rate[mask]
-                                     * world.visit_share[mask][:, on].sum(axis=1)))
+        take = mean_take_up(exp.take_up, exp.take_up_spread,
+                            _activity_shift(exp, world.rate[mask]))
+        seen = [np.mean(take * (1.0 - np.exp(-exp.sight * world.rate[mask]
+                                             * world.visit_share[mask][:, on].sum(axis=1))))
                 for on in postings]
-        p = mean_take_up(exp.take_up, exp.take_up_spread) * float(
-            seen[0] if len(seen) == 1 else np.average(seen, weights=waves))
+        p = float(seen[0] if len(seen) == 1 else np.average(seen, weights=waves))
         out[c] = float(min(p * exp.reach_error, 0.999))
     return out
