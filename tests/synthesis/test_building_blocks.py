@@ -169,37 +169,29 @@ BY_HAND = {"sight": 0.8, "takeup": 0.3, "wave": np.array([0.1, -0.2, 0.0]), "het
            "after": -0.5}
 
 
-def _history_by_hand(pattern, see, shift: float = 0.0) -> float:
+def _history_by_hand(pattern, see) -> float:
     """The product over waves of the chance of answering (seeing, ``see[t]``, then taking
-    the task) or not, with the behavioural effect after the first answer (``shift``: the
-    take-up's slope times the log rate)."""
+    the task) or not, with the behavioural effect after the first answer."""
     prob, before = 1.0, False
     for t, answered in enumerate(pattern):
-        take = 1 / (1 + np.exp(-(0.3 + shift + BY_HAND["wave"][t]
-                                 + (-0.5 if before else 0.0))))
+        take = 1 / (1 + np.exp(-(0.3 + BY_HAND["wave"][t] + (-0.5 if before else 0.0))))
         p = see[t] * take
         prob *= p if answered else 1 - p
         before = before or bool(answered)
     return prob
 
 
-@pytest.mark.parametrize("slope", [None, 0.8, -0.4])
-def test_history_probability_by_hand(slope):
+def test_history_probability_by_hand():
     """No heterogeneity: the product over waves of the per-wave chances, with the
-    behavioural effect after the first answer, and a take-up that moves with the log rate
-    by ``slope`` (none: the parameter absent, as 0)."""
+    behavioural effect after the first answer."""
     from crowdcensus.methods.capture_likelihood import history_log_prob
 
     a, pats = _arrays(3)
-    params = BY_HAND if slope is None else {**BY_HAND, "slope": slope}
-    lp = np.asarray(history_log_prob(a, params))
+    lp = np.asarray(history_log_prob(a, BY_HAND))
     lam, s, days = 0.5, 0.5, np.array([7.0, 3.0, 7.0])
-    assert a["lam"][1] == lam
     see = 1 - np.exp(-0.8 * lam * s * days / 7)
-    shift = (slope or 0.0) * np.log(lam)
     for row, pat in enumerate(pats):
-        assert np.exp(lp[row, 0, 1]) == pytest.approx(_history_by_hand(pat, see, shift),
-                                                      rel=1e-10)
+        assert np.exp(lp[row, 0, 1]) == pytest.approx(_history_by_hand(pat, see), rel=1e-10)
 
 
 def test_history_probability_with_shares_by_wave_by_hand():

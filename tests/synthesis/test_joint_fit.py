@@ -554,32 +554,3 @@ def test_a_wide_spread_of_take_up_is_integrated_over_more_nodes(tmp_path, monkey
     post = fit_joint(plain, method="laplace", seed=0, predictive=False)
     assert post.diagnostics["heterogeneity_nodes"] == HETEROGENEITY_NODES
     assert float(np.median(post.samples["takeup_sd"])) < 1.0
-
-
-def _band_tiers(post) -> dict[str, np.ndarray]:
-    """Draws of the nested tiers from the workers and their band shares."""
-    w, s = np.asarray(post.samples["workers"]), np.asarray(post.samples["band_shares"])
-    return {"very_active": w * s[:, 0], "regular": w * (s[:, 0] + s[:, 1]), "occasional": w}
-
-
-def test_take_up_that_rises_with_activity_is_read_from_the_histories(tmp_path):
-    """`heterogeneous` where the most active take a task they see more readily (take-up
-    odds ten times higher for ten times the visits): the fitted slope of take-up on the log
-    rate holds 1 and not 0, and the very active and regular tiers hold the truth; on
-    `heterogeneous` itself the slope holds 0."""
-    from crowdcensus.synthesis.inference import fit_joint
-
-    world, data = _simulated("heterogeneous", tmp_path / "rising",
-                             experiment={"take_up_activity": 1.0})
-    post = fit_joint(data, method="laplace", seed=0, predictive=False)
-    low, high = np.percentile(post.samples["takeup_slope"], [2.5, 97.5])
-    assert 0 < low < 1 < high, (low, high)
-    truth = world.tiers()
-    for tier, draws in _band_tiers(post).items():
-        if tier != "occasional":
-            lo, hi = np.percentile(draws, [2.5, 97.5])
-            assert lo < truth[tier] < hi, (tier, lo, truth[tier], hi)
-    _, plain = _simulated("heterogeneous", tmp_path / "plain")
-    post = fit_joint(plain, method="laplace", seed=0, predictive=False)
-    low, high = np.percentile(post.samples["takeup_slope"], [2.5, 97.5])
-    assert low < 0 < high, (low, high)

@@ -6,11 +6,10 @@ their visits to the platforms the task is posted on sees it during wave
 o_t/7}` (:math:`\\theta`: the chance that a visit shows the task, a scale
 between visits and sightings) and takes it with probability
 
-.. math:: \\kappa_t = \\operatorname{logit}^{-1}(\\alpha + \\gamma \\log\\lambda + u_t
-          + \\sigma z + \\beta\\,1\\{\\text{answered before}\\}),
+.. math:: \\kappa_t = \\operatorname{logit}^{-1}(\\alpha + u_t + \\sigma z
+          + \\beta\\,1\\{\\text{answered before}\\}),
 
-a take-up that may rise (:math:`\\gamma > 0`) or fall with activity beyond the
-visits, a wave effect :math:`u_t \\sim N(0, 0.5^2)`, individual heterogeneity
+a wave effect :math:`u_t \\sim N(0, 0.5^2)`, individual heterogeneity
 :math:`z \\sim N(0, 1)` integrated by Gauss--Hermite quadrature, and a
 behavioural effect :math:`\\beta` (survey aversion, or platforms that exclude
 past participants: :math:`\\beta < 0`). With churn, a worker is present at the
@@ -61,8 +60,7 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
     passes the rates of :func:`~crowdcensus.synthesis.activity.bin_points`, several in the
     open bin, so that G counts rates rather than bins.
 
-    ``params``: ``sight`` (:math:`\\theta`), ``takeup`` (:math:`\\alpha`), ``slope``
-    (:math:`\\gamma`, 0 when absent), ``wave``
+    ``params``: ``sight`` (:math:`\\theta`), ``takeup`` (:math:`\\alpha`), ``wave``
     (:math:`u_t`), ``het`` (:math:`\\sigma`), ``after`` (:math:`\\beta`), and
     optionally ``shares``, the share classes' :math:`s` (default ``a["share_values"]``),
     (U,), or (T, U) when the waves were posted on different platforms.
@@ -80,16 +78,15 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
         rate = rate[None]
     see = -jnp.expm1(-rate * a["wave_days"][:, None, None] / 7.0)               # (T, U, G)
     log_see = jnp.log(jnp.clip(see, 1e-300, 1.0))[..., None]                    # (T,U,G,1)
-    logit0 = (params["takeup"] + params["wave"][:, None, None]
-              + params.get("slope", 0.0) * jnp.log(lam)[None, :, None]
-              + params["het"] * a["het_nodes"][None, None, :])                   # (T, G, Z)
+    logit0 = (params["takeup"] + params["wave"][:, None]
+              + params["het"] * a["het_nodes"][None, :])                         # (T, Z)
     h, c = a["H"], a["C"]
     # log P(h | wave-by-wave) is linear in the four per-wave logs (answered or not, before
     # or after a first answer): one contraction over waves instead of a broadcast
     pick = jnp.stack([h * (1 - c), (1 - h) * (1 - c), h * c, (1 - h) * c], axis=-1)  # (P,T,4)
     logs = []
     for after in (0.0, 1.0):
-        log_p = log_see + jax.nn.log_sigmoid(logit0 + after * params["after"])[:, None, :, :]
+        log_p = log_see + jax.nn.log_sigmoid(logit0 + after * params["after"])[:, None, None, :]
         logs += [log_p, jnp.log1p(-jnp.clip(jnp.exp(log_p), 0.0, 1 - 1e-12))]
     logs = jnp.stack(logs, axis=1)                                               # (T,4,U,G,Z)
     logw = a["het_logw"]

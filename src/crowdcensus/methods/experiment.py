@@ -490,7 +490,6 @@ class TaskExperiment:
             "het": numpyro.sample("takeup_sd", dist.HalfNormal(0.75)),
             "after": numpyro.sample("after_answer", dist.Normal(0.0, 1.0)),
             "sight": jnp.exp(numpyro.sample("log_sight", dist.Normal(0.0, 0.75))),
-            "slope": numpyro.sample("takeup_slope", dist.Normal(0.0, 0.5)),
         }
         if pop.posted_share is not None:   # one share class per set of platforms
             params["shares"] = jnp.clip(pop.posted_share.T, 1e-9, 1.0)   # (S,) or (T, S)
