@@ -12,6 +12,7 @@ from crowdcensus.errors import InputError
 from crowdcensus.methods.montecarlo import METHOD_LABELS
 from crowdcensus.report.outputs import package_version, write_outputs
 from crowdcensus.report.plots import methods_plot, tiers_plot, tornado_plot
+from crowdcensus.synthesis.model import HETEROGENEITY_NODES, WIDE_HETEROGENEITY
 from crowdcensus.synthesis.results import Results
 from crowdcensus.tiers import BAND_LABELS, BANDS, TIER_LABELS, TIERS
 
@@ -61,6 +62,8 @@ def _env() -> Environment:
                       autoescape=select_autoescape(["html"]))
     env.filters.update(count=_count, rounded=_rounded, number=_number, fixed=_fixed,
                        pct=lambda x: f"{100 * x:.1f}%")
+    env.globals.update(heterogeneity_nodes=HETEROGENEITY_NODES,
+                       wide_heterogeneity=WIDE_HETEROGENEITY)
     return env
 
 

@@ -34,6 +34,7 @@ from crowdcensus.synthesis.model import (
     HETEROGENEITY_NODES_WIDE,
     WIDE_HETEROGENEITY,
     ModelConfig,
+    heterogeneity_arrays,
     initial_values,
     joint_model,
     model_inputs,
@@ -463,8 +464,8 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         # a wide spread of take-up: the same model with more quadrature nodes, its mode
         # searched from this one
         nodes = HETEROGENEITY_NODES_WIDE
-        cfg, np_arrays = model_inputs(data, nodes)
-        arrays = {k: jnp.asarray(v) for k, v in np_arrays.items()}
+        wider = heterogeneity_arrays(nodes)
+        arrays = {**arrays, **{k: jnp.asarray(v) for k, v in wider.items()}}
         model = CompiledModel.get(cfg, arrays)
         wide = find_mode(model, arrays, x_mode, seed=seed, restarts=0)
         if np.isfinite(wide.fun) and wide.fun < 1e299:

@@ -235,10 +235,15 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
     return dense, unknown, churn, has_hours
 
 
-def model_inputs(data: SynthesisData, nodes: int = HETEROGENEITY_NODES,
-                 ) -> tuple[ModelConfig, dict[str, np.ndarray]]:
-    """The static configuration and the arrays of the model for ``data`` (``nodes``:
-    Gauss--Hermite nodes for the take-up's individual heterogeneity)."""
+def heterogeneity_arrays(nodes: int = HETEROGENEITY_NODES) -> dict[str, np.ndarray]:
+    """The Gauss--Hermite nodes and log weights over which the take-up's individual
+    heterogeneity is integrated (the only arrays that change with ``nodes``)."""
+    z, weights = np.polynomial.hermite_e.hermegauss(nodes)
+    return {"het_nodes": z, "het_logw": np.log(weights / weights.sum())}
+
+
+def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray]]:
+    """The static configuration and the arrays of the model for ``data``."""
     arrays: dict[str, np.ndarray] = {
         "lam": bin_rates(),
         "log_width": bin_log_widths(),
@@ -253,9 +258,7 @@ def model_inputs(data: SynthesisData, nodes: int = HETEROGENEITY_NODES,
 
     centre = bin_rates()[1:-1]          # the bin at the middle of each second difference
     arrays["smoothness"] = np.where(centre < RARE_RATE, RARE_SMOOTHNESS, SMOOTHNESS)
-    nodes, weights = np.polynomial.hermite_e.hermegauss(nodes)
-    arrays["het_nodes"] = nodes
-    arrays["het_logw"] = np.log(weights / weights.sum())
+    arrays.update(heterogeneity_arrays())
     if not data.aggregate:
         subsets = data.subsets.astype(float)
         size = subsets.sum(axis=1)
