@@ -30,7 +30,14 @@ from crowdcensus.synthesis.priors import (
 #: Largest number of platforms whose registration patterns are enumerated (2^J - 1 sets).
 MAX_PLATFORMS = 10
 #: Bands of reported hours per week (the last band, index len(HOUR_EDGES) - 1, is "not given").
-HOUR_EDGES = np.array([0.0, 0.25, 0.5, 1.0, 2.0, 3.5, 6.0, 10.0, 16.0, 25.0, 40.0, np.inf])
+#: Below 0.25, answers of 0, 0.1 and 0.2 (one decimal, as the collection service records
+#: them) have a band each: for the workers who visit less than monthly they are the only
+#: answers that tell a visit every few weeks from one or two a year, and with one band for
+#: the three the model put those rarely caught workers at about half their number
+#: (docs/validation.md, "The hours of the rarely active"). Answers in coarser steps leave
+#: these bands empty (:func:`true_hour_edges`).
+HOUR_EDGES = np.array([0.0, 0.05, 0.15, 0.25, 0.5, 1.0, 2.0, 3.5, 6.0, 10.0, 16.0, 25.0, 40.0,
+                       np.inf])
 N_HOUR_BANDS = len(HOUR_EDGES)  # the bands, and "not given"
 
 #: The steps an answer of hours may be recorded in, coarsest first
@@ -68,10 +75,10 @@ def true_hour_edges(step: float) -> np.ndarray:
     the band above. A band no multiple of ``step`` falls in has no width (no answer can
     be there).
 
-    >>> true_hour_edges(0.1)[:5].round(2).tolist()
-    [0.0, 0.25, 0.45, 0.95, 1.95]
-    >>> true_hour_edges(1.0)[:5].tolist()
-    [0.0, 0.5, 0.5, 0.5, 1.5]
+    >>> true_hour_edges(0.1)[:7].round(2).tolist()
+    [0.0, 0.05, 0.15, 0.25, 0.45, 0.95, 1.95]
+    >>> true_hour_edges(1.0)[:7].tolist()
+    [0.0, 0.5, 0.5, 0.5, 0.5, 0.5, 1.5]
     """
     edges = HOUR_EDGES.copy()
     if step > 0:
