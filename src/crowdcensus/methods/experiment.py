@@ -509,17 +509,19 @@ class TaskExperiment:
         else:
             log_h = jnp.zeros((pb.shape[0], 1))
         n_hours = log_h.shape[1]
+        log_pi = pop.log_pi[pb] + pop.point_logw             # share of the workers per rate
         # each (answer, hours) pair's term at each rate, (answers x hours, G): read, or, with
-        # probability delta, given at random: any answer alike, hours as the respondents'
-        # own spread of hours (a["hours_log_share"]; 0 for no hours given, which any gives)
+        # probability delta, given at random: any answer alike, and the hours of a worker
+        # drawn at random from the population, whatever their own rate (0 for no hours
+        # given, which any answer gives)
         right = log_k.T[:, None, :] + log_h.T[None, :, :]                     # (4, H, G)
         if delta is not None:
-            at_random = (jnp.log(delta / 4) + a["hours_log_share"][None, :, None])
+            anyone = logsumexp(log_pi[:, None] + log_h, axis=0)                 # (H,)
+            at_random = jnp.log(delta / 4) + anyone[None, :, None]
             right = jnp.logaddexp(jnp.log1p(-delta) + right, at_random)
         if cfg.unknown_reports:  # an answer not known (and no hours): alike at every rate
             right = jnp.concatenate([right, log_h.T[None]], axis=0)
         right = right.reshape(-1, right.shape[-1])
-        log_pi = pop.log_pi[pb] + pop.point_logw
         log_n = log_pi + jnp.log(pop.total)                     # expected workers per point
         if cfg.aggregate:
             base = log_n[None, :] + right[a["k_report"] * n_hours + a["k_hours"]]

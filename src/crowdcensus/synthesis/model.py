@@ -133,20 +133,6 @@ def unknown_reports(data: SynthesisData) -> bool:
                                               == REPORT_UNKNOWN).any())
 
 
-def hours_log_share(cap, has_hours: bool) -> np.ndarray:
-    """The log share of each band of hours among the answers read (the hours of an answer
-    given at random), and 0 for the last band, no hours given (which any answer gives)."""
-    from crowdcensus.synthesis.activity import REPORT_UNKNOWN
-
-    if not has_hours:
-        return np.zeros(1)
-    given = (cap.group_hours < N_HOUR_BANDS - 1) & (cap.group_report != REPORT_UNKNOWN)
-    counts = np.bincount(cap.group_hours[given], weights=cap.group_count[given],
-                         minlength=N_HOUR_BANDS)[:N_HOUR_BANDS - 1]
-    share = counts / max(counts.sum(), 1.0)
-    return np.concatenate([np.log(np.maximum(share, 1e-12)), [0.0]])
-
-
 def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool, bool]:
     """Add the experiment's arrays; return (dense, unknown subsets, churn, hours)."""
     cap = data.capture
@@ -190,7 +176,6 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
     hours = cap.group_hours if has_hours else np.zeros_like(cap.group_hours)
     # the answers are rounded: each band holds the true hours that round into it
     arrays["hour_edges"] = np.log(np.clip(true_hour_edges(cap.hours_step), 1e-3, 1e6))
-    arrays["hours_log_share"] = hours_log_share(cap, has_hours)
     k = _round_up(max(int(known.sum()), 1), 256)
     n_reports = 5 if unknown_reports(data) else 4
     cells = n_pat * n_sub * n_reports * n_hours
