@@ -32,17 +32,18 @@ def _france(tmp_path: Path, **assumptions) -> Path:
     return tmp_path / "study.toml"
 
 
-def _simulated(scenario: str, tmp_path: Path, **changes):
-    """A 6,000-worker country of a shipped scenario (seed 21; ``changes`` as for
-    :func:`small`) and its model inputs."""
+def _simulated(scenario: str, tmp_path: Path, workers: int = 6000, seed: int = 21,
+               **changes):
+    """A country of a shipped scenario (6,000 workers and seed 21 unless said;
+    ``changes`` as for :func:`small`) and its model inputs."""
     from crowdcensus.pipeline import _read
     from crowdcensus.simulate.outputs import write_simulation
     from crowdcensus.simulate.world import generate_world
     from crowdcensus.study import load_study
     from crowdcensus.synthesis.data import synthesis_data
 
-    world = generate_world(small(scenario, workers=6000, **changes),
-                           np.random.default_rng(21))
+    world = generate_world(small(scenario, workers=workers, **changes),
+                           np.random.default_rng(seed))
     study = load_study(write_simulation(world, tmp_path))
     return world, synthesis_data(study, _read(study)[0])
 
@@ -178,17 +179,10 @@ def test_the_rarely_active_are_placed_by_the_hours_they_give(tmp_path, seed):
     second's interval, 0.899-0.995 of the truth, missing it) and the rarely active at
     0.55 and 0.40 of the truth (docs/validation.md, "The hours of the rarely
     active")."""
-    from crowdcensus.pipeline import _read
-    from crowdcensus.simulate.outputs import write_simulation
-    from crowdcensus.simulate.world import generate_world
-    from crowdcensus.study import load_study
     from crowdcensus.synthesis.activity import EDGES
-    from crowdcensus.synthesis.data import synthesis_data
     from crowdcensus.synthesis.inference import fit_joint
 
-    world = generate_world(small("heterogeneous", workers=200_000), np.random.default_rng(seed))
-    study = load_study(write_simulation(world, tmp_path))
-    data = synthesis_data(study, _read(study)[0])
+    world, data = _simulated("heterogeneous", tmp_path, workers=200_000, seed=seed)
     s = fit_joint(data, method="laplace", seed=1, predictive=False).samples
     total = np.asarray(s["workers"])
     low, mid, high = np.quantile(total, [0.025, 0.5, 0.975])

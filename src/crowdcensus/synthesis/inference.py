@@ -441,6 +441,8 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         raise ModelError(f"unknown inference method {method!r} (nuts or laplace)")
     jax = _jax()
     import jax.numpy as jnp
+    from numpyro.distributions import constraints
+    from numpyro.distributions.transforms import biject_to
 
     cfg, np_arrays = model_inputs(data)
     arrays = {k: jnp.asarray(v) for k, v in np_arrays.items()}
@@ -459,8 +461,10 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
                          "contradict each other?)")
     x_mode = np.asarray(res.x)
     nodes = HETEROGENEITY_NODES
-    if cfg.has_capture and float(np.asarray(model.constrain(
-            jnp.asarray(x_mode[None]), arrays)["takeup_sd"]).ravel()[0]) > WIDE_HETEROGENEITY:
+    # the spread at the mode, mapped from the flat vector here (the compiled program that
+    # constrains draws would compile again for one row)
+    if cfg.has_capture and float(biject_to(constraints.positive)(
+            x_mode[model.slices["takeup_sd"]])[0]) > WIDE_HETEROGENEITY:
         # a wide spread of take-up: the same model with more quadrature nodes, its mode
         # searched from this one
         nodes = HETEROGENEITY_NODES_WIDE
