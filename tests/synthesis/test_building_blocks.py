@@ -505,8 +505,10 @@ def test_predictive_sites_apart_from_the_draws(tmp_path):
     arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
     compiled = CompiledModel.get(cfg, arrays)
     zs = jnp.asarray(np.random.default_rng(1).normal(0, 0.3, (4, compiled.size)))
-    every = constrain_fn(model.joint_model, (cfg, arrays), {}, jax.vmap(compiled.unravel)(zs),
-                         return_deterministic=True, batch_ndims=1)
+    # compiled as one program (op by op, each process compiled hundreds of small ones)
+    every = jax.jit(lambda z, arr: constrain_fn(
+        model.joint_model, (cfg, arr), {}, jax.vmap(compiled.unravel)(z),
+        return_deterministic=True, batch_ndims=1))(zs, arrays)
     main, predictive = compiled.constrain(zs, arrays), compiled.predictive(zs, arrays)
     assert set(predictive) == set(TaskExperiment.predictive_sites)
     assert set(main) | set(predictive) == set(every) and not set(main) & set(predictive)
