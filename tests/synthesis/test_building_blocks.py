@@ -520,10 +520,10 @@ def test_predictive_sites_apart_from_the_draws(tmp_path):
     for key in ("expected_by_answers", "expected_by_report"):
         assert np.asarray(predictive[key]).sum(axis=1) == pytest.approx(seen, rel=1e-6), key
 
-    # the Hessian row by row equals JAX's all at once
+    # the Hessian by differences of the gradient equals JAX's by differentiating twice
     x = zs[0]
-    assert np.asarray(compiled.hessian(x, arrays)) == pytest.approx(
-        np.asarray(jax.hessian(compiled.potential)(x, arrays)), rel=1e-9, abs=1e-9)
+    exact = np.asarray(jax.hessian(compiled.potential)(x, arrays))
+    assert np.abs(compiled.hessian(x, arrays) - exact).max() < 1e-7 * np.abs(exact).max()
 
     post = fit_joint(data, method="laplace", seed=2)
     assert len(post.samples["workers"]) == 1000
