@@ -372,3 +372,27 @@ def write_study_toml(scenario) -> str:
     with tempfile.TemporaryDirectory() as out:
         world = generate_world(scenario, np.random.default_rng(1))
         return write_simulation(world, out).read_text()
+
+
+def test_a_dormant_share_the_scenario_states_is_the_studys_assumption(tmp_path):
+    """`assumptions.dormant_share` (and its range) goes into the simulated study file as
+    the study's stated assumption, which the joint model then takes as its prior instead
+    of the default Beta(1, 3); without it the study file says nothing."""
+    from crowdcensus.synthesis.data import synthesis_data
+
+    plain = small(workers=500)
+    stated = plain.varied("assumptions.dormant_share", 0.02).varied(
+        "assumptions.dormant_share_low", 0.005).varied("assumptions.dormant_share_high", 0.06)
+    priors = []
+    for i, sc in enumerate((plain, stated)):
+        path = write_simulation(generate_world(sc, np.random.default_rng(3)), tmp_path / str(i))
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        study = load_study(path)
+        priors.append(synthesis_data(study).priors.dormant_share)
+        if sc is plain:
+            assert "dormant_share" not in raw["assumptions"]
+            assert study.assumptions.dormant_share is None
+        else:
+            assert raw["assumptions"]["dormant_share"]["value"] == 0.02
+            assert study.assumptions.dormant_share.range == (0.005, 0.06)
+    assert priors[0].label == priors[1].label and priors[0].params != priors[1].params

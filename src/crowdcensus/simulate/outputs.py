@@ -124,6 +124,15 @@ def _quantity(value: float, rel: float, lower_bound: float | None = None,
     return q
 
 
+def _dormant(a) -> dict:
+    """The study's ``dormant_share`` assumption, where the scenario states one."""
+    if a.dormant_share is None:
+        return {}
+    stated = {"value": a.dormant_share, "low": a.dormant_share_low,
+              "high": a.dormant_share_high, "status": "simulated", "source": "simulation"}
+    return {"dormant_share": {k: v for k, v in stated.items() if v is not None}}
+
+
 def study_toml(world: World, responses: str = "responses.csv") -> str:
     """The study file of a simulated study (pipeline format)."""
     import tomli_w
@@ -157,7 +166,7 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
         "settings": {"draws": a.draws, "seed": 1, "level": 0.95},
         "sources": [{"id": "simulation",
                      "citation": f"crowdcensus simulate, scenario {sc.scenario.name}"}],
-        "assumptions": {"multihoming": mh},
+        "assumptions": {"multihoming": mh, **_dormant(a)},
         "platforms": platforms,
         "experiment": {
             "responses": responses, "format": "crowdcensus",

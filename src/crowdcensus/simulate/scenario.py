@@ -182,6 +182,12 @@ class Assumptions(_Strict):
     worker_share: Fraction = 1.0
     worker_share_low: Fraction | None = None
     worker_share_high: Fraction | None = None
+    #: Share of the declared accounts that are not workers', as the study states it
+    #: (value, low, high); none by default: the study says nothing and the joint model
+    #: takes its default prior.
+    dormant_share: Fraction | None = None
+    dormant_share_low: Fraction | None = None
+    dormant_share_high: Fraction | None = None
     #: "estimate" (from the responses) or a number stated by the study.
     multihoming: float | str = "estimate"
     multihoming_range: Annotated[float, Field(ge=0, lt=1)] = 0.15
@@ -205,6 +211,14 @@ class Assumptions(_Strict):
             raise _FieldError("worker_share_low", "must not exceed worker_share")
         if hi is not None and hi < self.worker_share:
             raise _FieldError("worker_share_high", "must not be below worker_share")
+        lo, hi = self.dormant_share_low, self.dormant_share_high
+        if self.dormant_share is None:
+            if lo is not None or hi is not None:
+                raise _FieldError("dormant_share", "a range needs its value")
+        elif (lo is not None and lo > self.dormant_share) or (
+                hi is not None and hi < self.dormant_share):
+            raise _FieldError("dormant_share", "must lie between dormant_share_low and "
+                              "dormant_share_high")
         return self
 
 
