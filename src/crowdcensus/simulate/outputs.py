@@ -124,13 +124,10 @@ def _quantity(value: float, rel: float, lower_bound: float | None = None,
     return q
 
 
-def _dormant(a) -> dict:
-    """The study's ``dormant_share`` assumption, where the scenario states one."""
-    if a.dormant_share is None:
-        return {}
-    stated = {"value": a.dormant_share, "low": a.dormant_share_low,
-              "high": a.dormant_share_high, "status": "simulated", "source": "simulation"}
-    return {"dormant_share": {k: v for k, v in stated.items() if v is not None}}
+def _stated(value: float, low: float | None, high: float | None) -> dict:
+    """A share the scenario makes its study state, with the ends of its range it gives."""
+    ends = {k: v for k, v in (("low", low), ("high", high)) if v is not None}
+    return {"value": value, **ends, "status": "simulated", "source": "simulation"}
 
 
 def study_toml(world: World, responses: str = "responses.csv") -> str:
@@ -151,9 +148,8 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
         if world.audience[j] > 0:
             audience = {"visitors": _quantity(float(world.audience[j]), a.audience_range)}
             if a.worker_share < 1 or a.worker_share_low is not None:
-                audience["worker_share"] = {
-                    "value": a.worker_share, "low": a.worker_share_low,
-                    "high": a.worker_share_high, "status": "simulated", "source": "simulation"}
+                audience["worker_share"] = _stated(a.worker_share, a.worker_share_low,
+                                                   a.worker_share_high)
             platform["audience"] = audience
         platforms.append(platform)
     study = {
@@ -166,7 +162,9 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
         "settings": {"draws": a.draws, "seed": 1, "level": 0.95},
         "sources": [{"id": "simulation",
                      "citation": f"crowdcensus simulate, scenario {sc.scenario.name}"}],
-        "assumptions": {"multihoming": mh, **_dormant(a)},
+        "assumptions": {"multihoming": mh, **({} if a.dormant_share is None else {
+            "dormant_share": _stated(a.dormant_share, a.dormant_share_low,
+                                     a.dormant_share_high)})},
         "platforms": platforms,
         "experiment": {
             "responses": responses, "format": "crowdcensus",

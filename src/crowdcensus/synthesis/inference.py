@@ -132,7 +132,6 @@ class CompiledModel:
         # differentiate that trace instead of tracing the model again
         self.potential = jax.jit(pe)
         self.value_and_grad = jax.jit(jax.value_and_grad(self.potential))
-        self._jnp = jax.numpy
         self.unconstrain = jax.jit(
             lambda values, arr: ravel_pytree(unconstrain_fn(joint_model, args(arr), {},
                                                             values))[0])
@@ -160,7 +159,8 @@ class CompiledModel:
         `heterogeneous` country with an empty cache) and ran 0.03-0.4 s where these
         differences take 0.08-0.5 s; they agree with it to 6e-11 of its largest entry,
         and the Laplace standard deviations to 2e-8 (2026-12-04)."""
-        jnp = self._jnp
+        import jax.numpy as jnp
+
         z = np.asarray(z, dtype=float)
         steps = HESSIAN_STEP * np.maximum(1.0, np.abs(z))
         out = np.empty((z.size, z.size))
