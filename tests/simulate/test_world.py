@@ -396,3 +396,25 @@ def test_a_dormant_share_the_scenario_states_is_the_studys_assumption(tmp_path):
             assert raw["assumptions"]["dormant_share"]["value"] == 0.02
             assert study.assumptions.dormant_share.range == (0.005, 0.06)
     assert priors[0].label == priors[1].label and priors[0].params != priors[1].params
+
+
+@pytest.mark.parametrize("weights", [None, [1, 0, 0, 0], [0, 1, 0, 3]])
+def test_answers_without_reading_follow_the_scenarios_weights_and_are_read_back(
+        tmp_path, weights):
+    """`activity.inattentive_answers` spreads the frequency answers of those who do not
+    read by its weights (the four alike when not given); the study reads the answers of
+    those who failed the attention check back, counted by frequency, and they follow the
+    same weights (those who pass the check always answer their own frequency's
+    neighbourhood, so only the failed answers are checked)."""
+    from crowdcensus.pipeline import _read
+
+    sc = small(workers=3000, activity={"inattentive": 0.3, "inattentive_answers": weights})
+    world = generate_world(sc, np.random.default_rng(5))
+    responses = _read(load_study(write_simulation(world, tmp_path)))[0]
+    counts = np.array([responses.failed_answers.get(c, 0) for c in CATEGORIES], dtype=float)
+    assert counts.sum() == responses.inattentive > 100
+    assert set(responses.failed_answers) <= set(CATEGORIES)
+    p = np.full(4, 0.25) if weights is None else np.asarray(weights) / np.sum(weights)
+    if (p > 0).sum() > 1:
+        assert stats.chisquare(counts[p > 0], counts.sum() * p[p > 0]).pvalue > 1e-3
+    assert (counts[p == 0] == 0).all()

@@ -548,6 +548,45 @@ def test_answers_at_random_are_set_aside_by_the_attention_check_or_the_default(t
     assert unread > 1.3 and abs(read - 1) < 0.5 * (unread - 1), (read, unread)
 
 
+@pytest.mark.parametrize(("answers", "check"), [([1, 0, 0, 0], True),
+                                               ([0, 0, 0, 1], False)])
+def test_answers_without_reading_spread_as_the_model_reads_them(tmp_path, monkeypatch,
+                                                                answers, check):
+    """`heterogeneous` where a fifth of the people do not read and always tick the same
+    frequency (straight-lining): the first, "several times a week", with the attention
+    check read (they pass it one time in four); the last, "less often", with no check.
+    The model estimates how answers given at random spread over the four: from the
+    answers of those who failed the check, and from the histories (a respondent who
+    says "less often" and answers most waves is unlikely unless the answer is random).
+    It reads most of them on the answer they tick, and every tier holds the truth (the
+    very active and regular within 5%, the occasional within 10%). Taken alike over
+    the four (the model before), the straight-liners read as workers of the answer
+    they tick: the very active tier comes out higher with the first, and the regular
+    tier far too low with the last (its interval below the truth)."""
+    from crowdcensus.synthesis import model
+
+    changes = {"activity": {"inattentive": 0.2, "inattentive_answers": answers},
+               "experiment": {"attention_column": check}}
+    results, joint, truth = _run_over_truth(tmp_path / "shares", **changes)
+    for tier, (low, mid, high) in joint.items():
+        assert low <= 1 <= high, (tier, low, mid, high)
+        assert abs(mid - 1) < (0.1 if tier == "occasional" else 0.05), (tier, mid)
+    shares = results.joint.biases.set_index("quantity")
+    ticked = "several times a week" if answers[0] else "less often"
+    read = shares.loc[f"Answers given at random: share answering {ticked}"]
+    monkeypatch.setattr(model, "random_answer_shares", lambda data: False)
+    alike, joint_alike, _ = _run_over_truth(tmp_path / "alike", **changes)
+    print(read.to_dict(), {t: (joint[t], joint_alike[t]) for t in joint})
+    assert not any(alike.joint.biases["quantity"].str.startswith("Answers given at random"))
+    if check:
+        assert read["low"] > 0.9, read
+        assert joint_alike["very_active"][1] - joint["very_active"][1] > 0.02, (
+            joint_alike, joint)
+    else:
+        assert read["estimate"] > 0.5, read
+        assert joint_alike["regular"][2] < 1 and joint_alike["regular"][1] < 0.9, joint_alike
+
+
 def test_a_wide_spread_of_take_up_is_integrated_over_more_nodes(tmp_path, monkeypatch):
     """`heterogeneous` with take-up spread from person to person (sd 2.5 on the logit
     scale): five Gauss-Hermite nodes understate the spread, and the fit is made again with

@@ -474,15 +474,23 @@ class TaskExperiment:
                             [0.0, move, inner, move], [0.0, 0.0, move, edge]])
         delta = (prior_site("random_answers", specs["random_answers"])
                  if "random_answers" in specs else None)
+        # how answers given at random spread over the four (a flat prior on the shares):
+        # the histories tell it, and the answers of those who failed the attention check,
+        # given without reading, are draws of it
+        log_omega = jnp.full(4, -jnp.log(4.0))
+        if delta is not None and cfg.random_answer_shares:
+            omega = numpyro.sample("random_answer_shares", dist.Dirichlet(jnp.ones(4)))
+            log_omega = jnp.log(jnp.clip(omega, 1e-30, 1.0))
+            numpyro.factor("failed_answers", jnp.sum(a["failed_answers"] * log_omega))
         # the bins are evaluated at rates inside them (with hours, the open bin at 3 visits a
         # week and over a tail, each rate for its share of the bin, pop.point_logw): below,
         # G counts these rates, each with its bin's answer and registrations
         pb = a["point_bin"]
         log_k = jnp.log(jnp.clip(answer, 1e-30, 1.0))[a["bin_cat"][pb]]     # (G, 4)
         log_known = log_k      # the answers alone, for the predictive checks
-        if delta is not None:  # some answer any of the four, alike
-            log_known = jnp.log(jnp.clip((1 - delta) * answer + delta / 4, 1e-30, 1.0)
-                                )[a["bin_cat"][pb]]
+        if delta is not None:  # some answer at random
+            log_known = jnp.log(jnp.clip((1 - delta) * answer + delta * jnp.exp(log_omega),
+                                         1e-30, 1.0))[a["bin_cat"][pb]]
         params = {
             "takeup": numpyro.sample("takeup_logit", dist.Normal(0.0, 1.5)),
             "wave": numpyro.sample("wave_effect",
@@ -511,13 +519,14 @@ class TaskExperiment:
         n_hours = log_h.shape[1]
         log_pi = pop.log_pi[pb] + pop.point_logw             # share of the workers per rate
         # each (answer, hours) pair's term at each rate, (answers x hours, G): read, or, with
-        # probability delta, given at random: any answer alike, and the hours of a worker
-        # drawn at random from the population, whatever their own rate (0 for no hours
-        # given, which any answer gives)
+        # probability delta, given at random: an answer by the shares above, and the hours
+        # of a worker drawn at random from the population, whatever their own rate (0 for
+        # no hours given, which any answer gives)
         right = log_k.T[:, None, :] + log_h.T[None, :, :]                     # (4, H, G)
         if delta is not None:
             anyone = logsumexp(log_pi[:, None] + log_h, axis=0)                 # (H,)
-            at_random = jnp.log(delta / 4) + anyone[None, :, None]
+            at_random = (jnp.log(delta) + log_omega[:, None, None]
+                         + anyone[None, :, None])                              # (4, H, 1)
             right = jnp.logaddexp(jnp.log1p(-delta) + right, at_random)
         if cfg.unknown_reports:  # an answer not known (and no hours): alike at every rate
             right = jnp.concatenate([right, log_h.T[None]], axis=0)

@@ -68,6 +68,11 @@ class Activity(_Strict):
     #: The chance that one of them passes the attention check in an answer (0.25: one
     #: answer in four at random, as the service's check has).
     attention_pass: Fraction = 0.25
+    #: How those who do not read spread their frequency answers over the four, in the
+    #: questionnaire's order (several times a week, weekly, monthly, less often), as
+    #: relative weights: ``[1, 0, 0, 0]`` for people who always tick the first answer
+    #: (straight-lining). Not given: the four alike.
+    inattentive_answers: list[NonNegative] | None = None
 
     @model_validator(mode="after")
     def _shares(self) -> Activity:
@@ -79,6 +84,10 @@ class Activity(_Strict):
         for i, n in enumerate(names):
             if n in names[:i]:
                 raise _FieldError(f"classes[{i}].name", f"duplicate class {n!r}")
+        weights = self.inattentive_answers
+        if weights is not None and (len(weights) != 4 or sum(weights) <= 0):
+            raise _FieldError("inattentive_answers", "expected four weights, one per "
+                              "frequency answer, not all 0")
         return self
 
 

@@ -46,8 +46,9 @@ and a seeded :class:`numpy.random.Generator`:
   workers are, answer the waves too and say they live elsewhere; they count in
   no true tier, no declared figure and no audience.
 * **Answers at random** (``activity.inattentive``, a share of the people):
-  the frequency is one of the four alike, the hours another person's (drawn at
-  random), and the attention check is passed
+  the frequency is one of the four alike (or by ``activity.inattentive_answers``,
+  weights over the four: ``[1, 0, 0, 0]`` always ticks the first), the hours
+  another person's (drawn at random), and the attention check is passed
   with chance ``activity.attention_pass`` in each answer, a wrong answer given
   otherwise.
 """
@@ -285,7 +286,8 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
                                              names, posted)
     if sc.activity.inattentive > 0:   # and last again
         responses, hours = _inattentive(rng, sc.activity.inattentive,
-                                        sc.activity.attention_pass, responses, hours)
+                                        sc.activity.attention_pass, responses, hours,
+                                        sc.activity.inattentive_answers)
     world = World(sc, names, cls, rate, start, end, reg, share, category, reported, inactive,
                   registrations, declared, worker_visitors, client_visitors, audience,
                   responses, hours=hours, unstated=unstated)
@@ -329,15 +331,19 @@ ATTENTION_ANSWERS = ("never", "rarely", "sometimes", "often")
 
 
 def _inattentive(rng: np.random.Generator, share: float, passing: float,
-                 responses: pd.DataFrame, hours: np.ndarray
-                 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """A share of the people (by index) answer the frequency at random and give another
-    person's hours (one answer per person), and pass the attention check with chance
-    ``passing`` in each answer, giving one of the wrong answers at random otherwise
-    (column ``attention``)."""
+                 responses: pd.DataFrame, hours: np.ndarray,
+                 weights: list[float] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """A share of the people (by index) answer the frequency at random (the four alike,
+    or by ``weights`` in the order of :data:`CATEGORIES`) and give another person's hours
+    (one answer per person), and pass the attention check with chance ``passing`` in each
+    answer, giving one of the wrong answers at random otherwise (column ``attention``)."""
     people = len(hours)
     careless = rng.random(people) < share
-    answer = rng.integers(len(CATEGORIES), size=people)
+    if weights is None:
+        answer = rng.integers(len(CATEGORIES), size=people)
+    else:
+        p = np.asarray(weights, dtype=float)
+        answer = rng.choice(len(CATEGORIES), size=people, p=p / p.sum())
     idx = responses["index"].to_numpy()
     hit = careless[idx]
     freq = responses["frequency"].to_numpy(dtype=object).copy()

@@ -106,6 +106,9 @@ class Responses:
     #: Whether the file had an attention check that was read (``columns.attention``, with
     #: an answer in some row).
     attention_read: bool = False
+    #: The frequency answers (category: respondents) of those who failed the check, as
+    #: they gave them: how answers given without reading spread over the four.
+    failed_answers: dict[str, int] = field(default_factory=dict)
 
     def attention_warning(self) -> str | None:
         """What the attention check set aside, when it set aside anyone."""
@@ -426,6 +429,7 @@ def parse_responses(
                              f"{str(frame[att_col][bad].iloc[0])!r}, not whether the "
                              "attention check was passed (true or false, yes or no, 1 or 0)")
         failed = np.array([v is False for v in passed])    # a blank is not a failure
+        df["_failed_answer"] = df["category"].where(failed)
         df.loc[failed, "category"] = None
         df.loc[failed, "hours"] = np.nan
     # a space typed or pasted around an id or a label does not make another worker or wave
@@ -454,13 +458,15 @@ def parse_responses(
     first = df.sort_values(["_rank"], kind="stable").drop_duplicates("worker", keep="first")
     respondents = first.set_index("worker")[["category", "n_registered", "registered",
                                              "hours"]]
+    failed_answers = ({str(k): int(v) for k, v in first["_failed_answer"].value_counts().items()}
+                      if "_failed_answer" in first else {})
     events = df.drop_duplicates(["worker", "wave"])[["worker", "wave", "platform"]]
     histories = CaptureHistories.from_events(events, "worker", "wave", occasions=order)
     return Responses(events.reset_index(drop=True), respondents, histories,
                      _wave_times(frame, df["wave"], columns.get("submitted"), name),
                      elsewhere, unanswered, *unmapped, country_found=found,
                      inattentive=int(respondents["category"].isna().sum()),
-                     attention_read=checked)
+                     attention_read=checked, failed_answers=failed_answers)
 
 
 _PASSED = {"true": True, "yes": True, "1": True, "oui": True, "vrai": True, "passed": True,

@@ -19,7 +19,7 @@ import pandas as pd
 from crowdcensus.errors import InputError
 from crowdcensus.sources.responses import Responses
 from crowdcensus.study import Quantity, Study
-from crowdcensus.synthesis.activity import REPORT_INDEX, REPORT_UNKNOWN
+from crowdcensus.synthesis.activity import REPORT_CATEGORIES, REPORT_INDEX, REPORT_UNKNOWN
 from crowdcensus.synthesis.priors import (
     DEFAULT_RANDOM_ANSWERS,
     Priors,
@@ -155,6 +155,11 @@ class CaptureData:
     names_platforms: bool = True
     wave_posted: np.ndarray | None = None
     wave_class: np.ndarray | None = None
+    #: The frequency answers (4,: counts in the order of
+    #: :data:`~crowdcensus.synthesis.activity.REPORT_CATEGORIES`) of the respondents who
+    #: failed the attention check: how answers given without reading spread over the
+    #: four. None when no check was read or nobody failed it.
+    failed_answers: np.ndarray | None = None
 
     @property
     def posting_varies(self) -> bool:
@@ -419,7 +424,19 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         names_platforms=bool(known.any()),
         wave_posted=wave_posted,
         wave_class=wave_class,
+        failed_answers=_failed_answers(responses),
     )
+
+
+def _failed_answers(responses: Responses) -> np.ndarray | None:
+    """The frequency answers of those who failed the attention check, counted in the
+    order of the model's reports (None when nobody failed a check that was read)."""
+    if not (responses.attention_read and responses.failed_answers):
+        return None
+    counts = np.zeros(len(REPORT_CATEGORIES))
+    for category, n in responses.failed_answers.items():
+        counts[REPORT_INDEX[category]] += n
+    return counts if counts.sum() > 0 else None
 
 
 #: Inputs the joint model can be fitted without (``crowdcensus validate --set-aside``).

@@ -26,7 +26,8 @@ MAX_DIVERGENT = 0.01
 REPORTED = ("workers", "band_shares", "declared_bias", "audience_bias", "reachable_share",
             "misreport", "platforms_per_worker", "dormant_share", "declaration_inflation",
             "visitors_per_person", "takeup_logit", "after_answer", "arrival_share",
-            "departure_share", "monthly_visitors", "declared_expected", "audience_expected")
+            "departure_share", "monthly_visitors", "declared_expected", "audience_expected",
+            "random_answer_shares")
 
 
 def _scalars(grouped: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

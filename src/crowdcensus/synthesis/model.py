@@ -79,6 +79,9 @@ class ModelConfig:
     posting_varies: bool = False
     #: Respondents whose answer is not known (a fifth report, alike for every rate).
     unknown_reports: bool = False
+    #: Answers at random spread over the four by shares the model estimates from the
+    #: answers of those who failed the attention check (else the four alike).
+    random_answer_shares: bool = False
 
 
 def _round_up(n: int, step: int) -> int:
@@ -131,6 +134,23 @@ def unknown_reports(data: SynthesisData) -> bool:
 
     return data.capture is not None and bool((data.capture.group_report
                                               == REPORT_UNKNOWN).any())
+
+
+def random_answer_shares(data: SynthesisData) -> bool:
+    """Whether the model estimates how answers given at random spread over the four
+    frequencies: whenever answers may be given at random (``random_answers``). The
+    answers of those who failed the attention check, given without reading, are draws
+    of that spread; the histories tell it too (a respondent who says "several times a
+    week" and answers one wave in six is unlikely unless the answer is random)."""
+    return data.capture is not None and data.priors.random_answers is not None
+
+
+def failed_answers(data: SynthesisData) -> np.ndarray:
+    """The frequency answers of those who failed the attention check, counted (zeros
+    where no check was read or nobody failed it)."""
+    cap = data.capture
+    return (np.zeros(4) if cap is None or cap.failed_answers is None
+            else np.asarray(cap.failed_answers, dtype=float))
 
 
 def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool, bool]:
@@ -270,6 +290,8 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
     dense = unknown = churn = hours = False
     if data.capture is not None:
         dense, unknown, churn, hours = _capture_arrays(data, arrays)
+        if random_answer_shares(data):
+            arrays["failed_answers"] = failed_answers(data)
         if visit_weights(data):
             arrays["answer_platforms"] = data.capture.answer_platforms
     # the bin of each rate at which the experiment is evaluated: with hours, the open bin's
@@ -298,6 +320,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         posted_on_subset=posted_on_subset(data),
         posting_varies=posting_varies(data),
         unknown_reports=unknown_reports(data),
+        random_answer_shares=random_answer_shares(data),
     )
     return cfg, arrays
 
@@ -362,6 +385,9 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
         v[f"worker_share_{i}"] = prior_centre(f"worker_share_{i}", 0.8)
     if "random_answers" in specs:
         v["random_answers"] = prior_centre("random_answers", 0.02)
+    if random_answer_shares(data):  # the failed answers' shares, one added to each
+        failed = failed_answers(data) + 1.0
+        v["random_answer_shares"] = failed / failed.sum()
     for name in specs:  # the prior's median, for a parameter sampled through its quantile
         v[f"{name}_z"] = 0.0
     kind, params = specs["dormant_share"][1], specs["dormant_share"][2]

@@ -123,6 +123,13 @@ def _biases(s: dict, data: SynthesisData, level: float) -> pd.DataFrame:
             s["reachable_share"], "1 when posted on every platform")
     if "misreport" in s:
         add("experiment", "Chance of answering a neighbouring frequency", s["misreport"])
+    if "random_answer_shares" in s:
+        shares = np.asarray(s["random_answer_shares"])
+        for k, answer in enumerate(("several times a week", "weekly", "monthly",
+                                    "less often")):
+            add("experiment", f"Answers given at random: share answering {answer}",
+                shares[:, k], "the histories and the answers of those who failed the "
+                "attention check tell it; 0.25 each: alike")
     if "takeup_logit" in s:
         add("experiment", "Chance of taking the task when seen (first time)",
             1 / (1 + np.exp(-np.asarray(s["takeup_logit"]))))
