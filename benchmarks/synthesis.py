@@ -15,7 +15,8 @@ Each configuration runs "cold" (an empty JAX compilation cache) and then "warm"
 (the cache the cold run filled, as a user's next ``crowdcensus run`` finds it).
 
 A simulated study is named ``scenario-workers``, optionally followed by changes of
-numeric fields, ``@section.field=value`` each:
+fields, ``@section.field=value`` each, the value a number or JSON
+(``@activity.inattentive_answers=[0,0,0,1]``):
 ``heterogeneous-20000@experiment.take_up_spread=2.5`` is the country whose take-up
 spreads widely from person to person, which the joint model integrates over fifteen
 quadrature nodes instead of five.
@@ -61,10 +62,10 @@ def _study(name: str, folder: Path) -> Path:
     scenario, workers = name.rsplit("-", 1)
     data = load_scenario(scenario).model_dump(mode="json")
     data["population"]["workers"] = int(workers)
-    for change in changes:  # section.field=value, a number
+    for change in changes:  # section.field=value, a number or a JSON value ([1,0,0,0])
         path, value = change.split("=", 1)
         section, field = path.split(".", 1)
-        data[section][field] = float(value)
+        data[section][field] = json.loads(value)
     world = generate_world(parse_scenario(data), np.random.default_rng(1))
     return write_simulation(world, folder)
 
