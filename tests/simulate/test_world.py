@@ -418,3 +418,23 @@ def test_answers_without_reading_follow_the_scenarios_weights_and_are_read_back(
     if (p > 0).sum() > 1:
         assert stats.chisquare(counts[p > 0], counts.sum() * p[p > 0]).pvalue > 1e-3
     assert (counts[p == 0] == 0).all()
+
+
+def test_ids_per_platform_make_each_platform_a_respondent_of_its_own(tmp_path):
+    """`experiment.linked_across_platforms = false` gives each platform its own worker ID,
+    as the collection service's keyed hashes do: no ID answers on two platforms, and a
+    person who answered on two is two respondents; by default one person has one ID."""
+    worlds = {linked: generate_world(small(workers=3000, experiment={
+        "linked_across_platforms": linked}), np.random.default_rng(4))
+        for linked in (True, False)}
+    for linked, world in worlds.items():
+        path = write_simulation(world, tmp_path / str(linked))
+        answers = pd.read_csv(path.parent / "responses.csv")
+        spread = answers.groupby("worker_hash")["platform"].nunique()
+        people = world.responses.groupby("index")["platform"].nunique()
+        if linked:
+            assert (spread > 1).sum() == (people > 1).sum() > 20
+            assert len(spread) == len(people)
+        else:
+            assert (spread == 1).all()
+            assert len(spread) == len(people) + (people - 1).sum()

@@ -63,7 +63,10 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
     ``params``: ``sight`` (:math:`\\theta`), ``takeup`` (:math:`\\alpha`), ``wave``
     (:math:`u_t`), ``het`` (:math:`\\sigma`), ``after`` (:math:`\\beta`), and
     optionally ``shares``, the share classes' :math:`s` (default ``a["share_values"]``),
-    (U,), or (T, U) when the waves were posted on different platforms.
+    (U,), or (T, U) when the waves were posted on different platforms, and
+    ``answer_here``, the log chance that an answer goes to the class's platform (same
+    shapes: with IDs per platform a class is a set of platforms and one of them, whose
+    respondents are a worker's answers there).
     ``churn``: None, or ``(arrive, leave)`` shares with ``a["wave_mid"]`` and
     ``a["reference_days"]``.
     """
@@ -78,6 +81,9 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
         rate = rate[None]
     see = -jnp.expm1(-rate * a["wave_days"][:, None, None] / 7.0)               # (T, U, G)
     log_see = jnp.log(jnp.clip(see, 1e-300, 1.0))[..., None]                    # (T,U,G,1)
+    if "answer_here" in params:  # the log chance that an answer goes to the class's platform
+        here = params["answer_here"]                                    # (U,) or (T, U)
+        log_see = log_see + (here[None] if here.ndim == 1 else here)[..., None, None]
     logit0 = (params["takeup"] + params["wave"][:, None]
               + params["het"] * a["het_nodes"][None, :])                         # (T, Z)
     h, c = a["H"], a["C"]

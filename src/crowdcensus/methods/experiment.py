@@ -423,6 +423,61 @@ def _weighted_sum(counts, logs):
     return jnp.sum(jnp.where(counts > 0, counts * logs, 0.0))
 
 
+def _per_platform_fit(cfg, a, pop, params, log_n, log_pi, right, n_hours):
+    """The experiment's likelihood terms where each respondent is one worker's answers on
+    one platform (IDs per platform, as the collection service's keyed hashes give).
+
+    A worker of set ``s`` caught in a wave answers on platform ``j`` with the share of
+    their visits to the posted platforms that goes to ``j``; the pair (worker, ``j``)
+    has its own history, the waves answered there, with the chance of an answer in a
+    wave the worker's times that share. The behavioural effect follows the pair's own
+    history (a first answer on another platform is not seen). Returns the sum over the
+    respondents' groups, the expected respondents per worker at each rate (G,), and
+    the expected respondents per history and rate (P, G) for the predictive checks.
+    """
+    import jax.numpy as jnp
+    from jax.scipy.special import logsumexp
+
+    from crowdcensus.methods.capture_likelihood import history_log_prob, pair_log_sums
+
+    subsets = a["subsets"]                                                   # (S, J)
+    us, up = a["unit_subset"], a["unit_platform"]         # the pairs a wave can reach (U,)
+    posted = jnp.atleast_2d(a["posted"])                                       # (W, J)
+    split = (subsets / a["subset_size"][:, None] if pop.split is None else pop.split)
+    onto = split[:, None, :] * posted[None]                                  # (S, W, J)
+    total = jnp.sum(onto, axis=2, keepdims=True)
+    there = onto / jnp.where(total > 0, total, 1.0)
+    # no answer can go to a platform in a wave not posted there (log 0, kept finite)
+    log_there = jnp.log(jnp.clip(there[us, :, up], 1e-300, 1.0))               # (U, W)
+    shares = (jnp.ones(subsets.shape[0]) if pop.posted_share is None
+              else jnp.clip(pop.posted_share.T, 1e-9, 1.0))                  # (S,) or (T, S)
+    unit = dict(params, shares=shares[..., us])
+    unit["answer_here"] = (log_there[:, 0] if posted.shape[0] == 1
+                           else log_there[:, a["wave_class"]].T)               # (U,) or (T, U)
+    hist = history_log_prob(a, unit, pop.churn, pop.points)                   # (P, U, G)
+    log_pr = pop.log_pr[us][:, a["point_bin"]]                                  # (U, G)
+    left = (log_n[None, None, :] + log_pr[None] + hist).reshape(-1, hist.shape[-1])
+    n_pat, n_unit = hist.shape[:2]
+    rows = a["k_pattern"] * n_unit + a["unit_index"][a["k_subset"], a["k_platform"]]
+    fit = _weighted_sum(a["k_count"], pair_log_sums(
+        left, right, rows, a["k_report"] * n_hours + a["k_hours"], a["k_count"] > 0,
+        n_pat * n_unit <= PAIR_ROWS_PER_KIND * a["k_count"].shape[0]))
+    if cfg.has_unknown_subsets:
+        # a respondent who does not say their set: the sum over the sets that hold the
+        # platform they answered on
+        cols = a["unit_index"][:, a["c_platform"]].T                              # (C, S)
+        sets = log_n[None, None, :] + log_pr[cols] + hist[a["c_pattern"][:, None], cols]
+        combo = logsumexp(jnp.where(a["c_mask"][:, :, None] > 0, sets, -jnp.inf), axis=1)
+        fit = fit + _weighted_sum(a["u_count"], pair_log_sums(
+            combo, right, a["u_combo"], a["u_report"] * n_hours + a["u_hours"],
+            a["u_count"] > 0, combo.shape[0] <= PAIR_ROWS_PER_KIND * a["u_count"].shape[0]))
+    pairs = jnp.exp(log_pr)                                                    # (U, G)
+    seen_share = jnp.sum(pairs * -jnp.expm1(hist[0]), axis=0)                # (G,)
+    caught = jnp.where(jnp.arange(n_pat)[:, None, None] == 0, -jnp.inf, hist)
+    caught_share = jnp.sum(jnp.exp(log_pi[None, None, :] + caught) * pairs[None], axis=1)
+    return fit, seen_share, caught_share
+
+
 class TaskExperiment:
     """Method 2 as an observation model of the joint model (:mod:`crowdcensus.synthesis`).
 
@@ -532,7 +587,14 @@ class TaskExperiment:
             right = jnp.concatenate([right, log_h.T[None]], axis=0)
         right = right.reshape(-1, right.shape[-1])
         log_n = log_pi + jnp.log(pop.total)                     # expected workers per point
-        if cfg.aggregate:
+        seen_share = None      # with IDs per platform: expected respondents per worker
+        if cfg.per_platform_ids:
+            fit, seen_share, caught_share = _per_platform_fit(cfg, a, pop, params, log_n,
+                                                              log_pi, right, n_hours)
+            numpyro.deterministic("reachable_share", jnp.sum(
+                pop.pi * jnp.sum(jnp.exp(pop.log_pr) * a["subset_reached"][:, None], axis=0)))
+            log_p0 = None
+        elif cfg.aggregate:
             base = log_n[None, :] + right[a["k_report"] * n_hours + a["k_hours"]]
             fit = jnp.sum(a["k_count"] * logsumexp(base + hist[a["k_pattern"], 0, :], axis=1))
             log_p0 = hist[0, 0, :]                                              # (G,)
@@ -586,13 +648,15 @@ class TaskExperiment:
                                | (jnp.arange(n_pat)[:, None, None] == 0), hist_s, -jnp.inf)
             caught_share = jnp.sum(jnp.exp(log_pi[None, None, :] + log_pr[None] + hist_c),
                                    axis=1)                                     # (P, G)
-        if pop.split is not None:
+        if pop.split is not None and not cfg.per_platform_ids:
             # the platform of each answer, among the posted platforms of the respondent's set,
             # in proportion to the visits the set sends there
             numpyro.factor("answer_platforms", jnp.sum(a["answer_platforms"] * log_share))
         # Poisson form of the likelihood: the respondents of each kind are Poisson around
         # their expected number; the workers never seen enter through the expected total seen
-        seen = jnp.sum(jnp.exp(log_n) * -jnp.expm1(log_p0))
+        if seen_share is None:
+            seen_share = -jnp.expm1(log_p0)
+        seen = jnp.sum(jnp.exp(log_n) * seen_share)
         numpyro.deterministic("expected_respondents", seen)
         numpyro.factor("capture", fit - seen)
         # expected respondents by number of answers and by answer, for the predictive checks
@@ -600,6 +664,7 @@ class TaskExperiment:
         by_k = jnp.zeros(a["H"].shape[1] + 1).at[k_of].add(
             jnp.sum(caught_share, axis=1) * a["all_patterns"])
         numpyro.deterministic("expected_by_answers", pop.total * by_k[1:])
-        seen_by_bin = jnp.exp(log_pi) - caught_share[0]                        # P(g, seen)
+        seen_by_bin = (jnp.exp(log_pi) * seen_share if cfg.per_platform_ids
+                       else jnp.exp(log_pi) - caught_share[0])                 # P(g, seen)
         numpyro.deterministic("expected_by_report",
                               pop.total * (seen_by_bin @ jnp.exp(log_known)))

@@ -57,8 +57,11 @@ def export_frame(world: World) -> pd.DataFrame:
     start = np.datetime64(REFERENCE_START.replace(tzinfo=None), "us")
     micros = np.round(r["day"].to_numpy(dtype=float) * 86_400e6).astype("timedelta64[us]")
     submitted = np.char.add(np.datetime_as_string(start + micros, unit="us"), "+00:00")
+    # one ID per person, or per (person, platform) as the collection service's are
+    ids = (r["worker"].to_numpy() if world.scenario.experiment.linked_across_platforms
+           else (r["worker"].astype(str) + "@" + r["platform"].astype(str)).to_numpy())
     return pd.DataFrame({
-        "worker_hash": r["worker"].to_numpy(),
+        "worker_hash": ids,
         "wave": r["wave"].to_numpy(),
         "platform": plats,
         "submitted_at": submitted,

@@ -173,6 +173,11 @@ class Experiment(_Strict):
     #: they are registered on blank (the study file's responses only: the collection
     #: service asks it of everyone).
     unstated: Fraction = 0.0
+    #: Whether a person's answers on different platforms carry one worker ID (true: one
+    #: person, one respondent); false: each platform gives its own, as the collection
+    #: service's keyed hashes of platform IDs do, so one person answering on two
+    #: platforms is two respondents with a history each.
+    linked_across_platforms: bool = True
     #: Whether the study file maps the answers' country of residence
     #: (``experiment.columns.country``), which leaves out the respondents who live
     #: abroad (with ``population.abroad`` only).

@@ -160,18 +160,22 @@ class Responses:
 
         The collection service hashes the platform together with the worker's
         ID, so one person answering on two platforms gets two pseudonyms: a
-        recapture across platforms is then invisible and capture--recapture
-        over-counts. Nothing to say when one platform is used or when some
-        pseudonym does appear on two platforms (the IDs are linked).
+        recapture across platforms is then invisible, and capture--recapture over
+        the pooled answers over-counts. The joint model then takes each respondent
+        as a (worker, platform) pair
+        (:attr:`~crowdcensus.synthesis.data.CaptureData.per_platform_ids`). Nothing
+        to say when one platform is used or when some pseudonym does appear on two
+        platforms (the IDs are linked).
         """
         per_worker = self.events.groupby("worker")["platform"].nunique()
         if self.events["platform"].nunique() < 2 or (per_worker > 1).any():
             return None
         return ("the responses come from several platforms but no worker is seen on two of "
-                "them: if workers are identified per platform (as the collection service "
-                "does), a worker answering on two platforms counts as two people and "
-                "capture-recapture over-counts; estimate per platform (export with "
-                "--platform) or post every wave on every platform")
+                "them, so the IDs are taken to be per platform (as the collection service's "
+                "are): the joint model reads each respondent as one worker's answers on one "
+                "platform, where the experiment's own figures (capture-recapture by band) "
+                "count a worker who answered on two platforms twice and over-count the "
+                "most active")
 
     def posting_gap_warning(self, min_mean: float = 5.0,
                             posted: set[tuple[str, str]] | None = None) -> str | None:

@@ -160,6 +160,12 @@ class CaptureData:
     #: failed the attention check: how answers given without reading spread over the
     #: four. None when no check was read or nobody failed it.
     failed_answers: np.ndarray | None = None
+    #: Whether the workers' IDs are per platform (answers come from several platforms and
+    #: no ID answered on two, as the collection service's keyed hashes of platform IDs
+    #: give): each respondent is then one worker's answers on one platform,
+    #: ``group_platform`` (index into the study's platforms).
+    per_platform_ids: bool = False
+    group_platform: np.ndarray | None = None
 
     @property
     def posting_varies(self) -> bool:
@@ -390,12 +396,17 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
     said_none = subset_idx < 0 if subsets is not None and len(subsets) else np.zeros(
         len(resp), dtype=bool)
     blank = np.zeros(answers_on.shape[1], dtype=np.int32).tobytes()
+    # IDs per platform: answers from several platforms, none of them from one ID on two
+    on_plat = answers_on.reshape(len(resp), n_post, n_plat).sum(axis=1) > 0
+    per_platform = bool(subsets is not None and len(subsets) and on_plat.any(axis=0).sum() > 1
+                        and (on_plat.sum(axis=1) <= 1).all())
+    own_platform = on_plat.argmax(axis=1) if per_platform else np.zeros(len(resp), dtype=int)
     frame = pd.DataFrame({"pattern": [row.tobytes() for row in matrix], "report": report,
-                          "subset": subset_idx, "hours": band,
+                          "subset": subset_idx, "hours": band, "platform": own_platform,
                           "answers": [row.tobytes() if unsaid else blank
                                       for row, unsaid in zip(answers_on, said_none,
                                                              strict=True)]})
-    grouped = frame.groupby(["pattern", "report", "subset", "answers", "hours"],
+    grouped = frame.groupby(["pattern", "report", "subset", "answers", "hours", "platform"],
                             sort=True).size()
     empty = np.zeros(t, dtype=np.int8).tobytes()
     pattern_keys = [empty] + sorted({k[0] for k in grouped.index} - {empty})
@@ -425,6 +436,8 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         wave_posted=wave_posted,
         wave_class=wave_class,
         failed_answers=_failed_answers(responses),
+        per_platform_ids=per_platform,
+        group_platform=g["platform"].to_numpy(np.int32),
     )
 
 

@@ -82,6 +82,9 @@ class ModelConfig:
     #: Answers at random spread over the four by shares the model estimates from the
     #: answers of those who failed the attention check (else the four alike).
     random_answer_shares: bool = False
+    #: Each respondent is one worker's answers on one platform (IDs per platform): the
+    #: capture histories are those of (worker, platform) pairs.
+    per_platform_ids: bool = False
 
 
 def _round_up(n: int, step: int) -> int:
@@ -145,6 +148,32 @@ def random_answer_shares(data: SynthesisData) -> bool:
     return data.capture is not None and data.priors.random_answers is not None
 
 
+def per_platform_ids(data: SynthesisData) -> bool:
+    """Whether the respondents are (worker, platform) pairs: the IDs are per platform
+    (:attr:`~crowdcensus.synthesis.data.CaptureData.per_platform_ids`) and respondents
+    say where they are registered, so that each pair's chance of answering there can
+    be modelled."""
+    return visit_weights(data) and data.capture.per_platform_ids
+
+
+def unit_arrays(subsets: np.ndarray, posted: np.ndarray) -> dict[str, np.ndarray]:
+    """The (set, platform) pairs a wave can reach, with IDs per platform: a platform of the
+    set posted in some wave. ``unit_subset`` and ``unit_platform`` list them; ``unit_index``
+    (S, J) gives each pair's position (0 for a pair no wave reaches, which no respondent
+    can be).
+
+    >>> u = unit_arrays(np.array([[1, 0], [1, 1]]), np.array([[1.0, 1.0]]))
+    >>> u["unit_subset"].tolist(), u["unit_platform"].tolist(), u["unit_index"].tolist()
+    ([0, 1, 1], [0, 0, 1], [[0, 0], [1, 2]])
+    """
+    reach = (np.asarray(subsets) > 0) & (np.atleast_2d(posted) > 0).any(axis=0)[None, :]
+    sub, plat = np.nonzero(reach)
+    index = np.zeros(reach.shape, dtype=np.int32)
+    index[sub, plat] = np.arange(len(sub))
+    return {"unit_subset": sub.astype(np.int32), "unit_platform": plat.astype(np.int32),
+            "unit_index": index}
+
+
 def failed_answers(data: SynthesisData) -> np.ndarray:
     """The frequency answers of those who failed the attention check, counted (zeros
     where no check was read or nobody failed it)."""
@@ -199,7 +228,7 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
     k = _round_up(max(int(known.sum()), 1), 256)
     n_reports = 5 if unknown_reports(data) else 4
     cells = n_pat * n_sub * n_reports * n_hours
-    dense = (not data.aggregate) and use_dense(cells, k)
+    dense = (not data.aggregate) and not per_platform_ids(data) and use_dense(cells, k)
     if dense:
         counts = np.zeros((n_pat, n_sub, n_reports, n_hours))
         np.add.at(counts, (group_pattern[known], np.maximum(cap.group_subset[known], 0),
@@ -212,6 +241,9 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
         arrays["k_subset"] = _pad_rows(np.maximum(cap.group_subset[known], 0).astype(np.int32),
                                        k)
         arrays["k_hours"] = _pad_rows(hours[known].astype(np.int32), k)
+        platform = (cap.group_platform if cap.group_platform is not None
+                    else np.zeros(len(cap.group_count), dtype=np.int32))
+        arrays["k_platform"] = _pad_rows(platform[known].astype(np.int32), k)
     if unknown:
         sel = ~known
         k = _round_up(int(sel.sum()), 32)
@@ -231,6 +263,8 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
         on = answers.reshape(len(answers), -1, subsets.shape[1]).sum(axis=1) > 0
         mask = (on.astype(float) @ (1.0 - subsets.T) == 0).astype(float)
         arrays["c_pattern"] = _pad_rows(np.array([p for p, _ in distinct], dtype=np.int32), c)
+        # the one platform a combination answered on (with IDs per platform)
+        arrays["c_platform"] = _pad_rows(on.argmax(axis=1).astype(np.int32), c)
         arrays["c_answers"] = _pad_rows(answers, c)
         arrays["c_mask"] = _pad_rows(mask, c, 1.0)
         arrays["u_combo"] = _pad_rows(code, k)
@@ -294,6 +328,8 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
             arrays["failed_answers"] = failed_answers(data)
         if visit_weights(data):
             arrays["answer_platforms"] = data.capture.answer_platforms
+        if per_platform_ids(data):
+            arrays.update(unit_arrays(arrays["subsets"], arrays["posted"]))
     # the bin of each rate at which the experiment is evaluated: with hours, the open bin's
     # at 3 visits a week and over a tail (activity.bin_points); without, one rate per bin
     point_bin = bin_points()[1] if hours else np.arange(N_BINS)
@@ -321,6 +357,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         posting_varies=posting_varies(data),
         unknown_reports=unknown_reports(data),
         random_answer_shares=random_answer_shares(data),
+        per_platform_ids=per_platform_ids(data),
     )
     return cfg, arrays
 
