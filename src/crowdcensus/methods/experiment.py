@@ -395,24 +395,30 @@ def fit_capture_by_band(events: pd.DataFrame, respondents: pd.DataFrame,
 PAIR_ROWS_PER_KIND = 1.0
 
 
-def _log_answer_share(split, a):
-    """log of the share of a set's visits to the posted platforms that goes to each, per
-    posting (``a["posted"]``, (W, J): the sets of platforms the waves were posted on), as
-    (S, W * J) (columns as :attr:`~crowdcensus.synthesis.data.CaptureData.answer_platforms`).
-
-    ``split``: each set's visits split over its platforms (None: evenly). Where no visit
-    goes (a platform outside the set or not posted, a set with no posted platform) the
-    value is 0, log 1: no answer can come from there, and a count of 0 times it adds
-    nothing to the likelihood or its gradient (no 0/0, no log 0).
-    """
+def _answer_share(split, a):
+    """The share of a set's visits to the posted platforms that goes to each, per posting
+    (``a["posted"]``, (W, J): the sets of platforms the waves were posted on), as (S, W, J);
+    0 where no visit goes (a platform outside the set or not posted, a set with no posted
+    platform). ``split``: each set's visits split over its platforms (None: evenly)."""
     import jax.numpy as jnp
 
     if split is None:
         split = a["subsets"] / a["subset_size"][:, None]
     posted = split[:, None, :] * jnp.atleast_2d(a["posted"])[None]                # (S, W, J)
     total = jnp.sum(posted, axis=2, keepdims=True)
-    where = posted / jnp.where(total > 0, total, 1.0)
-    return jnp.log(jnp.where(where > 0, where, 1.0)).reshape(split.shape[0], -1)
+    return posted / jnp.where(total > 0, total, 1.0)
+
+
+def _log_answer_share(split, a):
+    """log :func:`_answer_share`, as (S, W * J) (columns as
+    :attr:`~crowdcensus.synthesis.data.CaptureData.answer_platforms`). Where no visit goes
+    the value is 0, log 1: no answer can come from there, and a count of 0 times it adds
+    nothing to the likelihood or its gradient (no 0/0, no log 0).
+    """
+    import jax.numpy as jnp
+
+    where = _answer_share(split, a)
+    return jnp.log(jnp.where(where > 0, where, 1.0)).reshape(where.shape[0], -1)
 
 
 def _weighted_sum(counts, logs):
@@ -440,19 +446,14 @@ def _per_platform_fit(cfg, a, pop, params, log_n, log_pi, right, n_hours):
 
     from crowdcensus.methods.capture_likelihood import history_log_prob, pair_log_sums
 
-    subsets = a["subsets"]                                                   # (S, J)
     us, up = a["unit_subset"], a["unit_platform"]         # the pairs a wave can reach (U,)
-    posted = jnp.atleast_2d(a["posted"])                                       # (W, J)
-    split = (subsets / a["subset_size"][:, None] if pop.split is None else pop.split)
-    onto = split[:, None, :] * posted[None]                                  # (S, W, J)
-    total = jnp.sum(onto, axis=2, keepdims=True)
-    there = onto / jnp.where(total > 0, total, 1.0)
     # no answer can go to a platform in a wave not posted there (log 0, kept finite)
-    log_there = jnp.log(jnp.clip(there[us, :, up], 1e-300, 1.0))               # (U, W)
-    shares = (jnp.ones(subsets.shape[0]) if pop.posted_share is None
+    there = _answer_share(pop.split, a)[us, :, up]                            # (U, W)
+    log_there = jnp.log(jnp.clip(there, 1e-300, 1.0))
+    shares = (jnp.ones(a["subsets"].shape[0]) if pop.posted_share is None
               else jnp.clip(pop.posted_share.T, 1e-9, 1.0))                  # (S,) or (T, S)
     unit = dict(params, shares=shares[..., us])
-    unit["answer_here"] = (log_there[:, 0] if posted.shape[0] == 1
+    unit["answer_here"] = (log_there[:, 0] if log_there.shape[1] == 1
                            else log_there[:, a["wave_class"]].T)               # (U,) or (T, U)
     hist = history_log_prob(a, unit, pop.churn, pop.points)                   # (P, U, G)
     log_pr = pop.log_pr[us][:, a["point_bin"]]                                  # (U, G)
@@ -587,17 +588,18 @@ class TaskExperiment:
             right = jnp.concatenate([right, log_h.T[None]], axis=0)
         right = right.reshape(-1, right.shape[-1])
         log_n = log_pi + jnp.log(pop.total)                     # expected workers per point
-        seen_share = None      # with IDs per platform: expected respondents per worker
+        if not cfg.aggregate:
+            numpyro.deterministic("reachable_share", jnp.sum(
+                pop.pi * jnp.sum(jnp.exp(pop.log_pr) * a["subset_reached"][:, None], axis=0)))
+        # each branch: the respondents' terms (fit), the expected respondents per worker at
+        # each rate (seen_share, G) and per history and rate (caught_share, P x G)
         if cfg.per_platform_ids:
             fit, seen_share, caught_share = _per_platform_fit(cfg, a, pop, params, log_n,
                                                               log_pi, right, n_hours)
-            numpyro.deterministic("reachable_share", jnp.sum(
-                pop.pi * jnp.sum(jnp.exp(pop.log_pr) * a["subset_reached"][:, None], axis=0)))
-            log_p0 = None
         elif cfg.aggregate:
             base = log_n[None, :] + right[a["k_report"] * n_hours + a["k_hours"]]
             fit = jnp.sum(a["k_count"] * logsumexp(base + hist[a["k_pattern"], 0, :], axis=1))
-            log_p0 = hist[0, 0, :]                                              # (G,)
+            seen_share = -jnp.expm1(hist[0, 0, :])                              # (G,)
             caught_share = jnp.exp(log_pi + hist[:, 0, :])                    # (P, G)
         else:
             reached = a["subset_reached"]
@@ -639,9 +641,7 @@ class TaskExperiment:
                     a["u_count"] > 0,
                     combo.shape[0] <= PAIR_ROWS_PER_KIND * a["u_count"].shape[0])
                 fit = fit + _weighted_sum(a["u_count"], per_group)
-            log_p0 = logsumexp(log_pr + hist_s[0], axis=0)                      # (G,)
-            numpyro.deterministic("reachable_share", jnp.sum(
-                pop.pi * jnp.sum(jnp.exp(pop.log_pr) * reached[:, None], axis=0)))
+            seen_share = -jnp.expm1(logsumexp(log_pr + hist_s[0], axis=0))     # (G,)
             # a set on no posted platform is never seen: its chance of the empty history
             # is 1 (hist_s's 0 above) and of every other history 0
             hist_c = jnp.where((reached[None, :, None] > 0)
@@ -654,8 +654,6 @@ class TaskExperiment:
             numpyro.factor("answer_platforms", jnp.sum(a["answer_platforms"] * log_share))
         # Poisson form of the likelihood: the respondents of each kind are Poisson around
         # their expected number; the workers never seen enter through the expected total seen
-        if seen_share is None:
-            seen_share = -jnp.expm1(log_p0)
         seen = jnp.sum(jnp.exp(log_n) * seen_share)
         numpyro.deterministic("expected_respondents", seen)
         numpyro.factor("capture", fit - seen)
@@ -664,7 +662,6 @@ class TaskExperiment:
         by_k = jnp.zeros(a["H"].shape[1] + 1).at[k_of].add(
             jnp.sum(caught_share, axis=1) * a["all_patterns"])
         numpyro.deterministic("expected_by_answers", pop.total * by_k[1:])
-        seen_by_bin = (jnp.exp(log_pi) * seen_share if cfg.per_platform_ids
-                       else jnp.exp(log_pi) - caught_share[0])                 # P(g, seen)
+        seen_by_bin = jnp.exp(log_pi) * seen_share                           # P(g, seen)
         numpyro.deterministic("expected_by_report",
                               pop.total * (seen_by_bin @ jnp.exp(log_known)))

@@ -158,8 +158,8 @@ class CaptureData:
     #: The frequency answers (4,: counts in the order of
     #: :data:`~crowdcensus.synthesis.activity.REPORT_CATEGORIES`) of the respondents who
     #: failed the attention check: how answers given without reading spread over the
-    #: four. None when no check was read or nobody failed it.
-    failed_answers: np.ndarray | None = None
+    #: four. Zeros when no check was read or nobody failed it.
+    failed_answers: np.ndarray = field(default_factory=lambda: np.zeros(4))
     #: Whether the workers' IDs are per platform (answers come from several platforms and
     #: no ID answered on two, as the collection service's keyed hashes of platform IDs
     #: give): each respondent is then one worker's answers on one platform,
@@ -441,15 +441,14 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
     )
 
 
-def _failed_answers(responses: Responses) -> np.ndarray | None:
+def _failed_answers(responses: Responses) -> np.ndarray:
     """The frequency answers of those who failed the attention check, counted in the
-    order of the model's reports (None when nobody failed a check that was read)."""
-    if not (responses.attention_read and responses.failed_answers):
-        return None
+    order of the model's reports (zeros when no check was read)."""
     counts = np.zeros(len(REPORT_CATEGORIES))
-    for category, n in responses.failed_answers.items():
-        counts[REPORT_INDEX[category]] += n
-    return counts if counts.sum() > 0 else None
+    if responses.attention_read:
+        for category, n in responses.failed_answers.items():
+            counts[REPORT_INDEX[category]] += n
+    return counts
 
 
 #: Inputs the joint model can be fitted without (``crowdcensus validate --set-aside``).

@@ -79,8 +79,8 @@ class ModelConfig:
     posting_varies: bool = False
     #: Respondents whose answer is not known (a fifth report, alike for every rate).
     unknown_reports: bool = False
-    #: Answers at random spread over the four by shares the model estimates from the
-    #: answers of those who failed the attention check (else the four alike).
+    #: Answers at random spread over the four by shares the model estimates (from the
+    #: histories and the answers of those who failed the attention check).
     random_answer_shares: bool = False
     #: Each respondent is one worker's answers on one platform (IDs per platform): the
     #: capture histories are those of (worker, platform) pairs.
@@ -174,14 +174,6 @@ def unit_arrays(subsets: np.ndarray, posted: np.ndarray) -> dict[str, np.ndarray
             "unit_index": index}
 
 
-def failed_answers(data: SynthesisData) -> np.ndarray:
-    """The frequency answers of those who failed the attention check, counted (zeros
-    where no check was read or nobody failed it)."""
-    cap = data.capture
-    return (np.zeros(4) if cap is None or cap.failed_answers is None
-            else np.asarray(cap.failed_answers, dtype=float))
-
-
 def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool, bool]:
     """Add the experiment's arrays; return (dense, unknown subsets, churn, hours)."""
     cap = data.capture
@@ -241,9 +233,8 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
         arrays["k_subset"] = _pad_rows(np.maximum(cap.group_subset[known], 0).astype(np.int32),
                                        k)
         arrays["k_hours"] = _pad_rows(hours[known].astype(np.int32), k)
-        platform = (cap.group_platform if cap.group_platform is not None
-                    else np.zeros(len(cap.group_count), dtype=np.int32))
-        arrays["k_platform"] = _pad_rows(platform[known].astype(np.int32), k)
+        if per_platform_ids(data):
+            arrays["k_platform"] = _pad_rows(cap.group_platform[known].astype(np.int32), k)
     if unknown:
         sel = ~known
         k = _round_up(int(sel.sum()), 32)
@@ -263,8 +254,8 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
         on = answers.reshape(len(answers), -1, subsets.shape[1]).sum(axis=1) > 0
         mask = (on.astype(float) @ (1.0 - subsets.T) == 0).astype(float)
         arrays["c_pattern"] = _pad_rows(np.array([p for p, _ in distinct], dtype=np.int32), c)
-        # the one platform a combination answered on (with IDs per platform)
-        arrays["c_platform"] = _pad_rows(on.argmax(axis=1).astype(np.int32), c)
+        if per_platform_ids(data):  # the one platform a combination answered on
+            arrays["c_platform"] = _pad_rows(on.argmax(axis=1).astype(np.int32), c)
         arrays["c_answers"] = _pad_rows(answers, c)
         arrays["c_mask"] = _pad_rows(mask, c, 1.0)
         arrays["u_combo"] = _pad_rows(code, k)
@@ -325,7 +316,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
     if data.capture is not None:
         dense, unknown, churn, hours = _capture_arrays(data, arrays)
         if random_answer_shares(data):
-            arrays["failed_answers"] = failed_answers(data)
+            arrays["failed_answers"] = np.asarray(data.capture.failed_answers, dtype=float)
         if visit_weights(data):
             arrays["answer_platforms"] = data.capture.answer_platforms
         if per_platform_ids(data):
@@ -423,7 +414,7 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
     if "random_answers" in specs:
         v["random_answers"] = prior_centre("random_answers", 0.02)
     if random_answer_shares(data):  # the failed answers' shares, one added to each
-        failed = failed_answers(data) + 1.0
+        failed = np.asarray(data.capture.failed_answers, dtype=float) + 1.0
         v["random_answer_shares"] = failed / failed.sum()
     for name in specs:  # the prior's median, for a parameter sampled through its quantile
         v[f"{name}_z"] = 0.0
