@@ -114,7 +114,7 @@ def test_the_schedule_export_gives_the_study_file_the_waves_days_and_platforms(
     period = ["--reference-start", "2025-01-01", "--reference-days", "730"]
     code, _, err = _cli(["export", str(sid), "--kind", "schedule", "--db", url, *period,
                          "--out", str(out)], capsys)
-    assert code == 2 and "waves w1 and m1 ran at the same time" in err and "--platform" in err
+    assert code == 2 and "waves w1 and m1 ran at the same time" in err and "occasion" in err
     code, msg, err = _cli(["export", str(sid), "--kind", "schedule", "--db", url, *period,
                            "--platform", "prolific", "--out", str(out)], capsys)
     assert code == 0 and "schedule" in msg, err
@@ -145,3 +145,105 @@ def test_the_schedule_export_gives_the_study_file_the_waves_days_and_platforms(
     code, _, err = _cli(["export", str(sid), "--kind", "schedule", "--db", url,
                          "--out", str(tmp_path / "s.csv")], capsys)
     assert code == 2 and "written as a .toml file" in err
+
+
+def test_waves_posted_at_once_on_two_platforms_export_as_one_occasion(tmp_path, capsys,
+                                                                       monkeypatch):
+    """Two waves given one occasion (on Prolific and Mechanical Turk) are one wave of the
+    responses export, one column of the histories and one wave of the schedule, posted on
+    both; a second wave of an occasion on the same platform is refused (409) and stores
+    nothing. A worker's answers on the two platforms stay two pseudonyms (the service
+    cannot link them)."""
+    import tomllib
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from crowdcensus.study import Schedule
+
+    from .helpers import FakeClock
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(make_engine(url))
+    clock = FakeClock(datetime(2025, 3, 1, tzinfo=UTC))
+    app = create_app(make_settings(url), clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        sid = create_study(client)["id"]
+        times = {"first": ("2025-03-03T09:00:00Z", "2025-03-10T09:00:00Z"),
+                 "second": ("2025-03-31T09:00:00Z", "2025-04-07T09:00:00Z")}
+        made = {}
+        for occasion, (opens, closes) in times.items():
+            for platform in ("prolific", "mturk"):
+                made[occasion, platform] = create_wave(
+                    client, sid, platform, label=f"{occasion}_{platform}", occasion=occasion,
+                    opens_at=opens, closes_at=closes)
+        assert made["first", "mturk"]["occasion"] == "first"
+        plain = create_wave(client, sid, "prolific", label="third")
+        assert plain["occasion"] == "third"
+        refused = client.post(f"/api/studies/{sid}/waves", headers=AUTH, json={
+            "platform": "prolific", "label": "again", "occasion": "first"})
+        assert refused.status_code == 409
+        assert "occasion 'first' already has a wave on prolific" in refused.json()["error"]
+        # a label that names another wave's occasion on the same platform: the same clash
+        assert client.post(f"/api/studies/{sid}/waves", headers=AUTH, json={
+            "platform": "mturk", "label": "second"}).status_code == 409
+        assert len(client.get(f"/api/studies/{sid}", headers=AUTH).json()["waves"]) == 5
+        # the same person answers the first occasion on both platforms, the second on one
+        clock.set(datetime(2025, 3, 5, tzinfo=UTC))
+        for platform in ("prolific", "mturk"):
+            assert run_flow(client, made["first", platform], "SAMEPERSON01").status_code \
+                in (200, 303)
+        clock.set(datetime(2025, 4, 2, tzinfo=UTC))
+        run_flow(client, made["second", "prolific"], "SAMEPERSON01")
+        run_flow(client, made["second", "mturk"], "OTHERWORKER2")
+        clock.set(datetime(2025, 4, 20, tzinfo=UTC))
+        run_flow(client, plain, "LATECOMER003")
+    app.state.store.close()
+    monkeypatch.setenv("CROWDCENSUS_SECRET", SECRET.decode())
+    answers = tmp_path / "answers.csv"
+    assert _cli(["export", str(sid), "--kind", "responses", "--db", url, "--out",
+                 str(answers)], capsys)[0] == 0
+    frame = pd.read_csv(answers)
+    assert sorted(frame["wave"]) == ["first", "first", "second", "second", "third"]
+    by_platform = frame.groupby("platform")["worker_hash"].agg(set)
+    assert len(by_platform["prolific"]) == 2 and not by_platform["prolific"] & by_platform["mturk"]
+    histories = tmp_path / "histories.csv"
+    assert _cli(["export", str(sid), "--db", url, "--out", str(histories)], capsys)[0] == 0
+    table = pd.read_csv(histories)
+    assert list(table.columns) == ["first", "second", "third", "freq"]
+    # four pseudonyms: the person's on Prolific answered twice, on Mechanical Turk once
+    assert sorted(table.itertuples(index=False, name=None)) == [
+        (0, 0, 1, 1), (0, 1, 0, 1), (1, 0, 0, 1), (1, 1, 0, 1)]
+    out = tmp_path / "schedule.toml"
+    code, _, err = _cli(["export", str(sid), "--kind", "schedule", "--db", url,
+                         "--reference-start", "2025-01-01", "--out", str(out)], capsys)
+    assert code == 0, err
+    schedule = Schedule.model_validate(tomllib.loads(out.read_text())["experiment"]["schedule"])
+    assert schedule.posted == [["mturk", "prolific"], ["mturk", "prolific"], ["prolific"]]
+    assert schedule.wave_starts == [61.4, 89.4, 109.0] and schedule.wave_days == 7
+
+
+def test_the_admin_form_takes_an_occasion(tmp_path):
+    """The study page's wave form sets the occasion, shows it, and refuses a second wave of
+    one occasion on one platform with the reason (409), creating nothing."""
+    from .helpers import hidden
+
+    url = f"sqlite:///{tmp_path / 'admin.db'}"
+    upgrade(make_engine(url))
+    app = create_app(make_settings(url))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        sid = create_study(client)["id"]
+        login = client.get("/admin")
+        client.post("/admin/login", data={"token": "admin-token-for-tests",
+                                          "csrf_token": hidden(login.text, "csrf_token")})
+        csrf = hidden(client.get("/admin").text, "csrf_token")
+        form = {"csrf_token": csrf, "platform": "mturk", "label": "w1_mturk", "occasion": "w1"}
+        page = client.post(f"/admin/studies/{sid}/waves", data=form, follow_redirects=True)
+        assert page.status_code == 200 and "w1_mturk — mturk, occasion w1" in page.text
+        again = client.post(f"/admin/studies/{sid}/waves",
+                            data={**form, "label": "w1_again"}, follow_redirects=True)
+        assert again.status_code == 409
+        assert "occasion &#39;w1&#39; already has a wave on mturk" in again.text
+        waves = client.get(f"/api/studies/{sid}", headers=AUTH).json()["waves"]
+        assert [(w["label"], w["occasion"]) for w in waves] == [("w1_mturk", "w1")]
+    app.state.store.close()

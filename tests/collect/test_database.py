@@ -250,8 +250,9 @@ def test_upgrade_from_0001_keeps_every_response(pg_or_sqlite_empty):
     assert upgrade(engine) == ("0001", head_revision())
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM responses")).scalar() == 3
-        assert conn.execute(text("SELECT researcher_name, label FROM studies JOIN waves "
-                                 "ON waves.study_id = studies.id")).one() == (None, "w1")
+        assert conn.execute(text("SELECT researcher_name, label, occasion FROM studies JOIN "
+                                 "waves ON waves.study_id = studies.id")).one() == (
+            None, "w1", None)
     engine.dispose()
 
 

@@ -70,8 +70,13 @@ def test_study_through_the_service(tmp_path):
     scenario = small("heterogeneous", workers=1000, activity={"inattentive": 0.2},
                      population={"abroad": 0.1})
     run = run_through_service(scenario, tmp_path, seed=4, timeout=120)
-    assert run.platform == "clickworker"
+    # posted on the scenario's two platforms the service supports (not on wirk), each wave
+    # one occasion with a wave on each; the service keys IDs by platform, so the country
+    # was drawn with one ID per platform, and some people answered on both
+    assert run.platforms == ["clickworker", "mturk"]
     simulated = pd.read_csv(tmp_path / "responses-simulated.csv")
+    people = simulated["worker_hash"].str.split("@").str[0]
+    assert 0 < simulated["worker_hash"].nunique() - people.nunique() < 0.2 * people.nunique()
     exported = pd.read_csv(tmp_path / "responses.csv")
     assert run.responses_sent == len(simulated) > 100
     assert run.responses_exported == len(exported) == len(simulated)
@@ -106,11 +111,18 @@ def test_study_through_the_service(tmp_path):
     results = json.loads((tmp_path / "report" / "results.json").read_text())
     assert any(w.startswith(f"{away:,} of {len(said):,} respondents live in another "
                             "country than FR") for w in results["warnings"])
-    # compared with the truth: nested, and the occasional tier of the declared figures
-    # close. The task was posted on one platform only, so the experiment counts that
-    # platform's workers; the combined figure lies between the two methods.
+    # the study read each respondent as one worker on one platform, and said so
+    assert any("the IDs are taken to be per platform" in w for w in results["warnings"])
+    waves = exported.groupby("wave")["platform"].agg(lambda p: sorted(set(p)))
+    assert list(waves.index) == [f"w{k}" for k in range(1, 7)]
+    assert all(p == ["clickworker", "mturk"] for p in waves)
+    # compared with the truth: nested, the very active and regular tiers covered, and the
+    # occasional tier of the declared figures close. The experiment counts the workers
+    # of the two platforms; the combined figure lies between the two methods.
     est = {t: run.combined[t]["estimate"] for t in run.combined}
     assert est["occasional"] >= est["regular"] >= est["very_active"] > 0
+    for tier in ("very_active", "regular"):
+        assert run.combined[tier]["low"] <= run.truth[tier] <= run.combined[tier]["high"]
     methods = results["methods"]
     declared = methods["declared"]["occasional"]["estimate"]
     assert abs(declared / run.truth["occasional"] - 1) < 0.25
@@ -121,3 +133,23 @@ def test_study_through_the_service(tmp_path):
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert not re.search(rb"SIM[0-9A-F]{12}", path.read_bytes()), path
+
+
+def test_the_service_posts_each_wave_on_the_platforms_it_supports():
+    """Waves posted on different platforms keep their own (less the unsupported ones);
+    one platform keeps one ID per person; a wave the service cannot post is one line."""
+    _require_service()
+    from crowdcensus.errors import InputError
+    from crowdcensus.simulate.e2e import service_posting
+
+    base = small("heterogeneous", workers=500)
+    waves = [["clickworker", "wirk"], ["mturk"], ["clickworker", "mturk"]]
+    sc = service_posting(base.with_experiment(waves=3, posted_waves=waves))
+    assert sc.posted_in_waves() == [["clickworker"], ["mturk"], ["clickworker", "mturk"]]
+    assert sc.experiment.linked_across_platforms is False
+    one = service_posting(base.with_experiment(platforms=["mturk", "wirk"]))
+    assert one.posted() == ["mturk"] and one.experiment.linked_across_platforms is True
+    with pytest.raises(InputError, match=r"posted_waves\[1\] is \['wirk'\]"):
+        service_posting(base.with_experiment(waves=2, posted_waves=[["mturk"], ["wirk"]]))
+    with pytest.raises(InputError, match="posted on \\['wirk'\\]"):
+        service_posting(base.with_experiment(platforms=["wirk"]))

@@ -36,6 +36,11 @@ RESPONSE_COLUMNS = [
 ]
 
 
+#: A wave's occasion: the exports' ``wave`` (waves posted at once on several platforms
+#: share one).
+_OCCASION = func.coalesce(waves.c.occasion, waves.c.label).label("occasion")
+
+
 def _pseudonym(secret: bytes, study_id: int, worker_hash: str) -> str:
     msg = f"export:{study_id}:{worker_hash}".encode()
     return hmac.new(secret, msg, hashlib.sha256).hexdigest()[:32]
@@ -43,12 +48,15 @@ def _pseudonym(secret: bytes, study_id: int, worker_hash: str) -> str:
 
 def study_waves(conn: Connection, study_id: int, platform: str | None = None,
                 opened_by: datetime | None = None) -> pd.DataFrame:
-    """The waves of a study in occasion order (opening time, then creation).
+    """The waves of a study in occasion order (opening time, then creation), with the
+    occasion each belongs to (its own, or its label when it has none).
 
     With ``opened_by``, only the waves open by then (or without an opening time).
     """
-    columns = ["id", "label", "platform", "opens_at", "closes_at", "target_responses"]
-    query = select(*(waves.c[c] for c in columns)).where(waves.c.study_id == study_id)
+    columns = ["id", "label", "occasion", "platform", "opens_at", "closes_at",
+               "target_responses"]
+    query = select(*(_OCCASION if c == "occasion" else waves.c[c] for c in columns)).where(
+        waves.c.study_id == study_id)
     if platform:
         query = query.where(waves.c.platform == platform)
     if opened_by is not None:
@@ -67,16 +75,19 @@ def _check_study(conn: Connection, study_id: int) -> None:
 
 def responses_frame(conn: Connection, secret: bytes, study_id: int,
                     wave_label: str | None = None, platform: str | None = None) -> pd.DataFrame:
-    """One row per response of a study, pseudonymised (see module docstring)."""
+    """One row per response of a study, pseudonymised (see module docstring); ``wave`` is
+    the wave's occasion (waves posted at once on several platforms share one).
+    ``wave_label``: only that occasion's responses, or that wave's."""
     _check_study(conn, study_id)
+    occasion = func.coalesce(waves.c.occasion, waves.c.label)
     query = (
-        select(responses, waves.c.label.label("wave"), waves.c.platform)
+        select(responses, occasion.label("wave"), waves.c.platform)
         .join(waves, responses.c.wave_id == waves.c.id)
         .where(waves.c.study_id == study_id)
         .order_by(responses.c.id)
     )
     if wave_label:
-        query = query.where(waves.c.label == wave_label)
+        query = query.where(or_(occasion == wave_label, waves.c.label == wave_label))
     if platform:
         query = query.where(waves.c.platform == platform)
     rows = conn.execute(query).mappings().all()
@@ -94,12 +105,13 @@ def histories_frame(conn: Connection, study_id: int, platform: str | None = None
     """Capture histories of a study: one 0/1 column per wave and a ``freq`` column.
 
     The occasions are the study's waves (those of ``platform`` only, if given)
-    in opening order, named by their labels; with ``opened_by``, only those
+    in opening order, named by their occasions (waves posted at once on several
+    platforms are one occasion); with ``opened_by``, only those
     open by then -- a wave that has not opened yet (a recurring schedule
     creates them in advance) has caught nobody and is not an occasion yet.
     A worker is the same individual across waves when the HMAC of their
-    platform ID is the same, so histories only link waves of one platform;
-    pass ``platform`` when a study has several.
+    platform ID is the same, so histories only link waves of one platform: a
+    worker who answers on two platforms has two histories.
 
     Raises
     ------
@@ -119,10 +131,10 @@ def histories_frame(conn: Connection, study_id: int, platform: str | None = None
     )
     if events.empty:
         raise InputError("no responses yet: nothing to build capture histories from")
-    label_of = dict(zip(wave_table["id"], wave_table["label"], strict=True))
-    events["wave"] = events["wave_id"].map(label_of)
+    occasion_of = dict(zip(wave_table["id"], wave_table["occasion"], strict=True))
+    events["wave"] = events["wave_id"].map(occasion_of)
     hist = CaptureHistories.from_events(events, "worker_hash", "wave",
-                                        occasions=wave_table["label"].tolist())
+                                        occasions=list(dict.fromkeys(wave_table["occasion"])))
     return hist.to_frame(freq="freq")
 
 
@@ -149,8 +161,9 @@ def schedule_table(conn: Connection, study_id: int, reference_start: datetime | 
     """The study file's ``[experiment.schedule]`` from the service's record of the waves
     (``platform``'s only, if given, as the responses export).
 
-    A wave (a label: the responses export's ``wave``) starts at its opening time and ends
-    at its closing time; where the service holds neither, at its first and last answer.
+    A wave (an occasion: the responses export's ``wave``, one or several platforms' waves)
+    starts at its opening time and ends at its closing time; where the service holds
+    neither, at its first and last answer.
     The waves run in the order ``crowdcensus run`` reads them (the natural order of their
     labels), each ``wave_days`` long (the longest wave, in whole days), starting
     ``wave_starts`` days after ``reference_start`` (default: ``reference_days`` before
@@ -183,7 +196,7 @@ def schedule_table(conn: Connection, study_id: int, reference_start: datetime | 
         table[col] = pd.to_datetime(table[col], utc=True)
     table["start"] = table["opens_at"].fillna(table["first"])
     table["end"] = table["closes_at"].fillna(table["last"])
-    waves = table.groupby("label").agg(start=("start", "min"), end=("end", "max"),
+    waves = table.groupby("occasion").agg(start=("start", "min"), end=("end", "max"),
                                        platforms=("platform", lambda p: sorted(set(p))))
     missing = waves.index[waves["start"].isna() | waves["end"].isna()].tolist()
     if missing:
@@ -225,9 +238,8 @@ def schedule_table(conn: Connection, study_id: int, reference_start: datetime | 
 
 def _overlap(a: str, b: str, platform: str | None, how: str) -> str:
     return (f"waves {a} and {b} {how}: the study file's schedule takes waves that follow one "
-            "another" + ("" if platform else "; for waves on several platforms at once, "
-                         "export one platform's (--platform), as its answers, which the "
-                         "service links across that platform's waves only"))
+            "another" + ("" if platform else "; waves posted at once on several platforms "
+                         "are one occasion: give them the same occasion when creating them"))
 
 
 def schedule_toml(conn: Connection, study_id: int, reference_start: datetime | None = None,

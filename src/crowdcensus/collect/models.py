@@ -69,6 +69,9 @@ class Wave(Base):
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
     label: Mapped[str] = mapped_column(String(40))
     platform: Mapped[str] = mapped_column(String(20))
+    # Waves posted at the same time on several platforms share an occasion (the exports'
+    # ``wave``); None: the wave is an occasion of its own, named by its label.
+    occasion: Mapped[str | None] = mapped_column(String(40), nullable=True)
     opens_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     reward_cents: Mapped[int] = mapped_column(Integer, default=0)

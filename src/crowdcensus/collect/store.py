@@ -21,6 +21,17 @@ from crowdcensus.collect.models import (
     waves,
 )
 from crowdcensus.collect.writer import ResponseWriter
+from crowdcensus.errors import InputError
+
+
+class OccasionTakenError(InputError):
+    """A wave would be the second of its occasion on one platform (a worker could answer
+    both, and the export would hold two answers of theirs in one wave)."""
+
+
+def occasion_of(label: str, occasion: str | None) -> str:
+    """The occasion a wave belongs to: its own, or its label when it has none."""
+    return occasion or label
 
 
 @dataclass(frozen=True)
@@ -188,7 +199,8 @@ class Store:
         return done == 1
 
     def create_wave(self, study_id: int, values: dict) -> int:
-        """Insert a wave of a study; return its id. Raises IntegrityError on a duplicate label."""
+        """Insert a wave of a study; return its id. Raises IntegrityError on a duplicate
+        label, :class:`OccasionTakenError` when its occasion has a wave on its platform already."""
         with self.engine.begin() as conn:
             return self._insert_wave(conn, study_id, values)
 
@@ -197,6 +209,14 @@ class Store:
             n = conn.execute(select(func.count()).select_from(waves).where(
                 waves.c.study_id == study_id)).scalar_one()
             values = {**values, "label": f"wave{n + 1:02d}"}  # sorts right as text
+        occasion = occasion_of(values["label"], values.get("occasion"))
+        taken = conn.execute(select(waves.c.label).where(
+            waves.c.study_id == study_id, waves.c.platform == values["platform"],
+            func.coalesce(waves.c.occasion, waves.c.label) == occasion)).first()
+        if taken is not None and taken[0] != values["label"]:  # else: a label taken twice
+            raise OccasionTakenError(
+                f"occasion {occasion!r} already has a wave on {values['platform']} (wave "
+                f"{taken[0]!r}): an occasion takes one wave per platform")
         return conn.execute(waves.insert().values(
             study_id=study_id, public_id=new_public_id(),
             platform_completion_code=new_completion_code(8), created_at=self.clock.now(),

@@ -14,13 +14,17 @@
 5. exports the responses through the API, stops the service, runs
    ``crowdcensus run`` on the study and compares the tiers with the truth.
 
-The service links a worker's answers across waves by the keyed hash of their
-platform ID, which differs between platforms, so the task is posted on one
-platform (the scenario's first that the service supports, unless its
-``experiment.platforms`` names one). The experiment then counts the workers
-registered on that platform; ``truth.json`` gives both those tiers and the
-country's. The load is bounded: at most :data:`MAX_RESPONSES` answers, a few
-client threads, and a time limit.
+The task is posted on the scenario's platforms that the service supports
+(:data:`SERVICE_PLATFORMS`; the others are left out of the posting, and
+``truth.json`` gives the tiers of the workers registered where it was posted
+as well as the country's). A wave posted on several platforms is one occasion
+of the service (a wave per platform, ``w1_mturk``, ``w1_prolific``…, with
+occasion ``w1``). The service links a worker's answers across waves by the
+keyed hash of their platform ID, which differs between platforms, so the
+country is drawn with one ID per platform (``experiment.linked_across_platforms
+= false``) and ``crowdcensus run`` reads each respondent as one worker's answers
+on one platform. The load is bounded: at most :data:`MAX_RESPONSES` answers, a
+few client threads, and a time limit.
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ class ServiceRun:
     """What an end-to-end run produced."""
 
     out: Path
-    platform: str
+    platforms: list[str]
     responses_sent: int
     responses_exported: int
     seconds: float
@@ -81,7 +85,7 @@ class ServiceRun:
                 if t in self.combined}
 
     def describe(self) -> str:
-        lines = [f"end to end through the collection service ({self.platform}): "
+        lines = [f"end to end through the collection service ({', '.join(self.platforms)}): "
                  f"{self.responses_sent} answers sent over HTTP, {self.responses_exported} "
                  f"exported, {self.seconds:.1f} s",
                  f"report: {self.out / 'report' / 'report.html'}"]
@@ -96,7 +100,7 @@ class ServiceRun:
             e = self.experiment.get(t)
             if e is None:
                 continue
-            lines.append(f"{t}, workers registered on {self.platform}: truth "
+            lines.append(f"{t}, workers registered on {' or '.join(self.platforms)}: truth "
                          f"{self.truth_where_posted[t]:,}, experiment {e['estimate']:,.0f} "
                          f"({e['low']:,.0f}-{e['high']:,.0f})")
         return "\n".join(lines)
@@ -166,14 +170,31 @@ class Service:
             self.log.close()
 
 
-def _posting_platform(scenario: Scenario) -> str:
-    candidates = scenario.posted()
-    for name in candidates:
-        if name in SERVICE_PLATFORMS:
-            return name
-    raise InputError(f"scenario {scenario.scenario.name}: the task must be posted on a platform "
-                     f"the collection service supports ({', '.join(SERVICE_PLATFORMS)}); "
-                     f"experiment.platforms is {candidates}")
+def service_posting(scenario: Scenario) -> Scenario:
+    """The scenario as the service can run it: posted only on the platforms it supports,
+    with one worker ID per platform when it is posted on several.
+
+    >>> from crowdcensus.simulate.scenario import load_scenario
+    >>> sc = service_posting(load_scenario("heterogeneous"))
+    >>> sc.posted(), sc.experiment.linked_across_platforms
+    (['clickworker', 'mturk'], False)
+    """
+    exp = scenario.experiment
+    by_wave = [[p for p in wave if p in SERVICE_PLATFORMS]
+               for wave in scenario.posted_in_waves()]
+    for w, wave in enumerate(by_wave):
+        if not wave:
+            where = (f"experiment.posted_waves[{w}] is {scenario.posted_in_waves()[w]}"
+                     if exp.posted_waves is not None
+                     else f"the task is posted on {scenario.posted()}")
+            raise InputError(f"scenario {scenario.scenario.name}: the task must be posted on "
+                             "a platform the collection service supports "
+                             f"({', '.join(SERVICE_PLATFORMS)}); {where}")
+    changes: dict = ({"posted_waves": by_wave} if exp.posted_waves is not None
+                     else {"platforms": by_wave[0]})
+    if len({p for wave in by_wave for p in wave}) > 1:
+        changes["linked_across_platforms"] = False
+    return scenario.with_experiment(**changes)
 
 
 class _ThreadClients:
@@ -242,8 +263,9 @@ def run_through_service(
     InputError
         When the scenario posts on no platform the service supports, would
         send more than :data:`MAX_RESPONSES` answers, has respondents leave the
-        question on their platforms blank (the service asks it of everyone), posts
-        waves on different platforms (the service's run posts every wave on one).
+        question on their platforms blank (the service asks it of everyone), or posts a
+        wave only on platforms the service does not support.
+        A wave posted on several platforms is one occasion with a wave on each.
         Respondents who answer at random (``activity.inattentive``) send their answer to
         the attention check, which the service scores; workers abroad
         (``population.abroad``) answer the questionnaire's country question with theirs,
@@ -254,10 +276,6 @@ def run_through_service(
         raise InputError("experiment.unstated: the collection service asks every respondent "
                          "the platforms they are registered on; simulate without "
                          "--through-service to leave some blank")
-    if scenario.experiment.posted_waves is not None:
-        raise InputError("experiment.posted_waves: a run through the collection service "
-                         "posts every wave on one platform; simulate without "
-                         "--through-service to post the waves on different platforms")
     from crowdcensus.extras import require_extra
 
     require_extra("collect", "crowdcensus simulate --through-service")
@@ -268,8 +286,9 @@ def run_through_service(
     say = log or (lambda _m: None)
     started = time.monotonic()
     out = Path(out)
-    platform = _posting_platform(scenario)
-    scenario = scenario.with_experiment(platforms=[platform])
+    scenario = service_posting(scenario)
+    by_wave = scenario.posted_in_waves()
+    platforms = scenario.posted()
     country = SERVICE_COUNTRY if scenario.scenario.country == "XX" else scenario.scenario.country
     if scenario.population.abroad > 0:
         # the answers' countries and the study file's must be the service study's
@@ -300,14 +319,17 @@ def run_through_service(
                     "researcher_contact": "simulation@localhost"})
                 r.raise_for_status()
                 study_id = r.json()["id"]
-                links = {}
-                for w in range(scenario.experiment.waves):
-                    label = f"w{w + 1}"
-                    r = api.post(f"/api/studies/{study_id}/waves", json={
-                        "platform": platform, "label": label,
-                        "target_responses": max(1, len(answers))})
-                    r.raise_for_status()
-                    links[label] = r.json()["worker_link"]
+                links: dict[str, dict[str, str]] = {}
+                for w, posted in enumerate(by_wave):
+                    occasion = f"w{w + 1}"   # the simulated answers' wave
+                    for platform in posted:
+                        r = api.post(f"/api/studies/{study_id}/waves", json={
+                            "platform": platform, "occasion": occasion,
+                            "label": occasion if len(platforms) == 1
+                            else f"{occasion}_{platform}",
+                            "target_responses": max(1, len(answers))})
+                        r.raise_for_status()
+                        links.setdefault(occasion, {})[platform] = r.json()["worker_link"]
             t0 = time.monotonic()
             sent = 0
             for label in links:
@@ -317,8 +339,8 @@ def run_through_service(
                 clients = _ThreadClients(httpx)
                 try:
                     with ThreadPoolExecutor(CLIENT_THREADS) as pool:
-                        jobs = [pool.submit(_answer, clients, links[label], platform,
-                                            raw_ids[row["worker_hash"]], row)
+                        jobs = [pool.submit(_answer, clients, links[label][row["platform"]],
+                                            row["platform"], raw_ids[row["worker_hash"]], row)
                                 for row in rows]
                         for job in jobs:
                             job.result()
@@ -344,6 +366,6 @@ def run_through_service(
     truth = json.loads((out / "truth.json").read_text())
     experiment = results["methods"].get("experiment", {})
     capture = (results.get("experiment") or {}).get("capture") or {}
-    return ServiceRun(out, platform, sent, len(exported), time.monotonic() - started,
+    return ServiceRun(out, platforms, sent, len(exported), time.monotonic() - started,
                       truth["tiers"], truth["experiment"]["tiers_registered_where_posted"],
                       results["tiers"]["nested"], experiment, capture.get("estimate"), timings)

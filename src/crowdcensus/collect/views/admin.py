@@ -34,6 +34,7 @@ from crowdcensus.collect.sessions import (
     open_session,
     set_session_cookie,
 )
+from crowdcensus.collect.store import OccasionTakenError
 from crowdcensus.collect.views.api import (
     ScheduleIn,
     StudyId,
@@ -236,6 +237,7 @@ async def admin_new_wave(request: Request, study_id: StudyId) -> Response:
     one = _fields(await _admin_form(request))
     try:
         body = WaveIn(platform=one.get("platform", ""), label=one.get("label"),
+                      occasion=one.get("occasion"),
                       opens_at=_when(one.get("opens_at"), "opens_at"),
                       closes_at=_when(one.get("closes_at"), "closes_at"),
                       reward_cents=_whole(one.get("reward_cents"), "reward_cents", 0),
@@ -254,6 +256,8 @@ async def admin_new_wave(request: Request, study_id: StudyId) -> Response:
     except IntegrityError:
         return await _study_page(request, study_id,
                                  f"the study already has a wave labelled {body.label!r}", 409)
+    except OccasionTakenError as exc:
+        return await _study_page(request, study_id, str(exc), 409)
     return RedirectResponse(f"/admin/studies/{study_id}", status_code=303)
 
 
@@ -285,6 +289,8 @@ async def admin_new_schedule(request: Request, study_id: StudyId) -> Response:
     except IntegrityError:
         return await _study_page(request, study_id, f"a wave label {body.label_prefix}NN is "
                                  "already taken; choose another prefix", 409)
+    except OccasionTakenError as exc:
+        return await _study_page(request, study_id, f"{exc}; choose another prefix", 409)
     return RedirectResponse(f"/admin/studies/{study_id}", status_code=303)
 
 

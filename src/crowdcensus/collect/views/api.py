@@ -25,7 +25,7 @@ from crowdcensus.collect.kits import kit_warnings, platform_link, posting_kit, w
 from crowdcensus.collect.models import PLATFORMS, Study, Wave
 from crowdcensus.collect.questionnaire import QUESTIONNAIRE_VERSION
 from crowdcensus.collect.sessions import require_admin, require_reader
-from crowdcensus.collect.store import iso
+from crowdcensus.collect.store import OccasionTakenError, iso, occasion_of
 from crowdcensus.errors import InputError
 
 router = APIRouter(prefix="/api")
@@ -76,6 +76,10 @@ class WaveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     platform: Platform
     label: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+    occasion: str | None = Field(
+        default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$",
+        description="waves posted at the same time on several platforms share an occasion, "
+                    "which the exports give as their wave (default: the wave's label)")
     opens_at: datetime | None = None
     closes_at: datetime | None = None
     reward_cents: int = Field(default=0, ge=0, le=100_000)
@@ -140,7 +144,7 @@ def wave_json(request: Request, wave: Wave, n_responses: int | None = None) -> d
     base = base_url(request)
     out = {
         "id": wave.id, "study_id": wave.study_id, "label": wave.label,
-        "platform": wave.platform,
+        "occasion": occasion_of(wave.label, wave.occasion), "platform": wave.platform,
         "opens_at": iso(wave.opens_at),
         "closes_at": iso(wave.closes_at),
         "reward_cents": wave.reward_cents, "currency": wave.currency,
@@ -258,6 +262,8 @@ async def create_wave(request: Request, study_id: StudyId, body: WaveIn) -> dict
     except IntegrityError:
         raise HTTPException(409, f"the study already has a wave labelled {body.label!r}") \
             from None
+    except OccasionTakenError as exc:
+        raise HTTPException(409, str(exc)) from None
     return wave_json(request, await run_in_threadpool(store.wave, wid), 0)
 
 
@@ -290,6 +296,8 @@ async def create_schedule(request: Request, study_id: StudyId, body: ScheduleIn)
     except IntegrityError:
         raise HTTPException(409, f"a wave label {body.label_prefix}NN is already taken in "
                                  "this study; choose another label_prefix") from None
+    except OccasionTakenError as exc:
+        raise HTTPException(409, f"{exc}; choose another label_prefix") from None
     study = await study_or_404(request, study_id)
     mine = [w for w in study.waves if w.schedule_id == sid]
     row = next(s for s in await run_in_threadpool(store.schedules, study_id) if s["id"] == sid)
