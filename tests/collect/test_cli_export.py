@@ -225,7 +225,8 @@ def test_waves_posted_at_once_on_two_platforms_export_as_one_occasion(tmp_path, 
 
 def test_the_admin_form_takes_an_occasion(tmp_path):
     """The study page's wave form sets the occasion, shows it, and refuses a second wave of
-    one occasion on one platform with the reason (409), creating nothing."""
+    one occasion on one platform with the reason (409), creating nothing; the recurring
+    waves' form sets their occasions' prefix."""
     from .helpers import hidden
 
     url = f"sqlite:///{tmp_path / 'admin.db'}"
@@ -246,4 +247,12 @@ def test_the_admin_form_takes_an_occasion(tmp_path):
         assert "occasion &#39;w1&#39; already has a wave on mturk" in again.text
         waves = client.get(f"/api/studies/{sid}", headers=AUTH).json()["waves"]
         assert [(w["label"], w["occasion"]) for w in waves] == [("w1_mturk", "w1")]
+        # and the recurring waves' form, their occasions' prefix
+        page = client.post(f"/admin/studies/{sid}/schedules", follow_redirects=True, data={
+            "csrf_token": csrf, "platform": "prolific", "label_prefix": "pro",
+            "occasion_prefix": "m", "every_days": "30", "first_opens_at": "2027-02-01T09:00",
+            "until": "2027-03-15T00:00"})
+        assert page.status_code == 200 and "proNN (occasions mNN) every 30 days" in page.text
+        waves = client.get(f"/api/studies/{sid}", headers=AUTH).json()["waves"]
+        assert [w["occasion"] for w in waves if w["platform"] == "prolific"] == ["m01", "m02"]
     app.state.store.close()

@@ -190,3 +190,48 @@ def test_admin_form_schedules_waves_with_a_decimal_comma(tmp_path):
         first = waves[0]
         assert (datetime.fromisoformat(first["closes_at"])
                 - datetime.fromisoformat(first["opens_at"])) == timedelta(days=3.5)
+
+
+def test_two_platforms_schedules_of_the_same_days_share_their_occasions(tmp_path):
+    """Schedules on Prolific and Mechanical Turk with one occasion prefix: each date is one
+    occasion with a wave on each platform, in the schedule export and the histories; a
+    third schedule of those occasions on a platform that has them already is refused
+    (409) and creates nothing."""
+    import tomllib
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    upgrade(make_engine(url))
+    clock = FakeClock(datetime(2027, 2, 1, 8, 0, tzinfo=UTC))
+    app = create_app(make_settings(url), clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        sid = create_study(client)["id"]
+        common = {"occasion_prefix": "m", "every_days": 30, "duration_days": 5,
+                  "first_opens_at": "2027-02-01T09:00:00Z", "until": "2027-04-15T00:00:00Z"}
+        made = {}
+        for platform, prefix in (("prolific", "pro"), ("mturk", "mt")):
+            r = client.post(f"/api/studies/{sid}/schedules", headers=AUTH,
+                            json={"platform": platform, "label_prefix": prefix, **common})
+            assert r.status_code == 201, r.text
+            assert r.json()["occasion_prefix"] == "m"
+            made[platform] = r.json()["waves"]
+        assert [w["occasion"] for w in made["mturk"]] == ["m01", "m02", "m03"]
+        assert [w["label"] for w in made["prolific"]] == ["pro01", "pro02", "pro03"]
+        again = client.post(f"/api/studies/{sid}/schedules", headers=AUTH,
+                            json={"platform": "mturk", "label_prefix": "mtb", **common})
+        assert again.status_code == 409
+        assert "occasion 'm01' already has a wave on mturk" in again.json()["error"]
+        study = client.get(f"/api/studies/{sid}", headers=AUTH).json()
+        assert len(study["waves"]) == 6 and len(study["schedules"]) == 2
+        # one person per platform answers the first two dates
+        for k in range(2):
+            clock.set(datetime(2027, 2, 2, tzinfo=UTC) + timedelta(days=30 * k))
+            for platform, person in (("prolific", "P" * 24), ("mturk", "A2")):
+                assert run_flow(client, made[platform][k], person).status_code in (200, 303)
+        hist = client.get(f"/api/studies/{sid}/histories", headers=AUTH).text.splitlines()
+        assert hist[0] == "m01,m02,freq" and sorted(hist[1:]) == ["1,1,2"]
+        toml = client.get(f"/api/studies/{sid}/schedule", headers=AUTH,
+                          params={"reference_start": "2027-01-01"})
+        assert toml.status_code == 200, toml.text
+        schedule = tomllib.loads(toml.text)["experiment"]["schedule"]
+        assert schedule["posted"] == [["mturk", "prolific"]] * 3
+        assert schedule["wave_starts"] == [31.4, 61.4, 91.4] and schedule["wave_days"] == 5

@@ -118,6 +118,9 @@ class WaveSchedule(Base):
                                           index=True)
     platform: Mapped[str] = mapped_column(String(20))
     label_prefix: Mapped[str] = mapped_column(String(30))
+    # the waves' occasions (prefix01, prefix02…), shared with another platform's schedule;
+    # None: each wave is an occasion of its own
+    occasion_prefix: Mapped[str | None] = mapped_column(String(30), nullable=True)
     every_days: Mapped[int] = mapped_column(Integer)
     duration_days: Mapped[float] = mapped_column(Float)
     first_opens_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

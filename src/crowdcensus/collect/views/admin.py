@@ -268,6 +268,7 @@ async def admin_new_schedule(request: Request, study_id: StudyId) -> Response:
     try:
         body = ScheduleIn(platform=one.get("platform", ""),
                           label_prefix=one.get("label_prefix", ""),
+                          occasion_prefix=one.get("occasion_prefix"),
                           every_days=_whole(one.get("every_days"), "every_days", 0),
                           first_opens_at=_when(one.get("first_opens_at"), "first_opens_at"),
                           until=_when(one.get("until"), "until"),

@@ -104,6 +104,10 @@ class ScheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     platform: Platform
     label_prefix: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,29}$")
+    occasion_prefix: str | None = Field(
+        default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,29}$",
+        description="the waves' occasions are prefix01, prefix02…: give another platform's "
+                    "schedule of the same days the same prefix (default: the labels)")
     every_days: int = Field(ge=1, le=366)
     first_opens_at: datetime
     until: datetime
@@ -275,9 +279,13 @@ def make_schedule(body: ScheduleIn) -> tuple[dict, list[dict]]:
                           body.every_days, float(body.duration_days or 0))
     common = {"platform": body.platform, "reward_cents": body.reward_cents,
               "currency": body.currency, "target_responses": body.target_responses}
-    schedule = {**common, "label_prefix": body.label_prefix, "every_days": body.every_days,
+    schedule = {**common, "label_prefix": body.label_prefix,
+                "occasion_prefix": body.occasion_prefix, "every_days": body.every_days,
                 "duration_days": float(body.duration_days or 0),
                 "first_opens_at": body.first_opens_at, "until": body.until}
+    if body.occasion_prefix:  # the labels' numbers, after the occasions' prefix
+        for wave in plan:
+            wave["occasion"] = body.occasion_prefix + wave["label"][len(body.label_prefix):]
     return schedule, [{**common, **wave} for wave in plan]
 
 
