@@ -23,7 +23,7 @@ import pandas as pd
 from sqlalchemy import Connection, func, or_, select
 
 from crowdcensus.capture.histories import CaptureHistories
-from crowdcensus.collect.models import responses, studies, waves
+from crowdcensus.collect.models import responses, studies, wave_occasion, waves
 from crowdcensus.errors import InputError
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
@@ -34,11 +34,6 @@ RESPONSE_COLUMNS = [
     "frequency", "platforms_registered", "platforms_last_month", "hours_per_week",
     "earnings_band", "country", "attention_answer", "attention_passed",
 ]
-
-
-#: A wave's occasion: the exports' ``wave`` (waves posted at once on several platforms
-#: share one).
-_OCCASION = func.coalesce(waves.c.occasion, waves.c.label).label("occasion")
 
 
 def _pseudonym(secret: bytes, study_id: int, worker_hash: str) -> str:
@@ -55,8 +50,8 @@ def study_waves(conn: Connection, study_id: int, platform: str | None = None,
     """
     columns = ["id", "label", "occasion", "platform", "opens_at", "closes_at",
                "target_responses"]
-    query = select(*(_OCCASION if c == "occasion" else waves.c[c] for c in columns)).where(
-        waves.c.study_id == study_id)
+    query = select(*(wave_occasion.label(c) if c == "occasion" else waves.c[c]
+                     for c in columns)).where(waves.c.study_id == study_id)
     if platform:
         query = query.where(waves.c.platform == platform)
     if opened_by is not None:
@@ -79,15 +74,14 @@ def responses_frame(conn: Connection, secret: bytes, study_id: int,
     the wave's occasion (waves posted at once on several platforms share one).
     ``wave_label``: only that occasion's responses, or that wave's."""
     _check_study(conn, study_id)
-    occasion = func.coalesce(waves.c.occasion, waves.c.label)
     query = (
-        select(responses, occasion.label("wave"), waves.c.platform)
+        select(responses, wave_occasion.label("wave"), waves.c.platform)
         .join(waves, responses.c.wave_id == waves.c.id)
         .where(waves.c.study_id == study_id)
         .order_by(responses.c.id)
     )
     if wave_label:
-        query = query.where(or_(occasion == wave_label, waves.c.label == wave_label))
+        query = query.where(or_(wave_occasion == wave_label, waves.c.label == wave_label))
     if platform:
         query = query.where(waves.c.platform == platform)
     rows = conn.execute(query).mappings().all()
@@ -165,7 +159,7 @@ def schedule_table(conn: Connection, study_id: int, reference_start: datetime | 
     starts at its opening time and ends at its closing time; where the service holds
     neither, at its first and last answer.
     The waves run in the order ``crowdcensus run`` reads them (the natural order of their
-    labels), each ``wave_days`` long (the longest wave, in whole days), starting
+    occasions' names), each ``wave_days`` long (the longest wave, in whole days), starting
     ``wave_starts`` days after ``reference_start`` (default: ``reference_days`` before
     the last wave ends); ``posted`` gives each wave's platform.
 

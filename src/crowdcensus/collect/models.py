@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -175,3 +176,5 @@ wave_schedules = WaveSchedule.__table__
 admin_sessions = AdminSession.__table__
 census_snapshots = CensusSnapshot.__table__
 census_plots = CensusPlot.__table__
+#: A wave's occasion in queries: its own, or its label when it has none.
+wave_occasion = func.coalesce(waves.c.occasion, waves.c.label)

@@ -17,6 +17,7 @@ from crowdcensus.collect.models import (
     Wave,
     responses,
     studies,
+    wave_occasion,
     wave_schedules,
     waves,
 )
@@ -212,7 +213,7 @@ class Store:
         occasion = occasion_of(values["label"], values.get("occasion"))
         taken = conn.execute(select(waves.c.label).where(
             waves.c.study_id == study_id, waves.c.platform == values["platform"],
-            func.coalesce(waves.c.occasion, waves.c.label) == occasion)).first()
+            wave_occasion == occasion)).first()
         if taken is not None and taken[0] != values["label"]:  # else: a label taken twice
             raise OccasionTakenError(
                 f"occasion {occasion!r} already has a wave on {values['platform']} (wave "
