@@ -198,6 +198,13 @@ def test_waves_posted_at_once_on_two_platforms_export_as_one_occasion(tmp_path, 
         run_flow(client, made["second", "mturk"], "OTHERWORKER2")
         clock.set(datetime(2025, 4, 20, tzinfo=UTC))
         run_flow(client, plain, "LATECOMER003")
+        # Prolific's submissions export is checked against the occasion's Prolific wave
+        upload = ("Submission id,Participant id,Status\nS1,SAMEPERSON01,AWAITING REVIEW\n"
+                  "S2,OTHERWORKER2,AWAITING REVIEW\n")
+        got = client.post(f"/api/studies/{sid}/prolific", headers=AUTH, params={
+            "wave": "second"}, files={"file": ("e.csv", upload.encode(), "text/csv")})
+        assert got.status_code == 200, got.text
+        assert [r["status"] for r in got.json()["submissions"]] == ["completed", "not found"]
     app.state.store.close()
     monkeypatch.setenv("CROWDCENSUS_SECRET", SECRET.decode())
     answers = tmp_path / "answers.csv"

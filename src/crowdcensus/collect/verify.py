@@ -23,7 +23,7 @@ import re
 from sqlalchemy import Engine, select
 
 from crowdcensus.collect.identity import worker_hash
-from crowdcensus.collect.models import responses, waves
+from crowdcensus.collect.models import responses, wave_occasion, waves
 from crowdcensus.errors import InputError
 
 PARTICIPANT_COLUMNS = ("participantid", "prolificpid", "participant", "pid")
@@ -75,7 +75,8 @@ def read_submissions(data: bytes) -> list[dict[str, str]]:
 
 
 def prolific_waves(engine: Engine, study_id: int, label: str | None) -> list[tuple[int, str]]:
-    """The Prolific waves the export is checked against: ``(id, label)``.
+    """The Prolific waves the export is checked against: ``(id, label)``; ``label`` names
+    the wave or its occasion (an occasion has one wave per platform).
 
     Raises
     ------
@@ -84,12 +85,13 @@ def prolific_waves(engine: Engine, study_id: int, label: str | None) -> list[tup
     InputError
         When the study has no Prolific wave, or several and no ``label``.
     """
-    query = select(waves.c.id, waves.c.label).where(
+    query = select(waves.c.id, waves.c.label, wave_occasion.label("occasion")).where(
         waves.c.study_id == study_id, waves.c.platform == "prolific").order_by(waves.c.id)
     with engine.connect() as conn:
-        found = [(r.id, r.label) for r in conn.execute(query)]
+        rows = conn.execute(query).all()
+    found = [(r.id, r.label) for r in rows]
     if label:
-        chosen = [w for w in found if w[1] == label]
+        chosen = [(r.id, r.label) for r in rows if label in (r.label, r.occasion)]
         if not chosen:
             raise LookupError(f"no Prolific wave {label!r} in study {study_id}")
         return chosen
