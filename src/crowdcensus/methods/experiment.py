@@ -429,6 +429,29 @@ def _weighted_sum(counts, logs):
     return jnp.sum(jnp.where(counts > 0, counts * logs, 0.0))
 
 
+def _groups_fit(count, left, right, rows, cols):
+    """The respondents' groups' log-likelihood, ``count`` times the log-sum-exp over the
+    rates of ``left[rows] + right[cols]`` for each group (by pairs of rows where the
+    table of rows is small enough to be worth it: :data:`PAIR_ROWS_PER_KIND`)."""
+    from crowdcensus.methods.capture_likelihood import pair_log_sums
+
+    return _weighted_sum(count, pair_log_sums(
+        left, right, rows, cols, count > 0,
+        left.shape[0] <= PAIR_ROWS_PER_KIND * count.shape[0]))
+
+
+def _silent_sets_fit(a, sets, right, n_hours):
+    """The term of the respondents who do not say their set of platforms: for each
+    combination, the log-sum over the sets that could be theirs (``c_mask``) of ``sets``
+    (C, S, G), then as :func:`_groups_fit` over their groups."""
+    import jax.numpy as jnp
+    from jax.scipy.special import logsumexp
+
+    combo = logsumexp(jnp.where(a["c_mask"][:, :, None] > 0, sets, -jnp.inf), axis=1)  # (C, G)
+    return _groups_fit(a["u_count"], combo, right, a["u_combo"],
+                       a["u_report"] * n_hours + a["u_hours"])
+
+
 def _per_platform_fit(cfg, a, pop, params, log_n, log_pi, right, n_hours):
     """The experiment's likelihood terms where each respondent is one worker's answers on
     one platform (IDs per platform, as the collection service's keyed hashes give).
@@ -442,9 +465,8 @@ def _per_platform_fit(cfg, a, pop, params, log_n, log_pi, right, n_hours):
     the expected respondents per history and rate (P, G) for the predictive checks.
     """
     import jax.numpy as jnp
-    from jax.scipy.special import logsumexp
 
-    from crowdcensus.methods.capture_likelihood import history_log_prob, pair_log_sums
+    from crowdcensus.methods.capture_likelihood import history_log_prob
 
     us, up = a["unit_subset"], a["unit_platform"]         # the pairs a wave can reach (U,)
     # no answer can go to a platform in a wave not posted there (log 0, kept finite)
@@ -460,18 +482,13 @@ def _per_platform_fit(cfg, a, pop, params, log_n, log_pi, right, n_hours):
     left = (log_n[None, None, :] + log_pr[None] + hist).reshape(-1, hist.shape[-1])
     n_pat, n_unit = hist.shape[:2]
     rows = a["k_pattern"] * n_unit + a["unit_index"][a["k_subset"], a["k_platform"]]
-    fit = _weighted_sum(a["k_count"], pair_log_sums(
-        left, right, rows, a["k_report"] * n_hours + a["k_hours"], a["k_count"] > 0,
-        n_pat * n_unit <= PAIR_ROWS_PER_KIND * a["k_count"].shape[0]))
+    fit = _groups_fit(a["k_count"], left, right, rows, a["k_report"] * n_hours + a["k_hours"])
     if cfg.has_unknown_subsets:
         # a respondent who does not say their set: the sum over the sets that hold the
         # platform they answered on
         cols = a["unit_index"][:, a["c_platform"]].T                              # (C, S)
         sets = log_n[None, None, :] + log_pr[cols] + hist[a["c_pattern"][:, None], cols]
-        combo = logsumexp(jnp.where(a["c_mask"][:, :, None] > 0, sets, -jnp.inf), axis=1)
-        fit = fit + _weighted_sum(a["u_count"], pair_log_sums(
-            combo, right, a["u_combo"], a["u_report"] * n_hours + a["u_hours"],
-            a["u_count"] > 0, combo.shape[0] <= PAIR_ROWS_PER_KIND * a["u_count"].shape[0]))
+        fit = fit + _silent_sets_fit(a, sets, right, n_hours)
     pairs = jnp.exp(log_pr)                                                    # (U, G)
     seen_share = jnp.sum(pairs * -jnp.expm1(hist[0]), axis=0)                # (G,)
     caught = jnp.where(jnp.arange(n_pat)[:, None, None] == 0, -jnp.inf, hist)
@@ -610,23 +627,19 @@ class TaskExperiment:
             log_pr = pop.log_pr[:, pb]
             joint = log_n[None, :] + log_pr                                    # (S, G)
             # every kind of respondent's terms over the rates are the sum of a (history,
-            # platform set) row and an (answer, hours) row: their log-sum-exps, pair by pair
-            # (PAIR_ROWS_PER_KIND: where the table is worth it)
+            # platform set) row and an (answer, hours) row: their log-sum-exps
             n_pat, n_sub, n_rates = hist_s.shape
-            # a dense table's cells are the pairs themselves; groups: one pair per kind
-            by_pairs = cfg.dense or n_pat * n_sub <= PAIR_ROWS_PER_KIND * a["k_count"].shape[0]
             left = (joint[None] + hist_s).reshape(-1, n_rates)                   # (P*S, G)
-            if cfg.dense:
+            if cfg.dense:  # the table's cells are the pairs themselves
                 counts = a["counts"]
                 cells = pair_log_sums(left, right, np.arange(n_pat * n_sub)[:, None],
                                       np.arange(right.shape[0])[None, :],
-                                      counts.reshape(n_pat * n_sub, -1) > 0, by_pairs)
+                                      counts.reshape(n_pat * n_sub, -1) > 0, True)
                 fit = _weighted_sum(counts, cells.reshape(counts.shape))
             else:
-                ks, kp, kr, kh = a["k_subset"], a["k_pattern"], a["k_report"], a["k_hours"]
-                per_group = pair_log_sums(left, right, kp * n_sub + ks, kr * n_hours + kh,
-                                          a["k_count"] > 0, by_pairs)
-                fit = _weighted_sum(a["k_count"], per_group)
+                fit = _groups_fit(a["k_count"], left, right,
+                                  a["k_pattern"] * n_sub + a["k_subset"],
+                                  a["k_report"] * n_hours + a["k_hours"])
             if cfg.has_unknown_subsets:
                 # the respondents who do not say their set: for each (history, answers'
                 # platforms), the sum over the sets that hold those platforms, each with the
@@ -634,13 +647,7 @@ class TaskExperiment:
                 # there, as for the respondents who say their set: answer_platforms below)
                 where = a["c_answers"] @ log_share.T                               # (C, S)
                 sets = (joint[None] + hist_s)[a["c_pattern"]] + where[:, :, None]  # (C, S, G)
-                combo = logsumexp(jnp.where(a["c_mask"][:, :, None] > 0, sets, -jnp.inf),
-                                  axis=1)                                          # (C, G)
-                per_group = pair_log_sums(
-                    combo, right, a["u_combo"], a["u_report"] * n_hours + a["u_hours"],
-                    a["u_count"] > 0,
-                    combo.shape[0] <= PAIR_ROWS_PER_KIND * a["u_count"].shape[0])
-                fit = fit + _weighted_sum(a["u_count"], per_group)
+                fit = fit + _silent_sets_fit(a, sets, right, n_hours)
             seen_share = -jnp.expm1(logsumexp(log_pr + hist_s[0], axis=0))     # (G,)
             # a set on no posted platform is never seen: its chance of the empty history
             # is 1 (hist_s's 0 above) and of every other history 0

@@ -155,8 +155,17 @@ class Responses:
     def n_respondents(self) -> int:
         return len(self.respondents)
 
+    @property
+    def ids_per_platform(self) -> bool:
+        """Whether the worker IDs are taken to be per platform: the answers come from
+        several platforms (names compared in lower case) and no ID answered on two."""
+        platform = self.events["platform"].astype(str).str.strip().str.lower()
+        if platform.nunique() < 2:
+            return False
+        return bool((platform.groupby(self.events["worker"]).nunique() <= 1).all())
+
     def platform_linking_warning(self) -> str | None:
-        """A warning when workers answered on several platforms but none is seen on two.
+        """A warning when the IDs are taken to be per platform (:attr:`ids_per_platform`).
 
         The collection service hashes the platform together with the worker's
         ID, so one person answering on two platforms gets two pseudonyms: a
@@ -167,8 +176,7 @@ class Responses:
         to say when one platform is used or when some pseudonym does appear on two
         platforms (the IDs are linked).
         """
-        per_worker = self.events.groupby("worker")["platform"].nunique()
-        if self.events["platform"].nunique() < 2 or (per_worker > 1).any():
+        if not self.ids_per_platform:
             return None
         return ("the responses come from several platforms but no worker is seen on two of "
                 "them, so the IDs are taken to be per platform (as the collection service's "

@@ -396,11 +396,10 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
     said_none = subset_idx < 0 if subsets is not None and len(subsets) else np.zeros(
         len(resp), dtype=bool)
     blank = np.zeros(answers_on.shape[1], dtype=np.int32).tobytes()
-    # IDs per platform: answers from several platforms, none of them from one ID on two
-    on_plat = answers_on.reshape(len(resp), n_post, n_plat).sum(axis=1) > 0
-    per_platform = bool(subsets is not None and len(subsets) and on_plat.any(axis=0).sum() > 1
-                        and (on_plat.sum(axis=1) <= 1).all())
-    own_platform = on_plat.argmax(axis=1) if per_platform else np.zeros(len(resp), dtype=int)
+    # IDs per platform: each respondent's answers come from the one platform they name
+    per_platform = bool(subsets is not None and len(subsets) and responses.ids_per_platform)
+    own_platform = ((answers_on.reshape(len(resp), n_post, n_plat).sum(axis=1) > 0).argmax(
+        axis=1) if per_platform else np.zeros(len(resp), dtype=int))
     frame = pd.DataFrame({"pattern": [row.tobytes() for row in matrix], "report": report,
                           "subset": subset_idx, "hours": band, "platform": own_platform,
                           "answers": [row.tobytes() if unsaid else blank
