@@ -214,6 +214,65 @@ def test_history_probability_with_shares_by_wave_by_hand():
     assert alike == pytest.approx(np.asarray(history_log_prob(a, BY_HAND)), rel=1e-12)
 
 
+def _one_platform_by_brute_force(see, go, waves):
+    """The chance of each history of one platform's answers over ``waves`` (0-based, the
+    waves a worker is present at) by listing every way the worker's waves can go (no
+    answer, an answer on this platform, one on another), with the behavioural effect the
+    worker's, keyed by the set of waves answered on this platform."""
+    out: dict = {}
+    for outcome in itertools.product((0, 1, 2), repeat=len(waves)):  # none, here, elsewhere
+        prob, before = 1.0, False
+        for t, o in zip(waves, outcome):
+            take = see[t] / (1 + np.exp(-(0.3 + BY_HAND["wave"][t] + (-0.5 if before else 0.0))))
+            prob *= (1 - take, take * go[t], take * (1 - go[t]))[o]
+            before = before or o > 0
+        key = frozenset(t for t, o in zip(waves, outcome) if o == 1)
+        out[key] = out.get(key, 0.0) + prob
+    return out
+
+
+@pytest.mark.parametrize("churn", [False, True])
+@pytest.mark.parametrize("by_wave", [False, True])
+def test_one_platforms_history_by_brute_force(by_wave, churn):
+    """IDs per platform: a platform's history is the worker's answers there, and the
+    behavioural effect is the worker's. Listing every way a worker's waves can go and
+    summing those that show the platform's history (with churn, over every stay as well)
+    gives the likelihood's chance of it, which lists no way."""
+    from crowdcensus.methods.capture_likelihood import history_log_prob
+
+    t = 3
+    a, pats = _arrays(t, churn)
+    params = {**BY_HAND, "wave": BY_HAND["wave"][:t]}
+    lam, days = 0.5, np.array([7.0, 3.0, 7.0])
+    shares = np.array([0.5, 1.0])
+    # the share of a worker's answers that goes to the platform: by wave (the second
+    # wave not posted there: no answer can go to it), or alike in every wave
+    here = (np.array([[0.3, 0.6], [0.0, 0.6], [0.7, 0.6]]) if by_wave
+            else np.array([0.3, 0.6]))
+    log_here = np.log(np.clip(here, 1e-300, None))
+    stays = [(1.0, 0, t - 1)]
+    log_none = -np.inf
+    if churn:
+        log_stay, firsts, lasts, log_none = _stays(0.3, 0.2, a["wave_mid"], 364.0)
+        stays = list(zip(np.exp(np.asarray(log_stay)), firsts, lasts))
+    lp = np.asarray(history_log_prob(a, {**params, "answer_here": log_here},
+                                     (0.3, 0.2) if churn else None))
+    for u in range(2):
+        see = 1 - np.exp(-0.8 * lam * shares[u] * days / 7)
+        go = here[:, u] if by_wave else np.full(t, here[u])
+        want = np.where(pats.any(axis=1), 0.0, np.exp(log_none))
+        for stay, first, last in stays:
+            chances = _one_platform_by_brute_force(see, go, range(first, last + 1))
+            for row, pat in enumerate(pats):
+                want[row] += stay * chances.get(frozenset(np.flatnonzero(pat).tolist()), 0.0)
+        np.testing.assert_allclose(np.exp(lp[:, u, 1]), want, rtol=1e-10, atol=1e-300)
+    # every answer on the one platform there is: the worker's own history
+    whole = np.asarray(history_log_prob(a, {**params, "answer_here": np.zeros(2)},
+                                        (0.3, 0.2) if churn else None))
+    alone = np.asarray(history_log_prob(a, params, (0.3, 0.2) if churn else None))
+    assert whole == pytest.approx(alone, rel=1e-9)
+
+
 def test_churn_with_nobody_arriving_or_leaving_is_the_closed_population():
     """Everyone present at every wave: the open-population sum over stays reduces to the
     closed-population chance of each history."""
