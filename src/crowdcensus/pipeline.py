@@ -20,7 +20,11 @@ import numpy as np
 import pandas as pd
 
 from crowdcensus.errors import InputError, NotIdentifiableError
-from crowdcensus.methods.experiment import fit_capture, fit_capture_by_band
+from crowdcensus.methods.experiment import (
+    fit_capture,
+    fit_capture_by_band,
+    fit_capture_per_platform,
+)
 from crowdcensus.methods.montecarlo import Interval, run_methods, shares_table
 from crowdcensus.sources.responses import Responses, read_responses
 from crowdcensus.study import Study, load_study
@@ -41,13 +45,28 @@ def _read(study: Study) -> tuple[Responses | None, object, str | None]:
         raise InputError(f"{path}: no respondent reports the platforms they are registered "
                          f"on ('{exp.columns.registered_on}'), so assumptions.multihoming "
                          "cannot be estimated")
+    occasions = list(responses.histories.occasions)
+    per_platform = responses.ids_per_platform
+    if per_platform:  # each platform's respondents apart (fit_capture_per_platform)
+        from crowdcensus.synthesis.data import platform_keys
+
+        keys = platform_keys(study)
     if exp.capture == "by_band":
         try:
-            capture = fit_capture_by_band(responses.events, responses.respondents,
-                                          list(responses.histories.occasions))
+            capture = (fit_capture_per_platform(responses.events, responses.respondents,
+                                                occasions, True, keys) if per_platform else
+                       fit_capture_by_band(responses.events, responses.respondents, occasions))
         except NotIdentifiableError as exc:
             fallback = (f"{exc}: the experiment fell back to capture-recapture over all "
                         "respondents (pooled), which under-counts rarely caught workers")
+    if capture is None and per_platform:
+        try:
+            capture = fit_capture_per_platform(responses.events, responses.respondents,
+                                               occasions, False, keys)
+        except NotIdentifiableError as exc:
+            fallback = ((fallback + "; then ") if fallback else "") + (
+                f"{exc}: the experiment's own figures pool the platforms' respondents, "
+                "counting a worker who answered on two platforms twice")
     if capture is None:
         capture = fit_capture(responses.histories)
     return responses, capture, fallback

@@ -387,6 +387,105 @@ def fit_capture_by_band(events: pd.DataFrame, respondents: pd.DataFrame,
     return StratifiedCapture(strata, scale=len(band_of) / known if known else 1.0)
 
 
+def _sum_of_fits(parts: list[tuple[str, float, ModelAverage]]) -> ModelAverage:
+    """:math:`\\sum_j w_j \\bar N_j` over independent fits (``(label, w_j, fit)``), as a
+    :class:`ModelAverage`: variances add up with the weights squared, the caught count
+    is the weighted one, and each fit's models are listed under its label."""
+    estimate = float(sum(w * m.estimate for _, w, m in parts))
+    stderr = float(math.sqrt(sum((w * m.stderr) ** 2 for _, w, m in parts)))
+    caught = int(round(sum(w * m.n_captured for _, w, m in parts)))
+    tables = []
+    for label, _, m in parts:
+        t = m.table.copy()
+        t["model"] = label + ": " + t["model"]
+        tables.append(t)
+    return ModelAverage(estimate, stderr, caught,
+                        "; ".join(f"{label}: {m.selected}" for label, _, m in parts),
+                        pd.concat(tables, ignore_index=True))
+
+
+def platform_shares(events: pd.DataFrame, respondents: pd.DataFrame,
+                    keys: dict[str, int] | None = None) -> pd.DataFrame:
+    """With worker IDs per platform: each respondent's platform and the share of the
+    worker they stand for.
+
+    A worker registered on ``m`` of the platforms the answers come from belongs to the
+    population each of those platforms' answers measure, so ``m`` times over; each of
+    their respondents stands for ``1/m`` of them. ``m`` counts the platforms the
+    respondent says they are registered on among those (names matched in lower case,
+    through ``keys``, the study's names and codes, where given), and the platform
+    answered on; NaN where they do not say. Returns ``platform`` and ``share`` by
+    respondent.
+    """
+    def canon(name: str) -> object:
+        return keys.get(name, name) if keys else name
+
+    names = events["platform"].astype(str).str.strip().str.lower()
+    own = names.groupby(events["worker"]).first().reindex(respondents.index)
+    own_key = own.map(canon)
+    answered = set(own_key.dropna().unique())
+    share = []
+    for regs, mine in zip(respondents["registered"], own_key, strict=True):
+        if not isinstance(regs, frozenset | set | tuple | list):
+            share.append(np.nan)
+            continue
+        held = {canon(r) for r in regs} & answered | {mine}
+        share.append(1.0 / len(held))
+    return pd.DataFrame({"platform": own, "share": share}, index=respondents.index)
+
+
+def _mean_share(shares: pd.Series) -> float:
+    """The mean share of those who say their platforms (1 when nobody does)."""
+    said = shares.dropna()
+    return float(said.mean()) if len(said) else 1.0
+
+
+def fit_capture_per_platform(events: pd.DataFrame, respondents: pd.DataFrame,
+                             occasions: list[str], by_band: bool,
+                             keys: dict[str, int] | None = None
+                             ) -> ModelAverage | StratifiedCapture:
+    """The experiment's own capture--recapture where the worker IDs are per platform.
+
+    Each platform's respondents are a capture--recapture study of their own (pooled, or by
+    band as :func:`fit_capture_by_band`); a worker registered on several of the platforms
+    is in several of these populations, so each platform's estimate is weighted by the
+    mean share of a worker its respondents stand for (:func:`platform_shares`; by band
+    when by band), and the weighted estimates add up. A worker who answers on one
+    platform and misses another is a miss there, which the closed models read as
+    heterogeneity or a behavioural effect.
+    """
+    from crowdcensus.tiers import CATEGORY_BAND
+
+    shares = platform_shares(events, respondents, keys)
+    band_of = respondents["category"].map(CATEGORY_BAND)
+    ev_platform = events["worker"].map(shares["platform"])
+    by_platform: dict[str, list[tuple[str, float, ModelAverage]]] = {}
+    pooled: list[tuple[str, float, ModelAverage]] = []
+    for name in sorted(shares["platform"].dropna().unique()):
+        mine = (shares["platform"] == name).to_numpy()
+        sub_events = events[(ev_platform == name).to_numpy()]
+        try:
+            if by_band:
+                fit = fit_capture_by_band(sub_events, respondents[mine], occasions)
+                for band, stratum in fit.strata.items():
+                    w = _mean_share(shares["share"][mine & (band_of == band).to_numpy()])
+                    by_platform.setdefault(band, []).append((name, w, stratum))
+            else:
+                hist = CaptureHistories.from_events(sub_events, "worker", "wave",
+                                                    occasions=occasions)
+                pooled.append((name, _mean_share(shares["share"][mine]), fit_capture(hist)))
+        except NotIdentifiableError as exc:
+            raise NotIdentifiableError(f"platform {name}: {exc}") from exc
+    if not by_band:
+        return _sum_of_fits(pooled)
+    known = int(band_of.notna().sum())
+    from crowdcensus.tiers import BANDS
+
+    return StratifiedCapture({band: _sum_of_fits(by_platform[band]) for band in BANDS
+                              if band in by_platform},
+                             scale=len(band_of) / known if known else 1.0)
+
+
 #: The experiment's sums over rates come from the table of every (history, platform set)
 #: row paired with every (answer, hours) row
 #: (:func:`~crowdcensus.methods.capture_likelihood.pair_log_sums`) where that table has at
@@ -459,8 +558,10 @@ def _per_platform_fit(cfg, a, pop, params, log_n, log_pi, right, n_hours):
     A worker of set ``s`` caught in a wave answers on platform ``j`` with the share of
     their visits to the posted platforms that goes to ``j``; the pair (worker, ``j``)
     has its own history, the waves answered there, with the chance of an answer in a
-    wave the worker's times that share. The behavioural effect follows the pair's own
-    history (a first answer on another platform is not seen). Returns the sum over the
+    wave the worker's times that share. The behavioural effect is the worker's: before
+    the pair's first answer the worker may have answered on another platform, which the
+    pair's history does not show, and the chance of that is summed over
+    (:func:`~crowdcensus.methods.capture_likelihood.pair_prefix`). Returns the sum over the
     respondents' groups, the expected respondents per worker at each rate (G,), and
     the expected respondents per history and rate (P, G) for the predictive checks.
     """

@@ -172,7 +172,9 @@ class Responses:
         recapture across platforms is then invisible, and capture--recapture over
         the pooled answers over-counts. The joint model then takes each respondent
         as a (worker, platform) pair
-        (:attr:`~crowdcensus.synthesis.data.CaptureData.per_platform_ids`). Nothing
+        (:attr:`~crowdcensus.synthesis.data.CaptureData.per_platform_ids`), and the
+        experiment's own figures fit platform by platform
+        (:func:`~crowdcensus.methods.experiment.fit_capture_per_platform`). Nothing
         to say when one platform is used or when some pseudonym does appear on two
         platforms (the IDs are linked).
         """
@@ -181,9 +183,11 @@ class Responses:
         return ("the responses come from several platforms but no worker is seen on two of "
                 "them, so the IDs are taken to be per platform (as the collection service's "
                 "are): the joint model reads each respondent as one worker's answers on one "
-                "platform, where the experiment's own figures (capture-recapture by band) "
-                "count a worker who answered on two platforms twice and over-count the "
-                "most active")
+                "platform, and the experiment's own figures fit each platform's respondents "
+                "apart, each counting for one over the number of these platforms they are "
+                "registered on (read so, a worker's answers on another platform are misses, "
+                "and the very active tier of a simulated country came out 6-26% high "
+                "against 3-10% with linked IDs)")
 
     def posting_gap_warning(self, min_mean: float = 5.0,
                             posted: set[tuple[str, str]] | None = None) -> str | None:

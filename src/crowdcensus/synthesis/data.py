@@ -236,7 +236,8 @@ class SynthesisData:
         return "; ".join(parts)
 
 
-def _platform_keys(study: Study) -> dict[str, int]:
+def platform_keys(study: Study) -> dict[str, int]:
+    """Each platform of the study by its name and its code, in lower case -> its index."""
     keys: dict[str, int] = {}
     for j, p in enumerate(study.platforms):
         keys[p.name.strip().lower()] = j
@@ -287,7 +288,7 @@ def _wave_postings(study: Study, occasions: tuple[str, ...]
     if len(sched.posted) != t:
         raise InputError(f"experiment.schedule.posted: gives {len(sched.posted)} waves but "
                          f"the responses have {t} ({', '.join(occasions)})")
-    keys = _platform_keys(study)
+    keys = platform_keys(study)
     rows = np.zeros((t, len(study.platforms)), dtype=np.int8)
     for w, names in enumerate(sched.posted):
         rows[w, [keys[n.strip().lower()] for n in names]] = 1
@@ -302,7 +303,7 @@ def stated_postings(study: Study, responses: Responses) -> set[tuple[str, str]] 
     rows, wave_class = _wave_postings(study, occasions)
     if rows is None:
         return None
-    keys = _platform_keys(study)
+    keys = platform_keys(study)
     return {(wave, key) for wave, c in zip(occasions, wave_class, strict=True)
             for key, j in keys.items() if rows[c, j]}
 
@@ -324,7 +325,7 @@ def _off_posting_error(study: Study, events: pd.DataFrame, off: np.ndarray,
 def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
                  ) -> CaptureData:
     """Group the respondents by (history, answer, platforms registered on)."""
-    keys = _platform_keys(study)
+    keys = platform_keys(study)
     hist = responses.histories
     occasions = tuple(hist.occasions)
     events = responses.events
@@ -507,7 +508,7 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
     posted = np.ones(n, dtype=bool)
     if responses is not None:
         capture = capture_data(study, responses, subsets if not aggregate else None)
-        keys = _platform_keys(study)
+        keys = platform_keys(study)
         named = responses.events["platform"].astype(str).str.strip().str.lower()
         stray = ~named.isin(list(keys))
         if stray.all():
