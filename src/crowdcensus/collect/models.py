@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -178,3 +179,9 @@ census_snapshots = CensusSnapshot.__table__
 census_plots = CensusPlot.__table__
 #: A wave's occasion in queries: its own, or its label when it has none.
 wave_occasion = func.coalesce(waves.c.occasion, waves.c.label)
+#: One wave per platform per occasion, kept by the database (an index on an expression,
+#: which SQLite and PostgreSQL both take, added without rebuilding the table): the store
+#: checks first, to name the wave that holds the occasion, but two requests at once could
+#: both pass that check.
+WAVE_OCCASION_INDEX = "uq_waves_study_platform_occasion"
+Index(WAVE_OCCASION_INDEX, waves.c.study_id, waves.c.platform, wave_occasion, unique=True)

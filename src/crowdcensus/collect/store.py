@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from crowdcensus.collect.clock import SystemClock
 from crowdcensus.collect.identity import new_completion_code, new_public_id
 from crowdcensus.collect.models import (
+    WAVE_OCCASION_INDEX,
     Study,
     Wave,
     responses,
@@ -218,10 +220,19 @@ class Store:
             raise OccasionTakenError(
                 f"occasion {occasion!r} already has a wave on {values['platform']} (wave "
                 f"{taken[0]!r}): an occasion takes one wave per platform")
-        return conn.execute(waves.insert().values(
-            study_id=study_id, public_id=new_public_id(),
-            platform_completion_code=new_completion_code(8), created_at=self.clock.now(),
-            **values)).inserted_primary_key[0]
+        try:
+            return conn.execute(waves.insert().values(
+                study_id=study_id, public_id=new_public_id(),
+                platform_completion_code=new_completion_code(8), created_at=self.clock.now(),
+                **values)).inserted_primary_key[0]
+        except IntegrityError as exc:
+            # another request took the occasion between the check above and this insert
+            if taken is None and WAVE_OCCASION_INDEX in str(exc.orig):
+                raise OccasionTakenError(
+                    f"occasion {occasion!r} already has a wave on {values['platform']} "
+                    "(created at the same moment): an occasion takes one wave per "
+                    "platform") from None
+            raise
 
     def create_schedule(self, study_id: int, schedule: dict, wave_rows: list[dict]) -> int:
         """Store a recurring schedule and create all its waves in one transaction.
