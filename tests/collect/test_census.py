@@ -137,6 +137,17 @@ def test_a_simulated_country_through_the_service_matches_the_cli(tmp_path, capsy
         page = client.get(f"/admin/studies/{sid}", headers=AUTH)
         assert page.status_code == 200 and 'id="census-prolific"' in page.text
         assert page.text.count('<img class="plot"') == len(state["plot_urls"])
+    # the total across platforms: Clickworker's respondents say they are registered on
+    # Mechanical Turk and Prolific (half a worker each, Prolific being posted too),
+    # Prolific's on Prolific among the posted (one each)
+    across = census["across_platforms"]
+    weights = {p: part["weight"] for p, part in across["platforms"].items()}
+    assert weights == {"clickworker": 0.5, "prolific": 1.0}
+    assert across["estimate"] == pytest.approx(
+        0.5 * census["platforms"]["clickworker"]["estimate"]["abundance"]
+        + census["platforms"]["prolific"]["estimate"]["abundance"])
+    assert across["ci_low"] < across["estimate"] < across["ci_high"]
+    assert 'id="census-across"' in page.text
     # against the truth: the closed population on Clickworker, the open one on Prolific
     cw = census["platforms"]["clickworker"]["estimate"]
     assert abs(cw["abundance"] / N_CLICKWORKER - 1) < 0.15
@@ -267,3 +278,43 @@ def test_census_can_be_turned_off(tmp_path):
         off = client.post(f"/api/studies/{sid}/census", headers=AUTH)
         assert off.status_code == 503 and "--no-census" in off.json()["error"]
         assert client.get(f"/api/studies/{sid}/census", headers=AUTH).json()["enabled"] is False
+
+
+def _two_platforms(registered: dict[str, str], estimate: float = 100.0):
+    """Two platforms of 80 workers seen, each estimated at ``estimate`` (profile interval
+    90-115), whose respondents say they are registered on ``registered[platform]``."""
+    table = pd.DataFrame({"id": [1, 2, 3, 4],
+                          "platform": ["mturk", "mturk", "prolific", "prolific"]})
+    events = pd.DataFrame([
+        {"wave_id": wave, "worker_hash": f"{platform}-{i}", "frequency": "weekly",
+         "platforms_registered": registered[platform]}
+        for platform, wave in (("mturk", 1), ("prolific", 3)) for i in range(80)])
+    one = {"n_workers": 80, "estimate": {"abundance": estimate, "ci_low": 90.0,
+                                         "ci_high": 115.0}}
+    return {"mturk": dict(one), "prolific": dict(one)}, table, events
+
+
+def test_the_total_across_platforms_counts_a_worker_once():
+    """Each platform's estimate weighted by the mean share of a worker its respondents
+    stand for (one over the study's platforms they hold): workers on both platforms are
+    one population, workers on one each are two, platforms the task was not posted on
+    do not count; the interval holds the estimate, is the same when computed again, and
+    is narrower, relative to the total, than one platform's; no total without an
+    estimate on every platform, or with one platform."""
+    from crowdcensus.collect.census import across_platforms
+
+    both = across_platforms(*_two_platforms({"mturk": "mturk,prolific",
+                                             "prolific": "mturk,prolific"}), 0.95)
+    assert both["estimate"] == pytest.approx(100.0)
+    assert {p["weight"] for p in both["platforms"].values()} == {0.5}
+    assert both["ci_low"] < 100 < both["ci_high"]
+    assert (both["ci_high"] - both["ci_low"]) / 100 < (115 - 90) / 100
+    apart = across_platforms(*_two_platforms({"mturk": "mturk,appen", "prolific": "prolific,"}),
+                             0.95)
+    assert apart["estimate"] == pytest.approx(200.0)
+    assert apart == across_platforms(*_two_platforms({"mturk": "mturk,appen",
+                                                      "prolific": "prolific,"}), 0.95)
+    platforms, table, events = _two_platforms({"mturk": "mturk", "prolific": "prolific"})
+    platforms["prolific"]["estimate"] = None
+    assert across_platforms(platforms, table, events, 0.95) is None
+    assert across_platforms({"mturk": platforms["mturk"]}, table, events, 0.95) is None

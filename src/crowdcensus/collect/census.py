@@ -18,7 +18,9 @@ a given time:
   estimate open`` (arrivals, survival, half-life in waves and in days).
 
 People are linked across the waves of one platform only (the hash covers the
-platform), so there is one estimate per platform and no total.
+platform), so there is one estimate per platform; their total, each worker counted
+once, weights each platform's estimate by the share of a worker its respondents
+stand for (:func:`across_platforms`).
 
 :func:`store_census` keeps the latest census of each study (its JSON and its
 PNG plots) in ``census_snapshots`` / ``census_plots``; :func:`run_census`
@@ -31,6 +33,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select
 
@@ -51,9 +54,9 @@ def _wave_table(conn: Connection, study_id: int,
     ids = table["id"].tolist()
     events = pd.DataFrame(
         conn.execute(select(responses.c.wave_id, responses.c.worker_hash,
-                            responses.c.frequency)
+                            responses.c.frequency, responses.c.platforms_registered)
                      .where(responses.c.wave_id.in_(ids))).all() if ids else [],
-        columns=["wave_id", "worker_hash", "frequency"])
+        columns=["wave_id", "worker_hash", "frequency", "platforms_registered"])
     return table, events
 
 
@@ -168,6 +171,65 @@ def _platform(conn: Connection, study_id: int, platform: str, table: pd.DataFram
     return out, frames
 
 
+#: Draws of the total across platforms (seeded: a census is the same when recomputed).
+ACROSS_DRAWS = 20_000
+
+
+def _log_spread(est: dict, caught: int, z: float) -> float | None:
+    """The log-scale spread of the uncaught (estimate - caught) that the profile interval
+    implies, the mean of its two sides; None when it does not say."""
+    f0 = est["abundance"] - caught
+    sides = []
+    for bound, sign in ((est.get("ci_high"), 1), (est.get("ci_low"), -1)):
+        if bound is not None and f0 > 0 and (bound - caught) > 0:
+            sides.append(sign * float(np.log((bound - caught) / f0)) / z)
+    sides = [x for x in sides if np.isfinite(x) and x >= 0]
+    return float(np.mean(sides)) if sides else None
+
+
+def across_platforms(platforms: dict, table: pd.DataFrame, events: pd.DataFrame,
+                     level: float) -> dict | None:
+    """The workers the postings reached on all the platforms, each counted once.
+
+    A worker is linked across the waves of one platform only, so each platform has its
+    own estimate; a worker registered on ``m`` of the platforms the task was posted on is
+    in ``m`` of them. Each platform's estimate is weighted by the mean of ``1/m`` over its
+    respondents (``m`` from the platforms they say they are registered on, the one they
+    answered on included; the latest answer of each), and the weighted estimates add up;
+    the interval comes from draws of each platform's uncaught workers, log-normal with
+    the spread of its profile interval, taken as independent. None unless every
+    platform with answers has an estimate, and there are two or more.
+    """
+    from scipy import stats
+
+    posted = set(table["platform"])
+    estimated = {p: c for p, c in platforms.items() if c["n_workers"] > 0}
+    if len(estimated) < 2 or any(c["estimate"] is None for c in estimated.values()):
+        return None
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    rng = np.random.default_rng(0)
+    draws = np.zeros(ACROSS_DRAWS)
+    parts, total = {}, 0.0
+    for platform, c in estimated.items():
+        ev = events[events["wave_id"].isin(table.loc[table["platform"] == platform, "id"])]
+        latest = ev.groupby("worker_hash")["platforms_registered"].last()
+        shares = [1.0 / len((set(filter(None, str(r).split(","))) & posted) | {platform})
+                  for r in latest]
+        weight = float(np.mean(shares)) if shares else 1.0
+        est, caught = c["estimate"], c["n_workers"]
+        spread = _log_spread(est, caught, z)
+        if spread is None:
+            return None
+        f0 = max(est["abundance"] - caught, 0.0)
+        draws += weight * (caught + f0 * np.exp(spread * rng.standard_normal(ACROSS_DRAWS)))
+        total += weight * est["abundance"]
+        parts[platform] = {"estimate": est["abundance"], "weight": weight,
+                           "respondents": int(len(latest))}
+    tail = (1 - level) / 2
+    return {"estimate": total, "ci_low": float(np.quantile(draws, tail)),
+            "ci_high": float(np.quantile(draws, 1 - tail)), "platforms": parts}
+
+
 def compute_census(conn: Connection, study_id: int, now: datetime, reason: str,
                    level: float = 0.95) -> tuple[dict, dict[str, bytes]]:
     """The census of a study as of ``now``: its JSON and its PNG plots by name.
@@ -189,6 +251,7 @@ def compute_census(conn: Connection, study_id: int, now: datetime, reason: str,
     for platform in dict.fromkeys(table["platform"]):
         payload["platforms"][platform], frames[platform] = _platform(
             conn, study_id, platform, table, events, now, level)
+    payload["across_platforms"] = across_platforms(payload["platforms"], table, events, level)
     from crowdcensus.collect.census_plots import census_plots as draw
 
     plots = draw(payload, frames)
