@@ -202,6 +202,8 @@ def across_platforms(platforms: dict, table: pd.DataFrame, events: pd.DataFrame,
     """
     from scipy import stats
 
+    from crowdcensus.methods.experiment import share_of_worker
+
     posted = set(table["platform"])
     estimated = {p: c for p, c in platforms.items() if c["n_workers"] > 0}
     if len(estimated) < 2 or any(c["estimate"] is None for c in estimated.values()):
@@ -213,7 +215,7 @@ def across_platforms(platforms: dict, table: pd.DataFrame, events: pd.DataFrame,
     for platform, c in estimated.items():
         ev = events[events["wave_id"].isin(table.loc[table["platform"] == platform, "id"])]
         latest = ev.groupby("worker_hash")["platforms_registered"].last()
-        shares = [1.0 / len((set(filter(None, str(r).split(","))) & posted) | {platform})
+        shares = [share_of_worker(filter(None, str(r).split(",")), posted, platform)
                   for r in latest]
         weight = float(np.mean(shares)) if shares else 1.0
         est, caught = c["estimate"], c["n_workers"]

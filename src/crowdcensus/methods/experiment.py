@@ -404,6 +404,14 @@ def _sum_of_fits(parts: list[tuple[str, float, ModelAverage]]) -> ModelAverage:
                         pd.concat(tables, ignore_index=True))
 
 
+def share_of_worker(held, posted: set, own) -> float:
+    """The share of a worker that one of their respondents stands for when the worker
+    IDs are per platform: one over the platforms of ``posted`` the worker holds (``held``,
+    the platforms they say they are registered on), the one answered on (``own``)
+    included. The collection service's live census reads the same rule."""
+    return 1.0 / len(set(held) & posted | {own})
+
+
 def platform_shares(events: pd.DataFrame, respondents: pd.DataFrame,
                     keys: dict[str, int] | None = None) -> pd.DataFrame:
     """With worker IDs per platform: each respondent's platform and the share of the
@@ -429,8 +437,7 @@ def platform_shares(events: pd.DataFrame, respondents: pd.DataFrame,
         if not isinstance(regs, frozenset | set | tuple | list):
             share.append(np.nan)
             continue
-        held = {canon(r) for r in regs} & answered | {mine}
-        share.append(1.0 / len(held))
+        share.append(share_of_worker({canon(r) for r in regs}, answered, mine))
     return pd.DataFrame({"platform": own, "share": share}, index=respondents.index)
 
 
@@ -454,7 +461,7 @@ def fit_capture_per_platform(events: pd.DataFrame, respondents: pd.DataFrame,
     platform and misses another is a miss there, which the closed models read as
     heterogeneity or a behavioural effect.
     """
-    from crowdcensus.tiers import CATEGORY_BAND
+    from crowdcensus.tiers import BANDS, CATEGORY_BAND
 
     shares = platform_shares(events, respondents, keys)
     band_of = respondents["category"].map(CATEGORY_BAND)
@@ -479,8 +486,6 @@ def fit_capture_per_platform(events: pd.DataFrame, respondents: pd.DataFrame,
     if not by_band:
         return _sum_of_fits(pooled)
     known = int(band_of.notna().sum())
-    from crowdcensus.tiers import BANDS
-
     return StratifiedCapture({band: _sum_of_fits(by_platform[band]) for band in BANDS
                               if band in by_platform},
                              scale=len(band_of) / known if known else 1.0)
