@@ -47,14 +47,14 @@ def _read(study: Study) -> tuple[Responses | None, object, str | None]:
                          "cannot be estimated")
     occasions = list(responses.histories.occasions)
     per_platform = responses.ids_per_platform
-    if per_platform:  # each platform's respondents apart (fit_capture_per_platform)
-        from crowdcensus.synthesis.data import platform_keys
+    if per_platform:  # each platform's respondents apart, over its own waves
+        from crowdcensus.synthesis.data import platform_keys, stated_postings
 
-        keys = platform_keys(study)
+        keys, posted = platform_keys(study), stated_postings(study, responses)
     if exp.capture == "by_band":
         try:
             capture = (fit_capture_per_platform(responses.events, responses.respondents,
-                                                occasions, True, keys) if per_platform else
+                                                occasions, True, keys, posted) if per_platform else
                        fit_capture_by_band(responses.events, responses.respondents, occasions))
         except NotIdentifiableError as exc:
             fallback = (f"{exc}: the experiment fell back to capture-recapture over all "
@@ -62,7 +62,7 @@ def _read(study: Study) -> tuple[Responses | None, object, str | None]:
     if capture is None and per_platform:
         try:
             capture = fit_capture_per_platform(responses.events, responses.respondents,
-                                               occasions, False, keys)
+                                               occasions, False, keys, posted)
         except NotIdentifiableError as exc:
             fallback = ((fallback + "; then ") if fallback else "") + (
                 f"{exc}: the experiment's own figures pool the platforms' respondents, "
@@ -141,11 +141,15 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
                         f"declared figures and the web audience{tail}")
     if cap is not None and cap.posting_varies:
         warnings.append(f"the waves were posted on different platforms ({data.posting_by_wave()}"
-                        "): the joint model follows it, but the task-posting experiment's "
-                        "own figures (the closed models, band by band) take every wave as "
-                        "posted on the same platforms (on a simulated country with mturk in "
-                        "the first of six waves only, its very active tier came out 25% low "
-                        "against 21% with mturk in every wave)")
+                        "): the joint model follows it, " + (
+                            "and so do the task-posting experiment's own figures (with IDs "
+                            "per platform, each platform's capture histories hold the waves "
+                            "posted there)" if cap.per_platform_ids else
+                            "but the task-posting experiment's own figures (the closed "
+                            "models, band by band) take every wave as posted on the same "
+                            "platforms (on a simulated country with mturk in the first of "
+                            "six waves only, its very active tier came out 25% low against "
+                            "21% with mturk in every wave)"))
     if cap is not None and cap.span_days is not None and cap.churn == "auto" \
             and not summary.churn:
         warnings.append(f"the waves span {cap.span_days:g} of the {cap.reference_days:g} days "

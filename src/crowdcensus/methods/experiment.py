@@ -449,7 +449,8 @@ def _mean_share(shares: pd.Series) -> float:
 
 def fit_capture_per_platform(events: pd.DataFrame, respondents: pd.DataFrame,
                              occasions: list[str], by_band: bool,
-                             keys: dict[str, int] | None = None
+                             keys: dict[str, int] | None = None,
+                             posted: set[tuple[str, str]] | None = None
                              ) -> ModelAverage | StratifiedCapture:
     """The experiment's own capture--recapture where the worker IDs are per platform.
 
@@ -459,7 +460,9 @@ def fit_capture_per_platform(events: pd.DataFrame, respondents: pd.DataFrame,
     mean share of a worker its respondents stand for (:func:`platform_shares`; by band
     when by band), and the weighted estimates add up. A worker who answers on one
     platform and misses another is a miss there, which the closed models read as
-    heterogeneity or a behavioural effect.
+    heterogeneity or a behavioural effect. ``posted``: the (wave, platform in lower case)
+    pairs the study says were posted (:func:`~crowdcensus.synthesis.data.stated_postings`);
+    each platform's histories then hold its own waves only (None: every wave).
     """
     from crowdcensus.tiers import BANDS, CATEGORY_BAND
 
@@ -471,15 +474,17 @@ def fit_capture_per_platform(events: pd.DataFrame, respondents: pd.DataFrame,
     for name in sorted(shares["platform"].dropna().unique()):
         mine = (shares["platform"] == name).to_numpy()
         sub_events = events[(ev_platform == name).to_numpy()]
+        waves = (occasions if posted is None else
+                 [w for w in occasions if (str(w), name) in posted])
         try:
             if by_band:
-                fit = fit_capture_by_band(sub_events, respondents[mine], occasions)
+                fit = fit_capture_by_band(sub_events, respondents[mine], waves)
                 for band, stratum in fit.strata.items():
                     w = _mean_share(shares["share"][mine & (band_of == band).to_numpy()])
                     by_platform.setdefault(band, []).append((name, w, stratum))
             else:
                 hist = CaptureHistories.from_events(sub_events, "worker", "wave",
-                                                    occasions=occasions)
+                                                    occasions=waves)
                 pooled.append((name, _mean_share(shares["share"][mine]), fit_capture(hist)))
         except NotIdentifiableError as exc:
             raise NotIdentifiableError(f"platform {name}: {exc}") from exc
