@@ -614,6 +614,11 @@ def test_ids_per_platform_are_read_as_one_workers_answers_on_one_platform(tmp_pa
     pooled = pooled.band("very_active")[0] / truth["very_active"]
     assert pooled > 1.2 and abs(own - 1) < 0.2 and own < pooled - 0.1, (own, pooled)
     assert any("IDs are taken to be per platform" in w for w in results.warnings)
+    from crowdcensus.report.html import render_html
+
+    page = render_html(results, {})
+    assert f"{len(responses.respondents):,} worker IDs, one per platform" in page
+    assert "platform by platform (each platform's estimate" in page
 
 
 def test_a_wide_spread_of_take_up_is_integrated_over_more_nodes(tmp_path, monkeypatch):
