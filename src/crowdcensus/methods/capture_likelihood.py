@@ -21,7 +21,7 @@ With worker IDs per platform a history is one platform's answers of a worker
 (the share :math:`a_t` of the worker's answers in wave :math:`t` goes there),
 while "answered before" is the worker's: before the platform's first answer
 the worker may have answered on another platform, unseen in this history, and
-the two states are summed over (:func:`pair_prefix`).
+the two states are summed over (:func:`pair_waves`).
 
 :func:`history_log_prob` returns :math:`\\log P(h \\mid g, s)` for every
 distinct history :math:`h`, share class :math:`s` and activity bin :math:`g`.
@@ -105,21 +105,28 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
         logs += [log_p, _log1m_exp(log_p)]
     logs = jnp.stack(logs, axis=1)                                               # (T,4,U,G,Z)
     logw = a["het_logw"]
+    if churn is None and here is not None:
+        # present from the first wave: the openings, and no answer here at all
+        start = jnp.zeros((1, logs.shape[0])).at[0, 0].set(1.0)
+        opens, quiet = pair_waves(start, log_see, here, logit0, logs)
+        opening = jnp.log(jnp.maximum(jnp.concatenate([opens[0], quiet[0, -1:]]),
+                                      1e-300))                                  # (T+1,U,G,Z)
+        # each history's row of the openings, picked by its one-hot row in the same
+        # contraction as the waves after (a gather and its scattered gradient, or a
+        # contraction of its own, took longer)
+        onehot = (a["first_caught"][:, None] == jnp.arange(opening.shape[0])[None])
+        rows = jnp.concatenate([pick[..., 2:].reshape(pick.shape[0], -1),
+                                onehot.astype(opening.dtype)], axis=1)
+        terms = jnp.concatenate([logs[:, 2:].reshape((-1,) + logs.shape[2:]), opening])
+        return logsumexp(jnp.einsum("pk,kugz->pugz", rows, terms) + logw, axis=-1)
     if here is None:
         total = jnp.einsum("ptk,tkugz->pugz", pick, logs)      # closed population (P,U,G,Z)
     else:
         # one platform of a worker's (IDs per platform): before this platform's first
         # answer the worker may have answered on another, so the waves up to it are a sum
-        # over the worker's state (pair_prefix); from it on, the state after an answer
+        # over the worker's state (pair_waves); from it on, the state after an answer
         total = jnp.einsum("ptk,tkugz->pugz", pick[..., 2:], logs[:, 2:])
-        never, missed, start = pair_prefix(log_see, here, logit0, logs)
     if churn is None:
-        if here is not None:
-            opening = first_answer_log_probs(never, missed, start, logs)  # (T+1,U,G,Z)
-            # each history's row, as a product with its one-hot row (a gather and its
-            # scattered gradient took longer)
-            onehot = a["first_caught"][:, None] == jnp.arange(opening.shape[0])[None]
-            total = total + jnp.einsum("pf,fugz->pugz", onehot.astype(opening.dtype), opening)
         return logsumexp(total + logw, axis=-1)                                  # (P, U, G)
     # With churn, a history answered from wave f to wave l has its closed chance times
     # X_0[f] + X_1[f] Y[l]. The chance of a stay from wave i to wave j is
@@ -135,18 +142,17 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
     log_a = jnp.log(jnp.clip(arrival, 1e-300))[:, :, None, None, None]        # (2,T,1,1,1)
     log_gap = jnp.log(departure[1])[:, None, None, None]                        # (T,1,1,1)
     zero = jnp.zeros_like(logs[:1, 1])
-    if here is None:
-        never = jnp.concatenate([zero, jnp.cumsum(logs[:, 1], axis=0)])  # misses before 1st
-        missed = jnp.concatenate([zero, jnp.cumsum(logs[:, 3], axis=0)])  # misses after it
+    missed = jnp.concatenate([zero, jnp.cumsum(logs[:, 3], axis=0)])  # misses after 1st
     # prefix (i <= f) and suffix (j >= l) log-sums as masked sums over a (T, T) square
     upto = np.tril(np.ones((t, t), dtype=bool))[:, :, None, None, None]
-    x = logsumexp(jnp.where(upto[None], (log_a - never[None, :t])[:, None], -jnp.inf),
-                  axis=2)                                                        # (2,T,U,G,Z)
     y = logsumexp(jnp.where(upto.transpose(1, 0, 2, 3, 4),
                             (log_gap + missed[1:] - missed[t:])[None], -jnp.inf), axis=1)
     first = jnp.clip(a["first_caught"], 0, t - 1)
     last = jnp.clip(a["last_caught"], 0, t - 1)
     if here is None:
+        never = jnp.concatenate([zero, jnp.cumsum(logs[:, 1], axis=0)])  # misses before 1st
+        x = logsumexp(jnp.where(upto[None], (log_a - never[None, :t])[:, None], -jnp.inf),
+                      axis=2)                                                    # (2,T,U,G,Z)
         # X_1 / X_0 is at most about 2 x leave / (1 - leave), Y at most 1: one log per
         # history and node (float64 logs and exps are most of this function's cost)
         ratio, stay_on = jnp.exp(x[1] - x[0]), jnp.exp(y)                      # (T,U,G,Z)
@@ -155,15 +161,14 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
         unseen = jnp.logaddexp(never[t] + x[0, t - 1],
                                logsumexp(log_gap + never[1:] + x[1], axis=0))  # (U,G,Z)
     else:
-        # the worker arrives at wave i and answers elsewhere at wave e (i <= e < f): a
-        # prefix sum over e of the arrivals' prefix sums
-        late = jnp.concatenate([jnp.full_like(x[:, :1], -1e4),
-                                prefix_log_sums(start[None] + x, axis=1)], axis=1)  # (2,T+1,...)
-        phi = jnp.logaddexp(never[None, :t] + logs[None, :, 0] + x,
-                            logs[None, :, 2] + missed[None, :t] + late[:, :t])
-        caught = total + jnp.logaddexp(phi[0][first], phi[1][first] + y[last])
-        quiet = jnp.logaddexp(never[1:] + x, missed[1:] + late[:, 1:])          # (2,T,...)
-        unseen = jnp.logaddexp(quiet[0, t - 1], logsumexp(log_gap + quiet[1], axis=0))
+        # the two ways of staying (to the end; leaving after the last answer here) as
+        # arrivals carried wave by wave, with the worker's state (pair_waves)
+        opens, quiet = pair_waves(arrival, log_see, here, logit0, logs)        # (2,T,...)
+        caught = total + jnp.log(jnp.maximum(
+            opens[0][first] + opens[1][first] * jnp.exp(y[last]), 1e-300))
+        gap = departure[1][:, None, None, None]
+        unseen = jnp.log(jnp.maximum(quiet[0, t - 1] + jnp.sum(gap * quiet[1], axis=0),
+                                     1e-300))
     empty = (a["first_caught"] >= t)[:, None, None, None]
     per_node = jnp.where(empty, unseen[None], caught)
     present = logsumexp(per_node + logw, axis=-1)                               # (P, U, G)
@@ -178,67 +183,44 @@ def _log1m_exp(x):
     return jnp.log1p(-jnp.clip(jnp.exp(x), 0.0, 1 - 1e-12))
 
 
-def pair_prefix(log_see, here, logit0, logs):
-    """With IDs per platform, what comes before one platform's first answer.
+def pair_waves(arrival, log_see, here, logit0, logs):
+    """With IDs per platform, one platform's waves before its first answer, wave by wave.
 
     The behavioural effect is the worker's: the pair (worker, platform) may enter a wave
     with the worker having answered already, on another of their platforms, which its own
-    history does not show. Before the platform's first answer each wave leaves the worker
-    as they were (no answer: chance :math:`1 - p_t\\kappa_t`), or turns them into a past
+    history does not show. From their arrival, each wave leaves the worker as they were
+    (no answer anywhere: chance :math:`1 - p_t\\kappa_t`), or turns them into a past
     respondent (an answer elsewhere: :math:`p_t \\kappa_t (1 - a_t)`, ``here`` being
     :math:`\\log a_t`), who then misses this platform with the chance of the state after
-    an answer. ``log_see`` (T, U, G, 1): the worker's log chance of seeing the task;
-    ``logit0`` (T, Z): the take-up before any answer; ``logs``: the per-wave logs of
-    :func:`history_log_prob` (answered here / not, before and after a first answer).
+    an answer. The two states are carried as chances, a few products a wave (the same
+    sums as log-space prefix sums over the waves, which cost about twice as much with
+    their gradient and agree to 2e-14).
 
-    Returns, each (waves, U, G, Z): ``never`` (T + 1), the log chance of no answer
-    anywhere in the waves before each; ``missed`` (T + 1), the cumulated log chances of
-    missing this platform in the state after an answer; ``start`` (T), for each wave
-    ``e``, ``never[e]`` + log(an answer elsewhere at ``e``) - ``missed[e + 1]``, so that
-    having answered elsewhere at ``e`` and missed here until ``f`` is
-    ``start[e] + missed[f]``.
+    ``arrival`` (R, T): the chance of arriving at each wave, for each of R ways of
+    staying (:func:`stay_factors`; a closed population: 1 at the first wave);
+    ``log_see`` (T, U, G, 1): the worker's log chance of seeing the task; ``logit0`` (T,
+    Z): the take-up before any answer; ``logs``: the per-wave logs of
+    :func:`history_log_prob` (answered here / not, before and after a first answer).
+    Returns ``opens`` (R, T, U, G, Z), the chance of arriving by wave ``f`` and answering
+    here first at ``f``, and ``quiet``, of arriving by wave ``f`` and no answer here
+    through ``f``.
     """
     import jax
     import jax.numpy as jnp
 
-    took = log_see + jax.nn.log_sigmoid(logit0)[:, None, None, :]      # answers anywhere
-    elsewhere = took + jnp.log(jnp.clip(-jnp.expm1(here), 1e-300, 1.0))
-    zero = jnp.zeros_like(took[:1])
-    never = jnp.concatenate([zero, jnp.cumsum(_log1m_exp(took), axis=0)])
-    missed = jnp.concatenate([zero, jnp.cumsum(logs[:, 3], axis=0)])
-    return never, missed, never[:-1] + elsewhere - missed[1:]
-
-
-def prefix_log_sums(x, axis=0):
-    """The log-sum-exp of ``x`` over its first ``k + 1`` entries along ``axis``, for each
-    ``k``: one shifted exponential and a product with a triangle of ones (a masked
-    log-sum-exp over the square, or ``jax.lax.cumlogsumexp``, took longer with their
-    gradients). The shift is each slice's largest entry; a prefix whose terms all lie
-    700 log units below it is taken as 1e-300 times the shift."""
-    import jax
-    import jax.numpy as jnp
-
-    top = jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
-    upto = np.tril(np.ones((x.shape[axis],) * 2))
-    sums = jnp.moveaxis(jnp.tensordot(upto, jnp.moveaxis(jnp.exp(x - top), axis, 0),
-                                      axes=1), 0, axis)
-    return jnp.log(jnp.maximum(sums, 1e-300)) + top
-
-
-def first_answer_log_probs(never, missed, start, logs):
-    """In a closed population, the log chance that one platform's answers start at wave
-    ``f`` (a first answer there at ``f``, none before), for ``f`` = 0..T-1, and of no
-    answer there at all (``f`` = T): shape (T + 1, U, G, Z), from :func:`pair_prefix`.
-    The chance of having answered elsewhere before ``f`` is a prefix sum over the waves,
-    so no history is listed."""
-    import jax.numpy as jnp
-
-    t = logs.shape[0]
-    before = prefix_log_sums(start) + missed[1:]
-    # (before[f - 1]: the worker answered elsewhere before wave f)
-    answered = jnp.concatenate([jnp.full_like(never[:1], -1e4), before])        # (T+1,...)
-    first = jnp.logaddexp(never[:t] + logs[:, 0], answered[:t] + logs[:, 2])
-    return jnp.concatenate([first, jnp.logaddexp(never[t], answered[t])[None]])
+    took = jnp.exp(log_see + jax.nn.log_sigmoid(logit0)[:, None, None, :])  # anywhere
+    elsewhere = took * -jnp.expm1(here)
+    first_here, again_here = jnp.exp(logs[:, 0]), jnp.exp(logs[:, 2])
+    come = arrival.reshape(arrival.shape + (1,) * (took.ndim - 1))
+    never = answered = jnp.zeros((arrival.shape[0],) + took.shape[1:])
+    opens, quiet = [], []
+    for f in range(logs.shape[0]):
+        never = never + come[:, f]
+        opens.append(never * first_here[f] + answered * again_here[f])
+        answered = answered * (1 - again_here[f]) + never * elsewhere[f]
+        never = never * (1 - took[f])
+        quiet.append(never + answered)
+    return jnp.stack(opens, axis=1), jnp.stack(quiet, axis=1)
 
 
 #: Below this, a product of exponentials in :func:`pair_log_sums` is taken to have

@@ -571,7 +571,7 @@ def _per_platform_fit(cfg, a, pop, params, log_n, log_pi, right, n_hours):
     wave the worker's times that share. The behavioural effect is the worker's: before
     the pair's first answer the worker may have answered on another platform, which the
     pair's history does not show, and the chance of that is summed over
-    (:func:`~crowdcensus.methods.capture_likelihood.pair_prefix`). Returns the sum over the
+    (:func:`~crowdcensus.methods.capture_likelihood.pair_waves`). Returns the sum over the
     respondents' groups, the expected respondents per worker at each rate (G,), and
     the expected respondents per history and rate (P, G) for the predictive checks.
     """
