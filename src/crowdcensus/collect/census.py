@@ -55,7 +55,8 @@ def _wave_table(conn: Connection, study_id: int,
     events = pd.DataFrame(
         conn.execute(select(responses.c.wave_id, responses.c.worker_hash,
                             responses.c.frequency, responses.c.platforms_registered)
-                     .where(responses.c.wave_id.in_(ids))).all() if ids else [],
+                     .where(responses.c.wave_id.in_(ids))
+                     .order_by(responses.c.id)).all() if ids else [],   # oldest first
         columns=["wave_id", "worker_hash", "frequency", "platforms_registered"])
     return table, events
 

@@ -139,7 +139,6 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
     t = h.shape[1]
     arrival, departure, log_none = stay_factors(churn[0], churn[1], a["wave_mid"],
                                                 a["reference_days"])
-    log_a = jnp.log(jnp.clip(arrival, 1e-300))[:, :, None, None, None]        # (2,T,1,1,1)
     log_gap = jnp.log(departure[1])[:, None, None, None]                        # (T,1,1,1)
     zero = jnp.zeros_like(logs[:1, 1])
     missed = jnp.concatenate([zero, jnp.cumsum(logs[:, 3], axis=0)])  # misses after 1st
@@ -151,6 +150,7 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
     last = jnp.clip(a["last_caught"], 0, t - 1)
     if here is None:
         never = jnp.concatenate([zero, jnp.cumsum(logs[:, 1], axis=0)])  # misses before 1st
+        log_a = jnp.log(jnp.clip(arrival, 1e-300))[:, :, None, None, None]    # (2,T,1,1,1)
         x = logsumexp(jnp.where(upto[None], (log_a - never[None, :t])[:, None], -jnp.inf),
                       axis=2)                                                    # (2,T,U,G,Z)
         # X_1 / X_0 is at most about 2 x leave / (1 - leave), Y at most 1: one log per

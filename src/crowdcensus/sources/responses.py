@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -155,10 +156,11 @@ class Responses:
     def n_respondents(self) -> int:
         return len(self.respondents)
 
-    @property
+    @cached_property
     def ids_per_platform(self) -> bool:
         """Whether the worker IDs are taken to be per platform: the answers come from
-        several platforms (names compared in lower case) and no ID answered on two."""
+        several platforms (names compared in lower case) and no ID answered on two (read
+        once: the warnings, both models and the report ask)."""
         platform = self.events["platform"].astype(str).str.strip().str.lower()
         if platform.nunique() < 2:
             return False
