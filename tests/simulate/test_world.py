@@ -173,6 +173,26 @@ def test_audience_without_clients_or_noise_is_the_worker_visitors():
     assert abs(ratio - 0.15 / 0.85) < 0.03
 
 
+
+def test_visitors_per_person_multiply_the_workers_the_panel_counts_and_nothing_else():
+    base = small(workers=3000)
+    twice = base.varied("platforms.visitors_per_person", 1.5)
+    one, more = (generate_world(s, np.random.default_rng(4)) for s in (base, twice))
+    # the workers and their visits are the same country's
+    np.testing.assert_array_equal(one.worker_visitors, more.worker_visitors)
+    pd.testing.assert_frame_equal(one.responses, more.responses)
+    # the clients stay a share of all that is counted: 0.15 of (1.5 x workers + clients)
+    ratio = more.client_visitors.sum() / (1.5 * more.worker_visitors.sum())
+    assert abs(ratio - 0.15 / 0.85) < 0.03
+    assert more.audience.sum() / one.audience.sum() == pytest.approx(1.5, rel=0.05)
+    assert [p["visitors_per_person"] for p in more.truth()["platforms"]] == [1.5] * 3
+    # stated as 1 (the default), the country is drawn as before
+    same = generate_world(base.varied("platforms.visitors_per_person", 1.0),
+                          np.random.default_rng(4))
+    np.testing.assert_array_equal(same.audience, one.audience)
+    with pytest.raises(ValueError, match="visitors_per_person"):
+        base.varied("platforms.visitors_per_person", 0.8)
+
 def test_churn_moves_presence():
     world = generate_world(small("churn", workers=4000), np.random.default_rng(6))
     ch = world.truth()["churn"]

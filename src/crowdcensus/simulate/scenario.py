@@ -123,6 +123,8 @@ class PlatformSpec(_Strict):
     client_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
     #: Log-normal spread (sd of the log) of the traffic panel's error.
     audience_noise: NonNegative = 0.0
+    #: Visitors the panel counts per worker who visits (devices, cookies; 1: each once).
+    visitors_per_person: Annotated[float, Field(ge=1, le=5)] = 1.0
 
     @model_validator(mode="after")
     def _code(self) -> PlatformSpec:

@@ -27,8 +27,9 @@ and a seeded :class:`numpy.random.Generator`:
 * **Audience**: for every month of the reference period (its nearest whole
   number of months of 364/12 days, of equal length), the workers who visit a
   platform at least once (chance :math:`1 - e^{-\\lambda_i \\pi_{ij} t/7}` for
-  :math:`t` days present), averaged over the months; plus client visitors (a share
-  ``client_share`` of all visitors); times a log-normal panel error.
+  :math:`t` days present), averaged over the months, each counted
+  ``visitors_per_person`` times (devices, cookies; 1 by default); plus client
+  visitors (a share ``client_share`` of all visitors); times a log-normal panel error.
 * **Task-posting waves** on every platform: a worker present for :math:`o`
   days of a wave sees the task with probability
   :math:`1 - e^{-\\lambda_i o/7}` and takes it with probability ``take_up``
@@ -155,6 +156,7 @@ class World:
                  "declared": int(self.declared[j]),
                  "inflation": self.scenario.platforms[j].inflation,
                  "monthly_worker_visitors": float(self.worker_visitors[j]),
+                 "visitors_per_person": self.scenario.platforms[j].visitors_per_person,
                  "monthly_client_visitors": float(self.client_visitors[j]),
                  "audience": int(self.audience[j])}
                 for j, name in enumerate(self.platforms)],
@@ -267,10 +269,13 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
         prob = 1.0 - np.exp(-(rate * t / 7.0)[:, None] * share)
         seen += (rng.random(prob.shape) < prob).sum(axis=0)
     worker_visitors = seen / n_months
+    # the panel counts each worker who visits ``visitors_per_person`` times (devices,
+    # cookies), and the clients as a share of everything it counts
+    counted = worker_visitors * np.array([p.visitors_per_person for p in sc.platforms])
     cs = np.array([p.client_share for p in sc.platforms])
-    client_visitors = rng.poisson(worker_visitors * cs / (1 - cs)).astype(float)
+    client_visitors = rng.poisson(counted * cs / (1 - cs)).astype(float)
     noise = np.array([p.audience_noise for p in sc.platforms])
-    audience = np.round((worker_visitors + client_visitors)
+    audience = np.round((counted + client_visitors)
                         * np.exp(noise * rng.standard_normal(len(names))))
 
     category = _category(rate)
