@@ -85,11 +85,17 @@ def test_a_windows_1252_file_is_read_and_other_bytes_are_one_line(read, tmp_path
     A file that is neither that nor UTF-8 (0x81 is undefined in both) is refused."""
     path = tmp_path / "fr.csv"
     for header in ("fréquence", "frequency"):   # pyarrow read the cells below an ASCII
+        # header as bytes, without an error
         path.write_bytes(f"id,{header}\na,Une fois par semaine\nb,C'est la première "
-                         "fois\n".encode("cp1252"))   # header as bytes, without an error
+                         "fois\n".encode("cp1252"))
         got = read(path)
         assert list(got) == ["id", header]
         assert list(got[header]) == ["Une fois par semaine", "C'est la première fois"]
+    # a name that ends in an accent above cells in ASCII: pyarrow read the file and failed
+    # only when the names were asked for
+    path.write_bytes("café,b\n1,0\n0,1\n".encode("cp1252"))
+    got = read(path)
+    assert list(got) == ["café", "b"] and list(got["café"]) == [1, 0]
     path.write_bytes(b"id,x\na,\x81\xff\x81\n")
     with pytest.raises(InputError, match="neither UTF-8 nor Windows-1252.*save it as CSV "
                                          "UTF-8"):

@@ -201,6 +201,7 @@ def read_columns(path: str | Path) -> dict[str, np.ndarray]:
             table = pq.read_table(source)
         else:
             table = pacsv.read_csv(source, parse_options=pacsv.ParseOptions(delimiter=sep))
+            table.column_names   # noqa: B018 -- a header that is not UTF-8 fails here
             if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)
                    for f in table.schema):
                 table = None     # not UTF-8: read by pandas in the fallback encoding, below

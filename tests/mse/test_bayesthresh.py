@@ -144,6 +144,23 @@ def test_no_information_is_said_not_printed(tmp_path):
     assert len(lines) == 1 and "do not determine" in lines[0]
 
 
+@pytest.mark.parametrize("rows", [
+    "A,B\n0,1\n",                                 # one person, on one list
+    "A,B,n\n1,0,0\n0,1,40\n1,1,0\n",              # nobody on list A
+    "A,B,C\n0,1,0\n1,0,0\n0,0,1\n",               # three people, each on one list
+])
+def test_improper_posteriors_are_refused_not_sampled_for_ever(tmp_path, rows):
+    # the sampler's step shrank without end on these and the trajectories grew to
+    # millions of leapfrog steps (the command never returned)
+    f = tmp_path / "t.csv"
+    f.write_text(rows)
+    with pytest.raises(NotIdentifiableError, match="do not determine|not determined"):
+        MultipleSystemsModel("bayesthresh").fit(read_histories(f))
+    r = run_cli("estimate", "mse", f, "--method", "bayesthresh", "--format", "json")
+    assert r.returncode == 3 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
 def test_neworl_gives_a_real_interval_where_r_s_chain_sticks():
     # R's default chain never moves on this eight-list table (all five quantiles
     # 1533.027, every statistic infinite); the posterior itself is well defined

@@ -71,6 +71,11 @@ TRAJECTORY = 1.5
 TARGET_ACCEPT = 0.8
 #: Largest acceptable potential scale reduction.
 RHAT_LIMIT = 1.01
+#: Smallest leapfrog step (whitened units) warm-up may settle on. Determined posteriors
+#: keep steps of 0.25 and more; a step that keeps shrinking means the posterior is
+#: improper along some direction (a list nobody is on, two lists nobody is on together),
+#: and the trajectories would need tens of thousands of steps.
+MIN_STEP = 1e-3
 
 
 @dataclass(frozen=True)
@@ -266,7 +271,7 @@ def _hmc(X, y, precision, mode, H, C, iterations, rng) -> Posterior:
     warm = np.empty((C, WARMUP, p))
     kept = np.empty((C, iterations, p))
     for it in range(WARMUP + iterations):
-        n_leap = max(1, int(round(rng.uniform(0.8, 1.2) * TRAJECTORY / eps)))
+        n_leap = max(1, int(round(rng.uniform(0.8, 1.2) * TRAJECTORY / max(eps, MIN_STEP))))
         mom = rng.standard_normal((C, p))
         K0 = 0.5 * np.sum(mom**2, axis=1)
         q, g = u.copy(), gU
@@ -288,6 +293,11 @@ def _hmc(X, y, precision, mode, H, C, iterations, rng) -> Posterior:
             continue
         warm[:, it] = beta
         eps = adapt.update(float(np.mean(np.exp(np.minimum(log_ratio, 0.0)))))
+        if eps < MIN_STEP and it >= 20:
+            raise NotIdentifiableError(
+                f"the posterior sampler's step shrank to {eps:.1e} in warm-up: the posterior "
+                "is not determined by these data (a list with nobody on it, or lists "
+                "nobody is on together, leaves it improper)")
         if it == WARMUP // 2 - 1:
             # a chain that hardly moved (stuck far out in a tail where the step size
             # does not fit) restarts from a healthy chain's state; then re-whiten with
