@@ -70,3 +70,34 @@ def test_half_life_from_geometric_mean_survival(duck):
     assert hl["phi_bar"] == pytest.approx(phi_bar)
     assert hl["estimate"] == pytest.approx(np.log(0.5) / np.log(phi_bar))
     assert hl["low"] < hl["estimate"] < hl["high"]
+
+
+def test_a_total_below_the_people_caught_is_not_given(tmp_path):
+    # three periods, everyone caught in the last: the formula for the total ever present
+    # subtracts a term the data leave undetermined and gives 4 for 6 people seen
+    f = tmp_path / "t.csv"
+    f.write_text("a,b,c\n1,0,1\n0,1,1\n1,1,1\n0,0,1\n0,0,1\n1,0,1\n")
+    m = OpenPopulationModel().fit(read_histories(f))
+    assert m.n_captured_ == 6 and np.isnan(m.abundance_)
+    assert m.to_dict()["total"] == {"estimate": None, "stderr": None}
+    assert m.confidence_interval_[0] == 6       # at least the people seen, no more said
+    from tests.cli_runner import run_cli
+
+    r = run_cli("estimate", "open", f)
+    assert r.returncode == 0 and r.stderr == ""   # no numpy warnings either
+    assert "not determined by these data" in r.stdout
+
+
+def test_undetermined_terms_leave_no_numpy_warnings(tmp_path):
+    # everyone caught every time: the terms of the people never caught are 0/0, which
+    # printed numpy's warnings above the one-line error
+    import warnings
+
+    from crowdcensus.errors import ModelError
+
+    f = tmp_path / "t.csv"
+    f.write_text("a,b,c,d\n" + "1,1,1,1\n" * 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ModelError, match="did not converge"):
+            OpenPopulationModel().fit(read_histories(f))

@@ -37,8 +37,12 @@ def open_text(model: OpenPopulationModel, d: dict) -> str:
                      f"{_fmt(i['survival'], 4):>10}{_fmt(i['survival_se'], 4):>8}"
                      f"{_fmt(i['arrivals'], 1):>11}{_fmt(i['arrivals_se'], 1):>8}")
     tot = d["total"]
-    lines += ["", f"Total ever present: {_fmt(tot['estimate'], 1)} (se {_fmt(tot['stderr'], 1)});"
-              f" captured: {d['n_captured']}"]
+    if tot["estimate"] is None:
+        lines += ["", "Total ever present: not determined by these data (the formula gives "
+                  f"fewer than the {d['n_captured']} captured)"]
+    else:
+        lines += ["", f"Total ever present: {_fmt(tot['estimate'], 1)} "
+                  f"(se {_fmt(tot['stderr'], 1)}); captured: {d['n_captured']}"]
     hl = d["half_life"]
     if hl.get("estimate") is None:
         lines.append("Half-life: not defined (mean survival is 1)")

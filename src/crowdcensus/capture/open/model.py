@@ -284,8 +284,11 @@ class OpenPopulationModel(PopulationEstimator):
             {"estimate": theta, "stderr": np.sqrt(np.clip(np.diag(cov), 0, None))}, index=names
         )
         self._theta, self._cov, self._t, self._X = theta, cov, t, X
-        d = _derived(theta, t, X)
-        J = _jacobian(theta, t, X)
+        # where the data leave a parameter undetermined its terms are 0/0 or inf: NaN,
+        # reported as not estimable, without numpy's warnings
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            d = _derived(theta, t, X)
+            J = _jacobian(theta, t, X)
         var = np.einsum("ij,jk,ik->i", J, cov, J)
         sizes = [t, t - 1, t, t - 1, 1]
         splits = np.cumsum(sizes)[:-1]
@@ -314,6 +317,12 @@ class OpenPopulationModel(PopulationEstimator):
         total = float(d["total"][0])
         self.abundance_ = total
         self.stderr_ = float(math.sqrt(max(vtot[0] - total, 0.0)))
+        n_caught = histories.n_captured
+        if not total >= n_caught * (1 - 1e-9):
+            # fewer than were caught: where the data leave the terms of the people never
+            # caught undetermined, the formula can fall below the people seen (Rcapture
+            # prints that figure); it is not an estimate of anything
+            self.abundance_ = self.stderr_ = nan
         self.fit_ = summary
         trap_tests = []
         w = all_histories(t)
