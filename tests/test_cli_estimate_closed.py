@@ -56,6 +56,20 @@ def test_interactions_add_a_term(capsys):
     assert inter["deviance"] <= base["deviance"] + 1e-9
 
 
+def test_interactions_on_a_behavioural_model_asked_for_by_name_are_an_error(capsys):
+    # it printed an empty table and exited 0; over all models Mb is listed as skipped
+    code, out, err = run(capsys, "estimate", "closed", HARE, "--model", "Mb",
+                         "--interactions", "c1:c2", "--format", "json")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "error: interactions cannot be added to behavioural models (Mb); leave out "
+        "--interactions or choose another model"]
+    code, out, _ = run(capsys, "estimate", "closed", HARE, "--interactions", "c1:c2",
+                       "--format", "json")
+    models = [m["model"] for m in json.loads(out)["models"]]
+    assert code == 0 and "Mt" in models and "Mb" not in models
+
+
 def test_text_table_and_plot(capsys, tmp_path):
     png = tmp_path / "fit.png"
     code, out, _ = run(capsys, "estimate", "closed", HARE, "--plot", str(png), "--descriptive")

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crowdcensus.capture.histories import CaptureHistories, _validate_counts, find_freq_column
+from crowdcensus.capture.histories import (
+    CaptureHistories,
+    _validate_counts,
+    find_freq_column,
+    not_a_number_shown,
+)
 from crowdcensus.errors import InputError
 
 #: How many row numbers an error message lists before "and N more".
@@ -172,8 +177,7 @@ class CovariateHistories:
         hint = " (every column not named as a covariate or count is an occasion)"
         for c in occ:
             if not pd.api.types.is_numeric_dtype(columns[c].dtype):
-                sample = columns[c].dropna().astype(str)
-                shown = f" (e.g. {sample.iloc[0]!r})" if len(sample) else ""
+                shown = not_a_number_shown(columns[c].to_numpy())
                 raise InputError(f"column '{c}' is not numeric{shown}; capture columns must "
                                  f"hold 0 or 1{hint}")
         matrix = np.column_stack([columns[c].to_numpy() for c in occ])

@@ -204,6 +204,23 @@ def _aggregate_rows(matrix: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray
     return rows.astype(np.uint8), np.rint(sums).astype(np.int64)
 
 
+def not_a_number_shown(values) -> str:
+    """`` (e.g. 'x')`` for the first cell of ``values`` that is not a number (the cell
+    that makes a column text, not the first cell, which may be a number), or ``""``.
+
+    >>> not_a_number_shown(np.array(["1", "0", "x"], dtype=object))
+    " (e.g. 'x')"
+    """
+    for x in values:
+        if x is None or (isinstance(x, float) and x != x):
+            continue
+        try:
+            float(x)
+        except (TypeError, ValueError):
+            return f" (e.g. {str(x)!r})"
+    return ""
+
+
 @dataclass(frozen=True)
 class CaptureHistories:
     """A frequency table of observed capture histories.
@@ -292,8 +309,7 @@ class CaptureHistories:
         non_numeric = [c for c in occ if not pd.api.types.is_numeric_dtype(values[c])]
         if non_numeric:
             c = non_numeric[0]
-            sample = values[c].dropna().astype(str)
-            shown = f" (e.g. {sample.iloc[0]!r})" if len(sample) else ""
+            shown = not_a_number_shown(values[c].to_numpy())
             raise InputError(
                 f"column '{c}' is not numeric{shown}; capture columns must hold 0 or 1"
                 + ("" if freq_col else " (name the count column with --freq)")
@@ -317,8 +333,7 @@ class CaptureHistories:
         occ = [j for j, c in enumerate(names) if c != freq_col]
         for j in occ:
             if arrays[j].dtype.kind not in "iufb":
-                sample = [x for x in arrays[j][:1000] if x is not None and x == x]
-                shown = f" (e.g. {str(sample[0])!r})" if sample else ""
+                shown = not_a_number_shown(arrays[j])
                 raise InputError(
                     f"column '{names[j]}' is not numeric{shown}; capture columns must hold 0 or 1"
                     + ("" if freq_col else " (name the count column with --freq)")

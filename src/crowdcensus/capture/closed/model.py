@@ -425,6 +425,10 @@ def fit_closed_models(
     fitted, skipped = [], {}
     for name in wanted:
         if interactions and split_name(name)[0] in ("Mb", "Mbh"):
+            if models is not None:   # asked for by name: an error, not an empty table
+                raise InputError(f"interactions cannot be added to behavioural models "
+                                 f"({name}); leave out --interactions or choose another "
+                                 "model")
             skipped[name] = "interactions cannot be added to behavioural models"
             continue
         try:
