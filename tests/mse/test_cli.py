@@ -66,6 +66,8 @@ def test_not_identifiable_model_exits_with_one_line_and_no_number(tmp_path):
         (["--method", "fixed", "--model", "[1x]"], "notation"),
         (["--method", "magic"], "--method"),
         (["--bootstrap", "-3"], "--bootstrap"),
+        # one replicate gave an interval of width 0 that left out the estimate
+        (["--bootstrap", "1"], "--bootstrap needs at least 10 replicates"),
     ],
 )
 def test_bad_options_give_one_line(args, message):
