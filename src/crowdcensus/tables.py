@@ -176,9 +176,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
 def read_columns(path: str | Path) -> dict[str, np.ndarray]:
     """The columns of a CSV or Parquet file as NumPy arrays, read by pyarrow without pandas.
 
-    The fast path of the capture-data readers; a CSV that pyarrow's parser rejects
-    (or with repeated column names) is read by :func:`read_table` instead, so both
-    accept the same files and give the same errors.
+    The fast path of the capture-data readers; a CSV that pyarrow's parser rejects is
+    read by :func:`read_table` instead, so both accept the same files and give the same
+    errors. A column name given twice is refused: each column of capture data is an
+    occasion or the count, and :func:`read_table` would read the second as another.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -211,7 +212,13 @@ def read_columns(path: str | Path) -> dict[str, np.ndarray]:
         table = None
     except OSError as exc:
         raise _cannot_read(label, exc) from exc
-    if table is None or len(set(table.column_names)) != table.num_columns:
+    if table is not None and len(set(table.column_names)) != table.num_columns:
+        names = table.column_names
+        twice = next(n for n in names if names.count(n) > 1)
+        # read on, the second would become another column ('a.1'): another occasion
+        raise InputError(f"{label}: column {twice!r} appears {names.count(twice)} times in "
+                         "the header; give each column its own name")
+    if table is None:
         if str(path) == STDIN:
             frame = _read_csv_bytes(data, label)
         else:

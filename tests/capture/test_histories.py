@@ -101,6 +101,8 @@ def test_nbcap_data(tmp_path):
         ("c1,c2\nx,1\n", "column 'c1' is not numeric"),
         # the cell that is not a number, not the column's first cell
         ("c1,c2\n1,1\n0,x\n1,0\n", r"column 'c2' is not numeric \(e\.g\. 'x'\)"),
+        # read on, the second 'a' became another occasion ('a.1')
+        ("a,a,b\n1,0,1\n0,1,1\n", "column 'a' appears 2 times in the header"),
     ],
 )
 def test_bad_histories(tmp_path, text, message):
