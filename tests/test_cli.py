@@ -142,3 +142,35 @@ def test_postgres_needs_its_extra(monkeypatch):
     r = run_cli("db", "status", "--db", "postgresql+psycopg://u@localhost/x")
     assert r.returncode == 2
     assert "needs the postgres extra: pip install 'crowdcensus[postgres]'" in r.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    # each was a bug (exit 1) or was refused only after the whole fit
+    (["run", "{study}", "--out", "{dir}/o", "--seed", str(2**63)], "--seed must lie between"),
+    (["run", "{study}", "--out", "{dir}/o", "--draws", "100000000000"],
+     "--draws must lie between 100 and 1,000,000"),
+    (["run", "{study}", "--out", "{file}/sub"], "is a file, not a directory"),
+    (["run", "{study}", "--out", "{file}"], "exists and is not a directory"),
+    (["demo", "--out", "{file}"], "exists and is not a directory"),
+    (["simulate", "small", "--workers", "-5", "--out", "{dir}/s"],
+     "--workers must lie between 50"),
+    (["simulate", "small", "--workers", "0", "--out", "{dir}/s"],
+     "--workers must lie between 50"),
+    (["simulate", "small", "--out", "{file}"], "exists and is not a directory"),
+    (["validate", "small", "-r", "1", "--dask-scheduler", "notaurl", "--out", "{dir}/v"],
+     "expected an address like tcp://HOST:8786"),
+    (["validate", "small", "-r", "1", "--vary", "activity.misreport=0,,0.1", "--out",
+      "{dir}/v"], "a value is empty"),
+    (["validate", "small", "-r", "1", "--vary", "activity.misreport=0", "--vary",
+      "activity.misreport=0.1", "--out", "{dir}/v"], "is given twice"),
+])
+def test_bad_options_are_refused_before_any_work(tmp_path, args, message):
+    afile = tmp_path / "afile.txt"
+    afile.write_text("kept\n")
+    study = Path(crowdcensus.__file__).parent / "examples" / "simulated" / "study.toml"
+    args = [a.format(study=study, dir=tmp_path, file=afile) for a in args]
+    r = run_cli(*args)
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert afile.read_text() == "kept\n"
+    assert not [p for p in tmp_path.iterdir() if p != afile]    # nothing was written

@@ -126,7 +126,7 @@ class SourceRef(_Strict):
 
 class Settings(_Strict):
     draws: int = Field(default=2000, ge=100, le=1_000_000)
-    seed: int = Field(default=1, ge=0)
+    seed: int = Field(default=1, ge=0, le=2**63 - 1)
     level: float = Field(default=0.95, gt=0.5, lt=1)
 
 

@@ -73,7 +73,7 @@ def test_run_bad_options_are_one_line(tmp_path):
     assert proc.stderr.strip() == f"error: {tmp_path / 'missing.toml'}: no such file"
     proc = _cli("run", str(FRANCE), "--out", str(tmp_path / "o"), "--draws", "5")
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "error: --draws must be at least 100 (got 5)"
+    assert proc.stderr.strip() == "error: --draws must lie between 100 and 1,000,000 (got 5)"
 
 
 def test_answers_on_a_platform_the_study_does_not_list_are_one_line(tmp_path):

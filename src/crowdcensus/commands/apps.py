@@ -8,6 +8,7 @@ needs when it runs.
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 
 import typer
 
@@ -56,3 +57,17 @@ estimate_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(estimate_app, name="estimate")
+
+
+def check_out_dir(out: Path, option: str = "--out") -> None:
+    """Refuse, before any work, an output directory that cannot be made: an existing file,
+    or a path that goes through one (the report was written only after the whole fit)."""
+    from crowdcensus.errors import InputError
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{option} {out}: exists and is not a directory")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{option} {out}: {parent} is a file, not a directory")
+            break

@@ -8,8 +8,12 @@ from pathlib import Path
 
 import typer
 
-from crowdcensus.commands.apps import app
+from crowdcensus.commands.apps import app, check_out_dir
 from crowdcensus.errors import InputError
+
+#: Bounds of ``--draws`` and ``--seed`` (the study file's ``settings`` have the same).
+MAX_DRAWS = 1_000_000
+MAX_SEED = 2**63 - 1
 
 
 class Inference(StrEnum):
@@ -25,10 +29,11 @@ def run_to_report(study: Path, out: Path, seed: int | None, draws: int | None,
     from crowdcensus.pipeline import run_study
     from crowdcensus.report import write_report
 
-    if draws is not None and draws < 100:
-        raise InputError(f"--draws must be at least 100 (got {draws})")
-    if seed is not None and seed < 0:
-        raise InputError(f"--seed must be >= 0 (got {seed})")
+    if draws is not None and not 100 <= draws <= MAX_DRAWS:
+        raise InputError(f"--draws must lie between 100 and {MAX_DRAWS:,} (got {draws})")
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise InputError(f"--seed must lie between 0 and {MAX_SEED} (got {seed})")
+    check_out_dir(out)
     results = run_study(study, seed=seed, draws=draws, progress=sys.stderr.isatty(),
                         inference=inference)
     return write_report(results, out, command=command)

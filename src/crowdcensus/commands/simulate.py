@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from crowdcensus.commands.apps import app
+from crowdcensus.commands.apps import app, check_out_dir
 from crowdcensus.errors import InputError
 
 
@@ -33,7 +33,10 @@ def _values(field: str, text: str) -> list:
     import json
 
     if not text.lstrip().startswith("["):
-        return [_number(v.strip()) for v in text.split(",") if v.strip()]
+        parts = [v.strip() for v in text.split(",")]
+        if not all(parts):
+            raise InputError(f"--vary {field}={text}: a value is empty")
+        return [_number(v) for v in parts]
     try:
         values = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -42,6 +45,21 @@ def _values(field: str, text: str) -> list:
     if not isinstance(values, list) or not values:
         raise InputError(f"--vary {field}: expected a JSON array of values")
     return values
+
+
+def _check_scheduler(address: str) -> None:
+    """A Dask scheduler's address as ``tcp://host:port`` (or ``host:port``), checked before
+    connecting (a bad one failed after a 30-second wait, in a traceback)."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        port = url.port
+    except ValueError:
+        port = None
+    if not url.hostname or port is None:
+        raise InputError(f"--dask-scheduler {address}: expected an address like "
+                         "tcp://HOST:8786")
 
 
 def _number(text: str) -> float | str:
@@ -79,6 +97,7 @@ def simulate(
 
     if seed < 0:
         raise InputError(f"--seed must be >= 0 (got {seed})")
+    check_out_dir(out)
     sc = load_scenario(scenario)
     if through_service:
         from crowdcensus.simulate.e2e import run_through_service
@@ -150,6 +169,11 @@ def validate(
     if capture is not None:
         capture = capture.value
         scenarios = [sc.with_capture(capture) for sc in scenarios]
+    fields = [spec.partition("=")[0].strip() for spec in vary or []]
+    again = next((f for f in fields if fields.count(f) > 1), None)
+    if again:
+        raise InputError(f"--vary {again} is given twice: give its values once, "
+                         f"{again}=V1,V2,...")
     for spec in vary or []:
         field, sep, values = spec.partition("=")
         if not sep or not field or not values:
@@ -159,8 +183,9 @@ def validate(
         scenarios = [sc.varied(field.strip(), v) for sc in scenarios for v in parsed]
     k = workers if workers is not None else (os.cpu_count() or 1)
     aside = set_aside or []
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory")
+    check_out_dir(out)
+    if dask_scheduler is not None:
+        _check_scheduler(dask_scheduler)
     from crowdcensus.simulate.checkpoint import CHECKPOINT_NAME
 
     if resume and not (out / CHECKPOINT_NAME).is_file():

@@ -351,7 +351,10 @@ class Scenario(_Strict):
         return parse_scenario(data, name=label)
 
     def scaled(self, workers: int) -> Scenario:
-        """The same scenario with another number of workers."""
+        """The same scenario with another number of workers (checked as the scenario's own
+        ``population.workers``: :class:`InputError` outside 50 to 5,000,000)."""
+        if not 50 <= workers <= 5_000_000:
+            raise InputError(f"--workers must lie between 50 and 5,000,000 (got {workers})")
         pop = self.population.model_copy(update={"workers": int(workers)})
         return self.model_copy(update={"population": pop})
 
