@@ -407,6 +407,24 @@ def test_spaces_around_ids_and_wave_labels_make_no_other_worker_or_wave():
     assert r.histories.counts.tolist() == [2]          # both seen in both waves
 
 
+def test_a_worker_who_answers_twice_in_a_wave_counts_once_and_is_said():
+    from crowdcensus.sources.responses import parse_responses
+
+    frame = pd.DataFrame({"id": ["a", "a", "a", "b", "b", "c"],
+                          "wave": ["w1", "w1", "w2", "w1", "w2", "w2"], "site": "P",
+                          "how often": ["Weekly", "Monthly", "Weekly", "Weekly", "Weekly",
+                                        "Monthly"]})
+    r = parse_responses(frame, {"worker": "id", "wave": "wave", "platform": "site",
+                                "frequency": "how often"})
+    assert sorted(r.histories.counts.tolist()) == [1, 2]   # a and b in both waves, c in w2
+    assert r.respondents.loc["a", "category"] == "weekly"     # the first answer's
+    assert r.repeated_in_wave == 1
+    assert r.repeat_warning().startswith("1 respondents answered more than once in the same")
+    once = parse_responses(frame.drop(index=1), {"worker": "id", "wave": "wave",
+                                                 "platform": "site", "frequency": "how often"})
+    assert once.repeated_in_wave == 0 and once.repeat_warning() is None
+
+
 def test_respondents_who_live_in_another_country_are_left_out():
     """With `columns.country`, a respondent whose (first) answer names another country
     than the study's is left out with all their answers; one who did not say is kept."""

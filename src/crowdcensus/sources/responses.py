@@ -110,6 +110,17 @@ class Responses:
     #: The frequency answers (category: respondents) of those who failed the check, as
     #: they gave them: how answers given without reading spread over the four.
     failed_answers: dict[str, int] = field(default_factory=dict)
+    #: Workers who answered more than once in one wave (each wave counts once; their
+    #: first answer in their first wave gives their frequency, hours and platforms).
+    repeated_in_wave: int = 0
+
+    def repeat_warning(self) -> str | None:
+        """What answers given twice in one wave became, when anyone gave them."""
+        if not self.repeated_in_wave:
+            return None
+        return (f"{self.repeated_in_wave:,} respondents answered more than once in the same "
+                "wave: each wave counts once for them, and the answers of their first "
+                "response are the ones used")
 
     def attention_warning(self) -> str | None:
         """What the attention check set aside, when it set aside anyone."""
@@ -479,12 +490,14 @@ def parse_responses(
     failed_answers = ({str(k): int(v) for k, v in first["_failed_answer"].value_counts().items()}
                       if "_failed_answer" in first else {})
     events = df.drop_duplicates(["worker", "wave"])[["worker", "wave", "platform"]]
+    repeated = int(df.loc[df.duplicated(["worker", "wave"]), "worker"].nunique())
     histories = CaptureHistories.from_events(events, "worker", "wave", occasions=order)
     return Responses(events.reset_index(drop=True), respondents, histories,
                      _wave_times(frame, df["wave"], columns.get("submitted"), name),
                      elsewhere, unanswered, *unmapped, country_found=found,
                      inattentive=int(respondents["category"].isna().sum()),
-                     attention_read=checked, failed_answers=failed_answers)
+                     attention_read=checked, failed_answers=failed_answers,
+                     repeated_in_wave=repeated)
 
 
 _PASSED = {"true": True, "yes": True, "1": True, "oui": True, "vrai": True, "passed": True,
