@@ -100,6 +100,20 @@ def sniff_delimiter(head: bytes) -> str:
     return best if counts[best] > counts[","] else ","
 
 
+def repeated_names(head: bytes, sep: str) -> list[str]:
+    """The names the header line of a CSV (its first bytes ``head``) gives more than once:
+    pandas reads the second ``a`` as a column ``a.1``, which names no column of the file.
+
+    >>> repeated_names(b"id,frequency,frequency\\n1,a,b\\n", ",")
+    ['frequency']
+    """
+    import csv
+
+    line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff")
+    names = [n.strip() for n in next(csv.reader([line.rstrip("\r")], delimiter=sep), [])]
+    return sorted({n for n in names if n and names.count(n) > 1})
+
+
 def _binary_columns(frame: pd.DataFrame) -> bool:
     """Whether pyarrow read some column as bytes: it reads the cells of a CSV that is not
     UTF-8 that way, without an error (a binary column holds bytes in every cell)."""
@@ -161,6 +175,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
             if _binary_columns(frame):   # cells that are not UTF-8 under a UTF-8 header
                 frame = pd.read_csv(again, sep=sep, encoding=FALLBACK_ENCODING)
         frame.attrs["delimiter"] = sep    # ";": the comma is most likely the decimal mark
+        frame.attrs["repeated_columns"] = repeated_names(data[:65536] if data else
+                                                         _head(source), sep)
         return frame
     except InputError:
         raise

@@ -425,6 +425,26 @@ def test_a_worker_who_answers_twice_in_a_wave_counts_once_and_is_said():
     assert once.repeated_in_wave == 0 and once.repeat_warning() is None
 
 
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_a_column_the_study_names_twice_in_the_header_is_refused(tmp_path, sep):
+    # read on, the second became 'frequency.1' and the error spoke of an unmapped answer
+    from crowdcensus.sources.responses import read_responses
+
+    cols = {"worker": "id", "wave": "wave", "platform": "site", "frequency": "how often"}
+    f = tmp_path / "r.csv"
+    rows = [["id", "wave", "site", "how often", "how often", "note", "note"],
+            ["a", "w1", "P", "Weekly", "en", "x", "y"], ["a", "w2", "P", "Weekly", "en", "", ""],
+            ["b", "w2", "P", "Monthly", "en", "", ""]]
+    f.write_text("\n".join(sep.join(r) for r in rows) + "\n")
+    with pytest.raises(InputError, match="the header names column 'how often' more than "
+                                         r"once \(experiment.columns.frequency\)"):
+        read_responses(f, cols)
+    # a column the study does not name may be repeated (survey exports do it)
+    rows = [[c for j, c in enumerate(r) if j != 4] for r in rows]
+    f.write_text("\n".join(sep.join(r) for r in rows) + "\n")
+    assert sorted(read_responses(f, cols).respondents.index) == ["a", "b"]
+
+
 def test_respondents_who_live_in_another_country_are_left_out():
     """With `columns.country`, a respondent whose (first) answer names another country
     than the study's is left out with all their answers; one who did not say is kept."""

@@ -393,6 +393,9 @@ def parse_responses(
                 f"{name}: missing column '{col}' (experiment.columns.{role}; columns: "
                 f"{', '.join(map(str, frame.columns))})"
             )
+        if col in frame.attrs.get("repeated_columns", ()):
+            raise InputError(f"{name}: the header names column '{col}' more than once "
+                             f"(experiment.columns.{role}): keep one, or rename the others")
     frame = frame.reset_index(drop=True)    # row i is on line i + 2, below the header
     # rows whose answer cells are all empty carry no answer (spreadsheets export a few at
     # the end): left out, the others keep their line numbers
