@@ -130,8 +130,21 @@ class Settings(_Strict):
     level: float = Field(default=0.95, gt=0.5, lt=1)
 
 
+#: The largest count of people a study may state (more than the world's population).
+MAX_PEOPLE = 1e10
+
+
+class Count(Quantity):
+    """A :class:`Quantity` that counts people: at most :data:`MAX_PEOPLE` (a figure of
+    1e300 went through, and overflowed in the fits into warnings)."""
+
+    value: Annotated[float, Field(gt=0, le=MAX_PEOPLE, allow_inf_nan=False)]
+    low: Annotated[float, Field(gt=0, le=MAX_PEOPLE, allow_inf_nan=False)] | None = None
+    high: Annotated[float, Field(gt=0, le=MAX_PEOPLE, allow_inf_nan=False)] | None = None
+
+
 class Audience(_Strict):
-    visitors: Quantity
+    visitors: Count
     worker_share: Share | None = None
 
 
@@ -140,7 +153,7 @@ class Platform(_Strict):
     #: How the platform is named in the responses (e.g. the collection service's code
     #: "mturk"), when it differs from ``name``.
     code: str | None = None
-    declared: Quantity | None = None
+    declared: Count | None = None
     audience: Audience | None = None
 
 
