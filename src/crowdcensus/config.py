@@ -136,6 +136,8 @@ def _message(err: dict) -> tuple[str, str]:
                 "less_than": "less than"}[kind]
         if "Fraction" in str(err.get("msg")) or (kind == "less_than_equal" and bound == 1):
             return _path(loc), "must be a proportion between 0 and 1"
+        if isinstance(bound, float) and bound.is_integer() and abs(bound) >= 1e4:
+            bound = f"{bound:,.0f}"          # 10,000,000,000, not 10000000000.0
         return _path(loc), f"must be {word} {bound}"
     if kind == "literal_error":
         return _path(loc), f"must be one of {ctx.get('expected', '')}"

@@ -44,11 +44,11 @@ def test_a_count_of_people_beyond_the_worlds_is_refused(study_dict):
     # 1e300 registrations went through and overflowed in the fits (warnings, exit 0)
     study_dict["platforms"][0]["audience"]["visitors"]["value"] = 1e300
     assert _error(study_dict) == ("s.toml: platforms[0].audience.visitors.value: must be "
-                                  "at most 10000000000.0")
+                                  "at most 10,000,000,000")
     del study_dict["platforms"][0]["audience"]
     study_dict["platforms"][1]["declared"]["value"] = 2e10
     assert _error(study_dict) == ("s.toml: platforms[1].declared.value: must be at most "
-                                  "10000000000.0")
+                                  "10,000,000,000")
 
 
 def test_text_where_a_number_is_expected(study_dict):
