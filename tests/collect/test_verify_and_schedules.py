@@ -160,7 +160,12 @@ def test_a_schedule_makes_a_wave_every_n_days_until_a_date(tmp_path):
                               ({"duration_days": 20}, "duration_days"),
                               ({"every_days": 1, "until": "2028-12-01T00:00:00Z"}, "at most"),
                               ({"label_prefix": "mt"}, "already taken"),
-                              ({"first_opens_at": "2027-02-01T10:00:00"}, "timezone")):
+                              ({"first_opens_at": "2027-02-01T10:00:00"}, "timezone"),
+                              # these overflowed Python's dates into a 500
+                              ({"first_opens_at": "9999-12-01T00:00:00Z",
+                                "until": "9999-12-31T00:00:00Z"}, "between the years"),
+                              ({"first_opens_at": "0001-01-01T00:00:00+14:00"},
+                               "between the years")):
             bad = client.post(f"/api/studies/{sid}/schedules", headers=AUTH,
                               json={**body, **change})
             assert bad.status_code in (409, 422) and words in bad.json()["error"], change
@@ -190,6 +195,20 @@ def test_admin_form_schedules_waves_with_a_decimal_comma(tmp_path):
         first = waves[0]
         assert (datetime.fromisoformat(first["closes_at"])
                 - datetime.fromisoformat(first["opens_at"])) == timedelta(days=3.5)
+        # a time typed with its offset keeps it (it was stored as that hour in UTC)
+        ok = client.post(f"/admin/studies/{sid}/schedules",
+                         data={**form, "target_responses": "1000", "label_prefix": "tz",
+                               "platform": "mturk", "first_opens_at": "2027-03-01T08:00+05:00"},
+                         follow_redirects=False)
+        assert ok.status_code == 303
+        tz = [w for w in client.get(f"/api/studies/{sid}", headers=AUTH).json()["waves"]
+              if w["label"] == "tz01"][0]
+        assert datetime.fromisoformat(tz["opens_at"]) == datetime(2027, 3, 1, 3, tzinfo=UTC)
+        far = client.post(f"/admin/studies/{sid}/schedules",
+                          data={**form, "target_responses": "1000", "label_prefix": "far",
+                                "first_opens_at": "9999-12-01T08:00",
+                                "until": "9999-12-31T08:00"})
+        assert far.status_code == 422 and "between the years" in far.text
 
 
 def test_two_platforms_schedules_of_the_same_days_share_their_occasions(tmp_path):
@@ -235,3 +254,18 @@ def test_two_platforms_schedules_of_the_same_days_share_their_occasions(tmp_path
         schedule = tomllib.loads(toml.text)["experiment"]["schedule"]
         assert schedule["posted"] == [["mturk", "prolific"]] * 3
         assert schedule["wave_starts"] == [31.4, 61.4, 91.4] and schedule["wave_days"] == 5
+
+
+def test_waves_without_a_label_take_the_next_free_number(tmp_path):
+    # "wave02" given by hand to the first wave made every later wave without a label a
+    # 409 ("already has a wave labelled None"), for good
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    upgrade(make_engine(url))
+    with TestClient(create_app(make_settings(url)), raise_server_exceptions=False) as client:
+        sid = create_study(client)["id"]
+        create_wave(client, sid, "mturk", label="wave02")
+        made = [create_wave(client, sid, "mturk")["label"] for _ in range(2)]
+        assert made == ["wave03", "wave04"]
+        labels = [w["label"] for w in client.get(f"/api/studies/{sid}", headers=AUTH).json()
+                  ["waves"]]
+        assert sorted(labels) == ["wave02", "wave03", "wave04"]

@@ -90,11 +90,13 @@ def _problem(exc: ValidationError) -> str:
 
 
 def _when(value: str | None, name: str) -> datetime | None:
-    """A ``datetime-local`` field, read as UTC."""
+    """A ``datetime-local`` field, read as UTC; a time typed with its offset keeps it
+    (it was overwritten: 08:00+05:00 stored as 08:00 UTC)."""
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        when = datetime.fromisoformat(value)
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when
     except ValueError:
         raise FormFieldError(f"{name}: use the date picker's format, e.g. 2027-01-10T08:00") \
             from None

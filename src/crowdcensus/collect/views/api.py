@@ -39,11 +39,18 @@ Contact = Annotated[Text, Field(min_length=3, max_length=200,
                                 description="an e-mail address or a web page for questions")]
 
 
+#: Years a wave's dates may fall in (year 1 with an offset, or 9999 plus a schedule's
+#: waves, overflowed Python's dates into a 500).
+FIRST_YEAR, LAST_YEAR = 2000, 2999
+
+
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
         raise ValueError("give a timezone, e.g. 2026-12-01T09:00:00Z")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"give a date between the years {FIRST_YEAR} and {LAST_YEAR}")
     return value.astimezone(UTC)  # SQLite keeps no offset: store UTC everywhere
 
 
