@@ -131,3 +131,16 @@ def test_non_finite_json_numbers_are_refused(app_state):
             response = client.post(path, content=body, headers={
                 "content-type": "application/json", **AUTH})
             assert response.status_code == 422, (path, body, response.text)
+
+
+def test_an_export_of_a_wave_the_study_does_not_have_is_a_404(app_state):
+    # it was an empty 200, which said nothing of a mistyped label
+    client, _, _, _, wave = app_state
+    sid = wave["study_id"]
+    missing = client.get(f"/api/studies/{sid}/responses", params={"wave": "nope"},
+                         headers=AUTH)
+    assert missing.status_code == 404 and "no wave or occasion 'nope'" in missing.text
+    there = client.get(f"/api/studies/{sid}/responses", params={"wave": wave["label"],
+                                                                "format": "json"},
+                       headers=AUTH)
+    assert there.status_code == 200, there.text

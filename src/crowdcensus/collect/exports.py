@@ -81,7 +81,11 @@ def responses_frame(conn: Connection, secret: bytes, study_id: int,
         .order_by(responses.c.id)
     )
     if wave_label:
-        query = query.where(or_(wave_occasion == wave_label, waves.c.label == wave_label))
+        named = or_(wave_occasion == wave_label, waves.c.label == wave_label)
+        if conn.execute(select(waves.c.id).where(waves.c.study_id == study_id, named)
+                        ).first() is None:   # an empty export said nothing of the typo
+            raise LookupError(f"study {study_id} has no wave or occasion {wave_label!r}")
+        query = query.where(named)
     if platform:
         query = query.where(waves.c.platform == platform)
     rows = conn.execute(query).mappings().all()
