@@ -124,9 +124,14 @@ class SourceRef(_Strict):
     url: str | None = None
 
 
+#: Bounds of the Monte Carlo draws and of the seed (``settings``, ``run --draws/--seed``).
+MIN_DRAWS, MAX_DRAWS = 100, 1_000_000
+MAX_SEED = 2**63 - 1
+
+
 class Settings(_Strict):
-    draws: int = Field(default=2000, ge=100, le=1_000_000)
-    seed: int = Field(default=1, ge=0, le=2**63 - 1)
+    draws: int = Field(default=2000, ge=MIN_DRAWS, le=MAX_DRAWS)
+    seed: int = Field(default=1, ge=0, le=MAX_SEED)
     level: float = Field(default=0.95, gt=0.5, lt=1)
 
 

@@ -110,7 +110,12 @@ def repeated_names(head: bytes, sep: str) -> list[str]:
     import csv
 
     line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff")
-    names = [n.strip() for n in next(csv.reader([line.rstrip("\r")], delimiter=sep), [])]
+    return _repeated([n.strip() for n in next(csv.reader([line.rstrip("\r")],
+                                                         delimiter=sep), [])])
+
+
+def _repeated(names: list[str]) -> list[str]:
+    """The (non-empty) names found more than once in ``names``, sorted."""
     return sorted({n for n in names if n and names.count(n) > 1})
 
 
@@ -150,12 +155,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
         data = _stdin_bytes()
         source: object = _arrow_reader(data)
         parquet = False
-        sep = sniff_delimiter(data[:65536])
+        head = data[:65536]
+        sep = sniff_delimiter(head)
     else:
         source = Path(path)
         _check_file(source)
         parquet = source.suffix.lower() in PARQUET_SUFFIXES
-        sep = "," if parquet else sniff_delimiter(_head(source))
+        head = b"" if parquet else _head(source)
+        sep = "," if parquet else sniff_delimiter(head)
     label = _label(path)
     try:
         if parquet:
@@ -175,8 +182,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
             if _binary_columns(frame):   # cells that are not UTF-8 under a UTF-8 header
                 frame = pd.read_csv(again, sep=sep, encoding=FALLBACK_ENCODING)
         frame.attrs["delimiter"] = sep    # ";": the comma is most likely the decimal mark
-        frame.attrs["repeated_columns"] = repeated_names(data[:65536] if data else
-                                                         _head(source), sep)
+        frame.attrs["repeated_columns"] = repeated_names(head, sep)
         return frame
     except InputError:
         raise
@@ -228,12 +234,11 @@ def read_columns(path: str | Path) -> dict[str, np.ndarray]:
         table = None
     except OSError as exc:
         raise _cannot_read(label, exc) from exc
-    if table is not None and len(set(table.column_names)) != table.num_columns:
-        names = table.column_names
-        twice = next(n for n in names if names.count(n) > 1)
+    if table is not None and (twice := _repeated(table.column_names)):
         # read on, the second would become another column ('a.1'): another occasion
-        raise InputError(f"{label}: column {twice!r} appears {names.count(twice)} times in "
-                         "the header; give each column its own name")
+        raise InputError(f"{label}: column {twice[0]!r} appears "
+                         f"{table.column_names.count(twice[0])} times in the header; give "
+                         "each column its own name")
     if table is None:
         if str(path) == STDIN:
             frame = _read_csv_bytes(data, label)

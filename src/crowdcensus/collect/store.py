@@ -209,13 +209,12 @@ class Store:
 
     def _insert_wave(self, conn, study_id: int, values: dict) -> int:
         if values.get("label") is None:
-            n = conn.execute(select(func.count()).select_from(waves).where(
-                waves.c.study_id == study_id)).scalar_one()
-            taken = set(conn.execute(select(waves.c.label).where(
+            labels = set(conn.execute(select(waves.c.label).where(
                 waves.c.study_id == study_id)).scalars())
             # the next number not already taken as a label ("wave03" given by hand made
             # every later wave without a label a 409, for good)
-            while f"wave{n + 1:02d}" in taken:
+            n = len(labels)
+            while f"wave{n + 1:02d}" in labels:
                 n += 1
             values = {**values, "label": f"wave{n + 1:02d}"}  # sorts right as text
         occasion = occasion_of(values["label"], values.get("occasion"))

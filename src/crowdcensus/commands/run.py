@@ -11,10 +11,6 @@ import typer
 from crowdcensus.commands.apps import app, check_out_dir
 from crowdcensus.errors import InputError
 
-#: Bounds of ``--draws`` and ``--seed`` (the study file's ``settings`` have the same).
-MAX_DRAWS = 1_000_000
-MAX_SEED = 2**63 - 1
-
 
 class Inference(StrEnum):
     """How the joint model is fitted (docs/synthesis.md)."""
@@ -28,9 +24,11 @@ def run_to_report(study: Path, out: Path, seed: int | None, draws: int | None,
     """Run a study file and write its report; return the path of report.html."""
     from crowdcensus.pipeline import run_study
     from crowdcensus.report import write_report
+    from crowdcensus.study import MAX_DRAWS, MAX_SEED, MIN_DRAWS
 
-    if draws is not None and not 100 <= draws <= MAX_DRAWS:
-        raise InputError(f"--draws must lie between 100 and {MAX_DRAWS:,} (got {draws})")
+    if draws is not None and not MIN_DRAWS <= draws <= MAX_DRAWS:
+        raise InputError(f"--draws must lie between {MIN_DRAWS} and {MAX_DRAWS:,} "
+                         f"(got {draws})")
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise InputError(f"--seed must lie between 0 and {MAX_SEED} (got {seed})")
     check_out_dir(out)

@@ -91,9 +91,13 @@ class Activity(_Strict):
         return self
 
 
+#: Bounds of a scenario's workers (and of ``simulate --workers``).
+MIN_WORKERS, MAX_WORKERS = 50, 5_000_000
+
+
 class Population(_Strict):
     #: People who do micro-work at some time in the reference period (the occasional tier).
-    workers: int = Field(ge=50, le=5_000_000)
+    workers: int = Field(ge=MIN_WORKERS, le=MAX_WORKERS)
     #: People registered on a platform who never work there, per active worker.
     inactive_per_worker: NonNegative = 0.0
     #: Extra platforms registered: each other platform is added with this chance...
@@ -352,9 +356,10 @@ class Scenario(_Strict):
 
     def scaled(self, workers: int) -> Scenario:
         """The same scenario with another number of workers (checked as the scenario's own
-        ``population.workers``: :class:`InputError` outside 50 to 5,000,000)."""
-        if not 50 <= workers <= 5_000_000:
-            raise InputError(f"--workers must lie between 50 and 5,000,000 (got {workers})")
+        ``population.workers``: :class:`InputError` outside its bounds)."""
+        if not MIN_WORKERS <= workers <= MAX_WORKERS:
+            raise InputError(f"--workers must lie between {MIN_WORKERS} and {MAX_WORKERS:,} "
+                             f"(got {workers})")
         pop = self.population.model_copy(update={"workers": int(workers)})
         return self.model_copy(update={"population": pop})
 

@@ -44,6 +44,16 @@ Statistic = Callable[[np.ndarray], float]
 #: Fewest bootstrap replicates that make an interval.
 MIN_BOOT = 10
 
+
+def check_replicates(n_boot: int) -> None:
+    """Refuse fewer than :data:`MIN_BOOT` replicates: the BCa interval's ends would be the
+    few replicates themselves, and can leave out the estimate (one replicate gave an
+    interval of width 0 beside it)."""
+    if n_boot < MIN_BOOT:
+        raise InputError(f"--bootstrap needs at least {MIN_BOOT} replicates for an interval "
+                         f"(got {n_boot}; 1,000 or more for one to report)")
+
+
 def _replicate_tables(
     counts: np.ndarray, seeds: Sequence[np.random.SeedSequence]
 ) -> list[np.ndarray]:
@@ -152,11 +162,7 @@ def bootstrap_bca(
     scheduler : str, optional
         Address of a Dask scheduler (``tcp://host:8786``); replaces local processes.
     """
-    if n_boot < MIN_BOOT:
-        # with fewer, the BCa interval's ends are the few replicates themselves and can
-        # leave out the estimate (one replicate gave an interval of width 0 beside it)
-        raise InputError(f"--bootstrap needs at least {MIN_BOOT} replicates for an interval "
-                         f"(got {n_boot}; 1,000 or more for one to report)")
+    check_replicates(n_boot)
     counts = np.asarray(counts, dtype=float)
     theta = float(statistic(counts)) if estimate is None else float(estimate)
     seeds = np.random.SeedSequence(seed).spawn(n_boot)

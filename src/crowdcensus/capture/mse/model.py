@@ -198,11 +198,10 @@ class MultipleSystemsModel(PopulationEstimator):
             raise InputError("--model is only used with --method fixed")
         if self.n_boot < 0:
             raise InputError("--bootstrap must be 0 or a positive number of replicates")
-        from crowdcensus.capture.mse.bootstrap import MIN_BOOT
+        if self.n_boot:   # before the fit, not after it
+            from crowdcensus.capture.mse.bootstrap import check_replicates
 
-        if 0 < self.n_boot < MIN_BOOT:
-            raise InputError(f"--bootstrap needs at least {MIN_BOOT} replicates for an "
-                             f"interval (got {self.n_boot}; 1,000 or more for one to report)")
+            check_replicates(self.n_boot)
         if self.n_boot and self.method == "bayesthresh":
             raise InputError("--bootstrap does not apply to --method bayesthresh, whose "
                              "interval comes from the posterior")
