@@ -263,6 +263,22 @@ def test_validate_refuses_to_resume_from_nothing_and_an_out_that_is_a_file(tmp_p
     assert (tmp_path / "f").read_text() == "a file the user keeps"
 
 
+def test_validate_without_resume_keeps_the_replicates_an_earlier_run_left(tmp_path, capsys):
+    from crowdcensus.cli import main
+
+    out = tmp_path / "r"
+    out.mkdir()
+    kept = out / "checkpoint.jsonl"
+    text = '{"key": "a1", "rows": [{"scenario": "ideal"}]}\n{"key": "b2", "rows": []}\n'
+    kept.write_text(text)
+    with pytest.raises(SystemExit) as code:
+        main(["validate", "ideal", "--replicates", "1", "--out", str(out)])
+    assert code.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds 2 finished replicates" in err[0] and "--resume" in err[0]
+    assert kept.read_text() == text
+
+
 def _toml(data: dict, prefix: str = "") -> str:
     """A minimal TOML writer for a scenario dict (tables and arrays of tables)."""
     lines, subs = [], []

@@ -148,7 +148,8 @@ def validate(
                                                "what it does (repeatable)."),
     resume: bool = typer.Option(False, "--resume", help="Reuse the replicates an earlier "
                                 "run with the same settings left in --out (each is kept "
-                                "there as it finishes, in checkpoint.jsonl)."),
+                                "there as it finishes, in checkpoint.jsonl). Without it, "
+                                "an --out that holds finished replicates is refused."),
 ) -> None:
     """Run seeded replicates of scenarios; report bias, RMSE and coverage per tier and method."""
     from crowdcensus.simulate.scenario import load_scenario, shipped_scenarios
@@ -188,9 +189,17 @@ def validate(
         _check_scheduler(dask_scheduler)
     from crowdcensus.simulate.checkpoint import CHECKPOINT_NAME
 
-    if resume and not (out / CHECKPOINT_NAME).is_file():
-        raise InputError(f"--resume: {out / CHECKPOINT_NAME} does not exist (nothing to "
-                         "go on from)")
+    kept = out / CHECKPOINT_NAME
+    if resume and not kept.is_file():
+        raise InputError(f"--resume: {kept} does not exist (nothing to go on from)")
+    if not resume and kept.is_file():
+        from crowdcensus.simulate.checkpoint import Checkpoint
+
+        n = len(Checkpoint(kept, resume=True).done)
+        if n:  # a fresh run would start the file afresh: hours of replicates lost
+            raise InputError(f"--out {out} already holds {n} finished replicate"
+                             f"{'s' if n > 1 else ''} in {CHECKPOINT_NAME}: add --resume "
+                             "to go on from them, or give another --out to start afresh")
     val = validate_scenarios(scenarios, replicates, seed=seed, workers=k,
                              dask_scheduler=dask_scheduler, progress=sys.stderr.isatty(),
                              inference=inference.value, set_aside=aside,
