@@ -65,6 +65,13 @@ def test_run_writes_report_and_is_reproducible(tmp_path):
     assert list(tiers["tier"]) == ["occasional", "regular", "very_active", "very_active",
                                    "regular_only", "occasional_only"]
     assert (a / "posterior.csv").read_bytes() == (b / "posterior.csv").read_bytes()
+    # which priors each tier rests on: every tier, reproducible, in the report
+    sens = pd.DataFrame(res["joint"]["prior_sensitivity"])
+    assert set(sens["tier"]) == {"occasional", "regular", "very_active"}
+    assert (a / "joint_prior_sensitivity.csv").read_bytes() == (
+        b / "joint_prior_sensitivity.csv").read_bytes()
+    html = (a / "report.html").read_text()
+    assert 'id="prior-sensitivity-table"' in html and sens.iloc[0]["assumption"] in html
 
 
 def test_run_bad_options_are_one_line(tmp_path):

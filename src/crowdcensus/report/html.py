@@ -14,6 +14,7 @@ from crowdcensus.report.outputs import package_version, write_outputs
 from crowdcensus.report.plots import methods_plot, tiers_plot, tornado_plot
 from crowdcensus.synthesis.model import HETEROGENEITY_NODES, WIDE_HETEROGENEITY
 from crowdcensus.synthesis.results import Results
+from crowdcensus.synthesis.sensitivity import MIN_ESS_SHARE
 from crowdcensus.tiers import BAND_LABELS, BANDS, TIER_LABELS, TIERS
 
 #: A tiny favicon (an SVG data URL) so that browsers do not request /favicon.ico.
@@ -57,13 +58,26 @@ def _fixed(x: float, digits: int = 2) -> str:
     return f"{x:.{digits}f}"
 
 
+#: The assumptions shown per tier in the report's table of prior sensitivity.
+SENSITIVITY_ROWS = 3
+
+
+def _signed_pct(x: float) -> str:
+    """A relative change with its sign, and none on a change that rounds to 0."""
+    if x is None or not math.isfinite(x):
+        return "\u2014"
+    shown = f"{100 * x:+.1f}%"
+    return shown[1:] if shown[1:] == "0.0%" else shown
+
+
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("crowdcensus.report", "templates"),
                       autoescape=select_autoescape(["html"]))
     env.filters.update(count=_count, rounded=_rounded, number=_number, fixed=_fixed,
-                       pct=lambda x: f"{100 * x:.1f}%")
+                       pct=lambda x: f"{100 * x:.1f}%", signed_pct=_signed_pct)
     env.globals.update(heterogeneity_nodes=HETEROGENEITY_NODES,
-                       wide_heterogeneity=WIDE_HETEROGENEITY)
+                       wide_heterogeneity=WIDE_HETEROGENEITY,
+                       sensitivity_rows=SENSITIVITY_ROWS, min_ess_share=MIN_ESS_SHARE)
     return env
 
 

@@ -82,7 +82,8 @@ def _joint_dict(results: Results) -> dict[str, Any] | None:
             "diagnostics": diag,
             "biases": j.biases.to_dict(orient="records"),
             "predictive_checks": j.checks.to_dict(orient="records"),
-            "prior_to_posterior": j.shifts.to_dict(orient="records")}
+            "prior_to_posterior": j.shifts.to_dict(orient="records"),
+            "prior_sensitivity": j.prior_sensitivity.to_dict(orient="records")}
 
 
 def results_dict(results: Results) -> dict[str, Any]:
@@ -146,6 +147,7 @@ def write_outputs(results: Results, out: Path) -> list[Path]:
         tables["joint_biases.csv"] = results.joint.biases
         tables["joint_checks.csv"] = results.joint.checks
         tables["joint_assumptions.csv"] = results.joint.shifts
+        tables["joint_prior_sensitivity.csv"] = results.joint.prior_sensitivity
         tables["posterior.csv"] = pd.DataFrame(
             {k.replace("band:", "band."): v for k, v in results.joint.tier_draws.items()})
     if results.shares is not None:

@@ -17,7 +17,9 @@ and gives a :class:`JointSummary`:
   posterior's medians and intervals, and how much the data narrowed it
   (:math:`1 - \\text{sd}_{post}/\\text{sd}_{prior}`, on the scale of the
   parameter), so a reader sees which inputs the data informed and which rest
-  on the stated ranges alone.
+  on the stated ranges alone;
+* how far each tier moves when one assumption's prior is made half or twice
+  as strong (:mod:`crowdcensus.synthesis.sensitivity`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import pandas as pd
 from crowdcensus.synthesis.activity import REPORT_CATEGORIES
 from crowdcensus.synthesis.data import SynthesisData
 from crowdcensus.synthesis.inference import Posterior
+from crowdcensus.synthesis.sensitivity import prior_sensitivity
 from crowdcensus.tiers import BANDS, TIERS
 
 #: A prior's share of the posterior sd below which an input counts as informed by the data.
@@ -68,6 +71,9 @@ class JointSummary:
     biases: pd.DataFrame
     checks: pd.DataFrame
     shifts: pd.DataFrame
+    #: Each tier's median with each assumption's prior half and twice as strong
+    #: (:func:`crowdcensus.synthesis.sensitivity.prior_sensitivity`).
+    prior_sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
     tier_draws: dict[str, np.ndarray] = field(default_factory=dict)
     #: Whether workers arrive and leave during the reference period in the model (else
     #: the population is closed over it).
@@ -269,5 +275,6 @@ def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0,
         diagnostics=post.diagnostics, tiers=tiers, bands=bands,
         biases=_biases(s, data, level),
         checks=_checks(s | post.predictive if checks else {}, data, level, checks_rng),
-        shifts=_shifts(s, data, level, shifts_rng), tier_draws=draws,
+        shifts=_shifts(s, data, level, shifts_rng),
+        prior_sensitivity=prior_sensitivity(s, data.priors, draws), tier_draws=draws,
         churn="arrival_share" in s)
