@@ -102,6 +102,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     """
     from crowdcensus.synthesis.data import set_aside, synthesis_data
     from crowdcensus.synthesis.inference import fit_joint
+    from crowdcensus.synthesis.sensitivity import prior_warning
     from crowdcensus.synthesis.summary import check_warning, summarise
 
     cfg = study.synthesis
@@ -170,6 +171,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
                         f" ({anywhere}give the study's platforms a `code` to match them)")
     if checks and post.converged and (said := check_warning(summary.checks)):
         warnings.append(said)
+    if post.converged:
+        warnings.extend(prior_warning(summary.prior_sensitivity))
     if not post.converged:
         warnings.insert(0, "the joint model did not converge (" + "; ".join(post.problems)
                         + "): no combined figure is given; re-run with more draws "

@@ -72,6 +72,9 @@ def test_run_writes_report_and_is_reproducible(tmp_path):
         b / "joint_prior_sensitivity.csv").read_bytes()
     html = (a / "report.html").read_text()
     assert 'id="prior-sensitivity-table"' in html and sens.iloc[0]["assumption"] in html
+    # France has no experiment: its occasional tier rests on the dormant share's default
+    assert any(w.startswith("the occasional") and "state assumptions.dormant_share" in w
+               for w in res["warnings"])
 
 
 def test_run_bad_options_are_one_line(tmp_path):

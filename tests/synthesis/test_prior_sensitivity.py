@@ -12,10 +12,12 @@ from scipy import integrate, stats
 
 from crowdcensus.synthesis.priors import Prior, Priors
 from crowdcensus.synthesis.sensitivity import (
+    COLUMNS,
     effective_share,
     log_density,
     power_weights,
     prior_sensitivity,
+    prior_warning,
 )
 
 FRANCE = Path(str(files("crowdcensus") / "examples" / "france-2018"))
@@ -119,3 +121,31 @@ def test_reweighted_figures_match_a_refit_with_the_prior_changed():
                                                                      dormant_share=prior))
         _, d = occasional(refit)
         assert top[column] == pytest.approx(float(np.median(d["occasional"])), rel=0.04)
+
+
+def _row(tier, parameter, origin, weaker, stronger, reliable=True) -> dict:
+    return dict(zip(COLUMNS, [tier, parameter.title(), parameter, origin, 100.0,
+                              100 * (1 + weaker), 100 * (1 + stronger), weaker, stronger,
+                              0.8 if reliable else 0.05, reliable], strict=True))
+
+
+def test_a_tier_that_moves_with_a_default_prior_is_warned_of_with_the_field_to_state():
+    import pandas as pd
+
+    table = pd.DataFrame([
+        _row("occasional", "dormant_share", "default", -0.091, 0.114),
+        _row("very_active", "dormant_share", "default", -0.077, 0.122),
+        _row("regular", "worker_share_1", "default", -0.051, 0.02),
+        _row("regular", "dormant_share", "default", -0.02, 0.01),          # too small
+        _row("occasional", "misreport", "assumptions.misreport", -0.3, 0.3),  # stated
+        _row("regular", "visitors_per_person", "default", -0.4, 0.4, reliable=False),
+    ], columns=COLUMNS)
+    said = prior_warning(table)
+    assert len(said) == 2
+    assert said[0].startswith("the occasional and very active tiers rest on the default "
+                              "prior of the assumption 'Dormant_Share'")
+    assert "occasional -9.1% and +11.4%, very active -7.7% and +12.2%" in said[0]
+    assert "regular" not in said[0] and "state assumptions.dormant_share" in said[0]
+    assert said[1].startswith("the regular tier rests on") and \
+        "platforms[1].audience.worker_share" in said[1]
+    assert prior_warning(table.iloc[3:]) == []

@@ -42,7 +42,11 @@ ALPHAS = (0.5, 2.0)
 #: Below this share of the draws, the weights' effective sample size is too small to read.
 MIN_ESS_SHARE = 0.1
 
-COLUMNS = ["tier", "assumption", "origin", "estimate", "weaker", "stronger",
+#: A tier that moves by at least this share, with a default prior half or twice as
+#: strong, is said in the report's warnings to rest on that prior.
+RESTS_ON = 0.05
+
+COLUMNS = ["tier", "assumption", "parameter", "origin", "estimate", "weaker", "stronger",
            "change_weaker", "change_stronger", "ess_share", "reliable"]
 
 
@@ -128,7 +132,8 @@ def prior_sensitivity(samples: Mapping[str, np.ndarray], priors: Priors,
             ok = np.isfinite(draws)
             base = float(np.median(draws[ok]))
             weaker, stronger = (_weighted_median(draws[ok], w[ok]) for w in ws)
-            rows.append({"tier": tier, "assumption": prior.label, "origin": prior.origin,
+            rows.append({"tier": tier, "assumption": prior.label, "parameter": prior.name,
+                         "origin": prior.origin,
                          "estimate": base, "weaker": weaker, "stronger": stronger,
                          "change_weaker": weaker / base - 1 if base else float("nan"),
                          "change_stronger": stronger / base - 1 if base else float("nan"),
@@ -140,3 +145,31 @@ def prior_sensitivity(samples: Mapping[str, np.ndarray], priors: Priors,
     order = out.assign(_size=size, _tier=out["tier"].map({t: i for i, t in enumerate(TIERS)}))
     return (order.sort_values(["_tier", "_size"], ascending=[True, False], kind="stable")
             .drop(columns=["_size", "_tier"]).reset_index(drop=True))
+
+
+def study_field(parameter: str) -> str:
+    """Where a study file states the prior of ``parameter``."""
+    if parameter.startswith("worker_share_"):
+        return f"platforms[{parameter.rsplit('_', 1)[1]}].audience.worker_share"
+    return f"assumptions.{parameter}"
+
+
+def prior_warning(table: pd.DataFrame) -> list[str]:
+    """One line per default prior that moves a tier by :data:`RESTS_ON` or more (where the
+    weights can be read), naming the tiers, their moves and the study field to state."""
+    if table.empty:
+        return []
+    size = np.maximum(table["change_weaker"].abs(), table["change_stronger"].abs())
+    hit = table[(table["origin"] == "default") & table["reliable"] & (size >= RESTS_ON)]
+    out = []
+    for parameter, rows in hit.groupby("parameter", sort=False):
+        tiers = [t.replace("_", " ") for t in rows["tier"]]
+        moves = ", ".join(f"{t} {r.change_weaker:+.1%} and {r.change_stronger:+.1%}"
+                          for t, r in zip(tiers, rows.itertuples(), strict=True))
+        said = " and ".join(tiers)
+        out.append(f"the {said} tier{'s' if len(tiers) > 1 else ''} rest"
+                   f"{'' if len(tiers) > 1 else 's'} on the default prior of the "
+                   f"assumption '{rows['assumption'].iloc[0]}' (docs/synthesis.md): with it "
+                   f"half or twice as strong, {moves}; state "
+                   f"{study_field(str(parameter))} in the study file if a source tells it")
+    return out
