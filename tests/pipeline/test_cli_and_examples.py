@@ -71,7 +71,8 @@ def test_run_writes_report_and_is_reproducible(tmp_path):
     assert (a / "joint_prior_sensitivity.csv").read_bytes() == (
         b / "joint_prior_sensitivity.csv").read_bytes()
     html = (a / "report.html").read_text()
-    assert 'id="prior-sensitivity-table"' in html and sens.iloc[0]["assumption"] in html
+    assert 'id="prior-sensitivity-table"' in html and sens.iloc[1]["assumption"] in html
+    assert sens.iloc[0]["parameter"] == "all" and "prior at once" in html
     # France has no experiment: its occasional tier rests on the dormant share's default
     assert any(w.startswith("the occasional") and "state assumptions.dormant_share" in w
                for w in res["warnings"])

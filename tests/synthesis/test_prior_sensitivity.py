@@ -73,6 +73,25 @@ def test_powers_of_a_factor_prior_narrow_or_widen_its_spread():
     assert out["stronger"] == pytest.approx(500 * np.exp(-0.2 / np.sqrt(2) * q), rel=3e-3)
 
 
+def test_every_prior_at_once_is_the_product_of_the_scaled_priors():
+    # two independent priors and no data; to the power 2 each is scaled on its own:
+    # Beta(1, 3) -> Beta(1, 5), a half-normal of sd 0.2 on log v -> sd 0.2 / sqrt(2)
+    rng = np.random.default_rng(6)
+    n = 400_000
+    d, v = rng.beta(1.0, 3.0, n), np.exp(np.abs(rng.normal(0, 0.2, n)))
+    priors = _priors(dormant_share=Prior("dormant_share", "D", "beta", (1.0, 3.0)),
+                     visitors_per_person=Prior("visitors_per_person", "V", "lognormal_ge1",
+                                               (0.0, 0.2)))
+    out = prior_sensitivity({"dormant_centre": d, "visitors_per_person": v}, priors,
+                            {"occasional": 1000 * (1 - d) / v})
+    assert list(out["parameter"]) == ["all", "dormant_share", "visitors_per_person"]
+    d2, v2 = rng.beta(1.0, 5.0, n), np.exp(np.abs(rng.normal(0, 0.2 / np.sqrt(2), n)))
+    assert out.iloc[0]["stronger"] == pytest.approx(np.median(1000 * (1 - d2) / v2), rel=4e-3)
+    # with one prior scaled there is no row for all of them
+    one = prior_sensitivity({"dormant_centre": d}, priors, {"occasional": 1000 * (1 - d)})
+    assert list(one["parameter"]) == ["dormant_share"]
+
+
 def test_uneven_weights_are_flagged_not_read():
     assert effective_share(np.full(10, 0.1)) == pytest.approx(1.0)
     # the posterior piled where the prior is steep: Beta(6, 1.5) near 1
@@ -110,7 +129,8 @@ def test_reweighted_figures_match_a_refit_with_the_prior_changed():
 
     s, draws = occasional(data)
     out = prior_sensitivity(s, data.priors, draws)
-    top = out[out.tier == "occasional"].iloc[0]
+    assert list(out.groupby("tier", sort=False)["parameter"].first()) == ["all"] * 3
+    top = out[(out.tier == "occasional") & (out.parameter != "all")].iloc[0]
     assert top["assumption"] == data.priors.dormant_share.label
     # a dormant share prior twice as strong piles more mass at 0: more workers
     assert top["weaker"] < top["estimate"] < top["stronger"]

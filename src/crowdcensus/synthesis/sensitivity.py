@@ -9,7 +9,7 @@ raised to a power :math:`\\alpha` (0.5: half as strong; 2: twice as strong,
 e.g. the default dormant share's Beta(1, 3) becomes Beta(1, 2) and Beta(1, 5)),
 and the posterior draws are reweighted by :math:`p_k(\\theta_{k,i})^{\\alpha - 1}`
 (self-normalised importance weights). A tier's weighted median under each power
-is set beside its median.
+is set beside its median, for each assumption and for all of them at once.
 
 The weights are reliable only while they stay even enough: their effective
 sample size, :math:`(\\sum w)^2 / \\sum w^2`, is reported, and a row whose
@@ -108,14 +108,42 @@ def effective_share(weights: np.ndarray) -> float:
     return float(1.0 / np.sum(w * w) / w.size)
 
 
+#: The ``parameter`` of the row that scales every prior at once.
+ALL = "all"
+ALL_LABEL = "Every assumption's prior at once"
+
+
+def _rows(label: str, parameter: str, origin: str, lp: np.ndarray,
+          tiers: Mapping[str, np.ndarray]) -> list[dict]:
+    """One row per tier for the draws' log prior density ``lp`` scaled by each power."""
+    ws = [power_weights(lp, a) for a in ALPHAS]
+    ess = min(effective_share(w) for w in ws)
+    rows = []
+    for tier in TIERS:
+        if tier not in tiers:
+            continue
+        draws = np.asarray(tiers[tier], dtype=float)
+        ok = np.isfinite(draws)
+        base = float(np.median(draws[ok]))
+        weaker, stronger = (_weighted_median(draws[ok], w[ok]) for w in ws)
+        rows.append({"tier": tier, "assumption": label, "parameter": parameter,
+                     "origin": origin, "estimate": base, "weaker": weaker,
+                     "stronger": stronger,
+                     "change_weaker": weaker / base - 1 if base else float("nan"),
+                     "change_stronger": stronger / base - 1 if base else float("nan"),
+                     "ess_share": ess, "reliable": ess >= MIN_ESS_SHARE})
+    return rows
+
+
 def prior_sensitivity(samples: Mapping[str, np.ndarray], priors: Priors,
                       tiers: Mapping[str, np.ndarray]) -> pd.DataFrame:
     """One row per tier and assumption with a prior (fixed ones have none to scale): the
     tier's median, its weighted medians with that prior half and twice as strong, their
     relative changes, the smaller effective sample share of the weights and whether it is
-    enough to read them (:data:`MIN_ESS_SHARE`). Sorted, within each tier, by the larger
-    change, largest first."""
-    rows = []
+    enough to read them (:data:`MIN_ESS_SHARE`). Where two or more priors are scaled, each
+    tier's first row scales them all at once (``parameter`` :data:`ALL`); the others
+    follow, sorted by the larger change, largest first."""
+    rows, total, n = [], 0.0, 0
     for prior in priors.all():
         if prior.kind == "fixed":
             continue
@@ -123,26 +151,19 @@ def prior_sensitivity(samples: Mapping[str, np.ndarray], priors: Priors,
         if theta is None:
             continue
         lp = log_density(prior, theta)
-        ws = [power_weights(lp, a) for a in ALPHAS]
-        ess = min(effective_share(w) for w in ws)
-        for tier in TIERS:
-            if tier not in tiers:
-                continue
-            draws = np.asarray(tiers[tier], dtype=float)
-            ok = np.isfinite(draws)
-            base = float(np.median(draws[ok]))
-            weaker, stronger = (_weighted_median(draws[ok], w[ok]) for w in ws)
-            rows.append({"tier": tier, "assumption": prior.label, "parameter": prior.name,
-                         "origin": prior.origin,
-                         "estimate": base, "weaker": weaker, "stronger": stronger,
-                         "change_weaker": weaker / base - 1 if base else float("nan"),
-                         "change_stronger": stronger / base - 1 if base else float("nan"),
-                         "ess_share": ess, "reliable": ess >= MIN_ESS_SHARE})
+        total, n = total + lp, n + 1
+        rows += _rows(prior.label, prior.name, prior.origin, lp, tiers)
     out = pd.DataFrame(rows, columns=COLUMNS)
     if out.empty:
         return out
     size = np.maximum(out["change_weaker"].abs(), out["change_stronger"].abs())
-    order = out.assign(_size=size, _tier=out["tier"].map({t: i for i, t in enumerate(TIERS)}))
+    if n > 1:
+        everything = pd.DataFrame(_rows(ALL_LABEL, ALL, ALL, total, tiers), columns=COLUMNS)
+        out = pd.concat([everything, out], ignore_index=True)
+        size = pd.concat([pd.Series(np.inf, index=everything.index), size],
+                         ignore_index=True)
+    order = out.assign(_size=size.to_numpy(),
+                       _tier=out["tier"].map({t: i for i, t in enumerate(TIERS)}))
     return (order.sort_values(["_tier", "_size"], ascending=[True, False], kind="stable")
             .drop(columns=["_size", "_tier"]).reset_index(drop=True))
 
