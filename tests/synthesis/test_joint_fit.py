@@ -658,3 +658,26 @@ def test_a_wide_spread_of_take_up_is_integrated_over_more_nodes(tmp_path, monkey
     post = fit_joint(plain, method="laplace", seed=0, predictive=False)
     assert post.diagnostics["heterogeneity_nodes"] == HETEROGENEITY_NODES
     assert float(np.median(post.samples["takeup_sd"])) < 1.0
+
+
+def test_a_take_up_that_rises_with_activity_is_caught_by_the_waves_each_answer_gives(
+        tmp_path):
+    """The model's take-up is the same at every rate. Where it rises with activity
+    (`experiment.take_up_activity = 1`), the rarely active respondents answer fewer waves
+    than the model expects: the check of waves answered per respondent, by answer, warns
+    (its occasional tier is far too low). The same country without the slope raises none."""
+    def waves_checks(out, **changes):
+        results, _, _ = _run_over_truth(out, **changes)
+        checks = results.joint.checks
+        mine = checks[checks["observed_figure"].str.startswith("waves answered per")]
+        return results, mine
+
+    results, rising = waves_checks(tmp_path / "rising",
+                                   experiment={"take_up_activity": 1.0})
+    assert len(rising) == 4
+    assert rising["p_value"].min() < 0.01
+    rare = rising[rising["observed_figure"].str.endswith("'less often'")].iloc[0]
+    assert rare["observed"] < rare["low"]    # fewer waves than the model expects
+    assert any("waves answered per respondent" in w for w in results.warnings)
+    _, flat = waves_checks(tmp_path / "flat")
+    assert len(flat) == 4 and flat["p_value"].min() > 0.01

@@ -637,7 +637,8 @@ class TaskExperiment:
     tiers = ("very_active", "regular", "occasional")
     #: Derived quantities only the predictive checks read: they need every history's
     #: chance, the costliest part of a draw, so they are computed on a subset of draws.
-    predictive_sites = ("expected_respondents", "expected_by_answers", "expected_by_report")
+    predictive_sites = ("expected_respondents", "expected_by_answers", "expected_by_report",
+                        "expected_by_answers_report")
 
     @staticmethod
     def observe(cfg, a: dict, pop, specs: dict) -> None:
@@ -783,3 +784,9 @@ class TaskExperiment:
         seen_by_bin = jnp.exp(log_pi) * seen_share                           # P(g, seen)
         numpyro.deterministic("expected_by_report",
                               pop.total * (seen_by_bin @ jnp.exp(log_known)))
+        # and by number of answers and answer together: whether each answer's respondents
+        # answer as many waves as the model expects (a take-up that differs by activity
+        # beyond the visits shows there first)
+        by_kr = jnp.zeros((a["H"].shape[1] + 1, log_known.shape[1])).at[k_of].add(
+            (caught_share * a["all_patterns"]) @ jnp.exp(log_known))
+        numpyro.deterministic("expected_by_answers_report", pop.total * by_kr[1:])
