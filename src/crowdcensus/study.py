@@ -282,6 +282,9 @@ class Experiment(_Strict):
     #: Arrivals and departures of workers between the waves in the joint model:
     #: "auto" (when the waves span more than 8 weeks), true or false.
     churn: bool | Literal["auto"] = "auto"
+    #: Whether the joint model lets the take-up rise or fall with activity (a slope on
+    #: the log visit rate, in place of the chance that a visit shows the task).
+    take_up_slope: bool = False
 
     @model_validator(mode="after")
     def _one_mode(self) -> Experiment:

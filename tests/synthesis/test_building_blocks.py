@@ -164,6 +164,29 @@ def test_history_probabilities_add_up_to_one(churn):
     assert np.exp(lp).sum(axis=0) == pytest.approx(np.ones((2, 3)), abs=1e-9)
 
 
+@pytest.mark.parametrize("churn, here", [(False, False), (True, False), (False, True),
+                                         (True, True)])
+def test_a_take_up_slope_is_each_rates_take_up_shifted_by_slope_times_log_rate(churn, here):
+    """``slope`` gamma: at each rate lambda the histories' chances are those of a take-up
+    logit shifted by gamma log lambda (closed or open population, one ID per worker or
+    per platform); a slope of 0 changes nothing."""
+    from crowdcensus.methods.capture_likelihood import history_log_prob
+
+    a, _ = _arrays(4, churn)
+    base = {**PARAMS, "wave": PARAMS["wave"][:4]}
+    if here:
+        base["answer_here"] = np.log(np.array([0.4, 1.0]))
+    open_ = (0.3, 0.2) if churn else None
+    sloped = np.asarray(history_log_prob(a, {**base, "slope": 0.7}, open_))
+    for g, lam in enumerate(np.asarray(a["lam"])):
+        shifted = {**base, "takeup": base["takeup"] + 0.7 * np.log(lam)}
+        np.testing.assert_allclose(sloped[:, :, g],
+                                   np.asarray(history_log_prob(a, shifted, open_))[:, :, g],
+                                   rtol=1e-10, atol=1e-12)
+    flat = np.asarray(history_log_prob(a, {**base, "slope": 0.0}, open_))
+    np.testing.assert_allclose(flat, np.asarray(history_log_prob(a, base, open_)), rtol=1e-12)
+
+
 #: Capture parameters without heterogeneity, for the hand computations below.
 BY_HAND = {"sight": 0.8, "takeup": 0.3, "wave": np.array([0.1, -0.2, 0.0]), "het": 0.0,
            "after": -0.5}

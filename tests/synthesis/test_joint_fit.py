@@ -681,3 +681,20 @@ def test_a_take_up_that_rises_with_activity_is_caught_by_the_waves_each_answer_g
     assert any("waves answered per respondent" in w for w in results.warnings)
     _, flat = waves_checks(tmp_path / "flat")
     assert len(flat) == 4 and flat["p_value"].min() > 0.01
+
+
+def test_a_take_up_slope_reads_a_take_up_that_rises_with_activity(tmp_path):
+    """`experiment.take_up_slope = true` on a country whose take-up odds are ten times
+    higher for ten times the visits: the slope reads that odds ratio, the tiers cover the
+    truth, and the occasional tier is no longer far too low as without the slope."""
+    results, over, _ = _run_over_truth(tmp_path / "slope",
+                                       experiment={"take_up_activity": 1.0},
+                                       assumptions={"take_up_slope": True})
+    b = results.joint.biases.set_index("quantity")
+    odds = b.loc["Odds ratio of taking the task for ten times the visits"]
+    assert 7 < odds["estimate"] < 14 and odds["low"] > 3    # 10 in the simulated country
+    for tier in ("very_active", "regular", "occasional"):
+        low, _, high = over[tier]
+        assert low < 1 < high, tier
+    _, without, _ = _run_over_truth(tmp_path / "none", experiment={"take_up_activity": 1.0})
+    assert without["occasional"][2] < 0.8     # the interval's top more than 20% low

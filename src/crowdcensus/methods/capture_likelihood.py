@@ -66,7 +66,8 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
     passes the rates of :func:`~crowdcensus.synthesis.activity.bin_points`, several in the
     open bin, so that G counts rates rather than bins.
 
-    ``params``: ``sight`` (:math:`\\theta`), ``takeup`` (:math:`\\alpha`), ``wave``
+    ``params``: ``sight`` (:math:`\\theta`), ``takeup`` (:math:`\\alpha`), ``slope``
+    (:math:`\\gamma`, the take-up's slope on the log rate; none by default), ``wave``
     (:math:`u_t`), ``het`` (:math:`\\sigma`), ``after`` (:math:`\\beta`), and
     optionally ``shares``, the share classes' :math:`s` (default ``a["share_values"]``),
     (U,), or (T, U) when the waves were posted on different platforms, and
@@ -93,15 +94,18 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
         here = params["answer_here"]                                    # (U,) or (T, U)
         here = (here[None] if here.ndim == 1 else here)[..., None, None]        # (T|1,U,1,1)
         seen_here = log_see + here
-    logit0 = (params["takeup"] + params["wave"][:, None]
-              + params["het"] * a["het_nodes"][None, :])                         # (T, Z)
+    # the take-up before any answer, by wave, rate (1 without a slope) and node
+    slope = params.get("slope")
+    tilt = 0.0 if slope is None else (slope * jnp.log(lam))[None, :, None]
+    logit0 = (params["takeup"] + params["wave"][:, None, None] + tilt
+              + params["het"] * a["het_nodes"][None, None, :])                   # (T,G|1,Z)
     h, c = a["H"], a["C"]
     # log P(h | wave-by-wave) is linear in the four per-wave logs (answered or not, before
     # or after a first answer): one contraction over waves instead of a broadcast
     pick = jnp.stack([h * (1 - c), (1 - h) * (1 - c), h * c, (1 - h) * c], axis=-1)  # (P,T,4)
     logs = []
     for after in (0.0, 1.0):
-        log_p = seen_here + jax.nn.log_sigmoid(logit0 + after * params["after"])[:, None, None, :]
+        log_p = seen_here + jax.nn.log_sigmoid(logit0 + after * params["after"])[:, None]
         logs += [log_p, _log1m_exp(log_p)]
     logs = jnp.stack(logs, axis=1)                                               # (T,4,U,G,Z)
     logw = a["het_logw"]
@@ -199,7 +203,7 @@ def pair_waves(arrival, log_see, here, logit0, logs):
     ``arrival`` (R, T): the chance of arriving at each wave, for each of R ways of
     staying (:func:`stay_factors`; a closed population: 1 at the first wave);
     ``log_see`` (T, U, G, 1): the worker's log chance of seeing the task; ``logit0`` (T,
-    Z): the take-up before any answer; ``logs``: the per-wave logs of
+    G or 1, Z): the take-up before any answer; ``logs``: the per-wave logs of
     :func:`history_log_prob` (answered here / not, before and after a first answer).
     Returns ``opens`` (R, T, U, G, Z), the chance of arriving by wave ``f`` and answering
     here first at ``f``, and ``quiet``, of arriving by wave ``f`` and no answer here
@@ -208,7 +212,7 @@ def pair_waves(arrival, log_see, here, logit0, logs):
     import jax
     import jax.numpy as jnp
 
-    took = jnp.exp(log_see + jax.nn.log_sigmoid(logit0)[:, None, None, :])  # anywhere
+    took = jnp.exp(log_see + jax.nn.log_sigmoid(logit0)[:, None])  # anywhere
     elsewhere = took * -jnp.expm1(here)
     first_here, again_here = jnp.exp(logs[:, 0]), jnp.exp(logs[:, 2])
     come = arrival.reshape(arrival.shape + (1,) * (took.ndim - 1))

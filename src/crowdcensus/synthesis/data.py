@@ -147,6 +147,8 @@ class CaptureData:
     wave_starts: np.ndarray | None = None
     reference_days: float = 364.0
     churn: bool | str = "auto"
+    #: The study's ``experiment.take_up_slope``.
+    take_up_slope: bool = False
     answer_platforms: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     #: The step the answers of hours are recorded in (:func:`recording_step`; 0: exact).
     hours_step: float = 0.0
@@ -430,6 +432,7 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         wave_starts=starts,
         reference_days=reference_days,
         churn=study.experiment.churn,
+        take_up_slope=study.experiment.take_up_slope,
         answer_platforms=answer_platforms,
         hours_step=recording_step(hours),
         names_platforms=bool(known.any()),

@@ -85,6 +85,9 @@ class ModelConfig:
     #: Each respondent is one worker's answers on one platform (IDs per platform): the
     #: capture histories are those of (worker, platform) pairs.
     per_platform_ids: bool = False
+    #: A take-up slope on the log visit rate, the chance of seeing the task held at 1
+    #: (``experiment.take_up_slope``).
+    take_up_slope: bool = False
 
 
 def _round_up(n: int, step: int) -> int:
@@ -349,6 +352,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         unknown_reports=unknown_reports(data),
         random_answer_shares=random_answer_shares(data),
         per_platform_ids=per_platform_ids(data),
+        take_up_slope=data.capture is not None and data.capture.take_up_slope,
     )
     return cfg, arrays
 
@@ -404,7 +408,7 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
         "dormant_platform": np.zeros(j), "dormant_centre_z": 0.0,
         "inflation_common_z": 0.0,
         "inflation_platform": np.zeros(j),
-        "misreport": 0.05, "takeup_logit": 0.0, "takeup_sd": 0.3,
+        "misreport": 0.05, "takeup_logit": 0.0, "takeup_sd": 0.3, "takeup_slope": 0.0,
         "after_answer": 0.0, "log_sight": 0.0, "hours_per_visit_log": 0.4, "hours_sd": 0.5,
         "arrival_share": 0.1, "departure_share": 0.1, "visit_weights": np.full(j, 1.0 / j),
         "first_platform": np.full(j, 1.0 / j), "first_platform_share": 0.5,

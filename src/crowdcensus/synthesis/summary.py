@@ -142,6 +142,11 @@ def _biases(s: dict, data: SynthesisData, level: float) -> pd.DataFrame:
             1 / (1 + np.exp(-np.asarray(s["takeup_logit"]))))
         add("experiment", "Odds ratio of answering again after a first answer",
             np.exp(s["after_answer"]), "< 1: survey aversion or exclusion of past participants")
+    if "takeup_slope" in s:
+        add("experiment", "Odds ratio of taking the task for ten times the visits",
+            np.power(10.0, np.asarray(s["takeup_slope"])),
+            "> 1: the most active take a task they see more readily (the take-up above is "
+            "at one visit a week)")
     if "arrival_share" in s:
         add("experiment", "Share of workers arriving during the reference period",
             s["arrival_share"])
