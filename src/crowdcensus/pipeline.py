@@ -198,8 +198,9 @@ def run_study(
     overrides the study's ``[synthesis] inference``; without either, the
     environment variable ``CROWDCENSUS_INFERENCE`` decides, else NUTS.
     ``joint=False`` skips the joint model (the combined tiers are then empty);
-    ``checks=False`` skips its posterior predictive checks (their table is then
-    empty; validation, which reads only the tiers, saves their cost).
+    ``checks=False`` skips its posterior predictive checks and its prior sensitivity
+    (their tables are then empty; validation, which reads only the tiers, saves their
+    cost).
     ``set_aside`` fits the joint model without some of its inputs (``"hours"``,
     ``"declared"``, ``"audience"``: :func:`crowdcensus.synthesis.data.set_aside`); the
     methods' own figures keep them.

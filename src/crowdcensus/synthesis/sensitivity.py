@@ -153,19 +153,20 @@ def prior_sensitivity(samples: Mapping[str, np.ndarray], priors: Priors,
         lp = log_density(prior, theta)
         total, n = total + lp, n + 1
         rows += _rows(prior.label, prior.name, prior.origin, lp, tiers)
-    out = pd.DataFrame(rows, columns=COLUMNS)
-    if out.empty:
-        return out
-    size = np.maximum(out["change_weaker"].abs(), out["change_stronger"].abs())
+    singles = pd.DataFrame(rows, columns=COLUMNS)
+    if singles.empty:
+        return singles
+    singles = singles.iloc[np.argsort(-_move(singles), kind="stable")]
     if n > 1:
         everything = pd.DataFrame(_rows(ALL_LABEL, ALL, ALL, total, tiers), columns=COLUMNS)
-        out = pd.concat([everything, out], ignore_index=True)
-        size = pd.concat([pd.Series(np.inf, index=everything.index), size],
-                         ignore_index=True)
-    order = out.assign(_size=size.to_numpy(),
-                       _tier=out["tier"].map({t: i for i, t in enumerate(TIERS)}))
-    return (order.sort_values(["_tier", "_size"], ascending=[True, False], kind="stable")
-            .drop(columns=["_size", "_tier"]).reset_index(drop=True))
+        singles = pd.concat([everything, singles], ignore_index=True)
+    rank = singles["tier"].map({t: i for i, t in enumerate(TIERS)}).to_numpy()
+    return singles.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
+
+
+def _move(table: pd.DataFrame) -> np.ndarray:
+    """Each row's larger relative change, either way."""
+    return np.maximum(table["change_weaker"].abs(), table["change_stronger"].abs()).to_numpy()
 
 
 def study_field(parameter: str) -> str:
@@ -180,8 +181,7 @@ def prior_warning(table: pd.DataFrame) -> list[str]:
     weights can be read), naming the tiers, their moves and the study field to state."""
     if table.empty:
         return []
-    size = np.maximum(table["change_weaker"].abs(), table["change_stronger"].abs())
-    hit = table[(table["origin"] == "default") & table["reliable"] & (size >= RESTS_ON)]
+    hit = table[(table["origin"] == "default") & table["reliable"] & (_move(table) >= RESTS_ON)]
     out = []
     for parameter, rows in hit.groupby("parameter", sort=False):
         tiers = [t.replace("_", " ") for t in rows["tier"]]

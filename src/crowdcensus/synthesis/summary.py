@@ -214,6 +214,10 @@ def _checks(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
                                        "low", "high", "p_value"])
 
 
+#: The label of the checks whose figure is a mean (shown with decimals), not a count.
+WAVES_PER_RESPONDENT = "waves answered per respondent answering"
+
+
 def _waves_by_report(add, s: dict, cap, known: float, rng: np.random.Generator) -> None:
     """The mean number of waves answered by the respondents giving each answer, observed
     and replicated (each draw's counts by number of answers and answer Poisson around
@@ -230,7 +234,7 @@ def _waves_by_report(add, s: dict, cap, known: float, rng: np.random.Generator) 
         counts = rng.poisson(np.clip(exp[:, :, r], 0, None))                 # (draws, K)
         total = counts.sum(axis=1)
         rep = (counts @ waves)[total > 0] / total[total > 0]
-        add("experiment", f"waves answered per respondent answering '{cat.replace('_', ' ')}'",
+        add("experiment", f"{WAVES_PER_RESPONDENT} '{cat.replace('_', ' ')}'",
             float((k[mine] * cap.group_count[mine]).sum() / n), rep)
 
 
@@ -253,7 +257,7 @@ def check_warning(checks: pd.DataFrame) -> str | None:
         f"{r.observed_figure}: {fmt(r.observed, m)} observed, {fmt(r.low, m)}-"
         f"{fmt(r.high, m)} replicated, p {_p(r.p_value)}"
         for r in bad.head(3).itertuples()
-        for m in [r.observed_figure.startswith("waves answered per")])
+        for m in [r.observed_figure.startswith(WAVES_PER_RESPONDENT)])
     more = f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
     n = f"{len(bad)} of the figures" if len(bad) > 1 else "one of the figures"
     return (f"the joint model does not reproduce {n} the sources report ({listed}{more}): "
@@ -297,7 +301,8 @@ def _shifts(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
 def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0,
               checks: bool = True) -> JointSummary:
     """The report's view of a fitted joint model (see the module docstring);
-    ``checks=False`` leaves the predictive checks' table empty."""
+    ``checks=False`` leaves the predictive checks' and the prior sensitivity's tables
+    empty (validation reads neither)."""
     checks_rng, shifts_rng = np.random.default_rng(seed).spawn(2)
     s = post.samples
     draws = tier_draws(s)
@@ -309,5 +314,6 @@ def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0,
         biases=_biases(s, data, level),
         checks=_checks(s | post.predictive if checks else {}, data, level, checks_rng),
         shifts=_shifts(s, data, level, shifts_rng),
-        prior_sensitivity=prior_sensitivity(s, data.priors, draws), tier_draws=draws,
+        prior_sensitivity=(prior_sensitivity(s, data.priors, draws) if checks
+                           else pd.DataFrame()), tier_draws=draws,
         churn="arrival_share" in s)
