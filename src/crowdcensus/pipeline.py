@@ -103,7 +103,12 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     from crowdcensus.synthesis.data import set_aside, synthesis_data
     from crowdcensus.synthesis.inference import fit_joint
     from crowdcensus.synthesis.sensitivity import prior_warning
-    from crowdcensus.synthesis.summary import check_warning, summarise
+    from crowdcensus.synthesis.summary import (
+        check_warning,
+        slope_added_note,
+        summarise,
+        uneven_take_up,
+    )
 
     cfg = study.synthesis
     data = set_aside(synthesis_data(study, responses), aside)
@@ -122,10 +127,26 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
             raise InputError(f"CROWDCENSUS_INFERENCE={inference}: must be nuts or laplace")
         if inference is None or "inference" in cfg.model_fields_set:
             inference = cfg.inference
+    auto_slope = data.capture is not None and data.capture.take_up_slope == "auto"
     post = fit_joint(data, method=inference, seed=seed, chains=cfg.chains,
-                     warmup=cfg.warmup, draws=cfg.draws, progress=progress, predictive=checks)
+                     warmup=cfg.warmup, draws=cfg.draws, progress=progress,
+                     predictive=checks or auto_slope)
+    slope_note = None
+    if auto_slope and post.converged:
+        # a take-up that rises or falls with activity shows in the waves each answer
+        # gives; the model is then fitted again with the slope that carries it
+        failed = uneven_take_up(post, data, study.settings.level, seed=seed)
+        if len(failed):
+            import dataclasses
+
+            slope_note = slope_added_note(failed)
+            data = dataclasses.replace(
+                data, capture=dataclasses.replace(data.capture, take_up_slope=True))
+            post = fit_joint(data, method=inference, seed=seed, chains=cfg.chains,
+                             warmup=cfg.warmup, draws=cfg.draws, progress=progress,
+                             predictive=checks)
     summary = summarise(post, data, study.settings.level, seed=seed, checks=checks)
-    warnings = []
+    warnings = [slope_note] if slope_note else []
     cap = data.capture
     if cap is not None and not data.posted.all():
         posted = [p for p, on in zip(data.platforms, data.posted, strict=True) if on]

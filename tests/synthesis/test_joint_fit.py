@@ -673,28 +673,59 @@ def test_a_take_up_that_rises_with_activity_is_caught_by_the_waves_each_answer_g
         return results, mine
 
     results, rising = waves_checks(tmp_path / "rising",
-                                   experiment={"take_up_activity": 1.0})
+                                   experiment={"take_up_activity": 1.0},
+                                   assumptions={"take_up_slope": False})
     assert len(rising) == 4
     assert rising["p_value"].min() < 0.01
     rare = rising[rising["observed_figure"].str.endswith("'less often'")].iloc[0]
     assert rare["observed"] < rare["low"]    # fewer waves than the model expects
     assert any("waves answered per respondent" in w for w in results.warnings)
-    _, flat = waves_checks(tmp_path / "flat")
+    _, flat = waves_checks(tmp_path / "flat", assumptions={"take_up_slope": False})
     assert len(flat) == 4 and flat["p_value"].min() > 0.01
 
 
 def test_a_take_up_slope_reads_a_take_up_that_rises_with_activity(tmp_path):
-    """`experiment.take_up_slope = true` on a country whose take-up odds are ten times
-    higher for ten times the visits: the slope reads that odds ratio, the tiers cover the
-    truth, and the occasional tier is no longer far too low as without the slope."""
+    """`experiment.take_up_slope = true` (the default) on a country whose take-up odds are
+    ten times higher for ten times the visits: the slope reads that odds ratio, the tiers
+    cover the truth, and the occasional tier is no longer far too low as without the
+    slope."""
     results, over, _ = _run_over_truth(tmp_path / "slope",
-                                       experiment={"take_up_activity": 1.0},
-                                       assumptions={"take_up_slope": True})
+                                       experiment={"take_up_activity": 1.0})
     b = results.joint.biases.set_index("quantity")
     odds = b.loc["Odds ratio of taking the task for ten times the visits"]
     assert 7 < odds["estimate"] < 14 and odds["low"] > 3    # 10 in the simulated country
     for tier in ("very_active", "regular", "occasional"):
         low, _, high = over[tier]
         assert low < 1 < high, tier
-    _, without, _ = _run_over_truth(tmp_path / "none", experiment={"take_up_activity": 1.0})
+    _, without, _ = _run_over_truth(tmp_path / "none", experiment={"take_up_activity": 1.0},
+                                    assumptions={"take_up_slope": False})
     assert without["occasional"][2] < 0.8     # the interval's top more than 20% low
+
+
+def test_the_take_up_slope_is_added_where_the_waves_each_answer_gives_ask_for_it(tmp_path):
+    """`experiment.take_up_slope = "auto"`: on a country whose take-up odds
+    are ten times higher for ten times the visits, the fit without the slope fails the
+    checks of waves answered per respondent, so the model is fitted again with it: a
+    warning says so and names the check, the odds ratio is reported, the tiers cover the
+    truth and the refitted model reproduces those waves. On the same country with a take-up
+    the same at every rate, no slope is added and nothing is said of it."""
+    results, over, _ = _run_over_truth(tmp_path / "rising",
+                                       experiment={"take_up_activity": 1.0},
+                                       assumptions={"take_up_slope": "auto"})
+    assert results.joint.take_up_slope
+    said = [w for w in results.warnings if w.startswith("the take-up was fitted with a slope")]
+    assert len(said) == 1 and "'less often'" in said[0]
+    b = results.joint.biases.set_index("quantity")
+    assert b.loc["Odds ratio of taking the task for ten times the visits", "estimate"] > 5
+    for tier in ("very_active", "regular", "occasional"):
+        low, _, high = over[tier]
+        assert low < 1 < high, tier
+    checks = results.joint.checks
+    mine = checks[checks["observed_figure"].str.startswith("waves answered per")]
+    assert len(mine) == 4 and mine["p_value"].min() > 0.01
+
+    flat, _, _ = _run_over_truth(tmp_path / "flat", assumptions={"take_up_slope": "auto"})
+    assert not flat.joint.take_up_slope
+    assert not any("slope" in w for w in flat.warnings)
+    assert "Odds ratio of taking the task for ten times the visits" not in set(
+        flat.joint.biases["quantity"])

@@ -172,7 +172,8 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
         "experiment": {
             "responses": responses, "format": "crowdcensus",
             "tiers": ["very_active", "regular", "occasional"], "capture": a.capture,
-            "churn": a.churn, **({"take_up_slope": True} if a.take_up_slope else {}),
+            "churn": a.churn,
+            **({} if a.take_up_slope is None else {"take_up_slope": a.take_up_slope}),
             "columns": {"worker": "worker_hash", "wave": "wave", "platform": "platform",
                         "frequency": "frequency", "registered_on": "platforms_registered",
                         **({"country": "country" if exp.country_column else ""}

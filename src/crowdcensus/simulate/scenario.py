@@ -217,8 +217,9 @@ class Assumptions(_Strict):
     #: The study's ``experiment.churn``: whether the joint model lets workers arrive and
     #: leave ("auto": when the waves span more than eight weeks).
     churn: bool | Literal["auto"] = "auto"
-    #: The study's ``experiment.take_up_slope``.
-    take_up_slope: bool = False
+    #: The study's ``experiment.take_up_slope`` (left out of the study when not given, so
+    #: that the study's default applies).
+    take_up_slope: bool | Literal["auto"] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Assumptions:

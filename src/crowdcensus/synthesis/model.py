@@ -352,7 +352,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         unknown_reports=unknown_reports(data),
         random_answer_shares=random_answer_shares(data),
         per_platform_ids=per_platform_ids(data),
-        take_up_slope=data.capture is not None and data.capture.take_up_slope,
+        take_up_slope=data.capture is not None and data.capture.take_up_slope is True,
     )
     return cfg, arrays
 
