@@ -283,10 +283,10 @@ class Experiment(_Strict):
     #: "auto" (when the waves span more than 8 weeks), true or false.
     churn: bool | Literal["auto"] = "auto"
     #: Whether the joint model lets the take-up rise or fall with activity (a slope on
-    #: the log visit rate, in place of the chance that a visit shows the task): true,
-    #: false, or "auto" (only when the fit without it does not reproduce the waves
-    #: answered per respondent by answer).
-    take_up_slope: bool | Literal["auto"] = True
+    #: the log visit rate, in place of the chance that a visit shows the task): "auto"
+    #: (when the fit without it does not reproduce the waves answered per respondent by
+    #: answer), true or false.
+    take_up_slope: bool | Literal["auto"] = "auto"
 
     @model_validator(mode="after")
     def _one_mode(self) -> Experiment:

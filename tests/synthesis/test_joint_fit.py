@@ -685,12 +685,12 @@ def test_a_take_up_that_rises_with_activity_is_caught_by_the_waves_each_answer_g
 
 
 def test_a_take_up_slope_reads_a_take_up_that_rises_with_activity(tmp_path):
-    """`experiment.take_up_slope = true` (the default) on a country whose take-up odds are
-    ten times higher for ten times the visits: the slope reads that odds ratio, the tiers
-    cover the truth, and the occasional tier is no longer far too low as without the
-    slope."""
+    """`experiment.take_up_slope = true` on a country whose take-up odds are ten times
+    higher for ten times the visits: the slope reads that odds ratio, the tiers cover the
+    truth, and the occasional tier is no longer far too low as without the slope."""
     results, over, _ = _run_over_truth(tmp_path / "slope",
-                                       experiment={"take_up_activity": 1.0})
+                                       experiment={"take_up_activity": 1.0},
+                                       assumptions={"take_up_slope": True})
     b = results.joint.biases.set_index("quantity")
     odds = b.loc["Odds ratio of taking the task for ten times the visits"]
     assert 7 < odds["estimate"] < 14 and odds["low"] > 3    # 10 in the simulated country
@@ -703,7 +703,7 @@ def test_a_take_up_slope_reads_a_take_up_that_rises_with_activity(tmp_path):
 
 
 def test_the_take_up_slope_is_added_where_the_waves_each_answer_gives_ask_for_it(tmp_path):
-    """`experiment.take_up_slope = "auto"`: on a country whose take-up odds
+    """`experiment.take_up_slope = "auto"` (the default): on a country whose take-up odds
     are ten times higher for ten times the visits, the fit without the slope fails the
     checks of waves answered per respondent, so the model is fitted again with it: a
     warning says so and names the check, the odds ratio is reported, the tiers cover the

@@ -149,7 +149,7 @@ class CaptureData:
     churn: bool | str = "auto"
     #: The study's ``experiment.take_up_slope`` (true, false or "auto"; the model has the
     #: slope only when it is true).
-    take_up_slope: bool | str = True
+    take_up_slope: bool | str = "auto"
     answer_platforms: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     #: The step the answers of hours are recorded in (:func:`recording_step`; 0: exact).
     hours_step: float = 0.0
