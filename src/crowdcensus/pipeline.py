@@ -100,6 +100,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     from respondents who give counts of platforms; the joint model's prior for it when no
     respondent names their platforms and the study states none.
     """
+    import dataclasses
+
     from crowdcensus.synthesis.data import set_aside, synthesis_data
     from crowdcensus.synthesis.inference import fit_joint
     from crowdcensus.synthesis.sensitivity import prior_warning
@@ -113,8 +115,6 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     cfg = study.synthesis
     data = set_aside(synthesis_data(study, responses), aside)
     if data.aggregate and data.priors.multihoming is None and counted_multihoming is not None:
-        import dataclasses
-
         from crowdcensus.synthesis.priors import counted_multihoming as counted
 
         prior = counted(counted_multihoming)
@@ -127,24 +127,23 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
             raise InputError(f"CROWDCENSUS_INFERENCE={inference}: must be nuts or laplace")
         if inference is None or "inference" in cfg.model_fields_set:
             inference = cfg.inference
+    def fit(data, predictive: bool):
+        return fit_joint(data, method=inference, seed=seed, chains=cfg.chains,
+                         warmup=cfg.warmup, draws=cfg.draws, progress=progress,
+                         predictive=predictive)
+
     auto_slope = data.capture is not None and data.capture.take_up_slope == "auto"
-    post = fit_joint(data, method=inference, seed=seed, chains=cfg.chains,
-                     warmup=cfg.warmup, draws=cfg.draws, progress=progress,
-                     predictive=checks or auto_slope)
+    post = fit(data, checks or auto_slope)
     slope_note = None
     if auto_slope and post.converged:
         # a take-up that rises or falls with activity shows in the waves each answer
         # gives; the model is then fitted again with the slope that carries it
         failed = uneven_take_up(post, data, study.settings.level, seed=seed)
         if len(failed):
-            import dataclasses
-
             slope_note = slope_added_note(failed)
             data = dataclasses.replace(
                 data, capture=dataclasses.replace(data.capture, take_up_slope=True))
-            post = fit_joint(data, method=inference, seed=seed, chains=cfg.chains,
-                             warmup=cfg.warmup, draws=cfg.draws, progress=progress,
-                             predictive=checks)
+            post = fit(data, checks)
     summary = summarise(post, data, study.settings.level, seed=seed, checks=checks)
     warnings = [slope_note] if slope_note else []
     cap = data.capture

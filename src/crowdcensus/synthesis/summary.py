@@ -255,18 +255,27 @@ def uneven_take_up(post: Posterior, data: SynthesisData, level: float, seed: int
     take-up slope fails (p below :data:`CHECK_WARNING_P`): the sign that the take-up rises
     or falls with activity (``experiment.take_up_slope = "auto"`` then adds the slope).
     ``post`` must hold the predictive sites."""
-    rows = _checks(post.samples | post.predictive, data, level,
-                   np.random.default_rng(seed).spawn(2)[0])
+    rows = _checks(post.samples | post.predictive, data, level, _rngs(seed)[0])
     mine = rows["observed_figure"].str.startswith(WAVES_PER_RESPONDENT)
     return rows[mine & (rows["p_value"] < CHECK_WARNING_P)].sort_values("p_value",
                                                                        kind="stable")
 
 
+def _listed(checks: pd.DataFrame) -> str:
+    """The checks named with their observed and replicated figures and p-values."""
+    def fmt(x: float, mean: bool) -> str:
+        return f"{x:,.2f}" if mean else f"{x:,.0f}"
+
+    return "; ".join(
+        f"{r.observed_figure}: {fmt(r.observed, m)} observed, {fmt(r.low, m)}-"
+        f"{fmt(r.high, m)} replicated, p {_p(r.p_value)}"
+        for r in checks.itertuples()
+        for m in [r.observed_figure.startswith(WAVES_PER_RESPONDENT)])
+
+
 def slope_added_note(failed: pd.DataFrame) -> str:
     """One line saying that the take-up slope was added, and on what evidence."""
-    said = "; ".join(f"{r.observed_figure}: {r.observed:,.2f} observed, {r.low:,.2f}-"
-                     f"{r.high:,.2f} replicated, p {_p(r.p_value)}"
-                     for r in failed.itertuples())
+    said = _listed(failed)
     return ("the take-up was fitted with a slope on the visit rate (experiment.take_up_slope "
             f"= \"auto\"): without it the joint model did not reproduce {said}, the sign of "
             "a take-up that rises or falls with activity, which a model without the slope "
@@ -280,14 +289,7 @@ def check_warning(checks: pd.DataFrame) -> str | None:
     bad = checks[checks["p_value"] < CHECK_WARNING_P].sort_values("p_value", kind="stable")
     if bad.empty:
         return None
-    def fmt(x: float, mean: bool) -> str:
-        return f"{x:,.2f}" if mean else f"{x:,.0f}"
-
-    listed = "; ".join(
-        f"{r.observed_figure}: {fmt(r.observed, m)} observed, {fmt(r.low, m)}-"
-        f"{fmt(r.high, m)} replicated, p {_p(r.p_value)}"
-        for r in bad.head(3).itertuples()
-        for m in [r.observed_figure.startswith(WAVES_PER_RESPONDENT)])
+    listed = _listed(bad.head(3))
     more = f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
     n = f"{len(bad)} of the figures" if len(bad) > 1 else "one of the figures"
     return (f"the joint model does not reproduce {n} the sources report ({listed}{more}): "
@@ -328,12 +330,18 @@ def _shifts(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
                                        "posterior_high", "narrowed", "informed_by_data"])
 
 
+def _rngs(seed: int) -> list[np.random.Generator]:
+    """The predictive checks' and the prior-to-posterior table's generators for ``seed``
+    (the checks that decide the take-up slope draw as the report's do)."""
+    return np.random.default_rng(seed).spawn(2)
+
+
 def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0,
               checks: bool = True) -> JointSummary:
     """The report's view of a fitted joint model (see the module docstring);
     ``checks=False`` leaves the predictive checks' and the prior sensitivity's tables
     empty (validation reads neither)."""
-    checks_rng, shifts_rng = np.random.default_rng(seed).spawn(2)
+    checks_rng, shifts_rng = _rngs(seed)
     s = post.samples
     draws = tier_draws(s)
     tiers = {t: _figure(draws[t], level) for t in TIERS}
