@@ -11,6 +11,11 @@ study, builds the model's data and fits it twice. Printed per line:
   process (what ``crowdcensus validate`` pays per replicate);
 * ``leapfrogs``: NUTS's mean number of gradient evaluations per iteration.
 
+A study fit is the one ``crowdcensus run`` makes: where the study has capture
+histories and ``experiment.take_up_slope = "average"`` (the default), both take-up
+models are fitted at their modes and those that weigh are sampled
+(``crowdcensus.synthesis.averaging``); ``P(slope)`` is the slope model's probability.
+
 Each configuration runs "cold" (an empty JAX compilation cache) and then "warm"
 (the cache the cold run filled, as a user's next ``crowdcensus run`` finds it).
 
@@ -86,9 +91,30 @@ def _data(name: str):
         return study, synthesis_data(study, responses)
 
 
+def _fit(data, cfg, method: str, seed: int, predictive: bool = True):
+    """One study fit as ``crowdcensus run`` makes it: under ``experiment.take_up_slope =
+    "average"`` (the default, where there are capture histories) the two take-up models,
+    fitted at their modes and sampled where they weigh (synthesis/averaging.py)."""
+    import dataclasses
+
+    from crowdcensus.synthesis.averaging import fit_averaged
+    from crowdcensus.synthesis.inference import fit_joint
+
+    def one(d, m, start=None):
+        return fit_joint(d, method=m, seed=seed, chains=cfg.chains, warmup=cfg.warmup,
+                         draws=cfg.draws, progress=False, predictive=predictive, start=start)
+
+    cap = data.capture
+    if cap is None or cap.take_up_slope != "average":
+        return one(data, method)
+    return fit_averaged(lambda on, m, pred, start: one(dataclasses.replace(
+        data, capture=dataclasses.replace(cap, take_up_slope=on)), m, start), method,
+        predictive, seed=seed)
+
+
 def child(name: str, inference: str) -> dict:
     t0 = time.perf_counter()
-    from crowdcensus.synthesis.inference import _jax, fit_joint
+    from crowdcensus.synthesis.inference import _jax
 
     _jax()
     import numpyro  # noqa: F401
@@ -99,8 +125,7 @@ def child(name: str, inference: str) -> dict:
     times, post = [], None
     for seed in (1, 2):
         t = time.perf_counter()
-        post = fit_joint(data, method=inference, seed=seed, chains=cfg.chains,
-                         warmup=cfg.warmup, draws=cfg.draws, progress=False)
+        post = _fit(data, cfg, inference, seed)
         times.append(time.perf_counter() - t)
     diag = getattr(post, "diagnostics", {}) or {}
     return {"import": t1 - t0, "first": times[0], "second": times[1],
@@ -110,21 +135,19 @@ def child(name: str, inference: str) -> dict:
 
 def seeds(name: str, n: int) -> None:
     """NUTS fits of one study with seeds 0 .. n-1, one line each."""
-    from crowdcensus.synthesis.inference import fit_joint
-
     study, data = _data(name)
     cfg = study.synthesis
     print(f"{'study':22s} {'seed':>4s} {'time':>6s} {'runs':>4s} {'leapfrogs':>9s} "
-          f"{'divergent':>9s} {'min ESS':>7s} {'max R-hat':>9s} {'nodes':>5s}  accepted")
+          f"{'divergent':>9s} {'min ESS':>7s} {'max R-hat':>9s} {'nodes':>5s} {'P(slope)':>8s}"
+          "  accepted")
     for seed in range(n):
         t = time.perf_counter()
-        post = fit_joint(data, method="nuts", seed=seed, chains=cfg.chains,
-                         warmup=cfg.warmup, draws=cfg.draws, predictive=False)
+        post = _fit(data, cfg, "nuts", seed, predictive=False)
         d = post.diagnostics
         print(f"{name:22s} {seed:4d} {time.perf_counter() - t:5.1f}s {d['runs']:4d} "
               f"{d['leapfrog_steps_sampling']:9.1f} {d['divergences']:9d} "
-              f"{d['min_ess']:7.0f} {d['max_r_hat']:9.3f} {d.get('heterogeneity_nodes', 5):5d}  "
-              f"{post.converged}", flush=True)
+              f"{d['min_ess']:7.0f} {d['max_r_hat']:9.3f} {d.get('heterogeneity_nodes', 5):5d} "
+              f"{d.get('slope_probability', float('nan')):8.3f}  {post.converged}", flush=True)
 
 
 def main() -> None:

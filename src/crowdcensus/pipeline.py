@@ -102,12 +102,14 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     """
     import dataclasses
 
+    from crowdcensus.synthesis.averaging import LEFT_OUT, fit_averaged
     from crowdcensus.synthesis.data import set_aside, synthesis_data
     from crowdcensus.synthesis.inference import fit_joint
     from crowdcensus.synthesis.sensitivity import prior_warning
     from crowdcensus.synthesis.summary import (
         check_warning,
         slope_added_note,
+        slope_average_note,
         summarise,
         uneven_take_up,
     )
@@ -127,13 +129,26 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
             raise InputError(f"CROWDCENSUS_INFERENCE={inference}: must be nuts or laplace")
         if inference is None or "inference" in cfg.model_fields_set:
             inference = cfg.inference
-    def fit(data, predictive: bool):
-        return fit_joint(data, method=inference, seed=seed, chains=cfg.chains,
-                         warmup=cfg.warmup, draws=cfg.draws, progress=progress,
-                         predictive=predictive)
 
-    auto_slope = data.capture is not None and data.capture.take_up_slope == "auto"
-    post = fit(data, checks or auto_slope)
+    def fit(data, predictive: bool, method: str = inference, start=None):
+        return fit_joint(data, method=method, seed=seed, chains=cfg.chains,
+                         warmup=cfg.warmup, draws=cfg.draws,
+                         progress=progress and method == "nuts", predictive=predictive,
+                         start=start)
+
+    def sloped(slope: bool):
+        return dataclasses.replace(data, capture=dataclasses.replace(data.capture,
+                                                                     take_up_slope=slope))
+
+    slope = data.capture.take_up_slope if data.capture is not None else False
+    auto_slope = slope == "auto"
+    if slope == "average":
+        # without the slope and with it, averaged by their marginal likelihoods
+        post = fit_averaged(lambda on, method, pred, start: fit(sloped(on), pred, method,
+                                                               start),
+                            inference, checks, seed=seed)
+    else:
+        post = fit(data, checks or auto_slope)
     slope_note = None
     if auto_slope and post.converged:
         # a take-up that rises or falls with activity shows in the waves each answer
@@ -141,10 +156,12 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
         failed = uneven_take_up(post, data, study.settings.level, seed=seed)
         if len(failed):
             slope_note = slope_added_note(failed)
-            data = dataclasses.replace(
-                data, capture=dataclasses.replace(data.capture, take_up_slope=True))
+            data = sloped(True)
             post = fit(data, checks)
     summary = summarise(post, data, study.settings.level, seed=seed, checks=checks)
+    if summary.slope_probability is not None:
+        slope_note = (post.diagnostics.get(LEFT_OUT)
+                      or slope_average_note(summary.slope_probability))
     warnings = [slope_note] if slope_note else []
     cap = data.capture
     if cap is not None and not data.posted.all():

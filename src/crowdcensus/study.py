@@ -283,10 +283,11 @@ class Experiment(_Strict):
     #: "auto" (when the waves span more than 8 weeks), true or false.
     churn: bool | Literal["auto"] = "auto"
     #: Whether the joint model lets the take-up rise or fall with activity (a slope on
-    #: the log visit rate, in place of the chance that a visit shows the task): "auto"
-    #: (when the fit without it does not reproduce the waves answered per respondent by
-    #: answer), true or false.
-    take_up_slope: bool | Literal["auto"] = "auto"
+    #: the log visit rate, in place of the chance that a visit shows the task):
+    #: "average" (both models fitted and averaged by their marginal likelihoods),
+    #: "auto" (the slope when the fit without it does not reproduce the waves answered
+    #: per respondent by answer), true or false.
+    take_up_slope: bool | Literal["average", "auto"] = "average"
 
     @model_validator(mode="after")
     def _one_mode(self) -> Experiment:

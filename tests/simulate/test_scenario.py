@@ -147,11 +147,12 @@ def test_a_field_of_lists_is_varied_by_a_json_array_of_lists():
         small("subset").varied("experiment.platforms", ["nowhere"])
 
 
-@pytest.mark.parametrize("value", [None, "auto", True, False])
+@pytest.mark.parametrize("value", [None, "average", "auto", True, False])
 def test_the_scenarios_take_up_slope_is_the_simulated_studys(tmp_path, value):
-    """`assumptions.take_up_slope` reaches the study the simulator writes: true, false and
-    "auto" as stated; left out of it when the scenario does not give it, so that the
-    study's default ("auto") applies; any other value is refused naming the field."""
+    """`assumptions.take_up_slope` reaches the study the simulator writes: true, false,
+    "average" and "auto" as stated; left out of it when the scenario does not give it, so
+    that the study's default ("average") applies; any other value is refused naming the
+    field."""
     import numpy as np
 
     from crowdcensus.simulate.outputs import write_simulation
@@ -163,7 +164,7 @@ def test_the_scenarios_take_up_slope_is_the_simulated_studys(tmp_path, value):
                            np.random.default_rng(0))
     study_file = write_simulation(world, tmp_path)
     assert ("take_up_slope" in study_file.read_text()) == (value is not None)
-    assert load_study(study_file).experiment.take_up_slope == ("auto" if value is None
+    assert load_study(study_file).experiment.take_up_slope == ("average" if value is None
                                                                else value)
     data = _data()
     data["assumptions"]["take_up_slope"] = "sometimes"

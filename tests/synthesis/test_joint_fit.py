@@ -729,3 +729,39 @@ def test_the_take_up_slope_is_added_where_the_waves_each_answer_gives_ask_for_it
     assert not any("slope" in w for w in flat.warnings)
     assert "Odds ratio of taking the task for ten times the visits" not in set(
         flat.joint.biases["quantity"])
+
+
+def test_the_default_weighs_a_rising_take_up_against_a_task_not_always_seen(tmp_path):
+    """`experiment.take_up_slope = "average"` (the default) fits the model with a take-up
+    slope and the one with a chance that a visit shows the task, and averages them by their
+    marginal likelihoods. Where take-up odds are ten times higher for ten times the visits,
+    the slope model takes nearly all the weight: a warning says so, the odds ratio is read
+    and every tier covers the truth. Where a visit shows the task three times in ten and
+    take-up is flat, the slope model gets less than WINDOW and is left out: nothing is
+    said of it, and the tiers cover the truth."""
+    from crowdcensus.synthesis.averaging import WINDOW
+
+    rising, over, _ = _run_over_truth(tmp_path / "rising",
+                                      experiment={"take_up_activity": 1.0})
+    assert rising.joint.slope_probability > 0.99
+    said = [w for w in rising.warnings if w.startswith("the waves answered read as a take-up")]
+    assert len(said) == 1 and "posterior probability of" in said[0]
+    from crowdcensus.report.html import render_html
+
+    page = render_html(rising, {})
+    p = rising.joint.slope_probability
+    assert (f"Two readings of the waves, averaged</strong> (<code>experiment.take_up_slope = "
+            f"\"average\"</code>): a take-up that rises or falls with activity, "
+            f"probability {100 * p:.0f}%") in page
+    b = rising.joint.biases.set_index("quantity")
+    assert b.loc["Odds ratio of taking the task for ten times the visits", "estimate"] > 5
+    for tier in ("very_active", "regular", "occasional"):
+        low, _, high = over[tier]
+        assert low < 1 < high, (tier, over[tier])
+
+    buried, over, _ = _run_over_truth(tmp_path / "buried", experiment={"sight": 0.3})
+    assert buried.joint.slope_probability < WINDOW
+    assert not any("slope" in w or "take-up" in w for w in buried.warnings)
+    for tier in ("very_active", "regular", "occasional"):
+        low, _, high = over[tier]
+        assert low < 1 < high, (tier, over[tier])

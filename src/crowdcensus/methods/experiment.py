@@ -683,15 +683,17 @@ class TaskExperiment:
             "het": numpyro.sample("takeup_sd", dist.HalfNormal(0.75)),
             "after": numpyro.sample("after_answer", dist.Normal(0.0, 1.0)),
         }
-        if cfg.take_up_slope:
-            # the take-up rises or falls with the visit rate, logit t = alpha + gamma log
-            # lambda; the chance that a visit shows the task is then held at 1, since it
-            # bends the same curve (with both, NUTS needed 11-28 s a fit and one of three
-            # was refused on divergences; with the slope alone 5.5 s, as without it)
-            params["slope"] = numpyro.sample("takeup_slope", dist.Normal(0.0, 0.5))
-            params["sight"] = 1.0
-        else:
-            params["sight"] = jnp.exp(numpyro.sample("log_sight", dist.Normal(0.0, 0.75)))
+        # with the slope (slope_on 1) the take-up rises or falls with the visit rate,
+        # logit t = alpha + gamma log lambda, and the chance that a visit shows the task is
+        # held at 1, since it bends the same curve (with both, NUTS needed 11-28 s a fit
+        # and one of three was refused on divergences; with the slope alone 5.5 s, as
+        # without it); without it (0), the reverse. Both sites are in both models, the one
+        # held touching only its own prior: it adds nothing to the marginal likelihood,
+        # and the fit drops its draws (synthesis.inference.UNUSED)
+        on = a["slope_on"]
+        params["slope"] = on * numpyro.sample("takeup_slope", dist.Normal(0.0, 0.5))
+        params["sight"] = jnp.exp((1.0 - on)
+                                  * numpyro.sample("log_sight", dist.Normal(0.0, 0.75)))
         if pop.posted_share is not None:   # one share class per set of platforms
             params["shares"] = jnp.clip(pop.posted_share.T, 1e-9, 1.0)   # (S,) or (T, S)
         hist = history_log_prob(a, params, pop.churn, pop.points)             # (P, U, G)

@@ -219,7 +219,7 @@ class Assumptions(_Strict):
     churn: bool | Literal["auto"] = "auto"
     #: The study's ``experiment.take_up_slope`` (left out of the study when not given, so
     #: that the study's default applies).
-    take_up_slope: bool | Literal["auto"] | None = None
+    take_up_slope: bool | Literal["auto", "average"] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Assumptions:

@@ -147,9 +147,9 @@ class CaptureData:
     wave_starts: np.ndarray | None = None
     reference_days: float = 364.0
     churn: bool | str = "auto"
-    #: The study's ``experiment.take_up_slope`` (true, false or "auto"; the model has the
-    #: slope only when it is true).
-    take_up_slope: bool | str = "auto"
+    #: The study's ``experiment.take_up_slope`` (true, false, "average" or "auto"; the
+    #: model has the slope only when it is true).
+    take_up_slope: bool | str = "average"
     answer_platforms: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     #: The step the answers of hours are recorded in (:func:`recording_step`; 0: exact).
     hours_step: float = 0.0

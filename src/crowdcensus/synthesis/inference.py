@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -357,6 +358,25 @@ def _stack(outs: list) -> tuple:
     return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *outs)
 
 
+def _dropped(fitted: tuple[dict, dict], arrays: dict) -> tuple[dict, dict]:
+    """The mode and draws without the site the model holds fixed: the chance of seeing
+    the task where the take-up has a slope, the slope where it has not (both models share
+    one program, the held site touching only its prior)."""
+    if "slope_on" not in arrays:
+        return fitted
+    held = "log_sight" if float(arrays["slope_on"]) else "takeup_slope"
+    return tuple({k: v for k, v in d.items() if k != held} for d in fitted)
+
+
+def _log_evidence(potential: float, chol: np.ndarray) -> float:
+    """The Laplace approximation of the log marginal likelihood: the log posterior
+    density at the mode (unnormalised, -``potential``) plus the log volume of the normal
+    with the Hessian ``chol chol^T`` as its precision (Kass and Raftery 1995, eq. 4)."""
+    d = chol.shape[0]
+    return float(-potential + 0.5 * d * np.log(2 * np.pi)
+                 - np.sum(np.log(np.diag(chol))))
+
+
 def _inverse_mass(hess: np.ndarray) -> np.ndarray:
     """The inverse of a Hessian made positive definite (eigenvalues floored)."""
     w, v = np.linalg.eigh((hess + hess.T) / 2)
@@ -421,7 +441,8 @@ def find_mode(model: CompiledModel, arrays: dict, start: np.ndarray, seed: int =
 
 def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: int = 2,
               warmup: int = 500, draws: int = 500, progress: bool = False,
-              predictive: bool = True) -> Posterior:
+              predictive: bool = True, start: Mapping[str, np.ndarray] | None = None
+              ) -> Posterior:
     """Fit the joint model to ``data`` (see the module docstring).
 
     Parameters
@@ -440,6 +461,10 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
     predictive : bool
         Compute the predictive checks' expected counts (``Posterior.predictive``);
         validation, which does not read them, turns it off.
+    start : mapping, optional
+        Constrained values to search the mode from (a close model's ``Posterior.mode``;
+        sites it lacks keep their usual starting values), in one search instead of
+        ``1 + MODE_RESTARTS`` (the close model's searches found its highest mode).
 
     Returns
     -------
@@ -471,11 +496,15 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
     release_compiled()
     model = CompiledModel.get(cfg, arrays)
     init = {k: jnp.asarray(v) for k, v in initial_values(cfg, data).items() if k in model.names}
+    if start is not None:
+        init.update({k: jnp.asarray(v) for k, v in start.items()
+                     if k in init and np.shape(v) == init[k].shape})
     missing = set(model.names) - set(init)
     if missing:  # pragma: no cover - every site has a starting value
         raise ModelError(f"no starting value for {sorted(missing)}")
-    start = np.asarray(model.unconstrain(init, arrays))
-    res = find_mode(model, arrays, start, seed=seed)
+    x0 = np.asarray(model.unconstrain(init, arrays))
+    res = find_mode(model, arrays, x0, seed=seed,
+                    restarts=MODE_RESTARTS if start is None else 0)
     if not np.isfinite(res.fun) or res.fun >= 1e299:
         raise ModelError("the joint model's posterior could not be evaluated (the inputs "
                          "contradict each other?)")
@@ -515,16 +544,22 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         # x + L^{-T} z has covariance (L L^T)^{-1} = H^{-1}
         flat = x_mode[None, :] + np.linalg.solve(chol.T, z.T).T
         flat = _bins_by_band_total(model, x_mode, flat, np_arrays["bin_band"])
-        mode, samples = _constrained(model, x_mode, flat, arrays)
+        mode, samples = _dropped(_constrained(model, x_mode, flat, arrays), np_arrays)
+        evidence = _log_evidence(res.fun, chol) if ok else None
         if not res.success:
             problems.append(f"the search for the posterior mode stopped early ({res.message})")
         return Posterior(samples, "laplace", mode, {"hessian_positive_definite": ok,
                                                     "mode_found": bool(res.success),
-                                                    "heterogeneity_nodes": nodes},
+                                                    "heterogeneity_nodes": nodes,
+                                                    "log_evidence": evidence},
                          converged=not problems, problems=problems,
                          predictive=_predictive(model, flat, arrays) if predictive else {})
     hess = np.asarray(model.hessian(jnp.asarray(x_mode), arrays), dtype=float)
     inv_mass = jnp.asarray(_inverse_mass(hess))
+    try:
+        evidence = _log_evidence(res.fun, np.linalg.cholesky((hess + hess.T) / 2))
+    except np.linalg.LinAlgError:
+        evidence = None
     from crowdcensus.synthesis.diagnostics import nuts_diagnostics
 
     n_dev = jax.local_device_count()
@@ -568,11 +603,13 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
             value_parts.append(by_chain({k: np.asarray(v) for k, v in model.constrain(
                 jnp.asarray(z_parts[-1].reshape(-1, z0.shape[0])), arrays).items()}))
     samples = {k: v.reshape(-1, *v.shape[2:]) for k, v in grouped.items()}
+    mode, samples = _dropped((mode, samples), np_arrays)
     z = np.concatenate(z_parts, axis=1)                                # (chains, draws, d)
     flat = z.reshape(-1, z.shape[-1])
     steps = np.concatenate(step_parts, axis=1)
     diag["warmup"], diag["draws"], diag["runs"] = warmup, z.shape[1], attempt + 1
     diag["heterogeneity_nodes"] = nodes
+    diag["log_evidence"] = evidence
     diag["leapfrog_steps_warmup"] = float(steps[:, :warmup].mean())
     diag["leapfrog_steps_sampling"] = float(steps[:, warmup:].mean())
     diag["step_size"] = [float(x) for x in

@@ -85,9 +85,6 @@ class ModelConfig:
     #: Each respondent is one worker's answers on one platform (IDs per platform): the
     #: capture histories are those of (worker, platform) pairs.
     per_platform_ids: bool = False
-    #: A take-up slope on the log visit rate, the chance of seeing the task held at 1
-    #: (``experiment.take_up_slope``).
-    take_up_slope: bool = False
 
 
 def _round_up(n: int, step: int) -> int:
@@ -193,6 +190,9 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
     n_pat = len(pat)
     size = _pattern_size(n_pat)
     arrays["all_patterns"] = np.array(1.0 if all_patterns else 0.0)
+    # 1: the take-up slope, the chance of seeing the task held at 1; 0: the reverse. Data
+    # rather than structure, so that both models run one compiled program
+    arrays["slope_on"] = np.array(1.0 if cap.take_up_slope is True else 0.0)
     arrays["H"] = _pad_rows(pat, size)
     arrays["C"] = _pad_rows((np.cumsum(pat, axis=1) - pat > 0).astype(float), size)
     caught = pat > 0
@@ -352,7 +352,6 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         unknown_reports=unknown_reports(data),
         random_answer_shares=random_answer_shares(data),
         per_platform_ids=per_platform_ids(data),
-        take_up_slope=data.capture is not None and data.capture.take_up_slope is True,
     )
     return cfg, arrays
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from crowdcensus.synthesis.activity import REPORT_CATEGORIES
+from crowdcensus.synthesis.averaging import WEIGHT as SLOPE_PROBABILITY
 from crowdcensus.synthesis.data import SynthesisData
 from crowdcensus.synthesis.inference import Posterior
 from crowdcensus.synthesis.sensitivity import prior_sensitivity
@@ -81,8 +82,13 @@ class JointSummary:
     churn: bool = False
     #: Whether the take-up has a slope on the visit rate in the model
     #: (``experiment.take_up_slope``; with "auto", added when the fit without it failed
-    #: the checks of waves answered per respondent).
+    #: the checks of waves answered per respondent; with "average", the draws of the
+    #: model without it hold it at 0).
     take_up_slope: bool = False
+    #: With ``experiment.take_up_slope = "average"``: the posterior probability of the
+    #: model with the slope against the one with a chance of seeing the task
+    #: (:mod:`crowdcensus.synthesis.averaging`); None otherwise.
+    slope_probability: float | None = None
 
 
 def tier_draws(samples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -147,10 +153,12 @@ def _biases(s: dict, data: SynthesisData, level: float) -> pd.DataFrame:
         add("experiment", "Odds ratio of answering again after a first answer",
             np.exp(s["after_answer"]), "< 1: survey aversion or exclusion of past participants")
     if "takeup_slope" in s:
+        averaged = ("; averaged over the models with and without the slope, 1 in the "
+                    "latter's draws" if "log_sight" in s else "")
         add("experiment", "Odds ratio of taking the task for ten times the visits",
             np.power(10.0, np.asarray(s["takeup_slope"])),
             "> 1: the most active take a task they see more readily (the take-up above is "
-            "at one visit a week)")
+            f"at one visit a week){averaged}")
     if "arrival_share" in s:
         add("experiment", "Share of workers arriving during the reference period",
             s["arrival_share"])
@@ -284,6 +292,25 @@ def slope_added_note(failed: pd.DataFrame) -> str:
             "with intervals that all missed); take_up_slope = false fits without it")
 
 
+def slope_average_note(probability: float) -> str | None:
+    """One line when the model with the take-up slope is the more probable of the two that
+    ``experiment.take_up_slope = "average"`` fits; None otherwise."""
+    if probability < 0.5:
+        return None
+    return (f"the waves answered read as a take-up that rises or falls with activity: the "
+            f"model with a take-up slope on the visit rate has a posterior probability of "
+            f"{_percent(probability)} against the one where a visit may not show the task, "
+            "and the figures average the two by it (experiment.take_up_slope = "
+            "\"average\"; see the odds ratio in the bias table)")
+
+
+def _percent(p: float) -> str:
+    """A probability in words that never rounds to 0% or 100%."""
+    if p > 0.999:
+        return "over 99.9%"
+    return f"{p:.1%}" if p > 0.99 else f"{p:.0%}"
+
+
 def check_warning(checks: pd.DataFrame) -> str | None:
     """One line naming the figures the fitted model does not reproduce, if any."""
     bad = checks[checks["p_value"] < CHECK_WARNING_P].sort_values("p_value", kind="stable")
@@ -354,4 +381,5 @@ def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0,
         shifts=_shifts(s, data, level, shifts_rng),
         prior_sensitivity=(prior_sensitivity(s, data.priors, draws) if checks
                            else pd.DataFrame()), tier_draws=draws,
-        churn="arrival_share" in s, take_up_slope="takeup_slope" in s)
+        churn="arrival_share" in s, take_up_slope="takeup_slope" in s,
+        slope_probability=post.diagnostics.get(SLOPE_PROBABILITY))

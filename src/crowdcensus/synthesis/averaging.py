@@ -1,0 +1,154 @@
+"""The take-up slope and the chance of seeing the task: two fits, averaged.
+
+A take-up that rises with activity and a task that a visit does not always show both
+make the chance of answering a wave rise with the visit rate more steeply than the
+visits alone do, and NUTS could not sample a model holding both (docs/synthesis.md).
+The joint model is therefore fitted twice (``experiment.take_up_slope = "average"``):
+with the chance of seeing the task and no slope, and with the slope and that chance held
+at 1. Each fit's marginal likelihood is approximated at its mode (Laplace: the log
+posterior density there plus the log volume of the normal whose precision is the
+Hessian; Kass and Raftery 1995), the two models get posterior probabilities from even
+prior odds, and the figures are draws from the mixture of the two posteriors: Bayesian
+model averaging (Hoeting, Madigan, Raftery and Volinsky 1999). Where the data cannot
+tell the two apart, the mixture carries both readings; where they can, it is the one
+they favour.
+
+A model whose probability is below :data:`WINDOW` is left out (Occam's window; Madigan
+and Raftery 1994): with NUTS it is not sampled at all, since its marginal likelihood
+comes from the cheap fit at the mode.
+
+References
+----------
+Hoeting, J. A., Madigan, D., Raftery, A. E. and Volinsky, C. T. (1999). Bayesian model
+averaging: a tutorial. *Statistical Science* 14, 382-417.
+Kass, R. E. and Raftery, A. E. (1995). Bayes factors. *JASA* 90, 773-795.
+Madigan, D. and Raftery, A. E. (1994). Model selection and accounting for model
+uncertainty in graphical models using Occam's window. *JASA* 89, 1535-1546.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+from crowdcensus.synthesis.inference import Posterior
+
+#: Below this posterior probability, a model is left out of the average.
+WINDOW = 0.01
+
+#: The value each model holds fixed for the site the other one fits: without the
+#: slope it is 0; with it the chance of seeing the task is 1 (its log 0).
+HELD = {"takeup_slope": 0.0, "log_sight": 0.0}
+
+#: ``Posterior.diagnostics`` key of the slope model's posterior probability.
+WEIGHT = "slope_probability"
+#: ``Posterior.diagnostics`` key saying which model was left out for not converging.
+LEFT_OUT = "averaging_left_out"
+
+
+def slope_probability(without: Posterior, with_slope: Posterior) -> float:
+    """The posterior probability of the model with the slope, from even prior odds and
+    the two fits' Laplace log marginal likelihoods (``diagnostics["log_evidence"]``);
+    0.5 where either has none (a Hessian that is not positive definite).
+
+    >>> a = Posterior({}, "laplace", {}, {"log_evidence": -100.0})
+    >>> b = Posterior({}, "laplace", {}, {"log_evidence": -100.0 + np.log(3)})
+    >>> round(slope_probability(a, b), 6)
+    0.75
+    """
+    a = without.diagnostics.get("log_evidence")
+    b = with_slope.diagnostics.get("log_evidence")
+    if a is None or b is None or not (np.isfinite(a) and np.isfinite(b)):
+        return 0.5
+    return float(1.0 / (1.0 + np.exp(np.clip(a - b, -700.0, 700.0))))
+
+
+def _rows(x: np.ndarray, n: int) -> np.ndarray:
+    """``n`` rows of ``x`` spread evenly over it (every chain of a longer NUTS run)."""
+    return x[np.round(np.linspace(0, x.shape[0] - 1, n)).astype(int)]
+
+
+def _pick(a: dict, b: dict, from_b: np.ndarray) -> dict:
+    """Row ``i`` of every site from ``b`` where ``from_b[i]``, else from ``a``; a site that
+    only one model has takes, in the other's rows, the value the other holds fixed."""
+    n = from_b.size
+    out = {}
+    for key in sorted(set(a) | set(b)):
+        if key not in a and key not in HELD or key not in b and key not in HELD:
+            continue
+        x = np.asarray(a[key]) if key in a else None
+        y = np.asarray(b[key]) if key in b else None
+        like = x if x is not None else y
+        if like.shape[0] < n:
+            continue
+        x = _rows(x, n) if x is not None else np.full(_rows(like, n).shape, HELD[key])
+        y = _rows(y, n) if y is not None else np.full(_rows(like, n).shape, HELD[key])
+        if x.shape != y.shape:
+            continue
+        out[key] = np.where(from_b.reshape(-1, *([1] * (x.ndim - 1))), y, x)
+    return out
+
+
+def mix(without: Posterior, with_slope: Posterior, probability: float,
+        seed: int = 0) -> Posterior:
+    """Draws from the two posteriors' mixture, each from ``with_slope`` with
+    ``probability`` (seeded); the diagnostics, problems and mode are the more probable
+    model's, the problems of both are kept."""
+    rng = np.random.default_rng([seed, 7])
+    n = min(np.asarray(v).shape[0] for p in (without, with_slope) for v in p.samples.values())
+    samples = _pick(without.samples, with_slope.samples, rng.random(n) < probability)
+    predictive = {}
+    if without.predictive and with_slope.predictive:
+        m = min(np.asarray(v).shape[0]
+                for p in (without, with_slope) for v in p.predictive.values())
+        predictive = _pick(without.predictive, with_slope.predictive,
+                           rng.random(m) < probability)
+    main = with_slope if probability >= 0.5 else without
+    return dataclasses.replace(
+        main, samples=samples, predictive=predictive,
+        diagnostics={**main.diagnostics, WEIGHT: probability},
+        converged=without.converged and with_slope.converged,
+        problems=list(dict.fromkeys(without.problems + with_slope.problems)))
+
+
+def fit_averaged(fit: Callable[..., Posterior], method: str, predictive: bool,
+                 seed: int = 0) -> Posterior:
+    """Fit the model without and with the slope and average them.
+
+    ``fit(slope, method, predictive, start)`` fits one of them, its mode searched from the
+    constrained values ``start`` when given (:func:`~crowdcensus.synthesis.inference.
+    fit_joint`). The model without the slope is fitted first; the one with it is searched
+    from its mode (the slope at 0, the rest where the first fit put them), which costs
+    one search instead of three. With ``method == "laplace"`` the two fits give both the
+    draws and the marginal likelihoods; with NUTS, two Laplace fits give the
+    probabilities first and only the models inside :data:`WINDOW` are sampled, from the
+    modes found. The result's ``diagnostics[WEIGHT]`` is the slope model's probability.
+    Where one of the two does not converge at its mode and the other does, the other is
+    kept alone (probability 1 or 0) and ``diagnostics[LEFT_OUT]`` says so.
+    """
+    cheap = method == "laplace"
+    without = fit(False, "laplace", predictive and cheap, None)
+    first = [without, fit(True, "laplace", predictive and cheap, without.mode or None)]
+    ok = [p.converged for p in first]
+    if ok[0] != ok[1]:
+        # one of the two cannot be weighed (no mode found, or not locally normal there):
+        # the other alone, and the report says which was left out and why
+        keep = ok.index(True)
+        post = first[keep] if cheap else fit(bool(keep), method, predictive,
+                                             first[keep].mode or None)
+        left = first[1 - keep]
+        said = (f"the model {'with' if keep == 0 else 'without'} the take-up slope was left "
+                f"out of the average ({'; '.join(left.problems)})")
+        return dataclasses.replace(post, diagnostics={**post.diagnostics, WEIGHT: float(keep),
+                                                      LEFT_OUT: said})
+    w = slope_probability(*first)
+    inside = [1 - w >= WINDOW, w >= WINDOW]
+    if not cheap:
+        first = [fit(slope, method, predictive, post.mode or None) if keep else post
+                 for slope, keep, post in zip((False, True), inside, first, strict=True)]
+    if not inside[0] or not inside[1]:
+        post = first[1] if inside[1] else first[0]
+        return dataclasses.replace(post, diagnostics={**post.diagnostics, WEIGHT: w})
+    return mix(first[0], first[1], w, seed=seed)
