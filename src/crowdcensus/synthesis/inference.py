@@ -526,17 +526,21 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
             x_mode = np.asarray(res.x)
     key = jax.random.PRNGKey(seed)
     problems: list[str] = []
+    # the Hessian at the mode: the Laplace draws' precision, NUTS's mass matrix and, where
+    # it is positive definite, the marginal likelihood's volume
+    hess = np.asarray(model.hessian(jnp.asarray(x_mode), arrays), dtype=float)
+    hess = (hess + hess.T) / 2
+    try:
+        chol = np.linalg.cholesky(hess)
+    except np.linalg.LinAlgError:
+        chol = None
+    evidence = _log_evidence(res.fun, chol) if chol is not None else None
     if method == "laplace":
-        hess = np.asarray(model.hessian(jnp.asarray(x_mode), arrays), dtype=float)
-        hess = (hess + hess.T) / 2
-        ok = True
-        try:
-            chol = np.linalg.cholesky(hess)
-        except np.linalg.LinAlgError:
+        ok = chol is not None
+        if not ok:
             w, v = np.linalg.eigh(hess)
             w = np.maximum(w, 1e-6 * max(float(w.max()), 1.0))
             chol = np.linalg.cholesky((v * w) @ v.T)
-            ok = False
             problems.append("the posterior is not locally normal at its mode (the Hessian is "
                             "not positive definite): the Laplace interval is unreliable")
         rng = np.random.default_rng(seed)
@@ -545,7 +549,6 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         flat = x_mode[None, :] + np.linalg.solve(chol.T, z.T).T
         flat = _bins_by_band_total(model, x_mode, flat, np_arrays["bin_band"])
         mode, samples = _dropped(_constrained(model, x_mode, flat, arrays), np_arrays)
-        evidence = _log_evidence(res.fun, chol) if ok else None
         if not res.success:
             problems.append(f"the search for the posterior mode stopped early ({res.message})")
         return Posterior(samples, "laplace", mode, {"hessian_positive_definite": ok,
@@ -554,12 +557,7 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
                                                     "log_evidence": evidence},
                          converged=not problems, problems=problems,
                          predictive=_predictive(model, flat, arrays) if predictive else {})
-    hess = np.asarray(model.hessian(jnp.asarray(x_mode), arrays), dtype=float)
     inv_mass = jnp.asarray(_inverse_mass(hess))
-    try:
-        evidence = _log_evidence(res.fun, np.linalg.cholesky((hess + hess.T) / 2))
-    except np.linalg.LinAlgError:
-        evidence = None
     from crowdcensus.synthesis.diagnostics import nuts_diagnostics
 
     n_dev = jax.local_device_count()

@@ -85,10 +85,13 @@ class JointSummary:
     #: the checks of waves answered per respondent; with "average", the draws of the
     #: model without it hold it at 0).
     take_up_slope: bool = False
-    #: With ``experiment.take_up_slope = "average"``: the posterior probability of the
-    #: model with the slope against the one with a chance of seeing the task
-    #: (:mod:`crowdcensus.synthesis.averaging`); None otherwise.
-    slope_probability: float | None = None
+
+    @property
+    def slope_probability(self) -> float | None:
+        """With ``experiment.take_up_slope = "average"``: the posterior probability of the
+        model with the slope against the one with a chance of seeing the task
+        (:mod:`crowdcensus.synthesis.averaging`); None otherwise."""
+        return self.diagnostics.get(SLOPE_PROBABILITY)
 
 
 def tier_draws(samples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -381,5 +384,4 @@ def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0,
         shifts=_shifts(s, data, level, shifts_rng),
         prior_sensitivity=(prior_sensitivity(s, data.priors, draws) if checks
                            else pd.DataFrame()), tier_draws=draws,
-        churn="arrival_share" in s, take_up_slope="takeup_slope" in s,
-        slope_probability=post.diagnostics.get(SLOPE_PROBABILITY))
+        churn="arrival_share" in s, take_up_slope="takeup_slope" in s)
