@@ -108,6 +108,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     from crowdcensus.synthesis.sensitivity import prior_warning
     from crowdcensus.synthesis.summary import (
         check_warning,
+        readings_warning,
         slope_added_note,
         slope_average_note,
         summarise,
@@ -160,7 +161,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
             post = fit(data, checks)
     summary = summarise(post, data, study.settings.level, seed=seed, checks=checks)
     if summary.slope_probability is not None:
-        slope_note = (post.diagnostics.get(LEFT_OUT)
+        slope_note = (post.diagnostics.get(LEFT_OUT) or readings_warning(summary.readings)
                       or slope_average_note(summary.slope_probability))
     warnings = [slope_note] if slope_note else []
     cap = data.capture

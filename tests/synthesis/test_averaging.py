@@ -6,7 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crowdcensus.synthesis.averaging import WEIGHT, WINDOW, fit_averaged, mix, slope_probability
+from crowdcensus.synthesis.averaging import (
+    WEIGHT,
+    WINDOW,
+    draw_models,
+    fit_averaged,
+    mix,
+    reweighted,
+    slope_probability,
+)
 from crowdcensus.synthesis.inference import Posterior
 
 
@@ -120,3 +128,104 @@ def test_a_model_that_fails_at_its_mode_is_left_out_and_said(method, failing):
         f"the model {'without' if failing is False else 'with'} the take-up slope was left "
         "out of the average (the Hessian is not positive definite)")
     assert calls[2:] == ([] if method == "laplace" else [(kept, "nuts")])
+
+
+def test_the_mixture_says_which_model_each_draw_comes_from():
+    without = _post(0.0, log_sight=-1.0)
+    with_slope = _post(0.0, takeup_slope=0.8)
+    mixed = mix(without, with_slope, 0.4, seed=2)
+    np.testing.assert_array_equal(draw_models(mixed.samples),
+                                  mixed.samples["takeup_slope"] == 0.8)
+    assert draw_models(with_slope.samples).all()
+    assert not draw_models(without.samples).any()
+    assert draw_models({"workers": np.zeros(3)}) is None
+
+
+@pytest.mark.parametrize("p, odds", [(0.3, 4.0), (0.3, 0.25), (0.9, 0.25), (0.02, 4.0)])
+def test_other_prior_odds_move_the_probability_by_bayes_rule(p, odds):
+    """Prior odds k times the even ones multiply the posterior odds by k; the weights
+    give each model's draws that new probability, evenly within the model."""
+    models = np.random.default_rng(1).random(5000) < p
+    w, new = reweighted(models, p, odds=odds)
+    assert new / (1 - new) == pytest.approx(odds * p / (1 - p), rel=1e-12)
+    assert w[models].sum() == pytest.approx(new, rel=1e-12)
+    assert np.ptp(w[models]) < 1e-15 and np.ptp(w[~models]) < 1e-15
+
+
+def test_a_changed_prior_of_one_models_parameter_moves_its_probability_as_its_evidence():
+    """Against the closed form: model 1 has y ~ N(mu, 1) with mu ~ N(0, tau^2), so its
+    marginal likelihood is N(y; 0, 1 + tau^2); model 0 has no parameter (y ~ N(0, 1)).
+    The prior of mu raised to the power 4 is N(0, tau^2 / 4): reweighting the draws of
+    model 1 gives the probability and posterior mean of the model with that prior."""
+    from scipy import stats
+
+    from crowdcensus.synthesis.sensitivity import normal_power_log_ratio
+
+    y, tau, alpha, n = 1.3, 2.0, 4.0, 400_000
+    rng = np.random.default_rng(3)
+
+    def evidence(t):
+        return stats.norm.pdf(y, 0, np.sqrt(1 + t * t))
+
+    def probability(t):
+        return evidence(t) / (evidence(t) + stats.norm.pdf(y, 0, 1))
+
+    p = probability(tau)
+    models = rng.random(n) < p
+    shrink = tau * tau / (1 + tau * tau)
+    mu = np.where(models, rng.normal(shrink * y, np.sqrt(shrink), n), 0.0)
+    w, new = reweighted(models, p, log_ratio=(None, normal_power_log_ratio(mu, tau, alpha)))
+    narrow = tau / np.sqrt(alpha)
+    assert new == pytest.approx(probability(narrow), abs=2e-3)
+    shrink2 = narrow * narrow / (1 + narrow * narrow)
+    assert np.sum(w[models] * mu[models]) / new == pytest.approx(shrink2 * y, abs=5e-3)
+    # and the reverse change leaves the other model's draws even
+    w0, _ = reweighted(~models, 1 - p, log_ratio=(normal_power_log_ratio(mu, tau, alpha), None))
+    assert w0[~models].sum() == pytest.approx(1 - new, abs=2e-3)
+
+
+def test_the_readings_table_sets_each_reading_beside_the_average():
+    """Each reading's figures are those of its own draws; other prior odds move the
+    median towards the reading they favour, with the probability Bayes's rule gives."""
+    from crowdcensus.synthesis.summary import readings
+
+    rng = np.random.default_rng(6)
+    n = 20_000
+    models = rng.random(n) < 0.3
+    tiers = {t: np.where(models, 1300.0, 1000.0) + rng.normal(0, 20, n)
+             for t in ("occasional", "regular", "very_active")}
+    samples = {"slope_model": models.astype(float)}
+    table = readings(tiers, samples, 0.3, 0.9).set_index("tier")
+    row = table.loc["occasional"]
+    assert row["without"] == pytest.approx(np.median(tiers["occasional"][~models]))
+    assert row["with_slope_low"] == pytest.approx(
+        np.quantile(tiers["occasional"][models], 0.05))
+    assert row["averaged"] == pytest.approx(np.median(tiers["occasional"]))
+    assert row["probability_higher"] == pytest.approx(4 * 0.3 / (4 * 0.3 + 0.7))
+    assert row["probability_lower"] == pytest.approx(0.25 * 0.3 / (0.25 * 0.3 + 0.7))
+    # 4:1 makes the slope reading the more probable (63%): the median is its
+    assert 1250 < row["odds_higher"] < 1350 and row["odds_lower"] < row["averaged"] < 1100
+    assert readings(tiers, samples, None, 0.9).empty
+
+
+def test_the_warning_names_the_tiers_whose_readings_differ():
+    from crowdcensus.synthesis.summary import READINGS_DIFFER, readings, readings_warning
+
+    rng = np.random.default_rng(8)
+    n = 8000
+    models = rng.random(n) < 0.4
+    gap = {"occasional": 1.3, "regular": 1.0 + READINGS_DIFFER / 3, "very_active": 1.0}
+    tiers = {t: 1000 * np.where(models, g, 1.0) * np.exp(rng.normal(0, 0.01, n))
+             for t, g in gap.items()}
+    table = readings(tiers, {"slope_model": models.astype(float)}, 0.4, 0.95)
+    line = readings_warning(table)
+    occ = table.set_index("tier").loc["occasional"]
+    assert f"occasional {occ['without']:,.0f} ({occ['without_low']:,.0f}-" in line
+    assert f"occasional {occ['with_slope']:,.0f} (" in line and "40% from even" in line
+    assert "regular" not in line and "very active" not in line
+    # the same readings, or one reading left out: nothing to say
+    same = readings({t: tiers["very_active"] for t in tiers},
+                    {"slope_model": models.astype(float)}, 0.4, 0.95)
+    assert readings_warning(same) is None
+    alone = readings(tiers, {"log_sight": np.zeros(n)}, 0.004, 0.95)
+    assert alone["with_slope"].isna().all() and readings_warning(alone) is None

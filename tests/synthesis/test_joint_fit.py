@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from importlib.resources import files
 from pathlib import Path
@@ -738,7 +739,8 @@ def test_the_default_weighs_a_rising_take_up_against_a_task_not_always_seen(tmp_
     the slope model takes nearly all the weight: a warning says so, the odds ratio is read
     and every tier covers the truth. Where a visit shows the task three times in ten and
     take-up is flat, the slope model gets less than WINDOW and is left out: nothing is
-    said of it, and the tiers cover the truth."""
+    said of it, and the tiers cover the truth. Where the slope is mild, both stay in the
+    average, and the report sets their figures side by side and warns where they differ."""
     from crowdcensus.synthesis.averaging import WINDOW
 
     rising, over, _ = _run_over_truth(tmp_path / "rising",
@@ -758,6 +760,36 @@ def test_the_default_weighs_a_rising_take_up_against_a_task_not_always_seen(tmp_
     for tier in ("very_active", "regular", "occasional"):
         low, _, high = over[tier]
         assert low < 1 < high, (tier, over[tier])
+    # the reading left out has no figure, and the table of the two readings is not shown
+    # (the paragraph says the other was left out)
+    rd = rising.joint.readings.set_index("tier")
+    assert rd["without"].isna().all() and rd["with_slope"].notna().all()
+    assert (rd["probability_lower"] < p).all()
+    assert 'id="readings-table"' not in page and "the reading below 1% is left out" in page
+    # with both readings in the average, the table sets each beside it
+    both = rd.reset_index().assign(without=rd["with_slope"].to_numpy() * 0.8,
+                                   without_low=1.0, without_high=2.0)
+    shown = render_html(dataclasses.replace(
+        rising, joint=dataclasses.replace(rising.joint, readings=both)), {})
+    table = shown[shown.index('id="readings-table"'):]
+    table = table[:table.index("</table>")]
+    assert f"{round(0.8 * rd.loc['occasional', 'with_slope']):,}" in table
+
+    # a mild slope (odds x1.8 for ten times the visits): the data leave both readings in
+    # the average, they differ on the occasional tier, and the warnings and the table say so
+    mild, over, truth = _run_over_truth(tmp_path / "mild",
+                                        experiment={"take_up_activity": 0.25})
+    assert WINDOW < mild.joint.slope_probability < 1 - WINDOW
+    rd = mild.joint.readings.set_index("tier")
+    occ = rd.loc["occasional"]
+    assert abs(occ["with_slope"] - occ["without"]) > 0.05 * occ["averaged"]
+    assert occ["averaged"] == pytest.approx(mild.combined["occasional"].estimate)
+    said = [w for w in mild.warnings if w.startswith("the two readings of the waves give")]
+    assert len(said) == 1 and f"occasional {occ['without']:,.0f} (" in said[0]
+    assert not any(w.startswith("the waves answered read as") for w in mild.warnings)
+    assert 'id="readings-table"' in render_html(mild, {})
+    low, _, high = over["occasional"]
+    assert low < 1 < high
 
     buried, over, _ = _run_over_truth(tmp_path / "buried", experiment={"sight": 0.3})
     assert buried.joint.slope_probability < WINDOW

@@ -169,3 +169,46 @@ def test_a_tier_that_moves_with_a_default_prior_is_warned_of_with_the_field_to_s
     assert said[1].startswith("the regular tier rests on") and \
         "platforms[1].audience.worker_share" in said[1]
     assert prior_warning(table.iloc[3:]) == []
+
+
+def test_the_take_up_readings_priors_are_rows_of_their_own_that_warn_of_nothing():
+    """The priors of the take-up slope and of the chance of seeing the task come after the
+    assumptions', outside the row of all at once; with one model alone their weights are
+    plain power-scaling; in an average they move that model's probability too."""
+    from crowdcensus.methods.experiment import TAKEUP_SLOPE_SD
+    from crowdcensus.synthesis.sensitivity import MODEL_ORIGIN
+
+    rng = np.random.default_rng(4)
+    n = 8000
+    d = rng.beta(1, 3, n)
+    gamma = rng.normal(0.6, 0.2, n)
+    occasional = 1000 * (1 - d) * np.exp(0.5 * gamma)
+    alone = prior_sensitivity({"dormant_centre": d, "takeup_slope": gamma},
+                              _priors(dormant_share=Prior("dormant_share", "d", "beta",
+                                                          (1.0, 3.0))),
+                              {"occasional": occasional})
+    row = alone[alone.parameter == "takeup_slope"].iloc[0]
+    assert row["origin"] == MODEL_ORIGIN
+    lp = stats.norm.logpdf(gamma, 0, TAKEUP_SLOPE_SD)
+    w = power_weights(lp, 2.0)
+    order = np.argsort(occasional)
+    plain = occasional[order][np.searchsorted(np.cumsum(w[order]), 0.5)]
+    assert row["stronger"] == pytest.approx(plain, rel=1e-12)
+    # a stronger prior around 0 pulls the slope, and the tier with it, down
+    assert row["stronger"] < row["estimate"] < row["weaker"]
+    assert "all" not in set(alone.parameter)    # one assumption: no row of all at once
+    assert prior_warning(alone[alone.parameter == "takeup_slope"]) == []
+
+    # averaged: half the draws from the model without the slope (gamma held at 0)
+    models = rng.random(n) < 0.5
+    mixed = {"slope_model": models.astype(float), "takeup_slope": np.where(models, gamma, 0),
+             "log_sight": np.where(models, 0, rng.normal(-0.3, 0.1, n))}
+    tier = {"occasional": np.where(models, 1200.0, 1000.0) + rng.normal(0, 10, n)}
+    rows = prior_sensitivity(mixed, _priors(), tier, 0.5)
+    assert list(rows.parameter) == ["takeup_slope", "log_sight"] or \
+        list(rows.parameter) == ["log_sight", "takeup_slope"]
+    slope = rows[rows.parameter == "takeup_slope"].iloc[0]
+    # the slope sits 1.2 of its prior's sd from 0: a wider prior lets it rise, and the
+    # tier with it, a narrower one pulls it towards 0
+    assert slope["weaker"] > slope["estimate"] > slope["stronger"]
+    assert slope["reliable"]

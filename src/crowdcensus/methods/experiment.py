@@ -496,6 +496,12 @@ def fit_capture_per_platform(events: pd.DataFrame, respondents: pd.DataFrame,
                              scale=len(band_of) / known if known else 1.0)
 
 
+#: The sd of the take-up slope's prior, normal around 0: the log10 of the factor on the
+#: take-up odds for ten times the visits (0.5: within x1/10 and x10 at two sd).
+TAKEUP_SLOPE_SD = 0.5
+#: The sd of the normal prior, around 0, of the log of the chance that a visit shows the task.
+LOG_SIGHT_SD = 0.75
+
 #: The experiment's sums over rates come from the table of every (history, platform set)
 #: row paired with every (answer, hours) row
 #: (:func:`~crowdcensus.methods.capture_likelihood.pair_log_sums`) where that table has at
@@ -691,9 +697,9 @@ class TaskExperiment:
         # held touching only its own prior: it adds nothing to the marginal likelihood,
         # and the fit drops its draws (synthesis.inference.UNUSED)
         on = a["slope_on"]
-        params["slope"] = on * numpyro.sample("takeup_slope", dist.Normal(0.0, 0.5))
+        params["slope"] = on * numpyro.sample("takeup_slope", dist.Normal(0.0, TAKEUP_SLOPE_SD))
         params["sight"] = jnp.exp((1.0 - on)
-                                  * numpyro.sample("log_sight", dist.Normal(0.0, 0.75)))
+                                  * numpyro.sample("log_sight", dist.Normal(0.0, LOG_SIGHT_SD)))
         if pop.posted_share is not None:   # one share class per set of platforms
             params["shares"] = jnp.clip(pop.posted_share.T, 1e-9, 1.0)   # (S,) or (T, S)
         hist = history_log_prob(a, params, pop.churn, pop.points)             # (P, U, G)

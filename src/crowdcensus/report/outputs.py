@@ -83,7 +83,8 @@ def _joint_dict(results: Results) -> dict[str, Any] | None:
             "biases": j.biases.to_dict(orient="records"),
             "predictive_checks": j.checks.to_dict(orient="records"),
             "prior_to_posterior": j.shifts.to_dict(orient="records"),
-            "prior_sensitivity": j.prior_sensitivity.to_dict(orient="records")}
+            "prior_sensitivity": j.prior_sensitivity.to_dict(orient="records"),
+            "take_up_readings": j.readings.to_dict(orient="records")}
 
 
 def results_dict(results: Results) -> dict[str, Any]:
@@ -148,6 +149,8 @@ def write_outputs(results: Results, out: Path) -> list[Path]:
         tables["joint_checks.csv"] = results.joint.checks
         tables["joint_assumptions.csv"] = results.joint.shifts
         tables["joint_prior_sensitivity.csv"] = results.joint.prior_sensitivity
+        if not results.joint.readings.empty:
+            tables["joint_take_up_readings.csv"] = results.joint.readings
         tables["posterior.csv"] = pd.DataFrame(
             {k.replace("band:", "band."): v for k, v in results.joint.tier_draws.items()})
     if results.shares is not None:

@@ -46,6 +46,11 @@ HELD = {"takeup_slope": 0.0, "log_sight": 0.0}
 WEIGHT = "slope_probability"
 #: ``Posterior.diagnostics`` key saying which model was left out for not converging.
 LEFT_OUT = "averaging_left_out"
+#: The slope model's prior odds set beside the even odds, as multiples of them: four
+#: times less and four times more likely than the other model before the data.
+ODDS = (0.25, 4.0)
+#: The mixture's site saying, per draw, which model it comes from (1: with the slope).
+MODEL = "slope_model"
 
 
 def slope_probability(without: Posterior, with_slope: Posterior) -> float:
@@ -98,7 +103,9 @@ def mix(without: Posterior, with_slope: Posterior, probability: float,
     model's, the problems of both are kept."""
     rng = np.random.default_rng([seed, 7])
     n = min(np.asarray(v).shape[0] for p in (without, with_slope) for v in p.samples.values())
-    samples = _pick(without.samples, with_slope.samples, rng.random(n) < probability)
+    from_slope = rng.random(n) < probability
+    samples = _pick(without.samples, with_slope.samples, from_slope)
+    samples[MODEL] = from_slope.astype(float)
     predictive = {}
     if without.predictive and with_slope.predictive:
         m = min(np.asarray(v).shape[0]
@@ -111,6 +118,61 @@ def mix(without: Posterior, with_slope: Posterior, probability: float,
         diagnostics={**main.diagnostics, WEIGHT: probability},
         converged=without.converged and with_slope.converged,
         problems=list(dict.fromkeys(without.problems + with_slope.problems)))
+
+
+def draw_models(samples: dict) -> np.ndarray | None:
+    """Per draw, True where it comes from the model with the slope and False where from
+    the one without; None where the model has neither (no capture histories). A posterior
+    of one model alone (the other outside :data:`WINDOW`, or ``take_up_slope`` true or
+    false) is all of one."""
+    if MODEL in samples:
+        return np.asarray(samples[MODEL], dtype=float) > 0.5
+    for key, slope in (("takeup_slope", True), ("log_sight", False)):
+        if key in samples:
+            return np.full(np.asarray(samples[key]).shape[0], slope)
+    return None
+
+
+def reweighted(models: np.ndarray, probability: float, odds: float = 1.0,
+               log_ratio: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+               ) -> tuple[np.ndarray, float]:
+    """Self-normalised weights that turn the averaged draws into those of another average:
+    with the slope model's prior odds multiplied by ``odds``, and with the prior of a
+    parameter of one model changed. ``log_ratio[m]`` (m = 0 without the slope, 1 with it)
+    is, at each of that model's draws, the log of the new prior density over the old one
+    (both normalised), or None for no change: it reweights the model's draws and
+    multiplies its marginal likelihood by the ratio's posterior mean, which moves the
+    model's probability (a wider prior of the slope lowers its model's). Returns the
+    weights and the slope model's new probability. A model without draws (left out of
+    the average) keeps its marginal likelihood and gets no weight.
+
+    >>> m = np.array([True, False, False, False])
+    >>> w, p = reweighted(m, 0.25, odds=3.0)
+    >>> round(p, 3), [round(float(x), 3) for x in w]
+    (0.5, [0.5, 0.167, 0.167, 0.167])
+    """
+    models = np.asarray(models, dtype=bool)
+    parts, factor = [], [1.0, 1.0]
+    for m, mask in enumerate((~models, models)):
+        if log_ratio[m] is None or not mask.any():
+            parts.append(mask.astype(float))
+            continue
+        lr = np.asarray(log_ratio[m], dtype=float)[mask]
+        top = lr.max()
+        factor[m] = float(np.mean(np.exp(lr - top)) * np.exp(top))
+        w = np.zeros(models.size)
+        w[mask] = np.exp(lr - top)
+        parts.append(w)
+    if probability >= 1.0 or probability <= 0.0:
+        new = float(probability >= 1.0)
+    else:
+        log_odds = (np.log(probability) - np.log1p(-probability) + np.log(odds)
+                    + np.log(factor[1]) - np.log(factor[0]))
+        new = float(1.0 / (1.0 + np.exp(-np.clip(log_odds, -700.0, 700.0))))
+    share = [1.0 - new, new]
+    weights = sum(share[m] * parts[m] / parts[m].sum() for m in (0, 1) if parts[m].sum() > 0)
+    weights = np.asarray(weights, dtype=float)
+    return weights / weights.sum(), new
 
 
 def fit_averaged(fit: Callable[..., Posterior], method: str, predictive: bool,

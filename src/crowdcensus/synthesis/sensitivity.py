@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from crowdcensus.methods.experiment import LOG_SIGHT_SD, TAKEUP_SLOPE_SD
+from crowdcensus.synthesis.averaging import draw_models, reweighted
 from crowdcensus.synthesis.priors import Prior, Priors
 from crowdcensus.tiers import TIERS
 
@@ -86,7 +88,17 @@ def _site(prior: Prior, samples: Mapping[str, np.ndarray]) -> np.ndarray | None:
     return None
 
 
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    """The median of ``values`` under the (non-negative) ``weights``; with even weights,
+    :func:`numpy.median` (the two middle values averaged).
+
+    >>> weighted_median(np.array([1.0, 2.0, 3.0, 4.0]), np.ones(4))
+    2.5
+    >>> weighted_median(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.0, 0.0, 1.0, 1.0]))
+    3.0
+    """
+    if np.ptp(weights) <= 1e-12 * np.max(weights):
+        return float(np.median(values))
     order = np.argsort(values)
     cum = np.cumsum(weights[order])
     return float(values[order][np.searchsorted(cum, 0.5 * cum[-1])])
@@ -116,7 +128,14 @@ ALL_LABEL = "Every assumption's prior at once"
 def _rows(label: str, parameter: str, origin: str, lp: np.ndarray,
           tiers: Mapping[str, np.ndarray]) -> list[dict]:
     """One row per tier for the draws' log prior density ``lp`` scaled by each power."""
-    ws = [power_weights(lp, a) for a in ALPHAS]
+    return _weighted_rows(label, parameter, origin, [power_weights(lp, a) for a in ALPHAS],
+                          tiers)
+
+
+def _weighted_rows(label: str, parameter: str, origin: str, ws: list[np.ndarray],
+                   tiers: Mapping[str, np.ndarray]) -> list[dict]:
+    """One row per tier: its median, and its weighted medians under the weights ``ws``
+    (the prior weaker, then stronger)."""
     ess = min(effective_share(w) for w in ws)
     rows = []
     for tier in TIERS:
@@ -125,7 +144,7 @@ def _rows(label: str, parameter: str, origin: str, lp: np.ndarray,
         draws = np.asarray(tiers[tier], dtype=float)
         ok = np.isfinite(draws)
         base = float(np.median(draws[ok]))
-        weaker, stronger = (_weighted_median(draws[ok], w[ok]) for w in ws)
+        weaker, stronger = (weighted_median(draws[ok], w[ok]) for w in ws)
         rows.append({"tier": tier, "assumption": label, "parameter": parameter,
                      "origin": origin, "estimate": base, "weaker": weaker,
                      "stronger": stronger,
@@ -135,14 +154,69 @@ def _rows(label: str, parameter: str, origin: str, lp: np.ndarray,
     return rows
 
 
+#: ``origin`` of the rows of the two take-up readings' own priors (not study assumptions).
+MODEL_ORIGIN = "model"
+
+#: The two take-up readings' own priors: site, whether it is the slope model's, its
+#: normal prior's sd, and the row's label.
+READING_PRIORS = (
+    ("takeup_slope", True, TAKEUP_SLOPE_SD,
+     f"Take-up slope: prior N(0, {TAKEUP_SLOPE_SD:g}\u00b2) on log10 of the odds ratio"),
+    ("log_sight", False, LOG_SIGHT_SD,
+     f"Chance of seeing the task: prior N(0, {LOG_SIGHT_SD:g}\u00b2) on its log"),
+)
+
+
+def normal_power_log_ratio(x: np.ndarray, sd: float, alpha: float) -> np.ndarray:
+    """The log of N(0, sd\u00b2/alpha)'s density over N(0, sd\u00b2)'s at ``x``: a
+    centred normal prior raised to the power ``alpha`` and normalised again.
+
+    >>> float(np.round(normal_power_log_ratio(np.array([0.0]), 1.0, 4.0)[0], 6))
+    0.693147
+    """
+    x = np.asarray(x, dtype=float)
+    return 0.5 * np.log(alpha) - (alpha - 1.0) * x * x / (2.0 * sd * sd)
+
+
+def reading_prior_rows(samples: Mapping[str, np.ndarray], tiers: Mapping[str, np.ndarray],
+                       probability: float | None) -> list[dict]:
+    """Rows for the priors of the take-up slope and of the chance of seeing the task,
+    each half and twice as strong. Where the two models are averaged
+    (:mod:`crowdcensus.synthesis.averaging`), a model's own prior also sets its marginal
+    likelihood: a wider prior spreads it over values the data refuse and lowers it, so
+    the weights carry the change of the model's probability as well
+    (:func:`~crowdcensus.synthesis.averaging.reweighted`). The rows' ``origin`` is
+    :data:`MODEL_ORIGIN`: no study field states these priors."""
+    models = draw_models(dict(samples))
+    if models is None:
+        return []
+    p = float(models.all()) if probability is None else float(probability)
+    rows = []
+    for site, slope, sd, label in READING_PRIORS:
+        mine = models if slope else ~models
+        if site not in samples or not mine.any():
+            continue
+        x = np.asarray(samples[site], dtype=float)
+        ws = []
+        for alpha in ALPHAS:
+            ratio = normal_power_log_ratio(x, sd, alpha)
+            ws.append(reweighted(models, p, log_ratio=(None, ratio) if slope
+                                 else (ratio, None))[0])
+        rows += _weighted_rows(label, site, MODEL_ORIGIN, ws, tiers)
+    return rows
+
+
 def prior_sensitivity(samples: Mapping[str, np.ndarray], priors: Priors,
-                      tiers: Mapping[str, np.ndarray]) -> pd.DataFrame:
+                      tiers: Mapping[str, np.ndarray],
+                      slope_probability: float | None = None) -> pd.DataFrame:
     """One row per tier and assumption with a prior (fixed ones have none to scale): the
     tier's median, its weighted medians with that prior half and twice as strong, their
     relative changes, the smaller effective sample share of the weights and whether it is
     enough to read them (:data:`MIN_ESS_SHARE`). Where two or more priors are scaled, each
     tier's first row scales them all at once (``parameter`` :data:`ALL`); the others
-    follow, sorted by the larger change, largest first."""
+    follow, sorted by the larger change, largest first. The priors of the two take-up
+    readings follow the assumptions' (:func:`reading_prior_rows`; ``slope_probability``
+    is the averaged slope model's probability), and are not in the row of all at once."""
     rows, total, n = [], 0.0, 0
     for prior in priors.all():
         if prior.kind == "fixed":
@@ -153,6 +227,7 @@ def prior_sensitivity(samples: Mapping[str, np.ndarray], priors: Priors,
         lp = log_density(prior, theta)
         total, n = total + lp, n + 1
         rows += _rows(prior.label, prior.name, prior.origin, lp, tiers)
+    rows += reading_prior_rows(samples, tiers, slope_probability)
     singles = pd.DataFrame(rows, columns=COLUMNS)
     if singles.empty:
         return singles

@@ -31,10 +31,11 @@ import numpy as np
 import pandas as pd
 
 from crowdcensus.synthesis.activity import REPORT_CATEGORIES
+from crowdcensus.synthesis.averaging import ODDS, draw_models, reweighted
 from crowdcensus.synthesis.averaging import WEIGHT as SLOPE_PROBABILITY
 from crowdcensus.synthesis.data import SynthesisData
 from crowdcensus.synthesis.inference import Posterior
-from crowdcensus.synthesis.sensitivity import prior_sensitivity
+from crowdcensus.synthesis.sensitivity import prior_sensitivity, weighted_median
 from crowdcensus.tiers import BANDS, TIERS
 
 #: A prior's share of the posterior sd below which an input counts as informed by the data.
@@ -76,6 +77,9 @@ class JointSummary:
     #: Each tier's median with each assumption's prior half and twice as strong
     #: (:func:`crowdcensus.synthesis.sensitivity.prior_sensitivity`).
     prior_sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: With the two take-up readings averaged: each tier under each reading alone and
+    #: under other prior odds (:func:`readings`); empty otherwise.
+    readings: pd.DataFrame = field(default_factory=pd.DataFrame)
     tier_draws: dict[str, np.ndarray] = field(default_factory=dict)
     #: Whether workers arrive and leave during the reference period in the model (else
     #: the population is closed over it).
@@ -102,6 +106,40 @@ def tier_draws(samples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     out.update({"band:very_active": n * b[:, 0], "band:regular_only": n * b[:, 1],
                 "band:occasional_only": n * b[:, 2]})
     return out
+
+
+READING_COLUMNS = ["tier", "without", "without_low", "without_high", "with_slope",
+                   "with_slope_low", "with_slope_high", "averaged", "probability", "odds_lower",
+                   "odds_higher", "probability_lower", "probability_higher"]
+
+
+def readings(draws: dict[str, np.ndarray], samples: dict, probability: float | None,
+             level: float) -> pd.DataFrame:
+    """With the two take-up readings averaged (``probability`` is the slope model's):
+    one row per tier with its median and interval under each reading alone (NaN for a
+    reading left out of the average), its averaged median, the slope reading's
+    probability, and its median with the slope
+    model's prior odds multiplied by each of :data:`~crowdcensus.synthesis.averaging.ODDS`
+    instead of even, with the slope model's probability there (the draws reweighted, no
+    new fit). Empty where the readings are not averaged."""
+    models = draw_models(samples) if probability is not None else None
+    if models is None:
+        return pd.DataFrame(columns=READING_COLUMNS)
+    moved = [reweighted(models, probability, odds=k) for k in ODDS]
+    rows = []
+    for tier in TIERS:
+        d = np.asarray(draws[tier], dtype=float)
+        ok = np.isfinite(d)
+        row = {"tier": tier, "averaged": float(np.median(d[ok])),
+               "probability": float(probability)}
+        for key, mask in (("without", ~models), ("with_slope", models)):
+            f = _figure(d[mask], level)
+            row |= {key: f.estimate, f"{key}_low": f.low, f"{key}_high": f.high}
+        for key, (w, p) in zip(("lower", "higher"), moved, strict=True):
+            row |= {f"odds_{key}": weighted_median(d[ok], w[ok]),
+                    f"probability_{key}": p}
+        rows.append(row)
+    return pd.DataFrame(rows, columns=READING_COLUMNS)
 
 
 def _biases(s: dict, data: SynthesisData, level: float) -> pd.DataFrame:
@@ -307,6 +345,43 @@ def slope_average_note(probability: float) -> str | None:
             "\"average\"; see the odds ratio in the bias table)")
 
 
+#: Where both readings are in the average and a tier's two readings differ by at least
+#: this share of its averaged median, the report's warnings say the tier rests on which
+#: reading holds.
+READINGS_DIFFER = 0.05
+
+
+def readings_warning(table: pd.DataFrame) -> str | None:
+    """One line naming the tiers whose two take-up readings differ by
+    :data:`READINGS_DIFFER` or more of the average (both readings in it), with each
+    reading's figure, the probability the data give the slope's, and the average at even
+    prior odds and at odds four times lower and higher; None otherwise."""
+    if table.empty or table["without"].isna().any() or table["with_slope"].isna().any():
+        return None
+    gap = (table["with_slope"] - table["without"]).abs() / table["averaged"]
+    hit = table[gap >= READINGS_DIFFER]
+    if hit.empty:
+        return None
+    p = float(hit["probability"].iloc[0])
+    def fig(x, lo, hi):
+        return f"{x:,.0f} ({lo:,.0f}-{hi:,.0f})"
+
+    rows = list(hit.itertuples())
+
+    def each(say) -> str:
+        return "; ".join(f"{r.tier.replace('_', ' ')} {say(r)}" for r in rows)
+
+    return (f"the two readings of the waves give different figures: with a visit that may "
+            f"not show the task, {each(lambda r: fig(r.without, r.without_low, r.without_high))}"
+            f"; with a take-up that rises or falls with activity, "
+            f"{each(lambda r: fig(r.with_slope, r.with_slope_low, r.with_slope_high))}; the "
+            f"data give the second {_percent(p)} from even prior odds and the figures average "
+            f"the two: {each(lambda r: f'{r.averaged:,.0f}')}, or "
+            f"{each(lambda r: f'{r.odds_lower:,.0f} and {r.odds_higher:,.0f}')} with the "
+            f"second's prior odds four times lower or higher; these tiers rest in part on "
+            f"which reading holds (the report's table of the two readings)")
+
+
 def _percent(p: float) -> str:
     """A probability in words that never rounds to 0% or 100%."""
     if p > 0.999:
@@ -382,6 +457,9 @@ def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0,
         biases=_biases(s, data, level),
         checks=_checks(s | post.predictive if checks else {}, data, level, checks_rng),
         shifts=_shifts(s, data, level, shifts_rng),
-        prior_sensitivity=(prior_sensitivity(s, data.priors, draws) if checks
-                           else pd.DataFrame()), tier_draws=draws,
+        prior_sensitivity=(prior_sensitivity(s, data.priors, draws,
+                                             post.diagnostics.get(SLOPE_PROBABILITY))
+                           if checks else pd.DataFrame()),
+        readings=readings(draws, s, post.diagnostics.get(SLOPE_PROBABILITY), level),
+        tier_draws=draws,
         churn="arrival_share" in s, take_up_slope="takeup_slope" in s)
