@@ -161,7 +161,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
             post = fit(data, checks)
     summary = summarise(post, data, study.settings.level, seed=seed, checks=checks)
     if summary.slope_probability is not None:
-        slope_note = (post.diagnostics.get(LEFT_OUT) or readings_warning(summary.readings)
+        slope_note = (post.diagnostics.get(LEFT_OUT)
+                      or (readings_warning(summary.readings) if post.converged else None)
                       or slope_average_note(summary.slope_probability))
     warnings = [slope_note] if slope_note else []
     cap = data.capture

@@ -128,7 +128,37 @@ def test_validate_cli_writes_the_report(tmp_path, scenarios):
     summary = pd.read_csv(out / "summary.csv")
     assert set(summary["method"]) >= {"declared", "audience", "experiment", "combined",
                                       "inverse_variance"}
+    assert "slope_probability" not in summary.columns
     assert (out / "plot-coverage.png").stat().st_size > 1000
+    # the two take-up readings (averaged by default): each replicate's combined rows say
+    # the slope reading's probability, the other rows nothing; the report sums them up
+    rep = pd.read_csv(out / "replicates.csv")
+    combined = rep["method"] == "combined"
+    assert rep.loc[combined, "slope_probability"].between(0, 1).all()
+    assert rep.loc[~combined, "slope_probability"].isna().all()
+    per = rep[combined].groupby("replicate")["slope_probability"].nunique()
+    assert (per == 1).all()
+    [readings] = doc["take_up_readings"]
+    assert readings["scenario"] == "ideal" and readings["replicates"] == 2
+    assert readings["mean_slope_probability"] == pytest.approx(
+        rep.loc[combined].drop_duplicates("replicate")["slope_probability"].mean())
+    assert "two readings of the waves" in html
+
+
+def test_the_take_up_readings_are_summed_up_per_scenario():
+    from crowdcensus.simulate.validation import take_up_readings
+
+    rows = [{"scenario": sc, "replicate": i, "tier": t, "method": m,
+             "slope_probability": p if m == "combined" else np.nan}
+            for sc, ps in (("a", [0.001, 0.5, 0.995, 0.3]), ("b", [np.nan, np.nan]))
+            for i, p in enumerate(ps)
+            for t in ("occasional", "regular") for m in ("combined", "declared")]
+    table = take_up_readings(pd.DataFrame(rows)).set_index("scenario")
+    assert list(table.index) == ["a"]      # b's joint model did not average them
+    a = table.loc["a"]
+    assert a["replicates"] == 4 and a["mean_slope_probability"] == pytest.approx(0.449)
+    assert a["slope_left_out"] == 0.25 and a["sight_left_out"] == 0.25
+    assert take_up_readings(pd.DataFrame(rows).drop(columns="slope_probability")).empty
 
 
 def test_validate_vary_runs_one_scenario_per_value(tmp_path, scenarios):

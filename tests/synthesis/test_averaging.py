@@ -229,3 +229,30 @@ def test_the_warning_names_the_tiers_whose_readings_differ():
     assert readings_warning(same) is None
     alone = readings(tiers, {"log_sight": np.zeros(n)}, 0.004, 0.95)
     assert alone["with_slope"].isna().all() and readings_warning(alone) is None
+
+
+@pytest.mark.parametrize("bridged", [True, False])
+def test_where_nuts_samples_both_their_weights_come_from_bridge_sampling(bridged):
+    """The Laplace marginal likelihoods choose which models NUTS samples; where it samples
+    both, the weights are their bridge sampling estimates (the Laplace probability kept
+    beside), and where a sampled fit has none (it did not converge), the Laplace ones."""
+    from crowdcensus.synthesis.averaging import WEIGHT_LAPLACE
+
+    def fit(slope, method, predictive, start):
+        post = _post(-100.0 + (0.5 if slope else 0.0),
+                     **({"takeup_slope": 0.5} if slope else {"log_sight": 0.0}))
+        post.method = method
+        if method == "nuts" and bridged:
+            post.diagnostics["log_evidence_bridge"] = -99.0 - (2.0 if slope else 0.0)
+        return post
+
+    out = fit_averaged(fit, "nuts", predictive=False)
+    laplace = 1 / (1 + np.exp(-0.5))
+    if bridged:
+        assert out.diagnostics[WEIGHT] == pytest.approx(1 / (1 + np.exp(2.0)))
+        assert out.diagnostics[WEIGHT_LAPLACE] == pytest.approx(laplace)
+    else:
+        assert out.diagnostics[WEIGHT] == pytest.approx(laplace)
+        assert WEIGHT_LAPLACE not in out.diagnostics
+    share = float(np.mean(draw_models(out.samples)))
+    assert abs(share - out.diagnostics[WEIGHT]) < 0.03

@@ -225,6 +225,9 @@ def test_nuts_diagnostics_reported_and_met(france_nuts):
     assert diag["chains"] == 2 and diag["max_r_hat"] <= 1.05
     assert diag["divergences"] <= 0.01 * diag["transitions"]
     assert min(v for k, v in diag["ess"].items() if k.split("[")[0] == "workers") >= 100
+    # the marginal likelihood from the draws (bridge sampling) beside the one at the mode
+    assert diag["log_evidence_bridge_error"] < 0.2
+    assert abs(diag["log_evidence_bridge"] - diag["log_evidence"]) < 3
 
 
 def test_nuts_and_laplace_on_france(france_nuts):
@@ -769,8 +772,13 @@ def test_the_default_weighs_a_rising_take_up_against_a_task_not_always_seen(tmp_
     # with both readings in the average, the table sets each beside it
     both = rd.reset_index().assign(without=rd["with_slope"].to_numpy() * 0.8,
                                    without_low=1.0, without_high=2.0)
+    # (and as NUTS gives them: the weights from bridge sampling, the Laplace one beside)
+    nuts = {**rising.joint.diagnostics, "slope_probability_laplace": 0.3}
     shown = render_html(dataclasses.replace(
-        rising, joint=dataclasses.replace(rising.joint, readings=both)), {})
+        rising, joint=dataclasses.replace(rising.joint, readings=both, diagnostics=nuts)), {})
+    assert "(bridge sampling on each model's draws; the normal approximation at the " \
+        "modes, which chose which to sample, gave the slope 30%)" in shown
+    assert "bridge sampling" not in page
     table = shown[shown.index('id="readings-table"'):]
     table = table[:table.index("</table>")]
     assert f"{round(0.8 * rd.loc['occasional', 'with_slope']):,}" in table

@@ -63,7 +63,9 @@ def run_replicate(scenario: Scenario, seq: np.random.SeedSequence, index: int = 
 
     Returns one row per (tier, method) with ``estimate``, ``low``, ``high``
     and ``truth`` (and ``error`` when the pipeline could not run, or, for the
-    ``combined`` rows, when the joint model did not converge). ``set_aside``: inputs
+    ``combined`` rows, when the joint model did not converge); where the joint model
+    averages the two take-up readings, its rows carry the slope reading's probability
+    (``slope_probability``). ``set_aside``: inputs
     the joint model is fitted without (:func:`crowdcensus.synthesis.data.set_aside`).
     """
     from crowdcensus.pipeline import run_study
@@ -93,6 +95,11 @@ def run_replicate(scenario: Scenario, seq: np.random.SeedSequence, index: int = 
     joint_error = ""
     if results.joint is not None and not results.joint.converged:
         joint_error = "joint model did not converge: " + "; ".join(results.joint.problems)
+    # the combined rows say how the two take-up readings were weighed (with
+    # experiment.take_up_slope = "average")
+    weighed = {}
+    if results.joint is not None and results.joint.slope_probability is not None:
+        weighed = {"slope_probability": float(results.joint.slope_probability)}
     for t in TIERS:
         for m in METHODS:
             if m == "combined":
@@ -100,7 +107,7 @@ def run_replicate(scenario: Scenario, seq: np.random.SeedSequence, index: int = 
                 if iv is None and joint_error:
                     rows.append({**base, "tier": t, "method": m, "truth": truth[t],
                                  "estimate": np.nan, "low": np.nan, "high": np.nan,
-                                 "error": joint_error})
+                                 "error": joint_error, **weighed})
                     continue
             elif m == "inverse_variance":
                 iv = results.baseline.get(t)
@@ -109,7 +116,8 @@ def run_replicate(scenario: Scenario, seq: np.random.SeedSequence, index: int = 
             if iv is None:
                 continue
             rows.append({**base, "tier": t, "method": m, "truth": truth[t],
-                         "estimate": iv.estimate, "low": iv.low, "high": iv.high, "error": ""})
+                         "estimate": iv.estimate, "low": iv.low, "high": iv.high, "error": "",
+                         **(weighed if m == "combined" else {})})
     return rows
 
 
@@ -157,6 +165,28 @@ def summarise(replicates: pd.DataFrame) -> pd.DataFrame:
     out = out.sort_values(["scenario", "tier", "method"],
                           key=lambda c: c.map({**sorder, **torder, **morder}))
     return out.reset_index(drop=True)
+
+
+def take_up_readings(replicates: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario whose joint model averaged the two take-up readings: the replicates
+    that did, the slope reading's mean probability, and the shares of them in which the
+    slope reading was left out (below :data:`~crowdcensus.synthesis.averaging.WINDOW`)
+    and in which the other was (above 1 minus it). Empty without such replicates."""
+    from crowdcensus.synthesis.averaging import WINDOW
+
+    columns = ["scenario", "replicates", "mean_slope_probability", "slope_left_out",
+               "sight_left_out"]
+    if "slope_probability" not in replicates:
+        return pd.DataFrame(columns=columns)
+    fits = (replicates[(replicates["method"] == "combined")
+                       & replicates["slope_probability"].notna()]
+            .drop_duplicates(["scenario", "replicate"]))
+    rows = [{"scenario": sc, "replicates": len(g),
+             "mean_slope_probability": float(g["slope_probability"].mean()),
+             "slope_left_out": float((g["slope_probability"] < WINDOW).mean()),
+             "sight_left_out": float((g["slope_probability"] > 1 - WINDOW).mean())}
+            for sc, g in fits.groupby("scenario", sort=False)]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def validate_scenarios(

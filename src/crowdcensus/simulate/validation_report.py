@@ -19,7 +19,7 @@ from crowdcensus.methods.montecarlo import METHOD_LABELS
 from crowdcensus.report.html import FAVICON, _count
 from crowdcensus.report.outputs import package_version
 from crowdcensus.report.plots import COLOURS, _png
-from crowdcensus.simulate.validation import METHODS, Validation
+from crowdcensus.simulate.validation import METHODS, Validation, take_up_readings
 from crowdcensus.tiers import TIER_LABELS, TIERS
 
 
@@ -176,11 +176,13 @@ def write_validation_report(val: Validation, out: str | Path, command: str = "")
     val.summary.to_csv(out / "summary.csv", index=False)
     val.replicates.to_csv(out / "replicates.csv", index=False)
     tg = targets(val)
+    readings = take_up_readings(val.replicates)
     doc = {"crowdcensus": package_version(), "command": command, "seed": val.seed,
            "replicates": val.n_replicates,
            "scenarios": [sc.model_dump(mode="json") for sc in val.scenarios],
            "summary": json.loads(val.summary.to_json(orient="records")),
            "targets": tg,
+           "take_up_readings": readings.to_dict(orient="records"),
            "failed_replicates": int(val.replicates.loc[val.replicates["error"] != "",
                                                        "replicate"].nunique())}
     (out / "validation.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
@@ -194,7 +196,8 @@ def write_validation_report(val: Validation, out: str | Path, command: str = "")
     html = _env().get_template("validation.html").render(
         v=val, tables=tables, images=images, favicon=FAVICON, version=package_version(),
         command=command, targets=tg, tier_labels=TIER_LABELS, method_labels=METHOD_LABELS,
-        errors=errors, pd=pd)
+        errors=errors, pd=pd,
+        readings={r["scenario"]: r for r in readings.to_dict(orient="records")})
     path = out / "validation.html"
     path.write_text(html, encoding="utf-8")
     return path

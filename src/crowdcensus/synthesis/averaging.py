@@ -15,7 +15,10 @@ they favour.
 
 A model whose probability is below :data:`WINDOW` is left out (Occam's window; Madigan
 and Raftery 1994): with NUTS it is not sampled at all, since its marginal likelihood
-comes from the cheap fit at the mode.
+comes from the cheap fit at the mode. Where NUTS samples both, the weights are taken
+again from their draws, by bridge sampling (:mod:`crowdcensus.synthesis.evidence`): the
+Laplace estimate is off where a posterior is skewed, and by more for one model than the
+other on small countries.
 
 References
 ----------
@@ -53,18 +56,26 @@ ODDS = (0.25, 4.0)
 MODEL = "slope_model"
 
 
-def slope_probability(without: Posterior, with_slope: Posterior) -> float:
+#: ``Posterior.diagnostics`` key of the slope model's probability from the Laplace
+#: marginal likelihoods, where the average's weight is the bridge sampling one.
+WEIGHT_LAPLACE = "slope_probability_laplace"
+
+
+def slope_probability(without: Posterior, with_slope: Posterior,
+                      key: str = "log_evidence") -> float:
     """The posterior probability of the model with the slope, from even prior odds and
-    the two fits' Laplace log marginal likelihoods (``diagnostics["log_evidence"]``);
-    0.5 where either has none (a Hessian that is not positive definite).
+    the two fits' log marginal likelihoods ``diagnostics[key]``: the Laplace ones
+    (``"log_evidence"``), or bridge sampling's from NUTS's draws
+    (``"log_evidence_bridge"``, :mod:`crowdcensus.synthesis.evidence`); 0.5 where either
+    has none (a Hessian that is not positive definite).
 
     >>> a = Posterior({}, "laplace", {}, {"log_evidence": -100.0})
     >>> b = Posterior({}, "laplace", {}, {"log_evidence": -100.0 + np.log(3)})
     >>> round(slope_probability(a, b), 6)
     0.75
     """
-    a = without.diagnostics.get("log_evidence")
-    b = with_slope.diagnostics.get("log_evidence")
+    a = without.diagnostics.get(key)
+    b = with_slope.diagnostics.get(key)
     if a is None or b is None or not (np.isfinite(a) and np.isfinite(b)):
         return 0.5
     return float(1.0 / (1.0 + np.exp(np.clip(a - b, -700.0, 700.0))))
@@ -186,7 +197,9 @@ def fit_averaged(fit: Callable[..., Posterior], method: str, predictive: bool,
     one search instead of three. With ``method == "laplace"`` the two fits give both the
     draws and the marginal likelihoods; with NUTS, two Laplace fits give the
     probabilities first and only the models inside :data:`WINDOW` are sampled, from the
-    modes found. The result's ``diagnostics[WEIGHT]`` is the slope model's probability.
+    modes found, and where both are, their probabilities come from bridge sampling on
+    their draws (the Laplace one kept as ``diagnostics[WEIGHT_LAPLACE]``). The result's
+    ``diagnostics[WEIGHT]`` is the slope model's probability.
     Where one of the two does not converge at its mode and the other does, the other is
     kept alone (probability 1 or 0) and ``diagnostics[LEFT_OUT]`` says so.
     """
@@ -213,4 +226,11 @@ def fit_averaged(fit: Callable[..., Posterior], method: str, predictive: bool,
     if not inside[0] or not inside[1]:
         post = first[1] if inside[1] else first[0]
         return dataclasses.replace(post, diagnostics={**post.diagnostics, WEIGHT: w})
+    bridged = slope_probability(*first, key="log_evidence_bridge")
+    if not cheap and all(np.isfinite(p.diagnostics.get("log_evidence_bridge", np.nan))
+                         for p in first):
+        # both sampled: their weights from the draws (bridge sampling) rather than from
+        # the normal at each mode, which chose them
+        out = mix(first[0], first[1], bridged, seed=seed)
+        return dataclasses.replace(out, diagnostics={**out.diagnostics, WEIGHT_LAPLACE: w})
     return mix(first[0], first[1], w, seed=seed)

@@ -30,6 +30,7 @@ import numpy as np
 
 from crowdcensus.errors import ModelError
 from crowdcensus.synthesis.data import SynthesisData
+from crowdcensus.synthesis.evidence import bridge_log_evidence, laplace_log_evidence
 from crowdcensus.synthesis.model import (
     HETEROGENEITY_NODES,
     HETEROGENEITY_NODES_WIDE,
@@ -176,7 +177,9 @@ class CompiledModel:
     def nuts_runner(self, warmup: int, draws: int):
         """Two compiled functions of one NUTS chain: ``run(key, start, inverse mass,
         arrays)`` warms up and draws, and ``more(state, arrays)`` continues a run's last
-        state for ``draws`` further draws (the step size stays as adapted)."""
+        state for ``draws`` further draws (the step size stays as adapted). Each gives the
+        last state, and per draw the point, whether it diverged, its leapfrog steps and
+        its potential."""
         key = (warmup, draws)
         if key not in self._runners:
             jax = _jax()
@@ -188,7 +191,7 @@ class CompiledModel:
             def chain(state, arr, length):
                 def step(st, _):
                     st = sample_kernel(st, model_args=(arr,))
-                    return st, (st.z, st.diverging, st.num_steps)
+                    return st, (st.z, st.diverging, st.num_steps, st.potential_energy)
 
                 return jax.lax.scan(step, state, None, length=length)
 
@@ -197,12 +200,12 @@ class CompiledModel:
                                     dense_mass=True, target_accept_prob=0.9,
                                     adapt_mass_matrix=ADAPT_MASS, max_tree_depth=8,
                                     model_args=(arr,), rng_key=rng)
-                last, (zs, div, steps) = chain(state, arr, warmup + draws)
-                return last, zs[warmup:], div[warmup:], steps
+                last, (zs, div, steps, pes) = chain(state, arr, warmup + draws)
+                return last, zs[warmup:], div[warmup:], steps, pes[warmup:]
 
             def more(state, arr):
-                last, (zs, div, steps) = chain(state, arr, draws)
-                return last, zs, div, steps
+                last, (zs, div, steps, pes) = chain(state, arr, draws)
+                return last, zs, div, steps, pes
 
             self._runners[key] = (jax.jit(run), jax.jit(more))
         return self._runners[key]
@@ -368,15 +371,6 @@ def _dropped(fitted: tuple[dict, dict], arrays: dict) -> tuple[dict, dict]:
     return tuple({k: v for k, v in d.items() if k != held} for d in fitted)
 
 
-def _log_evidence(potential: float, chol: np.ndarray) -> float:
-    """The Laplace approximation of the log marginal likelihood: the log posterior
-    density at the mode (unnormalised, -``potential``) plus the log volume of the normal
-    with the Hessian ``chol chol^T`` as its precision (Kass and Raftery 1995, eq. 4)."""
-    d = chol.shape[0]
-    return float(-potential + 0.5 * d * np.log(2 * np.pi)
-                 - np.sum(np.log(np.diag(chol))))
-
-
 def _inverse_mass(hess: np.ndarray) -> np.ndarray:
     """The inverse of a Hessian made positive definite (eigenvalues floored)."""
     w, v = np.linalg.eigh((hess + hess.T) / 2)
@@ -534,7 +528,7 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         chol = np.linalg.cholesky(hess)
     except np.linalg.LinAlgError:
         chol = None
-    evidence = _log_evidence(res.fun, chol) if chol is not None else None
+    evidence = laplace_log_evidence(res.fun, chol) if chol is not None else None
     if method == "laplace":
         ok = chol is not None
         if not ok:
@@ -570,8 +564,9 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         out = jax.pmap(run, in_axes=(0, 0, 0, None))(keys, stack(z0), stack(inv_mass), arrays)
     else:
         out = _stack([run(k, z0, inv_mass, arrays) for k in keys])
-    state, zs, div, steps = out
+    state, zs, div, steps, pes = out
     z_parts, div_parts, step_parts = [np.asarray(zs)], [np.asarray(div)], [np.asarray(steps)]
+    pe_parts = [np.asarray(pes)]
 
     def by_chain(values: dict) -> dict:  # (chains * n, ...) -> (chains, n, ...)
         return {k: v.reshape(chains, -1, *v.shape[1:]) for k, v in values.items()}
@@ -589,14 +584,15 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
             break  # more draws do not cure divergences
         for _ in range(2 ** attempt):
             if parallel:
-                state, zs, div, steps = jax.pmap(more, in_axes=(0, None))(state, arrays)
+                state, zs, div, steps, pes = jax.pmap(more, in_axes=(0, None))(state, arrays)
             else:
-                state, zs, div, steps = _stack([
+                state, zs, div, steps, pes = _stack([
                     more(jax.tree_util.tree_map(lambda x, i=i: x[i], state), arrays)
                     for i in range(chains)])
             z_parts.append(np.asarray(zs))
             div_parts.append(np.asarray(div))
             step_parts.append(np.asarray(steps))
+            pe_parts.append(np.asarray(pes))
             # only the new draws are constrained (one program for every extension)
             value_parts.append(by_chain({k: np.asarray(v) for k, v in model.constrain(
                 jnp.asarray(z_parts[-1].reshape(-1, z0.shape[0])), arrays).items()}))
@@ -608,6 +604,16 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
     diag["warmup"], diag["draws"], diag["runs"] = warmup, z.shape[1], attempt + 1
     diag["heterogeneity_nodes"] = nodes
     diag["log_evidence"] = evidence
+    if not problems:
+        # the marginal likelihood from the draws themselves (bridge sampling), which the
+        # average of two models weighs by where both were sampled
+        def potential(x):
+            v = float(model.value_and_grad(jnp.asarray(x), arrays)[0])
+            return v if np.isfinite(v) else np.inf
+
+        diag["log_evidence_bridge"], diag["log_evidence_bridge_error"] = bridge_log_evidence(
+            z, np.concatenate(pe_parts, axis=1), potential, seed=seed,
+            proposal=(x_mode, chol) if chol is not None else None)
     diag["leapfrog_steps_warmup"] = float(steps[:, :warmup].mean())
     diag["leapfrog_steps_sampling"] = float(steps[:, warmup:].mean())
     diag["step_size"] = [float(x) for x in
