@@ -100,15 +100,16 @@ def _fit(data, cfg, method: str, seed: int, predictive: bool = True):
     from crowdcensus.synthesis.averaging import fit_averaged
     from crowdcensus.synthesis.inference import fit_joint
 
-    def one(d, m, start=None):
+    def one(d, m, start=None, bridge=False):
         return fit_joint(d, method=m, seed=seed, chains=cfg.chains, warmup=cfg.warmup,
-                         draws=cfg.draws, progress=False, predictive=predictive, start=start)
+                         draws=cfg.draws, progress=False, predictive=predictive, start=start,
+                         bridge=bridge)
 
     cap = data.capture
     if cap is None or cap.take_up_slope != "average":
         return one(data, method)
-    return fit_averaged(lambda on, m, pred, start: one(dataclasses.replace(
-        data, capture=dataclasses.replace(cap, take_up_slope=on)), m, start), method,
+    return fit_averaged(lambda on, m, pred, start, bridge: one(dataclasses.replace(
+        data, capture=dataclasses.replace(cap, take_up_slope=on)), m, start, bridge), method,
         predictive, seed=seed)
 
 

@@ -131,11 +131,11 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
         if inference is None or "inference" in cfg.model_fields_set:
             inference = cfg.inference
 
-    def fit(data, predictive: bool, method: str = inference, start=None):
+    def fit(data, predictive: bool, method: str = inference, start=None, bridge=False):
         return fit_joint(data, method=method, seed=seed, chains=cfg.chains,
                          warmup=cfg.warmup, draws=cfg.draws,
                          progress=progress and method == "nuts", predictive=predictive,
-                         start=start)
+                         start=start, bridge=bridge)
 
     def sloped(slope: bool):
         return dataclasses.replace(data, capture=dataclasses.replace(data.capture,
@@ -145,9 +145,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     auto_slope = slope == "auto"
     if slope == "average":
         # without the slope and with it, averaged by their marginal likelihoods
-        post = fit_averaged(lambda on, method, pred, start: fit(sloped(on), pred, method,
-                                                               start),
-                            inference, checks, seed=seed)
+        post = fit_averaged(lambda on, method, pred, start, bridge: fit(
+            sloped(on), pred, method, start, bridge), inference, checks, seed=seed)
     else:
         post = fit(data, checks or auto_slope)
     slope_note = None

@@ -64,10 +64,11 @@ def test_a_model_that_did_not_converge_makes_the_average_not_converge():
 def test_nuts_samples_only_the_models_inside_occams_window(gap, sampled):
     """With NUTS, the two models are first fitted at their modes (Laplace), and only those
     whose probability is at least WINDOW are sampled; the result says the probability."""
-    calls = []
+    calls, bridges = [], []
 
-    def fit(slope, method, predictive, start):
+    def fit(slope, method, predictive, start, bridge=False):
         calls.append((slope, method))
+        bridges.append(bridge)
         evidence = -100.0 + (gap if slope else 0.0)
         post = _post(evidence, **({"takeup_slope": 0.5} if slope else {"log_sight": 0.0}))
         post.method = method
@@ -78,6 +79,8 @@ def test_nuts_samples_only_the_models_inside_occams_window(gap, sampled):
     out = fit_averaged(fit, "nuts", predictive=False)
     assert calls[:2] == [(False, "laplace"), (True, "laplace")]
     assert [s for s, m in calls[2:]] == sampled and all(m == "nuts" for _, m in calls[2:])
+    # the marginal likelihood from the draws is asked for only where both are sampled
+    assert bridges == [False, False] + [len(sampled) == 2] * len(sampled)
     p = 1 / (1 + np.exp(-gap))
     assert out.diagnostics[WEIGHT] == pytest.approx(p) and out.method == "nuts"
     share = float(np.mean(out.samples["workers"]))
@@ -92,7 +95,7 @@ def test_with_laplace_the_two_fits_are_the_draws_the_second_searched_from_the_fi
     the first one's mode; nothing else is fitted."""
     calls = []
 
-    def fit(slope, method, predictive, start):
+    def fit(slope, method, predictive, start, bridge=False):
         calls.append((slope, method, predictive, start))
         post = _post(-10.0 if slope else -10.5)
         post.mode = {"takeup_logit": np.array(0.5 if slope else -0.3)}
@@ -113,7 +116,7 @@ def test_a_model_that_fails_at_its_mode_is_left_out_and_said(method, failing):
 
     calls = []
 
-    def fit(slope, m, predictive, start):
+    def fit(slope, m, predictive, start, bridge=False):
         calls.append((slope, m))
         post = _post(-1.0)
         post.method = m
@@ -238,11 +241,11 @@ def test_where_nuts_samples_both_their_weights_come_from_bridge_sampling(bridged
     beside), and where a sampled fit has none (it did not converge), the Laplace ones."""
     from crowdcensus.synthesis.averaging import WEIGHT_LAPLACE
 
-    def fit(slope, method, predictive, start):
+    def fit(slope, method, predictive, start, bridge=False):
         post = _post(-100.0 + (0.5 if slope else 0.0),
                      **({"takeup_slope": 0.5} if slope else {"log_sight": 0.0}))
         post.method = method
-        if method == "nuts" and bridged:
+        if method == "nuts" and bridge and bridged:    # (not bridged: it did not converge)
             post.diagnostics["log_evidence_bridge"] = -99.0 - (2.0 if slope else 0.0)
         return post
 
@@ -256,3 +259,30 @@ def test_where_nuts_samples_both_their_weights_come_from_bridge_sampling(bridged
         assert WEIGHT_LAPLACE not in out.diagnostics
     share = float(np.mean(draw_models(out.samples)))
     assert abs(share - out.diagnostics[WEIGHT]) < 0.03
+
+
+@pytest.mark.parametrize("failing", [False, True])
+def test_where_nuts_cannot_sample_one_model_the_other_is_kept_and_said(failing):
+    """Both models weigh at their modes and are sampled; the sampler does not converge for
+    one: the figures are the other's alone, converged, and the diagnostics say which was
+    left out, why, and the probability the modes gave it."""
+    from crowdcensus.synthesis.averaging import LEFT_OUT, WEIGHT_LAPLACE
+
+    def fit(slope, method, predictive, start, bridge=False):
+        post = _post(-100.0 + (np.log(3) if slope else 0.0),
+                     **({"takeup_slope": 0.5} if slope else {"log_sight": 0.0}))
+        post.method = method
+        if method == "nuts" and slope == failing:
+            post.converged, post.problems = False, ["12 of 1000 transitions diverged"]
+        return post
+
+    out = fit_averaged(fit, "nuts", predictive=False)
+    kept = not failing
+    assert out.converged and out.diagnostics[WEIGHT] == float(kept)
+    assert out.diagnostics[WEIGHT_LAPLACE] == pytest.approx(0.75)
+    assert draw_models(out.samples).all() == kept
+    said = out.diagnostics[LEFT_OUT]
+    assert said.startswith(f"the model {'with' if failing else 'without'} the take-up slope "
+                           f"was left out of the average, though the modes gave it "
+                           f"{75 if failing else 25}%")
+    assert "(12 of 1000 transitions diverged)" in said

@@ -225,8 +225,22 @@ def test_nuts_diagnostics_reported_and_met(france_nuts):
     assert diag["chains"] == 2 and diag["max_r_hat"] <= 1.05
     assert diag["divergences"] <= 0.01 * diag["transitions"]
     assert min(v for k, v in diag["ess"].items() if k.split("[")[0] == "workers") >= 100
-    # the marginal likelihood from the draws (bridge sampling) beside the one at the mode
-    assert diag["log_evidence_bridge_error"] < 0.2
+    assert "log_evidence_bridge" not in diag      # asked for by the average of two only
+
+
+def test_nuts_estimates_the_marginal_likelihood_from_its_draws_when_asked():
+    """Bridge sampling on France's draws: a small stated error, and within a few units of
+    the Laplace estimate at the mode (0.36 above it, error 0.10, on one machine)."""
+    from crowdcensus.pipeline import _read
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.inference import fit_joint
+
+    study = load_study(FRANCE / "study.toml")
+    post = fit_joint(synthesis_data(study, _read(study)[0]), method="nuts", seed=5,
+                     predictive=False, bridge=True)
+    diag = post.diagnostics
+    assert post.converged and diag["log_evidence_bridge_error"] < 0.2
     assert abs(diag["log_evidence_bridge"] - diag["log_evidence"]) < 3
 
 

@@ -190,9 +190,10 @@ def fit_averaged(fit: Callable[..., Posterior], method: str, predictive: bool,
                  seed: int = 0) -> Posterior:
     """Fit the model without and with the slope and average them.
 
-    ``fit(slope, method, predictive, start)`` fits one of them, its mode searched from the
-    constrained values ``start`` when given (:func:`~crowdcensus.synthesis.inference.
-    fit_joint`). The model without the slope is fitted first; the one with it is searched
+    ``fit(slope, method, predictive, start, bridge)`` fits one of them, its mode searched
+    from the constrained values ``start`` when given, and with NUTS its marginal
+    likelihood estimated from its draws when ``bridge`` (:func:`~crowdcensus.synthesis.
+    inference.fit_joint`). The model without the slope is fitted first; the one with it is searched
     from its mode (the slope at 0, the rest where the first fit put them), which costs
     one search instead of three. With ``method == "laplace"`` the two fits give both the
     draws and the marginal likelihoods; with NUTS, two Laplace fits give the
@@ -201,18 +202,20 @@ def fit_averaged(fit: Callable[..., Posterior], method: str, predictive: bool,
     their draws (the Laplace one kept as ``diagnostics[WEIGHT_LAPLACE]``). The result's
     ``diagnostics[WEIGHT]`` is the slope model's probability.
     Where one of the two does not converge at its mode and the other does, the other is
-    kept alone (probability 1 or 0) and ``diagnostics[LEFT_OUT]`` says so.
+    kept alone (probability 1 or 0) and ``diagnostics[LEFT_OUT]`` says so; so too where
+    NUTS samples both and only one converges (``diagnostics[WEIGHT_LAPLACE]`` then keeps
+    the probability the modes gave).
     """
     cheap = method == "laplace"
-    without = fit(False, "laplace", predictive and cheap, None)
-    first = [without, fit(True, "laplace", predictive and cheap, without.mode or None)]
+    without = fit(False, "laplace", predictive and cheap, None, False)
+    first = [without, fit(True, "laplace", predictive and cheap, without.mode or None, False)]
     ok = [p.converged for p in first]
     if ok[0] != ok[1]:
         # one of the two cannot be weighed (no mode found, or not locally normal there):
         # the other alone, and the report says which was left out and why
         keep = ok.index(True)
         post = first[keep] if cheap else fit(bool(keep), method, predictive,
-                                             first[keep].mode or None)
+                                             first[keep].mode or None, False)
         left = first[1 - keep]
         said = (f"the model {'with' if keep == 0 else 'without'} the take-up slope was left "
                 f"out of the average ({'; '.join(left.problems)})")
@@ -221,11 +224,24 @@ def fit_averaged(fit: Callable[..., Posterior], method: str, predictive: bool,
     w = slope_probability(*first)
     inside = [1 - w >= WINDOW, w >= WINDOW]
     if not cheap:
-        first = [fit(slope, method, predictive, post.mode or None) if keep else post
+        both = inside[0] and inside[1]
+        first = [fit(slope, method, predictive, post.mode or None, both) if keep else post
                  for slope, keep, post in zip((False, True), inside, first, strict=True)]
     if not inside[0] or not inside[1]:
         post = first[1] if inside[1] else first[0]
         return dataclasses.replace(post, diagnostics={**post.diagnostics, WEIGHT: w})
+    sampled = [p.converged for p in first]
+    if not cheap and sampled[0] != sampled[1]:
+        # NUTS could not sample one of the two: the other alone, said with the
+        # probability the modes gave the one left out
+        keep = sampled.index(True)
+        post, left = first[keep], first[1 - keep]
+        said = (f"the model {'with' if keep == 0 else 'without'} the take-up slope was left "
+                f"out of the average, though the modes gave it "
+                f"{100 * (w if keep == 0 else 1 - w):.0f}%: its sampler did not converge "
+                f"({'; '.join(left.problems)}); the figures are the other reading's alone")
+        return dataclasses.replace(post, diagnostics={**post.diagnostics, WEIGHT: float(keep),
+                                                      WEIGHT_LAPLACE: w, LEFT_OUT: said})
     bridged = slope_probability(*first, key="log_evidence_bridge")
     if not cheap and all(np.isfinite(p.diagnostics.get("log_evidence_bridge", np.nan))
                          for p in first):

@@ -435,8 +435,8 @@ def find_mode(model: CompiledModel, arrays: dict, start: np.ndarray, seed: int =
 
 def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: int = 2,
               warmup: int = 500, draws: int = 500, progress: bool = False,
-              predictive: bool = True, start: Mapping[str, np.ndarray] | None = None
-              ) -> Posterior:
+              predictive: bool = True, start: Mapping[str, np.ndarray] | None = None,
+              bridge: bool = False) -> Posterior:
     """Fit the joint model to ``data`` (see the module docstring).
 
     Parameters
@@ -459,6 +459,11 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         Constrained values to search the mode from (a close model's ``Posterior.mode``;
         sites it lacks keep their usual starting values), in one search instead of
         ``1 + MODE_RESTARTS`` (the close model's searches found its highest mode).
+    bridge : bool
+        With NUTS, also estimate the marginal likelihood from the draws by bridge
+        sampling (``diagnostics["log_evidence_bridge"]`` and its error; up to 1,000 more
+        evaluations of the posterior density), as the average of two models weighs them
+        by (:mod:`crowdcensus.synthesis.evidence`).
 
     Returns
     -------
@@ -604,7 +609,7 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
     diag["warmup"], diag["draws"], diag["runs"] = warmup, z.shape[1], attempt + 1
     diag["heterogeneity_nodes"] = nodes
     diag["log_evidence"] = evidence
-    if not problems:
+    if bridge and not problems:
         # the marginal likelihood from the draws themselves (bridge sampling), which the
         # average of two models weighs by where both were sampled
         def potential(x):

@@ -118,10 +118,10 @@ def readings(draws: dict[str, np.ndarray], samples: dict, probability: float | N
     """With the two take-up readings averaged (``probability`` is the slope model's):
     one row per tier with its median and interval under each reading alone (NaN for a
     reading left out of the average), its averaged median, the slope reading's
-    probability, and its median with the slope
-    model's prior odds multiplied by each of :data:`~crowdcensus.synthesis.averaging.ODDS`
-    instead of even, with the slope model's probability there (the draws reweighted, no
-    new fit). Empty where the readings are not averaged."""
+    probability, and its median with the slope model's prior odds multiplied by each of
+    :data:`~crowdcensus.synthesis.averaging.ODDS` instead of even, with the slope model's
+    probability there (the draws reweighted, no new fit). Empty where the readings are
+    not averaged."""
     models = draw_models(samples) if probability is not None else None
     if models is None:
         return pd.DataFrame(columns=READING_COLUMNS)
@@ -363,6 +363,7 @@ def readings_warning(table: pd.DataFrame) -> str | None:
     if hit.empty:
         return None
     p = float(hit["probability"].iloc[0])
+
     def fig(x, lo, hi):
         return f"{x:,.0f} ({lo:,.0f}-{hi:,.0f})"
 
