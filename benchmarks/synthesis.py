@@ -95,22 +95,13 @@ def _fit(data, cfg, method: str, seed: int, predictive: bool = True):
     """One study fit as ``crowdcensus run`` makes it: under ``experiment.take_up_slope =
     "average"`` (the default, where there are capture histories) the two take-up models,
     fitted at their modes and sampled where they weigh (synthesis/averaging.py)."""
-    import dataclasses
-
-    from crowdcensus.synthesis.averaging import fit_averaged
+    from crowdcensus.synthesis.averaging import fit_readings
     from crowdcensus.synthesis.inference import fit_joint
 
-    def one(d, m, start=None, bridge=False):
-        return fit_joint(d, method=m, seed=seed, chains=cfg.chains, warmup=cfg.warmup,
-                         draws=cfg.draws, progress=False, predictive=predictive, start=start,
-                         bridge=bridge)
-
-    cap = data.capture
-    if cap is None or cap.take_up_slope != "average":
-        return one(data, method)
-    return fit_averaged(lambda on, m, pred, start, bridge: one(dataclasses.replace(
-        data, capture=dataclasses.replace(cap, take_up_slope=on)), m, start, bridge), method,
-        predictive, seed=seed)
+    options = {"chains": cfg.chains, "warmup": cfg.warmup, "draws": cfg.draws}
+    if data.capture is None or data.capture.take_up_slope != "average":
+        return fit_joint(data, method=method, seed=seed, predictive=predictive, **options)
+    return fit_readings(data, method, predictive, seed=seed, **options)
 
 
 def child(name: str, inference: str) -> dict:

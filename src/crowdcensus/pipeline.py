@@ -102,8 +102,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     """
     import dataclasses
 
-    from crowdcensus.synthesis.averaging import LEFT_OUT, fit_averaged
-    from crowdcensus.synthesis.data import set_aside, synthesis_data
+    from crowdcensus.synthesis.averaging import LEFT_OUT, fit_readings
+    from crowdcensus.synthesis.data import set_aside, synthesis_data, with_take_up_slope
     from crowdcensus.synthesis.inference import fit_joint
     from crowdcensus.synthesis.sensitivity import prior_warning
     from crowdcensus.synthesis.summary import (
@@ -131,22 +131,17 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
         if inference is None or "inference" in cfg.model_fields_set:
             inference = cfg.inference
 
-    def fit(data, predictive: bool, method: str = inference, start=None, bridge=False):
-        return fit_joint(data, method=method, seed=seed, chains=cfg.chains,
-                         warmup=cfg.warmup, draws=cfg.draws,
-                         progress=progress and method == "nuts", predictive=predictive,
-                         start=start, bridge=bridge)
+    options = {"chains": cfg.chains, "warmup": cfg.warmup, "draws": cfg.draws}
 
-    def sloped(slope: bool):
-        return dataclasses.replace(data, capture=dataclasses.replace(data.capture,
-                                                                     take_up_slope=slope))
+    def fit(data, predictive: bool):
+        return fit_joint(data, method=inference, seed=seed, progress=progress,
+                         predictive=predictive, **options)
 
     slope = data.capture.take_up_slope if data.capture is not None else False
     auto_slope = slope == "auto"
     if slope == "average":
         # without the slope and with it, averaged by their marginal likelihoods
-        post = fit_averaged(lambda on, method, pred, start, bridge: fit(
-            sloped(on), pred, method, start, bridge), inference, checks, seed=seed)
+        post = fit_readings(data, inference, checks, seed=seed, progress=progress, **options)
     else:
         post = fit(data, checks or auto_slope)
     slope_note = None
@@ -156,7 +151,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
         failed = uneven_take_up(post, data, study.settings.level, seed=seed)
         if len(failed):
             slope_note = slope_added_note(failed)
-            data = sloped(True)
+            data = with_take_up_slope(data, True)
             post = fit(data, checks)
     summary = summarise(post, data, study.settings.level, seed=seed, checks=checks)
     if summary.slope_probability is not None:

@@ -695,7 +695,7 @@ class TaskExperiment:
         # and one of three was refused on divergences; with the slope alone 5.5 s, as
         # without it); without it (0), the reverse. Both sites are in both models, the one
         # held touching only its own prior: it adds nothing to the marginal likelihood,
-        # and the fit drops its draws (synthesis.inference.UNUSED)
+        # and the fit drops its draws (synthesis.inference._dropped)
         on = a["slope_on"]
         params["slope"] = on * numpyro.sample("takeup_slope", dist.Normal(0.0, TAKEUP_SLOPE_SD))
         params["sight"] = jnp.exp((1.0 - on)

@@ -36,7 +36,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from crowdcensus.synthesis.inference import Posterior
+from crowdcensus.synthesis.data import SynthesisData, with_take_up_slope
+from crowdcensus.synthesis.inference import Posterior, fit_joint
 
 #: Below this posterior probability, a model is left out of the average.
 WINDOW = 0.01
@@ -54,8 +55,6 @@ LEFT_OUT = "averaging_left_out"
 ODDS = (0.25, 4.0)
 #: The mixture's site saying, per draw, which model it comes from (1: with the slope).
 MODEL = "slope_model"
-
-
 #: ``Posterior.diagnostics`` key of the slope model's probability from the Laplace
 #: marginal likelihoods, where the average's weight is the bridge sampling one.
 WEIGHT_LAPLACE = "slope_probability_laplace"
@@ -211,16 +210,11 @@ def fit_averaged(fit: Callable[..., Posterior], method: str, predictive: bool,
     first = [without, fit(True, "laplace", predictive and cheap, without.mode or None, False)]
     ok = [p.converged for p in first]
     if ok[0] != ok[1]:
-        # one of the two cannot be weighed (no mode found, or not locally normal there):
-        # the other alone, and the report says which was left out and why
+        # one of the two cannot be weighed (no mode found, or not locally normal there)
         keep = ok.index(True)
         post = first[keep] if cheap else fit(bool(keep), method, predictive,
                                              first[keep].mode or None, False)
-        left = first[1 - keep]
-        said = (f"the model {'with' if keep == 0 else 'without'} the take-up slope was left "
-                f"out of the average ({'; '.join(left.problems)})")
-        return dataclasses.replace(post, diagnostics={**post.diagnostics, WEIGHT: float(keep),
-                                                      LEFT_OUT: said})
+        return _alone(post, keep, first[1 - keep], "")
     w = slope_probability(*first)
     inside = [1 - w >= WINDOW, w >= WINDOW]
     if not cheap:
@@ -232,21 +226,46 @@ def fit_averaged(fit: Callable[..., Posterior], method: str, predictive: bool,
         return dataclasses.replace(post, diagnostics={**post.diagnostics, WEIGHT: w})
     sampled = [p.converged for p in first]
     if not cheap and sampled[0] != sampled[1]:
-        # NUTS could not sample one of the two: the other alone, said with the
-        # probability the modes gave the one left out
+        # NUTS could not sample one of the two: said with the probability the modes gave it
         keep = sampled.index(True)
-        post, left = first[keep], first[1 - keep]
-        said = (f"the model {'with' if keep == 0 else 'without'} the take-up slope was left "
-                f"out of the average, though the modes gave it "
-                f"{100 * (w if keep == 0 else 1 - w):.0f}%: its sampler did not converge "
-                f"({'; '.join(left.problems)}); the figures are the other reading's alone")
-        return dataclasses.replace(post, diagnostics={**post.diagnostics, WEIGHT: float(keep),
-                                                      WEIGHT_LAPLACE: w, LEFT_OUT: said})
-    bridged = slope_probability(*first, key="log_evidence_bridge")
+        return _alone(first[keep], keep, first[1 - keep], w)
     if not cheap and all(np.isfinite(p.diagnostics.get("log_evidence_bridge", np.nan))
                          for p in first):
         # both sampled: their weights from the draws (bridge sampling) rather than from
         # the normal at each mode, which chose them
-        out = mix(first[0], first[1], bridged, seed=seed)
+        out = mix(*first, slope_probability(*first, key="log_evidence_bridge"), seed=seed)
         return dataclasses.replace(out, diagnostics={**out.diagnostics, WEIGHT_LAPLACE: w})
-    return mix(first[0], first[1], w, seed=seed)
+    return mix(*first, w, seed=seed)
+
+
+def _alone(post: Posterior, keep: int, left: Posterior, modes: float | str) -> Posterior:
+    """``post`` (the model with the slope if ``keep``, else the one without) alone, its
+    diagnostics saying that the other, ``left``, was left out of the average and why;
+    ``modes``: the slope model's probability at the modes where both were weighed there
+    and ``left``'s sampler then failed, "" where ``left`` failed at its mode."""
+    said = f"the model {'with' if keep == 0 else 'without'} the take-up slope was left out "
+    extra = {}
+    if modes == "":
+        said += f"of the average ({'; '.join(left.problems)})"
+    else:
+        extra = {WEIGHT_LAPLACE: modes}
+        said += (f"of the average, though the modes gave it "
+                 f"{100 * (modes if keep == 0 else 1 - modes):.0f}%: its sampler did not "
+                 f"converge ({'; '.join(left.problems)}); the figures are the other "
+                 "reading's alone")
+    return dataclasses.replace(post, diagnostics={**post.diagnostics, WEIGHT: float(keep),
+                                                  LEFT_OUT: said, **extra})
+
+
+def fit_readings(data: SynthesisData, method: str, predictive: bool, seed: int = 0,
+                 progress: bool = False, **options) -> Posterior:
+    """:func:`fit_averaged` with :func:`~crowdcensus.synthesis.inference.fit_joint` on
+    ``data`` with the slope off and on, as ``crowdcensus run`` fits a study whose
+    ``experiment.take_up_slope`` is "average"; ``options``: ``fit_joint``'s chains,
+    warm-up and draws (the progress bar shows for the NUTS runs only)."""
+    def fit(slope, m, pred, start, bridge):
+        return fit_joint(with_take_up_slope(data, slope), method=m, seed=seed,
+                         progress=progress and m == "nuts", predictive=pred, start=start,
+                         bridge=bridge, **options)
+
+    return fit_averaged(fit, method, predictive, seed=seed)

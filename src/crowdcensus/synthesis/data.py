@@ -459,6 +459,12 @@ def _failed_answers(responses: Responses) -> np.ndarray:
 SETTABLE_ASIDE = ("hours", "declared", "audience")
 
 
+def with_take_up_slope(data: SynthesisData, slope: bool) -> SynthesisData:
+    """The same data with the joint model's take-up slope on or off (the capture
+    histories' ``take_up_slope``)."""
+    return replace(data, capture=replace(data.capture, take_up_slope=slope))
+
+
 def checked_aside(inputs: Sequence[str]) -> tuple[str, ...]:
     """``inputs`` as a tuple, or an :class:`InputError` naming those that cannot be set
     aside."""
