@@ -59,6 +59,22 @@ def test_a_model_that_did_not_converge_makes_the_average_not_converge():
     assert not out.converged and out.problems == ["50 divergent transitions"]
 
 
+def test_the_mixture_says_either_model_was_sampled_a_second_time():
+    """The average's diagnostics are the more probable model's, but a second sampling of
+    the other (its first chains refused) is still said, with the higher target."""
+    from crowdcensus.synthesis.inference import RETRIED
+
+    first, second = _post(0.0), _post(0.0)
+    first.diagnostics.update({RETRIED: [], "target_accept": 0.9})
+    second.diagnostics.update({RETRIED: ["14 of 1000 transitions diverged"],
+                               "target_accept": 0.97})
+    for p in (0.2, 0.8):  # the main model either way
+        out = mix(first, second, p)
+        assert out.diagnostics[RETRIED] == ["14 of 1000 transitions diverged"]
+        assert out.diagnostics["target_accept"] == 0.97
+    assert mix(first, _post(0.0), 0.2).diagnostics[RETRIED] == []
+
+
 @pytest.mark.parametrize("gap, sampled", [(-20.0, [False]), (20.0, [True]),
                                           (0.0, [False, True])])
 def test_nuts_samples_only_the_models_inside_occams_window(gap, sampled):

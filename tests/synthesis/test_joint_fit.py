@@ -307,6 +307,55 @@ def test_chains_that_mix_slowly_run_on_from_where_they_stopped(monkeypatch):
     assert any("diverged" in p for p in refused.problems)
 
 
+def test_a_fit_that_fails_its_diagnostics_is_sampled_again_with_smaller_steps(monkeypatch):
+    """Chains that fail their diagnostics at the usual acceptance target are run once more
+    from the mode, adapted to a higher one: the step size comes out smaller, the draws
+    are new, the fit is judged on the second chains alone, and the report says why it was
+    sampled twice."""
+    from crowdcensus.report.html import render_html
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis import diagnostics, inference
+
+    monkeypatch.setattr(diagnostics, "MIN_ESS", 10.0)  # short runs, for the suite's time
+    monkeypatch.setattr(diagnostics, "MAX_RHAT", 1.5)
+    real, runs = inference._sample, []
+
+    def first_fails(*args, **kwargs):
+        out = real(*args, **kwargs)
+        runs.append(out)
+        if len(runs) == 1:
+            out.problems = [*out.problems, "the first chains are refused here"]
+        return out
+
+    monkeypatch.setattr(inference, "_sample", first_fails)
+    study = load_study(FRANCE / "study.toml")
+    study = study.model_copy(update={"synthesis": study.synthesis.model_copy(
+        update={"inference": "nuts", "chains": 2, "warmup": 150, "draws": 150})})
+    r = run_study(study, seed=3, checks=False)
+    assert len(runs) == 2
+    assert r.joint.converged and r.combined
+    d = r.joint.diagnostics
+    assert d["target_accept"] == inference.RETRY_TARGET_ACCEPT > inference.TARGET_ACCEPT
+    assert d["first_problems"][-1] == "the first chains are refused here"
+    step = [np.mean(np.asarray(c.state.adapt_state.step_size)) for c in runs]
+    assert step[1] < step[0]
+    assert not np.allclose(runs[0].grouped["workers"], runs[1].grouped["workers"])
+    assert (d["min_ess"], d["max_r_hat"]) == (runs[1].diag["min_ess"], runs[1].diag["max_r_hat"])
+    html = render_html(r, {})
+    assert "sampled a second time from the mode with smaller steps" in html
+    assert "the first chains are refused here" in html
+
+    runs.clear()
+    monkeypatch.setattr(inference, "_sample", real)
+    monkeypatch.setattr(diagnostics, "MAX_DIVERGENT", -1.0)  # every fit "diverges"
+    from crowdcensus.synthesis.data import synthesis_data
+
+    post = inference.fit_joint(synthesis_data(study), "nuts", seed=3, warmup=100,
+                               draws=100, predictive=False)
+    assert not post.converged and post.diagnostics["first_problems"]
+    assert post.diagnostics["target_accept"] == inference.RETRY_TARGET_ACCEPT
+
+
 def test_laplace_agrees_with_nuts_and_both_read_the_open_bin_from_the_hours(tmp_path):
     """Validation uses the normal approximation for what `run` gets from NUTS. On a
     simulated country with rarely caught workers, each tier's median and bounds are

@@ -12,6 +12,7 @@ from crowdcensus.errors import InputError
 from crowdcensus.methods.montecarlo import METHOD_LABELS
 from crowdcensus.report.outputs import package_version, write_outputs
 from crowdcensus.report.plots import methods_plot, tiers_plot, tornado_plot
+from crowdcensus.synthesis.inference import TARGET_ACCEPT
 from crowdcensus.synthesis.model import HETEROGENEITY_NODES, WIDE_HETEROGENEITY
 from crowdcensus.synthesis.results import Results
 from crowdcensus.synthesis.sensitivity import MIN_ESS_SHARE
@@ -77,7 +78,8 @@ def _env() -> Environment:
                        pct=lambda x: f"{100 * x:.1f}%", signed_pct=_signed_pct)
     env.globals.update(heterogeneity_nodes=HETEROGENEITY_NODES,
                        wide_heterogeneity=WIDE_HETEROGENEITY,
-                       sensitivity_rows=SENSITIVITY_ROWS, min_ess_share=MIN_ESS_SHARE)
+                       sensitivity_rows=SENSITIVITY_ROWS, min_ess_share=MIN_ESS_SHARE,
+                       target_accept=TARGET_ACCEPT)
     return env
 
 

@@ -37,7 +37,7 @@ from collections.abc import Callable
 import numpy as np
 
 from crowdcensus.synthesis.data import SynthesisData, with_take_up_slope
-from crowdcensus.synthesis.inference import Posterior, fit_joint
+from crowdcensus.synthesis.inference import RETRIED, Posterior, fit_joint
 
 #: Below this posterior probability, a model is left out of the average.
 WINDOW = 0.01
@@ -110,7 +110,8 @@ def mix(without: Posterior, with_slope: Posterior, probability: float,
         seed: int = 0) -> Posterior:
     """Draws from the two posteriors' mixture, each from ``with_slope`` with
     ``probability`` (seeded); the diagnostics, problems and mode are the more probable
-    model's, the problems of both are kept."""
+    model's, the problems of both are kept, and so are the reasons either was sampled a
+    second time (``diagnostics[RETRIED]``)."""
     rng = np.random.default_rng([seed, 7])
     n = min(np.asarray(v).shape[0] for p in (without, with_slope) for v in p.samples.values())
     from_slope = rng.random(n) < probability
@@ -123,9 +124,14 @@ def mix(without: Posterior, with_slope: Posterior, probability: float,
         predictive = _pick(without.predictive, with_slope.predictive,
                            rng.random(m) < probability)
     main = with_slope if probability >= 0.5 else without
+    extra = {}
+    retried = [p.diagnostics for p in (without, with_slope) if p.diagnostics.get(RETRIED)]
+    if retried:  # either model's chains sampled a second time (inference.fit_joint)
+        extra = {RETRIED: list(dict.fromkeys(x for d in retried for x in d[RETRIED])),
+                 "target_accept": max(d["target_accept"] for d in retried)}
     return dataclasses.replace(
         main, samples=samples, predictive=predictive,
-        diagnostics={**main.diagnostics, WEIGHT: probability},
+        diagnostics={**main.diagnostics, WEIGHT: probability, **extra},
         converged=without.converged and with_slope.converged,
         problems=list(dict.fromkeys(without.problems + with_slope.problems)))
 

@@ -84,6 +84,14 @@ HESSIAN_STEP = 1e-5
 #: How many times NUTS's chains may run on, each time doubling the draws, when the
 #: diagnostics fail on R-hat or effective sample size.
 NUTS_EXTENSIONS = 2
+#: The acceptance rate NUTS adapts its step size to; a fit whose diagnostics still fail
+#: (too many divergences, or chains that do not mix after running on) is sampled once more
+#: from the mode with :data:`RETRY_TARGET_ACCEPT`, which takes smaller steps.
+TARGET_ACCEPT = 0.9
+RETRY_TARGET_ACCEPT = 0.97
+#: ``Posterior.diagnostics`` key of the first chains' problems, where the fit was sampled
+#: a second time (``diagnostics["target_accept"]`` then is the second target).
+RETRIED = "first_problems"
 
 
 class CompiledModel:
@@ -174,13 +182,13 @@ class CompiledModel:
             out[:, i] = (up - down) / (2 * h)
         return (out + out.T) / 2
 
-    def nuts_runner(self, warmup: int, draws: int):
+    def nuts_runner(self, warmup: int, draws: int, target_accept: float = 0.9):
         """Two compiled functions of one NUTS chain: ``run(key, start, inverse mass,
-        arrays)`` warms up and draws, and ``more(state, arrays)`` continues a run's last
-        state for ``draws`` further draws (the step size stays as adapted). Each gives the
-        last state, and per draw the point, whether it diverged, its leapfrog steps and
-        its potential."""
-        key = (warmup, draws)
+        arrays)`` warms up, adapting its step size to the acceptance ``target_accept``, and
+        draws; ``more(state, arrays)`` continues a run's last state for ``draws`` further
+        draws (the step size stays as adapted). Each gives the last state, and per draw
+        the point, whether it diverged, its leapfrog steps and its potential."""
+        key = (warmup, draws, target_accept)
         if key not in self._runners:
             jax = _jax()
             from numpyro.infer.hmc import hmc
@@ -197,7 +205,7 @@ class CompiledModel:
 
             def run(rng, z0, inv_mass, arr):
                 state = init_kernel(z0, warmup, step_size=0.5, inverse_mass_matrix=inv_mass,
-                                    dense_mass=True, target_accept_prob=0.9,
+                                    dense_mass=True, target_accept_prob=target_accept,
                                     adapt_mass_matrix=ADAPT_MASS, max_tree_depth=8,
                                     model_args=(arr,), rng_key=rng)
                 last, (zs, div, steps, pes) = chain(state, arr, warmup + draws)
@@ -433,6 +441,74 @@ def find_mode(model: CompiledModel, arrays: dict, start: np.ndarray, seed: int =
     return min(ok, key=lambda r: r.fun)
 
 
+@dataclass
+class _Chains:
+    """What :func:`_sample` gives: the chains' last state, their draws in parts (the first
+    run and each run-on), the constrained values by chain, the diagnostics."""
+
+    state: object
+    z_parts: list
+    step_parts: list
+    pe_parts: list
+    grouped: dict
+    mode: dict
+    diag: dict
+    problems: list
+    runs: int
+
+
+def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, keys,
+            chains: int, warmup: int, draws: int, target: float, parallel: bool) -> _Chains:
+    """NUTS's chains from the mode, running on while R-hat or the effective sample size
+    fall short (up to :data:`NUTS_EXTENSIONS` times, each doubling the draws)."""
+    jax = _jax()
+    import jax.numpy as jnp
+
+    from crowdcensus.synthesis.diagnostics import nuts_diagnostics
+
+    z0 = jnp.asarray(x_mode)
+    run, more = model.nuts_runner(warmup, draws, target)
+    if parallel:
+        stack = lambda x: jnp.broadcast_to(x, (chains, *x.shape))  # noqa: E731
+        out = jax.pmap(run, in_axes=(0, 0, 0, None))(keys, stack(z0), stack(inv_mass), arrays)
+    else:
+        out = _stack([run(k, z0, inv_mass, arrays) for k in keys])
+    state, zs, div, steps, pes = out
+    z_parts, div_parts, step_parts = [np.asarray(zs)], [np.asarray(div)], [np.asarray(steps)]
+    pe_parts = [np.asarray(pes)]
+
+    def by_chain(values: dict) -> dict:  # (chains * n, ...) -> (chains, n, ...)
+        return {k: v.reshape(chains, -1, *v.shape[1:]) for k, v in values.items()}
+
+    mode, first = _constrained(model, x_mode, z_parts[0].reshape(-1, z0.shape[0]), arrays)
+    value_parts = [by_chain(first)]
+    # chains that mix slowly (a weakly identified posterior) run on from where they
+    # stopped, with the adapted step size: up to NUTS_EXTENSIONS times, each doubling the
+    # draws, before the fit is refused
+    for attempt in range(NUTS_EXTENSIONS + 1):
+        grouped = {k: np.concatenate([p[k] for p in value_parts], axis=1)
+                   for k in value_parts[0]}
+        diag, problems = nuts_diagnostics(grouped, np.concatenate(div_parts, axis=1), chains)
+        if not problems or diag["too_many_divergent"] or attempt == NUTS_EXTENSIONS:
+            break  # more draws do not cure divergences
+        for _ in range(2 ** attempt):
+            if parallel:
+                state, zs, div, steps, pes = jax.pmap(more, in_axes=(0, None))(state, arrays)
+            else:
+                state, zs, div, steps, pes = _stack([
+                    more(jax.tree_util.tree_map(lambda x, i=i: x[i], state), arrays)
+                    for i in range(chains)])
+            z_parts.append(np.asarray(zs))
+            div_parts.append(np.asarray(div))
+            step_parts.append(np.asarray(steps))
+            pe_parts.append(np.asarray(pes))
+            # only the new draws are constrained (one program for every extension)
+            value_parts.append(by_chain({k: np.asarray(v) for k, v in model.constrain(
+                jnp.asarray(z_parts[-1].reshape(-1, z0.shape[0])), arrays).items()}))
+    return _Chains(state, z_parts, step_parts, pe_parts, grouped, mode, diag, problems,
+                   attempt + 1)
+
+
 def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: int = 2,
               warmup: int = 500, draws: int = 500, progress: bool = False,
               predictive: bool = True, start: Mapping[str, np.ndarray] | None = None,
@@ -557,56 +633,28 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
                          converged=not problems, problems=problems,
                          predictive=_predictive(model, flat, arrays) if predictive else {})
     inv_mass = jnp.asarray(_inverse_mass(hess))
-    from crowdcensus.synthesis.diagnostics import nuts_diagnostics
-
     n_dev = jax.local_device_count()
-    z0 = jnp.asarray(x_mode)
     keys = jax.random.split(key, chains)
-    run, more = model.nuts_runner(warmup, draws)
-    parallel = n_dev >= chains > 1
-    if parallel:
-        stack = lambda x: jnp.broadcast_to(x, (chains, *x.shape))  # noqa: E731
-        out = jax.pmap(run, in_axes=(0, 0, 0, None))(keys, stack(z0), stack(inv_mass), arrays)
-    else:
-        out = _stack([run(k, z0, inv_mass, arrays) for k in keys])
-    state, zs, div, steps, pes = out
-    z_parts, div_parts, step_parts = [np.asarray(zs)], [np.asarray(div)], [np.asarray(steps)]
-    pe_parts = [np.asarray(pes)]
-
-    def by_chain(values: dict) -> dict:  # (chains * n, ...) -> (chains, n, ...)
-        return {k: v.reshape(chains, -1, *v.shape[1:]) for k, v in values.items()}
-
-    mode, first = _constrained(model, x_mode, z_parts[0].reshape(-1, z0.shape[0]), arrays)
-    value_parts = [by_chain(first)]
-    # chains that mix slowly (a weakly identified posterior) run on from where they
-    # stopped, with the adapted step size: up to NUTS_EXTENSIONS times, each doubling the
-    # draws, before the fit is refused
-    for attempt in range(NUTS_EXTENSIONS + 1):
-        grouped = {k: np.concatenate([p[k] for p in value_parts], axis=1)
-                   for k in value_parts[0]}
-        diag, problems = nuts_diagnostics(grouped, np.concatenate(div_parts, axis=1), chains)
-        if not problems or diag["too_many_divergent"] or attempt == NUTS_EXTENSIONS:
-            break  # more draws do not cure divergences
-        for _ in range(2 ** attempt):
-            if parallel:
-                state, zs, div, steps, pes = jax.pmap(more, in_axes=(0, None))(state, arrays)
-            else:
-                state, zs, div, steps, pes = _stack([
-                    more(jax.tree_util.tree_map(lambda x, i=i: x[i], state), arrays)
-                    for i in range(chains)])
-            z_parts.append(np.asarray(zs))
-            div_parts.append(np.asarray(div))
-            step_parts.append(np.asarray(steps))
-            pe_parts.append(np.asarray(pes))
-            # only the new draws are constrained (one program for every extension)
-            value_parts.append(by_chain({k: np.asarray(v) for k, v in model.constrain(
-                jnp.asarray(z_parts[-1].reshape(-1, z0.shape[0])), arrays).items()}))
+    first_problems: list[str] = []
+    for target in (TARGET_ACCEPT, RETRY_TARGET_ACCEPT):
+        run = _sample(model, arrays, x_mode, inv_mass, keys, chains, warmup, draws, target,
+                      parallel=n_dev >= chains > 1)
+        if not run.problems or target == RETRY_TARGET_ACCEPT:
+            break
+        # a posterior with a region of sharp curvature (divergences) or heavy tails that
+        # the chains cross slowly: sampled once more, from the mode, with smaller steps
+        first_problems = run.problems
+    state, grouped, mode, diag, problems = run.state, run.grouped, run.mode, run.diag, \
+        run.problems
+    z_parts, step_parts, pe_parts = run.z_parts, run.step_parts, run.pe_parts
+    diag["target_accept"] = target
+    diag[RETRIED] = first_problems
     samples = {k: v.reshape(-1, *v.shape[2:]) for k, v in grouped.items()}
     mode, samples = _dropped((mode, samples), np_arrays)
     z = np.concatenate(z_parts, axis=1)                                # (chains, draws, d)
     flat = z.reshape(-1, z.shape[-1])
     steps = np.concatenate(step_parts, axis=1)
-    diag["warmup"], diag["draws"], diag["runs"] = warmup, z.shape[1], attempt + 1
+    diag["warmup"], diag["draws"], diag["runs"] = warmup, z.shape[1], run.runs
     diag["heterogeneity_nodes"] = nodes
     diag["log_evidence"] = evidence
     if bridge and not problems:
