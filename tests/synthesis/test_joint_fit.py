@@ -297,6 +297,9 @@ def test_chains_that_mix_slowly_run_on_from_where_they_stopped(monkeypatch):
     assert (longer.diagnostics["runs"], longer.diagnostics["draws"]) == (3, 400)
     assert not longer.converged
     assert any("effective sample size" in p for p in longer.problems)
+    # chains that only mix slowly are not sampled again with smaller steps
+    assert (longer.diagnostics["target_accept"], longer.diagnostics["first_problems"]
+            ) == (inference.TARGET_ACCEPT, [])
     first = longer.samples["workers"].reshape(2, 400)[:, :100]
     np.testing.assert_array_equal(first, once.samples["workers"].reshape(2, 100))
     assert np.ptp(longer.samples["workers"].reshape(2, 400)[:, 100:]) > 0
@@ -308,10 +311,10 @@ def test_chains_that_mix_slowly_run_on_from_where_they_stopped(monkeypatch):
 
 
 def test_a_fit_that_fails_its_diagnostics_is_sampled_again_with_smaller_steps(monkeypatch):
-    """Chains that fail their diagnostics at the usual acceptance target are run once more
-    from the mode, adapted to a higher one: the step size comes out smaller, the draws
-    are new, the fit is judged on the second chains alone, and the report says why it was
-    sampled twice."""
+    """Chains with too many divergent transitions at the usual acceptance target are run
+    once more from the mode, adapted to a higher one: the step size comes out smaller,
+    the draws are new, the fit is judged on the second chains alone, and the report says
+    why it was sampled twice."""
     from crowdcensus.report.html import render_html
     from crowdcensus.study import load_study
     from crowdcensus.synthesis import diagnostics, inference
@@ -323,8 +326,9 @@ def test_a_fit_that_fails_its_diagnostics_is_sampled_again_with_smaller_steps(mo
     def first_fails(*args, **kwargs):
         out = real(*args, **kwargs)
         runs.append(out)
-        if len(runs) == 1:
+        if len(runs) == 1:  # as if too many of its transitions had diverged
             out.problems = [*out.problems, "the first chains are refused here"]
+            out.diag["too_many_divergent"] = True
         return out
 
     monkeypatch.setattr(inference, "_sample", first_fails)

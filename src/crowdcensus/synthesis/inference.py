@@ -84,9 +84,9 @@ HESSIAN_STEP = 1e-5
 #: How many times NUTS's chains may run on, each time doubling the draws, when the
 #: diagnostics fail on R-hat or effective sample size.
 NUTS_EXTENSIONS = 2
-#: The acceptance rate NUTS adapts its step size to; a fit whose diagnostics still fail
-#: (too many divergences, or chains that do not mix after running on) is sampled once more
-#: from the mode with :data:`RETRY_TARGET_ACCEPT`, which takes smaller steps.
+#: The acceptance rate NUTS adapts its step size to; a fit with too many divergent
+#: transitions is sampled once more from the mode with :data:`RETRY_TARGET_ACCEPT`,
+#: which takes smaller steps.
 TARGET_ACCEPT = 0.9
 RETRY_TARGET_ACCEPT = 0.97
 #: ``Posterior.diagnostics`` key of the first chains' problems, where the fit was sampled
@@ -639,10 +639,12 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
     for target in (TARGET_ACCEPT, RETRY_TARGET_ACCEPT):
         run = _sample(model, arrays, x_mode, inv_mass, keys, chains, warmup, draws, target,
                       parallel=n_dev >= chains > 1)
-        if not run.problems or target == RETRY_TARGET_ACCEPT:
+        if not run.diag["too_many_divergent"] or target == RETRY_TARGET_ACCEPT:
             break
-        # a posterior with a region of sharp curvature (divergences) or heavy tails that
-        # the chains cross slowly: sampled once more, from the mode, with smaller steps
+        # a region of sharp curvature that the step size adapted at the usual target
+        # overshoots (more draws do not cure divergences): sampled once more, from the
+        # mode, with smaller steps; chains that only mix slowly ran on instead, and
+        # smaller steps would not make them mix faster
         first_problems = run.problems
     state, grouped, mode, diag, problems = run.state, run.grouped, run.mode, run.diag, \
         run.problems
