@@ -30,7 +30,9 @@ quadrature nodes instead of five.
 and prints, per fit, its time (the first includes compiling), how many runs the
 chains needed (1: the first; 2 and 3: they ran on for twice and four times the
 draws), leapfrog steps per draw, divergences, the smallest effective sample size
-and the largest R-hat over every quantity, and whether the fit was accepted.
+and the largest R-hat over every quantity, whether either model was sampled a second
+time with smaller steps after too many divergences (``again``), and whether the fit
+was accepted.
 
     .venv/bin/python benchmarks/synthesis.py
     .venv/bin/python benchmarks/synthesis.py --studies france-2018 --inference nuts
@@ -127,11 +129,13 @@ def child(name: str, inference: str) -> dict:
 
 def seeds(name: str, n: int) -> None:
     """NUTS fits of one study with seeds 0 .. n-1, one line each."""
+    from crowdcensus.synthesis.inference import RETRIED
+
     study, data = _data(name)
     cfg = study.synthesis
     print(f"{'study':22s} {'seed':>4s} {'time':>6s} {'runs':>4s} {'leapfrogs':>9s} "
           f"{'divergent':>9s} {'min ESS':>7s} {'max R-hat':>9s} {'nodes':>5s} {'P(slope)':>8s}"
-          "  accepted")
+          f" {'again':>5s}  accepted")
     for seed in range(n):
         t = time.perf_counter()
         post = _fit(data, cfg, "nuts", seed, predictive=False)
@@ -139,7 +143,8 @@ def seeds(name: str, n: int) -> None:
         print(f"{name:22s} {seed:4d} {time.perf_counter() - t:5.1f}s {d['runs']:4d} "
               f"{d['leapfrog_steps_sampling']:9.1f} {d['divergences']:9d} "
               f"{d['min_ess']:7.0f} {d['max_r_hat']:9.3f} {d.get('heterogeneity_nodes', 5):5d} "
-              f"{d.get('slope_probability', float('nan')):8.3f}  {post.converged}", flush=True)
+              f"{d.get('slope_probability', float('nan')):8.3f} "
+              f"{'yes' if d.get(RETRIED) else 'no':>5s}  {post.converged}", flush=True)
 
 
 def main() -> None:
