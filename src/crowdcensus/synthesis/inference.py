@@ -182,7 +182,7 @@ class CompiledModel:
             out[:, i] = (up - down) / (2 * h)
         return (out + out.T) / 2
 
-    def nuts_runner(self, warmup: int, draws: int, target_accept: float = 0.9):
+    def nuts_runner(self, warmup: int, draws: int, target_accept: float = TARGET_ACCEPT):
         """Two compiled functions of one NUTS chain: ``run(key, start, inverse mass,
         arrays)`` warms up, adapting its step size to the acceptance ``target_accept``, and
         draws; ``more(state, arrays)`` continues a run's last state for ``draws`` further
@@ -545,7 +545,9 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
     -------
     Posterior
         With ``converged`` false and ``problems`` said in words when the diagnostics
-        fail.
+        fail. With NUTS, chains with too many divergent transitions are sampled once
+        more from the mode with smaller steps (:data:`RETRY_TARGET_ACCEPT`), the first
+        chains' problems kept as ``diagnostics[RETRIED]``.
 
     Examples
     --------
