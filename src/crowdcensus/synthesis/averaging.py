@@ -220,7 +220,7 @@ def fit_averaged(fit: Callable[..., Posterior], method: str, predictive: bool,
         keep = ok.index(True)
         post = first[keep] if cheap else fit(bool(keep), method, predictive,
                                              first[keep].mode or None, False)
-        return _alone(post, keep, first[1 - keep], "")
+        return _alone(post, keep, first[1 - keep])
     w = slope_probability(*first)
     inside = [1 - w >= WINDOW, w >= WINDOW]
     if not cheap:
@@ -244,14 +244,15 @@ def fit_averaged(fit: Callable[..., Posterior], method: str, predictive: bool,
     return mix(*first, w, seed=seed)
 
 
-def _alone(post: Posterior, keep: int, left: Posterior, modes: float | str) -> Posterior:
+def _alone(post: Posterior, keep: int, left: Posterior, modes: float | None = None
+           ) -> Posterior:
     """``post`` (the model with the slope if ``keep``, else the one without) alone, its
     diagnostics saying that the other, ``left``, was left out of the average and why;
     ``modes``: the slope model's probability at the modes where both were weighed there
-    and ``left``'s sampler then failed, "" where ``left`` failed at its mode."""
+    and ``left``'s sampler then failed, None where ``left`` failed at its mode."""
     said = f"the model {'with' if keep == 0 else 'without'} the take-up slope was left out "
     extra = {}
-    if modes == "":
+    if modes is None:
         said += f"of the average ({'; '.join(left.problems)})"
     else:
         extra = {WEIGHT_LAPLACE: modes}

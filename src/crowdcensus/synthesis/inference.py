@@ -443,13 +443,14 @@ def find_mode(model: CompiledModel, arrays: dict, start: np.ndarray, seed: int =
 
 @dataclass
 class _Chains:
-    """What :func:`_sample` gives: the chains' last state, their draws in parts (the first
-    run and each run-on), the constrained values by chain, the diagnostics."""
+    """What :func:`_sample` gives: the chains' last state, their draws (chains, draws, d)
+    with each draw's leapfrog steps (the warm-up's first) and potential, the constrained
+    values by chain, the diagnostics and how many runs the chains took."""
 
     state: object
-    z_parts: list
-    step_parts: list
-    pe_parts: list
+    z: np.ndarray
+    steps: np.ndarray
+    potentials: np.ndarray
     grouped: dict
     mode: dict
     diag: dict
@@ -505,7 +506,8 @@ def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, ke
             # only the new draws are constrained (one program for every extension)
             value_parts.append(by_chain({k: np.asarray(v) for k, v in model.constrain(
                 jnp.asarray(z_parts[-1].reshape(-1, z0.shape[0])), arrays).items()}))
-    return _Chains(state, z_parts, step_parts, pe_parts, grouped, mode, diag, problems,
+    return _Chains(state, np.concatenate(z_parts, axis=1), np.concatenate(step_parts, axis=1),
+                   np.concatenate(pe_parts, axis=1), grouped, mode, diag, problems,
                    attempt + 1)
 
 
@@ -648,16 +650,12 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         # mode, with smaller steps; chains that only mix slowly ran on instead, and
         # smaller steps would not make them mix faster
         first_problems = run.problems
-    state, grouped, mode, diag, problems = run.state, run.grouped, run.mode, run.diag, \
-        run.problems
-    z_parts, step_parts, pe_parts = run.z_parts, run.step_parts, run.pe_parts
+    diag, problems, z = run.diag, run.problems, run.z                  # (chains, draws, d)
     diag["target_accept"] = target
     diag[RETRIED] = first_problems
-    samples = {k: v.reshape(-1, *v.shape[2:]) for k, v in grouped.items()}
-    mode, samples = _dropped((mode, samples), np_arrays)
-    z = np.concatenate(z_parts, axis=1)                                # (chains, draws, d)
+    samples = {k: v.reshape(-1, *v.shape[2:]) for k, v in run.grouped.items()}
+    mode, samples = _dropped((run.mode, samples), np_arrays)
     flat = z.reshape(-1, z.shape[-1])
-    steps = np.concatenate(step_parts, axis=1)
     diag["warmup"], diag["draws"], diag["runs"] = warmup, z.shape[1], run.runs
     diag["heterogeneity_nodes"] = nodes
     diag["log_evidence"] = evidence
@@ -669,11 +667,11 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
             return v if np.isfinite(v) else np.inf
 
         diag["log_evidence_bridge"], diag["log_evidence_bridge_error"] = bridge_log_evidence(
-            z, np.concatenate(pe_parts, axis=1), potential, seed=seed,
+            z, run.potentials, potential, seed=seed,
             proposal=(x_mode, chol) if chol is not None else None)
-    diag["leapfrog_steps_warmup"] = float(steps[:, :warmup].mean())
-    diag["leapfrog_steps_sampling"] = float(steps[:, warmup:].mean())
+    diag["leapfrog_steps_warmup"] = float(run.steps[:, :warmup].mean())
+    diag["leapfrog_steps_sampling"] = float(run.steps[:, warmup:].mean())
     diag["step_size"] = [float(x) for x in
-                         np.asarray(state.adapt_state.step_size).ravel()]
+                         np.asarray(run.state.adapt_state.step_size).ravel()]
     return Posterior(samples, "nuts", mode, diag, converged=not problems, problems=problems,
                      predictive=_predictive(model, flat, arrays) if predictive else {})
