@@ -31,8 +31,9 @@ and prints, per fit, its time (the first includes compiling), how many runs the
 chains needed (1: the first; 2 and 3: they ran on for twice and four times the
 draws), leapfrog steps per draw, divergences, the smallest effective sample size
 and the largest R-hat over every quantity, whether either model was sampled a second
-time with smaller steps after too many divergences (``again``), and whether the fit
-was accepted.
+time (``again``: ``steps``, with smaller steps after too many divergences; ``mass``,
+with the first chains' covariance as the mass matrix after they mixed slowly), and
+whether the fit was accepted.
 
     .venv/bin/python benchmarks/synthesis.py
     .venv/bin/python benchmarks/synthesis.py --studies france-2018 --inference nuts
@@ -129,7 +130,7 @@ def child(name: str, inference: str) -> dict:
 
 def seeds(name: str, n: int) -> None:
     """NUTS fits of one study with seeds 0 .. n-1, one line each."""
-    from crowdcensus.synthesis.inference import RETRIED
+    from crowdcensus.synthesis.inference import MASS_FROM_DRAWS, RETRIED
 
     study, data = _data(name)
     cfg = study.synthesis
@@ -140,11 +141,12 @@ def seeds(name: str, n: int) -> None:
         t = time.perf_counter()
         post = _fit(data, cfg, "nuts", seed, predictive=False)
         d = post.diagnostics
+        again = "mass" if d.get(MASS_FROM_DRAWS) else "steps" if d.get(RETRIED) else "no"
         print(f"{name:22s} {seed:4d} {time.perf_counter() - t:5.1f}s {d['runs']:4d} "
               f"{d['leapfrog_steps_sampling']:9.1f} {d['divergences']:9d} "
               f"{d['min_ess']:7.0f} {d['max_r_hat']:9.3f} {d.get('heterogeneity_nodes', 5):5d} "
               f"{d.get('slope_probability', float('nan')):8.3f} "
-              f"{'yes' if d.get(RETRIED) else 'no':>5s}  {post.converged}", flush=True)
+              f"{again:>5s}  {post.converged}", flush=True)
 
 
 def main() -> None:

@@ -61,8 +61,9 @@ def test_a_model_that_did_not_converge_makes_the_average_not_converge():
 
 def test_the_mixture_says_either_model_was_sampled_a_second_time():
     """The average's diagnostics are the more probable model's, but a second sampling of
-    the other (its first chains refused) is still said, with the higher target."""
-    from crowdcensus.synthesis.inference import RETRIED
+    the other (its first chains refused) is still said, with the higher target or the
+    wider spread of draws that made its mass matrix."""
+    from crowdcensus.synthesis.inference import MASS_FROM_DRAWS, RETRIED
 
     first, second = _post(0.0), _post(0.0)
     first.diagnostics.update({RETRIED: [], "target_accept": 0.9})
@@ -73,6 +74,15 @@ def test_the_mixture_says_either_model_was_sampled_a_second_time():
         assert out.diagnostics[RETRIED] == ["14 of 1000 transitions diverged"]
         assert out.diagnostics["target_accept"] == 0.97
     assert mix(first, _post(0.0), 0.2).diagnostics[RETRIED] == []
+    # a model sampled again with its draws' covariance as the mass matrix: the widest
+    # spread of either is kept
+    third = _post(0.0)
+    third.diagnostics.update({RETRIED: ["R-hat above 1.05"], "target_accept": 0.9,
+                              MASS_FROM_DRAWS: 6.5})
+    out = mix(second, third, 0.3)
+    assert out.diagnostics[MASS_FROM_DRAWS] == 6.5
+    assert out.diagnostics[RETRIED] == ["14 of 1000 transitions diverged", "R-hat above 1.05"]
+    assert mix(first, second, 0.5).diagnostics[MASS_FROM_DRAWS] is None
 
 
 @pytest.mark.parametrize("gap, sampled", [(-20.0, [False]), (20.0, [True]),

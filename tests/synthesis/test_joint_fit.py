@@ -289,6 +289,8 @@ def test_chains_that_mix_slowly_run_on_from_where_they_stopped(monkeypatch):
         return inference.fit_joint(data, "nuts", seed=2, warmup=100, draws=100,
                                    predictive=False)
 
+    # however wide the draws spread against the mass matrix, they run on
+    monkeypatch.setattr(inference, "MASS_MISMATCH", np.inf)
     monkeypatch.setattr(inference, "NUTS_EXTENSIONS", 0)
     once = fit()
     monkeypatch.setattr(inference, "NUTS_EXTENSIONS", 2)
@@ -358,6 +360,93 @@ def test_a_fit_that_fails_its_diagnostics_is_sampled_again_with_smaller_steps(mo
                                draws=100, predictive=False)
     assert not post.converged and post.diagnostics["first_problems"]
     assert post.diagnostics["target_accept"] == inference.RETRY_TARGET_ACCEPT
+
+
+def test_mass_mismatch_is_the_widest_ratio_of_standard_deviations():
+    """Against a closed form: for draws of covariance S and a mass matrix's covariance C,
+    the square root of the largest eigenvalue of C^-1 S, i.e. the largest sd ratio along
+    any direction; 1 when the mass matrix is right."""
+    from scipy.linalg import eigh
+
+    from crowdcensus.synthesis.inference import mass_from_draws, mass_mismatch
+
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((5, 5))
+    cov = a @ a.T + 0.5 * np.eye(5)
+    b = rng.standard_normal((5, 5))
+    c = b @ b.T + np.eye(5)
+    z = rng.multivariate_normal(np.zeros(5), cov, size=200_000)
+    truth = np.sqrt(eigh(cov, c, eigvals_only=True).max())
+    assert mass_mismatch(z, c) == pytest.approx(truth, rel=0.01)
+    assert mass_mismatch(z, cov) == pytest.approx(1.0, abs=0.01)
+    # the new mass matrix is the draws' covariance, barely shrunk towards the old one
+    new = mass_from_draws(z, c)
+    np.testing.assert_allclose(new, cov, rtol=0.02, atol=0.02)
+    assert mass_mismatch(z, new) == pytest.approx(1.0, abs=0.01)
+
+
+def test_chains_that_spread_wider_than_the_mass_matrix_are_sampled_again(monkeypatch):
+    """First chains too slow for running on to help (effective sample size below the
+    target over 2 ** NUTS_EXTENSIONS) whose draws spread wider than the Hessian at the
+    mode says (beyond MASS_MISMATCH along some direction) are sampled once more from the
+    mode with the draws' covariance as the mass matrix, at the usual target, instead of
+    running on; the fit is judged on the second chains, and the report says why. Chains
+    that fall short by less run on."""
+    from crowdcensus.report.html import render_html
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis import diagnostics, inference
+
+    monkeypatch.setattr(diagnostics, "MIN_ESS", 10.0)  # short runs, for the suite's time
+    monkeypatch.setattr(diagnostics, "MAX_RHAT", 1.5)
+    monkeypatch.setattr(inference, "MASS_MISMATCH", 1.0)
+    real_diag, real_sample, calls, masses = diagnostics.nuts_diagnostics, inference._sample, [], []
+
+    first_ess = [1.0]
+
+    def first_slow(*args, **kwargs):  # as if the first chains mixed too slowly
+        diag, problems = real_diag(*args, **kwargs)
+        calls.append(1)
+        if len(calls) > 1:
+            return diag, problems
+        return {**diag, "min_ess": first_ess[0]}, [*problems,
+                                                  "the first chains mix too slowly here"]
+
+    def sample(model, arrays, x_mode, inv_mass, *args, **kwargs):
+        out = real_sample(model, arrays, x_mode, inv_mass, *args, **kwargs)
+        masses.append((np.asarray(inv_mass), out))
+        return out
+
+    monkeypatch.setattr(diagnostics, "nuts_diagnostics", first_slow)
+    monkeypatch.setattr(inference, "_sample", sample)
+    study = load_study(FRANCE / "study.toml")
+    study = study.model_copy(update={"synthesis": study.synthesis.model_copy(
+        update={"inference": "nuts", "chains": 2, "warmup": 150, "draws": 150})})
+    r = run_study(study, seed=3, checks=False)
+    assert len(masses) == 2 and len(calls) == 2  # no run-on of the first chains
+    (hessian, first), (second_mass, second) = masses
+    assert first.runs == 1 and first.mismatch > 1.0
+    flat = first.z.reshape(-1, first.z.shape[-1])
+    assert first.mismatch == pytest.approx(inference.mass_mismatch(flat, hessian))
+    np.testing.assert_allclose(second_mass, inference.mass_from_draws(flat, hessian))
+    assert inference.mass_mismatch(flat, second_mass) == pytest.approx(1.0, abs=0.01)
+    d = r.joint.diagnostics
+    assert r.joint.converged and r.combined
+    assert d[inference.MASS_FROM_DRAWS] == pytest.approx(first.mismatch)
+    assert d["target_accept"] == inference.TARGET_ACCEPT
+    assert d["first_problems"][-1] == "the first chains mix too slowly here"
+    assert (d["min_ess"], d["max_r_hat"]) == (second.diag["min_ess"], second.diag["max_r_hat"])
+    html = render_html(r, {})
+    assert "with the first chains' covariance as the mass matrix (their draws spread" in html
+    assert "with smaller steps" not in html
+
+    # an effective sample size that two run-ons can bring up to the target: run on
+    calls.clear()
+    masses.clear()
+    first_ess[0] = diagnostics.MIN_ESS / 2
+    r = run_study(study, seed=3, checks=False)
+    assert len(masses) == 1 and masses[0][1].mismatch is None
+    assert r.joint.diagnostics["runs"] == 2 and r.joint.converged
+    assert r.joint.diagnostics[inference.MASS_FROM_DRAWS] is None
 
 
 def test_laplace_agrees_with_nuts_and_both_read_the_open_bin_from_the_hours(tmp_path):

@@ -37,7 +37,7 @@ from collections.abc import Callable
 import numpy as np
 
 from crowdcensus.synthesis.data import SynthesisData, with_take_up_slope
-from crowdcensus.synthesis.inference import RETRIED, Posterior, fit_joint
+from crowdcensus.synthesis.inference import MASS_FROM_DRAWS, RETRIED, Posterior, fit_joint
 
 #: Below this posterior probability, a model is left out of the average.
 WINDOW = 0.01
@@ -127,8 +127,10 @@ def mix(without: Posterior, with_slope: Posterior, probability: float,
     extra = {}
     retried = [p.diagnostics for p in (without, with_slope) if p.diagnostics.get(RETRIED)]
     if retried:  # either model's chains sampled a second time (inference.fit_joint)
+        wider = [d[MASS_FROM_DRAWS] for d in retried if d.get(MASS_FROM_DRAWS)]
         extra = {RETRIED: list(dict.fromkeys(x for d in retried for x in d[RETRIED])),
-                 "target_accept": max(d["target_accept"] for d in retried)}
+                 "target_accept": max(d["target_accept"] for d in retried),
+                 MASS_FROM_DRAWS: max(wider) if wider else None}
     return dataclasses.replace(
         main, samples=samples, predictive=predictive,
         diagnostics={**main.diagnostics, WEIGHT: probability, **extra},

@@ -5,7 +5,10 @@ unconstrained parameters with JAX gradients, from a deterministic start), then e
 
 * ``method="nuts"`` (the default of ``crowdcensus run``): NumPyro's No-U-Turn
   sampler, several chains started at the mode, with R-hat, effective sample
-  sizes and divergences checked (:mod:`crowdcensus.synthesis.diagnostics`);
+  sizes and divergences checked (:mod:`crowdcensus.synthesis.diagnostics`); its
+  mass matrix is the inverse Hessian at the mode, or, where the first chains mix
+  slowly because the posterior spreads much wider than that curvature says, the
+  covariance of their draws;
 * ``method="laplace"``: draws from the normal approximation at the mode
   (the inverse Hessian of the negative log posterior, on the unconstrained
   scale, so that positive quantities stay positive; the activity bins on the
@@ -92,6 +95,17 @@ RETRY_TARGET_ACCEPT = 0.97
 #: ``Posterior.diagnostics`` key of the first chains' problems, where the fit was sampled
 #: a second time (``diagnostics["target_accept"]`` then is the second target).
 RETRIED = "first_problems"
+#: First chains that mix too slowly for running on to help (divergences within the
+#: limit, but an effective sample size below the target over 2 ** NUTS_EXTENSIONS, which
+#: the run-ons' doubled and quadrupled draws would not bring up to the target) and whose
+#: draws spread more than this many times wider than the inverse Hessian at the mode
+#: says, along some direction, are sampled once more from the mode with the draws'
+#: covariance as the mass matrix: the Hessian misjudged the posterior's scale there, and
+#: more draws with the same mass mix no faster. Other chains that fall short run on.
+MASS_MISMATCH = 2.0
+#: ``Posterior.diagnostics`` key of that spread (the first chains' largest ratio of
+#: standard deviations), where the second chains' mass matrix came from the draws.
+MASS_FROM_DRAWS = "mass_from_draws"
 
 
 class CompiledModel:
@@ -456,15 +470,44 @@ class _Chains:
     diag: dict
     problems: list
     runs: int
+    #: Where the chains were stopped to be sampled again with their draws' covariance as
+    #: the mass matrix: how much wider than the mass matrix the draws spread.
+    mismatch: float | None = None
+
+
+def mass_mismatch(z: np.ndarray, inv_mass: np.ndarray) -> float:
+    """The largest ratio, over directions, of the standard deviation of the draws ``z``
+    (n, d) to that of a normal with covariance ``inv_mass``: the square root of the
+    largest generalised eigenvalue of the draws' covariance against ``inv_mass``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.standard_normal((20_000, 2)) * [1.0, 3.0]
+    >>> round(mass_mismatch(z, np.eye(2)), 1)
+    3.0
+    """
+    chol = np.linalg.cholesky(np.linalg.inv(inv_mass))     # precision = L L^T
+    return float(np.sqrt(np.linalg.eigvalsh(chol.T @ np.cov(z, rowvar=False) @ chol).max()))
+
+
+def mass_from_draws(z: np.ndarray, inv_mass: np.ndarray) -> np.ndarray:
+    """The draws' covariance, shrunk a little towards ``inv_mass`` (weight 5 / (n + 5)
+    for n draws), as the next chains' inverse mass matrix."""
+    n = z.shape[0]
+    return (n * np.cov(z, rowvar=False) + 5 * np.asarray(inv_mass)) / (n + 5)
 
 
 def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, keys,
-            chains: int, warmup: int, draws: int, target: float, parallel: bool) -> _Chains:
+            chains: int, warmup: int, draws: int, target: float, parallel: bool,
+            mismatch_limit: float | None = None) -> _Chains:
     """NUTS's chains from the mode, running on while R-hat or the effective sample size
-    fall short (up to :data:`NUTS_EXTENSIONS` times, each doubling the draws)."""
+    fall short (up to :data:`NUTS_EXTENSIONS` times, each doubling the draws); with
+    ``mismatch_limit``, first chains too slow for that (:data:`MASS_MISMATCH`) that
+    spread wider than the limit against ``inv_mass`` (:func:`mass_mismatch`) stop
+    instead, their ``mismatch`` set."""
     jax = _jax()
     import jax.numpy as jnp
 
+    from crowdcensus.synthesis import diagnostics
     from crowdcensus.synthesis.diagnostics import nuts_diagnostics
 
     z0 = jnp.asarray(x_mode)
@@ -492,6 +535,12 @@ def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, ke
         diag, problems = nuts_diagnostics(grouped, np.concatenate(div_parts, axis=1), chains)
         if not problems or diag["too_many_divergent"] or attempt == NUTS_EXTENSIONS:
             break  # more draws do not cure divergences
+        if (attempt == 0 and mismatch_limit is not None
+                and diag["min_ess"] < diagnostics.MIN_ESS / 2 ** NUTS_EXTENSIONS):
+            wider = mass_mismatch(z_parts[0].reshape(-1, z0.shape[0]), np.asarray(inv_mass))
+            if wider > mismatch_limit:  # a wrong mass matrix: sampled again, not run on
+                return _Chains(state, z_parts[0], step_parts[0], pe_parts[0], grouped, mode,
+                               diag, problems, 1, wider)
         for _ in range(2 ** attempt):
             if parallel:
                 state, zs, div, steps, pes = jax.pmap(more, in_axes=(0, None))(state, arrays)
@@ -548,8 +597,12 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
     Posterior
         With ``converged`` false and ``problems`` said in words when the diagnostics
         fail. With NUTS, chains with too many divergent transitions are sampled once
-        more from the mode with smaller steps (:data:`RETRY_TARGET_ACCEPT`), the first
-        chains' problems kept as ``diagnostics[RETRIED]``.
+        more from the mode with smaller steps (:data:`RETRY_TARGET_ACCEPT`), and chains
+        that mix slowly while spreading wider than the Hessian at the mode says
+        (:data:`MASS_MISMATCH`) once more with their draws' covariance as the mass
+        matrix (``diagnostics[MASS_FROM_DRAWS]``) where running on would not bring their
+        effective sample size up to the target; the first chains' problems are kept as
+        ``diagnostics[RETRIED]``.
 
     Examples
     --------
@@ -639,20 +692,30 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
     inv_mass = jnp.asarray(_inverse_mass(hess))
     n_dev = jax.local_device_count()
     keys = jax.random.split(key, chains)
-    first_problems: list[str] = []
-    for target in (TARGET_ACCEPT, RETRY_TARGET_ACCEPT):
-        run = _sample(model, arrays, x_mode, inv_mass, keys, chains, warmup, draws, target,
-                      parallel=n_dev >= chains > 1)
-        if not run.diag["too_many_divergent"] or target == RETRY_TARGET_ACCEPT:
-            break
-        # a region of sharp curvature that the step size adapted at the usual target
-        # overshoots (more draws do not cure divergences): sampled once more, from the
-        # mode, with smaller steps; chains that only mix slowly ran on instead, and
-        # smaller steps would not make them mix faster
+    parallel = n_dev >= chains > 1
+    target = TARGET_ACCEPT
+    run = _sample(model, arrays, x_mode, inv_mass, keys, chains, warmup, draws, target,
+                  parallel, mismatch_limit=MASS_MISMATCH)
+    first_problems, wider = [], run.mismatch
+    if run.diag["too_many_divergent"] or wider is not None:
+        # sampled once more, from the mode: where too many transitions
+        # diverged, a region of sharp curvature that the step size adapted at the usual
+        # target overshoots (more draws do not cure divergences), with smaller steps;
+        # where the chains mix slowly and spread much wider than the Hessian at the mode
+        # says, with their draws' covariance as the mass matrix. Chains that only mix
+        # slowly ran on instead: smaller steps would not make them mix faster
         first_problems = run.problems
+        if wider is None:
+            target = RETRY_TARGET_ACCEPT
+        else:
+            inv_mass = jnp.asarray(mass_from_draws(run.z.reshape(-1, run.z.shape[-1]),
+                                                   np.asarray(inv_mass)))
+        run = _sample(model, arrays, x_mode, inv_mass, keys, chains, warmup, draws, target,
+                      parallel)
     diag, problems, z = run.diag, run.problems, run.z                  # (chains, draws, d)
     diag["target_accept"] = target
     diag[RETRIED] = first_problems
+    diag[MASS_FROM_DRAWS] = wider
     samples = {k: v.reshape(-1, *v.shape[2:]) for k, v in run.grouped.items()}
     mode, samples = _dropped((run.mode, samples), np_arrays)
     flat = z.reshape(-1, z.shape[-1])
