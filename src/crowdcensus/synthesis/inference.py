@@ -698,12 +698,12 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
                   parallel, mismatch_limit=MASS_MISMATCH)
     first_problems, wider = [], run.mismatch
     if run.diag["too_many_divergent"] or wider is not None:
-        # sampled once more, from the mode: where too many transitions
-        # diverged, a region of sharp curvature that the step size adapted at the usual
-        # target overshoots (more draws do not cure divergences), with smaller steps;
-        # where the chains mix slowly and spread much wider than the Hessian at the mode
-        # says, with their draws' covariance as the mass matrix. Chains that only mix
-        # slowly ran on instead: smaller steps would not make them mix faster
+        # sampled once more, from the mode: where too many transitions diverged (a
+        # region of sharp curvature that the step size adapted at the usual target
+        # overshoots; more draws do not cure divergences), with smaller steps; where the
+        # chains mix too slowly for running on and spread much wider than the Hessian
+        # at the mode says, with their draws' covariance as the mass matrix. Other
+        # chains that mix slowly ran on (smaller steps would not make them mix faster)
         first_problems = run.problems
         if wider is None:
             target = RETRY_TARGET_ACCEPT
