@@ -508,7 +508,6 @@ def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, ke
     import jax.numpy as jnp
 
     from crowdcensus.synthesis import diagnostics
-    from crowdcensus.synthesis.diagnostics import nuts_diagnostics
 
     z0 = jnp.asarray(x_mode)
     run, more = model.nuts_runner(warmup, draws, target)
@@ -532,7 +531,8 @@ def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, ke
     for attempt in range(NUTS_EXTENSIONS + 1):
         grouped = {k: np.concatenate([p[k] for p in value_parts], axis=1)
                    for k in value_parts[0]}
-        diag, problems = nuts_diagnostics(grouped, np.concatenate(div_parts, axis=1), chains)
+        diag, problems = diagnostics.nuts_diagnostics(
+            grouped, np.concatenate(div_parts, axis=1), chains)
         if not problems or diag["too_many_divergent"] or attempt == NUTS_EXTENSIONS:
             break  # more draws do not cure divergences
         if (attempt == 0 and mismatch_limit is not None
