@@ -511,7 +511,7 @@ def _registrations(mix: float, first: list[float], level: list[float], subset: b
          "posted": np.eye(j)[0] if subset else np.ones(j)}
     values = {"log_workers": 8.0, "activity_shape": np.zeros(len(bin_rates()) - 1),
               "registration_level": np.array(level), "registration_activity": 0.4,
-              "first_platform": np.array(first), "first_platform_share": mix,
+              "first_platform_path": np.append(mix * np.array(first), 1.0 - mix),
               "visit_weights": np.full(j, 1.0 / j)}
     model = substitute(seed(latent_population, 0), data=values)
     tr = trace(model).get_trace(cfg, a, {})
@@ -541,6 +541,48 @@ def test_registration_mixture_by_hand():
         # posted on both platforms: nobody is out of reach, registrations independent
         everywhere, _, _ = _registrations(mix, first, level, subset=False)
         assert everywhere == pytest.approx(indep, rel=1e-9)
+
+
+def test_first_platform_prior_keeps_uniform_weights_and_a_share_centred_on_one_half():
+    """The first-platform path is sampled as one simplex (m w, 1 - m) ~ Dirichlet(1, ..., 1, J):
+    the weights w are Dirichlet(1) and the share m is Beta(J, J), independent of them."""
+    from numpyro.handlers import seed, substitute, trace
+
+    from crowdcensus.synthesis.data import all_subsets
+    from crowdcensus.synthesis.inference import _jax
+    from crowdcensus.synthesis.model import ModelConfig
+    from crowdcensus.synthesis.population import latent_population
+
+    _jax()
+    j, n = 4, 20000
+    subsets = all_subsets(j).astype(float)
+    cfg = ModelConfig(has_capture=False, aggregate=False, n_platforms=j,
+                      declared_mask=(False,) * j, audience_mask=(False,) * j, priors=(),
+                      stated_multihoming=False, shares=(), share_base="",
+                      visit_weights=True, posted_on_subset=True)
+    a = {"lam": bin_rates(), "log_width": np.ones(len(bin_rates())),
+         "bin_band": bin_band(), "smoothness": np.ones(len(bin_rates()) - 2),
+         "subsets": subsets, "subset_size": subsets.sum(axis=1), "posted": np.eye(j)[0]}
+    fixed = {"log_workers": 8.0, "activity_shape": np.zeros(len(bin_rates()) - 1)}
+    tr = trace(substitute(seed(latent_population, 0), data=fixed)).get_trace(cfg, a, {})
+    path = np.asarray(tr["first_platform_path"]["value"])
+    # the share and weights the model reports are those of the simplex it samples
+    assert float(tr["first_platform_share"]["value"]) == pytest.approx(1 - path[j])
+    assert np.asarray(tr["first_platform"]["value"]) == pytest.approx(path[:j] / (1 - path[j]))
+    # ...and the simplex's prior, drawn many times
+    import jax
+
+    draws = np.asarray(tr["first_platform_path"]["fn"].sample(jax.random.PRNGKey(1), (n,)))
+    mix = 1 - draws[:, j]
+    first = draws[:, :j] / mix[:, None]
+    se = 4 / np.sqrt(n)
+    assert mix.mean() == pytest.approx(0.5, abs=se * 0.2)
+    assert mix.var() == pytest.approx(1 / (4 * (2 * j + 1)), rel=se * 1.5)  # Beta(J, J)
+    assert first.sum(axis=1) == pytest.approx(np.ones(n), abs=1e-6)
+    assert first.mean(axis=0) == pytest.approx(np.full(j, 1 / j), abs=se * 0.2)
+    assert first.var(axis=0) == pytest.approx(np.full(j, (j - 1) / (j * j * (j + 1))),
+                                               rel=se * 1.5)  # Dirichlet(1)
+    assert abs(np.corrcoef(mix, first[:, 0])[0, 1]) < se
 
 
 @pytest.mark.parametrize("mix", [0.0, 0.5, 1.0])

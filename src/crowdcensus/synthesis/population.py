@@ -232,12 +232,18 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
         # what the other methods read, and the mixture's weights are barely identified
         # (NUTS's chains then disagree on them): independent registrations alone
         if j > 1 and cfg.posted_on_subset:
-            first = numpyro.sample("first_platform", dist.Dirichlet(jnp.ones(j)))
-            via_first = jnp.log(jnp.clip(sub @ jnp.exp(jnp.log(first)[None, :] - log_q).T,
+            # The share m on the first-platform path and its weights w are one simplex,
+            # (m w_1, ..., m w_J, 1 - m) ~ Dirichlet(1, ..., 1, J): w keeps its uniform
+            # Dirichlet(1) prior and m is Beta(J, J), independent of w. Sampled apart (m
+            # uniform), w was free wherever m was small, a funnel that NUTS's chains crossed
+            # slowly; the likelihood reads only the products m w_j
+            path = numpyro.sample("first_platform_path", dist.Dirichlet(
+                jnp.concatenate([jnp.ones(j), jnp.full(1, float(j))])))
+            mix = numpyro.deterministic("first_platform_share", 1.0 - path[j])
+            numpyro.deterministic("first_platform", path[:j] / mix)
+            via_first = jnp.log(jnp.clip(sub @ jnp.exp(jnp.log(path[:j])[None, :] - log_q).T,
                                          1e-300))                           # (S, G)
-            mix = numpyro.sample("first_platform_share", dist.Beta(1.0, 1.0))
-            log_pr = jnp.logaddexp(jnp.log(mix) + base + via_first,
-                                   jnp.log1p(-mix) + log_indep)
+            log_pr = jnp.logaddexp(base + via_first, jnp.log(path[j]) + log_indep)
         else:  # one platform, or posted on every platform
             log_pr = log_indep
         p_on = jnp.exp(log_pr).T @ sub                                      # P(j in R | g)
