@@ -487,19 +487,14 @@ def test_mode_search_restarts_leave_a_local_mode():
     assert rescued > 0
 
 
-def _registrations(mix: float, first: list[float], level: list[float], subset: bool = True):
-    """The registration model of the latent population with its parameters set:
-    (P(set | bin) for every non-empty set, P(platform in set | bin), the sets).
-    ``subset``: the task was posted on the first platform only (else everywhere)."""
-    from numpyro.handlers import seed, substitute, trace
-
+def _population_alone(j: int, subset: bool):
+    """The configuration and arrays of the latent population alone, on j platforms; the
+    task posted on the first platform only (``subset``) or everywhere."""
     from crowdcensus.synthesis.data import all_subsets
     from crowdcensus.synthesis.inference import _jax
     from crowdcensus.synthesis.model import ModelConfig
-    from crowdcensus.synthesis.population import latent_population
 
     _jax()
-    j = len(first)
     subsets = all_subsets(j).astype(float)
     cfg = ModelConfig(has_capture=False, aggregate=False, n_platforms=j,
                       declared_mask=(False,) * j, audience_mask=(False,) * j, priors=(),
@@ -509,6 +504,19 @@ def _registrations(mix: float, first: list[float], level: list[float], subset: b
          "bin_band": bin_band(), "smoothness": np.ones(len(bin_rates()) - 2),
          "subsets": subsets, "subset_size": subsets.sum(axis=1),
          "posted": np.eye(j)[0] if subset else np.ones(j)}
+    return cfg, a, subsets
+
+
+def _registrations(mix: float, first: list[float], level: list[float], subset: bool = True):
+    """The registration model of the latent population with its parameters set:
+    (P(set | bin) for every non-empty set, P(platform in set | bin), the sets).
+    ``subset``: the task was posted on the first platform only (else everywhere)."""
+    from numpyro.handlers import seed, substitute, trace
+
+    from crowdcensus.synthesis.population import latent_population
+
+    j = len(first)
+    cfg, a, subsets = _population_alone(j, subset)
     values = {"log_workers": 8.0, "activity_shape": np.zeros(len(bin_rates()) - 1),
               "registration_level": np.array(level), "registration_activity": 0.4,
               "first_platform_path": np.append(mix * np.array(first), 1.0 - mix),
@@ -546,23 +554,13 @@ def test_registration_mixture_by_hand():
 def test_first_platform_prior_keeps_uniform_weights_and_a_share_centred_on_one_half():
     """The first-platform path is sampled as one simplex (m w, 1 - m) ~ Dirichlet(1, ..., 1, J):
     the weights w are Dirichlet(1) and the share m is Beta(J, J), independent of them."""
+    import jax
     from numpyro.handlers import seed, substitute, trace
 
-    from crowdcensus.synthesis.data import all_subsets
-    from crowdcensus.synthesis.inference import _jax
-    from crowdcensus.synthesis.model import ModelConfig
     from crowdcensus.synthesis.population import latent_population
 
-    _jax()
     j, n = 4, 20000
-    subsets = all_subsets(j).astype(float)
-    cfg = ModelConfig(has_capture=False, aggregate=False, n_platforms=j,
-                      declared_mask=(False,) * j, audience_mask=(False,) * j, priors=(),
-                      stated_multihoming=False, shares=(), share_base="",
-                      visit_weights=True, posted_on_subset=True)
-    a = {"lam": bin_rates(), "log_width": np.ones(len(bin_rates())),
-         "bin_band": bin_band(), "smoothness": np.ones(len(bin_rates()) - 2),
-         "subsets": subsets, "subset_size": subsets.sum(axis=1), "posted": np.eye(j)[0]}
+    cfg, a, _ = _population_alone(j, subset=True)
     fixed = {"log_workers": 8.0, "activity_shape": np.zeros(len(bin_rates()) - 1)}
     tr = trace(substitute(seed(latent_population, 0), data=fixed)).get_trace(cfg, a, {})
     path = np.asarray(tr["first_platform_path"]["value"])
@@ -570,8 +568,6 @@ def test_first_platform_prior_keeps_uniform_weights_and_a_share_centred_on_one_h
     assert float(tr["first_platform_share"]["value"]) == pytest.approx(1 - path[j])
     assert np.asarray(tr["first_platform"]["value"]) == pytest.approx(path[:j] / (1 - path[j]))
     # ...and the simplex's prior, drawn many times
-    import jax
-
     draws = np.asarray(tr["first_platform_path"]["fn"].sample(jax.random.PRNGKey(1), (n,)))
     mix = 1 - draws[:, j]
     first = draws[:, :j] / mix[:, None]
