@@ -385,14 +385,11 @@ def test_mass_mismatch_is_the_widest_ratio_of_standard_deviations():
     assert mass_mismatch(z, new) == pytest.approx(1.0, abs=0.01)
 
 
-def test_chains_that_spread_wider_than_the_mass_matrix_are_sampled_again(monkeypatch):
-    """First chains too slow for running on to help (effective sample size below the
-    target over 2 ** NUTS_EXTENSIONS) whose draws spread wider than the Hessian at the
-    mode says (beyond MASS_MISMATCH along some direction) are sampled once more from the
-    mode with the draws' covariance as the mass matrix, at the usual target, instead of
-    running on; the fit is judged on the second chains, and the report says why. Chains
-    that fall short by less run on."""
-    from crowdcensus.report.html import render_html
+def _slow_first_chains(monkeypatch, failing: int, ess: float):
+    """Record every NUTS run's inverse mass matrix and chains, and make the first
+    ``failing`` diagnostics (the first chains' and their run-ons') report an effective
+    sample size of ``ess`` and a problem; returns (diagnostics calls, [(mass, chains)])
+    and the France study, sampled briefly."""
     from crowdcensus.study import load_study
     from crowdcensus.synthesis import diagnostics, inference
 
@@ -401,15 +398,12 @@ def test_chains_that_spread_wider_than_the_mass_matrix_are_sampled_again(monkeyp
     monkeypatch.setattr(inference, "MASS_MISMATCH", 1.0)
     real_diag, real_sample, calls, masses = diagnostics.nuts_diagnostics, inference._sample, [], []
 
-    first_ess = [1.0]
-
     def first_slow(*args, **kwargs):  # as if the first chains mixed too slowly
         diag, problems = real_diag(*args, **kwargs)
         calls.append(1)
-        if len(calls) > 1:
+        if len(calls) > failing:
             return diag, problems
-        return {**diag, "min_ess": first_ess[0]}, [*problems,
-                                                  "the first chains mix too slowly here"]
+        return {**diag, "min_ess": ess}, [*problems, "the first chains mix too slowly here"]
 
     def sample(model, arrays, x_mode, inv_mass, *args, **kwargs):
         out = real_sample(model, arrays, x_mode, inv_mass, *args, **kwargs)
@@ -421,6 +415,20 @@ def test_chains_that_spread_wider_than_the_mass_matrix_are_sampled_again(monkeyp
     study = load_study(FRANCE / "study.toml")
     study = study.model_copy(update={"synthesis": study.synthesis.model_copy(
         update={"inference": "nuts", "chains": 2, "warmup": 150, "draws": 150})})
+    return calls, masses, study
+
+
+def test_chains_that_spread_wider_than_the_mass_matrix_are_sampled_again(monkeypatch):
+    """First chains too slow for running on to help (effective sample size below the
+    target over 2 ** NUTS_EXTENSIONS) whose draws spread wider than the Hessian at the
+    mode says (beyond MASS_MISMATCH along some direction) are sampled once more from the
+    mode with the draws' covariance as the mass matrix, at the usual target, instead of
+    running on; the fit is judged on the second chains, and the report says why. Chains
+    that fall short by less run on."""
+    from crowdcensus.report.html import render_html
+    from crowdcensus.synthesis import inference
+
+    calls, masses, study = _slow_first_chains(monkeypatch, 1, 1.0)
     r = run_study(study, seed=3, checks=False)
     assert len(masses) == 2 and len(calls) == 2  # no run-on of the first chains
     (hessian, first), (second_mass, second) = masses
@@ -440,13 +448,47 @@ def test_chains_that_spread_wider_than_the_mass_matrix_are_sampled_again(monkeyp
     assert "with smaller steps" not in html
 
     # an effective sample size that two run-ons can bring up to the target: run on
-    calls.clear()
-    masses.clear()
-    first_ess[0] = diagnostics.MIN_ESS / 2
+    monkeypatch.undo()
+    calls2, masses2, study = _slow_first_chains(monkeypatch, 1, 5.0)  # half the target
     r = run_study(study, seed=3, checks=False)
-    assert len(masses) == 1 and masses[0][1].mismatch is None
+    assert len(masses2) == 1 and masses2[0][1].mismatch is None
     assert r.joint.diagnostics["runs"] == 2 and r.joint.converged
     assert r.joint.diagnostics[inference.MASS_FROM_DRAWS] is None
+
+
+def test_chains_still_slow_after_running_on_are_sampled_again_with_all_their_draws(
+        monkeypatch):
+    """Chains that ran on as often as allowed and still fall short (effective sample
+    size within reach of the target at first, so no early resampling) are sampled once
+    more with the covariance of all their draws when those spread wider than the Hessian
+    says, and the fit is judged on the new chains; where they do not spread wider, the
+    fit is refused as before."""
+    from crowdcensus.synthesis import inference
+
+    runs = inference.NUTS_EXTENSIONS + 1
+    calls, masses, study = _slow_first_chains(monkeypatch, runs, 5.0)
+    r = run_study(study, seed=3, checks=False)
+    assert len(masses) == 2 and len(calls) == runs + 1
+    (hessian, first), (second_mass, second) = masses
+    assert first.runs == runs and first.mismatch is None and first.problems
+    flat = first.z.reshape(-1, first.z.shape[-1])
+    assert flat.shape[0] == 2 * 150 * 2 ** inference.NUTS_EXTENSIONS  # every run-on's draws
+    spread = inference.mass_mismatch(flat, hessian)
+    assert spread > 1.0
+    np.testing.assert_allclose(second_mass, inference.mass_from_draws(flat, hessian))
+    d = r.joint.diagnostics
+    assert r.joint.converged and r.combined
+    assert d[inference.MASS_FROM_DRAWS] == pytest.approx(spread)
+    assert d["first_problems"][-1] == "the first chains mix too slowly here"
+    assert (d["min_ess"], d["runs"]) == (second.diag["min_ess"], second.runs)
+
+    # the same chains, with a limit their spread does not pass: refused, no second run
+    monkeypatch.undo()
+    calls2, masses2, study = _slow_first_chains(monkeypatch, runs, 5.0)
+    monkeypatch.setattr(inference, "MASS_MISMATCH", 2 * spread)
+    r = run_study(study, seed=3, checks=False)
+    assert len(masses2) == 1 and not r.joint.converged and not r.combined
+    assert r.joint.problems[-1] == "the first chains mix too slowly here"
 
 
 def test_laplace_agrees_with_nuts_and_both_read_the_open_bin_from_the_hours(tmp_path):

@@ -101,7 +101,9 @@ RETRIED = "first_problems"
 #: draws spread more than this many times wider than the inverse Hessian at the mode
 #: says, along some direction, are sampled once more from the mode with the draws'
 #: covariance as the mass matrix: the Hessian misjudged the posterior's scale there, and
-#: more draws with the same mass mix no faster. Other chains that fall short run on.
+#: more draws with the same mass mix no faster. Other chains that fall short run on; if
+#: they still fall short after the run-ons and all their draws spread this much wider,
+#: they too are sampled once more, with the covariance of all their draws.
 MASS_MISMATCH = 2.0
 #: ``Posterior.diagnostics`` key of that spread (the first chains' largest ratio of
 #: standard deviations), where the second chains' mass matrix came from the draws.
@@ -601,8 +603,8 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         that mix slowly while spreading wider than the Hessian at the mode says
         (:data:`MASS_MISMATCH`) once more with their draws' covariance as the mass
         matrix (``diagnostics[MASS_FROM_DRAWS]``) where running on would not bring their
-        effective sample size up to the target; the first chains' problems are kept as
-        ``diagnostics[RETRIED]``.
+        effective sample size up to the target, or did not; the first chains' problems
+        are kept as ``diagnostics[RETRIED]``.
 
     Examples
     --------
@@ -697,6 +699,12 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
     run = _sample(model, arrays, x_mode, inv_mass, keys, chains, warmup, draws, target,
                   parallel, mismatch_limit=MASS_MISMATCH)
     first_problems, wider = [], run.mismatch
+    if run.problems and wider is None and not run.diag["too_many_divergent"]:
+        # chains that ran on and still mix too slowly: where all their draws spread wider
+        # than the Hessian at the mode says, sampled once more with their covariance
+        # rather than refused
+        spread = mass_mismatch(run.z.reshape(-1, run.z.shape[-1]), np.asarray(inv_mass))
+        wider = spread if spread > MASS_MISMATCH else None
     if run.diag["too_many_divergent"] or wider is not None:
         # sampled once more, from the mode: where too many transitions diverged (a
         # region of sharp curvature that the step size adapted at the usual target
