@@ -231,7 +231,9 @@ class Schedule(_Strict):
     """When the waves ran, in days from the start of the reference period."""
 
     reference_days: PositiveNumber = 364
-    wave_days: PositiveNumber = 7
+    #: How long each wave's task stayed visible, in days: one number for every wave, or
+    #: one per wave, in wave order.
+    wave_days: PositiveNumber | Annotated[list[PositiveNumber], Field(min_length=1)] = 7
     #: The day (from the start of the reference period) each wave started, in wave order.
     wave_starts: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
         default_factory=list)
@@ -239,14 +241,22 @@ class Schedule(_Strict):
     #: out, every wave is taken as posted on every platform the answers name.
     posted: list[Annotated[list[str], Field(min_length=1)]] | None = None
 
+    def days(self, wave: int) -> float:
+        """How long wave ``wave`` (0-based) lasted, in days."""
+        return float(self.wave_days[wave] if isinstance(self.wave_days, list)
+                     else self.wave_days)
+
     @model_validator(mode="after")
     def _ordered(self) -> Schedule:
         starts = self.wave_starts
+        if isinstance(self.wave_days, list) and starts and len(self.wave_days) != len(starts):
+            raise _FieldError("wave_days", f"gives {len(self.wave_days)} waves but "
+                              f"wave_starts gives {len(starts)}")
         for i in range(1, len(starts)):
-            if starts[i] < starts[i - 1] + self.wave_days:
+            if starts[i] < starts[i - 1] + self.days(i - 1):
                 raise _FieldError(f"wave_starts[{i}]", "waves must follow one another "
                                   "without overlapping (start >= previous start + wave_days)")
-        if starts and starts[-1] + self.wave_days > self.reference_days:
+        if starts and starts[-1] + self.days(len(starts) - 1) > self.reference_days:
             raise _FieldError(f"wave_starts[{len(starts) - 1}]", "the last wave ends after "
                               "the reference period")
         return self

@@ -59,12 +59,13 @@ def test_exported_histories_feed_estimate_closed(tmp_path, capsys, monkeypatch):
 def test_the_schedule_export_gives_the_study_file_the_waves_days_and_platforms(
         tmp_path, capsys, monkeypatch):
     """`--kind schedule` writes `[experiment.schedule]` from the service's waves: a wave
-    with no times is dated by its answers, the longest wave sets `wave_days` (in whole
-    days), the days count from the reference period's start (by default 364 days before
-    the last wave ends), `--platform` keeps one platform's waves as the responses export
-    does, and the study file reads the result as it is. Waves on two platforms at once
-    (which overlap), labels that sort in another order than the waves ran, a period the
-    waves do not fit in, and a wave with neither times nor answers stop in one line."""
+    with no times is dated by its answers, each wave's length gives its `wave_days` (in
+    whole days, rounded up), the days count from the reference period's start (by
+    default 364 days before the last wave ends), `--platform` keeps one platform's waves
+    as the responses export does, and the study file reads the result as it is. Waves on
+    two platforms at once (which overlap), labels that sort in another order than the
+    waves ran, a period the waves do not fit in, and a wave with neither times nor
+    answers stop in one line."""
     import tomllib
     from datetime import UTC, datetime
 
@@ -124,7 +125,8 @@ def test_the_schedule_export_gives_the_study_file_the_waves_days_and_platforms(
     assert "in the order crowdcensus run reads them: w1, w2, w10." in text
     schedule = Schedule.model_validate(tomllib.loads(text)["experiment"]["schedule"])
     start, day = pd.Timestamp("2025-01-01", tz="UTC"), pd.Timedelta(days=1)
-    assert schedule.reference_days == 730 and schedule.wave_days == 8   # 7.5 days, up
+    # each wave's own days, rounded up: 7.5, 7, and the seconds between w10's answers
+    assert schedule.reference_days == 730 and schedule.wave_days == [8, 7, 1]
     assert schedule.wave_starts == [
         round((t - start) / day, 1) for t in (pd.Timestamp("2025-03-03T09:00", tz="UTC"),
                                               pd.Timestamp("2025-03-31T09:00", tz="UTC"),
@@ -227,7 +229,8 @@ def test_waves_posted_at_once_on_two_platforms_export_as_one_occasion(tmp_path, 
     assert code == 0, err
     schedule = Schedule.model_validate(tomllib.loads(out.read_text())["experiment"]["schedule"])
     assert schedule.posted == [["mturk", "prolific"], ["mturk", "prolific"], ["prolific"]]
-    assert schedule.wave_starts == [61.4, 89.4, 109.0] and schedule.wave_days == 7
+    # the occasions' own days; the third, with no times, from its one answer: a day
+    assert schedule.wave_starts == [61.4, 89.4, 109.0] and schedule.wave_days == [7, 7, 1]
 
 
 def test_the_admin_form_takes_an_occasion(tmp_path):

@@ -140,3 +140,27 @@ def test_report_says_whether_workers_come_and_go(results, tmp_path):
     closed_warning = [w for w in spread.warnings + results.warnings
                       if "takes the population as closed" in w]
     assert not closed_warning
+
+
+@pytest.mark.parametrize(("days", "starts", "message"), [
+    ([7, 2, 7], [0, 7, 9], None),           # a short second wave: the third may follow it
+    ([7, 7], [0, 7, 14], "wave_days: gives 2 waves but wave_starts gives 3"),
+    ([7, 9, 7], [0, 7, 14], "wave_starts[2]: waves must follow one another"),
+    ([7, 7, 8], [0, 7, 357], "wave_starts[2]: the last wave ends after"),
+])
+def test_a_schedule_takes_one_length_per_wave(days, starts, message):
+    """`wave_days` is one length for every wave or a list of one per wave; the list must
+    match `wave_starts`, and each wave's own length decides whether the next overlaps it
+    and whether the last ends inside the reference period."""
+    from crowdcensus.config import validate
+    from crowdcensus.errors import InputError
+
+    data = {"reference_days": 364, "wave_days": days, "wave_starts": starts}
+    if message is None:
+        schedule = validate(Schedule, data, "study.toml")
+        assert [schedule.days(i) for i in range(3)] == days
+        assert validate(Schedule, {**data, "wave_days": 2}, "study.toml").days(1) == 2
+        return
+    with pytest.raises(InputError) as err:
+        validate(Schedule, data, "study.toml")
+    assert message in str(err.value) and len(str(err.value).splitlines()) == 1

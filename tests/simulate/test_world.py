@@ -455,3 +455,73 @@ def test_ids_per_platform_make_each_platform_a_respondent_of_its_own(tmp_path):
         else:
             assert (spread == 1).all()
             assert len(spread) == len(people) + (people - 1).sum()
+
+
+def test_waves_of_unequal_length_expose_workers_for_their_own_days(tmp_path):
+    """`experiment.wave_days` as one length per wave: a worker present all along answers
+    wave w with chance q(1 - e^-(r d_w / 7)) for that wave's d_w days, answers fall in
+    the wave's own days, and the study written states the lengths as given."""
+    days = [1, 7, 3, 7, 1, 7]
+    sc = small("ideal", workers=20000, experiment={"wave_days": days})
+    world = generate_world(sc, np.random.default_rng(5))
+    q, r = sc.experiment.take_up, world.responses
+    for w, d in enumerate(days):
+        in_wave = r[r["wave_index"] == w]
+        start = sc.experiment.first_day + w * sc.experiment.spacing_days
+        assert in_wave["day"].between(start, start + d).all() and in_wave["day"].max() > start
+        for j, cls in enumerate(sc.activity.classes):
+            members = np.flatnonzero(world.activity_class == j)
+            answers = int(np.isin(in_wave["index"], members).sum())
+            p = q * (1 - np.exp(-cls.visits_per_week * d / 7))
+            # two-sided binomial test at 0.1%: fails if every wave were as long as another
+            assert stats.binomtest(answers, len(members), p).pvalue > 1e-3, (w, cls.name)
+    path = write_simulation(world, tmp_path, seed=5)
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))["experiment"]
+    assert raw["schedule"]["wave_days"] == days
+    assert raw["reach"]["posting_weeks"] == pytest.approx(sum(days) / 7)
+    assert load_study(path).experiment.schedule.days(2) == 3.0
+
+
+@pytest.mark.parametrize("days, field", [
+    ([7, 7], "experiment.wave_days"),                  # two lengths for six waves
+    ([7, 7, 7, 7, 7, 8], "experiment.spacing_days"),   # a wave longer than the spacing
+])
+def test_a_scenarios_wave_lengths_must_fit_its_waves(days, field):
+    from crowdcensus.errors import InputError
+
+    with pytest.raises(InputError, match=field.replace(".", r"\.")):
+        small("ideal", experiment={"wave_days": days})
+
+
+def test_the_joint_model_reads_each_waves_own_length(tmp_path):
+    """A country whose waves alternate between 2 and 7 days: the study's schedule gives
+    each wave's length, the joint model's exposure follows it, and its tiers land near the
+    truth; read with the longest wave's length for all (what a single `wave_days` forced),
+    the short waves look like long ones that few answered, and the occasional tier comes
+    out higher."""
+    from crowdcensus.errors import InputError
+    from crowdcensus.pipeline import _read
+    from crowdcensus.synthesis.data import synthesis_data
+
+    days = [2, 7, 2, 7, 2, 7]
+    sc = small("heterogeneous", workers=20000, experiment={"wave_days": days})
+    world = generate_world(sc, np.random.default_rng(2))
+    study = load_study(write_simulation(world, tmp_path, seed=2))
+    study = study.model_copy(update={"synthesis": study.synthesis.model_copy(
+        update={"inference": "laplace"})})
+    responses = _read(study)[0]
+    np.testing.assert_array_equal(synthesis_data(study, responses).capture.wave_days, days)
+
+    def with_days(d):
+        schedule = study.experiment.schedule.model_copy(update={"wave_days": d})
+        return study.model_copy(update={"experiment": study.experiment.model_copy(
+            update={"schedule": schedule})})
+
+    with pytest.raises(InputError, match=r"wave_days: gives 5 waves but the responses have 6"):
+        synthesis_data(with_days(days[:5]), responses)
+    truth = world.tiers()
+    stated = run_study(study, draws=200).combined
+    longest = run_study(with_days(7), draws=200).combined
+    for tier in ("very_active", "regular"):
+        assert stated[tier].estimate == pytest.approx(truth[tier], rel=0.08), tier
+    assert stated["occasional"].estimate < longest["occasional"].estimate

@@ -163,7 +163,8 @@ def schedule_table(conn: Connection, study_id: int, reference_start: datetime | 
     starts at its opening time and ends at its closing time; where the service holds
     neither, at its first and last answer.
     The waves run in the order ``crowdcensus run`` reads them (the natural order of their
-    occasions' names), each ``wave_days`` long (the longest wave, in whole days), starting
+    occasions' names), each ``wave_days`` long (in whole days, rounded up: one number
+    when every wave lasted as long, else one per wave), starting
     ``wave_starts`` days after ``reference_start`` (default: ``reference_days`` before
     the last wave ends); ``posted`` gives each wave's platform.
 
@@ -212,24 +213,25 @@ def schedule_table(conn: Connection, study_id: int, reference_start: datetime | 
                          f"{', '.join(ran)}; `crowdcensus run` reads the labels' order: "
                          "rename the waves so that it is the order they ran in")
     day = pd.Timedelta(days=1)
-    length = max(1, math.ceil(max((waves["end"] - waves["start"]) / day) - 1e-9))
+    lengths = [max(1, math.ceil(d / day - 1e-9)) for d in waves["end"] - waves["start"]]
     start = (pd.Timestamp(reference_start) if reference_start is not None
              else waves["end"].max() - reference_days * day)
     if start.tzinfo is None:
         start = start.tz_localize("UTC")
     starts = [round((s - start) / day, 1) for s in waves["start"]]
     for i in range(1, len(starts)):
-        if starts[i] < starts[i - 1] + length:
+        if starts[i] < starts[i - 1] + lengths[i - 1]:
             raise InputError(_overlap(order[i - 1], order[i], platform,
-                                      f"overlap once each lasts as long as the longest "
-                                      f"({length} days)"))
-    if starts[0] < 0 or starts[-1] + length > reference_days:
+                                      f"overlap once the first lasts its whole days "
+                                      f"({lengths[i - 1]})"))
+    if starts[0] < 0 or starts[-1] + lengths[-1] > reference_days:
         raise InputError(f"the waves ({waves['start'].min():%Y-%m-%d} to "
                          f"{waves['end'].max():%Y-%m-%d}) do not fit in the {reference_days:g} "
                          f"days from {start:%Y-%m-%d}: move --reference-start or lengthen "
                          "--reference-days")
     schedule = {"reference_days": int(reference_days) if float(reference_days).is_integer()
-                else reference_days, "wave_days": length,
+                else reference_days,
+                "wave_days": lengths[0] if len(set(lengths)) == 1 else lengths,
                 "wave_starts": starts, "posted": waves["platforms"].tolist()}
     return {**schedule, "labels": order}, start.to_pydatetime()
 

@@ -186,7 +186,7 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
                    if exp.posted_waves is not None and exp.posting_stated else {}),
             },
             "reach": {
-                "posting_weeks": exp.waves * exp.wave_days / 7,
+                "posting_weeks": sum(exp.days(w) for w in range(exp.waves)) / 7,
                 "p_week": {cat: _quantity(p, exp.reach_range, upper_bound=1.0)
                            for cat, p in world.reach_p_week.items()},
             },

@@ -24,6 +24,7 @@ from crowdcensus.errors import InputError
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+WaveDays = Annotated[int, Field(ge=1, le=60)]
 
 #: Platform codes of the collection service's questionnaire.
 PLATFORM_CODES = ("mturk", "prolific", "clickworker", "wirk", "appen", "toloka",
@@ -142,7 +143,9 @@ class Experiment(_Strict):
     """The task-posting waves, and what the simulated researcher assumes."""
 
     waves: int = Field(default=6, ge=2, le=40)
-    wave_days: int = Field(default=7, ge=1, le=60)
+    #: How long each wave's task stays visible, in days: one number for every wave, or
+    #: one per wave (a wave that closes when its quota of answers is reached is short).
+    wave_days: WaveDays | Annotated[list[WaveDays], Field(min_length=1)] = 7
     #: Day (from the start of the reference period) of the first wave.
     first_day: int = Field(default=140, ge=0)
     #: Days between the starts of two waves (at least wave_days).
@@ -191,6 +194,10 @@ class Experiment(_Strict):
     #: Whether the study file reads the attention check's column
     #: (``experiment.columns.attention``, which it does by default).
     attention_column: bool = True
+
+    def days(self, wave: int) -> int:
+        """How long wave ``wave`` (0-based) lasts, in days."""
+        return self.wave_days[wave] if isinstance(self.wave_days, list) else self.wave_days
 
 
 class Assumptions(_Strict):
@@ -284,10 +291,13 @@ class Scenario(_Strict):
                         raise _FieldError(f"experiment.posted_waves[{w}][{i}]",
                                           f"{name!r} is not one of the scenario's platforms "
                                           f"({', '.join(names)})")
-        if exp.spacing_days < exp.wave_days:
+        if isinstance(exp.wave_days, list) and len(exp.wave_days) != exp.waves:
+            raise _FieldError("experiment.wave_days", f"gives {len(exp.wave_days)} waves but "
+                              f"experiment.waves is {exp.waves}")
+        if exp.spacing_days < max(exp.days(w) for w in range(exp.waves)):
             raise _FieldError("experiment.spacing_days", "must be at least wave_days "
                               "(waves must not overlap)")
-        end = exp.first_day + (exp.waves - 1) * exp.spacing_days + exp.wave_days
+        end = exp.first_day + (exp.waves - 1) * exp.spacing_days + exp.days(exp.waves - 1)
         if end > self.scenario.reference_days:
             raise _FieldError("experiment.first_day", f"the last wave ends on day {end}, after "
                               f"the reference period ({self.scenario.reference_days} days)")

@@ -407,7 +407,7 @@ def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.n
         seen_share = share.sum(axis=1)
         cum = np.cumsum(share, axis=1)
         a = exp.first_day + w * exp.spacing_days
-        o = _overlap(start, end, a, a + exp.wave_days)
+        o = _overlap(start, end, a, a + exp.days(w))
         take = take_up * np.where(answered, 1.0 - exp.aversion, 1.0)
         answer = rng.random(n) < take * (1.0 - np.exp(-exp.sight * rate * seen_share * o / 7.0))
         answered |= answer
@@ -416,7 +416,7 @@ def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.n
         where = np.minimum((u[:, None] > cum[idx]).sum(axis=1), p - 1)
         frames.append(pd.DataFrame({
             "worker": ids[idx], "index": idx, "wave": f"w{w + 1}", "wave_index": w,
-            "day": a + rng.uniform(0, exp.wave_days, len(idx)),
+            "day": a + rng.uniform(0, exp.days(w), len(idx)),
             "platform": np.array(names)[where],
             "frequency": np.array(CATEGORIES)[reported[idx]],
             "platforms_registered": registered[idx],

@@ -264,7 +264,13 @@ def _wave_days(study: Study, n_waves: int) -> np.ndarray:
     exp = study.experiment
     days = None
     if exp.schedule is not None:
-        days = float(exp.schedule.wave_days)
+        days = exp.schedule.wave_days
+        if isinstance(days, list):
+            if len(days) != n_waves:
+                raise InputError(f"experiment.schedule.wave_days: gives {len(days)} waves "
+                                 f"but the responses have {n_waves}")
+            return np.asarray(days, dtype=float)
+        days = float(days)
     elif exp.reach is not None:
         days = float(exp.reach.posting_weeks) * 7.0 / n_waves
     return np.full(n_waves, float(days if days is not None else 7.0))
