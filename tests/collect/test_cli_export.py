@@ -266,3 +266,38 @@ def test_the_admin_form_takes_an_occasion(tmp_path):
         waves = client.get(f"/api/studies/{sid}", headers=AUTH).json()["waves"]
         assert [w["occasion"] for w in waves if w["platform"] == "prolific"] == ["m01", "m02"]
     app.state.store.close()
+
+
+def test_the_schedule_export_gives_each_wave_its_own_length(tmp_path):
+    """Waves that stayed up for different lengths export one length per wave, each
+    rounded up to whole days; a wave that follows the previous one within that rounding
+    stops in one line, as waves that overlap do."""
+    import tomllib
+
+    url = f"sqlite:///{tmp_path / 'lengths.db'}"
+    upgrade(make_engine(url))
+    app = create_app(make_settings(url))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        sid = create_study(client)["id"]
+        # 6 days 3 hours (7 whole days), then 2 days 21 hours (3), then a week (7)
+        for label, opens, closes in (("w1", "2025-03-03T09:00", "2025-03-09T12:00"),
+                                     ("w2", "2025-03-10T12:00", "2025-03-13T09:00"),
+                                     ("w3", "2025-03-17T09:00", "2025-03-24T09:00")):
+            create_wave(client, sid, "prolific", label=label, opens_at=opens + ":00Z",
+                        closes_at=closes + ":00Z")
+        tight = create_study(client)["id"]
+        for label, opens, closes in (("w1", "2025-03-03T09:00", "2025-03-09T12:00"),
+                                     ("w2", "2025-03-09T18:00", "2025-03-12T09:00")):
+            create_wave(client, tight, "prolific", label=label, opens_at=opens + ":00Z",
+                        closes_at=closes + ":00Z")
+        params = {"reference_start": "2025-01-01"}
+        got = client.get(f"/api/studies/{sid}/schedule", headers=AUTH, params=params)
+        assert got.status_code == 200, got.text
+        schedule = tomllib.loads(got.text)["experiment"]["schedule"]
+        assert schedule["wave_days"] == [7, 3, 7]
+        assert schedule["wave_starts"] == [61.4, 68.5, 75.4]
+        refused = client.get(f"/api/studies/{tight}/schedule", headers=AUTH, params=params)
+        assert refused.status_code == 409
+        assert ("waves w1 and w2 overlap once the first's length is rounded up to whole "
+                "days (7)") in refused.json()["error"]
+    app.state.store.close()

@@ -222,8 +222,8 @@ def schedule_table(conn: Connection, study_id: int, reference_start: datetime | 
     for i in range(1, len(starts)):
         if starts[i] < starts[i - 1] + lengths[i - 1]:
             raise InputError(_overlap(order[i - 1], order[i], platform,
-                                      f"overlap once the first lasts its whole days "
-                                      f"({lengths[i - 1]})"))
+                                      "overlap once the first's length is rounded up to "
+                                      f"whole days ({lengths[i - 1]})"))
     if starts[0] < 0 or starts[-1] + lengths[-1] > reference_days:
         raise InputError(f"the waves ({waves['start'].min():%Y-%m-%d} to "
                          f"{waves['end'].max():%Y-%m-%d}) do not fit in the {reference_days:g} "
