@@ -498,9 +498,12 @@ def test_the_joint_model_reads_each_waves_own_length(tmp_path):
     each wave's length, the joint model's exposure follows it, and its tiers land near the
     truth; read with the longest wave's length for all (what a single `wave_days` forced),
     the short waves look like long ones that few answered, and the occasional tier comes
-    out higher."""
+    out higher. The report's table of waves gives each wave's length."""
+    import re
+
     from crowdcensus.errors import InputError
     from crowdcensus.pipeline import _read
+    from crowdcensus.report.html import render_html
     from crowdcensus.synthesis.data import synthesis_data
 
     days = [2, 7, 2, 7, 2, 7]
@@ -520,8 +523,18 @@ def test_the_joint_model_reads_each_waves_own_length(tmp_path):
     with pytest.raises(InputError, match=r"wave_days: gives 5 waves but the responses have 6"):
         synthesis_data(with_days(days[:5]), responses)
     truth = world.tiers()
-    stated = run_study(study, draws=200).combined
+    results = run_study(study, draws=200)
+    stated = results.combined
     longest = run_study(with_days(7), draws=200).combined
+    # the report's table of waves gives each wave's start and length
+    page = render_html(results, {})
+    table = page[page.index('id="waves-table"'):]
+    table = table[:table.index("</table>")]
+    assert "<th class=\"num\">Days</th>" in table
+    starts = study.experiment.schedule.wave_starts
+    assert re.findall(r"<tr><td>w\d</td><td class=\"num\">([\d.]+)</td>"
+                      r"<td class=\"num\">([\d.]+)</td>", table) == [
+        (f"{a:g}", f"{d:g}") for a, d in zip(starts, days, strict=True)]
     for tier in ("very_active", "regular"):
         assert stated[tier].estimate == pytest.approx(truth[tier], rel=0.08), tier
     assert stated["occasional"].estimate < longest["occasional"].estimate
