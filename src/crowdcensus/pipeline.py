@@ -289,6 +289,7 @@ def run_study(
 
         warnings.extend(w for w in (responses.country_warning(study.study.country),
                                     responses.attention_warning(),
+                                    responses.unanswered_warning(),
                                     responses.repeat_warning(),
                                     responses.platform_linking_warning(),
                                     responses.wave_order_warning(),

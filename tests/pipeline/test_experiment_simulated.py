@@ -164,3 +164,37 @@ def test_a_schedule_takes_one_length_per_wave(days, starts, message):
     with pytest.raises(InputError) as err:
         validate(Schedule, data, "study.toml")
     assert message in str(err.value) and len(str(err.value).splitlines()) == 1
+
+
+def test_respondents_who_leave_the_frequency_blank_count_through_their_waves(tmp_path):
+    """A tenth of the answers with the frequency left blank: the respondents stay in the
+    joint model's capture histories with an answer not known (every rate gives it alike),
+    the report says how many, and the tiers stay near those of the full answers."""
+    from crowdcensus.pipeline import _read
+    from crowdcensus.synthesis.activity import REPORT_UNKNOWN
+    from crowdcensus.synthesis.data import synthesis_data
+
+    study = load_study(SIMULATED)
+    study = study.model_copy(update={"synthesis": study.synthesis.model_copy(
+        update={"inference": "laplace"})})
+    table = pd.read_csv(SIMULATED.parent / "responses.csv", dtype=str)
+    blank = np.random.default_rng(0).random(len(table)) < 0.1
+    table.loc[blank, "frequency"] = ""
+    table.to_csv(tmp_path / "responses.csv", index=False)
+    blanked = study.model_copy(update={"experiment": study.experiment.model_copy(
+        update={"responses": str(tmp_path / "responses.csv")})})
+    responses = _read(blanked)[0]
+    first = table.loc[~table.duplicated("worker_hash")]
+    unknown = int((first["frequency"].fillna("") == "").sum())
+    assert responses.frequency_unanswered == unknown > 0 and responses.inattentive == 0
+    data = synthesis_data(blanked, responses)
+    reports = np.repeat(data.capture.group_report,
+                        np.asarray(data.capture.group_count).round().astype(int))
+    assert int((reports == REPORT_UNKNOWN).sum()) == unknown
+    assert len(reports) == table["worker_hash"].nunique()
+    full, part = run_study(study, draws=200), run_study(blanked, draws=200)
+    assert any(w.startswith(f"{unknown:,} of ") and "left the frequency question blank" in w
+               for w in part.warnings)
+    for tier in TRUTH:
+        assert part.combined[tier].estimate == pytest.approx(full.combined[tier].estimate,
+                                                             rel=0.03), tier

@@ -352,12 +352,40 @@ def test_rows_without_answers_are_left_out_and_lines_keep_their_numbers():
     frame.loc[3, "hours"] = "three"       # the fifth line of the file
     with pytest.raises(InputError, match="'hours' on line 5 is not a number of hours"):
         parse_responses(frame, cols)
-    frame.loc[4, "how often"] = ""
-    with pytest.raises(InputError, match=r"empty frequency \('how often'\) on line 6"):
-        parse_responses(frame, cols)
     with pytest.raises(InputError, match="every row's worker, wave, platform, frequency "
                                          "cells are empty"):
         parse_responses(frame.iloc[[1, 5, 6]], cols)
+
+
+def test_a_frequency_left_blank_is_an_answer_not_known():
+    """A respondent who leaves the frequency blank in their first answer is kept, their
+    answer not known (as a failed attention check's), and counted apart from the
+    inattentive; a file where nobody answers it stops in one line; a wording that is
+    not a frequency still does."""
+    from crowdcensus.sources.responses import parse_responses
+
+    cols = {"worker": "id", "wave": "wave", "platform": "site", "frequency": "how often",
+            "attention": "check"}
+    frame = pd.DataFrame({"id": ["a", "b", "c", "a", "b"],
+                          "wave": ["w1", "w1", "w1", "w2", "w2"],
+                          "site": ["P"] * 5,
+                          "how often": ["", "Weekly", "Monthly", "Weekly", ""],
+                          "check": ["yes", "yes", "no", "yes", "yes"]})
+    r = parse_responses(frame, cols)
+    cats = r.respondents["category"]
+    assert cats.isna().to_dict() == {"a": True, "b": False, "c": True}   # c: failed check
+    assert cats["b"] == "weekly" and len(r.events) == 5
+    assert (r.frequency_unanswered, r.inattentive) == (1, 1)
+    assert r.failed_answers == {"monthly": 1}
+    assert r.unanswered_warning().startswith("1 of 3 respondents left the frequency question")
+    assert parse_responses(frame.assign(**{"how often": "Weekly"}), cols
+                           ).unanswered_warning() is None
+    with pytest.raises(InputError, match="no frequency answer: every row's 'how often' is "
+                                         "empty"):
+        parse_responses(frame.assign(**{"how often": ""}), cols)
+    frame.loc[3, "how often"] = "whenever"
+    with pytest.raises(InputError, match="'whenever' in column 'how often' is not mapped"):
+        parse_responses(frame, cols)
 
 
 def test_answer_times_written_day_first_order_the_waves():

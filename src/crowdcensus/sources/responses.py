@@ -113,6 +113,20 @@ class Responses:
     #: Workers who answered more than once in one wave (each wave counts once; their
     #: first answer in their first wave gives their frequency, hours and platforms).
     repeated_in_wave: int = 0
+    #: Respondents (who passed any attention check) whose first answer leaves the
+    #: frequency blank (``category`` not known).
+    frequency_unanswered: int = 0
+
+    def unanswered_warning(self) -> str | None:
+        """What a frequency left blank became, when anyone left it blank."""
+        if not self.frequency_unanswered:
+            return None
+        n = self.n_respondents
+        return (f"{self.frequency_unanswered:,} of {n:,} respondents left the frequency "
+                "question blank: their answers to the waves still count, and the joint "
+                "model reads their activity from the waves alone; the experiment's own "
+                "figures read the others' answers as those of all, taking a blank as "
+                "unrelated to activity")
 
     def repeat_warning(self) -> str | None:
         """What answers given twice in one wave became, when anyone gave them."""
@@ -404,13 +418,20 @@ def parse_responses(
         raise InputError(f"{name}: no data: every row's {', '.join(needed)} cells are empty")
     frame = frame[~blank]
     df = pd.DataFrame({role: frame[columns[role]] for role in needed})
-    for role in ("worker", "wave", "frequency"):
+    for role in ("worker", "wave"):
         empty = _empty(df[role])
         if empty.any():
             row = _line(empty)
             raise InputError(f"{name}: empty {role} ('{columns[role]}') on line {row}")
+    # a frequency left blank is an answer not known, as a failed attention check's is:
+    # the respondent's waves still count
+    unanswered = _empty(df["frequency"])
+    if unanswered.all():
+        raise InputError(f"{name}: no frequency answer: every row's '{columns['frequency']}' "
+                         "is empty")
     mapping = {**DEFAULT_ANSWERS, **{_norm(k): v for k, v in (answers or {}).items()}}
-    cats = _map_distinct(df["frequency"], lambda a: mapping.get(_norm(a)))
+    cats = _map_distinct(df["frequency"].where(~unanswered, ""),
+                         lambda a: mapping.get(_norm(a)) if a else "")
     if cats.isna().any():
         bad = df.loc[cats.isna(), "frequency"].iloc[0]
         raise InputError(
@@ -418,7 +439,8 @@ def parse_responses(
             "mapped to a frequency category (add it to [experiment.answers]; categories: "
             f"{', '.join(FREQUENCY_CATEGORIES)})"
         )
-    df["category"] = cats
+    df["category"] = cats.where(~unanswered.to_numpy(), None)
+    df["_unanswered"] = unanswered.to_numpy()
     reg_col = columns.get("registered_on")
     if reg_col:
         reg = _map_distinct(frame[reg_col], _count_platforms).astype(float)
@@ -464,6 +486,7 @@ def parse_responses(
         df["_failed_answer"] = df["category"].where(failed)
         df.loc[failed, "category"] = None
         df.loc[failed, "hours"] = np.nan
+        df["_failed"] = failed
     # a space typed or pasted around an id or a label does not make another worker or wave
     for role in ("worker", "wave", "platform"):
         df[role] = df[role].astype(str).str.strip()
@@ -492,13 +515,16 @@ def parse_responses(
                                              "hours"]]
     failed_answers = ({str(k): int(v) for k, v in first["_failed_answer"].value_counts().items()}
                       if "_failed_answer" in first else {})
+    failed_first = (first["_failed"].astype(bool) if "_failed" in first
+                    else pd.Series(False, index=first.index))
     events = df.drop_duplicates(["worker", "wave"])[["worker", "wave", "platform"]]
     repeated = int(df.loc[df.duplicated(["worker", "wave"]), "worker"].nunique())
     histories = CaptureHistories.from_events(events, "worker", "wave", occasions=order)
     return Responses(events.reset_index(drop=True), respondents, histories,
                      _wave_times(frame, df["wave"], columns.get("submitted"), name),
                      elsewhere, unanswered, *unmapped, country_found=found,
-                     inattentive=int(respondents["category"].isna().sum()),
+                     inattentive=int(failed_first.sum()),
+                     frequency_unanswered=int((first["_unanswered"] & ~failed_first).sum()),
                      attention_read=checked, failed_answers=failed_answers,
                      repeated_in_wave=repeated)
 
