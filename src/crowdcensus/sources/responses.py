@@ -430,17 +430,18 @@ def parse_responses(
         raise InputError(f"{name}: no frequency answer: every row's '{columns['frequency']}' "
                          "is empty")
     mapping = {**DEFAULT_ANSWERS, **{_norm(k): v for k, v in (answers or {}).items()}}
-    cats = _map_distinct(df["frequency"].where(~unanswered, ""),
-                         lambda a: mapping.get(_norm(a)) if a else "")
-    if cats.isna().any():
-        bad = df.loc[cats.isna(), "frequency"].iloc[0]
+    cats = _map_distinct(df["frequency"], lambda a: mapping.get(_norm(a)))
+    not_mapped = cats.isna() & ~unanswered
+    if not_mapped.any():
+        bad = df.loc[not_mapped, "frequency"].iloc[0]
         raise InputError(
             f"{name}: the answer {str(bad)!r} in column '{columns['frequency']}' is not "
             "mapped to a frequency category (add it to [experiment.answers]; categories: "
             f"{', '.join(FREQUENCY_CATEGORIES)})"
         )
-    df["category"] = cats.where(~unanswered.to_numpy(), None)
-    df["_unanswered"] = unanswered.to_numpy()
+    df["category"] = cats.where(~unanswered, None)
+    df["_unanswered"] = unanswered
+    df["_failed"] = False
     reg_col = columns.get("registered_on")
     if reg_col:
         reg = _map_distinct(frame[reg_col], _count_platforms).astype(float)
@@ -515,16 +516,14 @@ def parse_responses(
                                              "hours"]]
     failed_answers = ({str(k): int(v) for k, v in first["_failed_answer"].value_counts().items()}
                       if "_failed_answer" in first else {})
-    failed_first = (first["_failed"].astype(bool) if "_failed" in first
-                    else pd.Series(False, index=first.index))
     events = df.drop_duplicates(["worker", "wave"])[["worker", "wave", "platform"]]
     repeated = int(df.loc[df.duplicated(["worker", "wave"]), "worker"].nunique())
     histories = CaptureHistories.from_events(events, "worker", "wave", occasions=order)
     return Responses(events.reset_index(drop=True), respondents, histories,
                      _wave_times(frame, df["wave"], columns.get("submitted"), name),
                      elsewhere, unanswered, *unmapped, country_found=found,
-                     inattentive=int(failed_first.sum()),
-                     frequency_unanswered=int((first["_unanswered"] & ~failed_first).sum()),
+                     inattentive=int(first["_failed"].sum()),
+                     frequency_unanswered=int((first["_unanswered"] & ~first["_failed"]).sum()),
                      attention_read=checked, failed_answers=failed_answers,
                      repeated_in_wave=repeated)
 
