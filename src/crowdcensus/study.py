@@ -186,6 +186,9 @@ class Assumptions(_Strict):
     #: any) that answer the frequency at random (default: from those who failed the check;
     #: Beta(1, 19) with no check; none with a check nobody failed).
     random_answers: Share | None = None
+    #: Chance that a respondent leaves out a platform they are registered on when asked
+    #: where (default, where the task was posted on some platforms only: Beta(1, 9)).
+    platform_omission: Share | None = None
 
 
 class Columns(_Strict):
@@ -396,7 +399,7 @@ class Study(_Strict):
         if mh is not None:
             out.append(("assumptions.multihoming", mh))
         for name in ("dormant_share", "declaration_inflation", "visitors_per_person",
-                     "misreport", "random_answers"):
+                     "misreport", "random_answers", "platform_omission"):
             q = getattr(self.assumptions, name)
             if q is not None:
                 out.append((f"assumptions.{name}", q))

@@ -215,6 +215,12 @@ def test_waves_posted_on_different_platforms_are_read_and_checked(tmp_path):
     page = (tmp_path / "report" / "report.html").read_text()
     assert "Waves posted on different platforms" in page
     assert "w1: clickworker, mturk; w2, w3: clickworker" in page
+    # where the waves reach some platforms only, the lists may leave some out: said, with
+    # what the first answers tell of it
+    assert "Platforms left out of the respondents' lists" in page
+    assert (f"read from the {data.capture.named_platforms:,.0f} platforms the first answers "
+            f"name beyond their own and the {data.capture.unnamed_answered:,.0f} answered "
+            "on later but left out") in page
     # the waves as read, beside the schedule the study gives: answers and first answers
     rows = re.findall(r"<tr><td>(w\d)</td><td class=\"num\">([\d.]+)</td><td>([^<]*)</td>"
                       r"<td>([^<]*)</td><td class=\"num\">([\d,]+)</td>"

@@ -208,6 +208,26 @@ def test_set_aside_changes_only_the_joint_models_figures(scenarios, serial):
     assert not np.allclose(joint["estimate"], joint["estimate_aside"], rtol=1e-4)
 
 
+def test_validate_refuses_two_scenarios_of_one_name(tmp_path, capsys):
+    """A copy of a shipped scenario that keeps its name would be summed up with it (their
+    replicates merged under one name): refused in one line, before any replicate runs."""
+    from importlib.resources import files
+
+    from crowdcensus.cli import main
+
+    copy = tmp_path / "copy.toml"
+    shipped = files("crowdcensus.simulate") / "scenarios" / "ideal.toml"
+    copy.write_text(shipped.read_text(encoding="utf-8").replace(
+        "workers = 20000", "workers = 19000", 1), encoding="utf-8")
+    with pytest.raises(SystemExit) as code:
+        main(["validate", "ideal", str(copy), "--replicates", "1",
+              "--out", str(tmp_path / "r")])
+    assert code.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "named 'ideal'" in err[0]
+    assert not (tmp_path / "r").exists()
+
+
 def test_validate_refuses_an_input_it_cannot_set_aside(tmp_path, capsys):
     from crowdcensus.cli import main
 

@@ -308,6 +308,39 @@ def test_unstated_blanks_the_platforms_of_a_share_of_respondents_and_nothing_els
         run_through_service(quiet.scenario, "unused")
 
 
+def test_platform_omission_leaves_out_registrations_but_never_the_platform_answered_on():
+    plain = generate_world(small("subset", workers=8000), np.random.default_rng(4))
+    forgetful = generate_world(small("subset", workers=8000,
+                                     experiment={"platform_omission": 0.4}),
+                               np.random.default_rng(4))
+    a, b = plain.responses, forgetful.responses
+    others = [c for c in a.columns if c != "platforms_registered"]
+    pd.testing.assert_frame_equal(a[others], b[others])
+    assert np.array_equal(plain.declared, forgetful.declared)
+    assert plain.tiers() == forgetful.tiers()
+    held = a["platforms_registered"].str.split(",").map(set)
+    named = b["platforms_registered"].str.split(",").map(set)
+    assert all(n <= h for n, h in zip(named, held, strict=True))       # only true ones
+    assert all(p in n for p, n in zip(b["platform"], named, strict=True))
+    # the platforms other than the one answered on are named with the chance asked for,
+    # once per person: a person's first answer, binomially
+    first = b.drop_duplicates("index").index
+    others_held = sum(len(held[i]) - 1 for i in first)
+    others_named = sum(len(named[i]) - 1 for i in first)
+    assert others_held > 1000
+    assert stats.binomtest(others_named, others_held, 0.6).pvalue > 1e-3
+    assert others_named / others_held < 0.7
+    # a person forgets the same platforms in every answer
+    kept = [(i, frozenset(n - {p}), frozenset(h - {p}))
+            for i, n, h, p in zip(b["index"], named, held, b["platform"], strict=True)]
+    by_person: dict = {}
+    for i, n, h in kept:
+        by_person.setdefault(i, []).append((n, h))
+    for answers in by_person.values():
+        common = frozenset.intersection(*[h for _, h in answers])
+        assert len({n & common for n, _ in answers}) == 1
+
+
 def test_waves_posted_on_different_platforms_bring_answers_from_those_only():
     """`experiment.posted_waves`: each wave's answers come from the platforms it is posted
     on; the study file lists them (`experiment.schedule.posted`) unless `posting_stated`

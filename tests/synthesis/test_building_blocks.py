@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -373,6 +374,10 @@ def test_dense_and_grouped_layouts_give_one_posterior(scenario, tmp_path, monkey
     study = load_study(write_simulation(world, tmp_path))
     data = synthesis_data(study, _read(study)[0])
     assert data.capture.posting_varies == (scenario == "by_wave")
+    assert (data.priors.platform_omission is None) == (scenario == "heterogeneous")
+    # the dense table holds the sets named: without platforms left out (with them, every
+    # respondent's terms are sums over sets, test_a_vanishing_omission_...)
+    data = replace(data, priors=replace(data.priors, platform_omission=None))
     out = {}
     for layout in ("dense", "grouped", "gathered"):
         monkeypatch.setattr(model, "use_dense", lambda cells, groups, d=layout: d == "dense")
@@ -390,6 +395,106 @@ def test_dense_and_grouped_layouts_give_one_posterior(scenario, tmp_path, monkey
     for other in ("grouped", "gathered"):
         assert out["dense"][0] == pytest.approx(out[other][0], rel=1e-10, abs=1e-8)
         assert out["dense"][1] == pytest.approx(out[other][1], rel=1e-8, abs=1e-8)
+
+
+def _omission_study(tmp_path, omission: float, workers: int = 2000, **experiment):
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import load_study
+    from tests.simulate.conftest import small
+
+    world = generate_world(small("subset", workers=workers, experiment={
+        "platform_omission": omission, **experiment}), np.random.default_rng(3))
+    study = load_study(write_simulation(world, tmp_path))
+    return world, study, _read(study)[0]
+
+
+def test_what_the_first_answers_say_of_the_platforms_they_leave_out(tmp_path):
+    """The counts that inform the chance of leaving out a platform, against a count made
+    from the responses file by hand: beyond the platform of a respondent's first answer,
+    the platforms that answer names, and the platforms answered on later that it does not
+    name; the default prior where the task was posted on some platforms, a stated one,
+    none where it was posted on all, and a chance of 1 refused."""
+    from crowdcensus.errors import InputError
+    from crowdcensus.study import Share
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.model import model_inputs
+
+    world, study, responses = _omission_study(tmp_path, 0.4)
+    data = synthesis_data(study, responses)
+    frame = pd.read_csv(study.responses_path(), dtype=str, keep_default_na=False)
+    frame["rank"] = frame["wave"].str[1:].astype(int)
+    named = unnamed = 0
+    for _, rows in frame.sort_values("rank").groupby("worker_hash"):
+        first = rows.iloc[0]
+        said = set(first["platforms_registered"].split(",")) - {first["platform"]}
+        named += len(said)
+        unnamed += len(set(rows["platform"]) - {first["platform"]} - said)
+    assert unnamed > 5 and named > 100
+    assert (data.capture.named_platforms, data.capture.unnamed_answered) == (named, unnamed)
+    prior = data.priors.platform_omission
+    assert (prior.kind, prior.params, prior.origin) == ("beta", (1.0, 9.0), "default")
+    cfg, arrays = model_inputs(data)
+    assert cfg.platform_omission and not cfg.dense
+    assert arrays["named_platforms"] == named and arrays["unnamed_answered"] == unnamed
+    # every respondent's terms are sums over sets, which read where they answered
+    assert arrays["u_count"].sum() == data.capture.n_captured
+    assert not arrays["answer_platforms"].any()
+    stated = Share(value=0.2, low=0.1, high=0.4, status="assumed")
+    with_stated = study.model_copy(update={"assumptions": study.assumptions.model_copy(
+        update={"platform_omission": stated})})
+    prior = synthesis_data(with_stated, responses).priors.platform_omission
+    assert prior.origin == "assumptions.platform_omission"
+    assert prior.params == pytest.approx(beta_from(*stated_moments(stated)))
+    every = study.model_copy(update={"assumptions": study.assumptions.model_copy(
+        update={"platform_omission": Share(value=1.0, status="assumed")})})
+    with pytest.raises(InputError, match="assumptions.platform_omission"):
+        synthesis_data(every, responses)
+    _, everywhere, answers = _omission_study(tmp_path / "all", 0.4,
+                                             platforms=["clickworker", "mturk", "wirk",
+                                                        "appen", "prolific"])
+    assert synthesis_data(everywhere, answers).priors.platform_omission is None
+
+
+@pytest.mark.parametrize("ids", ["linked", "per_platform"])
+def test_a_vanishing_omission_gives_the_model_of_sets_named_in_full(tmp_path, ids):
+    """With a chance of leaving out a platform held at 1e-12, each respondent's sum over
+    the sets holding theirs (their answers' platforms read inside it) is the model that
+    takes the sets as named in full (the answers' platforms a term apart): the same
+    potential but for the platforms answered on later and left out, log(1e-12) each, and
+    the same gradient; at 0.3 they differ."""
+    import crowdcensus.synthesis.model as model
+    from crowdcensus.synthesis.data import capture_data, synthesis_data
+    from crowdcensus.synthesis.inference import CompiledModel, _jax
+    from crowdcensus.synthesis.priors import Prior
+
+    _jax()
+    import jax.numpy as jnp
+
+    _, study, responses = _omission_study(
+        tmp_path, 0.3, linked_across_platforms=ids == "linked")
+    data = synthesis_data(study, responses)
+    assert data.capture.per_platform_ids == (ids == "per_platform")
+    in_full = replace(data, priors=replace(data.priors, platform_omission=None),
+                      capture=capture_data(study, responses, data.subsets))
+    values = {}
+    for name, omit in (("in full", None), ("vanishing", 1e-12), ("0.3", 0.3)):
+        d = in_full if omit is None else replace(data, priors=replace(
+            data.priors, platform_omission=Prior("platform_omission", "", "fixed", (omit,))))
+        cfg, arrays = model.model_inputs(d)
+        assert cfg.platform_omission == (omit is not None)
+        arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
+        compiled = CompiledModel.get(cfg, arrays)
+        z = jnp.asarray(np.random.default_rng(0).normal(0, 0.3, compiled.size))
+        value, grad = compiled.value_and_grad(z, arrays)
+        values[name] = float(value), np.asarray(grad)
+    left_out = data.capture.unnamed_answered
+    assert (left_out > 0) == (ids == "linked")       # with IDs per platform, one platform
+    assert values["vanishing"][0] == pytest.approx(
+        values["in full"][0] - left_out * np.log(1e-12), rel=1e-9)
+    assert values["vanishing"][1] == pytest.approx(values["in full"][1], rel=1e-6, abs=1e-6)
+    assert abs(values["0.3"][0] - values["in full"][0]) > 10
 
 
 def test_setting_inputs_aside_removes_them_from_the_model(tmp_path):

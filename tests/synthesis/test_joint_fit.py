@@ -565,6 +565,36 @@ def test_where_respondents_answer_tells_how_workers_split_their_visits(tmp_path)
     assert monthly / monthly.sum() == pytest.approx(true_share, abs=0.015)
 
 
+def test_platforms_left_out_of_the_respondents_lists_are_carried(tmp_path):
+    """`subset` (the task on two of five platforms), each respondent leaving out each
+    platform they hold with chance 0.5. The lists carry the extrapolation to the other
+    three platforms: read as complete, they hold too few workers where the task was not
+    posted, and every tier comes out high. The model's chance of leaving one out covers
+    0.5 (the platforms answered on later and left out of the first answer tell it), and
+    every tier is within 8% of the truth, inside its interval."""
+    from crowdcensus.synthesis.inference import fit_joint
+    from crowdcensus.synthesis.priors import Prior
+    from crowdcensus.synthesis.summary import tier_draws
+
+    world, data = _simulated("subset", tmp_path, workers=10000, experiment={
+        "platform_omission": 0.5})
+    truth = world.tiers()
+    fits = {}
+    for name, prior in (("carried", data.priors.platform_omission),
+                        ("complete", Prior("platform_omission", "", "fixed", (1e-9,)))):
+        d = dataclasses.replace(data, priors=dataclasses.replace(data.priors,
+                                                                 platform_omission=prior))
+        fits[name] = fit_joint(d, method="laplace", seed=0, predictive=False).samples
+    low, high = np.quantile(np.asarray(fits["carried"]["platform_omission"]), [0.025, 0.975])
+    assert low <= 0.5 <= high, (low, high)
+    for tier, true in truth.items():
+        carried = np.quantile(tier_draws(fits["carried"])[tier], [0.025, 0.5, 0.975]) / true
+        complete = np.median(tier_draws(fits["complete"])[tier]) / true
+        assert carried[0] <= 1 <= carried[2], (tier, carried)
+        assert abs(carried[1] - 1) < 0.08, (tier, carried)
+        assert complete > carried[1] + 0.04, (tier, complete, carried)
+
+
 def test_respondents_who_do_not_say_their_platforms_leave_the_tiers_where_they_were(
         tmp_path):
     """`subset` (the task on two of five platforms): half of the respondents, drawn at

@@ -567,6 +567,24 @@ def _silent_sets_fit(a, sets, right, n_hours):
                        a["u_report"] * n_hours + a["u_hours"])
 
 
+def _left_out(x, within, extra, omit):
+    """Each named set's terms when respondents leave out platforms they hold.
+
+    ``x`` (P, S, G) holds the log terms of the true sets (or (set, platform) pairs);
+    a respondent who names ``U`` holds ``U`` or any set ``S`` that contains it
+    (``within[U, S]`` 1), having left out the ``extra[U, S]`` platforms of ``S`` not in
+    ``U``, each with chance ``omit``. Returns the log of the sum over ``S`` of
+    ``exp(x[:, S]) * omit ** extra[U, S]``, (P, U, G): a weighted sum over sets, taken on
+    the terms scaled by their largest. The chance of naming the platforms that were named
+    is one factor of the whole likelihood (``platforms_named``)."""
+    import jax.numpy as jnp
+
+    top = jnp.max(x, axis=1, keepdims=True)
+    weight = jnp.where(within > 0, omit ** extra, 0.0)                       # (U, S)
+    summed = jnp.einsum("us,psg->pug", weight, jnp.exp(x - top))
+    return jnp.log(jnp.clip(summed, 1e-300)) + top
+
+
 def _per_platform_fit(cfg, a, pop, params, log_n, log_pi, right, n_hours):
     """The experiment's likelihood terms where each respondent is one worker's answers on
     one platform (IDs per platform, as the collection service's keyed hashes give).
@@ -596,7 +614,10 @@ def _per_platform_fit(cfg, a, pop, params, log_n, log_pi, right, n_hours):
                            else log_there[:, a["wave_class"]].T)               # (U,) or (T, U)
     hist = history_log_prob(a, unit, pop.churn, pop.points)                   # (P, U, G)
     log_pr = pop.log_pr[us][:, a["point_bin"]]                                  # (U, G)
-    left = (log_n[None, None, :] + log_pr[None] + hist).reshape(-1, hist.shape[-1])
+    left = log_n[None, None, :] + log_pr[None] + hist
+    if cfg.platform_omission:
+        left = _left_out(left, a["unit_within"], a["unit_extra"], params["omit"])
+    left = left.reshape(-1, hist.shape[-1])
     n_pat, n_unit = hist.shape[:2]
     rows = a["k_pattern"] * n_unit + a["unit_index"][a["k_subset"], a["k_platform"]]
     fit = _groups_fit(a["k_count"], left, right, rows, a["k_report"] * n_hours + a["k_hours"])
@@ -652,7 +673,7 @@ class TaskExperiment:
         import jax.numpy as jnp
         import numpyro
         import numpyro.distributions as dist
-        from jax.scipy.special import logsumexp
+        from jax.scipy.special import logsumexp, xlogy
 
         from crowdcensus.methods.capture_likelihood import history_log_prob, pair_log_sums
         from crowdcensus.synthesis.population import prior_site
@@ -702,6 +723,17 @@ class TaskExperiment:
                                   * numpyro.sample("log_sight", dist.Normal(0.0, LOG_SIGHT_SD)))
         if pop.posted_share is not None:   # one share class per set of platforms
             params["shares"] = jnp.clip(pop.posted_share.T, 1e-9, 1.0)   # (S,) or (T, S)
+        if cfg.platform_omission:
+            # each platform a respondent holds beyond the one they answer on is left out of
+            # their answer with chance omit: those named, and those left out but answered
+            # on later, are what the first answers say of it; the rest is summed over
+            # (_left_out: the sets that hold the named one)
+            from jax.scipy.special import xlog1py
+
+            omit = prior_site("platform_omission", specs["platform_omission"])
+            params["omit"] = omit
+            numpyro.factor("platforms_named", xlog1py(a["named_platforms"], -omit)
+                           + xlogy(a["unnamed_answered"], omit))
         hist = history_log_prob(a, params, pop.churn, pop.points)             # (P, U, G)
         if cfg.has_hours:  # hours per week ~ log-normal around (hours per visit) x rate
             from jax.scipy.special import log_ndtr
@@ -774,6 +806,8 @@ class TaskExperiment:
                 # chance of answering there (in proportion to the visits the set sends
                 # there, as for the respondents who say their set: answer_platforms below)
                 where = a["c_answers"] @ log_share.T                               # (C, S)
+                if cfg.platform_omission:   # the platforms of each set left out of the named
+                    where = where + xlogy(a["c_extra"], params["omit"])
                 sets = (joint[None] + hist_s)[a["c_pattern"]] + where[:, :, None]  # (C, S, G)
                 fit = fit + _silent_sets_fit(a, sets, right, n_hours)
             seen_share = -jnp.expm1(logsumexp(log_pr + hist_s[0], axis=0))     # (G,)

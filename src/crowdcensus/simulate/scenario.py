@@ -182,6 +182,10 @@ class Experiment(_Strict):
     #: they are registered on blank (the study file's responses only: the collection
     #: service asks it of everyone).
     unstated: Fraction = 0.0
+    #: Chance that a respondent leaves out each platform they are registered on when
+    #: asked where (0: they name them all); drawn once per person and platform, so that
+    #: their answers agree, and an answer names the platform it is given on all the same.
+    platform_omission: Fraction = 0.0
     #: Whether a person's answers on different platforms carry one worker ID (true: one
     #: person, one respondent); false: each platform gives its own, as the collection
     #: service's keyed hashes of platform IDs do, so one person answering on two

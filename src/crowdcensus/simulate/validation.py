@@ -216,6 +216,13 @@ def validate_scenarios(
         raise InputError(f"--seed must be >= 0 (got {seed})")
     if workers < 1:
         raise InputError(f"--workers must be at least 1 (got {workers})")
+    names = [sc.scenario.name for sc in scenarios]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        # the summary is by name: two scenarios of one name would be summed up as one
+        raise InputError(f"two scenarios are named '{twice[0]}' ([scenario] name): their "
+                         "replicates would be summed up as one scenario's; give each its "
+                         "own name")
     seeds = replicate_seeds(seed, replicates)
     from crowdcensus.synthesis.data import checked_aside
 

@@ -42,7 +42,10 @@ and a seeded :class:`numpy.random.Generator`:
   (shifted to a neighbouring one with probability ``misreport``) and their hours
   per week (1.5 per weekly visit, times a log-normal error of sd ``hours_noise``,
   rounded to ``hours_step``); a share ``experiment.unstated`` of them, drawn at
-  random, leaves the question on their platforms blank in the study's responses.
+  random, leaves the question on their platforms blank in the study's responses;
+  with ``experiment.platform_omission``, a respondent leaves out each platform
+  they are registered on with that chance (once per person), never the one an
+  answer is given on.
 * **Workers abroad** (``population.abroad`` per worker), drawn as the country's
   workers are, answer the waves too and say they live elsewhere; they count in
   no true tier, no declared figure and no audience.
@@ -293,6 +296,8 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
         responses, hours = _inattentive(rng, sc.activity.inattentive,
                                         sc.activity.attention_pass, responses, hours,
                                         sc.activity.inattentive_answers)
+    if sc.experiment.platform_omission > 0:   # last of all
+        responses = _omit_platforms(rng, sc.experiment.platform_omission, responses, names)
     world = World(sc, names, cls, rate, start, end, reg, share, category, reported, inactive,
                   registrations, declared, worker_visitors, client_visitors, audience,
                   responses, hours=hours, unstated=unstated)
@@ -329,6 +334,28 @@ def _abroad(rng: np.random.Generator, sc: Scenario, responses: pd.DataFrame,
     frame = pd.concat([responses.assign(abroad=False), away.assign(abroad=True)],
                       ignore_index=True)
     return frame, np.concatenate([hours, h]), unstated
+
+
+def _omit_platforms(rng: np.random.Generator, omission: float, responses: pd.DataFrame,
+                    names: list[str]) -> pd.DataFrame:
+    """Each person (by index) leaves out each platform they are registered on with chance
+    ``omission``, drawn once per person and platform; an answer names the platform it is
+    given on all the same."""
+    bit = {name: 1 << j for j, name in enumerate(names)}
+    sets, row_set = np.unique(responses["platforms_registered"].to_numpy(dtype=str),
+                              return_inverse=True)
+    held = np.array([sum(bit[x] for x in s.split(",") if x) for s in sets.tolist()],
+                    dtype=np.int64)[row_set.ravel()]
+    idx = responses["index"].to_numpy()
+    people = int(idx.max()) + 1 if len(idx) else 0
+    forgot = rng.random((people, len(names))) < omission
+    lost = forgot.astype(np.int64) @ (1 << np.arange(len(names), dtype=np.int64))
+    on = responses["platform"].map(bit).to_numpy(dtype=np.int64)
+    named = (held & ~lost[idx]) | on
+    codes, code_of = np.unique(named, return_inverse=True)
+    text = np.array([",".join(name for j, name in enumerate(names) if c >> j & 1)
+                     for c in codes.tolist()], dtype=object)
+    return responses.assign(platforms_registered=text[code_of.ravel()])
 
 
 #: The attention check's answers (the collection service's; it asks for "rarely").

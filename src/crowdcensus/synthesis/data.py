@@ -23,6 +23,7 @@ from crowdcensus.synthesis.activity import REPORT_CATEGORIES, REPORT_INDEX, REPO
 from crowdcensus.synthesis.priors import (
     DEFAULT_RANDOM_ANSWERS,
     Priors,
+    platform_omission_prior,
     random_answers_prior,
     study_priors,
 )
@@ -169,6 +170,14 @@ class CaptureData:
     #: ``group_platform`` (index into the study's platforms).
     per_platform_ids: bool = False
     group_platform: np.ndarray | None = None
+    #: What the respondents' first answers say of their platforms beyond the one they
+    #: answered on: the platforms they named (``named_platforms``), and those they left
+    #: out but answered on in a later wave (``unnamed_answered``), summed over the
+    #: respondents who name their platforms: each such platform was named or left out as
+    #: the chance of leaving one out says, whatever their captures (the joint model's
+    #: ``platform_omission``).
+    named_platforms: float = 0.0
+    unnamed_answered: float = 0.0
 
     @property
     def posting_varies(self) -> bool:
@@ -331,9 +340,12 @@ def _off_posting_error(study: Study, events: pd.DataFrame, off: np.ndarray,
         f"({', '.join(occasions)})")
 
 
-def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
-                 ) -> CaptureData:
-    """Group the respondents by (history, answer, platforms registered on)."""
+def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None,
+                 answers_for_all: bool = False) -> CaptureData:
+    """Group the respondents by (history, answer, platforms registered on); and by the
+    platforms their answers were given on for those who do not say where they are
+    registered, or for everyone with ``answers_for_all`` (where respondents may leave out
+    platforms they hold, the platforms they answered on tell which sets could be theirs)."""
     keys = platform_keys(study)
     hist = responses.histories
     occasions = tuple(hist.occasions)
@@ -355,6 +367,7 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
     report = resp["category"].map(REPORT_INDEX).fillna(REPORT_UNKNOWN).to_numpy(int)
     subset_idx = np.full(len(resp), -1)
     answer_platforms = np.zeros((0, 0))
+    named_platforms = unnamed_answered = 0.0
     known = ev_plat >= 0
     n_plat = len(study.platforms)
     wave_posted, wave_class = _wave_postings(study, occasions)
@@ -391,6 +404,18 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
                         row[j] = 1
                 stated[regs] = row
             member[i], said[i] = stated[regs], True
+        # what the first answer named beyond its own platform, and the platforms answered
+        # on later that it left out (before the union below, which the sets are)
+        first = np.full(len(resp), -1)
+        order = np.lexsort((ev_waves, ev_rows))          # by respondent, then wave
+        rows_first, at = np.unique(ev_rows[order], return_index=True)
+        first[rows_first] = np.where(known, ev_plat, -1)[order][at]
+        own = np.zeros_like(member)
+        has_first = first >= 0
+        own[np.flatnonzero(has_first), first[has_first]] = 1
+        named_platforms = float((member[said] & (1 - own[said])).sum())
+        unnamed_answered = float((answered_on[said] & (1 - own[said])
+                                  & (1 - member[said])).sum())
         member |= answered_on
         bit = 1 << np.arange(n, dtype=np.int64)
         code = member.astype(np.int64) @ bit
@@ -412,7 +437,7 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         axis=1) if per_platform else np.zeros(len(resp), dtype=int))
     frame = pd.DataFrame({"pattern": [row.tobytes() for row in matrix], "report": report,
                           "subset": subset_idx, "hours": band, "platform": own_platform,
-                          "answers": [row.tobytes() if unsaid else blank
+                          "answers": [row.tobytes() if unsaid or answers_for_all else blank
                                       for row, unsaid in zip(answers_on, said_none,
                                                              strict=True)]})
     grouped = frame.groupby(["pattern", "report", "subset", "answers", "hours", "platform"],
@@ -447,6 +472,8 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None
         wave_class=wave_class,
         failed_answers=_failed_answers(responses),
         per_platform_ids=per_platform,
+        named_platforms=named_platforms,
+        unnamed_answered=unnamed_answered,
         group_platform=g["platform"].to_numpy(np.int32),
     )
 
@@ -573,6 +600,21 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
             sd = (np.log(hi / (1 - hi)) - np.log(lo / (1 - lo))) / 4 if hi > lo else 0.02
             shares[tier] = (float(logit), float(max(sd, 0.02)))
     priors = study_priors(study)
+    if capture is not None and not aggregate and n > 1 and (not posted.all()
+                                                            or capture.posting_varies):
+        # where the sets say whom the waves could reach, a platform left out of one matters;
+        # each respondent's sum over the sets that hold theirs then reads the platforms their
+        # answers went to
+        omission = platform_omission_prior(study)
+        if omission.kind == "fixed" and omission.params[0] >= 1 and capture.named_platforms:
+            raise InputError(
+                "assumptions.platform_omission: a chance of 1 says that respondents leave out "
+                f"every platform they hold, but their first answers name "
+                f"{capture.named_platforms:,.0f} beyond the one they answered on: give a "
+                "chance below 1")
+        priors = replace(priors, platform_omission=omission)
+        if not capture.per_platform_ids:
+            capture = capture_data(study, responses, subsets, answers_for_all=True)
     if capture is not None and priors.random_answers is None:
         # answers at random: a third as many as failed the attention check passed it; with
         # no check, the default; with a check nobody failed, none

@@ -85,6 +85,9 @@ class ModelConfig:
     #: Each respondent is one worker's answers on one platform (IDs per platform): the
     #: capture histories are those of (worker, platform) pairs.
     per_platform_ids: bool = False
+    #: Respondents may leave out platforms they hold (``platform_omission``): their named
+    #: set is summed over the sets that contain it.
+    platform_omission: bool = False
 
 
 def _round_up(n: int, step: int) -> int:
@@ -148,12 +151,39 @@ def random_answer_shares(data: SynthesisData) -> bool:
     return data.capture is not None and data.priors.random_answers is not None
 
 
+def omission_sets(data: SynthesisData) -> bool:
+    """Whether respondents who name their set may have left out platforms they hold, with
+    IDs linked across platforms: every respondent's terms are then sums over sets."""
+    return (data.capture is not None and data.priors.platform_omission is not None
+            and not data.aggregate and not per_platform_ids(data))
+
+
 def per_platform_ids(data: SynthesisData) -> bool:
     """Whether the respondents are (worker, platform) pairs: the IDs are per platform
     (:attr:`~crowdcensus.synthesis.data.CaptureData.per_platform_ids`) and respondents
     say where they are registered, so that each pair's chance of answering there can
     be modelled."""
     return visit_weights(data) and data.capture.per_platform_ids
+
+
+def within_arrays(subsets: np.ndarray, platform: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """For each pair of sets (U, S): whether ``S`` contains ``U`` (and, with ``platform``,
+    one per row, the two rows have the same platform) and how many platforms ``S`` has
+    beyond ``U``.
+
+    >>> within, extra = within_arrays(np.array([[1, 0], [0, 1], [1, 1]]))
+    >>> within.tolist()
+    [[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]
+    >>> extra.tolist()
+    [[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+    """
+    s = np.asarray(subsets, dtype=float)
+    within = ((s @ (1.0 - s).T) == 0).astype(float)        # the platforms of U all in S
+    if platform is not None:
+        within *= (platform[:, None] == platform[None, :])
+    extra = np.maximum(s.sum(axis=1)[None, :] - s.sum(axis=1)[:, None], 0.0) * within
+    return within, extra
 
 
 def unit_arrays(subsets: np.ndarray, posted: np.ndarray) -> dict[str, np.ndarray]:
@@ -211,6 +241,13 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
                  else bool(cap.span_days > CHURN_SPAN_DAYS))
 
     known = cap.group_subset >= 0
+    # where respondents may leave out platforms they hold (IDs linked across platforms),
+    # everyone's terms are sums over the sets that could be theirs, as for those who say
+    # nothing of their set: the sets holding the one they name, each with the chance of
+    # leaving the rest out and of answering where they did
+    omitted = omission_sets(data)
+    if omitted:
+        known = np.zeros(len(cap.group_count), dtype=bool)
     unknown = bool((~known).any()) and not data.aggregate
     if data.aggregate:
         known = np.ones(len(cap.group_count), dtype=bool)
@@ -223,7 +260,8 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
     k = _round_up(max(int(known.sum()), 1), 256)
     n_reports = 5 if unknown_reports(data) else 4
     cells = n_pat * n_sub * n_reports * n_hours
-    dense = (not data.aggregate) and not per_platform_ids(data) and use_dense(cells, k)
+    dense = ((not data.aggregate) and not per_platform_ids(data) and not omitted
+             and use_dense(cells, k))
     if dense:
         counts = np.zeros((n_pat, n_sub, n_reports, n_hours))
         np.add.at(counts, (group_pattern[known], np.maximum(cap.group_subset[known], 0),
@@ -244,19 +282,27 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
         # their sum over sets depends on their history and their answers' platforms only:
         # taken once per distinct pair of the two ("combination"), then paired with each
         # group's answer and hours as the other respondents' rows are
-        index: dict[tuple[int, bytes], int] = {}
+        index: dict[tuple[int, bytes, int], int] = {}
         code = np.array([index.setdefault(key, len(index)) for key in
                          zip(group_pattern[sel].tolist(), map(bytes, cap.group_answers[sel]),
-                             strict=True)], dtype=np.int32)
+                             cap.group_subset[sel].tolist(), strict=True)], dtype=np.int32)
         distinct = list(index)
         c = _round_up(len(distinct), 32)
         answers = np.array([np.frombuffer(b, dtype=cap.group_answers.dtype)
-                            for _, b in distinct], dtype=float)
+                            for _, b, _ in distinct], dtype=float)
         subsets = data.subsets.astype(float)
         # the sets that hold every platform the combination answered on (in any posting)
         on = answers.reshape(len(answers), -1, subsets.shape[1]).sum(axis=1) > 0
         mask = (on.astype(float) @ (1.0 - subsets.T) == 0).astype(float)
-        arrays["c_pattern"] = _pad_rows(np.array([p for p, _ in distinct], dtype=np.int32), c)
+        if omitted:   # and, for a set named, the sets that hold it, with their extra platforms
+            named = np.array([s for _, _, s in distinct])
+            within, extra = within_arrays(subsets)
+            said = named >= 0
+            mask[said] = within[named[said]]
+            arrays["c_extra"] = _pad_rows(np.where(said[:, None], extra[np.maximum(named, 0)],
+                                                   0.0), c)
+        arrays["c_pattern"] = _pad_rows(np.array([p for p, _, _ in distinct], dtype=np.int32),
+                                        c)
         if per_platform_ids(data):  # the one platform a combination answered on
             arrays["c_platform"] = _pad_rows(on.argmax(axis=1).astype(np.int32), c)
         arrays["c_answers"] = _pad_rows(answers, c)
@@ -321,9 +367,19 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         if random_answer_shares(data):
             arrays["failed_answers"] = np.asarray(data.capture.failed_answers, dtype=float)
         if visit_weights(data):
-            arrays["answer_platforms"] = data.capture.answer_platforms
+            # with sums over sets, where each respondent answered is in their own terms
+            arrays["answer_platforms"] = (np.zeros_like(data.capture.answer_platforms)
+                                          if omission_sets(data)
+                                          else data.capture.answer_platforms)
         if per_platform_ids(data):
             arrays.update(unit_arrays(arrays["subsets"], arrays["posted"]))
+        if data.priors.platform_omission is not None:
+            cap = data.capture
+            arrays["named_platforms"] = np.array(cap.named_platforms)
+            arrays["unnamed_answered"] = np.array(cap.unnamed_answered)
+            if per_platform_ids(data):
+                arrays["unit_within"], arrays["unit_extra"] = within_arrays(
+                    arrays["subsets"][arrays["unit_subset"]], arrays["unit_platform"])
     # the bin of each rate at which the experiment is evaluated: with hours, the open bin's
     # at 3 visits a week and over a tail (activity.bin_points); without, one rate per bin
     point_bin = bin_points()[1] if hours else np.arange(N_BINS)
@@ -352,6 +408,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         unknown_reports=unknown_reports(data),
         random_answer_shares=random_answer_shares(data),
         per_platform_ids=per_platform_ids(data),
+        platform_omission=data.priors.platform_omission is not None,
     )
     return cfg, arrays
 

@@ -20,6 +20,9 @@ misreported frequency      Beta(1.5, 10)                                   0.01 
 answers at random          with no attention check Beta(1, 19); with one   0.001 to 0.18
                            f of n failed, mean and sd f / 3 / (n - f);
                            with one nobody failed, none
+platforms left out         Beta(1, 9), where the task was posted on some  0.003 to 0.34
+                           platforms only (the respondents' lists carry
+                           the extrapolation); none elsewhere
 =========================  =============================================  =====================
 
 A stated share (between 0 and 1) becomes a Beta prior with the mean and standard
@@ -93,11 +96,15 @@ class Priors:
     #: Respondents answering the frequency at random, among those whose answer is read:
     #: stated, or from those who failed the attention check (:func:`random_answers_prior`).
     random_answers: Prior | None = None
+    #: The chance that a respondent leaves out a platform they are registered on: only
+    #: where the model reads it (the task posted on some platforms only).
+    platform_omission: Prior | None = None
 
     def all(self) -> list[Prior]:
         out = [self.dormant_share, self.declaration_inflation, self.visitors_per_person,
                self.misreport, *self.worker_share]
-        return out + [p for p in (self.multihoming, self.random_answers) if p is not None]
+        return out + [p for p in (self.multihoming, self.random_answers,
+                                  self.platform_omission) if p is not None]
 
 
 def stated_moments(q: Quantity) -> tuple[float, float]:
@@ -181,6 +188,21 @@ DEFAULT_VISITORS = Prior("visitors_per_person", "Visitors counted per person (de
 DEFAULT_MISREPORT = Prior("misreport", "Chance of answering a neighbouring frequency",
                           "beta", (1.5, 10.0))
 DEFAULT_WORKER_SHARE = (6.0, 1.5)
+
+
+#: Where the task was posted on some platforms only: a respondent leaves out a platform they
+#: are registered on with a chance of Beta(1, 9) (most likely none, mean 0.1; a platform
+#: used rarely, or long ago, is easily forgotten).
+DEFAULT_PLATFORM_OMISSION = Prior("platform_omission",
+                                  "Chance that a respondent leaves out a platform they hold",
+                                  "beta", (1.0, 9.0))
+
+
+def platform_omission_prior(study: Study) -> Prior:
+    """The study's stated ``assumptions.platform_omission``, or the default."""
+    q = getattr(study.assumptions, "platform_omission", None)
+    return share_prior("platform_omission", DEFAULT_PLATFORM_OMISSION.label, q,
+                       DEFAULT_PLATFORM_OMISSION, "assumptions.platform_omission")
 
 
 #: The collection service's attention check has four answers, one of them right: a
