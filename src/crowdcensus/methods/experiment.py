@@ -567,6 +567,27 @@ def _silent_sets_fit(a, sets, right, n_hours):
                        a["u_report"] * n_hours + a["u_hours"])
 
 
+def _listed_sets_fit(a, left, where, right, n_hours):
+    """As :func:`_silent_sets_fit`, over the (combination, set) pairs listed in ``p_combo``
+    and ``p_set``: ``left`` (P, S, G) each history's and set's terms, ``where`` (C, S) each
+    combination's own term for each set. Each combination's log-sum over its sets is taken
+    by segments, shifted by their largest term (a shift that changes no value, held out of
+    the gradient)."""
+    import jax
+    import jax.numpy as jnp
+
+    combo_of, set_of = a["p_combo"], a["p_set"]
+    n_combos = a["c_pattern"].shape[0]
+    terms = left[a["c_pattern"][combo_of], set_of] + where[combo_of, set_of][:, None]  # (M, G)
+    top = jax.lax.stop_gradient(jax.ops.segment_max(terms, combo_of, num_segments=n_combos))
+    top = jnp.where(jnp.isfinite(top), top, 0.0)
+    total = jax.ops.segment_sum(jnp.exp(terms - top[combo_of]), combo_of,
+                                num_segments=n_combos)
+    combo = jnp.log(total) + top                                                   # (C, G)
+    return _groups_fit(a["u_count"], combo, right, a["u_combo"],
+                       a["u_report"] * n_hours + a["u_hours"])
+
+
 def _left_out(x, within, extra, omit):
     """Each named set's terms when respondents leave out platforms they hold.
 
@@ -808,8 +829,7 @@ class TaskExperiment:
                 where = a["c_answers"] @ log_share.T                               # (C, S)
                 if cfg.platform_omission:   # the platforms of each set left out of the named
                     where = where + xlogy(a["c_extra"], params["omit"])
-                sets = (joint[None] + hist_s)[a["c_pattern"]] + where[:, :, None]  # (C, S, G)
-                fit = fit + _silent_sets_fit(a, sets, right, n_hours)
+                fit = fit + _listed_sets_fit(a, joint[None] + hist_s, where, right, n_hours)
             seen_share = -jnp.expm1(logsumexp(log_pr + hist_s[0], axis=0))     # (G,)
             # a set on no posted platform is never seen: its chance of the empty history
             # is 1 (hist_s's 0 above) and of every other history 0

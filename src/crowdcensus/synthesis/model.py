@@ -94,6 +94,21 @@ def _round_up(n: int, step: int) -> int:
     return int(-(-n // step) * step)
 
 
+def _bucket(n: int, least: int = 32) -> int:
+    """The smallest of ``least``, then alternately half as much again and a third more
+    (32, 48, 64, 96, 128, 192...), that holds ``n``: sizes that vary a little from one
+    data set to the next (replicates of one scenario) fall in one size, so one compiled
+    program serves them, for at most half again the rows.
+
+    >>> [_bucket(n) for n in (1, 32, 33, 49, 100, 2500)]
+    [32, 32, 48, 64, 128, 3072]
+    """
+    size = least
+    while size < n:
+        size = size // 2 * 3 if size & (size - 1) == 0 else size // 3 * 4
+    return size
+
+
 def _pad_rows(x: np.ndarray, target: int, fill: float = 0.0) -> np.ndarray:
     extra = target - len(x)
     if extra <= 0:
@@ -278,7 +293,7 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
             arrays["k_platform"] = _pad_rows(cap.group_platform[known].astype(np.int32), k)
     if unknown:
         sel = ~known
-        k = _round_up(int(sel.sum()), 32)
+        k = _bucket(int(sel.sum()))
         # their sum over sets depends on their history and their answers' platforms only:
         # taken once per distinct pair of the two ("combination"), then paired with each
         # group's answer and hours as the other respondents' rows are
@@ -287,7 +302,7 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
                          zip(group_pattern[sel].tolist(), map(bytes, cap.group_answers[sel]),
                              cap.group_subset[sel].tolist(), strict=True)], dtype=np.int32)
         distinct = list(index)
-        c = _round_up(len(distinct), 32)
+        c = _bucket(len(distinct) + 1)           # a row past the last for padding below
         answers = np.array([np.frombuffer(b, dtype=cap.group_answers.dtype)
                             for _, b, _ in distinct], dtype=float)
         subsets = data.subsets.astype(float)
@@ -307,6 +322,19 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
             arrays["c_platform"] = _pad_rows(on.argmax(axis=1).astype(np.int32), c)
         arrays["c_answers"] = _pad_rows(answers, c)
         arrays["c_mask"] = _pad_rows(mask, c, 1.0)
+        if not per_platform_ids(data):
+            # the (combination, set) pairs the sums run over, listed: a combination whose
+            # respondents name their set sums over the few sets that hold it (a quarter of
+            # the 31 of five platforms, on `subset`), so the list is shorter than the table;
+            # the padding rows, which no group reads, get one set each (their sums stay
+            # finite), and the list's own padding goes to the last of them
+            pair_combo, pair_set = np.nonzero(mask)
+            pad = np.arange(len(distinct), c)
+            pair_combo = np.concatenate([pair_combo, pad])
+            pair_set = np.concatenate([pair_set, np.zeros(len(pad), dtype=pair_set.dtype)])
+            m = _bucket(len(pair_combo), 1024)
+            arrays["p_combo"] = _pad_rows(pair_combo.astype(np.int32), m, c - 1)
+            arrays["p_set"] = _pad_rows(pair_set.astype(np.int32), m)
         arrays["u_combo"] = _pad_rows(code, k)
         arrays["u_report"] = _pad_rows(cap.group_report[sel].astype(np.int32), k)
         arrays["u_count"] = _pad_rows(cap.group_count[sel], k)
