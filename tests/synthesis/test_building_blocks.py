@@ -397,6 +397,23 @@ def test_dense_and_grouped_layouts_give_one_posterior(scenario, tmp_path, monkey
         assert out["dense"][1] == pytest.approx(out[other][1], rel=1e-8, abs=1e-8)
 
 
+def _with_assumption(study, **fields):
+    """``study`` with some ``[assumptions]`` fields stated."""
+    return study.model_copy(update={"assumptions": study.assumptions.model_copy(
+        update=fields)})
+
+
+def _check_stated_share(study, responses, name: str, share) -> None:
+    """A share stated under ``[assumptions]`` becomes the joint model's prior of ``name``:
+    a Beta with the stated distribution's moments, its origin the field."""
+    from crowdcensus.synthesis.data import synthesis_data
+
+    prior = getattr(synthesis_data(_with_assumption(study, **{name: share}), responses).priors,
+                    name)
+    assert prior.origin == f"assumptions.{name}"
+    assert prior.params == pytest.approx(beta_from(*stated_moments(share)))
+
+
 def _omission_study(tmp_path, omission: float, workers: int = 2000, **experiment):
     from crowdcensus.pipeline import _read
     from crowdcensus.simulate.outputs import write_simulation
@@ -441,14 +458,9 @@ def test_what_the_first_answers_say_of_the_platforms_they_leave_out(tmp_path):
     # every respondent's terms are sums over sets, which read where they answered
     assert arrays["u_count"].sum() == data.capture.n_captured
     assert not arrays["answer_platforms"].any()
-    stated = Share(value=0.2, low=0.1, high=0.4, status="assumed")
-    with_stated = study.model_copy(update={"assumptions": study.assumptions.model_copy(
-        update={"platform_omission": stated})})
-    prior = synthesis_data(with_stated, responses).priors.platform_omission
-    assert prior.origin == "assumptions.platform_omission"
-    assert prior.params == pytest.approx(beta_from(*stated_moments(stated)))
-    every = study.model_copy(update={"assumptions": study.assumptions.model_copy(
-        update={"platform_omission": Share(value=1.0, status="assumed")})})
+    _check_stated_share(study, responses, "platform_omission",
+                        Share(value=0.2, low=0.1, high=0.4, status="assumed"))
+    every = _with_assumption(study, platform_omission=Share(value=1.0, status="assumed"))
     with pytest.raises(InputError, match="assumptions.platform_omission"):
         synthesis_data(every, responses)
     _, everywhere, answers = _omission_study(tmp_path / "all", 0.4,
@@ -1004,7 +1016,7 @@ def test_random_answers_are_stated_or_read_from_the_attention_check(tmp_path):
     from crowdcensus.simulate.world import generate_world
     from crowdcensus.study import Share, load_study
     from crowdcensus.synthesis.data import synthesis_data
-    from crowdcensus.synthesis.priors import beta_from, stated_moments
+    from crowdcensus.synthesis.priors import beta_from
     from tests.simulate.conftest import small
 
     world = generate_world(small(workers=2000, activity={"inattentive": 0.3}),
@@ -1015,12 +1027,8 @@ def test_random_answers_are_stated_or_read_from_the_attention_check(tmp_path):
     f, n = responses.inattentive, responses.n_respondents
     assert f > 50
     assert derived.params == pytest.approx(beta_from(f / 3 / (n - f), f / 3 / (n - f)))
-    stated = Share(value=0.1, low=0.05, high=0.2, status="assumed")
-    study = study.model_copy(update={"assumptions": study.assumptions.model_copy(
-        update={"random_answers": stated})})
-    prior = synthesis_data(study, responses).priors.random_answers
-    assert prior.origin == "assumptions.random_answers"
-    assert prior.params == pytest.approx(beta_from(*stated_moments(stated)))
+    _check_stated_share(study, responses, "random_answers",
+                        Share(value=0.1, low=0.05, high=0.2, status="assumed"))
     plain = generate_world(small(workers=2000), np.random.default_rng(3))
     study = load_study(write_simulation(plain, tmp_path / "b"))
     assert synthesis_data(study, _read(study)[0]).priors.random_answers is None
