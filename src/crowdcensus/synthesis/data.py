@@ -549,14 +549,28 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
     subsets = all_subsets(n) if not aggregate else np.zeros((0, n), dtype=np.int8)
     capture = None
     posted = np.ones(n, dtype=bool)
+    omission = None
     if responses is not None:
-        capture = capture_data(study, responses, subsets if not aggregate else None)
         keys = platform_keys(study)
         named = responses.events["platform"].astype(str).str.strip().str.lower()
         stray = ~named.isin(list(keys))
-        if stray.all():
-            posted = np.ones(n, dtype=bool)  # platforms not named: taken as posted everywhere
-        elif stray.any():
+        if not stray.all():
+            seen = set(named[~stray].map(keys))
+            posted = np.array([j in seen for j in range(n)])
+        # else platforms not named: taken as posted everywhere
+        wave_posted, _ = _wave_postings(study, tuple(responses.histories.occasions))
+        if wave_posted is not None:
+            posted = wave_posted.any(axis=0)
+        if not aggregate and n > 1 and (not posted.all() or
+                                        (wave_posted is not None and len(wave_posted) > 1)):
+            # where the sets say whom the waves could reach, a platform left out of one
+            # matters; each respondent's sum over the sets that hold theirs then reads the
+            # platforms their answers went to (with IDs linked across platforms)
+            omission = platform_omission_prior(study)
+        capture = capture_data(study, responses, subsets if not aggregate else None,
+                               answers_for_all=omission is not None
+                               and not responses.ids_per_platform)
+        if stray.any() and not stray.all():
             unlisted = ", ".join(x or "(blank)" for x in sorted(set(named[stray])))
             raise InputError(
                 f"{study.responses_path()}: {int(stray.sum()):,} of {len(named):,} answers "
@@ -564,11 +578,6 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
                 "every platform the task was posted on under [[platforms]] (its declared and "
                 "audience figures may be left out), or give a listed platform the `code` the "
                 "responses use")
-        else:
-            seen = set(named.map(keys))
-            posted = np.array([j in seen for j in range(n)])
-        if capture.wave_posted is not None:
-            posted = capture.wave_posted.any(axis=0)
         if aggregate and capture.posting_varies:
             column = study.experiment.columns.registered_on or "registered_on"
             raise InputError(
@@ -600,12 +609,7 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
             sd = (np.log(hi / (1 - hi)) - np.log(lo / (1 - lo))) / 4 if hi > lo else 0.02
             shares[tier] = (float(logit), float(max(sd, 0.02)))
     priors = study_priors(study)
-    if capture is not None and not aggregate and n > 1 and (not posted.all()
-                                                            or capture.posting_varies):
-        # where the sets say whom the waves could reach, a platform left out of one matters;
-        # each respondent's sum over the sets that hold theirs then reads the platforms their
-        # answers went to
-        omission = platform_omission_prior(study)
+    if omission is not None:
         if omission.kind == "fixed" and omission.params[0] >= 1 and capture.named_platforms:
             raise InputError(
                 "assumptions.platform_omission: a chance of 1 says that respondents leave out "
@@ -613,8 +617,6 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
                 f"{capture.named_platforms:,.0f} beyond the one they answered on: give a "
                 "chance below 1")
         priors = replace(priors, platform_omission=omission)
-        if not capture.per_platform_ids:
-            capture = capture_data(study, responses, subsets, answers_for_all=True)
     if capture is not None and priors.random_answers is None:
         # answers at random: a third as many as failed the attention check passed it; with
         # no check, the default; with a check nobody failed, none
