@@ -159,6 +159,10 @@ class Platform(_Strict):
     #: "mturk"), when it differs from ``name``.
     code: str | None = None
     declared: Count | None = None
+    #: When the declared figure counts the accounts active in the last days of the
+    #: reference period (a platform's "active in the last 30 days") rather than every
+    #: registration: that many days. Left out, the figure counts registrations.
+    declared_active_days: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     audience: Audience | None = None
 
 
@@ -356,9 +360,22 @@ class Study(_Strict):
         ):
             raise _FieldError("assumptions.multihoming.value", "\"estimate\" needs experiment "
                               "responses with a registered_on column")
+        days = (exp.schedule.reference_days if exp is not None and exp.schedule is not None
+                else Schedule.model_fields["reference_days"].default)
         for i, p in enumerate(self.platforms):
+            if p.declared_active_days is not None:
+                if p.declared is None:
+                    raise _FieldError(f"platforms[{i}].declared_active_days",
+                                      "says what the declared figure counts, but the "
+                                      "platform gives no declared figure")
+                if p.declared_active_days > days:
+                    raise _FieldError(f"platforms[{i}].declared_active_days",
+                                      f"({p.declared_active_days:g} days) is longer than the "
+                                      f"reference period ({days:g} days)")
             if p.declared is None or p.audience is None:
                 continue
+            if p.declared_active_days is not None and p.declared_active_days < 364 / 12:
+                continue   # a month's visitors may outnumber the accounts active in a week
             share_lo = p.audience.worker_share.range[0] if p.audience.worker_share else 1.0
             monthly_lo = p.audience.visitors.range[0] * share_lo
             if monthly_lo > p.declared.range[1]:

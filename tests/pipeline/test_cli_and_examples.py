@@ -317,3 +317,31 @@ def test_study_with_one_method_reports_what_it_can(tmp_path):
     assert "no method estimates the occasional tier" in res["warnings"]
     assert "no method estimates the occasional tier" in \
         (tmp_path / "out" / "report.html").read_text()
+
+
+def test_a_report_says_which_declared_figures_count_active_accounts(tmp_path):
+    """Two of three platforms declare the accounts active in a window: the report says
+    which and over how many days, labels their inputs so, and gives a dormant share for
+    the platform that declares registrations only."""
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.scenario import parse_scenario
+    from crowdcensus.simulate.world import generate_world
+    from tests.simulate.conftest import small
+
+    scenario = small("heterogeneous", workers=3000).model_dump(mode="json")
+    scenario["platforms"][0]["declared_active_days"] = 30
+    scenario["platforms"][1]["declared_active_days"] = 7
+    world = generate_world(parse_scenario(scenario), np.random.default_rng(5))
+    proc = _cli("run", str(write_simulation(world, tmp_path)), "--out",
+                str(tmp_path / "report"), "--draws", "100", "--inference", "laplace")
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert ("<strong>Declared figures of active accounts</strong> "
+            "(<code>declared_active_days</code>): clickworker: the last 30 days; mturk: the "
+            "last 7 days of the reference period") in page
+    labels = pd.read_csv(tmp_path / "report" / "assumptions.csv")["label"].tolist()
+    assert "Declared accounts active in the last 30 days: clickworker" in labels
+    assert "Declared accounts active in the last 7 days: mturk" in labels
+    assert "Declared registrations: wirk" in labels
+    biases = pd.read_csv(tmp_path / "report" / "joint_biases.csv")["quantity"].tolist()
+    assert [q for q in biases if "dormant share" in q] == ["wirk: dormant share of accounts"]

@@ -216,3 +216,29 @@ def test_contradicting_shares(study_dict):
     assert _error(study_dict).startswith(
         "s.toml: experiment.shares.very_active: (0.25 at least) exceeds "
         "experiment.shares.regular (0.22 at most)")
+
+
+def test_a_declared_figure_of_active_accounts(study_dict):
+    """A platform may say its declared figure counts the accounts active in its last days:
+    only with a declared figure, within the reference period; a month's visitors may then
+    outnumber the accounts active in a week, but not those active in a month (364/12
+    days) or longer."""
+    study_dict["platforms"][0]["declared_active_days"] = 30
+    assert parse_study(study_dict).platforms[0].declared_active_days == 30
+    study_dict["platforms"][0]["declared_active_days"] = 400
+    assert _error(study_dict) == ("s.toml: platforms[0].declared_active_days: (400 days) is "
+                                  "longer than the reference period (364 days)")
+    study_dict["platforms"][0]["declared_active_days"] = 0
+    assert _error(study_dict).startswith("s.toml: platforms[0].declared_active_days: ")
+    study_dict["platforms"][0]["declared_active_days"] = 31
+    del study_dict["platforms"][0]["declared"]
+    assert _error(study_dict) == ("s.toml: platforms[0].declared_active_days: says what the "
+                                  "declared figure counts, but the platform gives no declared "
+                                  "figure")
+    study_dict["platforms"][0]["declared"] = {"value": 5000, "low": 4500, "high": 5500,
+                                              "status": "assumed"}
+    study_dict["platforms"][0]["audience"] = {"visitors": {
+        "value": 9000, "low": 8000, "high": 10000, "status": "assumed"}}
+    assert "exceed the registrations declared" in _error(study_dict)
+    study_dict["platforms"][0]["declared_active_days"] = 7
+    parse_study(study_dict, name="s.toml")

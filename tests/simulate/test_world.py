@@ -571,3 +571,51 @@ def test_the_joint_model_reads_each_waves_own_length(tmp_path):
     for tier in ("very_active", "regular"):
         assert stated[tier].estimate == pytest.approx(truth[tier], rel=0.08), tier
     assert stated["occasional"].estimate < longest["occasional"].estimate
+
+
+def _declaring_active(scenario: str, days: dict[int, int], inflation: float = 1.0,
+                      workers: int = 8000, stated: bool = True):
+    """A shipped scenario, scaled down, whose platforms ``days`` (index -> days) declare
+    the accounts active in their last days of the reference period."""
+    from crowdcensus.simulate.scenario import parse_scenario
+
+    data = small(scenario, workers=workers).model_dump(mode="json")
+    for j, window in days.items():
+        data["platforms"][j].update(declared_active_days=window, inflation=inflation,
+                                    declared_active_stated=stated)
+    return parse_scenario(data)
+
+
+def test_a_platform_declaring_active_accounts_declares_its_workers_active_in_the_window(
+        tmp_path):
+    """The first platform declares the workers who visited it in the last 30 days of the
+    reference period: the other platforms' figures and everything else are the scenario's;
+    the count follows the chance of a visit in the window (a sum of Bernoulli draws, so
+    within four of its standard deviations of its mean); an inflation multiplies that same
+    count; the study file says so unless the scenario says it does not."""
+    from crowdcensus.errors import InputError
+
+    plain = generate_world(small("churn", workers=8000), np.random.default_rng(8))
+    active = generate_world(_declaring_active("churn", {0: 30}), np.random.default_rng(8))
+    assert np.array_equal(plain.declared[1:], active.declared[1:])
+    assert np.array_equal(plain.audience, active.audience)
+    pd.testing.assert_frame_equal(plain.responses, active.responses)
+    assert plain.tiers() == active.tiers()
+    days = 364.0
+    present = np.clip(np.minimum(active.end, days) - np.maximum(active.start, days - 30), 0, None)
+    p = 1 - np.exp(-active.rate * present / 7 * active.visit_share[:, 0])
+    mean, sd = p.sum(), np.sqrt((p * (1 - p)).sum())
+    assert abs(active.declared[0] - mean) < 4 * sd
+    assert active.declared[0] < 0.6 * plain.declared[0]      # far fewer than registered
+    inflated = generate_world(_declaring_active("churn", {0: 30}, inflation=1.5),
+                              np.random.default_rng(8))
+    assert inflated.declared[0] == round(active.declared[0] * 1.5)
+    written = load_study(write_simulation(active, tmp_path / "stated"))
+    assert [p.declared_active_days for p in written.platforms] == [30, None, None]
+    unstated = generate_world(_declaring_active("churn", {0: 30}, stated=False),
+                              np.random.default_rng(8))
+    quiet = load_study(write_simulation(unstated, tmp_path / "unstated"))
+    assert [p.declared_active_days for p in quiet.platforms] == [None] * 3
+    assert quiet.platforms[0].declared.value == active.declared[0]
+    with pytest.raises(InputError, match=r"platforms\[1\].declared_active_days"):
+        _declaring_active("churn", {1: 400})

@@ -1038,3 +1038,56 @@ def test_random_answers_are_stated_or_read_from_the_attention_check(tmp_path):
     assert study.experiment.columns.attention == ""
     default = synthesis_data(study, _read(study)[0]).priors.random_answers
     assert (default.kind, default.params, default.origin) == ("beta", (1.0, 19.0), "default")
+
+
+@pytest.mark.parametrize("path", ["visits split by weight", "visits split evenly",
+                                  "registrations in aggregate"])
+def test_a_window_of_one_month_holds_the_months_visitors(path):
+    """A declared figure of the accounts active in a window of 364/12 days counts, with
+    nobody arriving or leaving, exactly the workers who visit the platform in a month that
+    the audience reads (two computations, one quantity), on each way the model splits a
+    worker's visits; a week's window holds fewer, a year's more."""
+    from numpyro.handlers import seed, substitute
+
+    from crowdcensus.synthesis.population import latent_population
+
+    j = 3
+    cfg, a, _ = _population_alone(j, subset=path == "visits split by weight")
+    if path == "registrations in aggregate":
+        cfg = replace(cfg, aggregate=True)
+    values = {"log_workers": 8.0, "activity_shape": np.linspace(-1, 1, len(bin_rates()) - 1),
+              "registration_level": np.array([-0.5, 0.2, -1.5]), "registration_activity": 0.4,
+              "first_platform_path": np.array([0.2, 0.1, 0.2, 0.5]),
+              "visit_weights": np.array([0.5, 0.3, 0.2]),
+              "platform_split": np.array([0.5, 0.3, 0.2])}
+    counted = {}
+    for days in (7.0, 364 / 12, 364.0):
+        arrays = {**a, "declared_weeks": np.array([days, days, days]) / 7,
+                  "window_share": np.full(j, days / 364)}
+        pop = substitute(seed(latent_population, 0), data=values)(
+            replace(cfg, declared_active=(True,) * j), arrays, {})
+        counted[days] = np.asarray(pop.active)
+    assert counted[364 / 12] == pytest.approx(np.asarray(pop.monthly), rel=1e-9)
+    assert (counted[7.0] < counted[364 / 12]).all()
+    assert (counted[364.0] > counted[364 / 12]).all()
+    # a year's window cannot hold more workers than the platform has
+    assert (counted[364.0] < np.asarray(pop.registered)).all()
+
+
+def test_window_presence_by_monte_carlo():
+    """The mean share of a window at the end of the reference period that a worker is
+    present, against the simulator's arrivals and departures drawn many times."""
+    from types import SimpleNamespace
+
+    from crowdcensus.simulate.world import _presence
+    from crowdcensus.synthesis.population import window_presence
+
+    arrive, leave, days, n = 0.3, 0.4, 364.0, 400_000
+    sc = SimpleNamespace(scenario=SimpleNamespace(reference_days=days),
+                         churn=SimpleNamespace(arrivals=arrive, departures=leave))
+    start, end = _presence(np.random.default_rng(2), n, sc)
+    for window in (7.0, 30.0, 91.0, 364.0):
+        overlap = np.clip(np.minimum(end, days) - np.maximum(start, days - window), 0, None)
+        expected = float(window_presence(window / days, (arrive, leave)))
+        assert (overlap / window).mean() == pytest.approx(expected, abs=4e-3), window
+    assert window_presence(0.5, None) == 1.0

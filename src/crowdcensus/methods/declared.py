@@ -83,6 +83,13 @@ class DeclaredRegistrations:
     Both biases can only overstate the workers, so the declared figures bound
     the population from above; the dormant share and the inflation are what
     no other source here reveals, and their priors carry that.
+
+    A platform whose figure counts the accounts active in the last :math:`t`
+    days of the reference period (``declared_active_days``) declares
+    :math:`\\phi_j A_j(t)` instead, :math:`A_j(t)` the workers who visit it in
+    that window (counted as the audience's monthly visitors are, over
+    :math:`t` days, times the share of the window the workers are present):
+    no dormant account is active.
     """
 
     name = "declared"
@@ -109,6 +116,12 @@ class DeclaredRegistrations:
             return
         j = cfg.n_platforms
         mask = np.array(cfg.declared_mask)
+        active = np.array(cfg.declared_active or (False,) * j)
+        if active[mask].all():
+            # every figure counts the accounts active in a window: none holds a dormant one
+            DeclaredRegistrations._expect(a, mask, pop.active,
+                                          _inflation(specs["declaration_inflation"], j))
+            return
         _, kind, params = specs["dormant_share"]
         if kind == "fixed":
             logit_c = jnp.log(params[0] / (1 - params[0]))
@@ -124,8 +137,23 @@ class DeclaredRegistrations:
             logit_d = jnp.full(j, logit_c)
         dormant = numpyro.deterministic("dormant_share", jax.nn.sigmoid(logit_d))
         inflation = _inflation(specs["declaration_inflation"], j)
-        bias = numpyro.deterministic("declared_bias", inflation / (1 - dormant))
-        expected = jnp.log(pop.registered) + jnp.log(bias)
+        counted = pop.registered
+        if active.any():
+            # a figure of the accounts active in a window holds no dormant account: it
+            # counts the workers who visit the platform in that window, times the inflation
+            counted = jnp.where(active, pop.active, pop.registered)
+            dormant = jnp.where(active, 0.0, dormant)
+        DeclaredRegistrations._expect(a, mask, counted, inflation / (1 - dormant))
+
+    @staticmethod
+    def _expect(a: dict, mask: np.ndarray, counted, bias) -> None:
+        """The declared figures' likelihood: ``counted`` workers per platform times ``bias``."""
+        import jax.numpy as jnp
+        import numpyro
+        import numpyro.distributions as dist
+
+        bias = numpyro.deterministic("declared_bias", bias)
+        expected = jnp.log(counted) + jnp.log(bias)
         numpyro.deterministic("declared_expected", jnp.exp(expected))
         numpyro.sample("declared", dist.Normal(expected[mask], a["declared_sd"][mask]),
                        obs=a["declared"][mask])

@@ -90,8 +90,12 @@ def _label(study: Study, path: str) -> str:
         band = path[len(BAND_CAPTURE_PATH):].replace("_", " ")
         return f"Workers the postings could reach, {band} (capture-recapture by band)"
     if path.startswith("platforms["):
-        name = study.platforms[int(path[10:path.index("]")])].name
+        platform = study.platforms[int(path[10:path.index("]")])]
+        name = platform.name
         if path.endswith(".declared"):
+            if platform.declared_active_days is not None:
+                return (f"Declared accounts active in the last "
+                        f"{platform.declared_active_days:g} days: {name}")
             return f"Declared registrations: {name}"
         if path.endswith(".visitors"):
             return f"Monthly unique visitors: {name}"

@@ -148,6 +148,9 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
     for j, name in enumerate(world.platforms):
         platform: dict = {"name": name,
                           "declared": _quantity(float(world.declared[j]), a.declared_range)}
+        spec = sc.platforms[j]
+        if spec.declared_active_days is not None and spec.declared_active_stated:
+            platform["declared_active_days"] = spec.declared_active_days
         if world.audience[j] > 0:
             audience = {"visitors": _quantity(float(world.audience[j]), a.audience_range)}
             if a.worker_share < 1 or a.worker_share_low is not None:

@@ -124,6 +124,12 @@ class PlatformSpec(_Strict):
     weight: Positive
     #: Declared registrations = true registrations x inflation.
     inflation: Annotated[float, Field(ge=0.2, le=20)] = 1.0
+    #: When set, the platform declares (times ``inflation``) the workers who visited it in
+    #: the last that many days of the reference period, not its registrations.
+    declared_active_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    #: Whether the study file says so (``declared_active_days`` on the platform); false:
+    #: the study reads the figure as registrations.
+    declared_active_stated: bool = True
     #: Share of the panel's monthly visitors who are clients, not workers.
     client_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
     #: Log-normal spread (sd of the log) of the traffic panel's error.
@@ -305,6 +311,12 @@ class Scenario(_Strict):
         if end > self.scenario.reference_days:
             raise _FieldError("experiment.first_day", f"the last wave ends on day {end}, after "
                               f"the reference period ({self.scenario.reference_days} days)")
+        for j, p in enumerate(self.platforms):
+            if p.declared_active_days is not None and \
+                    p.declared_active_days > self.scenario.reference_days:
+                raise _FieldError(f"platforms[{j}].declared_active_days",
+                                  f"({p.declared_active_days}) is longer than the reference "
+                                  f"period ({self.scenario.reference_days} days)")
         return self
 
     def posted(self) -> list[str]:

@@ -23,7 +23,10 @@ and a seeded :class:`numpy.random.Generator`:
 * **Registered but inactive** people (``inactive_per_worker`` per worker) hold
   accounts and never work.
 * **Declared figures**: each platform declares its registrations (workers and
-  inactive people) times its ``inflation``.
+  inactive people) times its ``inflation``; one with ``declared_active_days``
+  *t* declares instead the workers who visit it in the last *t* days of the
+  reference period (chance :math:`1 - e^{-\\lambda_i \\pi_{ij} t'/7}` for
+  :math:`t'` of those days present), times its ``inflation`` (drawn last).
 * **Audience**: for every month of the reference period (its nearest whole
   number of months of 364/12 days, of equal length), the workers who visit a
   platform at least once (chance :math:`1 - e^{-\\lambda_i \\pi_{ij} t/7}` for
@@ -298,11 +301,31 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
                                         sc.activity.inattentive_answers)
     if sc.experiment.platform_omission > 0:   # last of all
         responses = _omit_platforms(rng, sc.experiment.platform_omission, responses, names)
+    windows = [p.declared_active_days for p in sc.platforms]
+    if any(w is not None for w in windows):   # and after it
+        declared = _declared_active(rng, declared, windows, inflation, rate, start, end, share,
+                                    days)
     world = World(sc, names, cls, rate, start, end, reg, share, category, reported, inactive,
                   registrations, declared, worker_visitors, client_visitors, audience,
                   responses, hours=hours, unstated=unstated)
     world.reach_p_week = _reach_assumption(world)
     return world
+
+
+def _declared_active(rng: np.random.Generator, declared: np.ndarray, windows: list,
+                     inflation: np.ndarray, rate: np.ndarray, start: np.ndarray,
+                     end: np.ndarray, share: np.ndarray, days: float) -> np.ndarray:
+    """The declared figures of the platforms that declare the workers who visited them in
+    the last ``windows[j]`` days of the reference period (times their inflation); the
+    others' as given."""
+    out = declared.copy()
+    for j, w in enumerate(windows):
+        if w is None:
+            continue
+        t = _overlap(start, end, days - w, days)
+        prob = 1.0 - np.exp(-rate * t / 7.0 * share[:, j])
+        out[j] = int(round((rng.random(len(rate)) < prob).sum() * inflation[j]))
+    return out
 
 
 def _visit_split(reg: np.ndarray, weights: np.ndarray) -> np.ndarray:

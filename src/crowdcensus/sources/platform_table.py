@@ -10,6 +10,8 @@ cell is a field left out):
   ``declared_status``, ``declared_source``, ``declared_date``, ``declared_note``
 - ``visitors``, ``visitors_low``, ... (the same suffixes): monthly unique visitors
 - ``worker_share``, ``worker_share_low``, ... (the same suffixes)
+- ``declared_active_days``: the declared figure counts the accounts active in
+  that many last days of the reference period (left empty: registrations)
 
 A group (declared, visitors, worker share) exists for a platform when its
 value cell is filled. Errors name the file, the line and the column.
@@ -37,7 +39,8 @@ def _column(prefix: str, field: str) -> str:
 
 
 #: Column name -> path inside a platform entry.
-COLUMNS: dict[str, tuple[str, ...]] = {"name": ("name",)}
+COLUMNS: dict[str, tuple[str, ...]] = {"name": ("name",),
+                                       "declared_active_days": ("declared_active_days",)}
 for _prefix, _path in GROUPS.items():
     for _field in FIELDS:
         COLUMNS[_column(_prefix, _field)] = (*_path, _field)
@@ -92,12 +95,15 @@ def platform_rows(frame: pd.DataFrame, name: str, decimal_comma: bool = False) -
     if unknown:
         raise InputError(f"{name}: unknown column '{unknown[0]}' (expected name, declared, "
                          "visitors, worker_share, each with optional _low, _high, _status, "
-                         "_source, _date, _note, _distribution)")
+                         "_source, _date, _note, _distribution; declared_active_days)")
     if "name" not in frame.columns:
         raise InputError(f"{name}: missing column 'name'")
     rows = []
     for record in frame.to_dict(orient="records"):
         entry: dict[str, Any] = {"name": _cell(record.get("name"), False)}
+        window = _cell(record.get("declared_active_days"), True, decimal_comma)
+        if window is not None:
+            entry["declared_active_days"] = window
         for prefix, path in GROUPS.items():
             if _cell(record.get(prefix), True, decimal_comma) is None:
                 continue

@@ -219,10 +219,41 @@ class SynthesisData:
     capture: CaptureData | None = None
     shares: dict[str, tuple[float, float]] = field(default_factory=dict)
     share_base: str = "declared"
+    #: Per platform, the days before the end of the reference period in which the
+    #: accounts its declared figure counts were active (NaN: it counts registrations).
+    declared_window: np.ndarray | None = None
+    #: The reference period's length in days (where the declared windows end).
+    reference_days: float = 364.0
 
     @property
     def n_platforms(self) -> int:
         return len(self.platforms)
+
+    @property
+    def declares_active(self) -> np.ndarray:
+        """Which platforms declare the accounts active in a window (not registrations)."""
+        if self.declared_window is None:
+            return np.zeros(self.n_platforms, dtype=bool)
+        return ~np.isnan(self.declared_window) & ~np.isnan(self.declared)
+
+    def active_windows(self) -> str | None:
+        """The platforms that declare accounts active in a window, grouped by its length,
+        for the report (None when every declared figure counts registrations).
+
+        >>> d = SynthesisData(("a", "b", "c"), np.ones(3), np.ones(3), np.ones(3),
+        ...                   np.ones(3), np.ones(3, bool), np.zeros((7, 3)), False, None,
+        ...                   declared_window=np.array([30.0, np.nan, 30.0]))
+        >>> d.active_windows()
+        'a, c: the last 30 days'
+        """
+        active = self.declares_active
+        if not active.any():
+            return None
+        groups: dict[float, list[str]] = {}
+        for j in np.flatnonzero(active):
+            groups.setdefault(float(self.declared_window[j]), []).append(self.platforms[j])
+        return "; ".join(f"{', '.join(names)}: the last {days:g} days"
+                         for days, names in groups.items())
 
     def posting_by_wave(self) -> str | None:
         """Which waves were posted on which platforms, for the report (None when the study
@@ -630,4 +661,10 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
         platforms=tuple(p.name for p in study.platforms), declared=declared,
         declared_sd=declared_sd, audience=audience, audience_sd=audience_sd, posted=posted,
         subsets=subsets, aggregate=aggregate, priors=priors, capture=capture,
-        shares=shares, share_base=share_base)
+        shares=shares, share_base=share_base,
+        declared_window=np.array([np.nan if p.declared_active_days is None
+                                  else float(p.declared_active_days)
+                                  for p in study.platforms]),
+        reference_days=float(study.experiment.schedule.reference_days
+                             if study.experiment is not None
+                             and study.experiment.schedule is not None else 364.0))

@@ -88,6 +88,9 @@ class ModelConfig:
     #: Respondents may leave out platforms they hold (``platform_omission``): their named
     #: set is summed over the sets that contain it.
     platform_omission: bool = False
+    #: Per platform, whether its declared figure counts the accounts active in a window
+    #: at the end of the reference period (``declared_active_days``) and not registrations.
+    declared_active: tuple[bool, ...] = ()
 
 
 def _round_up(n: int, step: int) -> int:
@@ -361,6 +364,11 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         "audience": np.log(np.where(np.isnan(data.audience), 1.0, data.audience)),
         "audience_sd": data.audience_sd,
     }
+    active = data.declares_active
+    if active.any():
+        window = np.where(active, data.declared_window, 0.0)
+        arrays["declared_weeks"] = window / 7.0
+        arrays["window_share"] = window / data.reference_days
     from crowdcensus.synthesis.population import RARE_RATE, RARE_SMOOTHNESS, SMOOTHNESS
 
     centre = bin_rates()[1:-1]          # the bin at the middle of each second difference
@@ -437,6 +445,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         random_answer_shares=random_answer_shares(data),
         per_platform_ids=per_platform_ids(data),
         platform_omission=data.priors.platform_omission is not None,
+        declared_active=tuple(bool(x) for x in active) if active.any() else (),
     )
     return cfg, arrays
 

@@ -86,6 +86,7 @@ class Population:
     split: Any = None          # (S, J) share of a set's visits to each platform, when estimated
     points: Any = None         # (Q,) rates at which the experiment is evaluated (bin_points)
     point_logw: Any = None     # (Q,) log share of its bin's workers at each of these rates
+    active: Any = None         # (J,) workers who visit each platform in its declared window
 
 
 def truncated_log(mu, sd, z):
@@ -153,6 +154,23 @@ def presence_share(arrive, leave):
     """Mean share of the reference period a worker is present (uniform arrival/departure)."""
     return ((1 - arrive) * (1 - leave) + arrive * (1 - leave) / 2 + (1 - arrive) * leave / 2
             + arrive * leave / 3)
+
+
+def window_presence(share, churn):
+    """Mean share of a window at the end of the reference period (``share`` of its length)
+    that a worker is present, where ``churn`` = (arrive, leave) shares arrive and leave on
+    uniform days (both: present between the two days); 1 without churn. Over the whole
+    period (share 1) it is :func:`presence_share`.
+
+    >>> round(float(window_presence(1.0, (0.3, 0.2))), 12) == round(presence_share(0.3, 0.2), 12)
+    True
+    """
+    if churn is None:
+        return 1.0
+    arrive, leave = churn
+    w = share
+    return ((1 - arrive) * (1 - leave) + arrive * (1 - leave) * (1 - w / 2)
+            + (1 - arrive) * leave * w / 2 + arrive * leave * (w - 2 * w * w / 3))
 
 
 def latent_population(cfg, a: dict, specs: dict) -> Population:
@@ -281,5 +299,22 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
         vis = per_worker * -jnp.expm1(-lam * WEEKS_PER_MONTH / per_worker)
         monthly = total * presence * jnp.sum(pi * vis) * platform_share
     numpyro.deterministic("platforms_per_worker", per_worker)
+    active = None
+    if any(cfg.declared_active):
+        # the workers who visit each platform in the window its declared figure counts
+        # (weeks per platform), as the monthly visitors are counted over a month
+        weeks = a["declared_weeks"]
+        if cfg.aggregate:
+            vis = per_worker * -jnp.expm1(-lam[:, None] * weeks[None, :] / per_worker)
+            seen = jnp.sum(pi[:, None] * vis, axis=0) * platform_share
+        elif split is not None:
+            vis = -jnp.expm1(-lam[None, None, :] * weeks[None, :, None] * split[:, :, None])
+            seen = jnp.einsum("g,sg,sjg->j", pi, jnp.exp(log_pr), vis)
+        else:
+            vis = -jnp.expm1(-lam[None, None, :] * weeks[None, :, None]
+                             / a["subset_size"][:, None, None])
+            seen = jnp.einsum("g,sg,sj,sjg->j", pi, jnp.exp(log_pr), a["subsets"], vis)
+        active = numpyro.deterministic(
+            "declared_active_workers", total * window_presence(a["window_share"], churn) * seen)
     return Population(total, log_pi, pi, bands, registered, monthly, log_pr, per_worker,
-                      presence, churn, posted_share, split, points, point_logw)
+                      presence, churn, posted_share, split, points, point_logw, active)

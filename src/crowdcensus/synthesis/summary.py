@@ -154,16 +154,20 @@ def _biases(s: dict, data: SynthesisData, level: float) -> pd.DataFrame:
     if "declared_bias" in s:
         decl = np.asarray(s["declared_expected"])
         mask = ~np.isnan(data.declared)
-        total_bias = decl[:, mask].sum(axis=1) / (decl[:, mask] / s["declared_bias"][:, mask]
-                                                  ).sum(axis=1)
-        add("declared", "Declared registrations / registrations of people who work",
-            total_bias, "dormant accounts and inflation; 1 = no bias")
+        active = data.declares_active
+        reg = mask & ~active
+        if reg.any():
+            total_bias = decl[:, reg].sum(axis=1) / (decl[:, reg] / s["declared_bias"][:, reg]
+                                                     ).sum(axis=1)
+            add("declared", "Declared registrations / registrations of people who work",
+                total_bias, "dormant accounts and inflation; 1 = no bias")
         add("declared", "Declared registrations / workers (all three together with "
             "multi-homing)", decl[:, mask].sum(axis=1) / s["workers"],
             "what the 2018 arithmetic divides by the multi-homing coefficient")
         for j in np.flatnonzero(mask):
-            add("declared", f"{names[j]}: dormant share of accounts",
-                np.asarray(s["dormant_share"])[:, j])
+            if not active[j]:
+                add("declared", f"{names[j]}: dormant share of accounts",
+                    np.asarray(s["dormant_share"])[:, j])
             if data.priors.declaration_inflation.kind != "fixed":
                 add("declared", f"{names[j]}: declaration inflation",
                     np.asarray(s["declaration_inflation"])[:, j])
