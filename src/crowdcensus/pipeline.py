@@ -108,6 +108,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     from crowdcensus.synthesis.sensitivity import prior_warning
     from crowdcensus.synthesis.summary import (
         check_warning,
+        declared_below_warning,
         readings_warning,
         slope_added_note,
         slope_average_note,
@@ -203,6 +204,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
                         f"left out of the registration model: {', '.join(cap.unmatched_platforms)}"
                         f" ({anywhere}give the study's platforms a `code` to match them)")
     if checks and post.converged and (said := check_warning(summary.checks)):
+        warnings.append(said)
+    if checks and post.converged and (said := declared_below_warning(summary.checks, data)):
         warnings.append(said)
     if post.converged:
         warnings.extend(prior_warning(summary.prior_sensitivity))

@@ -322,7 +322,11 @@ def test_study_with_one_method_reports_what_it_can(tmp_path):
 def test_a_report_says_which_declared_figures_count_active_accounts(tmp_path):
     """Two of three platforms declare the accounts active in a window: the report says
     which and over how many days, labels their inputs so, and gives a dormant share for
-    the platform that declares registrations only."""
+    the platform that declares registrations only. The same figures read as registrations
+    fall below what the model replicates: a warning names the one whose window is a month
+    (about half its registrations; the 91 days' shortfall may pass unseen in a country
+    this small), never the platform whose figure counts registrations, and points at
+    declared_active_days."""
     from crowdcensus.simulate.outputs import write_simulation
     from crowdcensus.simulate.scenario import parse_scenario
     from crowdcensus.simulate.world import generate_world
@@ -330,7 +334,7 @@ def test_a_report_says_which_declared_figures_count_active_accounts(tmp_path):
 
     scenario = small("heterogeneous", workers=3000).model_dump(mode="json")
     scenario["platforms"][0]["declared_active_days"] = 30
-    scenario["platforms"][1]["declared_active_days"] = 7
+    scenario["platforms"][1]["declared_active_days"] = 91
     world = generate_world(parse_scenario(scenario), np.random.default_rng(5))
     proc = _cli("run", str(write_simulation(world, tmp_path)), "--out",
                 str(tmp_path / "report"), "--draws", "100", "--inference", "laplace")
@@ -338,10 +342,26 @@ def test_a_report_says_which_declared_figures_count_active_accounts(tmp_path):
     page = (tmp_path / "report" / "report.html").read_text()
     assert ("<strong>Declared figures of active accounts</strong> "
             "(<code>declared_active_days</code>): clickworker: the last 30 days; mturk: the "
-            "last 7 days of the reference period") in page
+            "last 91 days of the reference period") in page
     labels = pd.read_csv(tmp_path / "report" / "assumptions.csv")["label"].tolist()
     assert "Declared accounts active in the last 30 days: clickworker" in labels
-    assert "Declared accounts active in the last 7 days: mturk" in labels
+    assert "Declared accounts active in the last 91 days: mturk" in labels
     assert "Declared registrations: wirk" in labels
     biases = pd.read_csv(tmp_path / "report" / "joint_biases.csv")["quantity"].tolist()
     assert [q for q in biases if "dormant share" in q] == ["wirk: dormant share of accounts"]
+    said = json.loads((tmp_path / "report" / "results.json").read_text())["warnings"]
+    assert not any("fall below the registrations" in w for w in said), said
+    for platform in scenario["platforms"]:
+        platform["declared_active_stated"] = False
+    world = generate_world(parse_scenario(scenario), np.random.default_rng(5))
+    proc = _cli("run", str(write_simulation(world, tmp_path / "unstated")), "--out",
+                str(tmp_path / "unstated" / "report"), "--draws", "100",
+                "--inference", "laplace")
+    assert proc.returncode == 0, proc.stderr
+    said = json.loads((tmp_path / "unstated" / "report" / "results.json").read_text())[
+        "warnings"]
+    below = [w for w in said if "fall below the registrations" in w]
+    assert len(below) == 1, said
+    named = below[0].split("the declared figures of ")[1].split(" fall below")[0].split(", ")
+    assert "clickworker" in named and "wirk" not in named, below
+    assert "give that platform's declared_active_days" in below[0]

@@ -243,8 +243,9 @@ def _checks(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
         exp = np.asarray(s[key])
         for j in np.flatnonzero(~np.isnan(values)):
             rep = exp[:, j] * np.exp(sds[j] * rng.standard_normal(len(exp)))
-            label = ("declared registrations" if method == "declared"
-                     else "monthly unique visitors")
+            label = ("monthly unique visitors" if method == "audience"
+                     else f"declared accounts active in the last {data.declared_window[j]:g} "
+                     "days" if data.declares_active[j] else "declared registrations")
             add(method, f"{data.platforms[j]}: {label}", float(values[j]), rep)
     cap = data.capture
     if cap is not None and "expected_by_answers" in s and cap.n_waves <= 8:
@@ -405,6 +406,23 @@ def check_warning(checks: pd.DataFrame) -> str | None:
     return (f"the joint model does not reproduce {n} the sources report ({listed}{more}): "
             "an assumption about that source fails, or the figure is not what the study "
             "takes it for (see the predictive checks)")
+
+
+def declared_below_warning(checks: pd.DataFrame, data: SynthesisData) -> str | None:
+    """One line for the declared figures, read as registrations, that fall below what the
+    fitted model replicates: registrations can only be overstated here, and a figure of
+    the accounts active in a window is the likeliest reading (None if there is none)."""
+    read = {f"{name}: declared registrations" for name, active
+            in zip(data.platforms, data.declares_active, strict=True) if not active}
+    low = checks[checks["observed_figure"].isin(read) & (checks["p_value"] < CHECK_WARNING_P)
+                 & (checks["observed"] < checks["low"])]
+    if low.empty:
+        return None
+    names = [f.split(":")[0] for f in low["observed_figure"]]
+    return (f"the declared figures of {', '.join(names)} fall below the registrations the "
+            f"other sources put there ({_listed(low)}); a declared figure that counts only "
+            "the accounts active in a recent window reads so: give that platform's "
+            "declared_active_days, or the tiers come out low")
 
 
 def _p(p: float) -> str:
