@@ -286,7 +286,11 @@ def run_study(
                 warnings.append("no method measures the " + " and ".join(
                     t.replace("_", " ") for t in unmeasured) + " tier: the joint model does "
                     "not report a figure that would rest on its prior alone")
-    warnings.extend(disagreements(run.intervals))
+    active = [p.name for p in study.platforms
+              if p.declared is not None and p.declared_active_days is not None]
+    warnings.extend(disagreements(run.intervals, {"declared": (
+        f"the declared figures of {', '.join(active)} count active accounts, which the "
+        "declared method alone reads as registrations")} if active else None))
     if responses is not None:
         from crowdcensus.synthesis.data import stated_postings
 

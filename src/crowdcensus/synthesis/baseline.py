@@ -142,14 +142,17 @@ def combine_methods(run: MethodRun, level: float, rng: np.random.Generator) -> B
     return Baseline(weights, combined, disjoint_iv, combined_draws, sens, warnings)
 
 
-def disagreements(methods_iv: dict[str, dict[str, Interval]]) -> list[str]:
+def disagreements(methods_iv: dict[str, dict[str, Interval]],
+                  known: dict[str, str] | None = None) -> list[str]:
     """A note for every tier on which two methods' intervals do not overlap.
 
     The methods measure different things with biases of known sign, so their
     intervals need not overlap; the joint model says which assumption the
     data contradict (its bias estimates and predictive checks). Intervals that
-    overlap give no note.
+    overlap give no note. ``known`` gives, per method, an assumption of its own that the
+    study says fails (said in the note where that method is one of the two).
     """
+    known = known or {}
     out = []
     for t in TIERS:
         have = [(m, methods_iv[m][t]) for m in METHODS if t in methods_iv.get(m, {})]
@@ -161,7 +164,8 @@ def disagreements(methods_iv: dict[str, dict[str, Interval]]) -> list[str]:
                                f"{METHOD_LABELS[m1].lower()} and {METHOD_LABELS[m2].lower()} do "
                                f"not overlap on their own ({lo.low:,.0f}-{lo.high:,.0f} vs "
                                f"{hi.low:,.0f}-{hi.high:,.0f}): at least one method's own "
-                               "assumptions fail; see the joint model's bias estimates")
+                               "assumptions fail; see the joint model's bias estimates"
+                               + "".join(f" ({known[m]})" for m in (m1, m2) if m in known))
     return out
 
 
