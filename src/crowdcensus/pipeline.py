@@ -107,8 +107,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     from crowdcensus.synthesis.inference import fit_joint
     from crowdcensus.synthesis.sensitivity import prior_warning
     from crowdcensus.synthesis.summary import (
+        below_replication_warnings,
         check_warning,
-        declared_below_warning,
         readings_warning,
         slope_added_note,
         slope_average_note,
@@ -205,8 +205,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
                         f" ({anywhere}give the study's platforms a `code` to match them)")
     if checks and post.converged and (said := check_warning(summary.checks)):
         warnings.append(said)
-    if checks and post.converged and (said := declared_below_warning(summary.checks, data)):
-        warnings.append(said)
+    if checks and post.converged:
+        warnings.extend(below_replication_warnings(summary.checks, data))
     if post.converged:
         warnings.extend(prior_warning(summary.prior_sensitivity))
     if not post.converged:

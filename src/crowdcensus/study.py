@@ -174,6 +174,14 @@ class Factor(Quantity):
     high: Annotated[float, Field(ge=1, allow_inf_nan=False)] | None = None
 
 
+class PositiveFactor(Quantity):
+    """A :class:`Quantity` that is a positive factor (and so is its range)."""
+
+    value: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    low: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    high: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+
+
 class Assumptions(_Strict):
     multihoming: MultihomingQuantity
     #: Share of the accounts a platform counts that belong to people who do not work
@@ -182,8 +190,10 @@ class Assumptions(_Strict):
     #: Declared registrations / true registrations (test and duplicate accounts, other
     #: countries counted): at least 1.
     declaration_inflation: Factor | None = None
-    #: Visitors a traffic panel counts per person (devices, cookies): at least 1.
-    visitors_per_person: Factor | None = None
+    #: Visitors a traffic panel counts per worker who visits: devices and cookies make it
+    #: more than 1 (the default prior's assumption); a panel that misses some visits (an
+    #: app it does not measure) makes it less, which only a stated range below 1 allows.
+    visitors_per_person: PositiveFactor | None = None
     #: Chance that a respondent answers the frequency category next to their true one.
     misreport: Share | None = None
     #: Share of the respondents whose answer is read (who passed the attention check, if

@@ -365,3 +365,37 @@ def test_a_report_says_which_declared_figures_count_active_accounts(tmp_path):
     named = below[0].split("the declared figures of ")[1].split(" fall below")[0].split(", ")
     assert "clickworker" in named and "wirk" not in named, below
     assert "give that platform's declared_active_days" in below[0]
+
+
+def test_a_panel_below_what_the_model_replicates_is_said(tmp_path):
+    """A traffic panel that counts half the workers who visit, with the default prior of
+    visitors per person (at least 1): a warning names the platforms whose monthly visitors
+    fall below what the model replicates and points at a range below 1; stated so, no such
+    warning, and the report's assumptions table shows the stated prior."""
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from tests.simulate.conftest import small
+
+    scenario = small("heterogeneous", workers=8000).varied("platforms.visitors_per_person",
+                                                           0.5)
+    said = {}
+    for name, sc in (("default", scenario), ("stated", scenario.varied(
+            "assumptions.visitors_per_person", 0.5).varied(
+            "assumptions.visitors_per_person_low", 0.4).varied(
+            "assumptions.visitors_per_person_high", 0.6))):
+        world = generate_world(sc, np.random.default_rng(5))
+        proc = _cli("run", str(write_simulation(world, tmp_path / name)), "--out",
+                    str(tmp_path / name / "report"), "--draws", "100", "--inference", "laplace")
+        assert proc.returncode == 0, proc.stderr
+        said[name] = [w for w in json.loads((tmp_path / name / "report" / "results.json")
+                                            .read_text())["warnings"]
+                      if w.startswith("the monthly visitors of ")]
+    assert len(said["default"]) == 1, said
+    assert said["default"][0].startswith("the monthly visitors of clickworker, mturk, wirk "
+                                         "fall below the workers the other sources put there")
+    assert "assumptions.visitors_per_person with a range below 1" in said["default"][0]
+    assert said["stated"] == []
+    shifts = pd.read_csv(tmp_path / "stated" / "report" / "joint_assumptions.csv")
+    row = shifts[shifts["assumption"].str.startswith("Visitors counted per person")].iloc[0]
+    assert row["origin"] == "assumptions.visitors_per_person"
+    assert row["prior_high"] < 1

@@ -175,6 +175,9 @@ def test_audience_without_clients_or_noise_is_the_worker_visitors():
 
 
 def test_visitors_per_person_multiply_the_workers_the_panel_counts_and_nothing_else():
+    """Visitors per person scale what the panel counts of the workers (devices above 1, a
+    panel that misses visits below), the clients a share of all it counts, and nothing else
+    of the country."""
     base = small(workers=3000)
     twice = base.varied("platforms.visitors_per_person", 1.5)
     one, more = (generate_world(s, np.random.default_rng(4)) for s in (base, twice))
@@ -190,8 +193,13 @@ def test_visitors_per_person_multiply_the_workers_the_panel_counts_and_nothing_e
     same = generate_world(base.varied("platforms.visitors_per_person", 1.0),
                           np.random.default_rng(4))
     np.testing.assert_array_equal(same.audience, one.audience)
+    # a panel that misses half the workers who visit counts half of them
+    half = generate_world(base.varied("platforms.visitors_per_person", 0.5),
+                          np.random.default_rng(4))
+    np.testing.assert_array_equal(half.worker_visitors, one.worker_visitors)
+    assert half.audience.sum() / one.audience.sum() == pytest.approx(0.5, rel=0.05)
     with pytest.raises(ValueError, match="visitors_per_person"):
-        base.varied("platforms.visitors_per_person", 0.8)
+        base.varied("platforms.visitors_per_person", 0.05)
 
 def test_churn_moves_presence():
     world = generate_world(small("churn", workers=4000), np.random.default_rng(6))
@@ -424,28 +432,36 @@ def write_study_toml(scenario) -> str:
         return write_simulation(world, out).read_text()
 
 
-def test_a_dormant_share_the_scenario_states_is_the_studys_assumption(tmp_path):
-    """`assumptions.dormant_share` (and its range) goes into the simulated study file as
-    the study's stated assumption, which the joint model then takes as its prior instead
-    of the default Beta(1, 3); without it the study file says nothing."""
+@pytest.mark.parametrize(("name", "value", "low", "high", "kind"), [
+    ("dormant_share", 0.02, 0.005, 0.06, "beta"),
+    ("visitors_per_person", 0.5, 0.4, 0.6, "lognormal")])
+def test_an_assumption_the_scenario_states_is_the_studys(tmp_path, name, value, low, high,
+                                                         kind):
+    """`assumptions.dormant_share` or `assumptions.visitors_per_person` (and its range)
+    goes into the simulated study file as the study's stated assumption, which the joint
+    model then takes as its prior instead of the default (a panel's visitors per person
+    below 1: a log-normal, not truncated at 1); without it the study file says nothing."""
     from crowdcensus.synthesis.data import synthesis_data
 
     plain = small(workers=500)
-    stated = plain.varied("assumptions.dormant_share", 0.02).varied(
-        "assumptions.dormant_share_low", 0.005).varied("assumptions.dormant_share_high", 0.06)
+    stated = plain.varied(f"assumptions.{name}", value).varied(
+        f"assumptions.{name}_low", low).varied(f"assumptions.{name}_high", high)
     priors = []
     for i, sc in enumerate((plain, stated)):
         path = write_simulation(generate_world(sc, np.random.default_rng(3)), tmp_path / str(i))
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
         study = load_study(path)
-        priors.append(synthesis_data(study).priors.dormant_share)
+        priors.append(getattr(synthesis_data(study).priors, name))
         if sc is plain:
-            assert "dormant_share" not in raw["assumptions"]
-            assert study.assumptions.dormant_share is None
+            assert name not in raw["assumptions"]
+            assert getattr(study.assumptions, name) is None
         else:
-            assert raw["assumptions"]["dormant_share"]["value"] == 0.02
-            assert study.assumptions.dormant_share.range == (0.005, 0.06)
+            assert raw["assumptions"][name]["value"] == value
+            assert getattr(study.assumptions, name).range == (low, high)
     assert priors[0].label == priors[1].label and priors[0].params != priors[1].params
+    assert priors[1].kind == kind and priors[1].origin == f"assumptions.{name}"
+    with pytest.raises(ValueError, match=name):
+        plain.varied(f"assumptions.{name}_low", low)
 
 
 @pytest.mark.parametrize("weights", [None, [1, 0, 0, 0], [0, 1, 0, 3]])

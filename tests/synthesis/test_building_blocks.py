@@ -1115,3 +1115,45 @@ def test_intervals_apart_are_noted_with_what_the_study_says_fails():
     overlapping = {"declared": {"occasional": Interval(18000, 15000, 21000)},
                    "experiment": {"occasional": Interval(20000, 14000, 26000)}}
     assert disagreements(overlapping, {"declared": "x"}) == []
+
+
+def test_visitors_per_person_stated_below_one_are_a_whole_log_normal():
+    """A panel's visitors per person stated with a range below 1 (a panel that misses
+    visits) become a log-normal prior with the stated mean and sd, not truncated at 1: its
+    draws, its sampled coordinate (the standard normal quantile, as for every factor) and
+    its density agree; a range that stays at 1 or above keeps the prior truncated at 1,
+    and a value of 0 is refused."""
+    from numpyro.handlers import seed, substitute, trace
+
+    from crowdcensus.errors import InputError
+    from crowdcensus.study import PositiveFactor
+    from crowdcensus.synthesis.inference import _jax
+    from crowdcensus.synthesis.population import prior_site
+    from crowdcensus.synthesis.priors import factor_prior
+    from crowdcensus.synthesis.sensitivity import log_density
+
+    _jax()
+    stated = PositiveFactor(value=0.6, low=0.4, high=0.8, status="assumed")
+    prior = factor_prior("visitors_per_person", "V", stated, None, "assumptions.v")
+    mean, sd = stated_moments(stated)
+    assert prior.kind == "lognormal"
+    assert prior.params == pytest.approx((np.log(mean), sd / mean))
+    draws = prior.draw(np.random.default_rng(0), 200_000)
+    assert np.median(draws) == pytest.approx(mean, rel=0.01)
+    assert np.std(np.log(draws)) == pytest.approx(sd / mean, rel=0.01)
+    assert (draws < 1).mean() > 0.9
+    spec = (prior.name, prior.kind, prior.params)
+    for z in (-2.0, 0.0, 1.3):
+        tr = trace(substitute(seed(prior_site, 0), data={"visitors_per_person_z": z})
+                   ).get_trace("visitors_per_person", spec)
+        assert float(tr["visitors_per_person"]["value"]) == pytest.approx(
+            np.exp(prior.params[0] + z * prior.params[1]), rel=1e-12)
+    x = np.array([0.5, 0.9, 1.2])
+    assert log_density(prior, x) == pytest.approx(
+        -0.5 * ((np.log(x) - prior.params[0]) / prior.params[1]) ** 2
+        - np.log(prior.params[1] * np.sqrt(2 * np.pi)))
+    above = factor_prior("visitors_per_person", "V", PositiveFactor(
+        value=1.2, low=1.0, high=1.5, status="assumed"), None, "assumptions.v")
+    assert above.kind == "lognormal_ge1"
+    with pytest.raises((InputError, ValueError)):
+        PositiveFactor(value=0.0, status="assumed")

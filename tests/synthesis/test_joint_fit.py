@@ -1073,3 +1073,43 @@ def test_declared_figures_of_active_accounts_are_read_as_such(tmp_path):
     for tier in truth:
         assert medians["registrations"][tier] < medians["active"][tier] - 0.03, medians
     assert medians["registrations"]["occasional"] < 0.8, medians
+
+
+def test_a_panel_that_misses_visits_is_read_through_visitors_per_person_below_one(
+        tmp_path):
+    """`heterogeneous` (20,000 workers) whose traffic panel counts half the workers who
+    visit (an app it does not see). The study states visitors per person 0.5 (0.4-0.6):
+    every tier within 8% of the truth and inside its interval. With the default prior (at
+    least 1) the audience can only overstate the workers, and the regular and occasional
+    tiers come out lower (here 4 and 6 points)."""
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import PositiveFactor, load_study
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.inference import fit_joint
+    from crowdcensus.synthesis.priors import factor_prior
+    from crowdcensus.synthesis.summary import tier_draws
+
+    world = generate_world(small("heterogeneous", workers=20000).varied(
+        "platforms.visitors_per_person", 0.5), np.random.default_rng(21))
+    study = load_study(write_simulation(world, tmp_path))
+    data = synthesis_data(study, _read(study)[0])
+    stated = factor_prior("visitors_per_person", data.priors.visitors_per_person.label,
+                          PositiveFactor(value=0.5, low=0.4, high=0.6, status="assumed"),
+                          None, "assumptions.visitors_per_person")
+    truth = world.tiers()
+    medians = {}
+    for name, prior in (("stated", stated), ("default", data.priors.visitors_per_person)):
+        d = dataclasses.replace(data, priors=dataclasses.replace(
+            data.priors, visitors_per_person=prior))
+        samples = fit_joint(d, method="laplace", seed=0, predictive=False).samples
+        medians[name] = {}
+        for tier, true in truth.items():
+            q = np.quantile(tier_draws(samples)[tier], [0.025, 0.5, 0.975]) / true
+            medians[name][tier] = q[1]
+            if name == "stated":
+                assert q[0] <= 1 <= q[2], (tier, q)
+                assert abs(q[1] - 1) < 0.08, (tier, q)
+    for tier in ("regular", "occasional"):
+        assert medians["default"][tier] < medians["stated"][tier] - 0.02, medians

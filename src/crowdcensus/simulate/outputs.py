@@ -128,7 +128,7 @@ def _quantity(value: float, rel: float, lower_bound: float | None = None,
 
 
 def _stated(value: float, low: float | None, high: float | None) -> dict:
-    """A share the scenario makes its study state, with the ends of its range it gives."""
+    """A quantity the scenario makes its study state, with the ends of its range it gives."""
     ends = {k: v for k, v in (("low", low), ("high", high)) if v is not None}
     return {"value": value, **ends, "status": "simulated", "source": "simulation"}
 
@@ -168,9 +168,11 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
         "settings": {"draws": a.draws, "seed": 1, "level": 0.95},
         "sources": [{"id": "simulation",
                      "citation": f"crowdcensus simulate, scenario {sc.scenario.name}"}],
-        "assumptions": {"multihoming": mh, **({} if a.dormant_share is None else {
-            "dormant_share": _stated(a.dormant_share, a.dormant_share_low,
-                                     a.dormant_share_high)})},
+        "assumptions": {"multihoming": mh, **{
+            name: _stated(getattr(a, name), getattr(a, f"{name}_low"),
+                          getattr(a, f"{name}_high"))
+            for name in ("dormant_share", "visitors_per_person")
+            if getattr(a, name) is not None}},
         "platforms": platforms,
         "experiment": {
             "responses": responses, "format": "crowdcensus",

@@ -134,8 +134,9 @@ class PlatformSpec(_Strict):
     client_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
     #: Log-normal spread (sd of the log) of the traffic panel's error.
     audience_noise: NonNegative = 0.0
-    #: Visitors the panel counts per worker who visits (devices, cookies; 1: each once).
-    visitors_per_person: Annotated[float, Field(ge=1, le=5)] = 1.0
+    #: Visitors the panel counts per worker who visits (devices, cookies; 1: each once;
+    #: below 1: a panel that misses some of the workers who visit, an app it does not see).
+    visitors_per_person: Annotated[float, Field(ge=0.1, le=5)] = 1.0
 
     @model_validator(mode="after")
     def _code(self) -> PlatformSpec:
@@ -225,6 +226,11 @@ class Assumptions(_Strict):
     dormant_share: Fraction | None = None
     dormant_share_low: Fraction | None = None
     dormant_share_high: Fraction | None = None
+    #: Visitors the panel counts per worker who visits, as the study states it (value,
+    #: low, high); none by default: the joint model's default prior (at least 1).
+    visitors_per_person: Annotated[float, Field(gt=0, le=5)] | None = None
+    visitors_per_person_low: Annotated[float, Field(gt=0, le=5)] | None = None
+    visitors_per_person_high: Annotated[float, Field(gt=0, le=5)] | None = None
     #: "estimate" (from the responses) or a number stated by the study.
     multihoming: float | str = "estimate"
     multihoming_range: Annotated[float, Field(ge=0, lt=1)] = 0.15
@@ -251,14 +257,14 @@ class Assumptions(_Strict):
             raise _FieldError("worker_share_low", "must not exceed worker_share")
         if hi is not None and hi < self.worker_share:
             raise _FieldError("worker_share_high", "must not be below worker_share")
-        lo, hi = self.dormant_share_low, self.dormant_share_high
-        if self.dormant_share is None:
-            if lo is not None or hi is not None:
-                raise _FieldError("dormant_share", "a range needs its value")
-        elif (lo is not None and lo > self.dormant_share) or (
-                hi is not None and hi < self.dormant_share):
-            raise _FieldError("dormant_share", "must lie between dormant_share_low and "
-                              "dormant_share_high")
+        for name in ("dormant_share", "visitors_per_person"):
+            value = getattr(self, name)
+            lo, hi = getattr(self, f"{name}_low"), getattr(self, f"{name}_high")
+            if value is None:
+                if lo is not None or hi is not None:
+                    raise _FieldError(name, "a range needs its value")
+            elif (lo is not None and lo > value) or (hi is not None and hi < value):
+                raise _FieldError(name, f"must lie between {name}_low and {name}_high")
         return self
 
 

@@ -143,6 +143,9 @@ def prior_site(name: str, spec: tuple, shape: tuple = ()):
     elif kind == "lognormal_ge1":
         z = numpyro.sample(f"{name}_z", dist.Normal(0.0, 1.0).expand(shape))
         return numpyro.deterministic(name, jnp.exp(truncated_log(params[0], params[1], z)))
+    elif kind == "lognormal":   # a stated range below 1: the log-normal, whole
+        z = numpyro.sample(f"{name}_z", dist.Normal(0.0, 1.0).expand(shape))
+        return numpyro.deterministic(name, jnp.exp(params[0] + params[1] * z))
     else:  # pragma: no cover - guarded by Prior
         raise ValueError(kind)
     if shape:

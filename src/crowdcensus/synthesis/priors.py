@@ -48,7 +48,8 @@ class Prior:
 
     ``kind`` is ``"beta"`` (params a, b), ``"logitnormal"`` (mu, sd on the
     logit), ``"lognormal_ge1"`` (mu, sd of a normal on the log, truncated at
-    0) or ``"fixed"`` (the value). ``origin`` says where it comes from: the
+    0), ``"lognormal"`` (mu, sd of a normal on the log: a factor whose stated
+    range goes below 1) or ``"fixed"`` (the value). ``origin`` says where it comes from: the
     study file's field path, or ``"default"``.
     """
 
@@ -73,6 +74,8 @@ class Prior:
         if self.kind == "logitnormal":
             z = self.params[0] + self.params[1] * rng.standard_normal(size)
             return 1 / (1 + np.exp(-z))
+        if self.kind == "lognormal":
+            return np.exp(self.params[0] + self.params[1] * rng.standard_normal(size))
         if self.kind == "lognormal_ge1":
             mu, sd = self.params
             out = np.empty(0)
@@ -151,15 +154,16 @@ def share_prior(name: str, label: str, q: Quantity | None, default: Prior, path:
 
 def factor_prior(name: str, label: str, q: Quantity | None, default: Prior, path: str
                  ) -> Prior:
-    """A prior for a factor >= 1 from a stated quantity (log-normal, truncated at 1)."""
+    """A prior for a factor from a stated quantity: log-normal, truncated at 1 unless the
+    stated range goes below 1 (a factor only some fields allow there)."""
     if q is None:
         return default
     fixed, common = _stated(name, label, q, path)
     if fixed is not None:
         return fixed
     mean, sd = stated_moments(q)
-    return Prior(name, label, "lognormal_ge1", (float(np.log(mean)), float(sd / mean)),
-                 **common)
+    kind = "lognormal" if q.range[0] < 1 else "lognormal_ge1"
+    return Prior(name, label, kind, (float(np.log(mean)), float(sd / mean)), **common)
 
 
 def counted_multihoming(draws: np.ndarray) -> Prior | None:

@@ -55,8 +55,8 @@ COLUMNS = ["tier", "assumption", "parameter", "origin", "estimate", "weaker", "s
 def log_density(prior: Prior, x: np.ndarray) -> np.ndarray:
     """The log density (up to a constant) by which ``prior`` is defined, at the values
     ``x`` of the assumption: a Beta's on the share; a normal's on the logit of a share
-    (``logitnormal``) or on the logarithm of a factor (``lognormal_ge1``, truncated at 0, so
-    a factor below 1 has none). Raising the latter to a power scales the normal's sd by one
+    (``logitnormal``) or on the logarithm of a factor (``lognormal``; ``lognormal_ge1``,
+    truncated at 0, so a factor below 1 has none). Raising the latter to a power scales the normal's sd by one
     over the power's square root.
 
     >>> p = Prior("d", "", "beta", (1.0, 3.0))
@@ -69,6 +69,8 @@ def log_density(prior: Prior, x: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         if prior.kind == "logitnormal":
             return stats.norm.logpdf(np.log(x) - np.log1p(-x), *prior.params)
+        if prior.kind == "lognormal":
+            return stats.norm.logpdf(np.log(x), *prior.params)
         if prior.kind == "lognormal_ge1":
             y = np.log(x)
             return np.where(y >= 0, stats.norm.logpdf(y, *prior.params), -np.inf)

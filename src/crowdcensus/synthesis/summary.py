@@ -408,21 +408,32 @@ def check_warning(checks: pd.DataFrame) -> str | None:
             "takes it for (see the predictive checks)")
 
 
-def declared_below_warning(checks: pd.DataFrame, data: SynthesisData) -> str | None:
-    """One line for the declared figures, read as registrations, that fall below what the
-    fitted model replicates: registrations can only be overstated here, and a figure of
-    the accounts active in a window is the likeliest reading (None if there is none)."""
+def below_replication_warnings(checks: pd.DataFrame, data: SynthesisData) -> list[str]:
+    """One line for the declared figures read as registrations, and one for the audience
+    figures, that fall below what the fitted model replicates (p below
+    :data:`CHECK_WARNING_P`): both biases of either source can only overstate the workers
+    unless the study says otherwise, and each line names the likeliest reading the study
+    can state (a figure of the accounts active in a window; a panel that misses visits)."""
+    out = []
+    below = checks[(checks["p_value"] < CHECK_WARNING_P) & (checks["observed"] < checks["low"])]
     read = {f"{name}: declared registrations" for name, active
             in zip(data.platforms, data.declares_active, strict=True) if not active}
-    low = checks[checks["observed_figure"].isin(read) & (checks["p_value"] < CHECK_WARNING_P)
-                 & (checks["observed"] < checks["low"])]
-    if low.empty:
-        return None
-    names = [f.split(":")[0] for f in low["observed_figure"]]
-    return (f"the declared figures of {', '.join(names)} fall below the registrations the "
-            f"other sources put there ({_listed(low)}); a declared figure that counts only "
-            "the accounts active in a recent window reads so: give that platform's "
-            "declared_active_days, or the tiers come out low")
+    low = below[below["observed_figure"].isin(read)]
+    if not low.empty:
+        names = ", ".join(f.split(":")[0] for f in low["observed_figure"])
+        out.append(f"the declared figures of {names} fall below the registrations the other "
+                   f"sources put there ({_listed(low)}); a declared figure that counts only "
+                   "the accounts active in a recent window reads so: give that platform's "
+                   "declared_active_days, or the tiers come out low")
+    low = below[below["method"] == "audience"]
+    if not low.empty:
+        names = ", ".join(f.split(":")[0] for f in low["observed_figure"])
+        out.append(f"the monthly visitors of {names} fall below the workers the other "
+                   f"sources put there ({_listed(low)}); a traffic panel that misses some "
+                   "visits (an app it does not measure) reads so: state "
+                   "assumptions.visitors_per_person with a range below 1, or the tiers "
+                   "come out low")
+    return out
 
 
 def _p(p: float) -> str:
