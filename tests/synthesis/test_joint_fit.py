@@ -1035,6 +1035,26 @@ def test_the_default_weighs_a_rising_take_up_against_a_task_not_always_seen(tmp_
         assert low < 1 < high, (tier, over[tier])
 
 
+def _fits_against_truth(truth: dict, right: str, fits: dict) -> tuple[dict, dict]:
+    """Fit each of ``fits`` (name -> model inputs) by the normal approximation: the one
+    named ``right`` must hold every tier within 8% of ``truth`` and inside its interval.
+    The fits' samples, and their medians over the truth, by name (and tier)."""
+    from crowdcensus.synthesis.inference import fit_joint
+    from crowdcensus.synthesis.summary import tier_draws
+
+    samples, medians = {}, {}
+    for name, d in fits.items():
+        samples[name] = fit_joint(d, method="laplace", seed=0, predictive=False).samples
+        medians[name] = {}
+        for tier, true in truth.items():
+            q = np.quantile(tier_draws(samples[name])[tier], [0.025, 0.5, 0.975]) / true
+            medians[name][tier] = q[1]
+            if name == right:
+                assert q[0] <= 1 <= q[2], (name, tier, q)
+                assert abs(q[1] - 1) < 0.08, (name, tier, q)
+    return samples, medians
+
+
 def test_declared_figures_of_active_accounts_are_read_as_such(tmp_path):
     """`churn` (20,000 workers, a quarter arriving, a quarter leaving), every platform
     declaring the workers active in its last 30 days. Read as such, every tier is within
@@ -1047,8 +1067,6 @@ def test_declared_figures_of_active_accounts_are_read_as_such(tmp_path):
     from crowdcensus.simulate.world import generate_world
     from crowdcensus.study import load_study
     from crowdcensus.synthesis.data import synthesis_data
-    from crowdcensus.synthesis.inference import fit_joint
-    from crowdcensus.synthesis.summary import tier_draws
 
     scenario = small("churn", workers=20000).model_dump(mode="json")
     for platform in scenario["platforms"]:
@@ -1058,18 +1076,11 @@ def test_declared_figures_of_active_accounts_are_read_as_such(tmp_path):
     data = synthesis_data(study, _read(study)[0])
     assert data.declares_active.all() and data.capture.churn is not False
     truth = world.tiers()
-    medians = {}
-    for name, d in (("active", data), ("registrations", dataclasses.replace(
-            data, declared_window=np.full(data.n_platforms, np.nan)))):
-        samples = fit_joint(d, method="laplace", seed=0, predictive=False).samples
-        assert ("dormant_share" in samples) == (name == "registrations")
-        medians[name] = {}
-        for tier, true in truth.items():
-            q = np.quantile(tier_draws(samples)[tier], [0.025, 0.5, 0.975]) / true
-            medians[name][tier] = q[1]
-            if name == "active":
-                assert q[0] <= 1 <= q[2], (tier, q)
-                assert abs(q[1] - 1) < 0.08, (tier, q)
+    samples, medians = _fits_against_truth(truth, "active", {
+        "active": data, "registrations": dataclasses.replace(
+            data, declared_window=np.full(data.n_platforms, np.nan))})
+    assert "dormant_share" not in samples["active"] and "dormant_share" in samples[
+        "registrations"]
     for tier in truth:
         assert medians["registrations"][tier] < medians["active"][tier] - 0.03, medians
     assert medians["registrations"]["occasional"] < 0.8, medians
@@ -1087,9 +1098,7 @@ def test_a_panel_that_misses_visits_is_read_through_visitors_per_person_below_on
     from crowdcensus.simulate.world import generate_world
     from crowdcensus.study import PositiveFactor, load_study
     from crowdcensus.synthesis.data import synthesis_data
-    from crowdcensus.synthesis.inference import fit_joint
     from crowdcensus.synthesis.priors import factor_prior
-    from crowdcensus.synthesis.summary import tier_draws
 
     world = generate_world(small("heterogeneous", workers=20000).varied(
         "platforms.visitors_per_person", 0.5), np.random.default_rng(21))
@@ -1098,18 +1107,9 @@ def test_a_panel_that_misses_visits_is_read_through_visitors_per_person_below_on
     stated = factor_prior("visitors_per_person", data.priors.visitors_per_person.label,
                           PositiveFactor(value=0.5, low=0.4, high=0.6, status="assumed"),
                           None, "assumptions.visitors_per_person")
-    truth = world.tiers()
-    medians = {}
-    for name, prior in (("stated", stated), ("default", data.priors.visitors_per_person)):
-        d = dataclasses.replace(data, priors=dataclasses.replace(
+    _, medians = _fits_against_truth(world.tiers(), "stated", {
+        name: dataclasses.replace(data, priors=dataclasses.replace(
             data.priors, visitors_per_person=prior))
-        samples = fit_joint(d, method="laplace", seed=0, predictive=False).samples
-        medians[name] = {}
-        for tier, true in truth.items():
-            q = np.quantile(tier_draws(samples)[tier], [0.025, 0.5, 0.975]) / true
-            medians[name][tier] = q[1]
-            if name == "stated":
-                assert q[0] <= 1 <= q[2], (tier, q)
-                assert abs(q[1] - 1) < 0.08, (tier, q)
+        for name, prior in (("stated", stated), ("default", data.priors.visitors_per_person))})
     for tier in ("regular", "occasional"):
         assert medians["default"][tier] < medians["stated"][tier] - 0.02, medians

@@ -56,8 +56,8 @@ def log_density(prior: Prior, x: np.ndarray) -> np.ndarray:
     """The log density (up to a constant) by which ``prior`` is defined, at the values
     ``x`` of the assumption: a Beta's on the share; a normal's on the logit of a share
     (``logitnormal``) or on the logarithm of a factor (``lognormal``; ``lognormal_ge1``,
-    truncated at 0, so a factor below 1 has none). Raising the latter to a power scales the normal's sd by one
-    over the power's square root.
+    truncated at 0, so a factor below 1 has none). Raising the latter to a power scales
+    the normal's sd by one over the power's square root.
 
     >>> p = Prior("d", "", "beta", (1.0, 3.0))
     >>> float(np.round(log_density(p, np.array([0.5]))[0] - log_density(p, np.array([0.0]))[0], 6))
