@@ -153,6 +153,10 @@ class Audience(_Strict):
     worker_share: Share | None = None
 
 
+#: Days in a month: a twelfth of a year of 52 weeks.
+MONTH_DAYS = 364 / 12
+
+
 class Platform(_Strict):
     name: str = Field(min_length=1)
     #: How the platform is named in the responses (e.g. the collection service's code
@@ -384,17 +388,28 @@ class Study(_Strict):
                                       f"reference period ({days:g} days)")
             if p.declared is None or p.audience is None:
                 continue
-            if p.declared_active_days is not None and p.declared_active_days < 364 / 12:
-                continue   # a month's visitors may outnumber the accounts active in a week
             share_lo = p.audience.worker_share.range[0] if p.audience.worker_share else 1.0
             monthly_lo = p.audience.visitors.range[0] * share_lo
-            if monthly_lo > p.declared.range[1]:
+            window = p.declared_active_days
+            if window is None:
+                if monthly_lo > p.declared.range[1]:
+                    raise _FieldError(
+                        f"platforms[{i}].audience.visitors",
+                        f"the monthly visitors who are workers (at least {monthly_lo:,.0f}) "
+                        f"exceed the registrations declared in platforms[{i}].declared (at "
+                        f"most {p.declared.range[1]:,.0f}): a monthly audience cannot exceed "
+                        "the registered workers")
+                continue
+            # the chance of a visit in a month is at most month/t times the chance in a
+            # shorter window of t days (1 - exp(-x) grows less than in proportion)
+            ceiling = p.declared.range[1] * max(1.0, MONTH_DAYS / window)
+            if monthly_lo > ceiling:
                 raise _FieldError(
                     f"platforms[{i}].audience.visitors",
                     f"the monthly visitors who are workers (at least {monthly_lo:,.0f}) exceed "
-                    f"the registrations declared in platforms[{i}].declared (at most "
-                    f"{p.declared.range[1]:,.0f}): a monthly audience cannot exceed the "
-                    "registered workers")
+                    f"what the accounts declared active in its last {window:g} days "
+                    f"(platforms[{i}].declared, at most {p.declared.range[1]:,.0f}) allow: "
+                    f"at most {ceiling:,.0f} workers visit in a month")
         if exp is not None and exp.schedule is not None and exp.schedule.posted is not None:
             known_names = {n.strip().lower() for p in self.platforms
                            for n in (p.name, p.code) if n}

@@ -220,9 +220,9 @@ def test_contradicting_shares(study_dict):
 
 def test_a_declared_figure_of_active_accounts(study_dict):
     """A platform may say its declared figure counts the accounts active in its last days:
-    only with a declared figure, within the reference period; a month's visitors may then
-    outnumber the accounts active in a week, but not those active in a month (364/12
-    days) or longer."""
+    only with a declared figure, within the reference period; a month's visitors who are
+    workers may then outnumber the accounts active in a shorter window t, but not by more
+    than (364/12)/t, nor those active in a month or longer."""
     study_dict["platforms"][0]["declared_active_days"] = 30
     assert parse_study(study_dict).platforms[0].declared_active_days == 30
     study_dict["platforms"][0]["declared_active_days"] = 400
@@ -239,6 +239,15 @@ def test_a_declared_figure_of_active_accounts(study_dict):
                                               "status": "assumed"}
     study_dict["platforms"][0]["audience"] = {"visitors": {
         "value": 9000, "low": 8000, "high": 10000, "status": "assumed"}}
-    assert "exceed the registrations declared" in _error(study_dict)
+    assert "exceed the registrations declared" not in _error(study_dict)
+    assert _error(study_dict) == (
+        "s.toml: platforms[0].audience.visitors: the monthly visitors who are workers (at "
+        "least 8,000) exceed what the accounts declared active in its last 31 days "
+        "(platforms[0].declared, at most 5,500) allow: at most 5,500 workers visit in a month")
+    # a week's active accounts allow up to 364/12/7 times as many visitors in a month
     study_dict["platforms"][0]["declared_active_days"] = 7
     parse_study(study_dict, name="s.toml")
+    study_dict["platforms"][0]["declared"]["high"] = 1800
+    study_dict["platforms"][0]["declared"]["value"] = 1700
+    study_dict["platforms"][0]["declared"]["low"] = 1600
+    assert _error(study_dict).endswith("allow: at most 7,800 workers visit in a month")
