@@ -163,10 +163,14 @@ class Platform(_Strict):
     #: "mturk"), when it differs from ``name``.
     code: str | None = None
     declared: Count | None = None
-    #: When the declared figure counts the accounts active in the last days of the
-    #: reference period (a platform's "active in the last 30 days") rather than every
-    #: registration: that many days. Left out, the figure counts registrations.
+    #: When the declared figure counts the accounts active in the last days before it was
+    #: taken (a platform's "active in the last 30 days") rather than every registration:
+    #: that many days. Left out, the figure counts registrations.
     declared_active_days: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    #: The day of the reference period the declared figure was taken (from its start);
+    #: left out, its last day. Where workers arrive during the period, a figure taken
+    #: earlier misses those who came later.
+    declared_day: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     audience: Audience | None = None
 
 
@@ -377,15 +381,22 @@ class Study(_Strict):
         days = (exp.schedule.reference_days if exp is not None and exp.schedule is not None
                 else Schedule.model_fields["reference_days"].default)
         for i, p in enumerate(self.platforms):
-            if p.declared_active_days is not None:
-                if p.declared is None:
-                    raise _FieldError(f"platforms[{i}].declared_active_days",
-                                      "says what the declared figure counts, but the "
-                                      "platform gives no declared figure")
-                if p.declared_active_days > days:
-                    raise _FieldError(f"platforms[{i}].declared_active_days",
-                                      f"({p.declared_active_days:g} days) is longer than the "
-                                      f"reference period ({days:g} days)")
+            if p.declared is None:
+                for name in ("declared_active_days", "declared_day"):
+                    if getattr(p, name) is not None:
+                        raise _FieldError(f"platforms[{i}].{name}", "says what the declared "
+                                          "figure counts, but the platform gives no declared "
+                                          "figure")
+            taken = days if p.declared_day is None else p.declared_day
+            if p.declared_day is not None and p.declared_day > days:
+                raise _FieldError(f"platforms[{i}].declared_day",
+                                  f"(day {p.declared_day:g}) is after the end of the reference "
+                                  f"period ({days:g} days)")
+            if p.declared_active_days is not None and p.declared_active_days > taken:
+                raise _FieldError(f"platforms[{i}].declared_active_days",
+                                  f"({p.declared_active_days:g} days) is longer than the "
+                                  f"reference period before the figure was taken "
+                                  f"({taken:g} days)")
             if p.declared is None or p.audience is None:
                 continue
             share_lo = p.audience.worker_share.range[0] if p.audience.worker_share else 1.0

@@ -320,8 +320,10 @@ def test_study_with_one_method_reports_what_it_can(tmp_path):
 
 
 def test_a_report_says_which_declared_figures_count_active_accounts(tmp_path):
-    """Two of three platforms declare the accounts active in a window: the report says
-    which and over how many days, labels their inputs so, and gives a dormant share for
+    """Two of three platforms declare the accounts active in a window, the third its
+    registrations on day 300: the report says which and over how many days, and that the
+    day changes nothing in a closed population but counts the workers started by then
+    where arrivals are modelled; it labels their inputs so, and gives a dormant share for
     the platform that declares registrations only. The same figures read as registrations
     fall below what the model replicates: a warning names the one whose window is a month
     (about half its registrations; the 91 days' shortfall may pass unseen in a country
@@ -335,6 +337,7 @@ def test_a_report_says_which_declared_figures_count_active_accounts(tmp_path):
     scenario = small("heterogeneous", workers=3000).model_dump(mode="json")
     scenario["platforms"][0]["declared_active_days"] = 30
     scenario["platforms"][1]["declared_active_days"] = 91
+    scenario["platforms"][2]["declared_day"] = 300
     world = generate_world(parse_scenario(scenario), np.random.default_rng(5))
     proc = _cli("run", str(write_simulation(world, tmp_path)), "--out",
                 str(tmp_path / "report"), "--draws", "100", "--inference", "laplace")
@@ -343,6 +346,9 @@ def test_a_report_says_which_declared_figures_count_active_accounts(tmp_path):
     assert ("<strong>Declared figures of active accounts</strong> "
             "(<code>declared_active_days</code>): clickworker: the last 30 days; mturk: the "
             "last 91 days of the reference period") in page
+    assert ("<strong>Declared figures taken before the end of the reference period</strong> "
+            "(<code>declared_day</code>): wirk: day 300 of 364; the model takes the population "
+            "as closed, so the day changes nothing") in page
     labels = pd.read_csv(tmp_path / "report" / "assumptions.csv")["label"].tolist()
     assert "Declared accounts active in the last 30 days: clickworker" in labels
     assert "Declared accounts active in the last 91 days: mturk" in labels
@@ -353,6 +359,7 @@ def test_a_report_says_which_declared_figures_count_active_accounts(tmp_path):
     assert not any("fall below the registrations" in w for w in said), said
     for platform in scenario["platforms"]:
         platform["declared_active_stated"] = False
+    scenario["assumptions"]["churn"] = True
     world = generate_world(parse_scenario(scenario), np.random.default_rng(5))
     proc = _cli("run", str(write_simulation(world, tmp_path / "unstated")), "--out",
                 str(tmp_path / "unstated" / "report"), "--draws", "100",
@@ -365,6 +372,9 @@ def test_a_report_says_which_declared_figures_count_active_accounts(tmp_path):
     named = below[0].split("the declared figures of ")[1].split(" fall below")[0].split(", ")
     assert "clickworker" in named and "wirk" not in named, below
     assert "give that platform's declared_active_days" in below[0]
+    page = (tmp_path / "unstated" / "report" / "report.html").read_text()
+    assert ("wirk: day 300 of 364; they count the workers who had started by then (a window "
+            "of active accounts ends on that day)") in page
 
 
 def test_a_panel_below_what_the_model_replicates_is_said(tmp_path):

@@ -612,9 +612,10 @@ def test_respondents_who_failed_the_attention_check_are_captures_with_no_answer(
 
 
 def test_a_platform_table_says_which_figures_count_active_accounts(tmp_path):
-    p = _write(tmp_path, "name,declared,declared_status,declared_active_days\n"
-                         "A,1000,published,30\nB,500,published,\n")
-    assert [pl.declared_active_days for pl in load_study(p).platforms] == [30, None]
+    p = _write(tmp_path, "name,declared,declared_status,declared_active_days,declared_day\n"
+                         "A,1000,published,30,200\nB,500,published,,\n")
+    assert [(pl.declared_active_days, pl.declared_day) for pl in load_study(p).platforms] == [
+        (30, 200), (None, None)]
     p = _write(tmp_path, "name,declared,declared_status,declared_active_days\n"
                          "A,1000,published,soon\n")
     with pytest.raises(InputError, match="line 2, column declared_active_days: "):

@@ -219,15 +219,28 @@ def test_contradicting_shares(study_dict):
 
 
 def test_a_declared_figure_of_active_accounts(study_dict):
-    """A platform may say its declared figure counts the accounts active in its last days:
-    only with a declared figure, within the reference period; a month's visitors who are
+    """A platform may say its declared figure counts the accounts active in its last days,
+    and on which day of the reference period it was taken: only with a declared figure, the
+    day within the period and the window before it; a month's visitors who are
     workers may then outnumber the accounts active in a shorter window t, but not by more
     than (364/12)/t, nor those active in a month or longer."""
     study_dict["platforms"][0]["declared_active_days"] = 30
     assert parse_study(study_dict).platforms[0].declared_active_days == 30
     study_dict["platforms"][0]["declared_active_days"] = 400
     assert _error(study_dict) == ("s.toml: platforms[0].declared_active_days: (400 days) is "
-                                  "longer than the reference period (364 days)")
+                                  "longer than the reference period before the figure was "
+                                  "taken (364 days)")
+    study_dict["platforms"][0]["declared_active_days"] = 30
+    study_dict["platforms"][0]["declared_day"] = 20
+    assert _error(study_dict) == ("s.toml: platforms[0].declared_active_days: (30 days) is "
+                                  "longer than the reference period before the figure was "
+                                  "taken (20 days)")
+    study_dict["platforms"][0]["declared_day"] = 365
+    assert _error(study_dict) == ("s.toml: platforms[0].declared_day: (day 365) is after the "
+                                  "end of the reference period (364 days)")
+    study_dict["platforms"][0]["declared_day"] = 182
+    assert parse_study(study_dict).platforms[0].declared_day == 182
+    del study_dict["platforms"][0]["declared_day"]
     study_dict["platforms"][0]["declared_active_days"] = 0
     assert _error(study_dict).startswith("s.toml: platforms[0].declared_active_days: ")
     study_dict["platforms"][0]["declared_active_days"] = 31
@@ -235,6 +248,11 @@ def test_a_declared_figure_of_active_accounts(study_dict):
     assert _error(study_dict) == ("s.toml: platforms[0].declared_active_days: says what the "
                                   "declared figure counts, but the platform gives no declared "
                                   "figure")
+    del study_dict["platforms"][0]["declared_active_days"]
+    study_dict["platforms"][0]["declared_day"] = 100
+    assert _error(study_dict).startswith("s.toml: platforms[0].declared_day: says what the ")
+    del study_dict["platforms"][0]["declared_day"]
+    study_dict["platforms"][0]["declared_active_days"] = 31
     study_dict["platforms"][0]["declared"] = {"value": 5000, "low": 4500, "high": 5500,
                                               "status": "assumed"}
     study_dict["platforms"][0]["audience"] = {"visitors": {

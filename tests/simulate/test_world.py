@@ -635,3 +635,41 @@ def test_a_platform_declaring_active_accounts_declares_its_workers_active_in_the
     assert quiet.platforms[0].declared.value == active.declared[0]
     with pytest.raises(InputError, match=r"platforms\[1\].declared_active_days"):
         _declaring_active("churn", {1: 400})
+
+
+def test_a_figure_taken_before_the_end_counts_the_workers_started_by_then(tmp_path):
+    """The first platform's figure taken on day 182: its registrations are those of the
+    workers started by then (and every inactive person's), times the inflation; with a
+    window too, the window ends on that day; the rest of the country is the scenario's;
+    the study file gives the day unless told not to."""
+    from crowdcensus.errors import InputError
+    from crowdcensus.simulate.scenario import parse_scenario
+
+    def varied(**fields):
+        data = small("churn", workers=8000).model_dump(mode="json")
+        data["population"]["inactive_per_worker"] = 0.3
+        data["platforms"][0].update(fields)
+        return parse_scenario(data)
+
+    plain = generate_world(varied(), np.random.default_rng(9))
+    early = generate_world(varied(declared_day=182, inflation=1.2), np.random.default_rng(9))
+    assert np.array_equal(plain.declared[1:], early.declared[1:])
+    pd.testing.assert_frame_equal(plain.responses, early.responses)
+    by_then = early.registered[early.start <= 182, 0].sum()
+    assert by_then < early.registered[:, 0].sum()          # some came later
+    assert early.declared[0] == round((by_then + early.inactive_registered[:, 0].sum()) * 1.2)
+    active = generate_world(varied(declared_day=182, declared_active_days=30),
+                            np.random.default_rng(9))
+    present = np.clip(np.minimum(active.end, 182) - np.maximum(active.start, 152), 0, None)
+    p = 1 - np.exp(-active.rate * present / 7 * active.visit_share[:, 0])
+    assert abs(active.declared[0] - p.sum()) < 4 * np.sqrt((p * (1 - p)).sum())
+    written = load_study(write_simulation(early, tmp_path / "stated"))
+    assert [q.declared_day for q in written.platforms] == [182, None, None]
+    quiet = generate_world(varied(declared_day=182, declared_day_stated=False),
+                           np.random.default_rng(9))
+    assert load_study(write_simulation(quiet, tmp_path / "quiet")).platforms[0].declared_day \
+        is None
+    with pytest.raises(InputError, match=r"platforms\[0\].declared_active_days"):
+        varied(declared_day=20, declared_active_days=30)
+    with pytest.raises(InputError, match=r"platforms\[0\].declared_day"):
+        varied(declared_day=400)

@@ -1063,7 +1063,7 @@ def test_a_window_of_one_month_holds_the_months_visitors(path):
     counted = {}
     for days in (7.0, 364 / 12, 364.0):
         arrays = {**a, "declared_weeks": np.array([days, days, days]) / 7,
-                  "window_share": np.full(j, days / 364)}
+                  "window_start": np.full(j, 1 - days / 364), "declared_taken": np.ones(j)}
         pop = substitute(seed(latent_population, 0), data=values)(
             replace(cfg, declared_active=(True,) * j), arrays, {})
         counted[days] = np.asarray(pop.active)
@@ -1074,23 +1074,29 @@ def test_a_window_of_one_month_holds_the_months_visitors(path):
     assert (counted[364.0] < np.asarray(pop.registered)).all()
 
 
-def test_window_presence_by_monte_carlo():
-    """The mean share of a window at the end of the reference period that a worker is
-    present, against the simulator's arrivals and departures drawn many times."""
+def test_window_presence_and_arrivals_by_monte_carlo():
+    """The mean share of a window of the reference period that a worker is present, and
+    the share of the workers started by a day, against the simulator's arrivals and
+    departures drawn many times: windows at the end of the period and ending earlier."""
     from types import SimpleNamespace
 
     from crowdcensus.simulate.world import _presence
-    from crowdcensus.synthesis.population import window_presence
+    from crowdcensus.synthesis.population import arrived_by, window_presence
 
     arrive, leave, days, n = 0.3, 0.4, 364.0, 400_000
     sc = SimpleNamespace(scenario=SimpleNamespace(reference_days=days),
                          churn=SimpleNamespace(arrivals=arrive, departures=leave))
     start, end = _presence(np.random.default_rng(2), n, sc)
-    for window in (7.0, 30.0, 91.0, 364.0):
-        overlap = np.clip(np.minimum(end, days) - np.maximum(start, days - window), 0, None)
-        expected = float(window_presence(window / days, (arrive, leave)))
-        assert (overlap / window).mean() == pytest.approx(expected, abs=4e-3), window
-    assert window_presence(0.5, None) == 1.0
+    for taken, window in ((364.0, 7.0), (364.0, 30.0), (364.0, 91.0), (364.0, 364.0),
+                          (182.0, 30.0), (100.0, 100.0)):
+        overlap = np.clip(np.minimum(end, taken) - np.maximum(start, taken - window), 0, None)
+        expected = float(window_presence((taken - window) / days, taken / days,
+                                         (arrive, leave)))
+        assert (overlap / window).mean() == pytest.approx(expected, abs=4e-3), (taken, window)
+    for taken in (1.0, 91.0, 182.0, 300.0, 364.0):
+        assert (start <= taken).mean() == pytest.approx(
+            float(arrived_by(taken / days, (arrive, leave))), abs=4e-3), taken
+    assert window_presence(0.2, 0.5, None) == 1.0 and arrived_by(0.5, None) == 1.0
 
 
 def test_intervals_apart_are_noted_with_what_the_study_says_fails():

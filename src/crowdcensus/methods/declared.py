@@ -89,7 +89,9 @@ class DeclaredRegistrations:
     :math:`\\phi_j A_j(t)` instead, :math:`A_j(t)` the workers who visit it in
     that window (counted as the audience's monthly visitors are, over
     :math:`t` days, times the share of the window the workers are present):
-    no dormant account is active.
+    no dormant account is active. A figure taken on a day before the period's
+    end (``declared_day``) counts the registrations of the workers who had
+    started by then, and its window ends on that day.
     """
 
     name = "declared"
@@ -138,6 +140,11 @@ class DeclaredRegistrations:
         dormant = numpyro.deterministic("dormant_share", jax.nn.sigmoid(logit_d))
         inflation = _inflation(specs["declaration_inflation"], j)
         counted = pop.registered
+        if cfg.declared_early:
+            # a figure taken before the period's end misses the workers who came later
+            from crowdcensus.synthesis.population import arrived_by
+
+            counted = counted * arrived_by(a["declared_taken"], pop.churn)
         if active.any():
             # a figure of the accounts active in a window holds no dormant account: it
             # counts the workers who visit the platform in that window, times the inflation

@@ -151,6 +151,8 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
         spec = sc.platforms[j]
         if spec.declared_active_days is not None and spec.declared_active_stated:
             platform["declared_active_days"] = spec.declared_active_days
+        if spec.declared_day is not None and spec.declared_day_stated:
+            platform["declared_day"] = spec.declared_day
         if world.audience[j] > 0:
             audience = {"visitors": _quantity(float(world.audience[j]), a.audience_range)}
             if a.worker_share < 1 or a.worker_share_low is not None:

@@ -130,6 +130,12 @@ class PlatformSpec(_Strict):
     #: Whether the study file says so (``declared_active_days`` on the platform); false:
     #: the study reads the figure as registrations.
     declared_active_stated: bool = True
+    #: When set, the declared figure is taken on that day of the reference period (the
+    #: registrations of the workers who have started by then, or the window ending then);
+    #: by default on its last day.
+    declared_day: Annotated[int, Field(ge=1, le=3650)] | None = None
+    #: Whether the study file gives that day (``declared_day`` on the platform).
+    declared_day_stated: bool = True
     #: Share of the panel's monthly visitors who are clients, not workers.
     client_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
     #: Log-normal spread (sd of the log) of the traffic panel's error.
@@ -318,11 +324,15 @@ class Scenario(_Strict):
             raise _FieldError("experiment.first_day", f"the last wave ends on day {end}, after "
                               f"the reference period ({self.scenario.reference_days} days)")
         for j, p in enumerate(self.platforms):
-            if p.declared_active_days is not None and \
-                    p.declared_active_days > self.scenario.reference_days:
+            days = self.scenario.reference_days
+            if p.declared_day is not None and p.declared_day > days:
+                raise _FieldError(f"platforms[{j}].declared_day", f"({p.declared_day}) is after "
+                                  f"the end of the reference period ({days} days)")
+            taken = days if p.declared_day is None else p.declared_day
+            if p.declared_active_days is not None and p.declared_active_days > taken:
                 raise _FieldError(f"platforms[{j}].declared_active_days",
                                   f"({p.declared_active_days}) is longer than the reference "
-                                  f"period ({self.scenario.reference_days} days)")
+                                  f"period before the figure is taken ({taken} days)")
         return self
 
     def posted(self) -> list[str]:

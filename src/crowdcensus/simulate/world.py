@@ -27,6 +27,9 @@ and a seeded :class:`numpy.random.Generator`:
   *t* declares instead the workers who visit it in the last *t* days of the
   reference period (chance :math:`1 - e^{-\\lambda_i \\pi_{ij} t'/7}` for
   :math:`t'` of those days present), times its ``inflation`` (drawn last).
+  With ``declared_day`` *d* the figure is taken on day *d*: the registrations
+  of the workers started by then (and every inactive person's), or the window
+  ending then.
 * **Audience**: for every month of the reference period (its nearest whole
   number of months of 364/12 days, of equal length), the workers who visit a
   platform at least once (chance :math:`1 - e^{-\\lambda_i \\pi_{ij} t/7}` for
@@ -261,9 +264,15 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
 
     registrations = reg.sum(axis=0) + inactive.sum(axis=0)
     inflation = np.array([p.inflation for p in sc.platforms])
-    declared = np.round(registrations * inflation).astype(np.int64)
-
     days = float(sc.scenario.reference_days)
+    # a figure taken on an earlier day counts the registrations of those started by then
+    taken = np.array([days if p.declared_day is None else float(p.declared_day)
+                      for p in sc.platforms])
+    counted = np.array([registrations[j] if taken[j] >= days else
+                        reg[start <= taken[j], j].sum() + inactive[:, j].sum()
+                        for j in range(len(names))])
+    declared = np.round(counted * inflation).astype(np.int64)
+
     # the reference period cut into its nearest whole number of months of equal length
     # (a month is a twelfth of a 364-day year: 12 in a year, 3 in 91 days, 24 in 728;
     # until 2026-12-03 always 12, so that a 91-day period had 'months' of 7.6 days)
@@ -304,7 +313,7 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
     windows = [p.declared_active_days for p in sc.platforms]
     if any(w is not None for w in windows):   # and after it
         declared = _declared_active(rng, declared, windows, inflation, rate, start, end, share,
-                                    days)
+                                    taken)
     world = World(sc, names, cls, rate, start, end, reg, share, category, reported, inactive,
                   registrations, declared, worker_visitors, client_visitors, audience,
                   responses, hours=hours, unstated=unstated)
@@ -314,15 +323,15 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
 
 def _declared_active(rng: np.random.Generator, declared: np.ndarray, windows: list,
                      inflation: np.ndarray, rate: np.ndarray, start: np.ndarray,
-                     end: np.ndarray, share: np.ndarray, days: float) -> np.ndarray:
+                     end: np.ndarray, share: np.ndarray, taken: np.ndarray) -> np.ndarray:
     """The declared figures of the platforms that declare the workers who visited them in
-    the last ``windows[j]`` days of the reference period (times their inflation); the
-    others' as given."""
+    the ``windows[j]`` days up to the day ``taken[j]`` (times their inflation); the others'
+    as given."""
     out = declared.copy()
     for j, w in enumerate(windows):
         if w is None:
             continue
-        t = _overlap(start, end, days - w, days)
+        t = _overlap(start, end, taken[j] - w, taken[j])
         prob = 1.0 - np.exp(-rate * t / 7.0 * share[:, j])
         out[j] = int(round((rng.random(len(rate)) < prob).sum() * inflation[j]))
     return out

@@ -11,7 +11,9 @@ cell is a field left out):
 - ``visitors``, ``visitors_low``, ... (the same suffixes): monthly unique visitors
 - ``worker_share``, ``worker_share_low``, ... (the same suffixes)
 - ``declared_active_days``: the declared figure counts the accounts active in
-  that many last days of the reference period (left empty: registrations)
+  that many last days before it was taken (left empty: registrations)
+- ``declared_day``: the day of the reference period the declared figure was
+  taken (left empty: its last day)
 
 A group (declared, visitors, worker share) exists for a platform when its
 value cell is filled. Errors name the file, the line and the column.
@@ -39,8 +41,9 @@ def _column(prefix: str, field: str) -> str:
 
 
 #: Column name -> path inside a platform entry.
-COLUMNS: dict[str, tuple[str, ...]] = {"name": ("name",),
-                                       "declared_active_days": ("declared_active_days",)}
+#: Numbers that are fields of the platform entry itself.
+PLAIN = ("declared_active_days", "declared_day")
+COLUMNS: dict[str, tuple[str, ...]] = {"name": ("name",), **{c: (c,) for c in PLAIN}}
 for _prefix, _path in GROUPS.items():
     for _field in FIELDS:
         COLUMNS[_column(_prefix, _field)] = (*_path, _field)
@@ -95,15 +98,17 @@ def platform_rows(frame: pd.DataFrame, name: str, decimal_comma: bool = False) -
     if unknown:
         raise InputError(f"{name}: unknown column '{unknown[0]}' (expected name, declared, "
                          "visitors, worker_share, each with optional _low, _high, _status, "
-                         "_source, _date, _note, _distribution; declared_active_days)")
+                         "_source, _date, _note, _distribution; declared_active_days, "
+                         "declared_day)")
     if "name" not in frame.columns:
         raise InputError(f"{name}: missing column 'name'")
     rows = []
     for record in frame.to_dict(orient="records"):
         entry: dict[str, Any] = {"name": _cell(record.get("name"), False)}
-        window = _cell(record.get("declared_active_days"), True, decimal_comma)
-        if window is not None:
-            entry["declared_active_days"] = window
+        for column in PLAIN:
+            number = _cell(record.get(column), True, decimal_comma)
+            if number is not None:
+                entry[column] = number
         for prefix, path in GROUPS.items():
             if _cell(record.get(prefix), True, decimal_comma) is None:
                 continue

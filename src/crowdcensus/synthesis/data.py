@@ -222,8 +222,11 @@ class SynthesisData:
     #: Per platform, the days before the end of the reference period in which the
     #: accounts its declared figure counts were active (NaN: it counts registrations).
     declared_window: np.ndarray | None = None
-    #: The reference period's length in days (where the declared windows end).
+    #: The reference period's length in days.
     reference_days: float = 364.0
+    #: Per platform, the day of the reference period its declared figure was taken (NaN:
+    #: the last day).
+    declared_day: np.ndarray | None = None
 
     @property
     def n_platforms(self) -> int:
@@ -236,6 +239,19 @@ class SynthesisData:
             return np.zeros(self.n_platforms, dtype=bool)
         return ~np.isnan(self.declared_window) & ~np.isnan(self.declared)
 
+    @property
+    def declared_taken(self) -> np.ndarray:
+        """Per platform, the day its declared figure was taken (the period's last day if
+        the study does not say)."""
+        day = (np.full(self.n_platforms, np.nan) if self.declared_day is None
+               else self.declared_day)
+        return np.where(np.isnan(day), self.reference_days, day)
+
+    @property
+    def declares_early(self) -> np.ndarray:
+        """Which platforms' declared figures were taken before the period's last day."""
+        return ~np.isnan(self.declared) & (self.declared_taken < self.reference_days)
+
     def active_windows(self) -> str | None:
         """The platforms that declare accounts active in a window, grouped by its length,
         for the report (None when every declared figure counts registrations).
@@ -246,14 +262,30 @@ class SynthesisData:
         >>> d.active_windows()
         'a, c: the last 30 days'
         """
-        active = self.declares_active
-        if not active.any():
+        return self._grouped(self.declares_active, self.declared_window, "the last {:g} days")
+
+    def declared_days(self) -> str | None:
+        """The platforms whose declared figures were taken before the period's last day,
+        grouped by that day, for the report (None when every one was taken on it).
+
+        >>> d = SynthesisData(("a", "b"), np.ones(2), np.ones(2), np.ones(2), np.ones(2),
+        ...                   np.ones(2, bool), np.zeros((3, 2)), False, None,
+        ...                   declared_day=np.array([182.0, np.nan]))
+        >>> d.declared_days()
+        'a: day 182'
+        """
+        return self._grouped(self.declares_early, self.declared_taken, "day {:g}")
+
+    def _grouped(self, which: np.ndarray, values: np.ndarray, say: str) -> str | None:
+        """The platforms ``which`` marks, grouped by their ``values`` (each said by the
+        format ``say``), or None if it marks none."""
+        if not which.any():
             return None
         groups: dict[float, list[str]] = {}
-        for j in np.flatnonzero(active):
-            groups.setdefault(float(self.declared_window[j]), []).append(self.platforms[j])
-        return "; ".join(f"{', '.join(names)}: the last {days:g} days"
-                         for days, names in groups.items())
+        for j in np.flatnonzero(which):
+            groups.setdefault(float(values[j]), []).append(self.platforms[j])
+        return "; ".join(f"{', '.join(names)}: {say.format(value)}"
+                         for value, names in groups.items())
 
     def posting_by_wave(self) -> str | None:
         """Which waves were posted on which platforms, for the report (None when the study
@@ -667,4 +699,6 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
                                   for p in study.platforms]),
         reference_days=float(study.experiment.schedule.reference_days
                              if study.experiment is not None
-                             and study.experiment.schedule is not None else 364.0))
+                             and study.experiment.schedule is not None else 364.0),
+        declared_day=np.array([np.nan if p.declared_day is None else float(p.declared_day)
+                               for p in study.platforms]))

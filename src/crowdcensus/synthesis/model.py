@@ -91,6 +91,8 @@ class ModelConfig:
     #: Per platform, whether its declared figure counts the accounts active in a window
     #: at the end of the reference period (``declared_active_days``) and not registrations.
     declared_active: tuple[bool, ...] = ()
+    #: Whether some platform's declared figure was taken before the period's last day.
+    declared_early: bool = False
 
 
 def _round_up(n: int, step: int) -> int:
@@ -364,11 +366,13 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         "audience": np.log(np.where(np.isnan(data.audience), 1.0, data.audience)),
         "audience_sd": data.audience_sd,
     }
-    active = data.declares_active
-    if active.any():
+    active, early = data.declares_active, data.declares_early
+    if active.any() or early.any():
         window = np.where(active, data.declared_window, 0.0)
+        taken = data.declared_taken / data.reference_days
         arrays["declared_weeks"] = window / 7.0
-        arrays["window_share"] = window / data.reference_days
+        arrays["window_start"] = taken - window / data.reference_days
+        arrays["declared_taken"] = taken
     from crowdcensus.synthesis.population import RARE_RATE, RARE_SMOOTHNESS, SMOOTHNESS
 
     centre = bin_rates()[1:-1]          # the bin at the middle of each second difference
@@ -446,6 +450,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         per_platform_ids=per_platform_ids(data),
         platform_omission=data.priors.platform_omission is not None,
         declared_active=tuple(bool(x) for x in active) if active.any() else (),
+        declared_early=bool(early.any()),
     )
     return cfg, arrays
 

@@ -159,21 +159,39 @@ def presence_share(arrive, leave):
             + arrive * leave / 3)
 
 
-def window_presence(share, churn):
-    """Mean share of a window at the end of the reference period (``share`` of its length)
+def window_presence(start, end, churn):
+    """Mean share of the window from ``start`` to ``end`` (shares of the reference period)
     that a worker is present, where ``churn`` = (arrive, leave) shares arrive and leave on
-    uniform days (both: present between the two days); 1 without churn. Over the whole
-    period (share 1) it is :func:`presence_share`.
+    uniform days (both: present between the two days); 1 without churn. It is the mean
+    over the window of the chance of being present on a day x (a share of the period),
+    (1 - a)(1 - l) + a (1 - l) x + (1 - a) l (1 - x) + a l 2 x (1 - x); over the whole
+    period it is :func:`presence_share`.
 
-    >>> round(float(window_presence(1.0, (0.3, 0.2))), 12) == round(presence_share(0.3, 0.2), 12)
+    >>> round(float(window_presence(0.0, 1.0, (0.3, 0.2))), 12) == round(
+    ...     presence_share(0.3, 0.2), 12)
     True
     """
     if churn is None:
         return 1.0
     arrive, leave = churn
-    w = share
-    return ((1 - arrive) * (1 - leave) + arrive * (1 - leave) * (1 - w / 2)
-            + (1 - arrive) * leave * w / 2 + arrive * leave * (w - 2 * w * w / 3))
+    s, e = start, end
+    one, two, three = e - s, (e * e - s * s) / 2, (e ** 3 - s ** 3) / 3
+    return ((1 - arrive) * (1 - leave) * one + arrive * (1 - leave) * two
+            + (1 - arrive) * leave * (one - two) + arrive * leave * 2 * (two - three)) / one
+
+
+def arrived_by(day, churn):
+    """Share of the workers who have started by ``day`` (a share of the reference period):
+    all but the arrivals still to come; 1 without churn. Someone who both arrives and
+    leaves starts at the earlier of the two days.
+
+    >>> float(arrived_by(1.0, (0.3, 0.2))), float(arrived_by(0.0, (0.3, 0.2)))
+    (1.0, 0.7)
+    """
+    if churn is None:
+        return 1.0
+    arrive, leave = churn
+    return 1 - arrive + arrive * (1 - leave) * day + arrive * leave * (2 * day - day * day)
 
 
 def latent_population(cfg, a: dict, specs: dict) -> Population:
@@ -318,6 +336,7 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
                              / a["subset_size"][:, None, None])
             seen = jnp.einsum("g,sg,sj,sjg->j", pi, jnp.exp(log_pr), a["subsets"], vis)
         active = numpyro.deterministic(
-            "declared_active_workers", total * window_presence(a["window_share"], churn) * seen)
+            "declared_active_workers",
+            total * window_presence(a["window_start"], a["declared_taken"], churn) * seen)
     return Population(total, log_pi, pi, bands, registered, monthly, log_pr, per_worker,
                       presence, churn, posted_share, split, points, point_logw, active)
