@@ -1163,3 +1163,54 @@ def test_visitors_per_person_stated_below_one_are_a_whole_log_normal():
     assert above.kind == "lognormal_ge1"
     with pytest.raises((InputError, ValueError)):
         PositiveFactor(value=0.0, status="assumed")
+
+
+def test_platforms_of_every_kind_of_figure_in_one_model_with_arrivals(tmp_path):
+    """`churn` (arrivals and departures in the model), one platform declaring its last 30
+    days, one its registrations on day 182, one its registrations on the last day. At the
+    same parameters, the day-182 figure's expected value is the last day's times the share
+    of the workers started by then, and the other two platforms' are unmoved by it; the
+    log density's gradient is finite (a platform without a window gives no 0/0)."""
+    import crowdcensus.synthesis.model as model
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.scenario import parse_scenario
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.inference import CompiledModel, _jax
+    from crowdcensus.synthesis.population import arrived_by
+
+    _jax()
+    import jax.numpy as jnp
+
+    from tests.simulate.conftest import small
+
+    scenario = small("churn", workers=3000).model_dump(mode="json")
+    scenario["platforms"][0]["declared_active_days"] = 30
+    scenario["platforms"][1]["declared_day"] = 182
+    world = generate_world(parse_scenario(scenario), np.random.default_rng(4))
+    study = load_study(write_simulation(world, tmp_path))
+    data = synthesis_data(study, _read(study)[0])
+    assert data.capture is not None and data.declares_active.tolist() == [True, False, False]
+    assert data.declares_early.tolist() == [False, True, False]
+    sites = {}
+    for name, d in (("day 182", data), ("last day", replace(
+            data, declared_day=np.full(data.n_platforms, np.nan)))):
+        cfg, arrays = model.model_inputs(d)
+        assert cfg.churn
+        arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
+        compiled = CompiledModel.get(cfg, arrays)
+        z = np.random.default_rng(1).normal(0, 0.3, (1, compiled.size))
+        value, grad = compiled.value_and_grad(jnp.asarray(z[0]), arrays)
+        assert np.isfinite(float(value)) and np.isfinite(np.asarray(grad)).all(), name
+        sites[name] = {k: np.asarray(v)[0] for k, v in compiled.constrain(
+            jnp.asarray(z), arrays).items()}
+    early, late = sites["day 182"], sites["last day"]
+    share = float(arrived_by(182 / 364, (float(early["arrival_share"]),
+                                         float(early["departure_share"]))))
+    assert 0.5 < share < 0.99
+    assert early["declared_expected"][1] == pytest.approx(
+        late["declared_expected"][1] * share, rel=1e-9)
+    assert early["declared_expected"][[0, 2]] == pytest.approx(
+        late["declared_expected"][[0, 2]], rel=1e-12)

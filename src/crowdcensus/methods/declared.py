@@ -148,7 +148,7 @@ class DeclaredRegistrations:
         if active.any():
             # a figure of the accounts active in a window holds no dormant account: it
             # counts the workers who visit the platform in that window, times the inflation
-            counted = jnp.where(active, pop.active, pop.registered)
+            counted = jnp.where(active, pop.active, counted)
             dormant = jnp.where(active, 0.0, dormant)
         DeclaredRegistrations._expect(a, mask, counted, inflation / (1 - dormant))
 

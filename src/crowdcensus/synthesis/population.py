@@ -171,13 +171,18 @@ def window_presence(start, end, churn):
     ...     presence_share(0.3, 0.2), 12)
     True
     """
+    import jax.numpy as jnp
+
     if churn is None:
         return 1.0
     arrive, leave = churn
     s, e = start, end
     one, two, three = e - s, (e * e - s * s) / 2, (e ** 3 - s ** 3) / 3
+    # a window of no length (a platform whose figure has none) gives 0, not 0/0, so that
+    # no NaN reaches the gradient through the platforms it does not serve
     return ((1 - arrive) * (1 - leave) * one + arrive * (1 - leave) * two
-            + (1 - arrive) * leave * (one - two) + arrive * leave * 2 * (two - three)) / one
+            + (1 - arrive) * leave * (one - two) + arrive * leave * 2 * (two - three)
+            ) / jnp.maximum(one, 1e-12)
 
 
 def arrived_by(day, churn):
