@@ -157,6 +157,25 @@ class Audience(_Strict):
 MONTH_DAYS = 364 / 12
 
 
+def declared_timing_problem(day: float | None, window: float | None, days: float
+                            ) -> tuple[str, str] | None:
+    """The field and the problem, if a declared figure's day (``declared_day``; None: the
+    period's last) or its window of active accounts (``declared_active_days``) does not fit
+    a reference period of ``days`` days; None if they fit.
+
+    >>> declared_timing_problem(20, 30, 364)[0], declared_timing_problem(None, 30, 364)
+    ('declared_active_days', None)
+    """
+    if day is not None and day > days:
+        return "declared_day", f"(day {day:g}) is after the end of the reference period " \
+            f"({days:g} days)"
+    taken = days if day is None else day
+    if window is not None and window > taken:
+        return "declared_active_days", f"({window:g} days) is longer than the reference " \
+            f"period before the figure was taken ({taken:g} days)"
+    return None
+
+
 class Platform(_Strict):
     name: str = Field(min_length=1)
     #: How the platform is named in the responses (e.g. the collection service's code
@@ -378,8 +397,7 @@ class Study(_Strict):
         ):
             raise _FieldError("assumptions.multihoming.value", "\"estimate\" needs experiment "
                               "responses with a registered_on column")
-        days = (exp.schedule.reference_days if exp is not None and exp.schedule is not None
-                else Schedule.model_fields["reference_days"].default)
+        days = self.reference_days
         for i, p in enumerate(self.platforms):
             if p.declared is None:
                 for name in ("declared_active_days", "declared_day"):
@@ -387,16 +405,9 @@ class Study(_Strict):
                         raise _FieldError(f"platforms[{i}].{name}", "says what the declared "
                                           "figure counts, but the platform gives no declared "
                                           "figure")
-            taken = days if p.declared_day is None else p.declared_day
-            if p.declared_day is not None and p.declared_day > days:
-                raise _FieldError(f"platforms[{i}].declared_day",
-                                  f"(day {p.declared_day:g}) is after the end of the reference "
-                                  f"period ({days:g} days)")
-            if p.declared_active_days is not None and p.declared_active_days > taken:
-                raise _FieldError(f"platforms[{i}].declared_active_days",
-                                  f"({p.declared_active_days:g} days) is longer than the "
-                                  f"reference period before the figure was taken "
-                                  f"({taken:g} days)")
+            problem = declared_timing_problem(p.declared_day, p.declared_active_days, days)
+            if problem:
+                raise _FieldError(f"platforms[{i}].{problem[0]}", problem[1])
             if p.declared is None or p.audience is None:
                 continue
             share_lo = p.audience.worker_share.range[0] if p.audience.worker_share else 1.0
@@ -478,6 +489,13 @@ class Study(_Strict):
             if s.id == source_id:
                 return s.citation
         return source_id or ""
+
+    @property
+    def reference_days(self) -> float:
+        """The reference period's length in days (the schedule's, or its default)."""
+        exp = self.experiment
+        sched = exp.schedule if exp is not None and exp.schedule is not None else Schedule()
+        return float(sched.reference_days)
 
     def responses_path(self) -> Path | None:
         if self.experiment is None or self.experiment.responses is None:

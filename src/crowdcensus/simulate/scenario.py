@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from crowdcensus.config import FieldError as _FieldError
 from crowdcensus.config import parse_toml, read_toml, validate
 from crowdcensus.errors import InputError
+from crowdcensus.study import declared_timing_problem
 
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -324,15 +325,10 @@ class Scenario(_Strict):
             raise _FieldError("experiment.first_day", f"the last wave ends on day {end}, after "
                               f"the reference period ({self.scenario.reference_days} days)")
         for j, p in enumerate(self.platforms):
-            days = self.scenario.reference_days
-            if p.declared_day is not None and p.declared_day > days:
-                raise _FieldError(f"platforms[{j}].declared_day", f"({p.declared_day}) is after "
-                                  f"the end of the reference period ({days} days)")
-            taken = days if p.declared_day is None else p.declared_day
-            if p.declared_active_days is not None and p.declared_active_days > taken:
-                raise _FieldError(f"platforms[{j}].declared_active_days",
-                                  f"({p.declared_active_days}) is longer than the reference "
-                                  f"period before the figure is taken ({taken} days)")
+            problem = declared_timing_problem(p.declared_day, p.declared_active_days,
+                                              self.scenario.reference_days)
+            if problem:
+                raise _FieldError(f"platforms[{j}].{problem[0]}", problem[1])
         return self
 
     def posted(self) -> list[str]:

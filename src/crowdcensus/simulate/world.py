@@ -71,6 +71,7 @@ import numpy as np
 import pandas as pd
 
 from crowdcensus.simulate.scenario import Scenario
+from crowdcensus.study import MONTH_DAYS
 
 #: Reported-frequency categories from the most to the least frequent, and the
 #: lower bound of each on the weekly visit rate.
@@ -78,8 +79,6 @@ CATEGORIES = ("several_weekly", "weekly", "monthly", "less_often")
 CATEGORY_FLOOR = (2.0, 1.0, 12 / 52, 0.0)
 WEEKLY = 1.0
 MONTHLY = 12 / 52
-#: Days in a month: a twelfth of a year of 52 weeks.
-MONTH_DAYS = 364 / 12
 
 
 @dataclass

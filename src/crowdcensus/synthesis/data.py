@@ -697,8 +697,6 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
         declared_window=np.array([np.nan if p.declared_active_days is None
                                   else float(p.declared_active_days)
                                   for p in study.platforms]),
-        reference_days=float(study.experiment.schedule.reference_days
-                             if study.experiment is not None
-                             and study.experiment.schedule is not None else 364.0),
+        reference_days=study.reference_days,
         declared_day=np.array([np.nan if p.declared_day is None else float(p.declared_day)
                                for p in study.platforms]))

@@ -224,6 +224,17 @@ def _tail(observed: float, replicated: np.ndarray) -> float:
     return float(min(1.0, 2 * min(np.mean(r <= observed), np.mean(r >= observed))))
 
 
+def _figure_label(data: SynthesisData, method: str, j: int) -> str:
+    """How the predictive checks name platform ``j``'s declared or audience figure."""
+    if method == "audience":
+        what = "monthly unique visitors"
+    elif data.declares_active[j]:
+        what = f"declared accounts active in the last {data.declared_window[j]:g} days"
+    else:
+        what = "declared registrations"
+    return f"{data.platforms[j]}: {what}"
+
+
 def _checks(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
             ) -> pd.DataFrame:
     rows = []
@@ -243,10 +254,7 @@ def _checks(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
         exp = np.asarray(s[key])
         for j in np.flatnonzero(~np.isnan(values)):
             rep = exp[:, j] * np.exp(sds[j] * rng.standard_normal(len(exp)))
-            label = ("monthly unique visitors" if method == "audience"
-                     else f"declared accounts active in the last {data.declared_window[j]:g} "
-                     "days" if data.declares_active[j] else "declared registrations")
-            add(method, f"{data.platforms[j]}: {label}", float(values[j]), rep)
+            add(method, _figure_label(data, method, j), float(values[j]), rep)
     cap = data.capture
     if cap is not None and "expected_by_answers" in s and cap.n_waves <= 8:
         counts = cap.patterns[cap.group_pattern].sum(axis=1).astype(int)
@@ -414,25 +422,25 @@ def below_replication_warnings(checks: pd.DataFrame, data: SynthesisData) -> lis
     :data:`CHECK_WARNING_P`): both biases of either source can only overstate the workers
     unless the study says otherwise, and each line names the likeliest reading the study
     can state (a figure of the accounts active in a window; a panel that misses visits)."""
-    out = []
     below = checks[(checks["p_value"] < CHECK_WARNING_P) & (checks["observed"] < checks["low"])]
-    read = {f"{name}: declared registrations" for name, active
-            in zip(data.platforms, data.declares_active, strict=True) if not active}
-    low = below[below["observed_figure"].isin(read)]
-    if not low.empty:
-        names = ", ".join(f.split(":")[0] for f in low["observed_figure"])
-        out.append(f"the declared figures of {names} fall below the registrations the other "
-                   f"sources put there ({_listed(low)}); a declared figure that counts only "
-                   "the accounts active in a recent window reads so: give that platform's "
-                   "declared_active_days, or the tiers come out low")
-    low = below[below["method"] == "audience"]
-    if not low.empty:
-        names = ", ".join(f.split(":")[0] for f in low["observed_figure"])
-        out.append(f"the monthly visitors of {names} fall below the workers the other "
-                   f"sources put there ({_listed(low)}); a traffic panel that misses some "
-                   "visits (an app it does not measure) reads so: state "
-                   "assumptions.visitors_per_person with a range below 1, or the tiers "
-                   "come out low")
+    registrations = ~data.declares_active
+    out = []
+    for method, which, reading in (
+            ("declared", registrations, "the declared figures of {} fall below the "
+             "registrations the other sources put there ({}); a declared figure that counts "
+             "only the accounts active in a recent window reads so: give that platform's "
+             "declared_active_days, or the tiers come out low"),
+            ("audience", np.ones(data.n_platforms, dtype=bool), "the monthly visitors of {} "
+             "fall below the workers the other sources put there ({}); a traffic panel that "
+             "misses some visits (an app it does not measure) reads so: state "
+             "assumptions.visitors_per_person with a range below 1, or the tiers come out "
+             "low")):
+        labels = {_figure_label(data, method, j): name
+                  for j, name in enumerate(data.platforms) if which[j]}
+        low = below[(below["method"] == method) & below["observed_figure"].isin(labels)]
+        if not low.empty:
+            names = ", ".join(labels[f] for f in low["observed_figure"])
+            out.append(reading.format(names, _listed(low)))
     return out
 
 
