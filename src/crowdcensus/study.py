@@ -214,6 +214,10 @@ class Assumptions(_Strict):
     #: Share of the accounts a platform counts that belong to people who do not work
     #: (dormant accounts); the joint model's prior (default: docs/synthesis.md).
     dormant_share: Share | None = None
+    #: Share of the accounts a platform counts as active in a window
+    #: (``declared_active_days``) that are not workers' (sign-ups who never finish a task,
+    #: test accounts, bots); the joint model's prior (default: docs/synthesis.md).
+    active_nonworker_share: Share | None = None
     #: Declared registrations / true registrations (test and duplicate accounts, other
     #: countries counted): at least 1.
     declaration_inflation: Factor | None = None
@@ -398,6 +402,12 @@ class Study(_Strict):
             raise _FieldError("assumptions.multihoming.value", "\"estimate\" needs experiment "
                               "responses with a registered_on column")
         days = self.reference_days
+        if self.assumptions.active_nonworker_share is not None and not any(
+                p.declared is not None and p.declared_active_days is not None
+                for p in self.platforms):
+            raise _FieldError("assumptions.active_nonworker_share", "no platform declares "
+                              "its accounts active in a window (declared_active_days), so "
+                              "nothing reads it")
         for i, p in enumerate(self.platforms):
             if p.declared is None:
                 for name in ("declared_active_days", "declared_day"):
@@ -462,8 +472,9 @@ class Study(_Strict):
         mh = self.assumptions.multihoming.as_quantity()
         if mh is not None:
             out.append(("assumptions.multihoming", mh))
-        for name in ("dormant_share", "declaration_inflation", "visitors_per_person",
-                     "misreport", "random_answers", "platform_omission"):
+        for name in ("dormant_share", "active_nonworker_share", "declaration_inflation",
+                     "visitors_per_person", "misreport", "random_answers",
+                     "platform_omission"):
             q = getattr(self.assumptions, name)
             if q is not None:
                 out.append((f"assumptions.{name}", q))

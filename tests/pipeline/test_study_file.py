@@ -269,3 +269,25 @@ def test_a_declared_figure_of_active_accounts(study_dict):
     study_dict["platforms"][0]["declared"]["value"] = 1700
     study_dict["platforms"][0]["declared"]["low"] = 1600
     assert _error(study_dict).endswith("allow: at most 7,800 workers visit in a month")
+
+
+def test_a_share_of_active_accounts_that_are_not_workers(study_dict):
+    """The share of the accounts counted active that are not workers' is read only where a
+    platform declares active accounts: stated without one, a one-line error names it; with
+    one, it becomes the joint model's prior (a moment-matched Beta), and without it the
+    default Beta(1, 9) applies to such a study only."""
+    from crowdcensus.synthesis.priors import study_priors
+
+    stated = {"value": 0.2, "low": 0.1, "high": 0.3, "status": "assumed"}
+    study_dict["assumptions"]["active_nonworker_share"] = stated
+    assert _error(study_dict) == ("s.toml: assumptions.active_nonworker_share: no platform "
+                                  "declares its accounts active in a window "
+                                  "(declared_active_days), so nothing reads it")
+    study_dict["platforms"][0]["declared_active_days"] = 30
+    prior = study_priors(parse_study(study_dict)).active_nonworker_share
+    assert prior.kind == "beta" and prior.origin == "assumptions.active_nonworker_share"
+    assert prior.params[0] / sum(prior.params) == pytest.approx(0.2)
+    del study_dict["assumptions"]["active_nonworker_share"]
+    assert study_priors(parse_study(study_dict)).active_nonworker_share.params == (1.0, 9.0)
+    del study_dict["platforms"][0]["declared_active_days"]
+    assert study_priors(parse_study(study_dict)).active_nonworker_share is None

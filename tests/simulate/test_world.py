@@ -635,6 +635,19 @@ def test_a_platform_declaring_active_accounts_declares_its_workers_active_in_the
     assert quiet.platforms[0].declared.value == active.declared[0]
     with pytest.raises(InputError, match=r"platforms\[1\].declared_active_days"):
         _declaring_active("churn", {1: 400})
+    # the share of active accounts that are not workers', stated by the simulated study
+    from crowdcensus.simulate.scenario import parse_scenario
+
+    shared = _declaring_active("churn", {0: 30}).model_dump(mode="json")
+    shared["assumptions"].update(active_nonworker_share=0.2, active_nonworker_share_low=0.1,
+                                 active_nonworker_share_high=0.4)
+    told = load_study(write_simulation(generate_world(parse_scenario(shared),
+                                                      np.random.default_rng(8)),
+                                       tmp_path / "shared"))
+    assert told.assumptions.active_nonworker_share.range == (0.1, 0.4)
+    shared["platforms"][0]["declared_active_stated"] = False
+    with pytest.raises(InputError, match=r"assumptions.active_nonworker_share: no platform"):
+        parse_scenario(shared)
 
 
 def test_a_figure_taken_before_the_end_counts_the_workers_started_by_then(tmp_path):

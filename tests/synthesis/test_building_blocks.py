@@ -1170,7 +1170,10 @@ def test_platforms_of_every_kind_of_figure_in_one_model_with_arrivals(tmp_path):
     days, one its registrations on day 182, one its registrations on the last day. At the
     same parameters, the day-182 figure's expected value is the last day's times the share
     of the workers started by then, and the other two platforms' are unmoved by it; the
-    log density's gradient is finite (a platform without a window gives no 0/0)."""
+    log density's gradient is finite (a platform without a window gives no 0/0). With the
+    shares of accounts that are not workers' fixed (dormant 0.3, of active accounts 0.2)
+    and an inflation of 1.25, each figure's bias is the inflation over one minus its own
+    kind's share."""
     import crowdcensus.synthesis.model as model
     from crowdcensus.pipeline import _read
     from crowdcensus.simulate.outputs import write_simulation
@@ -1214,3 +1217,20 @@ def test_platforms_of_every_kind_of_figure_in_one_model_with_arrivals(tmp_path):
         late["declared_expected"][1] * share, rel=1e-9)
     assert early["declared_expected"][[0, 2]] == pytest.approx(
         late["declared_expected"][[0, 2]], rel=1e-12)
+    # each kind of figure draws its accounts that are not workers' from its own prior: the
+    # dormant share for registrations, the share of active accounts for the window
+    assert {"dormant_centre", "active_nonworker_centre"} <= set(late)
+    from crowdcensus.synthesis.priors import Prior
+
+    fixed = replace(data, priors=replace(
+        data.priors, dormant_share=Prior("dormant_share", "d", "fixed", (0.3,)),
+        active_nonworker_share=Prior("active_nonworker_share", "a", "fixed", (0.2,)),
+        declaration_inflation=Prior("declaration_inflation", "i", "fixed", (1.25,))))
+    cfg, arrays = model.model_inputs(fixed)
+    arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
+    compiled = CompiledModel.get(cfg, arrays)
+    z = np.random.default_rng(1).normal(0, 0.3, (1, compiled.size))
+    point = {k: np.asarray(v)[0] for k, v in compiled.constrain(jnp.asarray(z), arrays).items()}
+    assert point["dormant_share"] == pytest.approx([0.2, 0.3, 0.3], rel=1e-6)
+    assert point["declared_bias"] == pytest.approx([1.25 / 0.8, 1.25 / 0.7, 1.25 / 0.7],
+                                                   rel=1e-6)

@@ -1074,7 +1074,8 @@ def _churn_country(tmp_path: Path, **platform: object):
 
 def test_declared_figures_of_active_accounts_are_read_as_such(tmp_path):
     """`churn` (20,000 workers, a quarter arriving, a quarter leaving), every platform
-    declaring the workers active in its last 30 days. Read as such, every tier is within
+    declaring the workers active in its last 30 days. Read as such (with the default
+    prior of the share of active accounts that are not workers'), every tier is within
     8% of the truth and inside its interval; read as registrations (which can only
     overstate the workers), the figures pull every tier down, the occasional one by more
     than a fifth."""
@@ -1084,11 +1085,33 @@ def test_declared_figures_of_active_accounts_are_read_as_such(tmp_path):
     samples, medians = _fits_against_truth(truth, "active", {
         "active": data, "registrations": dataclasses.replace(
             data, declared_window=np.full(data.n_platforms, np.nan))})
-    assert "dormant_share" not in samples["active"] and "dormant_share" in samples[
-        "registrations"]
+    # the share of the counted accounts that are not workers': of active accounts for one,
+    # dormant for the other, each from its own prior
+    assert "active_nonworker_centre" in samples["active"]
+    assert "dormant_centre" not in samples["active"]
+    assert "dormant_centre" in samples["registrations"]
+    assert "active_nonworker_centre" not in samples["registrations"]
     for tier in truth:
         assert medians["registrations"][tier] < medians["active"][tier] - 0.03, medians
     assert medians["registrations"]["occasional"] < 0.8, medians
+
+
+def test_active_accounts_that_overstate_are_read_through_their_default_share(tmp_path):
+    """`churn` (20,000 workers), every platform declaring its accounts active in the last
+    30 days, inflated by 1.3 (accounts that are not workers'). With the default prior of
+    the share of active accounts that are not workers', every tier within 8% of the truth
+    and inside its interval; taking the figures as exact (that share fixed at 0, as the
+    model did before it had the share) puts the occasional tier higher (here by 4 points)."""
+    from crowdcensus.synthesis.priors import Prior
+
+    world, data = _churn_country(tmp_path, declared_active_days=30, inflation=1.3)
+    assert data.priors.active_nonworker_share.params == (1.0, 9.0)
+    exact = Prior("active_nonworker_share", "a", "fixed", (0.0,))
+    _, medians = _fits_against_truth(world.tiers(), "default", {
+        "default": data,
+        "exact": dataclasses.replace(data, priors=dataclasses.replace(
+            data.priors, active_nonworker_share=exact))})
+    assert medians["exact"]["occasional"] > medians["default"]["occasional"] + 0.025, medians
 
 
 def test_a_panel_that_misses_visits_is_read_through_visitors_per_person_below_one(

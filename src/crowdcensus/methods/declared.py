@@ -68,6 +68,30 @@ def _inflation(spec: tuple, j: int):
                                  jnp.exp(jnp.log(common) * jnp.exp(eta)))
 
 
+def _nonworker_logit(prefix: str, spec: tuple, j: int):
+    """The logit of the share of ``j`` platforms' counted accounts that are not workers':
+    a common centre with the prior ``spec`` (sites ``{prefix}_centre`` or
+    ``{prefix}_logit``), plus a N(0, 0.3^2) deviation per platform (``{prefix}_platform``)
+    unless the share is fixed."""
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+
+    from crowdcensus.synthesis.population import prior_site
+
+    _, kind, params = spec
+    if kind == "fixed":
+        return jnp.full(j, jnp.log(params[0] / (1 - params[0])))
+    if kind in ("beta", "beta1"):
+        centre = prior_site(f"{prefix}_centre", spec)
+        logit_c = jnp.log(centre) - jnp.log1p(-centre)
+    else:  # logit-normal
+        logit_c = numpyro.sample(f"{prefix}_logit", dist.Normal(params[0], params[1]))
+    if j == 1:
+        return jnp.full(j, logit_c)
+    return logit_c + numpyro.sample(f"{prefix}_platform", dist.Normal(0.0, 0.3).expand([j]))
+
+
 class DeclaredRegistrations:
     """Method 1 as an observation model of the joint model (:mod:`crowdcensus.synthesis`).
 
@@ -86,12 +110,15 @@ class DeclaredRegistrations:
 
     A platform whose figure counts the accounts active in the last :math:`t`
     days of the reference period (``declared_active_days``) declares
-    :math:`\\phi_j A_j(t)` instead, :math:`A_j(t)` the workers who visit it in
-    that window (counted as the audience's monthly visitors are, over
-    :math:`t` days, times the share of the window the workers are present):
-    no dormant account is active. A figure taken on a day before the period's
-    end (``declared_day``) counts the registrations of the workers who had
-    started by then, and its window ends on that day.
+    :math:`\\phi_j A_j(t) / (1 - a_j)` instead, :math:`A_j(t)` the workers who visit it
+    in that window (counted as the audience's monthly visitors are, over
+    :math:`t` days, times the share of the window the workers are present) and
+    :math:`a_j` the share of the accounts active then that are not workers' (sign-ups
+    who never finish a task, test accounts: built as :math:`d_j` is, with its own
+    prior, ``active_nonworker_share``); no dormant account is active. A figure
+    taken on a day before the period's end (``declared_day``) counts the
+    registrations of the workers who had started by then, and its window ends on
+    that day.
     """
 
     name = "declared"
@@ -110,34 +137,21 @@ class DeclaredRegistrations:
         import jax
         import jax.numpy as jnp
         import numpyro
-        import numpyro.distributions as dist
-
-        from crowdcensus.synthesis.population import prior_site
 
         if not any(cfg.declared_mask):
             return
         j = cfg.n_platforms
         mask = np.array(cfg.declared_mask)
         active = np.array(cfg.declared_active or (False,) * j)
-        if active[mask].all():
-            # every figure counts the accounts active in a window: none holds a dormant one
-            DeclaredRegistrations._expect(a, mask, pop.active,
-                                          _inflation(specs["declaration_inflation"], j))
-            return
-        _, kind, params = specs["dormant_share"]
-        if kind == "fixed":
-            logit_c = jnp.log(params[0] / (1 - params[0]))
-        elif kind in ("beta", "beta1"):
-            centre = prior_site("dormant_centre", specs["dormant_share"])
-            logit_c = jnp.log(centre) - jnp.log1p(-centre)
-        else:  # logit-normal
-            logit_c = numpyro.sample("dormant_logit", dist.Normal(params[0], params[1]))
-        if j > 1 and kind != "fixed":
-            dev = numpyro.sample("dormant_platform", dist.Normal(0.0, 0.3).expand([j]))
-            logit_d = logit_c + dev
-        else:
-            logit_d = jnp.full(j, logit_c)
-        dormant = numpyro.deterministic("dormant_share", jax.nn.sigmoid(logit_d))
+        # the share of the counted accounts that are not workers': dormant accounts among
+        # registrations, other accounts among those counted active in a window
+        nonworker = None
+        if (mask & ~active).any():
+            nonworker = _nonworker_logit("dormant", specs["dormant_share"], j)
+        if (mask & active).any():
+            logit_a = _nonworker_logit("active_nonworker", specs["active_nonworker_share"], j)
+            nonworker = logit_a if nonworker is None else jnp.where(active, logit_a, nonworker)
+        nonworker = numpyro.deterministic("dormant_share", jax.nn.sigmoid(nonworker))
         inflation = _inflation(specs["declaration_inflation"], j)
         counted = pop.registered
         if cfg.declared_early:
@@ -146,11 +160,10 @@ class DeclaredRegistrations:
 
             counted = counted * arrived_by(a["declared_taken"], pop.churn)
         if active.any():
-            # a figure of the accounts active in a window holds no dormant account: it
-            # counts the workers who visit the platform in that window, times the inflation
+            # a figure of the accounts active in a window counts the workers who visit the
+            # platform in that window (no dormant account), and the other accounts active
             counted = jnp.where(active, pop.active, counted)
-            dormant = jnp.where(active, 0.0, dormant)
-        DeclaredRegistrations._expect(a, mask, counted, inflation / (1 - dormant))
+        DeclaredRegistrations._expect(a, mask, counted, inflation / (1 - nonworker))
 
     @staticmethod
     def _expect(a: dict, mask: np.ndarray, counted, bias) -> None:

@@ -233,6 +233,12 @@ class Assumptions(_Strict):
     dormant_share: Fraction | None = None
     dormant_share_low: Fraction | None = None
     dormant_share_high: Fraction | None = None
+    #: Share of the accounts counted active that are not workers', as the study states
+    #: it (value, low, high), for platforms that declare active accounts; none by
+    #: default (the joint model's default prior).
+    active_nonworker_share: Fraction | None = None
+    active_nonworker_share_low: Fraction | None = None
+    active_nonworker_share_high: Fraction | None = None
     #: Visitors the panel counts per worker who visits, as the study states it (value,
     #: low, high); none by default: the joint model's default prior (at least 1).
     visitors_per_person: Annotated[float, Field(gt=0, le=5)] | None = None
@@ -264,7 +270,7 @@ class Assumptions(_Strict):
             raise _FieldError("worker_share_low", "must not exceed worker_share")
         if hi is not None and hi < self.worker_share:
             raise _FieldError("worker_share_high", "must not be below worker_share")
-        for name in ("dormant_share", "visitors_per_person"):
+        for name in ("dormant_share", "active_nonworker_share", "visitors_per_person"):
             value = getattr(self, name)
             lo, hi = getattr(self, f"{name}_low"), getattr(self, f"{name}_high")
             if value is None:
@@ -324,6 +330,12 @@ class Scenario(_Strict):
         if end > self.scenario.reference_days:
             raise _FieldError("experiment.first_day", f"the last wave ends on day {end}, after "
                               f"the reference period ({self.scenario.reference_days} days)")
+        if self.assumptions.active_nonworker_share is not None and not any(
+                p.declared_active_days is not None and p.declared_active_stated
+                for p in self.platforms):
+            raise _FieldError("assumptions.active_nonworker_share", "no platform's study "
+                              "figure counts active accounts (declared_active_days, "
+                              "declared_active_stated)")
         for j, p in enumerate(self.platforms):
             problem = declared_timing_problem(p.declared_day, p.declared_active_days,
                                               self.scenario.reference_days)

@@ -21,6 +21,7 @@ from crowdcensus.sources.responses import Responses
 from crowdcensus.study import Quantity, Study
 from crowdcensus.synthesis.activity import REPORT_CATEGORIES, REPORT_INDEX, REPORT_UNKNOWN
 from crowdcensus.synthesis.priors import (
+    DEFAULT_ACTIVE_NONWORKER,
     DEFAULT_RANDOM_ANSWERS,
     Priors,
     platform_omission_prior,
@@ -227,6 +228,13 @@ class SynthesisData:
     #: Per platform, the day of the reference period its declared figure was taken (NaN:
     #: the last day).
     declared_day: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        # a figure of active accounts reads the share of them that are not workers: the
+        # default prior unless the study's priors carry one
+        if self.priors.active_nonworker_share is None and self.declares_active.any():
+            object.__setattr__(self, "priors", replace(
+                self.priors, active_nonworker_share=DEFAULT_ACTIVE_NONWORKER))
 
     @property
     def n_platforms(self) -> int:

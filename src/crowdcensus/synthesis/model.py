@@ -504,6 +504,7 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
         "registration_level": np.full(j, -1.0), "registration_activity": 0.0,
         "platform_split": np.full(j, 1.0 / j),
         "dormant_platform": np.zeros(j), "dormant_centre_z": 0.0,
+        "active_nonworker_platform": np.zeros(j), "active_nonworker_centre_z": 0.0,
         "inflation_common_z": 0.0,
         "inflation_platform": np.zeros(j),
         "misreport": 0.05, "takeup_logit": 0.0, "takeup_sd": 0.3, "takeup_slope": 0.0,
@@ -520,11 +521,13 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
         v["random_answer_shares"] = failed / failed.sum()
     for name in specs:  # the prior's median, for a parameter sampled through its quantile
         v[f"{name}_z"] = 0.0
-    kind, params = specs["dormant_share"][1], specs["dormant_share"][2]
-    if kind == "logitnormal":
-        v["dormant_logit"] = params[0]
-    elif kind == "beta":
-        v["dormant_centre"] = params[0] / (params[0] + params[1])
+    for prefix, name in (("dormant", "dormant_share"),
+                         ("active_nonworker", "active_nonworker_share")):
+        kind, params = specs.get(name, (name, "fixed", ()))[1:]
+        if kind == "logitnormal":
+            v[f"{prefix}_logit"] = params[0]
+        elif kind == "beta":
+            v[f"{prefix}_centre"] = params[0] / (params[0] + params[1])
     cap = data.capture
     if cap is not None:
         v["wave_effect"] = np.zeros(cap.n_waves)

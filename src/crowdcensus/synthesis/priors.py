@@ -13,6 +13,10 @@ declarations. A stated inflation adds its own factor:
 parameter                  default prior                                   95% of its mass
 =========================  =============================================  =====================
 dormant share              Beta(1, 3): most likely 0, mean 0.25            0.01 to 0.71
+non-workers among active   Beta(1, 9): most likely 0, mean 0.1, where a    0.003 to 0.34
+accounts                   platform declares its accounts active in a
+                           window (``declared_active_days``); none
+                           elsewhere
 declaration inflation      none (1): the dormant share carries it all      1
 visitors per person        log visitors half-normal, sd 0.1                1.00 to 1.22
 worker share of visitors   Beta(6, 1.5)                                    0.47 to 0.98
@@ -102,12 +106,16 @@ class Priors:
     #: The chance that a respondent leaves out a platform they are registered on: only
     #: where the model reads it (the task posted on some platforms only).
     platform_omission: Prior | None = None
+    #: The share of the accounts counted active that are not workers': only where a
+    #: platform declares its accounts active in a window.
+    active_nonworker_share: Prior | None = None
 
     def all(self) -> list[Prior]:
         out = [self.dormant_share, self.declaration_inflation, self.visitors_per_person,
                self.misreport, *self.worker_share]
         return out + [p for p in (self.multihoming, self.random_answers,
-                                  self.platform_omission) if p is not None]
+                                  self.platform_omission, self.active_nonworker_share)
+                      if p is not None]
 
 
 def stated_moments(q: Quantity) -> tuple[float, float]:
@@ -183,6 +191,13 @@ def counted_multihoming(draws: np.ndarray) -> Prior | None:
 
 DEFAULT_DORMANT = Prior("dormant_share", "Share of registered accounts that are not workers",
                         "beta", (1.0, 3.0))
+#: A figure of the accounts active in a window holds no dormant account, but may hold
+#: accounts of people who are not workers (sign-ups who never finish a task, test accounts,
+#: bots): most likely none, mean 0.1, as one-sided as the dormant share (without it, such a
+#: figure would be taken as exact unless the study stated an inflation).
+DEFAULT_ACTIVE_NONWORKER = Prior("active_nonworker_share",
+                                 "Share of accounts counted active that are not workers",
+                                 "beta", (1.0, 9.0))
 #: None by default: the dormant share carries the declared figures' whole overstatement
 #: (``docs/synthesis.md``, "One default for the overstatement").
 DEFAULT_INFLATION = Prior("declaration_inflation", "Declared registrations / true registrations",
@@ -275,4 +290,10 @@ def study_priors(study: Study) -> Priors:
                                     get("random_answers"), DEFAULT_RANDOM_ANSWERS,
                                     "assumptions.random_answers")
                         if get("random_answers") is not None else None),
+        active_nonworker_share=(
+            share_prior("active_nonworker_share", DEFAULT_ACTIVE_NONWORKER.label,
+                        get("active_nonworker_share"), DEFAULT_ACTIVE_NONWORKER,
+                        "assumptions.active_nonworker_share")
+            if any(p.declared is not None and getattr(p, "declared_active_days", None)
+                   is not None for p in study.platforms) else None),
     )

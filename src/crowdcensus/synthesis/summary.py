@@ -165,9 +165,10 @@ def _biases(s: dict, data: SynthesisData, level: float) -> pd.DataFrame:
             "multi-homing)", decl[:, mask].sum(axis=1) / s["workers"],
             "what the 2018 arithmetic divides by the multi-homing coefficient")
         for j in np.flatnonzero(mask):
-            if not active[j]:
-                add("declared", f"{names[j]}: dormant share of accounts",
-                    np.asarray(s["dormant_share"])[:, j])
+            add("declared", f"{names[j]}: " + ("share of active accounts that are not "
+                                               "workers'" if active[j] else
+                                               "dormant share of accounts"),
+                np.asarray(s["dormant_share"])[:, j])
             if data.priors.declaration_inflation.kind != "fixed":
                 add("declared", f"{names[j]}: declaration inflation",
                     np.asarray(s["declaration_inflation"])[:, j])
@@ -455,15 +456,27 @@ def _shifts(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
         if prior.kind == "fixed":
             continue
         key = prior.name
+        columns = None
         if key == "declaration_inflation" and "inflation_common" in s:
             key = "inflation_common"  # the stated prior is the country's inflation
+        elif key in ("dormant_share", "active_nonworker_share"):
+            # one site holds both, per platform: the dormant share where a platform declares
+            # registrations, the other where it declares accounts active in a window
+            active = data.declares_active
+            columns = np.flatnonzero(active if key == "active_nonworker_share" else ~active)
+            key = "dormant_share"
         if key not in s:
             continue
         post = np.asarray(s[key], dtype=float)
         draws = prior.draw(rng, 4000)
-        series = [post] if post.ndim == 1 else [post[:, j] for j in range(post.shape[1])]
-        for j, p in enumerate(series):
-            label = prior.label if len(series) == 1 else f"{prior.label}: {data.platforms[j]}"
+        if post.ndim == 1:
+            series = [(None, post)]
+        else:
+            series = [(j, post[:, j]) for j in (range(post.shape[1]) if columns is None
+                                                 else columns)]
+        for j, p in series:
+            label = (prior.label if j is None or post.shape[1] == 1
+                     else f"{prior.label}: {data.platforms[j]}")
             fp, fq = _figure(draws, level), _figure(p, level)
             narrowed = 1 - float(np.std(p)) / float(np.std(draws)) if np.std(draws) > 0 \
                 else 0.0
