@@ -109,6 +109,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     from crowdcensus.synthesis.summary import (
         below_replication_warnings,
         check_warning,
+        prior_conflict_warning,
         readings_warning,
         slope_added_note,
         slope_average_note,
@@ -207,6 +208,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
         warnings.append(said)
     if checks and post.converged:
         warnings.extend(below_replication_warnings(summary.checks, data))
+    if post.converged and (said := prior_conflict_warning(summary.shifts, data)):
+        warnings.append(said)
     if post.converged:
         warnings.extend(prior_warning(summary.prior_sensitivity))
     if not post.converged:

@@ -686,3 +686,40 @@ def test_a_figure_taken_before_the_end_counts_the_workers_started_by_then(tmp_pa
         varied(declared_day=20, declared_active_days=30)
     with pytest.raises(InputError, match=r"platforms\[0\].declared_day"):
         varied(declared_day=400)
+
+
+def test_workers_in_two_groups_keep_to_their_own_platforms():
+    """`subset`'s five platforms in two groups (clickworker and mturk; wirk, appen and
+    prolific), 45% of the workers in the second. With an affinity of 1 the country is the
+    scenario's, draw for draw; with 4, fewer workers hold platforms of both groups
+    (here a quarter as many), the second group's platforms hold more of the workers
+    found on no platform of the first, and the platforms per worker stay within 10%."""
+    data = small("subset", workers=8000).model_dump(mode="json")
+    data["population"].update(segment_share=0.45, segment_affinity=1.0)
+    for entry in data["platforms"]:
+        entry["segment"] = 0 if entry["name"] in ("clickworker", "mturk") else 1
+    from crowdcensus.simulate.scenario import parse_scenario
+
+    grouped = parse_scenario(data)
+    plain = generate_world(small("subset", workers=8000), np.random.default_rng(5))
+    same = generate_world(grouped, np.random.default_rng(5))
+    assert np.array_equal(plain.registered, same.registered)
+    pd.testing.assert_frame_equal(plain.responses, same.responses)
+    apart = generate_world(grouped.varied("population.segment_affinity", 4.0),
+                           np.random.default_rng(5))
+
+    def both(world):
+        reg = world.registered
+        return float((reg[:, :2].any(axis=1) & reg[:, 2:].any(axis=1)).mean())
+
+    def second_only(world):
+        reg = world.registered
+        return float((~reg[:, :2].any(axis=1)).mean())
+
+    assert both(apart) < 0.7 * both(same)
+    assert second_only(apart) > second_only(same) + 0.03
+    per_worker = [w.registered.sum(axis=1).mean() for w in (same, apart)]
+    assert abs(per_worker[1] / per_worker[0] - 1) < 0.1
+    with pytest.raises(Exception, match="segment"):
+        parse_scenario({**data, "platforms": [{**data["platforms"][0], "segment": 2},
+                                              *data["platforms"][1:]]})

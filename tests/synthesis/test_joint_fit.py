@@ -8,6 +8,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import tomli_w
 
@@ -1155,3 +1156,78 @@ def test_declared_figures_taken_before_the_end_count_the_workers_started_by_then
             data, declared_day=np.full(data.n_platforms, np.nan))})
     assert medians["at the end"]["occasional"] < medians["on the day"]["occasional"] - 0.03, \
         medians
+
+
+def _grouped_subset(affinity: float):
+    """`subset` (12,000 workers) whose workers keep to two groups of platforms: the two
+    the task was posted on, and the three it was not (45% of the workers)."""
+    from crowdcensus.simulate.scenario import parse_scenario
+
+    scenario = small("subset", workers=12000).model_dump(mode="json")
+    scenario["population"].update(segment_share=0.45, segment_affinity=affinity)
+    for entry in scenario["platforms"]:
+        entry["segment"] = 0 if entry["name"] in ("clickworker", "mturk") else 1
+    return parse_scenario(scenario)
+
+
+def test_biases_pushed_beyond_their_priors_are_named(tmp_path):
+    """Where the workers of the platforms the task was not posted on keep to them (an
+    affinity of 4), the respondents' lists carry too few workers there, and the model
+    reads those platforms' declared figures and audiences through dormant accounts and
+    clients far beyond their priors: a warning names them, says they are all on platforms
+    the task was not posted on, and the tiers are low. Without the groups (affinity 1),
+    no assumption goes beyond its prior, and the occasional tier is higher by more than
+    15 points of the truth."""
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import load_study
+
+    said, occasional = {}, {}
+    for affinity in (1.0, 4.0):
+        world = generate_world(_grouped_subset(affinity), np.random.default_rng(3))
+        r = run_study(load_study(write_simulation(world, tmp_path / str(affinity))),
+                      inference="laplace", draws=200)
+        said[affinity] = [w for w in r.warnings if w.startswith("the data put ")]
+        beyond = r.joint.shifts[r.joint.shifts["beyond_prior"]]
+        occasional[affinity] = r.joint.tiers["occasional"].estimate / world.tiers()[
+            "occasional"]
+        if affinity == 1.0:
+            assert said[1.0] == [] and beyond.empty, said[1.0]
+        else:
+            assert len(said[4.0]) == 1 and "post the task there too" in said[4.0][0]
+            named = {a.rsplit(": ", 1)[-1] for a in beyond["assumption"] if ": " in a}
+            assert named and named <= {"wirk", "appen", "prolific"}, named
+    assert occasional[4.0] < occasional[1.0] - 0.15, occasional   # here 0.62 against 0.88
+
+
+def test_the_prior_conflict_warning_reads_the_table():
+    """The warning lists the rows beyond their prior, with the hint on platforms the task
+    was not posted on only when every platform it names is one; none without such rows.
+    A posterior at the end where the source has no bias (no dormant account, one visitor
+    per person) is no conflict."""
+    from types import SimpleNamespace
+
+    from crowdcensus.synthesis.priors import Prior
+    from crowdcensus.synthesis.summary import open_ends, prior_conflict_warning
+
+    data = SimpleNamespace(platforms=("clickworker", "wirk"), posted=np.array([True, False]))
+
+    def table(*rows):
+        return pd.DataFrame([{"assumption": a, "prior_low": 0.01, "prior_high": 0.7,
+                              "posterior": post, "posterior_low": post - 0.05,
+                              "posterior_high": post + 0.05, "beyond_prior": beyond}
+                             for a, post, beyond in rows])
+
+    assert prior_conflict_warning(table(("Dormant share: wirk", 0.3, False)), data) is None
+    one = prior_conflict_warning(table(("Dormant share: wirk", 0.8, True),
+                                       ("Dormant share: clickworker", 0.3, False)), data)
+    assert one.startswith("the data put 1 assumption beyond its prior's range (dormant "
+                          "share: wirk 0.80 (0.75-0.85) against a prior of 0.01-0.70)")
+    assert "(wirk): workers who keep to those platforms" in one
+    both = prior_conflict_warning(table(("Dormant share: wirk", 0.8, True),
+                                        ("Dormant share: clickworker", 0.8, True)), data)
+    assert both.startswith("the data put 2 assumptions beyond their prior's range")
+    assert "post the task" not in both
+    assert open_ends(Prior("dormant_share", "", "beta", (1.0, 3.0))) == (False, True)
+    assert open_ends(Prior("visitors_per_person", "", "lognormal_ge1", (0.0, 0.1))) == (
+        False, True)

@@ -110,6 +110,14 @@ class Population(_Strict):
     #: the country: they can take the task (it is not restricted by country) but are in
     #: neither the platforms' declared figures for the country nor its traffic panel.
     abroad: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
+    #: Workers in two groups that keep to their own platforms (a language, a region): a
+    #: share ``segment_share`` belongs to group 1, the others to group 0 (each platform's
+    #: ``segment``). A worker's first platform is drawn with the weights times
+    #: ``segment_affinity`` for their group's platforms and divided by it for the others',
+    #: and each other platform is added with the chance times or over it likewise, rescaled
+    #: to keep its mean over the platforms (capped at 1). 1: no groups.
+    segment_share: Fraction = 0.0
+    segment_affinity: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] = 1.0
 
 
 class Churn(_Strict):
@@ -137,6 +145,9 @@ class PlatformSpec(_Strict):
     declared_day: Annotated[int, Field(ge=1, le=3650)] | None = None
     #: Whether the study file gives that day (``declared_day`` on the platform).
     declared_day_stated: bool = True
+    #: The group of workers (0 or 1) that keeps to this platform
+    #: (``population.segment_share``, ``segment_affinity``).
+    segment: Literal[0, 1] = 0
     #: Share of the panel's monthly visitors who are clients, not workers.
     client_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
     #: Log-normal spread (sd of the log) of the traffic panel's error.

@@ -19,7 +19,14 @@ and a seeded :class:`numpy.random.Generator`:
   platforms' weights; every other platform is added with probability
   :math:`\\min(1, h \\lambda_i^{b})` (``multihoming`` *h*,
   ``multihoming_activity`` *b*). Visits are split over the registered
-  platforms in proportion to their weights.
+  platforms in proportion to their weights. With ``segment_share`` *s* and
+  ``segment_affinity`` *k* > 1, a share *s* of the workers form group 1 and the
+  rest group 0; each platform has its ``segment``, and a worker's first
+  platform is drawn with the weights times *k* on their group's platforms and
+  over *k* on the others', every other platform added with the chance times or
+  over *k* likewise, rescaled so that its mean over the platforms is unchanged
+  (capped at 1): platforms of one group share their workers, and the number of
+  platforms a worker holds stays about the same.
 * **Registered but inactive** people (``inactive_per_worker`` per worker) hold
   accounts and never work.
 * **Declared figures**: each platform declares its registrations (workers and
@@ -218,13 +225,37 @@ def _presence(rng: np.random.Generator, n: int, sc: Scenario) -> tuple[np.ndarra
 
 
 def _platforms(rng: np.random.Generator, rate: np.ndarray, weights: np.ndarray, h: float,
-               b: float) -> np.ndarray:
+               b: float, groups: tuple[np.ndarray, float, float] | None = None
+               ) -> np.ndarray:
+    """Each person's platforms: a first one by the weights, each other one added with
+    chance h·rate^b. ``groups`` (each platform's group, the share of people in group 1,
+    the affinity): both scaled up by the affinity on the person's group's platforms and
+    down on the others', the chances then rescaled to keep their mean over the platforms."""
     n, p = len(rate), len(weights)
-    first = rng.choice(p, size=n, p=weights / weights.sum())
-    chance = np.minimum(1.0, h * np.power(np.maximum(rate, 1e-12), b))
-    reg = rng.random((n, p)) < chance[:, None]
+    if groups is None or groups[2] == 1:
+        first = rng.choice(p, size=n, p=weights / weights.sum())
+        chance = np.minimum(1.0, h * np.power(np.maximum(rate, 1e-12), b))
+        reg = rng.random((n, p)) < chance[:, None]
+    else:
+        segment, share, affinity = groups
+        member = (rng.random(n) < share).astype(int)
+        factor = np.where(segment[None, :] == member[:, None], affinity, 1.0 / affinity)
+        w = weights[None, :] * factor
+        cum = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+        first = np.minimum((cum < rng.random(n)[:, None]).sum(axis=1), p - 1)
+        # the chances scaled so that their mean over the platforms stays h·rate^b: the
+        # groups change who holds which platforms, not how many
+        scale = factor / factor.mean(axis=1, keepdims=True)
+        chance = np.minimum(1.0, h * np.power(np.maximum(rate, 1e-12), b)[:, None] * scale)
+        reg = rng.random((n, p)) < chance
     reg[np.arange(n), first] = True
     return reg
+
+
+def _groups(sc: Scenario) -> tuple[np.ndarray, float, float]:
+    """The scenario's groups of workers for :func:`_platforms`."""
+    return (np.array([p.segment for p in sc.platforms]), sc.population.segment_share,
+            sc.population.segment_affinity)
 
 
 def _overlap(start: np.ndarray, end: np.ndarray, a: float, b: float) -> np.ndarray:
@@ -256,10 +287,10 @@ def generate_world(scenario: Scenario, rng: np.random.Generator) -> World:
     names = [p.name for p in sc.platforms]
     weights = np.array([p.weight for p in sc.platforms])
     h, b = sc.population.multihoming, sc.population.multihoming_activity
-    reg = _platforms(rng, rate, weights, h, b)
+    reg = _platforms(rng, rate, weights, h, b, _groups(sc))
     share = _visit_split(reg, weights)
     n_inactive = int(round(n * sc.population.inactive_per_worker))
-    inactive = _platforms(rng, np.ones(n_inactive), weights, h, 0.0)
+    inactive = _platforms(rng, np.ones(n_inactive), weights, h, 0.0, _groups(sc))
 
     registrations = reg.sum(axis=0) + inactive.sum(axis=0)
     inflation = np.array([p.inflation for p in sc.platforms])
@@ -354,7 +385,7 @@ def _abroad(rng: np.random.Generator, sc: Scenario, responses: pd.DataFrame,
     _, rate = _rates(rng, sc, m)
     start, end = _presence(rng, m, sc)
     reg = _platforms(rng, rate, weights, sc.population.multihoming,
-                     sc.population.multihoming_activity)
+                     sc.population.multihoming_activity, _groups(sc))
     share = _visit_split(reg, weights)
     reported = _misreport(rng, _category(rate), sc.activity.misreport)
     away = _waves(rng, sc, rate, start, end, share, posted, names, reg, reported)

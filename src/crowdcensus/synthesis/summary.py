@@ -35,6 +35,7 @@ from crowdcensus.synthesis.averaging import ODDS, draw_models, reweighted
 from crowdcensus.synthesis.averaging import WEIGHT as SLOPE_PROBABILITY
 from crowdcensus.synthesis.data import SynthesisData
 from crowdcensus.synthesis.inference import Posterior
+from crowdcensus.synthesis.priors import Prior
 from crowdcensus.synthesis.sensitivity import prior_sensitivity, weighted_median
 from crowdcensus.tiers import BANDS, TIERS
 
@@ -469,6 +470,11 @@ def _shifts(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
             continue
         post = np.asarray(s[key], dtype=float)
         draws = prior.draw(rng, 4000)
+        if columns is not None and post.ndim > 1 and post.shape[1] > 1:
+            # each platform's share is the centre's, moved by its own N(0, 0.3^2) on the logit
+            logit = np.log(draws) - np.log1p(-draws) + 0.3 * rng.standard_normal(draws.size)
+            draws = 1 / (1 + np.exp(-logit))
+        low_end, high_end = open_ends(prior)
         if post.ndim == 1:
             series = [(None, post)]
         else:
@@ -480,14 +486,72 @@ def _shifts(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
             fp, fq = _figure(draws, level), _figure(p, level)
             narrowed = 1 - float(np.std(p)) / float(np.std(draws)) if np.std(draws) > 0 \
                 else 0.0
+            beyond = (high_end and fq.estimate > fp.high) or (low_end and fq.estimate < fp.low)
             rows.append({"assumption": label, "origin": prior.origin, "status": prior.status,
                          "prior": fp.estimate, "prior_low": fp.low, "prior_high": fp.high,
                          "posterior": fq.estimate, "posterior_low": fq.low,
                          "posterior_high": fq.high, "narrowed": narrowed,
-                         "informed_by_data": narrowed >= INFORMED})
+                         "informed_by_data": narrowed >= INFORMED,
+                         "beyond_prior": bool(beyond)})
     return pd.DataFrame(rows, columns=["assumption", "origin", "status", "prior", "prior_low",
                                        "prior_high", "posterior", "posterior_low",
-                                       "posterior_high", "narrowed", "informed_by_data"])
+                                       "posterior_high", "narrowed", "informed_by_data",
+                                       "beyond_prior"])
+
+
+def open_ends(prior: Prior) -> tuple[bool, bool]:
+    """Whether a posterior median below (first) or above (second) the prior's interval is a
+    conflict with the prior: not at the end where the source has no bias (no dormant
+    account, no misreported answer, one visitor per person, every visitor a worker),
+    where data that put the parameter there say only that this bias is small.
+
+    >>> open_ends(Prior("misreport", "", "beta", (1.5, 10.0)))
+    (False, True)
+    >>> open_ends(Prior("worker_share_0", "", "beta", (6.0, 1.5)))
+    (True, False)
+    >>> open_ends(Prior("visitors_per_person", "", "lognormal", (-0.4, 0.2)))
+    (True, True)
+    """
+    if prior.kind == "lognormal":   # a factor stated on both sides of 1
+        return True, True
+    if prior.name.startswith("worker_share"):
+        return True, False
+    return False, True
+
+
+def prior_conflict_warning(shifts: pd.DataFrame, data: SynthesisData) -> str | None:
+    """One line naming the assumptions whose posterior median the data put beyond their
+    prior's interval (``beyond_prior``), if any: the model explains what it sees through
+    those biases, so a structure it lacks, or a wrong stated range, may lie behind them.
+    Where they all belong to platforms the task was not posted on, the line says what
+    reads so there."""
+    bad = shifts[shifts["beyond_prior"].astype(bool)] if len(shifts) else shifts
+    if bad.empty:
+        return None
+    listed = "; ".join(
+        f"{r.assumption[0].lower() + r.assumption[1:]} {_g(r.posterior)} "
+        f"({_g(r.posterior_low)}-{_g(r.posterior_high)}) against a prior of "
+        f"{_g(r.prior_low)}-{_g(r.prior_high)}"
+        for r in bad.head(4).itertuples())
+    more = f"; and {len(bad) - 4} more" if len(bad) > 4 else ""
+    said = (f"the data put {len(bad)} assumption{'s' if len(bad) > 1 else ''} beyond "
+            f"{'their' if len(bad) > 1 else 'its'} prior's range ({listed}{more}): the model "
+            "explains what the sources report through these biases, so an assumption that "
+            "fails or a stated range that is wrong may lie behind them, and the tiers rest "
+            "on it")
+    unposted = [name for name, on in zip(data.platforms, data.posted, strict=True) if not on]
+    named = [name for name in data.platforms
+             if bad["assumption"].str.endswith(f": {name}").any()]
+    if unposted and named and set(named) <= set(unposted):
+        said += (f"; all on platforms the task was not posted on ({', '.join(named)}): "
+                 "workers who keep to those platforms, rarely registered where it was, read "
+                 "so (the respondents' lists then carry too few workers to them); post the "
+                 "task there too")
+    return said
+
+
+def _g(x: float) -> str:
+    return f"{x:.2f}" if abs(x) < 10 else f"{x:,.0f}"
 
 
 def _rngs(seed: int) -> list[np.random.Generator]:
