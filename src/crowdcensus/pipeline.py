@@ -105,6 +105,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     from crowdcensus.synthesis.averaging import LEFT_OUT, fit_readings
     from crowdcensus.synthesis.data import set_aside, synthesis_data, with_take_up_slope
     from crowdcensus.synthesis.inference import fit_joint
+    from crowdcensus.synthesis.model import registration_classes
     from crowdcensus.synthesis.sensitivity import prior_warning
     from crowdcensus.synthesis.summary import (
         below_replication_warnings,
@@ -210,6 +211,11 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
         warnings.extend(below_replication_warnings(summary.checks, data))
     if post.converged and (said := prior_conflict_warning(summary.shifts, data)):
         warnings.append(said)
+    if data.capture is not None and data.capture.registration_classes and not \
+            registration_classes(data):
+        warnings.append("experiment.registration_classes is read only where the task was "
+                        "posted on some of the platforms and respondents name theirs: here "
+                        "it changes nothing")
     if post.converged:
         warnings.extend(prior_warning(summary.prior_sensitivity))
     if not post.converged:

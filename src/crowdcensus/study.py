@@ -346,6 +346,12 @@ class Experiment(_Strict):
     #: "auto" (the slope when the fit without it does not reproduce the waves answered
     #: per respondent by answer), true or false.
     take_up_slope: bool | Literal["average", "auto"] = "average"
+    #: Where the task was posted on some platforms only: whether the joint model lets the
+    #: workers who hold platforms independently form two classes with their own chances
+    #: of holding each (workers who keep to some platforms: a language, a region), so
+    #: that the respondents' lists carry each class's overlap to the platforms out of
+    #: reach. Off by default (NUTS samples it slowly); docs/synthesis.md.
+    registration_classes: bool = False
 
     @model_validator(mode="after")
     def _one_mode(self) -> Experiment:

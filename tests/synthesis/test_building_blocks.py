@@ -1234,3 +1234,40 @@ def test_platforms_of_every_kind_of_figure_in_one_model_with_arrivals(tmp_path):
     assert point["dormant_share"] == pytest.approx([0.2, 0.3, 0.3], rel=1e-6)
     assert point["declared_bias"] == pytest.approx([1.25 / 0.8, 1.25 / 0.7, 1.25 / 0.7],
                                                    rel=1e-6)
+
+
+def test_two_classes_of_independent_registrations():
+    """With ``registration_classes``, the workers who hold platforms independently are a
+    mixture of two classes: a share 1 - k with the levels a_j and a share k with
+    a_j + d_j, each independent given at least one platform (closed form, per bin); with
+    every d_j = 0 the mixture is the one class, whatever k."""
+    from numpyro.handlers import seed, substitute
+
+    from crowdcensus.synthesis.population import RATE_CENTRE, latent_population
+
+    j = 3
+    cfg, a, subsets = _population_alone(j, subset=True)
+    level, gap = np.array([-0.5, 0.2, -1.5]), np.array([0.0, 1.5, -2.0])
+    x = np.clip(np.log(bin_rates()), np.log(0.01), np.log(10.0)) - RATE_CENTRE
+
+    def independent(lv):   # P(set | bin, at least one), (S, G)
+        q = 1 - np.exp(-np.exp(lv[None, :] + 0.4 * x[:, None]))                 # (G, J)
+        p = np.prod(np.where(subsets[:, None, :] > 0, q[None], 1 - q[None]), axis=2)
+        return p / (1 - np.prod(1 - q, axis=1))[None, :]
+
+    def pattern(classes: bool, d: np.ndarray, k: float) -> np.ndarray:
+        values = {"log_workers": 8.0, "activity_shape": np.zeros(len(bin_rates()) - 1),
+                  "registration_level": level, "registration_activity": 0.4,
+                  "first_platform_path": np.array([1e-12, 1e-12, 1e-12, 1.0 - 3e-12]),
+                  "visit_weights": np.full(j, 1.0 / j), "registration_class_gap": d,
+                  "registration_class_share": k}
+        pop = substitute(seed(latent_population, 0), data=values)(
+            replace(cfg, registration_classes=classes), a, {})
+        return np.exp(np.asarray(pop.log_pr))
+
+    one = pattern(False, gap, 0.3)
+    assert one == pytest.approx(independent(level), rel=1e-6)
+    assert pattern(True, gap, 0.3) == pytest.approx(
+        0.7 * independent(level) + 0.3 * independent(level + gap), rel=1e-6)
+    assert pattern(True, np.zeros(j), 0.8) == pytest.approx(one, rel=1e-6)
+    assert pattern(True, gap, 0.3).sum(axis=0) == pytest.approx(1.0, rel=1e-9)

@@ -181,6 +181,8 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
             "tiers": ["very_active", "regular", "occasional"], "capture": a.capture,
             "churn": a.churn,
             **({} if a.take_up_slope is None else {"take_up_slope": a.take_up_slope}),
+            **({} if a.registration_classes is None
+               else {"registration_classes": a.registration_classes}),
             "columns": {"worker": "worker_hash", "wave": "wave", "platform": "platform",
                         "frequency": "frequency", "registered_on": "platforms_registered",
                         **({"country": "country" if exp.country_column else ""}

@@ -267,6 +267,8 @@ class Assumptions(_Strict):
     #: The study's ``experiment.take_up_slope`` (left out of the study when not given, so
     #: that the study's default applies).
     take_up_slope: bool | Literal["auto", "average"] | None = None
+    #: The study's ``experiment.registration_classes`` (left out when not given).
+    registration_classes: bool | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Assumptions:

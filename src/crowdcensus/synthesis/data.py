@@ -152,6 +152,8 @@ class CaptureData:
     #: The study's ``experiment.take_up_slope`` (true, false, "average" or "auto"; the
     #: model has the slope only when it is true).
     take_up_slope: bool | str = "average"
+    #: The study's ``experiment.registration_classes``.
+    registration_classes: bool = False
     answer_platforms: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     #: The step the answers of hours are recorded in (:func:`recording_step`; 0: exact).
     hours_step: float = 0.0
@@ -536,6 +538,7 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None,
         reference_days=reference_days,
         churn=study.experiment.churn,
         take_up_slope=study.experiment.take_up_slope,
+        registration_classes=study.experiment.registration_classes,
         answer_platforms=answer_platforms,
         hours_step=recording_step(hours),
         names_platforms=bool(known.any()),

@@ -88,6 +88,8 @@ class ModelConfig:
     #: Respondents may leave out platforms they hold (``platform_omission``): their named
     #: set is summed over the sets that contain it.
     platform_omission: bool = False
+    #: Two classes of independent registrations (:func:`registration_classes`).
+    registration_classes: bool = False
     #: Per platform, whether its declared figure counts the accounts active in a window
     #: at the end of the reference period (``declared_active_days``) and not registrations.
     declared_active: tuple[bool, ...] = ()
@@ -145,6 +147,14 @@ def posted_on_subset(data: SynthesisData) -> bool:
     """Whether some workers are out of the experiment's reach: the task was posted on some
     platforms only, and respondents say where they are registered."""
     return visit_weights(data) and not bool(data.posted.all())
+
+
+def registration_classes(data: SynthesisData) -> bool:
+    """Whether the workers who hold platforms independently form two classes: asked for
+    (``experiment.registration_classes``) where some workers are out of the experiment's
+    reach (:func:`posted_on_subset`), the only place the model reads them."""
+    return (posted_on_subset(data) and data.n_platforms > 1
+            and bool(data.capture.registration_classes))
 
 
 def posting_varies(data: SynthesisData) -> bool:
@@ -449,6 +459,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         random_answer_shares=random_answer_shares(data),
         per_platform_ids=per_platform_ids(data),
         platform_omission=data.priors.platform_omission is not None,
+        registration_classes=registration_classes(data),
         declared_active=tuple(bool(x) for x in active) if active.any() else (),
         declared_early=bool(early.any()),
     )
@@ -502,6 +513,7 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
     v: dict[str, np.ndarray | float] = {
         "activity_log_counts": np.zeros(g),
         "registration_level": np.full(j, -1.0), "registration_activity": 0.0,
+        "registration_class_gap": np.zeros(j), "registration_class_share": 0.5,
         "platform_split": np.full(j, 1.0 / j),
         "dormant_platform": np.zeros(j), "dormant_centre_z": 0.0,
         "active_nonworker_platform": np.zeros(j), "active_nonworker_centre_z": 0.0,

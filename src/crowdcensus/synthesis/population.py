@@ -287,6 +287,23 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
             numpyro.deterministic("first_platform", path[:j] / mix)
             via_first = jnp.log(jnp.clip(sub @ jnp.exp(jnp.log(path[:j])[None, :] - log_q).T,
                                          1e-300))                           # (S, G)
+            if cfg.registration_classes:
+                # Those registered independently form two classes: a share 1 - k with the
+                # levels a_j, and a share k with a_j + d_j (workers who keep to some
+                # platforms, a language, a region: independent registrations within a
+                # class, dependent across the whole). The lists say how far each class
+                # keeps to the platforms the task reached, and the classes carry each to
+                # the platforms out of reach; with one class the lists' overlap is
+                # carried alike to every worker
+                gap = numpyro.sample("registration_class_gap",
+                                     dist.Normal(0.0, 1.0).expand([j]))
+                share_b = numpyro.sample("registration_class_share", dist.Beta(1.0, 1.0))
+                log_1mq_b = -jnp.exp(reg_a[None, :] + gap[None, :] + reg_c * x[:, None])
+                log_q_b = jnp.log(-jnp.expm1(log_1mq_b))
+                log_some_b = jnp.log1p(-jnp.exp(jnp.sum(log_1mq_b, axis=1)))
+                log_indep_b = sub @ log_q_b.T + (1 - sub) @ log_1mq_b.T - log_some_b[None, :]
+                log_indep = jnp.logaddexp(jnp.log1p(-share_b) + log_indep,
+                                          jnp.log(share_b) + log_indep_b)
             log_pr = jnp.logaddexp(base + via_first, jnp.log(path[j]) + log_indep)
         else:  # one platform, or posted on every platform
             log_pr = log_indep

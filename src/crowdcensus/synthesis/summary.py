@@ -545,8 +545,8 @@ def prior_conflict_warning(shifts: pd.DataFrame, data: SynthesisData) -> str | N
     if unposted and named and set(named) <= set(unposted):
         said += (f"; all on platforms the task was not posted on ({', '.join(named)}): "
                  "workers who keep to those platforms, rarely registered where it was, read "
-                 "so (the respondents' lists then carry too few workers to them); post the "
-                 "task there too")
+                 "so (the respondents' lists then carry too few workers to them): state "
+                 "experiment.registration_classes = true, or post the task there too")
     return said
 
 
