@@ -409,3 +409,45 @@ def test_a_panel_below_what_the_model_replicates_is_said(tmp_path):
     row = shifts[shifts["assumption"].str.startswith("Visitors counted per person")].iloc[0]
     assert row["origin"] == "assumptions.visitors_per_person"
     assert row["prior_high"] < 1
+
+
+def test_two_classes_of_registrations_are_read_only_where_the_task_reached_some(tmp_path):
+    """The simulated example posts its task on every platform: asking it for two classes
+    of registrations fits the same model (the same tiers) and says in one warning that
+    the setting changes nothing there. A simulated study states the setting only when
+    its scenario does."""
+    import shutil
+    import tomllib
+
+    import tomli_w
+
+    from crowdcensus.pipeline import run_study
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import load_study
+    from tests.simulate.conftest import small
+
+    from .conftest import SIMULATED
+
+    folder = tmp_path / "ex"
+    shutil.copytree(SIMULATED.parent, folder)
+    study = tomllib.loads((folder / "study.toml").read_text())
+    study["experiment"]["registration_classes"] = True
+    (folder / "study.toml").write_text(tomli_w.dumps(study))
+    asked = run_study(folder / "study.toml", inference="laplace", draws=200)
+    plain = run_study(SIMULATED, inference="laplace", draws=200)
+    said = [w for w in asked.warnings if "registration_classes" in w]
+    assert said == ["experiment.registration_classes is read only where the task was posted "
+                    "on some of the platforms and respondents name theirs: here it changes "
+                    "nothing"]
+    assert not [w for w in plain.warnings if "registration_classes" in w]
+    for tier in ("very_active", "regular", "occasional"):
+        assert asked.joint.tiers[tier].estimate == pytest.approx(
+            plain.joint.tiers[tier].estimate, rel=1e-9)
+    scenario = small("subset", workers=2000)
+    quiet = load_study(write_simulation(generate_world(scenario, np.random.default_rng(1)),
+                                        tmp_path / "quiet"))
+    told = load_study(write_simulation(generate_world(
+        scenario.varied("assumptions.registration_classes", True), np.random.default_rng(1)),
+        tmp_path / "told"))
+    assert not quiet.experiment.registration_classes and told.experiment.registration_classes
