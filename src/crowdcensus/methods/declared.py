@@ -68,6 +68,16 @@ def _inflation(spec: tuple, j: int):
                                  jnp.exp(jnp.log(common) * jnp.exp(eta)))
 
 
+#: Spread, on the logit scale, of a platform's share of accounts that are not workers'
+#: around the country's centre.
+NONWORKER_SPREAD = 0.3
+#: The two shares of accounts that are not workers' (dormant among registrations, other
+#: accounts among those counted active), by prior name: the prefix of their sample sites
+#: (``{prefix}_centre`` or ``{prefix}_logit``, ``{prefix}_platform``). Both land in the
+#: per-platform site ``dormant_share``.
+NONWORKER_SITES = {"dormant_share": "dormant", "active_nonworker_share": "active_nonworker"}
+
+
 def _nonworker_logit(prefix: str, spec: tuple, j: int):
     """The logit of the share of ``j`` platforms' counted accounts that are not workers':
     a common centre with the prior ``spec`` (sites ``{prefix}_centre`` or
@@ -89,7 +99,8 @@ def _nonworker_logit(prefix: str, spec: tuple, j: int):
         logit_c = numpyro.sample(f"{prefix}_logit", dist.Normal(params[0], params[1]))
     if j == 1:
         return jnp.full(j, logit_c)
-    return logit_c + numpyro.sample(f"{prefix}_platform", dist.Normal(0.0, 0.3).expand([j]))
+    return logit_c + numpyro.sample(f"{prefix}_platform",
+                                    dist.Normal(0.0, NONWORKER_SPREAD).expand([j]))
 
 
 class DeclaredRegistrations:
@@ -147,9 +158,11 @@ class DeclaredRegistrations:
         # registrations, other accounts among those counted active in a window
         nonworker = None
         if (mask & ~active).any():
-            nonworker = _nonworker_logit("dormant", specs["dormant_share"], j)
+            nonworker = _nonworker_logit(NONWORKER_SITES["dormant_share"],
+                                         specs["dormant_share"], j)
         if (mask & active).any():
-            logit_a = _nonworker_logit("active_nonworker", specs["active_nonworker_share"], j)
+            logit_a = _nonworker_logit(NONWORKER_SITES["active_nonworker_share"],
+                                       specs["active_nonworker_share"], j)
             nonworker = logit_a if nonworker is None else jnp.where(active, logit_a, nonworker)
         nonworker = numpyro.deterministic("dormant_share", jax.nn.sigmoid(nonworker))
         inflation = _inflation(specs["declaration_inflation"], j)

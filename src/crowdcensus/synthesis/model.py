@@ -498,6 +498,8 @@ def joint_model(cfg: ModelConfig, a: dict) -> None:
 
 def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarray]:
     """A deterministic starting point (constrained values) for every latent site."""
+    from crowdcensus.methods.declared import NONWORKER_SITES
+
     j = cfg.n_platforms
     g = N_BINS
     specs = {p.name: (p.name, p.kind, p.params) for p in data.priors.all()}
@@ -515,8 +517,8 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
         "registration_level": np.full(j, -1.0), "registration_activity": 0.0,
         "registration_class_gap": np.zeros(j), "registration_class_share": 0.5,
         "platform_split": np.full(j, 1.0 / j),
-        "dormant_platform": np.zeros(j), "dormant_centre_z": 0.0,
-        "active_nonworker_platform": np.zeros(j), "active_nonworker_centre_z": 0.0,
+        **{f"{prefix}{site}": value for prefix in NONWORKER_SITES.values()
+           for site, value in (("_platform", np.zeros(j)), ("_centre_z", 0.0))},
         "inflation_common_z": 0.0,
         "inflation_platform": np.zeros(j),
         "misreport": 0.05, "takeup_logit": 0.0, "takeup_sd": 0.3, "takeup_slope": 0.0,
@@ -533,8 +535,7 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
         v["random_answer_shares"] = failed / failed.sum()
     for name in specs:  # the prior's median, for a parameter sampled through its quantile
         v[f"{name}_z"] = 0.0
-    for prefix, name in (("dormant", "dormant_share"),
-                         ("active_nonworker", "active_nonworker_share")):
+    for name, prefix in NONWORKER_SITES.items():
         kind, params = specs.get(name, (name, "fixed", ()))[1:]
         if kind == "logitnormal":
             v[f"{prefix}_logit"] = params[0]

@@ -260,15 +260,23 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
         reg_a = numpyro.sample("registration_level", dist.Normal(-1.0, 1.5).expand([j]))
         reg_c = numpyro.sample("registration_activity", dist.Normal(0.0, 0.5))
         x = jnp.clip(jnp.log(lam), np.log(0.01), np.log(10.0)) - RATE_CENTRE
-        # the chance of holding platform j: at least one sign-up of a Poisson number whose
-        # mean is a power of the visit rate, exp(a_j) lam^c (complementary log-log link)
-        log_1mq = -jnp.exp(reg_a[None, :] + reg_c * x[:, None])             # (G, J)
-        log_q = jnp.log(-jnp.expm1(log_1mq))
-        log_some = jnp.log1p(-jnp.exp(jnp.sum(log_1mq, axis=1)))           # (G,)
         sub = a["subsets"]                                                  # (S, J)
-        base = sub @ log_q.T + (1 - sub) @ log_1mq.T                        # (S, G)
+
+        def holding(levels):
+            """log q, log(1 - q) (G, J), and log P(set) with every platform held
+            independently, (S, G): the chance of holding platform j is that of at least
+            one sign-up of a Poisson number whose mean is a power of the visit rate,
+            exp(a_j) lam^c (complementary log-log link)."""
+            log_1mq = -jnp.exp(levels[None, :] + reg_c * x[:, None])
+            log_q = jnp.log(-jnp.expm1(log_1mq))
+            return log_q, log_1mq, sub @ log_q.T + (1 - sub) @ log_1mq.T
+
+        def given_some(log_1mq, base):   # independent registrations, given at least one
+            return base - jnp.log1p(-jnp.exp(jnp.sum(log_1mq, axis=1)))[None, :]
+
+        log_q, log_1mq, base = holding(reg_a)
         # independent registrations, given at least one...
-        log_indep = base - log_some[None, :]
+        log_indep = given_some(log_1mq, base)
         # ...or a first platform (weights w), then each other one with chance q:
         # P(s) = sum_{j in s} w_j prod_{k in s, k != j} q_k prod_{k not in s} (1 - q_k).
         # The mixture serves to say who is registered where the task was posted; when it
@@ -298,12 +306,9 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
                 gap = numpyro.sample("registration_class_gap",
                                      dist.Normal(0.0, 1.0).expand([j]))
                 share_b = numpyro.sample("registration_class_share", dist.Beta(1.0, 1.0))
-                log_1mq_b = -jnp.exp(reg_a[None, :] + gap[None, :] + reg_c * x[:, None])
-                log_q_b = jnp.log(-jnp.expm1(log_1mq_b))
-                log_some_b = jnp.log1p(-jnp.exp(jnp.sum(log_1mq_b, axis=1)))
-                log_indep_b = sub @ log_q_b.T + (1 - sub) @ log_1mq_b.T - log_some_b[None, :]
+                _, log_1mq_b, base_b = holding(reg_a + gap)
                 log_indep = jnp.logaddexp(jnp.log1p(-share_b) + log_indep,
-                                          jnp.log(share_b) + log_indep_b)
+                                          jnp.log(share_b) + given_some(log_1mq_b, base_b))
             log_pr = jnp.logaddexp(base + via_first, jnp.log(path[j]) + log_indep)
         else:  # one platform, or posted on every platform
             log_pr = log_indep

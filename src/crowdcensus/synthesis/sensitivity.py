@@ -79,17 +79,16 @@ def log_density(prior: Prior, x: np.ndarray) -> np.ndarray:
 
 def _site(prior: Prior, samples: Mapping[str, np.ndarray]) -> np.ndarray | None:
     """The draws of the quantity the prior is put on, or None if the model has none."""
-    keys = {"dormant_share": ("dormant_centre",),
-            "active_nonworker_share": ("active_nonworker_centre",),
-            "declaration_inflation": ("inflation_common",)}.get(prior.name, (prior.name,))
-    for key in keys:
-        if key in samples:
-            values = np.asarray(samples[key], dtype=float)
-            return values if values.ndim == 1 else None
-    logit = {"dormant_share": "dormant_logit",
-             "active_nonworker_share": "active_nonworker_logit"}.get(prior.name)
-    if logit in samples:
-        return 1 / (1 + np.exp(-np.asarray(samples[logit], dtype=float)))
+    from crowdcensus.methods.declared import NONWORKER_SITES
+
+    prefix = NONWORKER_SITES.get(prior.name)
+    key = {"declaration_inflation": "inflation_common"}.get(
+        prior.name, prior.name if prefix is None else f"{prefix}_centre")
+    if key in samples:
+        values = np.asarray(samples[key], dtype=float)
+        return values if values.ndim == 1 else None
+    if prefix is not None and f"{prefix}_logit" in samples:
+        return 1 / (1 + np.exp(-np.asarray(samples[f"{prefix}_logit"], dtype=float)))
     return None
 
 

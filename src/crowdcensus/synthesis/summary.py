@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from crowdcensus.methods.declared import NONWORKER_SITES, NONWORKER_SPREAD
 from crowdcensus.synthesis.activity import REPORT_CATEGORIES
 from crowdcensus.synthesis.averaging import ODDS, draw_models, reweighted
 from crowdcensus.synthesis.averaging import WEIGHT as SLOPE_PROBABILITY
@@ -460,7 +461,7 @@ def _shifts(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
         columns = None
         if key == "declaration_inflation" and "inflation_common" in s:
             key = "inflation_common"  # the stated prior is the country's inflation
-        elif key in ("dormant_share", "active_nonworker_share"):
+        elif key in NONWORKER_SITES:
             # one site holds both, per platform: the dormant share where a platform declares
             # registrations, the other where it declares accounts active in a window
             active = data.declares_active
@@ -471,8 +472,9 @@ def _shifts(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
         post = np.asarray(s[key], dtype=float)
         draws = prior.draw(rng, 4000)
         if columns is not None and post.ndim > 1 and post.shape[1] > 1:
-            # each platform's share is the centre's, moved by its own N(0, 0.3^2) on the logit
-            logit = np.log(draws) - np.log1p(-draws) + 0.3 * rng.standard_normal(draws.size)
+            # each platform's share is the centre's, moved by its own deviation on the logit
+            logit = np.log(draws) - np.log1p(-draws) + NONWORKER_SPREAD * rng.standard_normal(
+                draws.size)
             draws = 1 / (1 + np.exp(-logit))
         low_end, high_end = open_ends(prior)
         if post.ndim == 1:
