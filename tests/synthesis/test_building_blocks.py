@@ -1259,9 +1259,9 @@ def test_platforms_of_every_kind_of_figure_in_one_model_with_arrivals(tmp_path):
 
 def test_two_classes_of_independent_registrations():
     """With ``registration_classes``, the workers who hold platforms independently are a
-    mixture of two classes: a share 1 - k with the levels a_j and a share k with
-    a_j + d_j, each independent given at least one platform (closed form, per bin); with
-    every d_j = 0 the mixture is the one class, whatever k."""
+    mixture of two classes: a share 1 - k with the levels a_j - k d_j and a share k with
+    a_j + (1 - k) d_j, each independent given at least one platform (closed form, per
+    bin); with every d_j = 0 the mixture is the one class, whatever k."""
     from numpyro.handlers import seed, substitute
 
     from crowdcensus.synthesis.population import RATE_CENTRE, latent_population
@@ -1289,6 +1289,7 @@ def test_two_classes_of_independent_registrations():
     one = pattern(False, gap, 0.3)
     assert one == pytest.approx(independent(level), rel=1e-6)
     assert pattern(True, gap, 0.3) == pytest.approx(
-        0.7 * independent(level) + 0.3 * independent(level + gap), rel=1e-6)
-    assert pattern(True, np.zeros(j), 0.8) == pytest.approx(one, rel=1e-6)
+        0.7 * independent(level - 0.3 * gap) + 0.3 * independent(level + 0.7 * gap),
+        rel=1e-6)
+    assert pattern(True, np.zeros(j), 0.45) == pytest.approx(one, rel=1e-6)
     assert pattern(True, gap, 0.3).sum(axis=0) == pytest.approx(1.0, rel=1e-9)

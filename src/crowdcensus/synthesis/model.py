@@ -535,7 +535,8 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
     v: dict[str, np.ndarray | float] = {
         "activity_log_counts": np.zeros(g),
         "registration_level": np.full(j, -1.0), "registration_activity": 0.0,
-        "registration_class_gap": np.zeros(j), "registration_class_share": 0.5,
+        # classes apart: at d = 0 the gradient in d is 0 (the classes are one)
+        "registration_class_gap": np.full(j, 0.5), "registration_class_share": 0.25,
         "platform_split": np.full(j, 1.0 / j),
         **{f"{prefix}{site}": value for prefix in NONWORKER_SITES.values()
            for site, value in (("_platform", np.zeros(j)), ("_centre_z", 0.0))},
