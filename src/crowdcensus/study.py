@@ -76,6 +76,15 @@ class Share(Quantity):
     high: Fraction | None = None
 
 
+class NonworkerShare(Share):
+    """A share of a platform's counted accounts that are not workers': as :class:`Share`,
+    but it may be 0 (the study knows every account counted is a worker's; with no range,
+    the model holds it at 0), and so may its low end."""
+
+    value: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+    low: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+
+
 class MultihomingQuantity(_Strict):
     """The multi-homing coefficient: a number with a range, or ``"estimate"``."""
 
@@ -213,11 +222,11 @@ class Assumptions(_Strict):
     multihoming: MultihomingQuantity
     #: Share of the accounts a platform counts that belong to people who do not work
     #: (dormant accounts); the joint model's prior (default: docs/synthesis.md).
-    dormant_share: Share | None = None
+    dormant_share: NonworkerShare | None = None
     #: Share of the accounts a platform counts as active in a window
     #: (``declared_active_days``) that are not workers' (sign-ups who never finish a task,
     #: test accounts, bots); the joint model's prior (default: docs/synthesis.md).
-    active_nonworker_share: Share | None = None
+    active_nonworker_share: NonworkerShare | None = None
     #: Declared registrations / true registrations (test and duplicate accounts, other
     #: countries counted): at least 1.
     declaration_inflation: Factor | None = None

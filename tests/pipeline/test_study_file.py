@@ -291,3 +291,20 @@ def test_a_share_of_active_accounts_that_are_not_workers(study_dict):
     assert study_priors(parse_study(study_dict)).active_nonworker_share.params == (1.0, 9.0)
     del study_dict["platforms"][0]["declared_active_days"]
     assert study_priors(parse_study(study_dict)).active_nonworker_share is None
+
+
+def test_a_share_of_accounts_that_are_not_workers_may_be_zero(study_dict):
+    """A study that knows every account a platform counts is a worker's states a dormant
+    share of 0: without a range the model holds it there (a fixed prior), with one (0 to
+    0.05) it is a Beta whose mean is the triangle's, 1/60; below 0 stays refused."""
+    from crowdcensus.synthesis.priors import study_priors
+
+    study_dict["assumptions"]["dormant_share"] = {"value": 0, "status": "assumed"}
+    prior = study_priors(parse_study(study_dict)).dormant_share
+    assert prior.kind == "fixed" and prior.params == (0.0,)
+    study_dict["assumptions"]["dormant_share"].update(low=0, high=0.05)
+    prior = study_priors(parse_study(study_dict)).dormant_share
+    assert prior.kind == "beta"
+    assert prior.params[0] / sum(prior.params) == pytest.approx(0.05 / 3, rel=1e-6)
+    study_dict["assumptions"]["dormant_share"] = {"value": -0.1, "status": "assumed"}
+    assert "assumptions.dormant_share.value" in _error(study_dict)

@@ -1255,6 +1255,18 @@ def test_platforms_of_every_kind_of_figure_in_one_model_with_arrivals(tmp_path):
     assert point["dormant_share"] == pytest.approx([0.2, 0.3, 0.3], rel=1e-6)
     assert point["declared_bias"] == pytest.approx([1.25 / 0.8, 1.25 / 0.7, 1.25 / 0.7],
                                                    rel=1e-6)
+    # shares stated as 0 (every account counted is a worker's): the inflation alone
+    none = replace(fixed, priors=replace(
+        fixed.priors, dormant_share=Prior("dormant_share", "d", "fixed", (0.0,)),
+        active_nonworker_share=Prior("active_nonworker_share", "a", "fixed", (0.0,))))
+    cfg, arrays = model.model_inputs(none)
+    arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
+    compiled = CompiledModel.get(cfg, arrays)
+    point = {k: np.asarray(v)[0] for k, v in compiled.constrain(jnp.asarray(z), arrays).items()}
+    assert point["dormant_share"] == pytest.approx([0.0, 0.0, 0.0], abs=1e-12)
+    assert point["declared_bias"] == pytest.approx([1.25, 1.25, 1.25], rel=1e-9)
+    value, grad = compiled.value_and_grad(jnp.asarray(z[0]), arrays)
+    assert np.isfinite(float(value)) and np.all(np.isfinite(np.asarray(grad)))
 
 
 def test_two_classes_of_independent_registrations():
