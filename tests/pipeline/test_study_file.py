@@ -296,7 +296,7 @@ def test_a_share_of_active_accounts_that_are_not_workers(study_dict):
 def test_a_share_of_accounts_that_are_not_workers_may_be_zero(study_dict):
     """A study that knows every account a platform counts is a worker's states a dormant
     share of 0: without a range the model holds it there (a fixed prior), with one (0 to
-    0.05) it is a Beta whose mean is the triangle's, 1/60; below 0 stays refused."""
+    0.05) it is a Beta whose mean is the triangle's, 1/60; below 0, or 1, is refused."""
     from crowdcensus.synthesis.priors import study_priors
 
     study_dict["assumptions"]["dormant_share"] = {"value": 0, "status": "assumed"}
@@ -306,5 +306,6 @@ def test_a_share_of_accounts_that_are_not_workers_may_be_zero(study_dict):
     prior = study_priors(parse_study(study_dict)).dormant_share
     assert prior.kind == "beta"
     assert prior.params[0] / sum(prior.params) == pytest.approx(0.05 / 3, rel=1e-6)
-    study_dict["assumptions"]["dormant_share"] = {"value": -0.1, "status": "assumed"}
-    assert "assumptions.dormant_share.value" in _error(study_dict)
+    for refused in (-0.1, 1.0):
+        study_dict["assumptions"]["dormant_share"] = {"value": refused, "status": "assumed"}
+        assert "assumptions.dormant_share.value" in _error(study_dict), refused
