@@ -360,7 +360,8 @@ class Experiment(_Strict):
     #: workers who hold platforms independently form two classes with their own chances
     #: of holding each (workers who keep to some platforms: a language, a region), so
     #: that the respondents' lists carry each class's overlap to the platforms out of
-    #: reach. Off by default (NUTS samples it slowly); docs/synthesis.md.
+    #: reach. Off by default (where there are no such groups it costs some precision);
+    #: docs/synthesis.md.
     registration_classes: bool = False
 
     @model_validator(mode="after")

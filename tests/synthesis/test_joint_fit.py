@@ -1195,11 +1195,8 @@ def test_biases_pushed_beyond_their_priors_are_named(tmp_path):
     # with two classes of registrations, each class's overlap is carried to the platforms
     # out of reach: every tier within 10% of the truth and inside its interval, and no
     # bias beyond its prior
-    scenario = _grouped_subset(4.0).model_dump(mode="json")
-    scenario["assumptions"]["registration_classes"] = True
-    from crowdcensus.simulate.scenario import parse_scenario
-
-    world = generate_world(parse_scenario(scenario), np.random.default_rng(3))
+    world = generate_world(_grouped_subset(4.0).varied("assumptions.registration_classes",
+                                                       True), np.random.default_rng(3))
     study = load_study(write_simulation(world, tmp_path / "classes"))
     assert study.experiment.registration_classes
     r = run_study(study, inference="laplace", draws=200)

@@ -149,9 +149,10 @@ def posted_on_subset(data: SynthesisData) -> bool:
     return visit_weights(data) and not bool(data.posted.all())
 
 
-#: The outer edges of the bands of hours, in hours per week (the model reads their logs): finite, so
-#: that the gradient of the bands' chances stays finite, and far enough out that no
-#: worker's hours fall beyond them (the first band, "0", holds every figure below its top).
+#: The outer edges of the bands of hours, in hours per week (the model reads their logs):
+#: finite, so that the gradient of the bands' chances stays finite, and far enough out
+#: that no worker's hours fall beyond them (the first band, "0", holds every figure below
+#: its top).
 #: Clipped at 1e-3 hours (3.6 s a week) instead, the first band lost the answers of 0
 #: below it: with hours given to a factor of e^2 (log-scale spread 2), 4.5% of the
 #: rarest workers' answers, and the occasional tier of `heterogeneous` was 8.8% low
@@ -173,8 +174,7 @@ def registration_classes(data: SynthesisData) -> bool:
     """Whether the workers who hold platforms independently form two classes: asked for
     (``experiment.registration_classes``) where some workers are out of the experiment's
     reach (:func:`posted_on_subset`), the only place the model reads them."""
-    return (posted_on_subset(data) and data.n_platforms > 1
-            and bool(data.capture.registration_classes))
+    return posted_on_subset(data) and bool(data.capture.registration_classes)
 
 
 def posting_varies(data: SynthesisData) -> bool:
