@@ -211,7 +211,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
         warnings.extend(below_replication_warnings(summary.checks, data))
     if post.converged and (said := prior_conflict_warning(summary.shifts, data)):
         warnings.append(said)
-    if data.capture is not None and data.capture.registration_classes and not \
+    if data.capture is not None and data.capture.registration_classes is True and not \
             registration_classes(data):
         warnings.append("experiment.registration_classes is read only where the task was "
                         "posted on some of the platforms and respondents name theirs: here "

@@ -360,9 +360,9 @@ class Experiment(_Strict):
     #: workers who hold platforms independently form two classes with their own chances
     #: of holding each (workers who keep to some platforms: a language, a region), so
     #: that the respondents' lists carry each class's overlap to the platforms out of
-    #: reach. Off by default (where there are no such groups it costs some precision);
-    #: docs/synthesis.md.
-    registration_classes: bool = False
+    #: reach. Left out (None), the classes are on wherever the task was posted on some
+    #: platforms only; false keeps one class (docs/synthesis.md).
+    registration_classes: bool | None = None
 
     @model_validator(mode="after")
     def _one_mode(self) -> Experiment:

@@ -450,4 +450,5 @@ def test_two_classes_of_registrations_are_read_only_where_the_task_reached_some(
     told = load_study(write_simulation(generate_world(
         scenario.varied("assumptions.registration_classes", True), np.random.default_rng(1)),
         tmp_path / "told"))
-    assert not quiet.experiment.registration_classes and told.experiment.registration_classes
+    assert quiet.experiment.registration_classes is None
+    assert told.experiment.registration_classes is True

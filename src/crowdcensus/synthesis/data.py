@@ -152,8 +152,8 @@ class CaptureData:
     #: The study's ``experiment.take_up_slope`` (true, false, "average" or "auto"; the
     #: model has the slope only when it is true).
     take_up_slope: bool | str = "average"
-    #: The study's ``experiment.registration_classes``.
-    registration_classes: bool = False
+    #: The study's ``experiment.registration_classes`` (None: left out, the default).
+    registration_classes: bool | None = None
     answer_platforms: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     #: The step the answers of hours are recorded in (:func:`recording_step`; 0: exact).
     hours_step: float = 0.0

@@ -171,10 +171,11 @@ def log_hour_edges(step: float) -> np.ndarray:
 
 
 def registration_classes(data: SynthesisData) -> bool:
-    """Whether the workers who hold platforms independently form two classes: asked for
-    (``experiment.registration_classes``) where some workers are out of the experiment's
-    reach (:func:`posted_on_subset`), the only place the model reads them."""
-    return posted_on_subset(data) and bool(data.capture.registration_classes)
+    """Whether the workers who hold platforms independently form two classes: wherever
+    some workers are out of the experiment's reach (:func:`posted_on_subset`), the only
+    place the model reads them, unless the study says ``experiment.registration_classes =
+    false``."""
+    return posted_on_subset(data) and data.capture.registration_classes is not False
 
 
 def posting_varies(data: SynthesisData) -> bool:

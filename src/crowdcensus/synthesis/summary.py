@@ -36,6 +36,7 @@ from crowdcensus.synthesis.averaging import ODDS, draw_models, reweighted
 from crowdcensus.synthesis.averaging import WEIGHT as SLOPE_PROBABILITY
 from crowdcensus.synthesis.data import SynthesisData
 from crowdcensus.synthesis.inference import Posterior
+from crowdcensus.synthesis.model import registration_classes
 from crowdcensus.synthesis.priors import Prior
 from crowdcensus.synthesis.sensitivity import prior_sensitivity, weighted_median
 from crowdcensus.tiers import BANDS, TIERS
@@ -547,8 +548,10 @@ def prior_conflict_warning(shifts: pd.DataFrame, data: SynthesisData) -> str | N
     if unposted and named and set(named) <= set(unposted):
         said += (f"; all on platforms the task was not posted on ({', '.join(named)}): "
                  "workers who keep to those platforms, rarely registered where it was, read "
-                 "so (the respondents' lists then carry too few workers to them): state "
-                 "experiment.registration_classes = true, or post the task there too")
+                 "so (the respondents' lists then carry too few workers to them): "
+                 + ("post the task there too" if registration_classes(data) else
+                    "leave experiment.registration_classes out (two classes of "
+                    "registrations), or post the task there too"))
     return said
 
 
