@@ -172,10 +172,12 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
             r = reach.iloc[0]
             tail = (f": the model estimates that {r['estimate']:.0%} ({r['low']:.0%}-"
                     f"{r['high']:.0%}) of the workers are registered there")
+        classes = (" (read as two classes of workers, each holding platforms its own way)"
+                   if registration_classes(data) else "")
         warnings.append(f"the task was posted on {len(posted)} of the {len(data.platforms)} "
                         f"platforms ({', '.join(posted)}); the others' workers are reached "
-                        "through the platforms respondents say they are registered on, the "
-                        f"declared figures and the web audience{tail}")
+                        f"through the platforms respondents say they are registered on{classes}"
+                        f", the declared figures and the web audience{tail}")
     if cap is not None and cap.posting_varies:
         warnings.append(f"the waves were posted on different platforms ({data.posting_by_wave()}"
                         "): the joint model follows it, " + (

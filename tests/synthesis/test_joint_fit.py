@@ -1195,6 +1195,8 @@ def test_biases_pushed_beyond_their_priors_are_named(tmp_path):
     r = run_study(study, inference="laplace", draws=200)
     said = [w for w in r.warnings if w.startswith("the data put ")]
     assert len(said) == 1 and "leave experiment.registration_classes out" in said[0]
+    posted = [w for w in r.warnings if w.startswith("the task was posted on 2 of the 5")]
+    assert len(posted) == 1 and "two classes" not in posted[0]
     beyond = r.joint.shifts[r.joint.shifts["beyond_prior"]]
     named = {a.rsplit(": ", 1)[-1] for a in beyond["assumption"] if ": " in a}
     assert named and named <= {"wirk", "appen", "prolific"}, named
@@ -1211,6 +1213,8 @@ def test_biases_pushed_beyond_their_priors_are_named(tmp_path):
         f = r.joint.tiers[tier]
         assert f.low <= true <= f.high and abs(f.estimate / true - 1) < 0.1, (tier, f, true)
     assert not [w for w in r.warnings if w.startswith("the data put ")]
+    posted = [w for w in r.warnings if w.startswith("the task was posted on 2 of the 5")]
+    assert len(posted) == 1 and "read as two classes of workers" in posted[0]
 
 
 def test_the_prior_conflict_warning_reads_the_table():
