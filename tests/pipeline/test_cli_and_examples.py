@@ -452,3 +452,36 @@ def test_two_classes_of_registrations_are_read_only_where_the_task_reached_some(
         tmp_path / "told"))
     assert quiet.experiment.registration_classes is None
     assert told.experiment.registration_classes is True
+
+
+def test_the_report_says_where_the_task_was_posted_and_what_one_platform_costs():
+    """Posted on some platforms: where, how the others' workers are reached (two classes
+    unless the study says false), the model's share registered there; posted on one
+    platform only, the shortfall measured on simulated countries and the advice; nothing
+    where it was posted on every platform."""
+    from types import SimpleNamespace
+
+    from crowdcensus.pipeline import posted_subset_warning
+
+    biases = pd.DataFrame([{"quantity": "Share of workers registered where the task was "
+                            "posted", "estimate": 0.367, "low": 0.318, "high": 0.48}])
+
+    def data(posted, classes=None):
+        return SimpleNamespace(platforms=("clickworker", "mturk", "wirk"),
+                               posted=np.array(posted), aggregate=False, n_platforms=3,
+                               capture=SimpleNamespace(registration_classes=classes))
+
+    two = posted_subset_warning(data([True, True, False]), biases)
+    assert two == ("the task was posted on 2 of the 3 platforms (clickworker, mturk); the "
+                   "others' workers are reached through the platforms respondents say they "
+                   "are registered on (read as two classes of workers, each holding "
+                   "platforms its own way), the declared figures and the web audience: the "
+                   "model estimates that 37% (32%-48%) of the workers are registered there")
+    one = posted_subset_warning(data([False, True, False], classes=False), biases)
+    assert one.startswith("the task was posted on 1 of the 3 platforms (mturk); the others' "
+                          "workers are reached through the platforms respondents say they "
+                          "are registered on, the declared")
+    assert one.endswith("10-15% low on simulated countries, their intervals too narrow "
+                        "(docs/validation.md): post it on two platforms at least")
+    assert "one platform only" not in two
+    assert posted_subset_warning(data([True, True, True]), biases) is None
