@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,9 @@ from crowdcensus.methods.montecarlo import Interval, run_methods, shares_table
 from crowdcensus.sources.responses import Responses, read_responses
 from crowdcensus.study import Study, load_study
 from crowdcensus.synthesis.results import Results
+
+if TYPE_CHECKING:
+    from crowdcensus.synthesis.data import SynthesisData
 
 
 def _read(study: Study) -> tuple[Responses | None, object, str | None]:
@@ -91,7 +95,7 @@ def undated_span_warning(cap, responses: Responses | None) -> str | None:
             "the simulated `churn` country, regular 13% low): give the waves' start days")
 
 
-def posted_subset_warning(data, biases: pd.DataFrame) -> str | None:
+def posted_subset_warning(data: SynthesisData, biases: pd.DataFrame) -> str | None:
     """What the report says of a task posted on some of the study's platforms only: where,
     how the others' workers are reached, the model's share of workers registered where it
     was posted (a row of ``biases``), and, posted on one platform, what that cost on
