@@ -122,6 +122,23 @@ def posted_subset_warning(data: SynthesisData, biases: pd.DataFrame) -> str | No
             f"web audience{tail}{one}")
 
 
+def omission_held_warning(data: SynthesisData) -> str | None:
+    """Where the study holds at 0 the chance that a respondent leaves out a platform they
+    hold, but later answers came from platforms their lists left out: what the model did.
+    None otherwise."""
+    from crowdcensus.synthesis.priors import held_at_zero
+
+    cap = data.capture
+    if cap is None or not held_at_zero(data.priors.platform_omission) \
+            or not cap.unnamed_answered:
+        return None
+    return (f"assumptions.platform_omission holds at 0 the chance that a respondent leaves "
+            f"out a platform they hold, but {cap.unnamed_answered:,.0f} later answers came "
+            "from platforms the respondent's list left out: the model adds them to the lists "
+            "and reads the lists as complete otherwise; leave the field out (or give it a "
+            "range) to let the model read that chance")
+
+
 def _joint(study: Study, responses: Responses | None, seed: int, inference: str | None,
            progress: bool, checks: bool = True, aside: tuple[str, ...] = (),
            counted_multihoming: np.ndarray | None = None):
@@ -195,6 +212,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     warnings = [slope_note] if slope_note else []
     cap = data.capture
     if cap is not None and (said := posted_subset_warning(data, summary.biases)):
+        warnings.append(said)
+    if said := omission_held_warning(data):
         warnings.append(said)
     if cap is not None and cap.posting_varies:
         warnings.append(f"the waves were posted on different platforms ({data.posting_by_wave()}"

@@ -76,6 +76,16 @@ class Share(Quantity):
     high: Fraction | None = None
 
 
+class Chance(Share):
+    """A chance that something goes wrong in a respondent's answer (misreporting, answering
+    at random, leaving out a platform): as :class:`Share`, but it may be 0, and so may its
+    low end. Stated 0 with no range, the joint model leaves that part out (the study knows
+    it does not happen)."""
+
+    value: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+    low: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+
+
 class NonworkerShare(Share):
     """A share of a platform's counted accounts that are not workers': as :class:`Share`,
     but it may be 0 (the study knows every account counted is a worker's; with no range,
@@ -236,14 +246,14 @@ class Assumptions(_Strict):
     #: app it does not measure) makes it less, which only a stated range below 1 allows.
     visitors_per_person: PositiveFactor | None = None
     #: Chance that a respondent answers the frequency category next to their true one.
-    misreport: Share | None = None
+    misreport: Chance | None = None
     #: Share of the respondents whose answer is read (who passed the attention check, if
     #: any) that answer the frequency at random (default: from those who failed the check;
     #: Beta(1, 19) with no check; none with a check nobody failed).
-    random_answers: Share | None = None
+    random_answers: Chance | None = None
     #: Chance that a respondent leaves out a platform they are registered on when asked
     #: where (default, where the task was posted on some platforms only: Beta(1, 9)).
-    platform_omission: Share | None = None
+    platform_omission: Chance | None = None
 
 
 class Columns(_Strict):

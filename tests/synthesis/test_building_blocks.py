@@ -469,6 +469,57 @@ def test_what_the_first_answers_say_of_the_platforms_they_leave_out(tmp_path):
     assert synthesis_data(everywhere, answers).priors.platform_omission is None
 
 
+def test_a_chance_stated_0_leaves_its_part_of_the_model_out(tmp_path):
+    """`misreport`, `random_answers` and `platform_omission` may be stated 0 (a negative
+    chance is still refused). Held at 0, each is a fixed prior (the report lists it), and
+    the part of the model it drives is left out: no misreporting site, no spread of random
+    answers, no chance of leaving out a platform (each list read as complete with the
+    platforms answered on added, as where nobody leaves one out); where later answers came
+    from platforms the lists left out, the report says what the model did with them."""
+    from numpyro.handlers import seed, trace
+
+    from crowdcensus.pipeline import omission_held_warning
+    from crowdcensus.study import Assumptions, Chance
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.model import joint_model, model_inputs, random_answer_shares
+
+    base = {"multihoming": {"value": "estimate", "status": "assumed"}}
+    for name in ("misreport", "random_answers", "platform_omission"):
+        Assumptions.model_validate({**base, name: {"value": 0, "status": "assumed"}})
+        Assumptions.model_validate({**base, name: {"value": 0.1, "low": 0, "high": 0.2,
+                                                   "status": "assumed"}})
+        with pytest.raises(ValueError, match=name):
+            Assumptions.model_validate({**base, name: {"value": -0.1, "status": "assumed"}})
+    world, study, responses = _omission_study(tmp_path, 0.4)
+    zero = Chance(value=0, status="assumed")
+    free = synthesis_data(_with_assumption(study, random_answers=Chance(
+        value=0.05, low=0.01, high=0.1, status="assumed")), responses)
+    held = synthesis_data(_with_assumption(study, misreport=zero, random_answers=zero,
+                                           platform_omission=zero), responses)
+    for name in ("misreport", "random_answers", "platform_omission"):
+        prior = getattr(held.priors, name)
+        assert (prior.kind, prior.params, prior.origin) == ("fixed", (0.0,),
+                                                           f"assumptions.{name}")
+    assert random_answer_shares(free) and not random_answer_shares(held)
+    cfg_free, arrays_free = model_inputs(free)
+    cfg, arrays = model_inputs(held)
+    assert cfg_free.platform_omission and not cfg.platform_omission
+    assert "named_platforms" in arrays_free and "named_platforms" not in arrays
+    # the platforms of each answer read apart from the sets only where lists may omit
+    assert not arrays_free["answer_platforms"].any() and arrays["answer_platforms"].any()
+    sites = {name: {k for k, v in trace(seed(joint_model, 0)).get_trace(c, a).items()
+                    if v["type"] == "sample" and not v.get("is_observed")}
+             for name, (c, a) in (("free", (cfg_free, arrays_free)), ("held", (cfg, arrays)))}
+    for site in ("misreport", "random_answers", "random_answer_shares", "platform_omission"):
+        # a Beta(1, b) prior is sampled through its quantile, as `{site}_z`
+        assert {site, f"{site}_z"} & sites["free"] and not {site, f"{site}_z"} & sites["held"]
+    unnamed = held.capture.unnamed_answered
+    assert unnamed > 5
+    said = omission_held_warning(held)
+    assert said is not None and f"{unnamed:,.0f} later answers" in said
+    assert omission_held_warning(free) is None
+
+
 @pytest.mark.parametrize("ids", ["linked", "per_platform"])
 def test_a_vanishing_omission_gives_the_model_of_sets_named_in_full(tmp_path, ids):
     """With a chance of leaving out a platform held at 1e-12, each respondent's sum over

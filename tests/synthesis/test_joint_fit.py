@@ -602,6 +602,34 @@ def test_platforms_left_out_of_the_respondents_lists_are_carried(tmp_path):
         assert complete > carried[1] + 0.04, (tier, complete, carried)
 
 
+def test_chances_stated_0_where_nothing_goes_wrong_in_the_answers(tmp_path):
+    """`subset` with nobody misreporting their frequency, answering at random or leaving
+    out a platform, and the study stating those three chances 0 (the parts of the model
+    they drive left out): every tier within 8% of the truth, inside its interval."""
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import Chance, load_study
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.inference import fit_joint
+    from crowdcensus.synthesis.summary import tier_draws
+
+    world = generate_world(small("subset", workers=5000, activity={"misreport": 0.0}),
+                           np.random.default_rng(3))
+    study = load_study(write_simulation(world, tmp_path))
+    zero = Chance(value=0, status="assumed")
+    study = study.model_copy(update={"assumptions": study.assumptions.model_copy(update={
+        "misreport": zero, "random_answers": zero, "platform_omission": zero})})
+    data = synthesis_data(study, _read(study)[0])
+    post = fit_joint(data, method="laplace", seed=0, predictive=False)
+    assert post.converged
+    assert "misreport" not in post.samples and "platform_omission" not in post.samples
+    for tier, true in world.tiers().items():
+        low, mid, high = np.quantile(tier_draws(post.samples)[tier], [0.025, 0.5, 0.975])
+        assert low <= true <= high, (tier, low, true, high)
+        assert abs(mid / true - 1) < 0.08, (tier, mid, true)
+
+
 def test_respondents_who_do_not_say_their_platforms_leave_the_tiers_where_they_were(
         tmp_path):
     """`subset` (the task on two of five platforms): half of the respondents, drawn at

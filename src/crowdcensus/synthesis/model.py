@@ -40,6 +40,7 @@ from crowdcensus.synthesis.activity import (
     bin_rates,
 )
 from crowdcensus.synthesis.data import N_HOUR_BANDS, SynthesisData, true_hour_edges
+from crowdcensus.synthesis.priors import held_at_zero
 
 #: Gauss--Hermite nodes for the individual heterogeneity of take-up.
 HETEROGENEITY_NODES = 5
@@ -199,13 +200,22 @@ def random_answer_shares(data: SynthesisData) -> bool:
     answers of those who failed the attention check, given without reading, are draws
     of that spread; the histories tell it too (a respondent who says "several times a
     week" and answers one wave in six is unlikely unless the answer is random)."""
-    return data.capture is not None and data.priors.random_answers is not None
+    return (data.capture is not None and data.priors.random_answers is not None
+            and not held_at_zero(data.priors.random_answers))
+
+
+def leaves_out_platforms(data: SynthesisData) -> bool:
+    """Whether the model lets respondents leave out platforms they hold when they name
+    them: where the task was posted on some platforms only, unless the study states a
+    chance of 0 (``assumptions.platform_omission``)."""
+    return (data.priors.platform_omission is not None
+            and not held_at_zero(data.priors.platform_omission))
 
 
 def omission_sets(data: SynthesisData) -> bool:
     """Whether respondents who name their set may have left out platforms they hold, with
     IDs linked across platforms: every respondent's terms are then sums over sets."""
-    return (data.capture is not None and data.priors.platform_omission is not None
+    return (data.capture is not None and leaves_out_platforms(data)
             and not data.aggregate and not per_platform_ids(data))
 
 
@@ -444,7 +454,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
                                           else data.capture.answer_platforms)
         if per_platform_ids(data):
             arrays.update(unit_arrays(arrays["subsets"], arrays["posted"]))
-        if data.priors.platform_omission is not None:
+        if leaves_out_platforms(data):
             cap = data.capture
             arrays["named_platforms"] = np.array(cap.named_platforms)
             arrays["unnamed_answered"] = np.array(cap.unnamed_answered)
@@ -479,7 +489,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         unknown_reports=unknown_reports(data),
         random_answer_shares=random_answer_shares(data),
         per_platform_ids=per_platform_ids(data),
-        platform_omission=data.priors.platform_omission is not None,
+        platform_omission=leaves_out_platforms(data),
         registration_classes=registration_classes(data),
         declared_active=tuple(bool(x) for x in active) if active.any() else (),
         declared_early=bool(early.any()),

@@ -149,6 +149,16 @@ def _stated(name: str, label: str, q: Quantity, path: str) -> tuple[Prior | None
     return fixed, common
 
 
+def held_at_zero(prior: Prior | None) -> bool:
+    """Whether ``prior`` holds its parameter at 0 (a study that states a chance of 0 with no
+    range): the model then leaves out the part that parameter drives.
+
+    >>> held_at_zero(Prior("misreport", "", "fixed", (0.0,))), held_at_zero(None)
+    (True, False)
+    """
+    return prior is not None and prior.kind == "fixed" and prior.params[0] == 0
+
+
 def share_prior(name: str, label: str, q: Quantity | None, default: Prior, path: str) -> Prior:
     """A prior for a share from a stated quantity (moment-matched Beta), or ``default``."""
     if q is None:
