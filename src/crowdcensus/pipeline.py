@@ -114,8 +114,9 @@ def posted_subset_warning(data: SynthesisData, biases: pd.DataFrame) -> str | No
     classes = (" (read as two classes of workers, each holding platforms its own way)"
                if registration_classes(data) else "")
     one = ("; with the task on one platform only, the very active and regular tiers came "
-           "out 10-15% low on simulated countries, their intervals too narrow (docs/"
-           "validation.md): post it on two platforms at least" if len(posted) == 1 else "")
+           "out 8-13% low on simulated countries, with intervals up to half the estimate "
+           "wide (docs/validation.md): post it on two platforms at least"
+           if len(posted) == 1 else "")
     return (f"the task was posted on {len(posted)} of the {len(data.platforms)} platforms "
             f"({', '.join(posted)}); the others' workers are reached through the platforms "
             f"respondents say they are registered on{classes}, the declared figures and the "

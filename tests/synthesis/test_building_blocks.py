@@ -687,6 +687,7 @@ def _registrations(mix: float, first: list[float], level: list[float], subset: b
     cfg, a, subsets = _population_alone(j, subset)
     values = {"log_workers": 8.0, "activity_shape": np.zeros(len(bin_rates()) - 1),
               "registration_level": np.array(level), "registration_activity": 0.4,
+              "registration_activity_platform": np.zeros(len(first)),
               "first_platform_path": np.append(mix * np.array(first), 1.0 - mix),
               "visit_weights": np.full(j, 1.0 / j)}
     model = substitute(seed(latent_population, 0), data=values)
@@ -1129,6 +1130,7 @@ def test_a_window_of_one_month_holds_the_months_visitors(path):
         cfg = replace(cfg, aggregate=True)
     values = {"log_workers": 8.0, "activity_shape": np.linspace(-1, 1, len(bin_rates()) - 1),
               "registration_level": np.array([-0.5, 0.2, -1.5]), "registration_activity": 0.4,
+              "registration_activity_platform": np.zeros(3),
               "first_platform_path": np.array([0.2, 0.1, 0.2, 0.5]),
               "visit_weights": np.array([0.5, 0.3, 0.2]),
               "platform_split": np.array([0.5, 0.3, 0.2])}
@@ -1324,7 +1326,8 @@ def test_two_classes_of_independent_registrations():
     """With ``registration_classes``, the workers who hold platforms independently are a
     mixture of two classes: a share 1 - k with the levels a_j - k d_j and a share k with
     a_j + (1 - k) d_j, each independent given at least one platform (closed form, per
-    bin); with every d_j = 0 the mixture is the one class, whatever k."""
+    bin); with every d_j = 0 the mixture is the one class, whatever k. Each platform's
+    slope in the log visit rate is the common one plus its own (c + e_j)."""
     from numpyro.handlers import seed, substitute
 
     from crowdcensus.synthesis.population import RATE_CENTRE, latent_population
@@ -1334,14 +1337,15 @@ def test_two_classes_of_independent_registrations():
     level, gap = np.array([-0.5, 0.2, -1.5]), np.array([0.0, 1.5, -2.0])
     x = np.clip(np.log(bin_rates()), np.log(0.01), np.log(10.0)) - RATE_CENTRE
 
-    def independent(lv):   # P(set | bin, at least one), (S, G)
-        q = 1 - np.exp(-np.exp(lv[None, :] + 0.4 * x[:, None]))                 # (G, J)
+    def independent(lv, own=np.zeros(j)):   # P(set | bin, at least one), (S, G)
+        q = 1 - np.exp(-np.exp(lv[None, :] + (0.4 + own)[None, :] * x[:, None]))  # (G, J)
         p = np.prod(np.where(subsets[:, None, :] > 0, q[None], 1 - q[None]), axis=2)
         return p / (1 - np.prod(1 - q, axis=1))[None, :]
 
-    def pattern(classes: bool, d: np.ndarray, k: float) -> np.ndarray:
+    def pattern(classes: bool, d: np.ndarray, k: float, own=np.zeros(j)) -> np.ndarray:
         values = {"log_workers": 8.0, "activity_shape": np.zeros(len(bin_rates()) - 1),
                   "registration_level": level, "registration_activity": 0.4,
+                  "registration_activity_platform": own,
                   "first_platform_path": np.array([1e-12, 1e-12, 1e-12, 1.0 - 3e-12]),
                   "visit_weights": np.full(j, 1.0 / j), "registration_class_gap": d,
                   "registration_class_share": k}
@@ -1356,3 +1360,8 @@ def test_two_classes_of_independent_registrations():
         rel=1e-6)
     assert pattern(True, np.zeros(j), 0.45) == pytest.approx(one, rel=1e-6)
     assert pattern(True, gap, 0.3).sum(axis=0) == pytest.approx(1.0, rel=1e-9)
+    own = np.array([0.2, -0.1, 0.3])
+    assert pattern(True, gap, 0.3, own) == pytest.approx(
+        0.7 * independent(level - 0.3 * gap, own) + 0.3 * independent(level + 0.7 * gap, own),
+        rel=1e-6)
+    assert not np.allclose(pattern(True, gap, 0.3, own), pattern(True, gap, 0.3), rtol=1e-3)

@@ -546,6 +546,7 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
     v: dict[str, np.ndarray | float] = {
         "activity_log_counts": np.zeros(g),
         "registration_level": np.full(j, -1.0), "registration_activity": 0.0,
+        "registration_activity_platform": np.zeros(j),
         # classes apart: at d = 0 the gradient in d is 0 (the classes are one)
         "registration_class_gap": np.full(j, 0.5), "registration_class_share": 0.25,
         "platform_split": np.full(j, 1.0 / j),
