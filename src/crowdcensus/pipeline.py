@@ -127,11 +127,9 @@ def omission_held_warning(data: SynthesisData) -> str | None:
     """Where the study holds at 0 the chance that a respondent leaves out a platform they
     hold, but later answers came from platforms their lists left out: what the model did.
     None otherwise."""
-    from crowdcensus.synthesis.priors import held_at_zero
-
     cap = data.capture
-    if cap is None or not held_at_zero(data.priors.platform_omission) \
-            or not cap.unnamed_answered:
+    held = data.priors.platform_omission
+    if cap is None or held is None or not held.held_at_zero or not cap.unnamed_answered:
         return None
     return (f"assumptions.platform_omission holds at 0 the chance that a respondent leaves "
             f"out a platform they hold, but {cap.unnamed_answered:,.0f} later answers came "

@@ -24,7 +24,6 @@ from crowdcensus.synthesis.priors import (
     DEFAULT_ACTIVE_NONWORKER,
     DEFAULT_RANDOM_ANSWERS,
     Priors,
-    held_at_zero,
     platform_omission_prior,
     random_answers_prior,
     study_priors,
@@ -644,7 +643,7 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
             omission = platform_omission_prior(study)
         capture = capture_data(study, responses, subsets if not aggregate else None,
                                answers_for_all=omission is not None
-                               and not held_at_zero(omission)
+                               and not omission.held_at_zero
                                and not responses.ids_per_platform)
         if stray.any() and not stray.all():
             unlisted = ", ".join(x or "(blank)" for x in sorted(set(named[stray])))

@@ -40,7 +40,6 @@ from crowdcensus.synthesis.activity import (
     bin_rates,
 )
 from crowdcensus.synthesis.data import N_HOUR_BANDS, SynthesisData, true_hour_edges
-from crowdcensus.synthesis.priors import held_at_zero
 
 #: Gauss--Hermite nodes for the individual heterogeneity of take-up.
 HETEROGENEITY_NODES = 5
@@ -201,7 +200,7 @@ def random_answer_shares(data: SynthesisData) -> bool:
     of that spread; the histories tell it too (a respondent who says "several times a
     week" and answers one wave in six is unlikely unless the answer is random)."""
     return (data.capture is not None and data.priors.random_answers is not None
-            and not held_at_zero(data.priors.random_answers))
+            and not data.priors.random_answers.held_at_zero)
 
 
 def leaves_out_platforms(data: SynthesisData) -> bool:
@@ -209,7 +208,7 @@ def leaves_out_platforms(data: SynthesisData) -> bool:
     them: where the task was posted on some platforms only, unless the study states a
     chance of 0 (``assumptions.platform_omission``)."""
     return (data.priors.platform_omission is not None
-            and not held_at_zero(data.priors.platform_omission))
+            and not data.priors.platform_omission.held_at_zero)
 
 
 def omission_sets(data: SynthesisData) -> bool:

@@ -71,6 +71,16 @@ class Prior:
         through its quantile (:func:`crowdcensus.synthesis.population.prior_site`)."""
         return "beta1" if self.kind == "beta" and self.params[0] == 1 else self.kind
 
+    @property
+    def held_at_zero(self) -> bool:
+        """Whether the prior holds its parameter at 0 (a study that states a chance of 0
+        with no range): the model then leaves out the part that parameter drives.
+
+        >>> Prior("misreport", "", "fixed", (0.0,)).held_at_zero
+        True
+        """
+        return self.kind == "fixed" and self.params[0] == 0
+
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Draws from the prior (for the prior-to-posterior comparison)."""
         if self.kind == "beta":
@@ -147,16 +157,6 @@ def _stated(name: str, label: str, q: Quantity, path: str) -> tuple[Prior | None
     common = {"origin": path, "status": q.status, "source": q.source or ""}
     fixed = Prior(name, label, "fixed", (float(q.value),), **common) if hi <= lo else None
     return fixed, common
-
-
-def held_at_zero(prior: Prior | None) -> bool:
-    """Whether ``prior`` holds its parameter at 0 (a study that states a chance of 0 with no
-    range): the model then leaves out the part that parameter drives.
-
-    >>> held_at_zero(Prior("misreport", "", "fixed", (0.0,))), held_at_zero(None)
-    (True, False)
-    """
-    return prior is not None and prior.kind == "fixed" and prior.params[0] == 0
 
 
 def share_prior(name: str, label: str, q: Quantity | None, default: Prior, path: str) -> Prior:
