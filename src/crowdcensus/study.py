@@ -86,14 +86,13 @@ class Chance(Share):
     low: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
 
 
-class NonworkerShare(Share):
-    """A share of a platform's counted accounts that are not workers': as :class:`Share`,
-    but it may be 0 (the study knows every account counted is a worker's; with no range,
-    the model holds it at 0), and so may its low end; it must be below 1 (a platform all
-    of whose accounts are not workers' says nothing of the workers)."""
+class NonworkerShare(Chance):
+    """A share of a platform's counted accounts that are not workers': as :class:`Chance`
+    (it may be 0: the study knows every account counted is a worker's; with no range, the
+    model holds it at 0), but it must be below 1 (a platform all of whose accounts are not
+    workers' says nothing of the workers)."""
 
     value: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
-    low: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
 
 
 class MultihomingQuantity(_Strict):

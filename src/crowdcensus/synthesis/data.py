@@ -24,6 +24,7 @@ from crowdcensus.synthesis.priors import (
     DEFAULT_ACTIVE_NONWORKER,
     DEFAULT_RANDOM_ANSWERS,
     Priors,
+    in_model,
     platform_omission_prior,
     random_answers_prior,
     study_priors,
@@ -642,8 +643,7 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
             # platforms their answers went to (with IDs linked across platforms)
             omission = platform_omission_prior(study)
         capture = capture_data(study, responses, subsets if not aggregate else None,
-                               answers_for_all=omission is not None
-                               and not omission.held_at_zero
+                               answers_for_all=in_model(omission)
                                and not responses.ids_per_platform)
         if stray.any() and not stray.all():
             unlisted = ", ".join(x or "(blank)" for x in sorted(set(named[stray])))

@@ -40,6 +40,7 @@ from crowdcensus.synthesis.activity import (
     bin_rates,
 )
 from crowdcensus.synthesis.data import N_HOUR_BANDS, SynthesisData, true_hour_edges
+from crowdcensus.synthesis.priors import in_model
 
 #: Gauss--Hermite nodes for the individual heterogeneity of take-up.
 HETEROGENEITY_NODES = 5
@@ -199,16 +200,14 @@ def random_answer_shares(data: SynthesisData) -> bool:
     answers of those who failed the attention check, given without reading, are draws
     of that spread; the histories tell it too (a respondent who says "several times a
     week" and answers one wave in six is unlikely unless the answer is random)."""
-    return (data.capture is not None and data.priors.random_answers is not None
-            and not data.priors.random_answers.held_at_zero)
+    return data.capture is not None and in_model(data.priors.random_answers)
 
 
 def leaves_out_platforms(data: SynthesisData) -> bool:
     """Whether the model lets respondents leave out platforms they hold when they name
     them: where the task was posted on some platforms only, unless the study states a
     chance of 0 (``assumptions.platform_omission``)."""
-    return (data.priors.platform_omission is not None
-            and not data.priors.platform_omission.held_at_zero)
+    return in_model(data.priors.platform_omission)
 
 
 def omission_sets(data: SynthesisData) -> bool:

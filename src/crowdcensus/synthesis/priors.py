@@ -100,6 +100,12 @@ class Prior:
         return np.full(size, self.params[0])
 
 
+def in_model(prior: Prior | None) -> bool:
+    """Whether the model has the part a prior drives: the prior is there and does not hold
+    its parameter at 0 (:attr:`Prior.held_at_zero`)."""
+    return prior is not None and not prior.held_at_zero
+
+
 @dataclass(frozen=True)
 class Priors:
     """The priors of one study (``worker_share`` has one entry per platform)."""
