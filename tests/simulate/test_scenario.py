@@ -31,6 +31,40 @@ def test_shipped_scenarios_load_and_are_documented():
     assert ", ".join(names) in usage       # the command's help lists them
 
 
+def _differences(a, b, path=""):
+    """The paths where two dumped scenarios differ, with both values."""
+    if isinstance(a, dict):
+        for key in sorted(a):
+            yield from _differences(a[key], b[key], f"{path}.{key}" if path else key)
+    elif isinstance(a, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from _differences(x, y, f"{path}[{i}]")
+    elif a != b:
+        yield path, a, b
+
+
+def test_stacked_scenario_is_subset_with_the_documented_departures():
+    """docs/validation/stacked.toml (every departure at once) is not shipped, and differs
+    from `subset` by exactly the six departures its header and docs/validation.md list."""
+    path = Path(__file__).parents[2] / "docs" / "validation" / "stacked.toml"
+    stacked = load_scenario(path)
+    assert "stacked" not in shipped_scenarios()
+    found = {p: new for p, _, new in _differences(load_scenario("subset").model_dump(mode="json"),
+                                                  stacked.model_dump(mode="json"))
+             if not p.startswith("scenario.")}
+    platforms = [f"platforms[{i}]" for i in range(5)]
+    expected = {"population.inactive_per_worker": 1.0, "activity.misreport": 0.3,
+                "churn.arrivals": 0.25, "churn.departures": 0.25, "experiment.first_day": 28,
+                "experiment.spacing_days": 28, "experiment.aversion": 0.3,
+                "activity.inattentive": 0.1}
+    expected |= {f"{p}.visitors_per_person": 1.3 for p in platforms}
+    expected |= {f"{p}.inflation": f for p, f in zip(platforms, (1.5, 1.2, 1.35, 1.3, 1.1),
+                                                     strict=True)}
+    assert found == expected
+    doc = (Path(__file__).parents[2] / "docs" / "validation.md").read_text()
+    assert "validation/stacked.toml" in doc
+
+
 @pytest.mark.parametrize(("change", "expected"), [
     (lambda d: d["activity"]["classes"][0].update(share=0.5),
      "activity.classes: the shares must add up to 1"),
