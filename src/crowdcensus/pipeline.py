@@ -29,6 +29,7 @@ from crowdcensus.methods.experiment import (
 from crowdcensus.methods.montecarlo import Interval, run_methods, shares_table
 from crowdcensus.sources.responses import Responses, read_responses
 from crowdcensus.study import Study, load_study
+from crowdcensus.synthesis.priors import in_model
 from crowdcensus.synthesis.results import Results
 
 if TYPE_CHECKING:
@@ -138,6 +139,24 @@ def omission_held_warning(data: SynthesisData) -> str | None:
             "range) to let the model read that chance")
 
 
+def dormant_alone_warning(data: SynthesisData) -> str | None:
+    """Where the study states a dormant share (not 0) but no declaration inflation, and
+    some platform declares its registrations: the stated share then carries the declared
+    figures' whole overstatement, which a share of the dormant accounts alone understates.
+    None otherwise."""
+    dormant, inflation = data.priors.dormant_share, data.priors.declaration_inflation
+    registrations = np.isfinite(data.declared) & ~data.declares_active
+    if dormant.origin == "default" or not in_model(dormant) \
+            or inflation.origin != "default" or not registrations.any():
+        return None
+    return ("assumptions.dormant_share is stated but assumptions.declaration_inflation is "
+            "not: the model holds the inflation at 1, so the stated share carries the "
+            "declared registrations' whole overstatement (duplicate, test and foreign "
+            "accounts as well as dormant ones); if it counts the dormant accounts only, "
+            "state the inflation too (on a simulated country with 10-50% inflation, a share "
+            "stated for the dormant accounts alone put the occasional tier 24% high)")
+
+
 def _joint(study: Study, responses: Responses | None, seed: int, inference: str | None,
            progress: bool, checks: bool = True, aside: tuple[str, ...] = (),
            counted_multihoming: np.ndarray | None = None):
@@ -213,6 +232,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     if cap is not None and (said := posted_subset_warning(data, summary.biases)):
         warnings.append(said)
     if said := omission_held_warning(data):
+        warnings.append(said)
+    if said := dormant_alone_warning(data):
         warnings.append(said)
     if cap is not None and cap.posting_varies:
         warnings.append(f"the waves were posted on different platforms ({data.posting_by_wave()}"

@@ -84,8 +84,40 @@ def test_a_larger_stated_dormant_share_lowers_the_occasional_tier(tmp_path):
         folder.mkdir()
         study = _france(folder, dormant_share={"value": d, "low": d - 0.05, "high": d + 0.05,
                                                "status": "assumed"})
-        out.append(run_study(study, inference="laplace").combined["occasional"].estimate)
+        r = run_study(study, inference="laplace")
+        out.append(r.combined["occasional"].estimate)
+        # no inflation stated: the report says the share carries the whole overstatement
+        assert sum("declaration_inflation is not" in w for w in r.warnings) == 1
     assert out[1] < out[0] * (0.6 / 0.9) * 1.1
+
+
+def test_a_dormant_share_stated_without_an_inflation_is_said_to_carry_it_all(tmp_path):
+    """Stated without an inflation, the dormant share carries the declared figures' whole
+    overstatement: the report says so. Not where the inflation is stated too, where the
+    share is held at 0 (no dormant account), or where nothing is stated."""
+    from crowdcensus.pipeline import _read, dormant_alone_warning
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis.data import synthesis_data
+
+    share = {"value": 0.3, "low": 0.1, "high": 0.5, "status": "assumed"}
+    cases = {"share": {"dormant_share": share},
+             "both": {"dormant_share": share, "declaration_inflation": {
+                 "value": 1.2, "low": 1.0, "high": 1.5, "status": "assumed"}},
+             "zero": {"dormant_share": {"value": 0, "status": "assumed"}},
+             "none": {}}
+    said = {}
+    for name, assumptions in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        study = load_study(_france(folder, **assumptions))
+        data = synthesis_data(study, _read(study)[0])
+        assert data.priors.dormant_share.origin == ("default" if name == "none"
+                                                    else "assumptions.dormant_share")
+        said[name] = dormant_alone_warning(data)
+    assert said["share"] is not None
+    assert said["share"].startswith("assumptions.dormant_share is stated but "
+                                    "assumptions.declaration_inflation is not")
+    assert said["both"] is None and said["zero"] is None and said["none"] is None
 
 
 def test_exact_declarations_are_within_the_default_overstatement(tmp_path):
