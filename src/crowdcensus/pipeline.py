@@ -153,8 +153,9 @@ def dormant_alone_warning(data: SynthesisData) -> str | None:
             "not: the model holds the inflation at 1, so the stated share carries the "
             "declared registrations' whole overstatement (duplicate, test and foreign "
             "accounts as well as dormant ones); if it counts the dormant accounts only, "
-            "state the inflation too (on a simulated country with 10-50% inflation, a share "
-            "stated for the dormant accounts alone put the occasional tier 24% high)")
+            "state the inflation too (on a simulated country of 3,000 workers with 10-50% "
+            "inflation, a share stated for the dormant accounts alone put the occasional "
+            "tier 24% high)")
 
 
 def _joint(study: Study, responses: Responses | None, seed: int, inference: str | None,
