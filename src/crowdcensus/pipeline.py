@@ -145,9 +145,8 @@ def dormant_alone_warning(data: SynthesisData) -> str | None:
     figures' whole overstatement, which a share of the dormant accounts alone understates.
     None otherwise."""
     dormant, inflation = data.priors.dormant_share, data.priors.declaration_inflation
-    registrations = np.isfinite(data.declared) & ~data.declares_active
     if dormant.origin == "default" or not in_model(dormant) \
-            or inflation.origin != "default" or not registrations.any():
+            or inflation.origin != "default" or not data.declares_registrations.any():
         return None
     return ("assumptions.dormant_share is stated but assumptions.declaration_inflation is "
             "not: the model holds the inflation at 1, so the stated share carries the "

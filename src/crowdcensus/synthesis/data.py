@@ -251,6 +251,11 @@ class SynthesisData:
         return ~np.isnan(self.declared_window) & ~np.isnan(self.declared)
 
     @property
+    def declares_registrations(self) -> np.ndarray:
+        """Which platforms declare a figure of registrations (dormant accounts included)."""
+        return ~np.isnan(self.declared) & ~self.declares_active
+
+    @property
     def declared_taken(self) -> np.ndarray:
         """Per platform, the day its declared figure was taken (the period's last day if
         the study does not say)."""

@@ -427,10 +427,9 @@ def below_replication_warnings(checks: pd.DataFrame, data: SynthesisData) -> lis
     unless the study says otherwise, and each line names the likeliest reading the study
     can state (a figure of the accounts active in a window; a panel that misses visits)."""
     below = checks[(checks["p_value"] < CHECK_WARNING_P) & (checks["observed"] < checks["low"])]
-    registrations = ~data.declares_active
     out = []
     for method, which, reading in (
-            ("declared", registrations, "the declared figures of {} fall below the "
+            ("declared", data.declares_registrations, "the declared figures of {} fall below the "
              "registrations the other sources put there ({}); a declared figure that counts "
              "only the accounts active in a recent window reads so: give that platform's "
              "declared_active_days, or the tiers come out low"),
