@@ -351,6 +351,51 @@ def test_chains_that_mix_slowly_run_on_from_where_they_stopped(monkeypatch):
     assert any("diverged" in p for p in refused.problems)
 
 
+def test_chains_advanced_in_pieces_draw_the_same_and_say_how_far_they_are(monkeypatch,
+                                                                           capsys):
+    """The chains advance a piece at a time so that a progress bar can follow them: the
+    same draws whatever the pieces, warm-up and run-on included, and the bar on standard
+    error says what the chains do, how far they are and their leapfrog steps."""
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis import diagnostics, inference
+    from crowdcensus.synthesis.data import synthesis_data
+
+    data = synthesis_data(load_study(FRANCE / "study.toml"))
+    monkeypatch.setattr(diagnostics, "MIN_ESS", 1e9)         # runs on once
+    monkeypatch.setattr(diagnostics, "MAX_DIVERGENT", 2.0)
+    monkeypatch.setattr(inference, "MASS_MISMATCH", np.inf)
+    monkeypatch.setattr(inference, "NUTS_EXTENSIONS", 1)
+
+    def fit(progress):
+        return inference.fit_joint(data, "nuts", seed=3, warmup=100, draws=100,
+                                   predictive=False, progress=progress)
+
+    whole = fit(False)                       # pieces of 50: the first run in four
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(inference, "PIECE", 20)
+    monkeypatch.setenv("COLUMNS", "200")     # a line wide enough to say everything
+    pieces = fit(True)
+    assert pieces.diagnostics["runs"] == whole.diagnostics["runs"] == 2
+    np.testing.assert_array_equal(pieces.samples["workers"], whole.samples["workers"])
+    said = capsys.readouterr().err
+    assert "NUTS, 2 chains: 100 warm-up + 100 draws" in said and "200/200" in said
+    assert "running on, " in said and "100/100" in said
+    steps = int(said.split(" steps/iteration")[0].split()[-1])
+    assert 1 <= steps <= 2 ** inference.MAX_TREE_DEPTH - 1
+
+
+@pytest.mark.parametrize(("warmup", "draws", "piece", "calls"),
+                         [(300, 500, 50, [50] * 16), (150, 100, 50, [50] * 5),
+                          (100, 60, 20, [20] * 8), (97, 100, 50, [50, 50, 50, 47])])
+def test_the_chains_advance_in_pieces_that_divide_their_runs_where_they_can(
+        warmup, draws, piece, calls):
+    from crowdcensus.synthesis.inference import _piece_length, _pieces
+
+    assert _piece_length(warmup, draws) == piece
+    assert _pieces(warmup + draws, piece) == calls
+    assert sum(_pieces(draws, piece)) == draws
+
+
 def test_a_fit_that_fails_its_diagnostics_is_sampled_again_with_smaller_steps(monkeypatch):
     """Chains with too many divergent transitions at the usual acceptance target are run
     once more from the mode, adapted to a higher one: the step size comes out smaller,

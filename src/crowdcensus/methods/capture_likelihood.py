@@ -29,8 +29,6 @@ distinct history :math:`h`, share class :math:`s` and activity bin :math:`g`.
 
 from __future__ import annotations
 
-import numpy as np
-
 
 def stay_factors(arrive, leave, mids, length):
     """The chance of each stay (first and last wave present) in factored form.
@@ -146,21 +144,24 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
     log_gap = jnp.log(departure[1])[:, None, None, None]                        # (T,1,1,1)
     zero = jnp.zeros_like(logs[:1, 1])
     missed = jnp.concatenate([zero, jnp.cumsum(logs[:, 3], axis=0)])  # misses after 1st
-    # prefix (i <= f) and suffix (j >= l) log-sums as masked sums over a (T, T) square
-    upto = np.tril(np.ones((t, t), dtype=bool))[:, :, None, None, None]
-    y = logsumexp(jnp.where(upto.transpose(1, 0, 2, 3, 4),
-                            (log_gap + missed[1:] - missed[t:])[None], -jnp.inf), axis=1)
+    # prefix (i <= f) and suffix (j >= l) log-sums, cumulated along the waves
+    y = jax.lax.cumlogsumexp(log_gap + missed[1:] - missed[t:], axis=0, reverse=True)
     first = jnp.clip(a["first_caught"], 0, t - 1)
     last = jnp.clip(a["last_caught"], 0, t - 1)
     if here is None:
         never = jnp.concatenate([zero, jnp.cumsum(logs[:, 1], axis=0)])  # misses before 1st
         log_a = jnp.log(jnp.clip(arrival, 1e-300))[:, :, None, None, None]    # (2,T,1,1,1)
-        x = logsumexp(jnp.where(upto[None], (log_a - never[None, :t])[:, None], -jnp.inf),
-                      axis=2)                                                    # (2,T,U,G,Z)
-        # X_1 / X_0 is at most about 2 x leave / (1 - leave), Y at most 1: one log per
-        # history and node (float64 logs and exps are most of this function's cost)
+        x = jax.lax.cumlogsumexp(log_a - never[None, :t], axis=1)                # (2,T,U,G,Z)
+        # X_1 / X_0 is at most about 2 x leave / (1 - leave), Y at most 1: the nodes are
+        # summed as chances, each history's scaled by its largest node (a shift held out
+        # of the gradient), one exponential per history and node (float64 logs and exps
+        # are most of this function's cost)
         ratio, stay_on = jnp.exp(x[1] - x[0]), jnp.exp(y)                      # (T,U,G,Z)
-        caught = total + x[0][first] + jnp.log1p(ratio[first] * stay_on[last])  # (P,U,G,Z)
+        nodes = total + x[0][first] + logw                                     # (P,U,G,Z)
+        top = jax.lax.stop_gradient(jnp.max(nodes, axis=-1))
+        top = jnp.where(jnp.isfinite(top), top, 0.0)
+        caught = top + jnp.log(jnp.sum(jnp.exp(nodes - top[..., None])
+                                       * (1 + ratio[first] * stay_on[last]), axis=-1))
         # no answer: present at some waves and missed at each, or at none
         unseen = jnp.logaddexp(never[t] + x[0, t - 1],
                                logsumexp(log_gap + never[1:] + x[1], axis=0))  # (U,G,Z)
@@ -168,15 +169,16 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
         # the two ways of staying (to the end; leaving after the last answer here) as
         # arrivals carried wave by wave, with the worker's state (pair_waves)
         opens, quiet = pair_waves(arrival, log_see, here, logit0, logs)        # (2,T,...)
-        caught = total + jnp.log(jnp.maximum(
-            opens[0][first] + opens[1][first] * jnp.exp(y[last]), 1e-300))
+        caught = logsumexp(total + logw + jnp.log(jnp.maximum(
+            opens[0][first] + opens[1][first] * jnp.exp(y[last]), 1e-300)), axis=-1)
         gap = departure[1][:, None, None, None]
         unseen = jnp.log(jnp.maximum(quiet[0, t - 1] + jnp.sum(gap * quiet[1], axis=0),
                                      1e-300))
-    empty = (a["first_caught"] >= t)[:, None, None, None]
-    per_node = jnp.where(empty, unseen[None], caught)
-    present = logsumexp(per_node + logw, axis=-1)                               # (P, U, G)
-    absent = jnp.where(empty[:, 0, 0, 0], log_none, -jnp.inf)[:, None, None]
+    # caught (P, U, G): each history's chance, summed over the nodes; unseen by node
+    empty = a["first_caught"] >= t
+    present = jnp.where(empty[:, None, None], logsumexp(unseen + logw, axis=-1)[None],
+                        caught)                                                 # (P, U, G)
+    absent = jnp.where(empty, log_none, -jnp.inf)[:, None, None]
     return jnp.logaddexp(present, absent)
 
 

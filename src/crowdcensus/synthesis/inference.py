@@ -84,6 +84,12 @@ def _jax():
 
 #: The relative step of the Hessian's central differences (:meth:`CompiledModel.hessian`).
 HESSIAN_STEP = 1e-5
+#: NUTS's trees have at most 2 ** MAX_TREE_DEPTH - 1 leapfrog steps per iteration.
+MAX_TREE_DEPTH = 8
+#: NUTS's chains advance this many iterations per compiled call (fewer where the warm-up
+#: and draws divide by a smaller number only: :func:`_piece_length`), so that a progress
+#: bar follows them; the pieces draw what one call draws.
+PIECE = 50
 #: How many times NUTS's chains may run on, each time doubling the draws, when the
 #: diagnostics fail on R-hat or effective sample size.
 NUTS_EXTENSIONS = 2
@@ -198,13 +204,16 @@ class CompiledModel:
             out[:, i] = (up - down) / (2 * h)
         return (out + out.T) / 2
 
-    def nuts_runner(self, warmup: int, draws: int, target_accept: float = TARGET_ACCEPT):
-        """Two compiled functions of one NUTS chain: ``run(key, start, inverse mass,
-        arrays)`` warms up, adapting its step size to the acceptance ``target_accept``, and
-        draws; ``more(state, arrays)`` continues a run's last state for ``draws`` further
-        draws (the step size stays as adapted). Each gives the last state, and per draw
-        the point, whether it diverged, its leapfrog steps and its potential."""
-        key = (warmup, draws, target_accept)
+    def nuts_runner(self, warmup: int, target_accept: float = TARGET_ACCEPT):
+        """NUTS's compiled programs for one chain: ``init(key, start, inverse mass,
+        arrays)`` gives the chain's first state, whose step size adapts to the acceptance
+        ``target_accept`` over the first ``warmup`` iterations; ``advance(length)`` gives
+        the programs (one chain, and the chains in parallel) that take a state
+        ``length`` iterations on, returning the last state and, per iteration, the
+        point, whether it diverged, its leapfrog steps and its potential. The warm-up's
+        adaptation lives in the state: chains advanced in pieces of any length draw
+        what chains advanced at once draw. Returns ``(init, parallel init, advance)``."""
+        key = (warmup, target_accept)
         if key not in self._runners:
             jax = _jax()
             from numpyro.infer.hmc import hmc
@@ -212,26 +221,28 @@ class CompiledModel:
             init_kernel, sample_kernel = hmc(
                 potential_fn_gen=lambda arr: (lambda z: self.potential(z, arr)), algo="NUTS")
 
-            def chain(state, arr, length):
-                def step(st, _):
-                    st = sample_kernel(st, model_args=(arr,))
-                    return st, (st.z, st.diverging, st.num_steps, st.potential_energy)
+            def init(rng, z0, inv_mass, arr):
+                return init_kernel(z0, warmup, step_size=0.5, inverse_mass_matrix=inv_mass,
+                                   dense_mass=True, target_accept_prob=target_accept,
+                                   adapt_mass_matrix=ADAPT_MASS, max_tree_depth=MAX_TREE_DEPTH,
+                                   model_args=(arr,), rng_key=rng)
 
-                return jax.lax.scan(step, state, None, length=length)
+            programs: dict[int, tuple] = {}
 
-            def run(rng, z0, inv_mass, arr):
-                state = init_kernel(z0, warmup, step_size=0.5, inverse_mass_matrix=inv_mass,
-                                    dense_mass=True, target_accept_prob=target_accept,
-                                    adapt_mass_matrix=ADAPT_MASS, max_tree_depth=8,
-                                    model_args=(arr,), rng_key=rng)
-                last, (zs, div, steps, pes) = chain(state, arr, warmup + draws)
-                return last, zs[warmup:], div[warmup:], steps, pes[warmup:]
+            def advance(length: int) -> tuple:
+                if length not in programs:
+                    def chain(state, arr):
+                        def step(st, _):
+                            st = sample_kernel(st, model_args=(arr,))
+                            return st, (st.z, st.diverging, st.num_steps, st.potential_energy)
 
-            def more(state, arr):
-                last, (zs, div, steps, pes) = chain(state, arr, draws)
-                return last, zs, div, steps, pes
+                        return jax.lax.scan(step, state, None, length=length)
 
-            self._runners[key] = (jax.jit(run), jax.jit(more))
+                    programs[length] = (jax.jit(chain), jax.pmap(chain, in_axes=(0, None)))
+                return programs[length]
+
+            self._runners[key] = (jax.jit(init), jax.pmap(init, in_axes=(0, 0, 0, None)),
+                                  advance)
         return self._runners[key]
 
     @classmethod
@@ -498,29 +509,115 @@ def mass_from_draws(z: np.ndarray, inv_mass: np.ndarray) -> np.ndarray:
     return (n * np.cov(z, rowvar=False) + 5 * np.asarray(inv_mass)) / (n + 5)
 
 
+def _piece_length(warmup: int, draws: int) -> int:
+    """The iterations per compiled call: :data:`PIECE`, or the largest number up to it
+    that divides both the first run (``warmup + draws``) and a run-on (``draws``) where
+    one of 10 or more does (each other length compiles a program of its own)."""
+    common = int(np.gcd(warmup + draws, draws))
+    if common % PIECE == 0:
+        return PIECE
+    fits = [n for n in range(PIECE, 9, -1) if common % n == 0]
+    return fits[0] if fits else PIECE
+
+
+def _pieces(n: int, piece: int) -> list[int]:
+    """``n`` iterations as calls of ``piece`` iterations, and one of the rest."""
+    return [piece] * (n // piece) + ([n % piece] if n % piece else [])
+
+
+class _ChainsProgress:
+    """NUTS's chains on standard error as they go: a line per run of the chains with the
+    iterations done, the leapfrog steps per iteration of the last piece (at most
+    2 ** :data:`MAX_TREE_DEPTH` - 1) and the time left; a line while the mode is searched.
+    Shows nothing unless ``enabled``."""
+
+    def __init__(self, enabled: bool) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(TextColumn("[bold]Joint model[/bold] {task.description}"),
+                                 BarColumn(bar_width=20), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[steps]}"),
+                                 TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=Console(stderr=True), disable=not enabled)
+        self.task = None
+        #: what the model is (the reading with or without the take-up slope), said first
+        self.model = ""
+
+    def __enter__(self) -> _ChainsProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def begin(self, description: str, total: int | None) -> None:
+        """A new line (``total`` None: no count, as while the mode is searched)."""
+        if self.task is not None and self.progress.tasks[-1].total is None:
+            self.progress.update(self.task, total=1, completed=1)   # the search is over
+        self.task = self.progress.add_task(f"{self.model}{description}", total=total,
+                                           steps="")
+
+    def advance(self, n: int, steps: np.ndarray) -> None:
+        self.progress.update(self.task, advance=n,
+                             steps=f"{float(np.mean(steps)):.0f} steps/iteration")
+
+
 def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, keys,
             chains: int, warmup: int, draws: int, target: float, parallel: bool,
-            mismatch_limit: float | None = None) -> _Chains:
+            mismatch_limit: float | None = None, bar: _ChainsProgress | None = None,
+            label: str = "") -> _Chains:
     """NUTS's chains from the mode, running on while R-hat or the effective sample size
     fall short (up to :data:`NUTS_EXTENSIONS` times, each doubling the draws); with
     ``mismatch_limit``, first chains too slow for that (:data:`MASS_MISMATCH`) that
     spread wider than the limit against ``inv_mass`` (:func:`mass_mismatch`) stop
-    instead, their ``mismatch`` set."""
-    jax = _jax()
+    instead, their ``mismatch`` set. ``bar`` follows the chains, its first line
+    ``label``."""
     import jax.numpy as jnp
 
     from crowdcensus.synthesis import diagnostics
 
     z0 = jnp.asarray(x_mode)
-    run, more = model.nuts_runner(warmup, draws, target)
+    init, init_every, advance = model.nuts_runner(warmup, target)
+    piece = _piece_length(warmup, draws)
     if parallel:
         stack = lambda x: jnp.broadcast_to(x, (chains, *x.shape))  # noqa: E731
-        out = jax.pmap(run, in_axes=(0, 0, 0, None))(keys, stack(z0), stack(inv_mass), arrays)
+        state = init_every(keys, stack(z0), stack(inv_mass), arrays)
     else:
-        out = _stack([run(k, z0, inv_mass, arrays) for k in keys])
-    state, zs, div, steps, pes = out
-    z_parts, div_parts, step_parts = [np.asarray(zs)], [np.asarray(div)], [np.asarray(steps)]
-    pe_parts = [np.asarray(pes)]
+        state = [init(k, z0, inv_mass, arrays) for k in keys]
+
+    def go(state, n):
+        """The chains ``n`` iterations on, in pieces: the last state, and the points,
+        divergences, leapfrog steps and potentials as (chains, n, ...)."""
+        parts = []
+        for length in _pieces(n, piece):
+            one, every = advance(length)
+            if parallel:
+                state, out = every(state, arrays)
+            else:
+                ran = [one(st, arrays) for st in state]
+                state, out = [r[0] for r in ran], _stack([r[1] for r in ran])
+            parts.append([np.asarray(x) for x in out])
+            if bar is not None:
+                bar.advance(length, parts[-1][2])
+        return state, [np.concatenate(xs, axis=1) for xs in zip(*parts, strict=True)]
+
+    def stacked(state):
+        return state if parallel else _stack(state)
+
+    if bar is not None:
+        bar.begin(label or f"NUTS, {chains} chains: {warmup} warm-up + {draws} draws",
+                  warmup + draws)
+    state, (zs, div, steps, pes) = go(state, warmup + draws)
+    z_parts, div_parts, step_parts = [zs[:, warmup:]], [div[:, warmup:]], [steps]
+    pe_parts = [pes[:, warmup:]]
 
     def by_chain(values: dict) -> dict:  # (chains * n, ...) -> (chains, n, ...)
         return {k: v.reshape(chains, -1, *v.shape[1:]) for k, v in values.items()}
@@ -541,25 +638,22 @@ def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, ke
                 and diag["min_ess"] < diagnostics.MIN_ESS / 2 ** NUTS_EXTENSIONS):
             wider = mass_mismatch(z_parts[0].reshape(-1, z0.shape[0]), np.asarray(inv_mass))
             if wider > mismatch_limit:  # a wrong mass matrix: sampled again, not run on
-                return _Chains(state, z_parts[0], step_parts[0], pe_parts[0], grouped, mode,
-                               diag, problems, 1, wider)
+                return _Chains(stacked(state), z_parts[0], step_parts[0], pe_parts[0],
+                               grouped, mode, diag, problems, 1, wider)
+        if bar is not None:
+            bar.begin(f"running on, {problems[0].split(' (')[0]}", draws * 2 ** attempt)
         for _ in range(2 ** attempt):
-            if parallel:
-                state, zs, div, steps, pes = jax.pmap(more, in_axes=(0, None))(state, arrays)
-            else:
-                state, zs, div, steps, pes = _stack([
-                    more(jax.tree_util.tree_map(lambda x, i=i: x[i], state), arrays)
-                    for i in range(chains)])
-            z_parts.append(np.asarray(zs))
-            div_parts.append(np.asarray(div))
-            step_parts.append(np.asarray(steps))
-            pe_parts.append(np.asarray(pes))
+            state, (zs, div, steps, pes) = go(state, draws)
+            z_parts.append(zs)
+            div_parts.append(div)
+            step_parts.append(steps)
+            pe_parts.append(pes)
             # only the new draws are constrained (one program for every extension)
             value_parts.append(by_chain({k: np.asarray(v) for k, v in model.constrain(
                 jnp.asarray(z_parts[-1].reshape(-1, z0.shape[0])), arrays).items()}))
-    return _Chains(state, np.concatenate(z_parts, axis=1), np.concatenate(step_parts, axis=1),
-                   np.concatenate(pe_parts, axis=1), grouped, mode, diag, problems,
-                   attempt + 1)
+    return _Chains(stacked(state), np.concatenate(z_parts, axis=1),
+                   np.concatenate(step_parts, axis=1), np.concatenate(pe_parts, axis=1),
+                   grouped, mode, diag, problems, attempt + 1)
 
 
 def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: int = 2,
@@ -618,6 +712,14 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
     """
     if method not in ("nuts", "laplace"):
         raise ModelError(f"unknown inference method {method!r} (nuts or laplace)")
+    with _ChainsProgress(progress and method == "nuts") as bar:
+        return _fit(data, method, seed, chains, warmup, draws, predictive, start, bridge, bar)
+
+
+def _fit(data: SynthesisData, method: str, seed: int, chains: int, warmup: int, draws: int,
+         predictive: bool, start: Mapping[str, np.ndarray] | None, bridge: bool,
+         bar: _ChainsProgress) -> Posterior:
+    """:func:`fit_joint`, its NUTS chains followed by ``bar``."""
     jax = _jax()
     import jax.numpy as jnp
     from numpyro.distributions import constraints
@@ -625,6 +727,10 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
 
     cfg, np_arrays = model_inputs(data)
     arrays = {k: jnp.asarray(v) for k, v in np_arrays.items()}
+    if "slope_on" in np_arrays:
+        bar.model = ("with the take-up slope: " if float(np_arrays["slope_on"])
+                     else "without the take-up slope: ")
+    bar.begin("finding the posterior mode", None)
     # a process that has fitted many model structures (a validation worker, a script
     # looping over studies) drops their programs before the next compilation fails
     release_compiled()
@@ -697,7 +803,7 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
     parallel = n_dev >= chains > 1
     target = TARGET_ACCEPT
     run = _sample(model, arrays, x_mode, inv_mass, keys, chains, warmup, draws, target,
-                  parallel, mismatch_limit=MASS_MISMATCH)
+                  parallel, mismatch_limit=MASS_MISMATCH, bar=bar)
     first_problems, wider = [], run.mismatch
     if run.problems and wider is None and not run.diag["too_many_divergent"]:
         # chains that ran on and still mix too slowly: where all their draws spread wider
@@ -718,8 +824,10 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         else:
             inv_mass = jnp.asarray(mass_from_draws(run.z.reshape(-1, run.z.shape[-1]),
                                                    np.asarray(inv_mass)))
+        again = ("smaller steps" if wider is None
+                 else f"the draws' covariance, {wider:.1f} times wider")
         run = _sample(model, arrays, x_mode, inv_mass, keys, chains, warmup, draws, target,
-                      parallel)
+                      parallel, bar=bar, label=f"sampled again with {again}")
     diag, problems, z = run.diag, run.problems, run.z                  # (chains, draws, d)
     diag["target_accept"] = target
     diag[RETRIED] = first_problems
