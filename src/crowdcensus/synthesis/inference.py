@@ -562,8 +562,11 @@ class _ChainsProgress:
         """A new line (``total`` None: no count, as while the mode is searched)."""
         if self.task is not None and self.progress.tasks[-1].total is None:
             self.progress.update(self.task, total=1, completed=1)   # the search is over
-        self.task = self.progress.add_task(f"{self.model}{description}", total=total,
-                                           steps="")
+        from rich.markup import escape
+
+        # a diagnostic's words may hold brackets (a site's index), which rich reads as markup
+        self.task = self.progress.add_task(escape(f"{self.model}{description}"),
+                                           total=total, steps="")
 
     def advance(self, n: int, steps: np.ndarray) -> None:
         self.progress.update(self.task, advance=n,
