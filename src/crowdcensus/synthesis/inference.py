@@ -575,7 +575,7 @@ class _ChainsProgress:
 
 def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, keys,
             chains: int, warmup: int, draws: int, target: float, parallel: bool,
-            mismatch_limit: float | None = None, bar: _ChainsProgress | None = None,
+            bar: _ChainsProgress, mismatch_limit: float | None = None,
             label: str = "") -> _Chains:
     """NUTS's chains from the mode, running on while R-hat or the effective sample size
     fall short (up to :data:`NUTS_EXTENSIONS` times, each doubling the draws); with
@@ -608,16 +608,14 @@ def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, ke
                 ran = [one(st, arrays) for st in state]
                 state, out = [r[0] for r in ran], _stack([r[1] for r in ran])
             parts.append([np.asarray(x) for x in out])
-            if bar is not None:
-                bar.advance(length, parts[-1][2])
+            bar.advance(length, parts[-1][2])
         return state, [np.concatenate(xs, axis=1) for xs in zip(*parts, strict=True)]
 
     def stacked(state):
         return state if parallel else _stack(state)
 
-    if bar is not None:
-        bar.begin(label or f"NUTS, {chains} chains: {warmup} warm-up + {draws} draws",
-                  warmup + draws)
+    bar.begin(label or f"NUTS, {chains} chains: {warmup} warm-up + {draws} draws",
+              warmup + draws)
     state, (zs, div, steps, pes) = go(state, warmup + draws)
     z_parts, div_parts, step_parts = [zs[:, warmup:]], [div[:, warmup:]], [steps]
     pe_parts = [pes[:, warmup:]]
@@ -643,8 +641,7 @@ def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, ke
             if wider > mismatch_limit:  # a wrong mass matrix: sampled again, not run on
                 return _Chains(stacked(state), z_parts[0], step_parts[0], pe_parts[0],
                                grouped, mode, diag, problems, 1, wider)
-        if bar is not None:
-            bar.begin(f"running on, {problems[0].split(' (')[0]}", draws * 2 ** attempt)
+        bar.begin(f"running on, {problems[0].split(' (')[0]}", draws * 2 ** attempt)
         for _ in range(2 ** attempt):
             state, (zs, div, steps, pes) = go(state, draws)
             z_parts.append(zs)
