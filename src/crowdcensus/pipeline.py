@@ -116,7 +116,7 @@ def posted_subset_warning(data: SynthesisData, biases: pd.DataFrame) -> str | No
                if registration_classes(data) else "")
     one = ("; with the task on one platform only, the very active and regular tiers came "
            "out 8-13% low on simulated countries, with intervals up to half the estimate "
-           "wide (docs/validation.md): post it on two platforms at least"
+           "wide (docs/validation-notebook.md): post it on two platforms at least"
            if len(posted) == 1 else "")
     return (f"the task was posted on {len(posted)} of the {len(data.platforms)} platforms "
             f"({', '.join(posted)}); the others' workers are reached through the platforms "

@@ -24,7 +24,7 @@ from . import codeblocks as cb
 SKIP_BUDGET = 13
 #: Pages whose blocks take more than ~15 s in all (bootstraps, pipelines, simulations).
 SLOW_PAGES = {"README.md", "docs/mse-open.md", "docs/getting-started.md", "docs/validation.md",
-              "docs/study-file.md"}
+              "docs/validation-notebook.md", "docs/study-file.md"}
 RUNS = {"python", "pycon", "console", "sh"}
 
 

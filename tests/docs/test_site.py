@@ -22,7 +22,8 @@ def test_the_site_builds_without_a_warning(tmp_path):
     assert "WARNING" not in done.stderr and "Warning" not in done.stderr, done.stderr[-5000:]
     # every page is there, the README is the home page, the API came from the docstrings
     for page in ("index", "getting-started", "study-file", "collect", "closed-models",
-                 "mse-open", "synthesis", "validation", "api", "json-outputs", "contributing",
+                 "mse-open", "synthesis", "validation", "validation-notebook", "api",
+                 "json-outputs", "contributing",
                  "tutorials/france-2018", "tutorials/simulated-census",
                  "tutorials/repeated-surveys"):
         assert (site / f"{page}.html").is_file(), page

@@ -482,7 +482,7 @@ def test_the_report_says_where_the_task_was_posted_and_what_one_platform_costs()
                           "workers are reached through the platforms respondents say they "
                           "are registered on, the declared")
     assert one.endswith("8-13% low on simulated countries, with intervals up to half the "
-                        "estimate wide (docs/validation.md): post it on two platforms at "
-                        "least")
+                        "estimate wide (docs/validation-notebook.md): post it on two "
+                        "platforms at least")
     assert "one platform only" not in two
     assert posted_subset_warning(data([True, True, True]), biases) is None

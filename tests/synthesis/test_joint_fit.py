@@ -152,7 +152,7 @@ def test_platforms_per_worker_by_band_where_the_active_hold_many_more(tmp_path):
     interval of the truth. With a straight line on the log-odds scale (the model until
     2026-12-03) the slope was 0.86 (0.80-0.93), the band visiting monthly but not weekly
     1.52 (1.48-1.55) against a true 1.47: respondents who hold several platforms were
-    read as more active than they are (docs/validation.md, "What the registrations'
+    read as more active than they are (docs/validation-notebook.md, "What the registrations'
     link changed")."""
     from crowdcensus.simulate.world import MONTHLY
     from crowdcensus.synthesis.inference import fit_joint
@@ -217,7 +217,7 @@ def test_the_rarely_active_are_placed_by_the_hours_they_give(tmp_path, seed):
     service records them) fall in bands of their own. When the lowest band held every
     answer below 0.25 hours, these two countries gave totals 1.9% and 5.6% low (the
     second's interval, 0.899-0.995 of the truth, missing it) and the rarely active at
-    0.55 and 0.40 of the truth (docs/validation.md, "The hours of the rarely
+    0.55 and 0.40 of the truth (docs/validation-notebook.md, "The hours of the rarely
     active")."""
     from crowdcensus.synthesis.activity import EDGES
     from crowdcensus.synthesis.inference import fit_joint
@@ -1289,7 +1289,7 @@ def test_biases_pushed_beyond_their_priors_are_named(tmp_path):
     and the occasional tier is more than 15% low. With two classes (the default where the
     task was posted on some platforms only), every tier holds and nothing is named. (On
     the shipped scenarios' 160 countries the warning never appeared with one class:
-    docs/validation.md.)"""
+    docs/synthesis.md.)"""
     from crowdcensus.pipeline import _read
     from crowdcensus.simulate.outputs import write_simulation
     from crowdcensus.simulate.world import generate_world

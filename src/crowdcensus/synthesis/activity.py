@@ -68,7 +68,7 @@ def bin_points(tail: float = TAIL_SCALE) -> tuple[np.ndarray, np.ndarray]:
     3 visits a week (the rest is the tail) and the tail's mean :math:`\\tau`: one rate for
     all the most active workers made it read their hours as if all visited 3 times a week,
     which biased the hours per visit, and with them where every respondent's hours place
-    them (docs/validation.md, "The open bin: a point and a tail"). Without hours, the
+    them (docs/validation-notebook.md, "The open bin: a point and a tail"). Without hours, the
     open bin keeps the single rate 3.
     """
     rates = np.concatenate([bin_rates(), tail_rates(tail)])

@@ -37,7 +37,7 @@ MAX_PLATFORMS = 10
 #: them) have a band each: for the workers who visit less than monthly they are the only
 #: answers that tell a visit every few weeks from one or two a year, and with one band for
 #: the three the model put those rarely caught workers at about half their number
-#: (docs/validation.md, "The hours of the rarely active"). Answers in coarser steps leave
+#: (docs/validation-notebook.md, "The hours of the rarely active"). Answers in coarser steps leave
 #: these bands empty (:func:`true_hour_edges`).
 HOUR_EDGES = np.array([0.0, 0.05, 0.15, 0.25, 0.5, 1.0, 2.0, 3.5, 6.0, 10.0, 16.0, 25.0, 40.0,
                        np.inf])

@@ -367,7 +367,7 @@ def _bins_by_band_total(model: CompiledModel, x_mode: np.ndarray, flat: np.ndarr
     whose poorly measured bins give it a long right tail that the posterior does not
     have: the occasional tier's median was 4-8% above NUTS's and its upper bound 1.2-1.6
     times the truth; the regular tier's median 2-4% above NUTS's, its interval 1.5 times
-    as wide (``docs/validation.md``, "What every band's scale changed"). Each draw keeps
+    as wide (``docs/validation-notebook.md``, "What every band's scale changed"). Each draw keeps
     each band's shares (the softmax of ``c_mode + d`` within the band) and takes the
     band's log total from the linear term: the mode's log total plus the mode's shares
     times ``d``.

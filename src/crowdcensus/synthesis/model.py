@@ -47,7 +47,7 @@ HETEROGENEITY_NODES = 5
 #: ...and where the fitted spread is wide: above :data:`WIDE_HETEROGENEITY` (on the logit
 #: scale) five nodes misstate the share never caught (by 6% at a spread of 2 and a
 #: take-up of 0.3; fifteen by 0.2%), so the fit is made again with this many
-#: (docs/validation.md, "Take-up that varies from person to person").
+#: (docs/validation-notebook.md, "Take-up that varies from person to person").
 HETEROGENEITY_NODES_WIDE = 15
 WIDE_HETEROGENEITY = 1.25
 #: Largest (histories x platform sets x answers x bins) for the dense likelihood.
@@ -157,7 +157,7 @@ def posted_on_subset(data: SynthesisData) -> bool:
 #: Clipped at 1e-3 hours (3.6 s a week) instead, the first band lost the answers of 0
 #: below it: with hours given to a factor of e^2 (log-scale spread 2), 4.5% of the
 #: rarest workers' answers, and the occasional tier of `heterogeneous` was 8.8% low
-#: with 7 of 20 intervals covering (docs/validation.md, "One field at a time").
+#: with 7 of 20 intervals covering (docs/validation-notebook.md, "One field at a time").
 HOUR_EDGE_FLOOR, HOUR_EDGE_CEILING = 1e-12, 1e12
 
 

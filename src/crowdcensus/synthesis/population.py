@@ -63,7 +63,7 @@ SMOOTHNESS = 1.0
 #: weeks catches few workers, a smaller one: the density of rarely active workers continues
 #: the trend of the others. (Below 0.03 only, until 2026-12-02: where activity varies
 #: within classes the band's lower bins then held too few workers, the occasional tier
-#: 6-8% low; docs/validation.md, "What the rare bins' smoothness changed".)
+#: 6-8% low; docs/validation-notebook.md, "What the rare bins' smoothness changed".)
 RARE_RATE, RARE_SMOOTHNESS = MONTHLY, 0.5
 #: The nearly flat prior of each bin's log count of workers.
 LEVEL_CENTRE, LEVEL_SD = 7.0, 10.0
@@ -273,7 +273,7 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
             # for a posted platform whose workers all answer there (one posted platform:
             # its share of the workers by activity is what carries the experiment to the
             # others, and a slope shared with the others held it where the lists put
-            # theirs, very active 10-15% low with 11-14 of 20 covering; docs/validation.md)
+            # theirs, very active 10-15% low with 11-14 of 20 covering; docs/validation-notebook.md)
             reg_c = reg_c + numpyro.sample("registration_activity_platform",
                                            dist.Normal(0.0, PLATFORM_SLOPE_SD).expand([j]))
         x = jnp.clip(jnp.log(lam), np.log(0.01), np.log(10.0)) - RATE_CENTRE
@@ -324,7 +324,7 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
                 # smaller class (below 1/2), so that the labels cannot swap: with the
                 # levels a_j and a_j + d_j and k ~ Beta(1, 1), NUTS took 4.5 times the
                 # leapfrog steps per draw on a grouped country and had not finished one
-                # without groups after 25 minutes (221 s now; docs/validation.md)
+                # without groups after 25 minutes (221 s now; docs/validation-notebook.md)
                 gap = numpyro.sample("registration_class_gap",
                                      dist.Normal(0.0, 1.0).expand([j]))
                 share_b = numpyro.sample("registration_class_share", dist.Uniform(0.0, 0.5))
