@@ -547,7 +547,6 @@ class _ChainsProgress:
                                  TextColumn("{task.fields[steps]}"),
                                  TimeElapsedColumn(), TimeRemainingColumn(),
                                  console=Console(stderr=True), disable=not enabled)
-        self.task = None
         #: what the model is (the reading with or without the take-up slope), said first
         self.model = ""
 
@@ -560,16 +559,16 @@ class _ChainsProgress:
 
     def begin(self, description: str, total: int | None) -> None:
         """A new line (``total`` None: no count, as while the mode is searched)."""
-        if self.task is not None and self.progress.tasks[-1].total is None:
-            self.progress.update(self.task, total=1, completed=1)   # the search is over
+        tasks = self.progress.tasks
+        if tasks and tasks[-1].total is None:
+            self.progress.update(tasks[-1].id, total=1, completed=1)   # the search is over
         from rich.markup import escape
 
         # a diagnostic's words may hold brackets (a site's index), which rich reads as markup
-        self.task = self.progress.add_task(escape(f"{self.model}{description}"),
-                                           total=total, steps="")
+        self.progress.add_task(escape(f"{self.model}{description}"), total=total, steps="")
 
     def advance(self, n: int, steps: np.ndarray) -> None:
-        self.progress.update(self.task, advance=n,
+        self.progress.update(self.progress.tasks[-1].id, advance=n,
                              steps=f"{float(np.mean(steps)):.0f} steps/iteration")
 
 
