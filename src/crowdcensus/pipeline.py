@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -124,6 +125,20 @@ def posted_subset_warning(data: SynthesisData, biases: pd.DataFrame) -> str | No
             f"web audience{tail}{one}")
 
 
+def slow_sampling_note(data: SynthesisData, inference: str) -> str | None:
+    """What ``crowdcensus run`` says before NUTS samples a study whose task was posted on
+    some of its platforms only: that it takes minutes, as measured, and what gives figures
+    in seconds. None for the approximation, or where the task was posted everywhere."""
+    if inference != "nuts" or data.capture is None or data.posted.all():
+        return None
+    return (f"the task was posted on {int(data.posted.sum())} of the {len(data.platforms)} "
+            "platforms: NUTS samples such a study for minutes, not seconds (13-17 minutes "
+            "on 2 cores for simulated countries of 20,000 workers), its chains shown as "
+            "they go; --inference laplace gives figures in seconds, which agreed with "
+            "NUTS's within about 1% on those countries (docs/validation.md, NUTS and "
+            "Laplace)")
+
+
 def omission_held_warning(data: SynthesisData) -> str | None:
     """Where the study holds at 0 the chance that a respondent leaves out a platform they
     hold, but later answers came from platforms their lists left out: what the model did.
@@ -206,6 +221,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
         return fit_joint(data, method=inference, seed=seed, progress=progress,
                          predictive=predictive, **options)
 
+    if progress and (note := slow_sampling_note(data, inference)):
+        print(f"note: {note}", file=sys.stderr)
     slope = data.capture.take_up_slope if data.capture is not None else False
     auto_slope = slope == "auto"
     if slope == "average":

@@ -454,6 +454,55 @@ def test_two_classes_of_registrations_are_read_only_where_the_task_reached_some(
     assert told.experiment.registration_classes is True
 
 
+def test_run_says_before_sampling_that_a_task_on_some_platforms_takes_minutes(
+        tmp_path, monkeypatch, capsys):
+    """NUTS on a study whose task reached some of its platforms only: `run` says, before
+    the chains start and where it shows progress, that the fit takes minutes and what
+    gives figures in seconds; nothing with the approximation, where the task was posted
+    everywhere, or without a progress display."""
+    from types import SimpleNamespace
+
+    from crowdcensus import pipeline
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.synthesis import averaging
+    from tests.simulate.conftest import small
+
+    def data(posted, capture=True):
+        return SimpleNamespace(capture=object() if capture else None,
+                               posted=np.array(posted),
+                               platforms=("clickworker", "mturk", "wirk")[:len(posted)])
+
+    note = pipeline.slow_sampling_note(data([True, False, True]), "nuts")
+    assert note.startswith("the task was posted on 2 of the 3 platforms: NUTS samples such "
+                           "a study for minutes, not seconds")
+    assert "--inference laplace gives figures in seconds" in note
+    assert pipeline.slow_sampling_note(data([True, False, True]), "laplace") is None
+    assert pipeline.slow_sampling_note(data([True, True, True]), "nuts") is None
+    assert pipeline.slow_sampling_note(data([True, False], capture=False), "nuts") is None
+
+    class StoppedError(Exception):
+        pass
+
+    def stop(*args, **kwargs):  # where the chains would start
+        raise StoppedError
+
+    monkeypatch.setattr(averaging, "fit_readings", stop)
+    study = write_simulation(generate_world(small("subset", workers=2000),
+                                            np.random.default_rng(4)), tmp_path)
+    capsys.readouterr()
+    with pytest.raises(StoppedError):
+        pipeline.run_study(study, progress=True, inference="nuts", draws=200)
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert said == ["note: " + pipeline.slow_sampling_note(
+        SimpleNamespace(capture=object(), posted=np.array([1, 1, 0, 0, 0], bool),
+                        platforms=tuple("abcde")), "nuts")]
+    for progress, inference in ((False, "nuts"), (True, "laplace")):
+        with pytest.raises(StoppedError):
+            pipeline.run_study(study, progress=progress, inference=inference, draws=200)
+        assert "NUTS samples such a study" not in capsys.readouterr().err
+
+
 def test_the_report_says_where_the_task_was_posted_and_what_one_platform_costs():
     """Posted on some platforms: where, how the others' workers are reached (two classes
     unless the study says false), the model's share registered there; posted on one
