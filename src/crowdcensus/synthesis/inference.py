@@ -46,7 +46,6 @@ from crowdcensus.synthesis.model import (
 )
 
 _READY = False
-ADAPT_MASS = os.environ.get("CC_ADAPT_MASS", "0") == "1"
 
 
 def _jax():
@@ -221,10 +220,13 @@ class CompiledModel:
             init_kernel, sample_kernel = hmc(
                 potential_fn_gen=lambda arr: (lambda z: self.potential(z, arr)), algo="NUTS")
 
+            # the mass matrix stays the one given (the Hessian's inverse, or the draws'
+            # covariance): adapted during the warm-up, NumPyro's windows estimate it from
+            # too few draws (docs/synthesis.md: twice the time on a `subset` country)
             def init(rng, z0, inv_mass, arr):
                 return init_kernel(z0, warmup, step_size=0.5, inverse_mass_matrix=inv_mass,
                                    dense_mass=True, target_accept_prob=target_accept,
-                                   adapt_mass_matrix=ADAPT_MASS, max_tree_depth=MAX_TREE_DEPTH,
+                                   adapt_mass_matrix=False, max_tree_depth=MAX_TREE_DEPTH,
                                    model_args=(arr,), rng_key=rng)
 
             programs: dict[int, tuple] = {}
