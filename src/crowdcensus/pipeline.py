@@ -128,8 +128,11 @@ def posted_subset_warning(data: SynthesisData, biases: pd.DataFrame) -> str | No
 def slow_sampling_note(data: SynthesisData, inference: str) -> str | None:
     """What ``crowdcensus run`` says before NUTS samples a study whose task was posted on
     some of its platforms only: that it takes minutes, as measured, and what gives figures
-    in seconds. None for the approximation, or where the task was posted everywhere."""
-    if inference != "nuts" or data.capture is None or data.posted.all():
+    in seconds. None for the approximation, or where the model has no workers out of the
+    experiment's reach (:func:`~crowdcensus.synthesis.model.posted_on_subset`)."""
+    from crowdcensus.synthesis.model import posted_on_subset
+
+    if inference != "nuts" or not posted_on_subset(data):
         return None
     return (f"the task was posted on {int(data.posted.sum())} of the {len(data.platforms)} "
             "platforms: NUTS samples such a study for minutes, not seconds (13-17 minutes "

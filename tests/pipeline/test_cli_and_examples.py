@@ -469,8 +469,8 @@ def test_run_says_before_sampling_that_a_task_on_some_platforms_takes_minutes(
     from tests.simulate.conftest import small
 
     def data(posted, capture=True):
-        return SimpleNamespace(capture=object() if capture else None,
-                               posted=np.array(posted),
+        return SimpleNamespace(capture=object() if capture else None, aggregate=False,
+                               posted=np.array(posted), n_platforms=len(posted),
                                platforms=("clickworker", "mturk", "wirk")[:len(posted)])
 
     note = pipeline.slow_sampling_note(data([True, False, True]), "nuts")
@@ -495,8 +495,9 @@ def test_run_says_before_sampling_that_a_task_on_some_platforms_takes_minutes(
         pipeline.run_study(study, progress=True, inference="nuts", draws=200)
     said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
     assert said == ["note: " + pipeline.slow_sampling_note(
-        SimpleNamespace(capture=object(), posted=np.array([1, 1, 0, 0, 0], bool),
-                        platforms=tuple("abcde")), "nuts")]
+        SimpleNamespace(capture=object(), aggregate=False, n_platforms=5,
+                        posted=np.array([1, 1, 0, 0, 0], bool), platforms=tuple("abcde")),
+        "nuts")]
     for progress, inference in ((False, "nuts"), (True, "laplace")):
         with pytest.raises(StoppedError):
             pipeline.run_study(study, progress=progress, inference=inference, draws=200)
