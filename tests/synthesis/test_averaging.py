@@ -129,7 +129,31 @@ def test_with_laplace_the_two_fits_are_the_draws_the_second_searched_from_the_fi
 
     fit_averaged(fit, "laplace", predictive=True)
     assert [c[:3] for c in calls] == [(False, "laplace", True), (True, "laplace", True)]
-    assert calls[0][3] is None and float(calls[1][3]["takeup_logit"]) == -0.3
+    assert calls[0][3] is None and float(calls[1][3].mode["takeup_logit"]) == -0.3
+
+
+def test_the_second_reading_is_searched_from_the_first_ones_mode_and_hessian(monkeypatch):
+    """fit_readings hands the model with the slope the first fit's mode and Hessian (its
+    ``precision``); the mixture keeps neither model's Hessian."""
+    import crowdcensus.synthesis.averaging as averaging
+
+    asked = []
+
+    def fake_fit_joint(data, method, seed, progress, predictive, start, bridge,
+                       start_precision, **options):
+        asked.append((start, start_precision))
+        post = _post(-10.0 - len(asked) * 0.1)
+        post.mode = {"takeup_logit": np.array(0.2 * len(asked))}
+        post.precision = np.full((2, 2), float(len(asked)))
+        return post
+
+    monkeypatch.setattr(averaging, "fit_joint", fake_fit_joint)
+    monkeypatch.setattr(averaging, "with_take_up_slope", lambda data, slope: data)
+    out = averaging.fit_readings(object(), "laplace", predictive=False)
+    assert asked[0] == (None, None)
+    assert float(asked[1][0]["takeup_logit"]) == pytest.approx(0.2)
+    np.testing.assert_array_equal(asked[1][1], np.full((2, 2), 1.0))
+    assert len(asked) == 2 and out.precision is None
 
 
 @pytest.mark.parametrize("method", ["laplace", "nuts"])

@@ -655,6 +655,63 @@ def test_mode_search_restarts_leave_a_local_mode():
     assert rescued > 0
 
 
+def test_mode_search_from_a_close_models_hessian_takes_fewer_gradients():
+    """A search given the Hessian near its start (as the second take-up reading is given
+    the first's) ends at the mode the search from the identity finds, with fewer
+    gradients; a Hessian of the wrong shape is ignored, and the jittered searches still
+    start from the identity."""
+    import jax.numpy as jnp
+
+    from crowdcensus.synthesis.inference import _jax, find_mode
+
+    jax = _jax()
+    # an ill-conditioned, slightly non-quadratic bowl in 6 dimensions, its minimum at
+    # `centre`
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+    curvature = jnp.asarray(q @ np.diag([1e4, 3e3, 100.0, 10.0, 1.0, 0.3]) @ q.T)
+    centre = jnp.asarray(rng.standard_normal(6))
+
+    def energy(x, _arrays):
+        d = x - centre
+        return 0.5 * d @ curvature @ d + 0.1 * jnp.sum(d ** 4)
+
+    value_and_grad = jax.jit(jax.value_and_grad(energy))
+    calls = [0]
+
+    class Bowl:
+        @staticmethod
+        def value_and_grad(x, arrays):
+            calls[0] += 1
+            return value_and_grad(x, arrays)
+
+    start = np.asarray(centre) + 0.3
+    near = np.asarray(jax.hessian(energy)(jnp.asarray(start), {}))
+
+    def search(**kw):
+        calls[0] = 0
+        res = find_mode(Bowl, {}, start, restarts=0, **kw)
+        return res, calls[0]
+
+    plain, n_plain = search()
+    warm, n_warm = search(precision=near)
+    wrong, n_wrong = search(precision=np.eye(3))
+    # a search stops where no gradient component exceeds 1e-4: within 1e-4 / 0.3 of the
+    # minimum along the flattest direction
+    assert plain.x == pytest.approx(np.asarray(centre), abs=1e-3)
+    assert warm.x == pytest.approx(plain.x, abs=1e-3)
+    assert n_warm < n_plain / 2
+    assert n_wrong == n_plain and np.array_equal(wrong.x, plain.x)
+    # the jittered searches do not take it: they cost what they cost without it
+    calls[0] = 0
+    find_mode(Bowl, {}, start, seed=4, restarts=2)
+    jittered = calls[0] - n_plain
+    calls[0] = 0
+    both = find_mode(Bowl, {}, start, seed=4, restarts=2, precision=near)
+    assert calls[0] - n_warm == jittered > 0
+    assert both.x == pytest.approx(plain.x, abs=1e-3)
+
+
 def _population_alone(j: int, subset: bool):
     """The configuration and arrays of the latent population alone, on j platforms; the
     task posted on the first platform only (``subset``) or everywhere."""
@@ -809,13 +866,24 @@ def test_predictive_sites_apart_from_the_draws(tmp_path):
     for key in ("expected_by_answers", "expected_by_report"):
         assert np.asarray(predictive[key]).sum(axis=1) == pytest.approx(seen, rel=1e-6), key
 
-    # the Hessian by differences of the gradient equals JAX's by differentiating twice
+    # the Hessian by forward differences of the gradient equals JAX's by differentiating
+    # twice, to the first order of the step
     x = zs[0]
     exact = np.asarray(jax.hessian(compiled.potential)(x, arrays))
-    assert np.abs(compiled.hessian(x, arrays) - exact).max() < 1e-7 * np.abs(exact).max()
+    assert np.abs(compiled.hessian(x, arrays) - exact).max() < 1e-5 * np.abs(exact).max()
 
     post = fit_joint(data, method="laplace", seed=2)
     assert len(post.samples["workers"]) == 1000
+    # its precision is the Laplace draws': a parameter on the real line spreads as the
+    # inverse of the precision says (1,000 draws: a standard deviation within 10%)
+    cov = np.linalg.inv(post.precision)
+    assert post.precision.shape == (compiled.size, compiled.size)
+    real = [k for k in ("takeup_logit", "log_sight", "registration_activity")
+            if k in post.samples and np.ndim(post.samples[k]) == 1]
+    assert real
+    for k in real:
+        i = compiled.slices[k].start
+        assert np.std(post.samples[k]) == pytest.approx(np.sqrt(cov[i, i]), rel=0.1), k
     assert {len(v) for v in post.predictive.values()} == {PREDICTIVE_DRAWS}
     assert not set(post.samples) & set(post.predictive)
 

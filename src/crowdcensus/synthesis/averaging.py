@@ -133,7 +133,7 @@ def mix(without: Posterior, with_slope: Posterior, probability: float,
                  MASS_FROM_DRAWS: max(wider) if wider else None}
     return dataclasses.replace(
         main, samples=samples, predictive=predictive,
-        diagnostics={**main.diagnostics, WEIGHT: probability, **extra},
+        diagnostics={**main.diagnostics, WEIGHT: probability, **extra}, precision=None,
         converged=without.converged and with_slope.converged,
         problems=list(dict.fromkeys(without.problems + with_slope.problems)))
 
@@ -198,11 +198,12 @@ def fit_averaged(fit: Callable[..., Posterior], method: str, predictive: bool,
     """Fit the model without and with the slope and average them.
 
     ``fit(slope, method, predictive, start, bridge)`` fits one of them, its mode searched
-    from the constrained values ``start`` when given, and with NUTS its marginal
-    likelihood estimated from its draws when ``bridge`` (:func:`~crowdcensus.synthesis.
-    inference.fit_joint`). The model without the slope is fitted first; the one with it is searched
-    from its mode (the slope at 0, the rest where the first fit put them), which costs
-    one search instead of three. With ``method == "laplace"`` the two fits give both the
+    from the mode of the fit ``start`` (a :class:`Posterior`) when given, with that fit's
+    Hessian as the search's first curvature, and with NUTS its marginal likelihood
+    estimated from its draws when ``bridge`` (:func:`~crowdcensus.synthesis.inference.
+    fit_joint`). The model without the slope is fitted first; the one with it is
+    searched from its mode (the slope at 0, the rest where the first fit put them),
+    which costs one search instead of three. With ``method == "laplace"`` the two fits give both the
     draws and the marginal likelihoods; with NUTS, two Laplace fits give the
     probabilities first and only the models inside :data:`WINDOW` are sampled, from the
     modes found, and where both are, their probabilities come from bridge sampling on
@@ -215,19 +216,19 @@ def fit_averaged(fit: Callable[..., Posterior], method: str, predictive: bool,
     """
     cheap = method == "laplace"
     without = fit(False, "laplace", predictive and cheap, None, False)
-    first = [without, fit(True, "laplace", predictive and cheap, without.mode or None, False)]
+    first = [without, fit(True, "laplace", predictive and cheap, without, False)]
     ok = [p.converged for p in first]
     if ok[0] != ok[1]:
         # one of the two cannot be weighed (no mode found, or not locally normal there)
         keep = ok.index(True)
-        post = first[keep] if cheap else fit(bool(keep), method, predictive,
-                                             first[keep].mode or None, False)
+        post = first[keep] if cheap else fit(bool(keep), method, predictive, first[keep],
+                                             False)
         return _alone(post, keep, first[1 - keep])
     w = slope_probability(*first)
     inside = [1 - w >= WINDOW, w >= WINDOW]
     if not cheap:
         both = inside[0] and inside[1]
-        first = [fit(slope, method, predictive, post.mode or None, both) if keep else post
+        first = [fit(slope, method, predictive, post, both) if keep else post
                  for slope, keep, post in zip((False, True), inside, first, strict=True)]
     if not inside[0] or not inside[1]:
         post = first[1] if inside[1] else first[0]
@@ -273,8 +274,10 @@ def fit_readings(data: SynthesisData, method: str, predictive: bool, seed: int =
     ``experiment.take_up_slope`` is "average"; ``options``: ``fit_joint``'s chains,
     warm-up and draws (the progress bar shows for the NUTS runs only)."""
     def fit(slope, m, pred, start, bridge):
+        found = start is not None and bool(start.mode)
         return fit_joint(with_take_up_slope(data, slope), method=m, seed=seed,
-                         progress=progress and m == "nuts", predictive=pred, start=start,
-                         bridge=bridge, **options)
+                         progress=progress and m == "nuts", predictive=pred,
+                         start=start.mode if found else None, bridge=bridge,
+                         start_precision=start.precision if found else None, **options)
 
     return fit_averaged(fit, method, predictive, seed=seed)

@@ -81,8 +81,11 @@ def _jax():
     return jax
 
 
-#: The relative step of the Hessian's central differences (:meth:`CompiledModel.hessian`).
-HESSIAN_STEP = 1e-5
+#: The relative step of the Hessian's forward differences (:meth:`CompiledModel.hessian`):
+#: on a `subset` country, 1e-5 left the Laplace standard deviations 3.5e-4 (relative) from
+#: central differences', 1e-6 3.5e-5, 1e-7 1e-5 along the diagonal but 3e-5 along the worst
+#: direction, and 1e-8 3.4e-4, as rounding takes over (2026-12-07).
+HESSIAN_STEP = 1e-6
 #: NUTS's trees have at most 2 ** MAX_TREE_DEPTH - 1 leapfrog steps per iteration.
 MAX_TREE_DEPTH = 8
 #: NUTS's chains advance this many iterations per compiled call (fewer where the warm-up
@@ -181,29 +184,31 @@ class CompiledModel:
         self.predictive = jax.jit(lambda zs, arr: constrained(zs, arr, True))
 
     def hessian(self, z, arr) -> np.ndarray:
-        """The Hessian of the potential at ``z``: central differences of its gradient, one
-        column per parameter, each step :data:`HESSIAN_STEP` times the coordinate (at least 1).
+        """The Hessian of the potential at ``z``: forward differences of its gradient, one
+        column per parameter, each step :data:`HESSIAN_STEP` times the coordinate (at least
+        1), made symmetric.
 
         The gradient's program is compiled for the mode's search already; a program of its
         own for the Hessian (forward-over-reverse, row by row) took longer to compile
         than every other program of a Laplace fit together (7.7 of 14 s on a
-        `heterogeneous` country with an empty cache) and ran 0.03-0.4 s where these
-        differences take 0.08-0.5 s; they agree with it to 6e-11 of its largest entry,
-        and the Laplace standard deviations to 2e-8 (2026-12-04). The same differences
-        with the gradient vectorised over 10 to 150 points at a time (``jax.vmap``) took
-        1.4-1.9 s against 0.9-1.0 s, after 7-10 s of compiling, on a `subset` country
-        (2026-12-07)."""
+        `heterogeneous` country with an empty cache). The same differences with the
+        gradient vectorised over 10 to 150 points at a time (``jax.vmap``) took 1.4-1.9 s
+        against 0.9-1.0 s, after 7-10 s of compiling, on a `subset` country (2026-12-07).
+        Until 2026-12-07 they were central differences, two gradients per parameter,
+        within 6e-11 of the exact matrix; forward differences take half the gradients
+        and leave the Laplace standard deviations within 4e-5 (relative) of the central
+        ones, in any direction (:data:`HESSIAN_STEP`)."""
         import jax.numpy as jnp
 
         z = np.asarray(z, dtype=float)
         steps = HESSIAN_STEP * np.maximum(1.0, np.abs(z))
+        at = np.asarray(self.value_and_grad(jnp.asarray(z), arr)[1], dtype=float)
         out = np.empty((z.size, z.size))
         for i, h in enumerate(steps):
             e = np.zeros(z.size)
             e[i] = h
-            up = np.asarray(self.value_and_grad(jnp.asarray(z + e), arr)[1])
-            down = np.asarray(self.value_and_grad(jnp.asarray(z - e), arr)[1])
-            out[:, i] = (up - down) / (2 * h)
+            up = np.asarray(self.value_and_grad(jnp.asarray(z + e), arr)[1], dtype=float)
+            out[:, i] = (up - at) / h
         return (out + out.T) / 2
 
     def nuts_runner(self, warmup: int, target_accept: float = TARGET_ACCEPT):
@@ -321,6 +326,11 @@ class Posterior:
     predictive : dict
         The predictive checks' expected counts, on at most :data:`PREDICTIVE_DRAWS`
         draws spread evenly over ``samples`` (their own first axis).
+    precision : ndarray or None
+        The Hessian of the negative log posterior at the mode, on the unconstrained scale
+        (parameters in :class:`CompiledModel`'s order), which a close model's mode search
+        can start from (``fit_joint(start_precision=...)``); None for the mixture of two
+        models.
     """
 
     samples: dict[str, np.ndarray]
@@ -330,6 +340,7 @@ class Posterior:
     converged: bool = True
     problems: list[str] = field(default_factory=list)
     predictive: dict[str, np.ndarray] = field(default_factory=dict)
+    precision: np.ndarray | None = None
 
 
 #: Draws on which the predictive checks' expected counts are computed (every
@@ -434,10 +445,14 @@ MODE_GTOL = 1e-4
 
 
 def find_mode(model: CompiledModel, arrays: dict, start: np.ndarray, seed: int = 0,
-              restarts: int = MODE_RESTARTS):
+              restarts: int = MODE_RESTARTS, precision: np.ndarray | None = None):
     """The posterior mode on the unconstrained scale (BFGS with JAX gradients), the best
     of searches from ``start`` and from ``restarts`` points jittered around it (normal,
-    sd 0.5 on the unconstrained scale, seeded by ``seed``)."""
+    sd 0.5 on the unconstrained scale, seeded by ``seed``). ``precision``: a Hessian of
+    the potential near ``start`` (a close model's at its mode), whose inverse (made
+    positive definite) starts the search from ``start`` instead of the identity; the
+    jittered searches start from the identity, as they are there to leave the start's
+    basin."""
     import jax.numpy as jnp
     from scipy.optimize import minimize
 
@@ -449,17 +464,19 @@ def find_mode(model: CompiledModel, arrays: dict, start: np.ndarray, seed: int =
             return 1e300, np.zeros_like(x)
         return v, g
 
-    def search(x):
+    def search(x, inverse=None):
         best = None
         for _ in range(5):
-            res = minimize(fun, x, jac=True, method="BFGS",
-                           options={"maxiter": 3000, "gtol": MODE_GTOL})
+            options = {"maxiter": 3000, "gtol": MODE_GTOL}
+            if inverse is not None:
+                options["hess_inv0"] = inverse
+            res = minimize(fun, x, jac=True, method="BFGS", options=options)
             improved = best is None or res.fun < best.fun - 1e-9
             if best is None or res.fun < best.fun:
                 best = res
             if res.success or not improved:
                 break
-            x = res.x
+            x, inverse = res.x, None
         # BFGS often ends on "precision loss" within rounding of the optimum: accept a
         # small gradient
         best.success = bool(best.success or np.max(np.abs(fun(best.x)[1])) < 1e-2)
@@ -468,7 +485,11 @@ def find_mode(model: CompiledModel, arrays: dict, start: np.ndarray, seed: int =
     start = np.asarray(start, dtype=float)
     rng = np.random.default_rng([seed, 2])
     starts = [start] + [start + 0.5 * rng.standard_normal(start.shape) for _ in range(restarts)]
-    found = [search(x) for x in starts]
+    inverse = None
+    if precision is not None and np.shape(precision) == (start.size, start.size):
+        inverse = _inverse_mass(np.asarray(precision, dtype=float))
+        inverse = (inverse + inverse.T) / 2   # symmetric to the last digit, as BFGS checks
+    found = [search(starts[0], inverse)] + [search(x) for x in starts[1:]]
     ok = [r for r in found if r.success and np.isfinite(r.fun)] or found
     return min(ok, key=lambda r: r.fun)
 
@@ -663,7 +684,7 @@ def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, ke
 def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: int = 2,
               warmup: int = 500, draws: int = 500, progress: bool = False,
               predictive: bool = True, start: Mapping[str, np.ndarray] | None = None,
-              bridge: bool = False) -> Posterior:
+              bridge: bool = False, start_precision: np.ndarray | None = None) -> Posterior:
     """Fit the joint model to ``data`` (see the module docstring).
 
     Parameters
@@ -686,6 +707,10 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         Constrained values to search the mode from (a close model's ``Posterior.mode``;
         sites it lacks keep their usual starting values), in one search instead of
         ``1 + MODE_RESTARTS`` (the close model's searches found its highest mode).
+    start_precision : ndarray, optional
+        The close model's ``Posterior.precision``: the search from ``start`` begins with
+        its inverse as BFGS's curvature (on a `subset` country 27 gradients instead of 76,
+        to the same mode).
     bridge : bool
         With NUTS, also estimate the marginal likelihood from the draws by bridge
         sampling (``diagnostics["log_evidence_bridge"]`` and its error; up to 1,000 more
@@ -717,12 +742,13 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
     if method not in ("nuts", "laplace"):
         raise ModelError(f"unknown inference method {method!r} (nuts or laplace)")
     with _ChainsProgress(progress and method == "nuts") as bar:
-        return _fit(data, method, seed, chains, warmup, draws, predictive, start, bridge, bar)
+        return _fit(data, method, seed, chains, warmup, draws, predictive, start, bridge, bar,
+                    start_precision)
 
 
 def _fit(data: SynthesisData, method: str, seed: int, chains: int, warmup: int, draws: int,
          predictive: bool, start: Mapping[str, np.ndarray] | None, bridge: bool,
-         bar: _ChainsProgress) -> Posterior:
+         bar: _ChainsProgress, start_precision: np.ndarray | None = None) -> Posterior:
     """:func:`fit_joint`, its NUTS chains followed by ``bar``."""
     jax = _jax()
     import jax.numpy as jnp
@@ -748,7 +774,8 @@ def _fit(data: SynthesisData, method: str, seed: int, chains: int, warmup: int, 
         raise ModelError(f"no starting value for {sorted(missing)}")
     x0 = np.asarray(model.unconstrain(init, arrays))
     res = find_mode(model, arrays, x0, seed=seed,
-                    restarts=MODE_RESTARTS if start is None else 0)
+                    restarts=MODE_RESTARTS if start is None else 0,
+                    precision=start_precision if start is not None else None)
     if not np.isfinite(res.fun) or res.fun >= 1e299:
         raise ModelError("the joint model's posterior could not be evaluated (the inputs "
                          "contradict each other?)")
@@ -800,7 +827,8 @@ def _fit(data: SynthesisData, method: str, seed: int, chains: int, warmup: int, 
                                                     "heterogeneity_nodes": nodes,
                                                     "log_evidence": evidence},
                          converged=not problems, problems=problems,
-                         predictive=_predictive(model, flat, arrays) if predictive else {})
+                         predictive=_predictive(model, flat, arrays) if predictive else {},
+                         precision=hess)
     inv_mass = jnp.asarray(_inverse_mass(hess))
     n_dev = jax.local_device_count()
     keys = jax.random.split(key, chains)
@@ -857,4 +885,5 @@ def _fit(data: SynthesisData, method: str, seed: int, chains: int, warmup: int, 
     diag["step_size"] = [float(x) for x in
                          np.asarray(run.state.adapt_state.step_size).ravel()]
     return Posterior(samples, "nuts", mode, diag, converged=not problems, problems=problems,
-                     predictive=_predictive(model, flat, arrays) if predictive else {})
+                     predictive=_predictive(model, flat, arrays) if predictive else {},
+                     precision=hess)
