@@ -193,6 +193,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     from crowdcensus.synthesis.sensitivity import prior_warning
     from crowdcensus.synthesis.summary import (
         below_replication_warnings,
+        bound_error_warning,
         check_warning,
         prior_conflict_warning,
         readings_warning,
@@ -289,6 +290,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     if checks and post.converged:
         warnings.extend(below_replication_warnings(summary.checks, data))
     if post.converged and (said := prior_conflict_warning(summary.shifts, data)):
+        warnings.append(said)
+    if post.converged and (said := bound_error_warning(summary)):
         warnings.append(said)
     if data.capture is not None and data.capture.registration_classes is True and not \
             registration_classes(data):

@@ -73,6 +73,16 @@ def test_run_writes_report_and_is_reproducible(tmp_path):
     html = (a / "report.html").read_text()
     assert 'id="prior-sensitivity-table"' in html and sens.iloc[1]["assumption"] in html
     assert sens.iloc[0]["parameter"] == "all" and "prior at once" in html
+    # the Monte Carlo error of each tier's bounds, in results.json and in the report's
+    # line on inference (the largest share of its bound)
+    errors = res["joint"]["bound_errors"]
+    assert set(errors) == {"occasional", "regular", "very_active"}
+    shares = {(t, side): errors[t][key] / res["tiers"]["nested"][t][key]
+              for t in errors for side, key in (("lower", "low"), ("upper", "high"))}
+    (tier, side), worst = max(shares.items(), key=lambda kv: kv[1])
+    assert 0 < worst < 0.5
+    assert (f"Monte Carlo error of at most {100 * worst:.1f}% (the "
+            f"{tier.replace('_', ' ')} tier's {side} bound)") in html
     # France has no experiment: its occasional tier rests on the dormant share's default
     assert any(w.startswith("the occasional") and "state assumptions.dormant_share" in w
                for w in res["warnings"])

@@ -84,7 +84,10 @@ def _joint_dict(results: Results) -> dict[str, Any] | None:
             "predictive_checks": j.checks.to_dict(orient="records"),
             "prior_to_posterior": j.shifts.to_dict(orient="records"),
             "prior_sensitivity": j.prior_sensitivity.to_dict(orient="records"),
-            "take_up_readings": j.readings.to_dict(orient="records")}
+            "take_up_readings": j.readings.to_dict(orient="records"),
+            # each tier's interval bounds' Monte Carlo standard errors
+            "bound_errors": {t: {"low": lo, "high": hi}
+                             for t, (lo, hi) in j.bound_errors.items()}}
 
 
 def results_dict(results: Results) -> dict[str, Any]:

@@ -13,6 +13,10 @@ References
 Vehtari, A., Gelman, A., Simpson, D., Carpenter, B. and Bürkner, P.-C. (2021).
 Rank-normalization, folding, and localization: an improved R-hat for assessing
 convergence of MCMC. *Bayesian Analysis* 16(2), 667-718.
+
+The interval bounds' Monte Carlo error (:func:`quantile_mcse`) follows the same
+paper's idea for quantiles: the share of draws below a bound is uncertain by as
+much as the effective number of draws of that indicator allows.
 """
 
 from __future__ import annotations
@@ -79,3 +83,27 @@ def nuts_diagnostics(grouped: dict[str, np.ndarray], diverging: np.ndarray, chai
             "max_r_hat": max(rhat.values()) if rhat else float("nan"),
             "min_ess": min(ess.values()) if ess else float("nan")}
     return diag, problems
+
+
+def quantile_mcse(x: np.ndarray, p: float) -> float:
+    """The Monte Carlo standard error of the ``p`` quantile of the draws ``x`` (chains,
+    draws; one row for independent draws).
+
+    The share of the posterior below the draws' ``p`` quantile is itself uncertain:
+    with ``s`` the effective sample size of the indicator "draw at or below the
+    quantile", it spreads as a beta distribution with ``s p + 1`` and ``s (1 - p) + 1``.
+    Half the distance between the draws' quantiles at that distribution's 15.9% and
+    84.1% points (a standard deviation either side, were it normal) is the error."""
+    from numpyro.diagnostics import effective_sample_size
+    from scipy.stats import beta
+
+    x = np.asarray(x, dtype=float)
+    x = x.reshape(1, -1) if x.ndim == 1 else x
+    flat = x.ravel()
+    below = (x <= np.quantile(flat, p)).astype(float)
+    if x.shape[1] < 4 or np.ptp(below) == 0:
+        return float("nan")
+    size = min(max(float(effective_sample_size(below)), 1.0), float(flat.size))
+    lo, hi = beta.ppf([0.158655, 0.841345], size * p + 1, size * (1 - p) + 1)
+    a, b = np.quantile(flat, [lo, hi])
+    return float((b - a) / 2)

@@ -35,6 +35,7 @@ from crowdcensus.synthesis.activity import REPORT_CATEGORIES
 from crowdcensus.synthesis.averaging import ODDS, draw_models, reweighted
 from crowdcensus.synthesis.averaging import WEIGHT as SLOPE_PROBABILITY
 from crowdcensus.synthesis.data import SynthesisData
+from crowdcensus.synthesis.diagnostics import quantile_mcse
 from crowdcensus.synthesis.inference import Posterior
 from crowdcensus.synthesis.model import registration_classes
 from crowdcensus.synthesis.priors import Prior
@@ -92,6 +93,23 @@ class JointSummary:
     #: the checks of waves answered per respondent; with "average", the draws of the
     #: model without it hold it at 0).
     take_up_slope: bool = False
+    #: Each tier's interval bounds' Monte Carlo standard errors, tier -> (low, high)
+    #: (:func:`bound_errors`).
+    bound_errors: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def largest_bound_error(self) -> tuple[str, str, float, float] | None:
+        """The tier bound whose Monte Carlo error is the largest share of the bound: (tier,
+        "lower" or "upper", the bound, its error); None without errors."""
+        best = None
+        for t, errors in self.bound_errors.items():
+            fig = self.tiers[t]
+            for side, bound, err in (("lower", fig.low, errors[0]),
+                                     ("upper", fig.high, errors[1])):
+                if np.isfinite(err) and bound > 0 and (
+                        best is None or err / bound > best[3] / best[2]):
+                    best = (t, side, float(bound), float(err))
+        return best
 
     @property
     def slope_probability(self) -> float | None:
@@ -109,6 +127,39 @@ def tier_draws(samples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     out.update({"band:very_active": n * b[:, 0], "band:regular_only": n * b[:, 1],
                 "band:occasional_only": n * b[:, 2]})
     return out
+
+
+def bound_errors(draws: dict[str, np.ndarray], chains: int, level: float
+                 ) -> dict[str, tuple[float, float]]:
+    """Each tier's interval bounds' Monte Carlo standard errors (:func:`~crowdcensus.
+    synthesis.diagnostics.quantile_mcse`), its draws read as ``chains`` chains one after
+    the other (independent draws: 1)."""
+    a = (1 - level) / 2
+    out = {}
+    for t in TIERS:
+        d = np.asarray(draws[t], dtype=float)
+        if d.size % chains or not np.all(np.isfinite(d)):
+            continue
+        d = d.reshape(chains, -1)
+        out[t] = (quantile_mcse(d, a), quantile_mcse(d, 1 - a))
+    return out
+
+
+#: Share of a tier's interval bound above which its Monte Carlo error is a warning.
+BOUND_ERROR_WARNING = 0.05
+
+
+def bound_error_warning(summary: JointSummary) -> str | None:
+    """A warning where a tier's interval bound carries a Monte Carlo error above
+    :data:`BOUND_ERROR_WARNING` of itself."""
+    worst = summary.largest_bound_error
+    if worst is None or worst[3] <= BOUND_ERROR_WARNING * worst[2]:
+        return None
+    tier, side, bound, err = worst
+    return (f"the joint model's interval bounds carry a Monte Carlo error of up to "
+            f"{100 * err / bound:.0f}% (the {tier.replace('_', ' ')} tier's {side} bound, "
+            f"{bound:,.0f} ± {err:,.0f}): another seed could move them that much; for figures "
+            "to publish, raise [synthesis] draws")
 
 
 READING_COLUMNS = ["tier", "without", "without_low", "without_high", "with_slope",
@@ -585,4 +636,6 @@ def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0,
                            if checks else pd.DataFrame()),
         readings=readings(draws, s, post.diagnostics.get(SLOPE_PROBABILITY), level),
         tier_draws=draws,
-        churn="arrival_share" in s, take_up_slope="takeup_slope" in s)
+        churn="arrival_share" in s, take_up_slope="takeup_slope" in s,
+        bound_errors=bound_errors(draws, int(post.diagnostics.get("chains", 1))
+                                  if post.method == "nuts" else 1, level))
