@@ -203,8 +203,8 @@ def fit_averaged(fit: Callable[..., Posterior], method: str, predictive: bool,
     estimated from its draws when ``bridge`` (:func:`~crowdcensus.synthesis.inference.
     fit_joint`). The model without the slope is fitted first; the one with it is
     searched from its mode (the slope at 0, the rest where the first fit put them),
-    which costs one search instead of three. With ``method == "laplace"`` the two fits give both the
-    draws and the marginal likelihoods; with NUTS, two Laplace fits give the
+    which costs one search instead of three. With ``method == "laplace"`` the two fits
+    give both the draws and the marginal likelihoods; with NUTS, two Laplace fits give the
     probabilities first and only the models inside :data:`WINDOW` are sampled, from the
     modes found, and where both are, their probabilities come from bridge sampling on
     their draws (the Laplace one kept as ``diagnostics[WEIGHT_LAPLACE]``). The result's

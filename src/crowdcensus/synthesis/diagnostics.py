@@ -99,9 +99,11 @@ def quantile_mcse(x: np.ndarray, p: float) -> float:
 
     x = np.asarray(x, dtype=float)
     x = x.reshape(1, -1) if x.ndim == 1 else x
+    if x.shape[1] < 4:
+        return float("nan")
     flat = x.ravel()
     below = (x <= np.quantile(flat, p)).astype(float)
-    if x.shape[1] < 4 or np.ptp(below) == 0:
+    if np.ptp(below) == 0:
         return float("nan")
     size = min(max(float(effective_sample_size(below)), 1.0), float(flat.size))
     lo, hi = beta.ppf([0.158655, 0.841345], size * p + 1, size * (1 - p) + 1)
