@@ -28,8 +28,9 @@ quadrature nodes instead of five.
 
 ``--seeds N`` instead fits each study by NUTS with seeds 0 to N-1 in one process
 and prints, per fit, its time (the first includes compiling), how many runs the
-chains needed (1: the first; 2 and 3: they ran on for twice and four times the
-draws), leapfrog steps per draw, divergences, the smallest effective sample size
+chains needed (1: the first; each further run doubled the draws, for the
+diagnostics or for the interval bounds' precision) and the draws they ended with,
+leapfrog steps per draw, divergences, the smallest effective sample size
 and the largest R-hat over every quantity, whether either model was sampled a second
 time (``again``: ``steps``, with smaller steps after too many divergences; ``mass``,
 with the first chains' covariance as the mass matrix after they mixed slowly), and
@@ -94,14 +95,19 @@ def _data(name: str):
         return study, synthesis_data(study, responses)
 
 
-def _fit(data, cfg, method: str, seed: int, predictive: bool = True):
+def _fit(data, study, method: str, seed: int, predictive: bool = True):
     """One study fit as ``crowdcensus run`` makes it: under ``experiment.take_up_slope =
     "average"`` (the default, where there are capture histories) the two take-up models,
-    fitted at their modes and sampled where they weigh (synthesis/averaging.py)."""
+    fitted at their modes and sampled where they weigh (synthesis/averaging.py), NUTS's
+    chains running on while an interval bound is imprecise (``summary.imprecise_bounds``).
+    """
     from crowdcensus.synthesis.averaging import fit_readings
     from crowdcensus.synthesis.inference import fit_joint
+    from crowdcensus.synthesis.summary import imprecise_bounds
 
-    options = {"chains": cfg.chains, "warmup": cfg.warmup, "draws": cfg.draws}
+    cfg = study.synthesis
+    options = {"chains": cfg.chains, "warmup": cfg.warmup, "draws": cfg.draws,
+               "run_on": imprecise_bounds(study.settings.level)}
     if data.capture is None or data.capture.take_up_slope != "average":
         return fit_joint(data, method=method, seed=seed, predictive=predictive, **options)
     return fit_readings(data, method, predictive, seed=seed, **options)
@@ -116,11 +122,10 @@ def child(name: str, inference: str) -> dict:
 
     t1 = time.perf_counter()
     study, data = _data(name)
-    cfg = study.synthesis
     times, post = [], None
     for seed in (1, 2):
         t = time.perf_counter()
-        post = _fit(data, cfg, inference, seed)
+        post = _fit(data, study, inference, seed)
         times.append(time.perf_counter() - t)
     diag = getattr(post, "diagnostics", {}) or {}
     return {"import": t1 - t0, "first": times[0], "second": times[1],
@@ -133,16 +138,16 @@ def seeds(name: str, n: int) -> None:
     from crowdcensus.synthesis.inference import MASS_FROM_DRAWS, RETRIED
 
     study, data = _data(name)
-    cfg = study.synthesis
-    print(f"{'study':22s} {'seed':>4s} {'time':>6s} {'runs':>4s} {'leapfrogs':>9s} "
+    print(f"{'study':22s} {'seed':>4s} {'time':>6s} {'runs':>4s} {'draws':>5s} {'leapfrogs':>9s} "
           f"{'divergent':>9s} {'min ESS':>7s} {'max R-hat':>9s} {'nodes':>5s} {'P(slope)':>8s}"
           f" {'again':>5s}  accepted")
     for seed in range(n):
         t = time.perf_counter()
-        post = _fit(data, cfg, "nuts", seed, predictive=False)
+        post = _fit(data, study, "nuts", seed, predictive=False)
         d = post.diagnostics
         again = "mass" if d.get(MASS_FROM_DRAWS) else "steps" if d.get(RETRIED) else "no"
         print(f"{name:22s} {seed:4d} {time.perf_counter() - t:5.1f}s {d['runs']:4d} "
+              f"{d['draws']:5d} "
               f"{d['leapfrog_steps_sampling']:9.1f} {d['divergences']:9d} "
               f"{d['min_ess']:7.0f} {d['max_r_hat']:9.3f} {d.get('heterogeneity_nodes', 5):5d} "
               f"{d.get('slope_probability', float('nan')):8.3f} "

@@ -84,3 +84,28 @@ def test_sensitivity_by_hand(results):
     assert ("occasional", "platforms[0].audience.visitors") not in sens.index
     va = sens.loc[("very_active", "experiment.shares.very_active")]
     assert va["tier_at_high"] == pytest.approx(0.08 * 337_980 / 1.27)
+
+
+def test_the_chains_run_on_until_the_bounds_are_precise(results):
+    """``crowdcensus run`` lets NUTS's chains run on, doubling their draws, while a tier's
+    interval bound carries a Monte Carlo error above 5% of itself (or until they may run
+    on no more); the report's line on inference says why they ran on, and the warning on
+    the bounds' error comes only where they stopped short."""
+    from crowdcensus.report.html import render_html
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis import inference
+    from crowdcensus.synthesis.summary import BOUND_ERROR_WARNING
+
+    j = results.joint
+    diag = j.diagnostics
+    tier, side, bound, err = j.largest_bound_error
+    longest = 1 + max(inference.NUTS_EXTENSIONS, inference.PRECISION_EXTENSIONS)
+    assert err <= BOUND_ERROR_WARNING * bound or diag["runs"] == longest
+    assert (err > BOUND_ERROR_WARNING * bound) == any(
+        "Monte Carlo error of up to" in w for w in results.warnings)
+    assert len(diag["ran_on"]) == diag["runs"] - 1
+    assert diag["draws"] == load_study(FRANCE).synthesis.draws * 2 ** len(diag["ran_on"])
+    html = render_html(results, {}).replace("&#39;", "'")
+    assert f"2 chains of {diag['draws']:,} draws" in html
+    if diag["ran_on"]:
+        assert f"(run on while: {diag['ran_on'][0].split(' (')[0]}" in html

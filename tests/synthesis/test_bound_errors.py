@@ -15,6 +15,7 @@ from crowdcensus.synthesis.summary import (
     JointSummary,
     bound_error_warning,
     bound_errors,
+    imprecise_bounds,
 )
 
 
@@ -77,3 +78,27 @@ def test_few_correlated_draws_give_a_warning_and_many_independent_draws_none():
     calm = _summary(many, chains=1)
     assert calm.largest_bound_error[3] / calm.largest_bound_error[2] < 0.01
     assert bound_error_warning(calm) is None
+
+
+def test_chains_run_on_while_a_bound_is_imprecise():
+    """The run-on criterion of ``crowdcensus run`` (:func:`imprecise_bounds`) reads the
+    tiers from the draws of the workers and band shares by chain: from two slow chains of
+    150 draws it names the bound whose error is the largest share of it, as the summary's
+    warning would; from two chains of 20,000 independent draws it lets them stop; at a
+    looser limit the slow chains may stop too."""
+    rng = np.random.default_rng(8)
+    shares = np.broadcast_to([0.2, 0.3, 0.5], (2, 150, 3))
+    slow = {"workers": 30_000 + 10_000 * _chains(0.97, (2, 150), rng), "band_shares": shares}
+    said = imprecise_bounds(0.95)(slow)
+    tiers = {"very_active": slow["workers"].ravel() * 0.2,
+             "regular": slow["workers"].ravel() * 0.5, "occasional": slow["workers"].ravel()}
+    tier, side, bound, err = _summary(tiers, chains=2).largest_bound_error
+    assert err / bound > BOUND_ERROR_WARNING
+    assert said is not None and said.startswith("interval bounds' Monte Carlo error above 5%")
+    assert f"the {tier.replace('_', ' ')} tier's {side} bound, {bound:,.0f} ± {err:,.0f}" in said
+    assert imprecise_bounds(0.95, limit=1.2 * err / bound)(slow) is None
+
+    many = {"workers": 30_000 + 10_000 * rng.standard_normal((2, 20_000)),
+            "band_shares": np.broadcast_to([0.2, 0.3, 0.5], (2, 20_000, 3))}
+    assert imprecise_bounds(0.95)(many) is None
+    assert imprecise_bounds(0.95)({"workers": slow["workers"]}) is None  # no band shares

@@ -352,6 +352,45 @@ def test_chains_that_mix_slowly_run_on_from_where_they_stopped(monkeypatch):
     assert any("diverged" in p for p in refused.problems)
 
 
+def test_chains_that_pass_run_on_while_the_criterion_finds_fault(monkeypatch):
+    """``run_on`` sees the draws so far, by chain, after every run that passes the
+    diagnostics: the chains double their draws while it gives a reason (each reason kept
+    in ``diagnostics["ran_on"]``) and stop when it gives None or after
+    PRECISION_EXTENSIONS run-ons, with the fit accepted either way; the first draws are
+    those of a fit without the criterion."""
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis import diagnostics, inference
+    from crowdcensus.synthesis.data import synthesis_data
+
+    data = synthesis_data(load_study(FRANCE / "study.toml"))
+    monkeypatch.setattr(diagnostics, "MIN_ESS", 0.0)         # the diagnostics pass
+    monkeypatch.setattr(diagnostics, "MAX_RHAT", np.inf)
+    monkeypatch.setattr(diagnostics, "MAX_DIVERGENT", 2.0)
+    monkeypatch.setattr(inference, "PRECISION_EXTENSIONS", 3)
+    seen = []
+
+    def twice(grouped):
+        seen.append(grouped["workers"].shape)
+        return f"wanting more ({len(seen)})" if len(seen) <= 2 else None
+
+    def fit(run_on=None):
+        return inference.fit_joint(data, "nuts", seed=4, warmup=100, draws=100,
+                                   predictive=False, run_on=run_on)
+
+    plain, ran = fit(), fit(twice)
+    assert seen == [(2, 100), (2, 200), (2, 400)]
+    assert ran.converged and (ran.diagnostics["runs"], ran.diagnostics["draws"]) == (3, 400)
+    assert ran.diagnostics["ran_on"] == ["wanting more (1)", "wanting more (2)"]
+    assert plain.diagnostics["ran_on"] == [] and plain.diagnostics["draws"] == 100
+    np.testing.assert_array_equal(ran.samples["workers"].reshape(2, 400)[:, :100],
+                                  plain.samples["workers"].reshape(2, 100))
+
+    always = fit(lambda grouped: "never enough")
+    assert always.converged
+    assert (always.diagnostics["runs"], always.diagnostics["draws"]) == (4, 800)
+    assert always.diagnostics["ran_on"] == ["never enough"] * 3
+
+
 def test_chains_advanced_in_pieces_draw_the_same_and_say_how_far_they_are(monkeypatch,
                                                                            capsys):
     """The chains advance a piece at a time so that a progress bar can follow them: the

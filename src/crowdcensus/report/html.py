@@ -59,6 +59,24 @@ def _fixed(x: float, digits: int = 2) -> str:
     return f"{x:.{digits}f}"
 
 
+def _run_ons(reasons: list[str]) -> str:
+    """Why NUTS's chains ran on (``diagnostics["ran_on"]``), in short: each reason without
+    its parenthesis, repeats counted, in order.
+
+    >>> _run_ons(["R-hat above 1.05 (worst: x)", "error above 5% (a)", "error above 5% (b)"])
+    'R-hat above 1.05, then error above 5% (twice)'
+    """
+    groups: list[list] = []
+    for reason in reasons:
+        short = reason.split(" (")[0]
+        if groups and groups[-1][0] == short:
+            groups[-1][1] += 1
+        else:
+            groups.append([short, 1])
+    times = {1: "", 2: " (twice)"}
+    return ", then ".join(f"{r}{times.get(n, f' ({n} times)')}" for r, n in groups)
+
+
 #: The assumptions shown per tier in the report's table of prior sensitivity.
 SENSITIVITY_ROWS = 3
 
@@ -75,7 +93,8 @@ def _env() -> Environment:
     env = Environment(loader=PackageLoader("crowdcensus.report", "templates"),
                       autoescape=select_autoescape(["html"]))
     env.filters.update(count=_count, rounded=_rounded, number=_number, fixed=_fixed,
-                       pct=lambda x: f"{100 * x:.1f}%", signed_pct=_signed_pct)
+                       pct=lambda x: f"{100 * x:.1f}%", signed_pct=_signed_pct,
+                       run_ons=_run_ons)
     env.globals.update(heterogeneity_nodes=HETEROGENEITY_NODES,
                        wide_heterogeneity=WIDE_HETEROGENEITY,
                        sensitivity_rows=SENSITIVITY_ROWS, min_ess_share=MIN_ESS_SHARE,

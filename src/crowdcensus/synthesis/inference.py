@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,6 +95,14 @@ PIECE = 50
 #: How many times NUTS's chains may run on, each time doubling the draws, when the
 #: diagnostics fail on R-hat or effective sample size.
 NUTS_EXTENSIONS = 2
+#: How many times chains that pass the diagnostics may run on, each time doubling the
+#: draws, while ``fit_joint``'s ``run_on`` finds fault with them (``crowdcensus run``: a
+#: tier's interval bound with a Monte Carlo error above 5% of itself). On the France
+#: example (2 chains, 300 warm-up draws, 2026-12-07), the occasional tier's lower bound
+#: carried an error of 6.0% with 1,000 draws a chain, 6.0% with 2,000, 3.6% with 4,000
+#: and 4.0% with 8,000: its long lower tail needs more draws than the diagnostics ask for.
+#: The 6,000 draws after 4,000 took 1.2 s more.
+PRECISION_EXTENSIONS = 4
 #: The acceptance rate NUTS adapts its step size to; a fit with too many divergent
 #: transitions is sampled once more from the mode with :data:`RETRY_TARGET_ACCEPT`,
 #: which takes smaller steps.
@@ -113,6 +121,10 @@ RETRIED = "first_problems"
 #: they still fall short after the run-ons and all their draws spread this much wider,
 #: they too are sampled once more, with the covariance of all their draws.
 MASS_MISMATCH = 2.0
+#: A criterion for NUTS's chains to run on (``fit_joint(run_on=...)``): given the draws
+#: by site, each (chains, draws, ...), why they should run on in a few words (a
+#: parenthesis may follow), or None when they may stop.
+RunOn = Callable[[dict], str | None]
 #: ``Posterior.diagnostics`` key of that spread (the first chains' largest ratio of
 #: standard deviations), where the second chains' mass matrix came from the draws.
 MASS_FROM_DRAWS = "mass_from_draws"
@@ -509,6 +521,9 @@ class _Chains:
     diag: dict
     problems: list
     runs: int
+    #: Why the chains ran on, once per run-on (the first problem, or the ``run_on``
+    #: criterion's words).
+    ran_on: list = field(default_factory=list)
     #: Where the chains were stopped to be sampled again with their draws' covariance as
     #: the mass matrix: how much wider than the mass matrix the draws spread.
     mismatch: float | None = None
@@ -601,9 +616,10 @@ class _ChainsProgress:
 def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, keys,
             chains: int, warmup: int, draws: int, target: float, parallel: bool,
             bar: _ChainsProgress, mismatch_limit: float | None = None,
-            label: str = "") -> _Chains:
+            label: str = "", run_on: RunOn | None = None) -> _Chains:
     """NUTS's chains from the mode, running on while R-hat or the effective sample size
-    fall short (up to :data:`NUTS_EXTENSIONS` times, each doubling the draws); with
+    fall short, or while ``run_on`` finds fault with their draws (up to
+    :data:`NUTS_EXTENSIONS` times, each doubling the draws); with
     ``mismatch_limit``, first chains too slow for that (:data:`MASS_MISMATCH`) that
     spread wider than the limit against ``inv_mass`` (:func:`mass_mismatch`) stop
     instead, their ``mismatch`` set. ``bar`` follows the chains, its first line
@@ -650,23 +666,31 @@ def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, ke
 
     mode, first = _constrained(model, x_mode, z_parts[0].reshape(-1, z0.shape[0]), arrays)
     value_parts = [by_chain(first)]
+    ran_on = []
     # chains that mix slowly (a weakly identified posterior) run on from where they
     # stopped, with the adapted step size: up to NUTS_EXTENSIONS times, each doubling the
-    # draws, before the fit is refused
-    for attempt in range(NUTS_EXTENSIONS + 1):
+    # draws, before the fit is refused; chains that pass run on while run_on finds fault,
+    # up to PRECISION_EXTENSIONS times
+    for attempt in range(max(NUTS_EXTENSIONS, PRECISION_EXTENSIONS if run_on else 0) + 1):
         grouped = {k: np.concatenate([p[k] for p in value_parts], axis=1)
                    for k in value_parts[0]}
         diag, problems = diagnostics.nuts_diagnostics(
             grouped, np.concatenate(div_parts, axis=1), chains)
-        if not problems or diag["too_many_divergent"] or attempt == NUTS_EXTENSIONS:
-            break  # more draws do not cure divergences
-        if (attempt == 0 and mismatch_limit is not None
+        if problems:  # more draws do not cure divergences
+            reason = (None if diag["too_many_divergent"] or attempt >= NUTS_EXTENSIONS
+                      else problems[0])
+        else:
+            reason = run_on(grouped) if run_on and attempt < PRECISION_EXTENSIONS else None
+        if reason is None:
+            break
+        if (problems and attempt == 0 and mismatch_limit is not None
                 and diag["min_ess"] < diagnostics.MIN_ESS / 2 ** NUTS_EXTENSIONS):
             wider = mass_mismatch(z_parts[0].reshape(-1, z0.shape[0]), np.asarray(inv_mass))
             if wider > mismatch_limit:  # a wrong mass matrix: sampled again, not run on
                 return _Chains(stacked(state), z_parts[0], step_parts[0], pe_parts[0],
-                               grouped, mode, diag, problems, 1, wider)
-        bar.begin(f"running on, {problems[0].split(' (')[0]}", draws * 2 ** attempt)
+                               grouped, mode, diag, problems, 1, mismatch=wider)
+        ran_on.append(reason)
+        bar.begin(f"running on, {reason.split(' (')[0]}", draws * 2 ** attempt)
         for _ in range(2 ** attempt):
             state, (zs, div, steps, pes) = go(state, draws)
             z_parts.append(zs)
@@ -678,13 +702,14 @@ def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, ke
                 jnp.asarray(z_parts[-1].reshape(-1, z0.shape[0])), arrays).items()}))
     return _Chains(stacked(state), np.concatenate(z_parts, axis=1),
                    np.concatenate(step_parts, axis=1), np.concatenate(pe_parts, axis=1),
-                   grouped, mode, diag, problems, attempt + 1)
+                   grouped, mode, diag, problems, attempt + 1, ran_on)
 
 
 def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: int = 2,
               warmup: int = 500, draws: int = 500, progress: bool = False,
               predictive: bool = True, start: Mapping[str, np.ndarray] | None = None,
-              bridge: bool = False, start_precision: np.ndarray | None = None) -> Posterior:
+              bridge: bool = False, start_precision: np.ndarray | None = None,
+              run_on: RunOn | None = None) -> Posterior:
     """Fit the joint model to ``data`` (see the module docstring).
 
     Parameters
@@ -716,6 +741,13 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         sampling (``diagnostics["log_evidence_bridge"]`` and its error; up to 1,000 more
         evaluations of the posterior density), as the average of two models weighs them
         by (:mod:`crowdcensus.synthesis.evidence`).
+    run_on : callable, optional
+        With NUTS, a further reason for the chains to run on (:data:`RunOn`), checked
+        when the diagnostics pass: ``crowdcensus run`` runs them on while a tier's
+        interval bound carries a Monte Carlo error above 5% of itself
+        (:func:`crowdcensus.synthesis.summary.imprecise_bounds`). The chains stop after
+        :data:`NUTS_EXTENSIONS` run-ons all the same; ``diagnostics["ran_on"]`` says
+        why each run-on was made.
 
     Returns
     -------
@@ -743,12 +775,13 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         raise ModelError(f"unknown inference method {method!r} (nuts or laplace)")
     with _ChainsProgress(progress and method == "nuts") as bar:
         return _fit(data, method, seed, chains, warmup, draws, predictive, start, bridge, bar,
-                    start_precision)
+                    start_precision, run_on)
 
 
 def _fit(data: SynthesisData, method: str, seed: int, chains: int, warmup: int, draws: int,
          predictive: bool, start: Mapping[str, np.ndarray] | None, bridge: bool,
-         bar: _ChainsProgress, start_precision: np.ndarray | None = None) -> Posterior:
+         bar: _ChainsProgress, start_precision: np.ndarray | None = None,
+         run_on: RunOn | None = None) -> Posterior:
     """:func:`fit_joint`, its NUTS chains followed by ``bar``."""
     jax = _jax()
     import jax.numpy as jnp
@@ -835,7 +868,7 @@ def _fit(data: SynthesisData, method: str, seed: int, chains: int, warmup: int, 
     parallel = n_dev >= chains > 1
     target = TARGET_ACCEPT
     run = _sample(model, arrays, x_mode, inv_mass, keys, chains, warmup, draws, target,
-                  parallel, mismatch_limit=MASS_MISMATCH, bar=bar)
+                  parallel, mismatch_limit=MASS_MISMATCH, bar=bar, run_on=run_on)
     first_problems, wider = [], run.mismatch
     if run.problems and wider is None and not run.diag["too_many_divergent"]:
         # chains that ran on and still mix too slowly: where all their draws spread wider
@@ -859,7 +892,7 @@ def _fit(data: SynthesisData, method: str, seed: int, chains: int, warmup: int, 
         again = ("smaller steps" if wider is None
                  else f"the draws' covariance, {wider:.1f} times wider")
         run = _sample(model, arrays, x_mode, inv_mass, keys, chains, warmup, draws, target,
-                      parallel, bar=bar, label=f"sampled again with {again}")
+                      parallel, bar=bar, label=f"sampled again with {again}", run_on=run_on)
     diag, problems, z = run.diag, run.problems, run.z                  # (chains, draws, d)
     diag["target_accept"] = target
     diag[RETRIED] = first_problems
@@ -868,6 +901,7 @@ def _fit(data: SynthesisData, method: str, seed: int, chains: int, warmup: int, 
     mode, samples = _dropped((run.mode, samples), np_arrays)
     flat = z.reshape(-1, z.shape[-1])
     diag["warmup"], diag["draws"], diag["runs"] = warmup, z.shape[1], run.runs
+    diag["ran_on"] = run.ran_on
     diag["heterogeneity_nodes"] = nodes
     diag["log_evidence"] = evidence
     if bridge and not problems:

@@ -36,7 +36,7 @@ from crowdcensus.synthesis.averaging import ODDS, draw_models, reweighted
 from crowdcensus.synthesis.averaging import WEIGHT as SLOPE_PROBABILITY
 from crowdcensus.synthesis.data import SynthesisData
 from crowdcensus.synthesis.diagnostics import quantile_mcse
-from crowdcensus.synthesis.inference import Posterior
+from crowdcensus.synthesis.inference import Posterior, RunOn
 from crowdcensus.synthesis.model import registration_classes
 from crowdcensus.synthesis.priors import Prior
 from crowdcensus.synthesis.sensitivity import prior_sensitivity, weighted_median
@@ -101,15 +101,7 @@ class JointSummary:
     def largest_bound_error(self) -> tuple[str, str, float, float] | None:
         """The tier bound whose Monte Carlo error is the largest share of the bound: (tier,
         "lower" or "upper", the bound, its error); None without errors."""
-        best = None
-        for t, errors in self.bound_errors.items():
-            fig = self.tiers[t]
-            for side, bound, err in (("lower", fig.low, errors[0]),
-                                     ("upper", fig.high, errors[1])):
-                if np.isfinite(err) and bound > 0 and (
-                        best is None or err / bound > best[3] / best[2]):
-                    best = (t, side, float(bound), float(err))
-        return best
+        return _largest_bound_error(self.tiers, self.bound_errors)
 
     @property
     def slope_probability(self) -> float | None:
@@ -145,8 +137,42 @@ def bound_errors(draws: dict[str, np.ndarray], chains: int, level: float
     return out
 
 
-#: Share of a tier's interval bound above which its Monte Carlo error is a warning.
+def _largest_bound_error(tiers: dict[str, Figure], errors: dict[str, tuple[float, float]]
+                         ) -> tuple[str, str, float, float] | None:
+    """:attr:`JointSummary.largest_bound_error` of these figures and errors."""
+    best = None
+    for t, (low_err, high_err) in errors.items():
+        fig = tiers[t]
+        for side, bound, err in (("lower", fig.low, low_err), ("upper", fig.high, high_err)):
+            if np.isfinite(err) and bound > 0 and (
+                    best is None or err / bound > best[3] / best[2]):
+                best = (t, side, float(bound), float(err))
+    return best
+
+
+#: Share of a tier's interval bound above which its Monte Carlo error is a warning, and
+#: above which ``crowdcensus run`` lets NUTS's chains run on (:func:`imprecise_bounds`).
 BOUND_ERROR_WARNING = 0.05
+
+
+def imprecise_bounds(level: float, limit: float = BOUND_ERROR_WARNING) -> RunOn:
+    """A criterion for NUTS's chains to run on (``fit_joint(run_on=...)``): while some
+    tier's interval bound at ``level`` carries a Monte Carlo error above ``limit`` of
+    itself (:func:`bound_errors`), it names that bound."""
+    def check(grouped: dict[str, np.ndarray]) -> str | None:
+        if "workers" not in grouped or "band_shares" not in grouped:
+            return None
+        chains = np.shape(grouped["workers"])[0]
+        draws = tier_draws({k: np.reshape(grouped[k], (-1, *np.shape(grouped[k])[2:]))
+                            for k in ("workers", "band_shares")})
+        worst = _largest_bound_error({t: _figure(draws[t], level) for t in TIERS},
+                                     bound_errors(draws, chains, level))
+        if worst is None or worst[3] <= limit * worst[2]:
+            return None
+        tier, side, bound, err = worst
+        return (f"interval bounds' Monte Carlo error above {100 * limit:g}% (the "
+                f"{tier.replace('_', ' ')} tier's {side} bound, {bound:,.0f} ± {err:,.0f})")
+    return check
 
 
 def bound_error_warning(summary: JointSummary) -> str | None:
