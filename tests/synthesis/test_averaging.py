@@ -52,6 +52,29 @@ def test_the_mixture_takes_each_draw_from_one_model_with_its_probability():
     np.testing.assert_array_equal(again.samples["workers"], mixed.samples["workers"])
 
 
+def test_a_model_whose_chains_ran_on_further_keeps_every_draw_in_the_mixture():
+    """Two chains of 2,000 draws beside two of 500 (one model's chains ran on further):
+    the mixture has 4,000 draws, every draw of the longer kept in its place, the
+    shorter's repeated in order and chain by chain, and says 2,000 draws a chain."""
+    longer = _post(0.0, n=4000)
+    longer.samples["workers"] = np.arange(4000.0)
+    shorter = _post(0.0, n=1000)
+    shorter.samples["workers"] = -1.0 - np.arange(1000.0)
+    for post, draws in ((longer, 2000), (shorter, 500)):
+        post.diagnostics.update(chains=2, draws=draws)
+    for p in (0.3, 0.7):
+        mixed = mix(longer, shorter, p, seed=3)
+        w = mixed.samples["workers"]
+        assert w.shape == (4000,) and mixed.diagnostics["draws"] == 2000
+        from_short = w < 0
+        np.testing.assert_array_equal(w[~from_short], np.arange(4000.0)[~from_short])
+        index = -1 - w[from_short]                 # the shorter's rows, in order
+        assert np.all(np.diff(index) >= 0)
+        # the first half of the mixture holds the shorter's first chain only
+        assert np.all((index < 500) == (np.flatnonzero(from_short) < 2000))
+        assert abs(from_short.mean() - p) < 0.03
+
+
 def test_a_model_that_did_not_converge_makes_the_average_not_converge():
     bad = _post(0.0)
     bad.converged, bad.problems = False, ["50 divergent transitions"]

@@ -81,7 +81,8 @@ def slope_probability(without: Posterior, with_slope: Posterior,
 
 
 def _rows(x: np.ndarray, n: int) -> np.ndarray:
-    """``n`` rows of ``x`` spread evenly over it (every chain of a longer NUTS run)."""
+    """``n`` rows of ``x`` spread evenly over it, in order (each row repeated where ``n``
+    exceeds them: every chain of a shorter NUTS run beside a longer one)."""
     return x[np.round(np.linspace(0, x.shape[0] - 1, n)).astype(int)]
 
 
@@ -96,8 +97,6 @@ def _pick(a: dict, b: dict, from_b: np.ndarray) -> dict:
         x = np.asarray(a[key]) if key in a else None
         y = np.asarray(b[key]) if key in b else None
         like = x if x is not None else y
-        if like.shape[0] < n:
-            continue
         x = _rows(x, n) if x is not None else np.full(_rows(like, n).shape, HELD[key])
         y = _rows(y, n) if y is not None else np.full(_rows(like, n).shape, HELD[key])
         if x.shape != y.shape:
@@ -111,20 +110,30 @@ def mix(without: Posterior, with_slope: Posterior, probability: float,
     """Draws from the two posteriors' mixture, each from ``with_slope`` with
     ``probability`` (seeded); the diagnostics, problems and mode are the more probable
     model's, the problems of both are kept, and so are the reasons either was sampled a
-    second time (``diagnostics[RETRIED]``)."""
+    second time (``diagnostics[RETRIED]``).
+
+    The mixture has as many draws as the longer of the two (NUTS's chains of one model
+    may have run on further than the other's): every draw of the longer is kept, and the
+    shorter's draws are repeated in order, so that neither loses the precision its
+    chains ran on for (``diagnostics["draws"]`` is then the draws per chain of the
+    longer)."""
     rng = np.random.default_rng([seed, 7])
-    n = min(np.asarray(v).shape[0] for p in (without, with_slope) for v in p.samples.values())
+    n = max(min(np.asarray(v).shape[0] for v in p.samples.values())
+            for p in (without, with_slope))
     from_slope = rng.random(n) < probability
     samples = _pick(without.samples, with_slope.samples, from_slope)
     samples[MODEL] = from_slope.astype(float)
     predictive = {}
     if without.predictive and with_slope.predictive:
-        m = min(np.asarray(v).shape[0]
-                for p in (without, with_slope) for v in p.predictive.values())
+        m = max(min(np.asarray(v).shape[0] for v in p.predictive.values())
+                for p in (without, with_slope))
         predictive = _pick(without.predictive, with_slope.predictive,
                            rng.random(m) < probability)
     main = with_slope if probability >= 0.5 else without
     extra = {}
+    chains = main.diagnostics.get("chains")
+    if isinstance(chains, int) and chains > 0 and "draws" in main.diagnostics:
+        extra["draws"] = n // chains
     retried = [p.diagnostics for p in (without, with_slope) if p.diagnostics.get(RETRIED)]
     if retried:  # either model's chains sampled a second time (inference.fit_joint)
         wider = [d[MASS_FROM_DRAWS] for d in retried if d.get(MASS_FROM_DRAWS)]
