@@ -356,8 +356,9 @@ def test_chains_that_pass_run_on_while_the_criterion_finds_fault(monkeypatch):
     """``run_on`` sees the draws so far, by chain, after every run that passes the
     diagnostics: the chains double their draws while it gives a reason (each reason kept
     in ``diagnostics["ran_on"]``) and stop when it gives None or after
-    PRECISION_EXTENSIONS run-ons, with the fit accepted either way; the first draws are
-    those of a fit without the criterion."""
+    PRECISION_EXTENSIONS run-ons or before they would cost more than PRECISION_BUDGET,
+    with the fit accepted either way; the first draws are those of a fit without the
+    criterion."""
     from crowdcensus.study import load_study
     from crowdcensus.synthesis import diagnostics, inference
     from crowdcensus.synthesis.data import synthesis_data
@@ -389,6 +390,19 @@ def test_chains_that_pass_run_on_while_the_criterion_finds_fault(monkeypatch):
     assert always.converged
     assert (always.diagnostics["runs"], always.diagnostics["draws"]) == (4, 800)
     assert always.diagnostics["ran_on"] == ["never enough"] * 3
+
+    # the run-ons stop before their nominal cost passes PRECISION_BUDGET: here, room for
+    # one and a half of the first (the second costs twice the first)
+    from crowdcensus.synthesis.model import model_inputs
+
+    first = (inference.nominal_gradient_seconds(model_inputs(data)[1]) * 100
+             * plain.diagnostics["leapfrog_steps_sampling"])
+    monkeypatch.setattr(inference, "PRECISION_BUDGET", 1.5 * first)
+    once = fit(lambda grouped: "never enough")
+    assert once.converged and once.diagnostics["ran_on"] == ["never enough"]
+    assert (once.diagnostics["runs"], once.diagnostics["draws"]) == (2, 200)
+    monkeypatch.setattr(inference, "PRECISION_BUDGET", 0.0)
+    assert fit(lambda grouped: "never enough").diagnostics["draws"] == 100
 
 
 def test_chains_advanced_in_pieces_draw_the_same_and_say_how_far_they_are(monkeypatch,

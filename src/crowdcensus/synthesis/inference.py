@@ -103,6 +103,19 @@ NUTS_EXTENSIONS = 2
 #: and 4.0% with 8,000: its long lower tail needs more draws than the diagnostics ask for.
 #: The 6,000 draws after 4,000 took 1.2 s more.
 PRECISION_EXTENSIONS = 4
+#: Those run-ons stop, with the warning on the bounds' error left to say the rest, before
+#: one that would take more than this many seconds, all of them together, at the
+#: nominal cost of a gradient (:func:`nominal_gradient_seconds`): a cheap model runs on
+#: (France's tiny one, 0.04 ms a gradient), one whose sampling takes minutes does not
+#: (a `subset` country, 6 ms a gradient and 36 leapfrog steps a draw: 2 minutes for its
+#: first run-on). The cost is reckoned from the arrays' sizes and the leapfrog steps,
+#: not timed, so that the same seed gives the same draws on any machine.
+PRECISION_BUDGET = 30.0
+#: A gradient's nominal cost in seconds: a fixed part and a part per element of the
+#: model's arrays. Measured on 2 cores (2026-12-07; gradient, elements): France 0.028 ms,
+#: 146; the simulated example 0.49 ms, 6,271; `small` 0.62 ms, 2,973; `heterogeneous`
+#: 0.81 ms, 16,515; `churn` 1.3 ms, 13,955; `subset` 6.2 ms, 135,918 (20,000 workers).
+GRADIENT_COST = (3e-5, 5e-8)
 #: The acceptance rate NUTS adapts its step size to; a fit with too many divergent
 #: transitions is sampled once more from the mode with :data:`RETRY_TARGET_ACCEPT`,
 #: which takes smaller steps.
@@ -529,6 +542,17 @@ class _Chains:
     mismatch: float | None = None
 
 
+def nominal_gradient_seconds(arrays: Mapping[str, np.ndarray]) -> float:
+    """A gradient's nominal cost (:data:`GRADIENT_COST`) for the model's ``arrays``: the
+    same on every machine, within a factor of about 2 of what these 2 cores take.
+
+    >>> round(1e3 * nominal_gradient_seconds({"a": np.zeros((100, 100))}), 2)
+    0.53
+    """
+    fixed, per_element = GRADIENT_COST
+    return fixed + per_element * sum(int(np.size(v)) for v in arrays.values())
+
+
 def mass_mismatch(z: np.ndarray, inv_mass: np.ndarray) -> float:
     """The largest ratio, over directions, of the standard deviation of the draws ``z``
     (n, d) to that of a normal with covariance ``inv_mass``: the square root of the
@@ -666,7 +690,8 @@ def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, ke
 
     mode, first = _constrained(model, x_mode, z_parts[0].reshape(-1, z0.shape[0]), arrays)
     value_parts = [by_chain(first)]
-    ran_on = []
+    ran_on, spent = [], 0.0
+    gradient = nominal_gradient_seconds(arrays)
     # chains that mix slowly (a weakly identified posterior) run on from where they
     # stopped, with the adapted step size: up to NUTS_EXTENSIONS times, each doubling the
     # draws, before the fit is refused; chains that pass run on while run_on finds fault,
@@ -681,6 +706,13 @@ def _sample(model: CompiledModel, arrays: dict, x_mode: np.ndarray, inv_mass, ke
                       else problems[0])
         else:
             reason = run_on(grouped) if run_on and attempt < PRECISION_EXTENSIONS else None
+            if reason is not None:
+                # its nominal cost: the leapfrog steps a draw so far, for as many draws
+                steps = np.concatenate([step_parts[0][:, warmup:], *step_parts[1:]], axis=1)
+                cost = gradient * float(steps.mean()) * draws * 2 ** attempt
+                if spent + cost > PRECISION_BUDGET:
+                    break
+                spent += cost
         if reason is None:
             break
         if (problems and attempt == 0 and mismatch_limit is not None
@@ -746,8 +778,9 @@ def fit_joint(data: SynthesisData, method: str = "nuts", seed: int = 0, chains: 
         when the diagnostics pass: ``crowdcensus run`` runs them on while a tier's
         interval bound carries a Monte Carlo error above 5% of itself
         (:func:`crowdcensus.synthesis.summary.imprecise_bounds`). The chains stop after
-        :data:`NUTS_EXTENSIONS` run-ons all the same; ``diagnostics["ran_on"]`` says
-        why each run-on was made.
+        :data:`PRECISION_EXTENSIONS` run-ons all the same, or before those run-ons would
+        cost more than :data:`PRECISION_BUDGET` seconds at a gradient's nominal cost;
+        ``diagnostics["ran_on"]`` says why each run-on was made.
 
     Returns
     -------
