@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,7 @@ from crowdcensus.sources.responses import Responses, read_responses
 from crowdcensus.study import Study, load_study
 from crowdcensus.synthesis.priors import in_model
 from crowdcensus.synthesis.results import Results
+from crowdcensus.tiers import TIERS
 
 if TYPE_CHECKING:
     from crowdcensus.synthesis.data import SynthesisData
@@ -177,8 +178,12 @@ def dormant_alone_warning(data: SynthesisData) -> str | None:
 
 def _joint(study: Study, responses: Responses | None, seed: int, inference: str | None,
            progress: bool, checks: bool = True, aside: tuple[str, ...] = (),
-           counted_multihoming: np.ndarray | None = None):
+           counted_multihoming: np.ndarray | None = None, reported: Collection[str] = TIERS):
     """Fit the joint model; return (summary, data, warnings).
+
+    ``reported``: the tiers some method measures, which the report prints (their
+    interval bounds' Monte Carlo errors are the ones NUTS's chains run on for, and the
+    ones the summary keeps).
 
     ``counted_multihoming``: the experiment method's draws of the platforms per worker,
     from respondents who give counts of platforms; the joint model's prior for it when no
@@ -224,7 +229,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     if checks:
         # the report's interval bounds within 5% of themselves where running on gets
         # them there (validation, which reads many replicates' bounds, does not wait)
-        options["run_on"] = imprecise_bounds(study.settings.level)
+        options["run_on"] = imprecise_bounds(study.settings.level, tiers=reported)
 
     def fit(data, predictive: bool):
         return fit_joint(data, method=inference, seed=seed, progress=progress,
@@ -249,6 +254,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
             data = with_take_up_slope(data, True)
             post = fit(data, checks)
     summary = summarise(post, data, study.settings.level, seed=seed, checks=checks)
+    summary.bound_errors = {t: e for t, e in summary.bound_errors.items() if t in reported}
     if summary.slope_probability is not None:
         slope_note = (post.diagnostics.get(LEFT_OUT)
                       or (readings_warning(summary.readings) if post.converged else None)
@@ -365,14 +371,15 @@ def run_study(
     combined: dict[str, Interval] = {}
     bands: dict[str, Interval] = {}
     if joint:
+        # a tier no method measures would rest on the prior of the activity's shape
+        # alone: the joint model keeps it internally but does not report it
+        measured = {t for tiers in run.intervals.values() for t in tiers}
         summary, data, joint_warnings = _joint(
             study, responses, seed, inference, progress, checks, aside,
-            counted_multihoming=run.intermediate_draws.get("multihoming"))
+            counted_multihoming=run.intermediate_draws.get("multihoming"),
+            reported=measured)
         warnings += joint_warnings
         if summary.converged:
-            # a tier no method measures would rest on the prior of the activity's shape
-            # alone: the joint model keeps it internally but does not report it
-            measured = {t for tiers in run.intervals.values() for t in tiers}
             combined = {t: Interval(f.estimate, f.low, f.high)
                         for t, f in summary.tiers.items() if t in measured}
             if len(combined) == len(summary.tiers):

@@ -109,3 +109,21 @@ def test_the_chains_run_on_until_the_bounds_are_precise(results):
     assert f"2 chains of {diag['draws']:,} draws" in html
     if diag["ran_on"]:
         assert f"(run on while: {diag['ran_on'][0].split(' (')[0]}" in html
+
+
+def test_a_tier_the_report_does_not_print_is_not_run_on_for():
+    """Without the experiment's share, no method measures the very active tier and the
+    report does not print it: its bounds' Monte Carlo error is neither kept, nor
+    warned of, nor run on for."""
+    from crowdcensus.study import load_study
+
+    study = load_study(FRANCE)
+    study = study.model_copy(update={"experiment": study.experiment.model_copy(
+        update={"shares": {}})})
+    r = run_study(study, draws=300, inference="nuts", seed=3)
+    assert set(r.combined) == {"occasional", "regular"}
+    assert any("no method measures the very active tier" in w for w in r.warnings)
+    assert set(r.joint.bound_errors) == {"occasional", "regular"}
+    assert r.joint.largest_bound_error[0] != "very_active"
+    assert not any("very active" in why for why in r.joint.diagnostics["ran_on"])
+    assert not any("very active tier's" in w for w in r.warnings)

@@ -25,6 +25,7 @@ and gives a :class:`JointSummary`:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -121,14 +122,14 @@ def tier_draws(samples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def bound_errors(draws: dict[str, np.ndarray], chains: int, level: float
-                 ) -> dict[str, tuple[float, float]]:
-    """Each tier's interval bounds' Monte Carlo standard errors (:func:`~crowdcensus.
+def bound_errors(draws: dict[str, np.ndarray], chains: int, level: float,
+                 tiers: Collection[str] = TIERS) -> dict[str, tuple[float, float]]:
+    """Each of ``tiers``' interval bounds' Monte Carlo standard errors (:func:`~crowdcensus.
     synthesis.diagnostics.quantile_mcse`), its draws read as ``chains`` chains one after
     the other (independent draws: 1)."""
     a = (1 - level) / 2
     out = {}
-    for t in TIERS:
+    for t in (t for t in TIERS if t in tiers):
         d = np.asarray(draws[t], dtype=float)
         if d.size % chains or not np.all(np.isfinite(d)):
             continue
@@ -155,10 +156,12 @@ def _largest_bound_error(tiers: dict[str, Figure], errors: dict[str, tuple[float
 BOUND_ERROR_WARNING = 0.05
 
 
-def imprecise_bounds(level: float, limit: float = BOUND_ERROR_WARNING) -> RunOn:
-    """A criterion for NUTS's chains to run on (``fit_joint(run_on=...)``): while some
-    tier's interval bound at ``level`` carries a Monte Carlo error above ``limit`` of
-    itself (:func:`bound_errors`), it names that bound."""
+def imprecise_bounds(level: float, limit: float = BOUND_ERROR_WARNING,
+                     tiers: Collection[str] = TIERS) -> RunOn:
+    """A criterion for NUTS's chains to run on (``fit_joint(run_on=...)``): while an
+    interval bound at ``level`` of one of ``tiers`` (those the report prints) carries a
+    Monte Carlo error above ``limit`` of itself (:func:`bound_errors`), it names that
+    bound."""
     def check(grouped: dict[str, np.ndarray]) -> str | None:
         if "workers" not in grouped or "band_shares" not in grouped:
             return None
@@ -166,7 +169,7 @@ def imprecise_bounds(level: float, limit: float = BOUND_ERROR_WARNING) -> RunOn:
         draws = tier_draws({k: np.reshape(grouped[k], (-1, *np.shape(grouped[k])[2:]))
                             for k in ("workers", "band_shares")})
         worst = _largest_bound_error({t: _figure(draws[t], level) for t in TIERS},
-                                     bound_errors(draws, chains, level))
+                                     bound_errors(draws, chains, level, tiers))
         if worst is None or worst[3] <= limit * worst[2]:
             return None
         tier, side, bound, err = worst
