@@ -253,8 +253,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
             slope_note = slope_added_note(failed)
             data = with_take_up_slope(data, True)
             post = fit(data, checks)
-    summary = summarise(post, data, study.settings.level, seed=seed, checks=checks)
-    summary.bound_errors = {t: e for t, e in summary.bound_errors.items() if t in reported}
+    summary = summarise(post, data, study.settings.level, seed=seed, checks=checks,
+                        reported=reported)
     if summary.slope_probability is not None:
         slope_note = (post.diagnostics.get(LEFT_OUT)
                       or (readings_warning(summary.readings) if post.converged else None)

@@ -134,13 +134,13 @@ RETRIED = "first_problems"
 #: they still fall short after the run-ons and all their draws spread this much wider,
 #: they too are sampled once more, with the covariance of all their draws.
 MASS_MISMATCH = 2.0
+#: ``Posterior.diagnostics`` key of that spread (the first chains' largest ratio of
+#: standard deviations), where the second chains' mass matrix came from the draws.
+MASS_FROM_DRAWS = "mass_from_draws"
 #: A criterion for NUTS's chains to run on (``fit_joint(run_on=...)``): given the draws
 #: by site, each (chains, draws, ...), why they should run on in a few words (a
 #: parenthesis may follow), or None when they may stop.
 RunOn = Callable[[dict], str | None]
-#: ``Posterior.diagnostics`` key of that spread (the first chains' largest ratio of
-#: standard deviations), where the second chains' mass matrix came from the draws.
-MASS_FROM_DRAWS = "mass_from_draws"
 
 
 class CompiledModel:

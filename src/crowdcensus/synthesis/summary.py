@@ -168,27 +168,35 @@ def imprecise_bounds(level: float, limit: float = BOUND_ERROR_WARNING,
         chains = np.shape(grouped["workers"])[0]
         draws = tier_draws({k: np.reshape(grouped[k], (-1, *np.shape(grouped[k])[2:]))
                             for k in ("workers", "band_shares")})
-        worst = _largest_bound_error({t: _figure(draws[t], level) for t in TIERS},
-                                     bound_errors(draws, chains, level, tiers))
-        if worst is None or worst[3] <= limit * worst[2]:
-            return None
-        tier, side, bound, err = worst
-        return (f"interval bounds' Monte Carlo error above {100 * limit:g}% (the "
-                f"{tier.replace('_', ' ')} tier's {side} bound, {bound:,.0f} ± {err:,.0f})")
+        worst = _imprecise(_largest_bound_error({t: _figure(draws[t], level) for t in TIERS},
+                                                bound_errors(draws, chains, level, tiers)),
+                           limit)
+        return (None if worst is None else f"interval bounds' Monte Carlo error above "
+                f"{100 * limit:g}% ({_named_bound(worst)})")
     return check
+
+
+def _imprecise(worst: tuple[str, str, float, float] | None, limit: float
+               ) -> tuple[str, str, float, float] | None:
+    """``worst`` (:func:`_largest_bound_error`) where its error is above ``limit`` of its
+    bound, else None."""
+    return worst if worst is not None and worst[3] > limit * worst[2] else None
+
+
+def _named_bound(worst: tuple[str, str, float, float]) -> str:
+    tier, side, bound, err = worst
+    return f"the {tier.replace('_', ' ')} tier's {side} bound, {bound:,.0f} ± {err:,.0f}"
 
 
 def bound_error_warning(summary: JointSummary) -> str | None:
     """A warning where a tier's interval bound carries a Monte Carlo error above
     :data:`BOUND_ERROR_WARNING` of itself."""
-    worst = summary.largest_bound_error
-    if worst is None or worst[3] <= BOUND_ERROR_WARNING * worst[2]:
+    worst = _imprecise(summary.largest_bound_error, BOUND_ERROR_WARNING)
+    if worst is None:
         return None
-    tier, side, bound, err = worst
     return (f"the joint model's interval bounds carry a Monte Carlo error of up to "
-            f"{100 * err / bound:.0f}% (the {tier.replace('_', ' ')} tier's {side} bound, "
-            f"{bound:,.0f} ± {err:,.0f}): another seed could move them that much; for figures "
-            "to publish, raise [synthesis] draws")
+            f"{100 * worst[3] / worst[2]:.0f}% ({_named_bound(worst)}): another seed could "
+            "move them that much; for figures to publish, raise [synthesis] draws")
 
 
 READING_COLUMNS = ["tier", "without", "without_low", "without_high", "with_slope",
@@ -645,10 +653,11 @@ def _rngs(seed: int) -> list[np.random.Generator]:
 
 
 def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0,
-              checks: bool = True) -> JointSummary:
+              checks: bool = True, reported: Collection[str] = TIERS) -> JointSummary:
     """The report's view of a fitted joint model (see the module docstring);
     ``checks=False`` leaves the predictive checks' and the prior sensitivity's tables
-    empty (validation reads neither)."""
+    empty (validation reads neither); ``reported``: the tiers the report prints, whose
+    interval bounds' Monte Carlo errors are kept (:attr:`JointSummary.bound_errors`)."""
     checks_rng, shifts_rng = _rngs(seed)
     s = post.samples
     draws = tier_draws(s)
@@ -667,4 +676,4 @@ def summarise(post: Posterior, data: SynthesisData, level: float, seed: int = 0,
         tier_draws=draws,
         churn="arrival_share" in s, take_up_slope="takeup_slope" in s,
         bound_errors=bound_errors(draws, int(post.diagnostics.get("chains", 1))
-                                  if post.method == "nuts" else 1, level))
+                                  if post.method == "nuts" else 1, level, reported))
