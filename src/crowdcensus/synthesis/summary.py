@@ -168,9 +168,9 @@ def imprecise_bounds(level: float, limit: float = BOUND_ERROR_WARNING,
         chains = np.shape(grouped["workers"])[0]
         draws = tier_draws({k: np.reshape(grouped[k], (-1, *np.shape(grouped[k])[2:]))
                             for k in ("workers", "band_shares")})
-        worst = _imprecise(_largest_bound_error({t: _figure(draws[t], level) for t in TIERS},
-                                                bound_errors(draws, chains, level, tiers)),
-                           limit)
+        errors = bound_errors(draws, chains, level, tiers)
+        figures = {t: _figure(draws[t], level) for t in errors}
+        worst = _imprecise(_largest_bound_error(figures, errors), limit)
         return (None if worst is None else f"interval bounds' Monte Carlo error above "
                 f"{100 * limit:g}% ({_named_bound(worst)})")
     return check
