@@ -136,7 +136,7 @@ def slow_sampling_note(data: SynthesisData, inference: str) -> str | None:
     if inference != "nuts" or not posted_on_subset(data):
         return None
     return (f"the task was posted on {int(data.posted.sum())} of the {len(data.platforms)} "
-            "platforms: NUTS samples such a study for minutes, not seconds (5-7 minutes "
+            "platforms: NUTS samples such a study for minutes, not seconds (13-17 minutes "
             "on 2 cores for simulated countries of 20,000 workers), its chains shown as "
             "they go; --inference laplace gives figures in seconds, which agreed with "
             "NUTS's within about 1% on those countries (docs/validation.md, NUTS and "

@@ -389,26 +389,12 @@ def test_dense_and_grouped_layouts_give_one_posterior(scenario, tmp_path, monkey
         assert cfg.unknown_reports == (scenario == "inattentive")
         arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
         compiled = CompiledModel.get(cfg, arrays)
-        z = jnp.asarray(_random_point(compiled))
+        z = jnp.asarray(np.random.default_rng(0).normal(0, 0.3, compiled.size))
         value, grad = compiled.value_and_grad(z, arrays)
-        assert np.isfinite(float(value))
         out[layout] = float(value), np.asarray(grad)
     for other in ("grouped", "gathered"):
         assert out["dense"][0] == pytest.approx(out[other][0], rel=1e-10, abs=1e-8)
         assert out["dense"][1] == pytest.approx(out[other][1], rel=1e-8, abs=1e-8)
-
-
-def _random_point(compiled, sd=0.3, seed=0):
-    """A point of the unconstrained scale drawn around 0 (sd ``sd``), inside the model's
-    support: where the task was posted on some platforms, each platform's log total hazard
-    at log 0.3 and the first path holding half of it (first-platform weights about 0.14,
-    so that they sum below 1 on up to 7 platforms)."""
-    z = np.random.default_rng(seed).normal(0, sd, compiled.size)
-    for name, centre in (("registration_hazard", np.log(0.3)),
-                         ("registration_first_logit", 0.0)):
-        if name in compiled.slices:
-            z[compiled.slices[name]] = centre + 0.1 * z[compiled.slices[name]]
-    return z
 
 
 def _with_assumption(study, **fields):
@@ -563,16 +549,15 @@ def test_a_vanishing_omission_gives_the_model_of_sets_named_in_full(tmp_path, id
         assert cfg.platform_omission == (omit is not None)
         arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
         compiled = CompiledModel.get(cfg, arrays)
-        z = jnp.asarray(_random_point(compiled))
+        z = jnp.asarray(np.random.default_rng(0).normal(0, 0.3, compiled.size))
         value, grad = compiled.value_and_grad(z, arrays)
-        assert np.isfinite(float(value))
         values[name] = float(value), np.asarray(grad)
     left_out = data.capture.unnamed_answered
     assert (left_out > 0) == (ids == "linked")       # with IDs per platform, one platform
     assert values["vanishing"][0] == pytest.approx(
         values["in full"][0] - left_out * np.log(1e-12), rel=1e-9)
     assert values["vanishing"][1] == pytest.approx(values["in full"][1], rel=1e-6, abs=1e-6)
-    assert abs(values["0.3"][0] - values["in full"][0]) > 1
+    assert abs(values["0.3"][0] - values["in full"][0]) > 10
 
 
 def test_setting_inputs_aside_removes_them_from_the_model(tmp_path):
@@ -792,69 +777,34 @@ def test_registration_mixture_by_hand():
         assert everywhere == pytest.approx(indep, rel=1e-9)
 
 
-def test_first_path_coordinates_keep_the_levels_and_simplex_prior():
-    """Where the task was posted on some platforms, the registration levels a and the
-    first-platform simplex (m w, 1 - m) are sampled through each platform's log total
-    hazard b and the logit of the first path's part l. The model's log density in (b, l)
-    is that of the old prior, a ~ N(-1, 1.5^2) and the simplex Dirichlet(1, ..., 1, J),
-    plus the log Jacobian determinant of the map (b, l) -> (a, m w), taken here by
-    automatic differentiation; the share and weights the model reports are the simplex's;
-    outside the simplex (weights summing past 1) the density is 0."""
+def test_first_platform_prior_keeps_uniform_weights_and_a_share_centred_on_one_half():
+    """The first-platform path is sampled as one simplex (m w, 1 - m) ~ Dirichlet(1, ..., 1, J):
+    the weights w are Dirichlet(1) and the share m is Beta(J, J), independent of them."""
     import jax
-    import jax.numpy as jnp
-    import numpyro.distributions as dist
     from numpyro.handlers import seed, substitute, trace
-    from numpyro.infer.util import log_density
 
-    from crowdcensus.synthesis.population import first_path_values, latent_population
+    from crowdcensus.synthesis.population import latent_population
 
-    j = 4
+    j, n = 4, 20000
     cfg, a, _ = _population_alone(j, subset=True)
-    fixed = {"log_workers": 8.0, "activity_shape": np.zeros(len(bin_rates()) - 1),
-             "registration_activity": 0.4, "registration_activity_platform": np.zeros(j),
-             "visit_weights": np.full(j, 1.0 / j)}
-    alpha = np.append(np.ones(j), float(j))
-
-    def to_levels_and_weights(v):
-        b, ell = v[:j], v[j:]
-        return jnp.concatenate([b - jax.nn.softplus(ell),
-                                -jnp.expm1(-jnp.exp(b) * jax.nn.sigmoid(ell))])
-
-    def model_density(b, ell):
-        values = {**fixed, "registration_hazard": b, "registration_first_logit": ell}
-        lp, _ = log_density(latent_population, (cfg, a, {}), {}, values)
-        return float(lp)
-
-    rng = np.random.default_rng(3)
-    others = model_density(*first_path_values(np.full(j, -1.0), np.full(j + 1, 1 / (j + 1))))
-    others -= float(dist.Normal(-1.0, 1.5).log_prob(jnp.full(j, -1.0)).sum()
-                    + dist.Dirichlet(alpha).log_prob(jnp.full(j + 1, 1 / (j + 1))))
-    others -= float(jnp.log(jnp.abs(jnp.linalg.det(jax.jacfwd(to_levels_and_weights)(
-        jnp.concatenate(first_path_values(np.full(j, -1.0), np.full(j + 1, 1 / (j + 1)))))))))
-    for _ in range(5):
-        level = rng.normal(-1.0, 1.5, j)
-        path = rng.dirichlet(alpha)
-        b, ell = first_path_values(level, path)
-        v = jnp.concatenate([jnp.asarray(b), jnp.asarray(ell)])
-        # the map takes the coordinates back to the levels and weights
-        assert np.asarray(to_levels_and_weights(v)) == pytest.approx(
-            np.concatenate([level, path[:j]]), rel=1e-9, abs=1e-12)
-        log_jac = float(jnp.log(jnp.abs(jnp.linalg.det(jax.jacfwd(to_levels_and_weights)(v)))))
-        old_prior = float(dist.Normal(-1.0, 1.5).log_prob(jnp.asarray(level)).sum()
-                          + dist.Dirichlet(alpha).log_prob(jnp.asarray(path)))
-        # the other sites' density (the activity's smoothness) is the same at every point
-        assert model_density(b, ell) == pytest.approx(others + old_prior + log_jac, abs=1e-8)
-        values = {**fixed, "registration_hazard": b, "registration_first_logit": ell}
-        tr = trace(substitute(seed(latent_population, 0), data=values)).get_trace(cfg, a, {})
-        assert np.asarray(tr["registration_level"]["value"]) == pytest.approx(level, rel=1e-9)
-        assert np.asarray(tr["first_platform_path"]["value"]) == pytest.approx(path, rel=1e-9)
-        assert float(tr["first_platform_share"]["value"]) == pytest.approx(1 - path[j])
-        assert np.asarray(tr["first_platform"]["value"]) == pytest.approx(
-            path[:j] / (1 - path[j]), rel=1e-9)
-    # weights that sum past 1 are no simplex
-    b, ell = first_path_values(np.full(j, -1.0), np.array([0.3, 0.3, 0.3, 0.05, 0.05]))
-    assert model_density(b + 1.0, ell + 3.0) == -np.inf
-    assert np.isfinite(model_density(b, ell))
+    fixed = {"log_workers": 8.0, "activity_shape": np.zeros(len(bin_rates()) - 1)}
+    tr = trace(substitute(seed(latent_population, 0), data=fixed)).get_trace(cfg, a, {})
+    path = np.asarray(tr["first_platform_path"]["value"])
+    # the share and weights the model reports are those of the simplex it samples
+    assert float(tr["first_platform_share"]["value"]) == pytest.approx(1 - path[j])
+    assert np.asarray(tr["first_platform"]["value"]) == pytest.approx(path[:j] / (1 - path[j]))
+    # ...and the simplex's prior, drawn many times
+    draws = np.asarray(tr["first_platform_path"]["fn"].sample(jax.random.PRNGKey(1), (n,)))
+    mix = 1 - draws[:, j]
+    first = draws[:, :j] / mix[:, None]
+    se = 4 / np.sqrt(n)
+    assert mix.mean() == pytest.approx(0.5, abs=se * 0.2)
+    assert mix.var() == pytest.approx(1 / (4 * (2 * j + 1)), rel=se * 1.5)  # Beta(J, J)
+    assert first.sum(axis=1) == pytest.approx(np.ones(n), abs=1e-6)
+    assert first.mean(axis=0) == pytest.approx(np.full(j, 1 / j), abs=se * 0.2)
+    assert first.var(axis=0) == pytest.approx(np.full(j, (j - 1) / (j * j * (j + 1))),
+                                               rel=se * 1.5)  # Dirichlet(1)
+    assert abs(np.corrcoef(mix, first[:, 0])[0, 1]) < se
 
 
 @pytest.mark.parametrize("mix", [0.0, 0.5, 1.0])
@@ -900,7 +850,7 @@ def test_predictive_sites_apart_from_the_draws(tmp_path):
     cfg, arrays = model.model_inputs(data)
     arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
     compiled = CompiledModel.get(cfg, arrays)
-    zs = jnp.asarray(np.stack([_random_point(compiled, seed=(1, k)) for k in range(4)]))
+    zs = jnp.asarray(np.random.default_rng(1).normal(0, 0.3, (4, compiled.size)))
     # compiled as one program (op by op, each process compiled hundreds of small ones)
     every = jax.jit(lambda z, arr: constrain_fn(
         model.joint_model, (cfg, arr), {}, jax.vmap(compiled.unravel)(z),

@@ -599,8 +599,4 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
     else:
         v["log_workers"] = float(np.log(guess))
         v["activity_shape"] = np.zeros(g - 1)
-    from crowdcensus.synthesis.population import first_path_values
-
-    v["registration_hazard"], v["registration_first_logit"] = first_path_values(
-        v["registration_level"], v["first_platform_path"])
     return {k: np.asarray(x, dtype=float) for k, x in v.items()}

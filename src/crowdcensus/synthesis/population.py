@@ -24,10 +24,6 @@ observation models share:
   task was not posted on); there, each platform's slope :math:`c + e_j` departs from
   the common one (:math:`e_j \\sim N(0, 0.15^2)`), since the lists say how steeply the
   other platforms' registrations rise with activity, not the posted platforms' own;
-  where the task was posted on some platforms only, the levels and the first-platform
-  weights are sampled through each platform's total registration hazard at the centre
-  and the first path's part of it (:func:`first_path_coordinates`: the same prior, a
-  posterior NUTS crosses in fewer steps);
   every worker splits their visits over their
   platforms in proportion to platform weights (Dirichlet(2) prior) that the
   platforms respondents answered on inform (and their capture rates, when the
@@ -211,70 +207,6 @@ def arrived_by(day, churn):
     return 1 - arrive + arrive * (1 - leave) * day + arrive * leave * (2 * day - day * day)
 
 
-def first_path_values(level, path):
-    """The coordinates :func:`first_path_coordinates` samples, from the registration
-    levels ``level`` (J,) and the first-platform simplex ``path`` (J + 1,): the log of each
-    platform's total hazard at the centre, :math:`\\log(e^{a_j} + h_j)` with
-    :math:`h_j = -\\log(1 - m w_j)`, and the logit of the first path's part of it.
-
-    >>> b, ell = first_path_values(np.log([0.3, 0.1]), np.array([0.2, 0.3, 0.5]))
-    >>> np.round(np.exp(b), 4).tolist(), np.round(1 / (1 + np.exp(-ell)), 4).tolist()
-    ([0.5231, 0.4567], [0.4265, 0.781])
-    """
-    level, path = np.asarray(level, dtype=float), np.asarray(path, dtype=float)
-    h = -np.log1p(-path[:-1])
-    total = np.exp(level) + h
-    return np.log(total), np.log(h) - np.log(total - h)
-
-
-def first_path_coordinates(j: int):
-    """Sample the registration levels :math:`a_j` and the first-platform simplex
-    :math:`(m w_1, ..., m w_J, 1 - m)` of a task posted on some platforms, with the same
-    prior as before (:math:`a_j \\sim N(-1, 1.5^2)`, the simplex Dirichlet(1, ..., 1, J)),
-    through other coordinates. Returns ``(levels, simplex)``.
-
-    A worker of the centre's visit rate on the first path holds platform :math:`j` with
-    chance :math:`1 - (1 - m w_j) e^{-e^{a_j}} = 1 - e^{-H_j}`, with the total hazard
-    :math:`H_j = e^{a_j} + h_j`, :math:`h_j = -\\log(1 - m w_j)`. The declared figures and
-    the lists pin :math:`H_j` (within 13% on a 500-worker `subset` country), not how it
-    splits: sampled as :math:`a_j` and the simplex, the posterior is a curved ridge, the
-    level flat while the weight is small and falling steeply as the weight nears
-    :math:`H_j`, which NUTS crossed at 42-61 leapfrog steps a draw. Here
-    :math:`b_j = \\log H_j` and :math:`\\ell_j = \\operatorname{logit}(h_j / H_j)` are
-    sampled, and :math:`a_j = b_j - \\log(1 + e^{\\ell_j})`,
-    :math:`m w_j = 1 - \\exp(-e^{b_j} \\sigma(\\ell_j))`. Each platform's map has the
-    Jacobian determinant :math:`h_j e^{-h_j}`, which the factor adds to the prior's log
-    density; where the weights' sum reaches 1 (no simplex) the density is 0. The two
-    sites' own normal densities (wide, to make them proper) are taken back out by the
-    factor, so the coordinates change nothing but NUTS's path
-    (docs/synthesis.md, "The total hazard as a coordinate").
-    """
-    import jax
-    import jax.numpy as jnp
-    import numpyro
-    import numpyro.distributions as dist
-
-    base = dist.Normal(0.0, 3.0).expand([j])
-    b = numpyro.sample("registration_hazard", base)
-    ell = numpyro.sample("registration_first_logit", base)
-    h = jnp.exp(b) * jax.nn.sigmoid(ell)
-    levels = numpyro.deterministic("registration_level", b - jax.nn.softplus(ell))
-    weights = -jnp.expm1(-h)
-    rest = 1.0 - jnp.sum(weights)
-    inside = rest > 0
-    alpha = jnp.concatenate([jnp.ones(j), jnp.full(1, float(j))])
-    # outside the simplex the density is 0; a point inside stands in for it so that no
-    # NaN reaches the gradient through the branch not taken
-    safe = jnp.where(inside, jnp.concatenate([weights, rest[None]]), 1.0 / (j + 1))
-    simplex = numpyro.deterministic("first_platform_path", jnp.concatenate(
-        [weights, jnp.where(inside, rest, 0.5)[None]]))
-    log_density = (jnp.sum(dist.Normal(-1.0, 1.5).log_prob(levels))
-                   + dist.Dirichlet(alpha).log_prob(safe) + jnp.sum(jnp.log(h) - h)
-                   - jnp.sum(base.log_prob(b)) - jnp.sum(base.log_prob(ell)))
-    numpyro.factor("registration_first_prior", jnp.where(inside, log_density, -jnp.inf))
-    return levels, simplex
-
-
 def latent_population(cfg, a: dict, specs: dict) -> Population:
     """Sample the latent population (see the module docstring)."""
     import jax
@@ -333,10 +265,7 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
     j = cfg.n_platforms
     log_pr = posted_share = split = None
     if not cfg.aggregate:
-        if j > 1 and cfg.posted_on_subset:
-            reg_a, path = first_path_coordinates(j)
-        else:
-            reg_a = numpyro.sample("registration_level", dist.Normal(-1.0, 1.5).expand([j]))
+        reg_a = numpyro.sample("registration_level", dist.Normal(-1.0, 1.5).expand([j]))
         reg_c = numpyro.sample("registration_activity", dist.Normal(0.0, 0.5))
         if j > 1 and cfg.posted_on_subset:
             # each platform's own rise with activity, around the common one: the lists of
@@ -376,8 +305,9 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
             # (m w_1, ..., m w_J, 1 - m) ~ Dirichlet(1, ..., 1, J): w keeps its uniform
             # Dirichlet(1) prior and m is Beta(J, J), independent of w. Sampled apart (m
             # uniform), w was free wherever m was small, a funnel that NUTS's chains crossed
-            # slowly; the likelihood reads only the products m w_j. It is sampled with the
-            # levels, through each platform's total hazard (first_path_coordinates)
+            # slowly; the likelihood reads only the products m w_j
+            path = numpyro.sample("first_platform_path", dist.Dirichlet(
+                jnp.concatenate([jnp.ones(j), jnp.full(1, float(j))])))
             mix = numpyro.deterministic("first_platform_share", 1.0 - path[j])
             numpyro.deterministic("first_platform", path[:j] / mix)
             via_first = jnp.log(jnp.clip(sub @ jnp.exp(jnp.log(path[:j])[None, :] - log_q).T,
