@@ -88,16 +88,21 @@ def test_a_total_below_the_people_caught_is_not_given(tmp_path):
     assert "not determined by these data" in r.stdout
 
 
-def test_undetermined_terms_leave_no_numpy_warnings(tmp_path):
-    # everyone caught every time: the terms of the people never caught are 0/0, which
-    # printed numpy's warnings above the one-line error
+def test_everyone_caught_every_time_gives_the_limit_without_numpy_warnings(tmp_path):
+    # everyone caught every time: the capture chances run to 1 and the terms of the people
+    # never caught to 0/0, which printed numpy's warnings (and the fit was refused, where
+    # Rcapture's openp gives 20 in each period). The limit: 20 present throughout, and
+    # nothing uncertain about it
     import warnings
-
-    from crowdcensus.errors import ModelError
 
     f = tmp_path / "t.csv"
     f.write_text("a,b,c,d\n" + "1,1,1,1\n" * 20)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(ModelError, match="did not converge"):
-            OpenPopulationModel().fit(read_histories(f))
+        m = OpenPopulationModel().fit(read_histories(f))
+    per = m.periods_
+    assert per.loc[2:3, "abundance"].tolist() == pytest.approx([20, 20], abs=1e-6)
+    assert per.loc[2:3, "capture_prob"].tolist() == pytest.approx([1, 1], abs=1e-9)
+    assert per.loc[2:3, "abundance_se"].max() < 1e-3
+    assert m.abundance_ == pytest.approx(20, abs=1e-6) and m.stderr_ < 1e-3
+    assert m.flat_directions_ >= 1

@@ -19,6 +19,14 @@ def _fmt(x: float | None, digits: int) -> str:
     return "--" if x is None else f"{x:.{digits}f}"
 
 
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Lines of a table: the first column left-aligned, the others right-aligned, each as
+    wide as its widest entry (a standard error in the millions keeps its own column)."""
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+    return [f"{r[0]:<{widths[0] + 1}}" + "".join(f"{x:>{w + 2}}" for x, w in
+                                                zip(r[1:], widths[1:])) for r in [header, *rows]]
+
+
 def open_text(model: OpenPopulationModel, d: dict) -> str:
     """Rcapture-like printout of an open-population fit."""
     lines = ["Model fit:", f"  deviance {d['deviance']:.3f}  df {d['df']}  AIC {d['aic']:.3f}",
@@ -26,16 +34,13 @@ def open_text(model: OpenPopulationModel, d: dict) -> str:
     for f in d["trap_effect"]:
         lines.append(f"  {f['model']:<36} deviance {f['deviance']:8.3f}  df {f['df']:3d}  "
                      f"AIC {f['aic']:.3f}")
-    lines += ["", f"{'period':<14}{'capture p':>10}{'se':>8}{'abundance':>11}{'se':>8}"]
-    for p in d["periods"]:
-        lines.append(f"{p['period']:<3}{str(p['name'])[:10]:<11}"
-                     f"{_fmt(p['capture_prob'], 4):>10}{_fmt(p['capture_prob_se'], 4):>8}"
-                     f"{_fmt(p['abundance'], 1):>11}{_fmt(p['abundance_se'], 1):>8}")
-    lines += ["", f"{'interval':<14}{'survival':>10}{'se':>8}{'arrivals':>11}{'se':>8}"]
-    for i in d["intervals"]:
-        lines.append(f"{i['from']} -> {i['to']:<8}"
-                     f"{_fmt(i['survival'], 4):>10}{_fmt(i['survival_se'], 4):>8}"
-                     f"{_fmt(i['arrivals'], 1):>11}{_fmt(i['arrivals_se'], 1):>8}")
+    periods = [[f"{p['period']:<3}{str(p['name'])[:10]}",
+                _fmt(p["capture_prob"], 4), _fmt(p["capture_prob_se"], 4),
+                _fmt(p["abundance"], 1), _fmt(p["abundance_se"], 1)] for p in d["periods"]]
+    lines += [""] + _table(["period", "capture p", "se", "abundance", "se"], periods)
+    intervals = [[f"{i['from']} -> {i['to']}", _fmt(i["survival"], 4), _fmt(i["survival_se"], 4),
+                  _fmt(i["arrivals"], 1), _fmt(i["arrivals_se"], 1)] for i in d["intervals"]]
+    lines += [""] + _table(["interval", "survival", "se", "arrivals", "se"], intervals)
     tot = d["total"]
     if tot["estimate"] is None:
         lines += ["", "Total ever present: not determined by these data (the formula gives "

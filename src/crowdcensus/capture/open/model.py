@@ -113,24 +113,27 @@ def _derived(theta: np.ndarray, t: int, X: np.ndarray) -> dict[str, np.ndarray]:
     beta = theta[2 * T - 1 :]
     one = np.ones(1, dtype=theta.dtype)[0]
     p = [0.5 * one] + [1 / (1 + np.exp(-b)) for b in beta] + [0.5 * one]  # p[i-1] = p_i
+    # 1 - p_i, from beta_i itself: as 1 - p it keeps no digit where p_i nears 1 (beta_i
+    # of 30: the abundances came out 1% off their limit, the chance of being seen, once)
+    miss = [0.5 * one] + [1 / (1 + np.exp(b)) for b in beta] + [0.5 * one]
     u = [one]
     for i in range(1, T):
         prod = one
         for j in range(1, i + 1):
-            prod = prod * np.exp(A(T + j - 1)) * (1 - p[T - j])
+            prod = prod * np.exp(A(T + j - 1)) * miss[T - j]
         u.append(prod * (1 - np.exp(-A(T + i - 1))))
     v = [one]
     for i in range(1, T):
         prod = one
         for j in range(1, i + 1):
-            prod = prod * np.exp(A(j)) * (1 - p[j - 1])
+            prod = prod * np.exp(A(j)) * miss[j - 1]
         v.append(prod * (1 - np.exp(-A(i))))
     phi = [one] * (T - 1)  # phi[i-1] = phi_i
     for k in range(1, T):
         phi[T - k - 1] = 1 / (1 + u[k] / sum(u[:k]))
     prod_p = one
-    for x in p:
-        prod_p = prod_p * (1 - x)
+    for x in miss:
+        prod_p = prod_p * x
     prod_phi = one
     for x in phi:
         prod_phi = prod_phi * x
@@ -182,9 +185,64 @@ class FitSummary:
     aic: float
 
 
+#: A direction of the log-linear parameters along which the Fisher information is below
+#: this share of its largest eigenvalue is one the fit runs along towards infinity (a
+#: capture probability driven to 0 or 1). Elsewhere the ratio was 1e-4 or more on the
+#: tables the tests hold; along such a direction, 1e-15 or less.
+FLAT_DIRECTION = 1e-10
+
+
+def _at_maximum(res, X: np.ndarray, y: np.ndarray) -> bool:
+    """Converged, or stopped where the score vanishes. The log-likelihood is concave, so a
+    point with no slope is its maximum, though a coefficient may still run on towards
+    infinity: each Newton step then moves it by about 1 and gains nothing the arithmetic
+    can see, and the fit stops there (as R's ``glm`` stops on a deviance that no longer
+    changes)."""
+    if res.converged:
+        return True
+    score = X.T @ (y - res.fitted)
+    return bool(np.all(np.isfinite(score))
+                and np.max(np.abs(score)) <= 1e-8 * max(1.0, float(y.sum())))
+
+
+def _limit_covariance(X: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inverse Fisher information of the columns of ``X`` at means ``mu``, without the
+    flat directions (:data:`FLAT_DIRECTION`), and those directions (columns).
+
+    Along a flat direction the fitted means stop moving, so every quantity that has a limit
+    there stops moving too and its delta-method variance takes no part from it: leaving the
+    direction out gives the limit, where inverting the whole information loses every digit
+    to rounding (variances of 10^13 times derivatives of 10^-14)."""
+    # (not scaled to a unit diagonal first: a lone coefficient running off, the chance of
+    # a period with no capture, has a tiny diagonal term and would look like any other)
+    w, u = np.linalg.eigh((X * mu[:, None]).T @ X)
+    keep = w > FLAT_DIRECTION * w.max()
+    return (u[:, keep] / w[keep]) @ u[:, keep].T, u[:, ~keep]
+
+
+def delta_variances(J: np.ndarray, cov: np.ndarray, flat: np.ndarray, values: np.ndarray
+                    ) -> np.ndarray:
+    """Delta-method variances of quantities with derivatives ``J`` (rows) at ``values``,
+    from the covariance ``cov`` of :func:`_limit_covariance` and its flat directions
+    ``flat`` (columns). A quantity that still moves along a flat direction (by more than
+    1e-6 of itself per unit) has no limit there: it runs to 0 or infinity with the
+    coefficient, and its variance is NaN (not estimable), not the finite figure the
+    covariance without that direction would give.
+
+    >>> J = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> cov, flat = np.diag([4.0, 0.0]), np.array([[0.0], [1.0]])
+    >>> delta_variances(J, cov, flat, np.array([10.0, 10.0])).tolist()
+    [4.0, nan]
+    """
+    var = np.einsum("ij,jk,ik->i", J, cov, J)
+    drift = np.max(np.abs(J @ flat), axis=1, initial=0.0)
+    var[~(drift <= 1e-6 * (1.0 + np.abs(values)))] = np.nan
+    return var
+
+
 def _fit_stats(name: str, X: np.ndarray, y: np.ndarray) -> tuple[FitSummary, object]:
     res = fit_poisson(X, y)
-    if not res.converged:
+    if not _at_maximum(res, X, y):
         raise ModelError(f"the {name} did not converge")
     mu = res.fitted
     pos = y > 0
@@ -276,9 +334,14 @@ class OpenPopulationModel(PopulationEstimator):
             if not neg:
                 break
             active.remove(neg[0])
+        # the covariance of the estimable coefficients, at the limit where some run on
+        # towards infinity; aliased ones (NaN, as R's NA) are held at 0 with no variance
         cov = np.zeros((n_par, n_par))
-        sub = np.nan_to_num(res.cov, nan=0.0)
-        cov[np.ix_(active, active)] = sub
+        held = [j for j, c in zip(active, res.coef) if np.isfinite(c)]
+        sub, flat_dirs = _limit_covariance(X[:, held], res.fitted)
+        cov[np.ix_(held, held)] = sub
+        flat = np.zeros((n_par, flat_dirs.shape[1]))
+        flat[held] = flat_dirs
         self.zeroed_ = [names[j] for j in range(n_par) if j not in active]
         self.loglinear_ = pd.DataFrame(
             {"estimate": theta, "stderr": np.sqrt(np.clip(np.diag(cov), 0, None))}, index=names
@@ -289,7 +352,8 @@ class OpenPopulationModel(PopulationEstimator):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             d = _derived(theta, t, X)
             J = _jacobian(theta, t, X)
-        var = np.einsum("ij,jk,ik->i", J, cov, J)
+        var = delta_variances(J, cov, flat, _flat(d).astype(float))
+        self.flat_directions_ = int(flat.shape[1])
         sizes = [t, t - 1, t, t - 1, 1]
         splits = np.cumsum(sizes)[:-1]
         vp, vphi, vN, vB, vtot = np.split(var, splits)
