@@ -30,6 +30,10 @@ one ``Rcapture`` call per table and model, output written with ``format(digits =
         # closedp.bc(X, dfreq = TRUE, dtype = "nbcap", t = t, m = m, h = h), M0 and Mh
     Rscript closedpbc.R data hare -> expected_closedpbc_hare.tsv
         # closedp.bc(hare, m = m, h = h), every model
+    Rscript closedpci.R data/generated/hist expected_profile_ci_generated.tsv \
+        t03_het t05_het t05_sparse t08_het t08_sparse t10_het t14_het
+        # per table: closedpCI.t(X, dfreq = TRUE, m = m, h = h), (m, h) = M0; Mt;
+        # Mh Chao; Mh Poisson; Mh Darroch; Mth Chao; Mth Poisson (theta 2 by default)
 
 The ``warnings`` column keeps Rcapture's ``glm.warn`` (e.g. "glm: glm.fit: algorithm
 did not converge", "glm.fit: fitted rates numerically 0 occurred"); ``closedp.bc``
@@ -68,6 +72,10 @@ def _read(name: str) -> pd.DataFrame:
             continue
         df[col] = pd.to_numeric(df[col].replace("NA", None), errors="raise")
     return df
+
+
+def profile_ci_generated() -> pd.DataFrame:
+    return _read("expected_profile_ci_generated.tsv")
 
 
 def closedp0_generated() -> pd.DataFrame:
