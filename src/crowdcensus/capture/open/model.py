@@ -187,7 +187,7 @@ class FitSummary:
 
 #: A direction of the log-linear parameters along which the Fisher information is below
 #: this share of its largest eigenvalue is one the fit runs along towards infinity (a
-#: capture probability driven to 0 or 1). Elsewhere the ratio was 1e-4 or more on the
+#: capture probability driven to 0 or 1). Elsewhere the ratio was 9e-5 or more on the
 #: tables the tests hold; along such a direction, 1e-15 or less.
 FLAT_DIRECTION = 1e-10
 
@@ -285,6 +285,9 @@ class OpenPopulationModel(PopulationEstimator):
         trap-effect models.
     zeroed_ : list of str
         ``gamma`` parameters set to zero.
+    flat_directions_ : int
+        Directions of the log-linear parameters that the fit runs along towards
+        infinity (a capture probability at 0 or 1), left out of the standard errors.
 
     Examples
     --------
@@ -338,10 +341,10 @@ class OpenPopulationModel(PopulationEstimator):
         # towards infinity; aliased ones (NaN, as R's NA) are held at 0 with no variance
         cov = np.zeros((n_par, n_par))
         held = [j for j, c in zip(active, res.coef) if np.isfinite(c)]
-        sub, flat_dirs = _limit_covariance(X[:, held], res.fitted)
+        sub, held_dirs = _limit_covariance(X[:, held], res.fitted)
         cov[np.ix_(held, held)] = sub
-        flat = np.zeros((n_par, flat_dirs.shape[1]))
-        flat[held] = flat_dirs
+        runaway = np.zeros((n_par, held_dirs.shape[1]))   # the flat directions, every column
+        runaway[held] = held_dirs
         self.zeroed_ = [names[j] for j in range(n_par) if j not in active]
         self.loglinear_ = pd.DataFrame(
             {"estimate": theta, "stderr": np.sqrt(np.clip(np.diag(cov), 0, None))}, index=names
@@ -352,8 +355,8 @@ class OpenPopulationModel(PopulationEstimator):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             d = _derived(theta, t, X)
             J = _jacobian(theta, t, X)
-        var = delta_variances(J, cov, flat, _flat(d).astype(float))
-        self.flat_directions_ = int(flat.shape[1])
+        var = delta_variances(J, cov, runaway, _flat(d).astype(float))
+        self.flat_directions_ = runaway.shape[1]
         sizes = [t, t - 1, t, t - 1, 1]
         splits = np.cumsum(sizes)[:-1]
         vp, vphi, vN, vB, vtot = np.split(var, splits)
