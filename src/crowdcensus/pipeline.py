@@ -195,7 +195,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     from crowdcensus.synthesis.data import set_aside, synthesis_data, with_take_up_slope
     from crowdcensus.synthesis.inference import fit_joint
     from crowdcensus.synthesis.model import registration_classes
-    from crowdcensus.synthesis.sensitivity import prior_warning
+    from crowdcensus.synthesis.sensitivity import answer_again_warning, prior_warning
     from crowdcensus.synthesis.summary import (
         below_replication_warnings,
         bound_error_warning,
@@ -311,6 +311,9 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
                         "it changes nothing")
     if post.converged:
         warnings.extend(prior_warning(summary.prior_sensitivity))
+    if post.converged and (said := answer_again_warning(post.samples, summary.tier_draws,
+                                                        data.priors.answer_again)):
+        warnings.append(said)
     if not post.converged:
         warnings.insert(0, "the joint model did not converge (" + "; ".join(post.problems)
                         + "): no combined figure is given; re-run with more draws "

@@ -253,6 +253,12 @@ class Assumptions(_Strict):
     #: Chance that a respondent leaves out a platform they are registered on when asked
     #: where (default, where the task was posted on some platforms only: Beta(1, 9)).
     platform_omission: Chance | None = None
+    #: Odds of taking the task again after a first answer, over the odds of taking it the
+    #: first time (1: no behavioural effect; below 1: survey aversion, or past participants
+    #: kept away by the platform; above 1: respondents who come back for more). Default:
+    #: its logarithm normal with sd 1 (docs/synthesis.md). Where few respondents answer
+    #: twice, the tiers lean on it.
+    answer_again: PositiveFactor | None = None
 
 
 class Columns(_Strict):
@@ -500,7 +506,7 @@ class Study(_Strict):
             out.append(("assumptions.multihoming", mh))
         for name in ("dormant_share", "active_nonworker_share", "declaration_inflation",
                      "visitors_per_person", "misreport", "random_answers",
-                     "platform_omission"):
+                     "platform_omission", "answer_again"):
             q = getattr(self.assumptions, name)
             if q is not None:
                 out.append((f"assumptions.{name}", q))

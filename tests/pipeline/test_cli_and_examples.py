@@ -387,6 +387,43 @@ def test_a_report_says_which_declared_figures_count_active_accounts(tmp_path):
             "of active accounts ends on that day)") in page
 
 
+def test_tiers_that_lean_on_the_odds_of_answering_again_are_said(tmp_path):
+    """A `small` country (3,000 workers): with few respondents answering twice, the tiers
+    move with the odds ratio of answering again, and with its default prior a warning names
+    the tiers, their moves and the field; stated (1, 0.7-1.4), no such warning, and the
+    report's assumptions table shows the stated prior and its posterior inside it."""
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from tests.simulate.conftest import small
+
+    scenario = small("small", workers=3000)
+    said, shifts = {}, {}
+    for name, sc in (("default", scenario), ("stated", scenario.varied(
+            "assumptions.answer_again", 1.0).varied("assumptions.answer_again_low", 0.7)
+            .varied("assumptions.answer_again_high", 1.4))):
+        world = generate_world(sc, np.random.default_rng(21))
+        report = tmp_path / name / "report"
+        proc = _cli("run", str(write_simulation(world, tmp_path / name)), "--out",
+                    str(report), "--draws", "100", "--inference", "laplace")
+        assert proc.returncode == 0, proc.stderr
+        said[name] = [w for w in json.loads((report / "results.json").read_text())["warnings"]
+                      if "odds ratio of answering again" in w]
+        table = pd.read_csv(report / "joint_assumptions.csv")
+        shifts[name] = table[table["assumption"].str.startswith("Odds ratio of answering")
+                             ].iloc[0]
+    assert len(said["default"]) == 1, said
+    assert "state assumptions.answer_again" in said["default"][0]
+    moves = [float(m) for m in re.findall(r"(?:very active|regular|occasional) ([+-]\d+)%",
+                                          said["default"][0])]
+    assert moves and all(abs(m) >= 10 for m in moves), said
+    assert said["stated"] == []
+    assert shifts["default"]["origin"] == "default"
+    row = shifts["stated"]
+    assert row["origin"] == "assumptions.answer_again"
+    assert 0.6 < row["prior_low"] < row["posterior_low"] < row["posterior_high"] < \
+        row["prior_high"] < 1.6
+
+
 def test_a_panel_below_what_the_model_replicates_is_said(tmp_path):
     """A traffic panel that counts half the workers who visit, with the default prior of
     visitors per person (at least 1): a warning names the platforms whose monthly visitors

@@ -434,13 +434,15 @@ def write_study_toml(scenario) -> str:
 
 @pytest.mark.parametrize(("name", "value", "low", "high", "kind"), [
     ("dormant_share", 0.02, 0.005, 0.06, "beta"),
-    ("visitors_per_person", 0.5, 0.4, 0.6, "lognormal")])
+    ("visitors_per_person", 0.5, 0.4, 0.6, "lognormal"),
+    ("answer_again", 1.0, 0.7, 1.4, "lognormal")])
 def test_an_assumption_the_scenario_states_is_the_studys(tmp_path, name, value, low, high,
                                                          kind):
-    """`assumptions.dormant_share` or `assumptions.visitors_per_person` (and its range)
-    goes into the simulated study file as the study's stated assumption, which the joint
-    model then takes as its prior instead of the default (a panel's visitors per person
-    below 1: a log-normal, not truncated at 1); without it the study file says nothing."""
+    """`assumptions.dormant_share`, `assumptions.visitors_per_person` or
+    `assumptions.answer_again` (and its range) goes into the simulated study file as the
+    study's stated assumption, which the joint model then takes as its prior instead of
+    the default (a panel's visitors per person below 1, or an odds ratio on both sides of
+    1: a log-normal, not truncated at 1); without it the study file says nothing."""
     from crowdcensus.synthesis.data import synthesis_data
 
     plain = small(workers=500)

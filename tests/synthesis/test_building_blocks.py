@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
+from importlib.resources import files
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -1433,3 +1435,59 @@ def test_two_classes_of_independent_registrations():
         0.7 * independent(level - 0.3 * gap, own) + 0.3 * independent(level + 0.7 * gap, own),
         rel=1e-6)
     assert not np.allclose(pattern(True, gap, 0.3, own), pattern(True, gap, 0.3), rtol=1e-3)
+
+
+@pytest.mark.parametrize("stated", [None, (1.0, None, None), (0.8, 0.5, 1.2), (1.5, 1.0, 2.5)],
+                         ids=["default", "held", "both-sides", "at-least-1"])
+def test_the_odds_of_answering_again_are_the_studys_or_the_default(stated):
+    """The behavioural effect (the take-up's log odds after a first answer, site
+    ``after_answer``) has the prior of ``assumptions.answer_again``, an odds ratio: by
+    default a normal with sd 1 on its logarithm; stated with a range, the log-normal of the
+    stated moments (truncated at 1 where the range does not go below it); stated alone,
+    held. The model's ``after_answer`` is the logarithm of that odds ratio at each value of
+    its sampled coordinate; a study without an experiment has no such prior."""
+    from numpyro.handlers import seed, substitute, trace
+
+    from crowdcensus.methods.experiment import _after_answer
+    from crowdcensus.study import PositiveFactor, load_study
+    from crowdcensus.synthesis.inference import _jax
+    from crowdcensus.synthesis.population import truncated_log
+    from crowdcensus.synthesis.priors import DEFAULT_ANSWER_AGAIN, study_priors
+
+    _jax()
+    examples = files("crowdcensus") / "examples"
+    # the France example's experiment gives shares only: no histories, no behavioural term
+    france = load_study(Path(str(examples / "france-2018" / "study.toml")))
+    assert france.experiment is not None and study_priors(france).answer_again is None
+    sim = load_study(Path(str(examples / "simulated" / "study.toml")))
+    if stated is None:
+        prior = study_priors(sim).answer_again
+        assert prior == DEFAULT_ANSWER_AGAIN and prior.params == (0.0, 1.0)
+        # 95% of its mass between odds ratios of 0.14 and 7.1, as documented
+        assert np.exp(1.96) == pytest.approx(7.1, abs=0.01)
+    else:
+        value, low, high = stated
+        q = PositiveFactor(value=value, low=low, high=high, status="assumed")
+        prior = study_priors(_with_assumption(sim, answer_again=q)).answer_again
+        assert prior.origin == "assumptions.answer_again"
+        if low is None:
+            assert (prior.kind, prior.params) == ("fixed", (value,))
+        else:
+            mean, sd = stated_moments(q)
+            assert prior.kind == ("lognormal" if low < 1 else "lognormal_ge1")
+            assert prior.params == pytest.approx((np.log(mean), sd / mean))
+    spec = (prior.name, prior.kind, prior.params)
+    for z in (-1.7, 0.0, 2.2):
+        tr = trace(substitute(seed(_after_answer, 0), data={"answer_again_z": z})
+                   ).get_trace({"answer_again": spec})
+        sampled = {k for k, v in tr.items() if v["type"] == "sample"}
+        after = float(tr["after_answer"]["value"])
+        if prior.kind == "fixed":
+            assert not sampled and after == pytest.approx(np.log(prior.params[0]), abs=1e-7)
+        elif prior.kind == "lognormal":
+            assert sampled == {"answer_again_z"}
+            assert after == pytest.approx(prior.params[0] + z * prior.params[1], abs=1e-7)
+        else:
+            assert after == pytest.approx(float(truncated_log(*prior.params, z)), abs=1e-7)
+            assert after >= 0
+        assert float(tr["answer_again"]["value"]) == pytest.approx(np.exp(after), rel=1e-6)

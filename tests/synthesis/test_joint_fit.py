@@ -1420,3 +1420,49 @@ def test_the_prior_conflict_warning_reads_the_table():
     assert open_ends(Prior("dormant_share", "", "beta", (1.0, 3.0))) == (False, True)
     assert open_ends(Prior("visitors_per_person", "", "lognormal_ge1", (0.0, 0.1))) == (
         False, True)
+
+
+def test_where_few_answer_twice_the_tiers_follow_the_odds_of_answering_again(tmp_path):
+    """`heterogeneous` (20,000 workers, no behavioural effect) with 5% of the workers who
+    see the task taking it, against the shipped 60%. With few respondents answering twice,
+    the histories tell the workers times the odds ratio of answering again much better than
+    either: stated at 1.4 rather than 0.7, the very active tier rises by more than 15% and
+    the regular one by more than 7%, where at 60% the very active tier moves by less than
+    5%. Left to its default prior, the odds ratio's posterior interval is more than twice
+    as wide (high over low) at 5% as at 60%, the report's table of assumptions shows it
+    against its prior's 0.14-7.1, and at 5% only a warning says that the tiers lean on
+    it."""
+    from crowdcensus.synthesis.inference import fit_joint
+    from crowdcensus.synthesis.priors import Prior
+    from crowdcensus.synthesis.sensitivity import answer_again_warning
+    from crowdcensus.synthesis.summary import summarise
+
+    moved, spread, said = {}, {}, {}
+    for take_up in (0.05, 0.6):
+        world, data = _simulated("heterogeneous", tmp_path / str(take_up), workers=20000,
+                                 experiment={"take_up": take_up})
+        assert data.priors.answer_again.origin == "default"
+        medians = {}
+        for odds in (0.7, 1.4):
+            held = Prior("answer_again", "odds", "fixed", (odds,), origin="test")
+            _, m = _fits_against_truth(world.tiers(), "", {odds: dataclasses.replace(
+                data, priors=dataclasses.replace(data.priors, answer_again=held))})
+            medians[odds] = m[odds]
+        moved[take_up] = {t: medians[1.4][t] / medians[0.7][t] for t in ("very_active",
+                                                                           "regular")}
+        post = fit_joint(data, method="laplace", seed=0, predictive=False)
+        summary = summarise(post, data, 0.95, checks=False)
+        said[take_up] = answer_again_warning(post.samples, summary.tier_draws,
+                                             data.priors.answer_again)
+        row = summary.shifts.set_index("assumption").loc[data.priors.answer_again.label]
+        assert (row["origin"], row["status"]) == ("default", "default")
+        # the table's prior interval is from 4,000 draws: within about 4% (one se) of it
+        assert (row["prior_low"], row["prior_high"]) == (pytest.approx(0.14, rel=0.12),
+                                                         pytest.approx(7.1, rel=0.12))
+        spread[take_up] = row["posterior_high"] / row["posterior_low"]
+    assert moved[0.05]["very_active"] > 1.15 and moved[0.05]["regular"] > 1.07, moved
+    assert abs(moved[0.6]["very_active"] - 1) < 0.05, moved
+    assert spread[0.05] > 2 * spread[0.6], spread
+    # the report says so where the tiers lean on it, and names the field to state
+    assert said[0.6] is None
+    assert "very active +" in said[0.05] and "assumptions.answer_again" in said[0.05]

@@ -606,6 +606,32 @@ def _left_out(x, within, extra, omit):
     return jnp.log(jnp.clip(summed, 1e-300)) + top
 
 
+def _after_answer(specs: dict):
+    """The change of the take-up's log odds after a first answer (site ``after_answer``),
+    from the prior of its odds ratio ``specs["answer_again"]`` (without one, the default):
+    a normal on the logarithm, sampled through its standard normal quantile (site
+    ``answer_again_z``; truncated at 0 where the stated range does not go below 1, as
+    :func:`~crowdcensus.synthesis.population.prior_site` does), or held at a stated value.
+    """
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+
+    from crowdcensus.synthesis.population import truncated_log
+    from crowdcensus.synthesis.priors import DEFAULT_ANSWER_AGAIN
+
+    _, kind, params = specs.get("answer_again", ("answer_again", DEFAULT_ANSWER_AGAIN.kind,
+                                                 DEFAULT_ANSWER_AGAIN.params))
+    if kind == "fixed":
+        after = jnp.log(jnp.asarray(params[0]))
+    else:
+        z = numpyro.sample("answer_again_z", dist.Normal(0.0, 1.0))
+        after = (truncated_log(params[0], params[1], z) if kind == "lognormal_ge1"
+                 else params[0] + params[1] * z)
+    numpyro.deterministic("answer_again", jnp.exp(after))
+    return numpyro.deterministic("after_answer", after)
+
+
 def _per_platform_fit(cfg, a, pop, params, log_n, log_pi, right, n_hours):
     """The experiment's likelihood terms where each respondent is one worker's answers on
     one platform (IDs per platform, as the collection service's keyed hashes give).
@@ -729,7 +755,7 @@ class TaskExperiment:
             "wave": numpyro.sample("wave_effect",
                                    dist.Normal(0.0, 0.5).expand([a["H"].shape[1]])),
             "het": numpyro.sample("takeup_sd", dist.HalfNormal(0.75)),
-            "after": numpyro.sample("after_answer", dist.Normal(0.0, 1.0)),
+            "after": _after_answer(specs),
         }
         # with the slope (slope_on 1) the take-up rises or falls with the visit rate,
         # logit t = alpha + gamma log lambda, and the chance that a visit shows the task is

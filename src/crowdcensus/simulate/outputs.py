@@ -173,7 +173,8 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
         "assumptions": {"multihoming": mh, **{
             name: _stated(getattr(a, name), getattr(a, f"{name}_low"),
                           getattr(a, f"{name}_high"))
-            for name in ("dormant_share", "active_nonworker_share", "visitors_per_person")
+            for name in ("dormant_share", "active_nonworker_share", "visitors_per_person",
+                         "answer_again")
             if getattr(a, name) is not None}},
         "platforms": platforms,
         "experiment": {

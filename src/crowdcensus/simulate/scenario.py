@@ -255,6 +255,11 @@ class Assumptions(_Strict):
     visitors_per_person: Annotated[float, Field(gt=0, le=5)] | None = None
     visitors_per_person_low: Annotated[float, Field(gt=0, le=5)] | None = None
     visitors_per_person_high: Annotated[float, Field(gt=0, le=5)] | None = None
+    #: Odds ratio of taking the task again after a first answer, as the study states it
+    #: (value, low, high); none by default: the joint model's default prior.
+    answer_again: Annotated[float, Field(gt=0, le=100)] | None = None
+    answer_again_low: Annotated[float, Field(gt=0, le=100)] | None = None
+    answer_again_high: Annotated[float, Field(gt=0, le=100)] | None = None
     #: "estimate" (from the responses) or a number stated by the study.
     multihoming: float | str = "estimate"
     multihoming_range: Annotated[float, Field(ge=0, lt=1)] = 0.15
@@ -283,7 +288,8 @@ class Assumptions(_Strict):
             raise _FieldError("worker_share_low", "must not exceed worker_share")
         if hi is not None and hi < self.worker_share:
             raise _FieldError("worker_share_high", "must not be below worker_share")
-        for name in ("dormant_share", "active_nonworker_share", "visitors_per_person"):
+        for name in ("dormant_share", "active_nonworker_share", "visitors_per_person",
+                     "answer_again"):
             value = getattr(self, name)
             lo, hi = getattr(self, f"{name}_low"), getattr(self, f"{name}_high")
             if value is None:

@@ -553,7 +553,7 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
         "inflation_common_z": 0.0,
         "inflation_platform": np.zeros(j),
         "misreport": 0.05, "takeup_logit": 0.0, "takeup_sd": 0.3, "takeup_slope": 0.0,
-        "after_answer": 0.0, "log_sight": 0.0, "hours_per_visit_log": 0.4, "hours_sd": 0.5,
+        "log_sight": 0.0, "hours_per_visit_log": 0.4, "hours_sd": 0.5,
         "arrival_share": 0.1, "departure_share": 0.1, "visit_weights": np.full(j, 1.0 / j),
         "first_platform_path": np.append(np.full(j, 0.5 / j), 0.5),
     }

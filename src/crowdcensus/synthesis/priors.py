@@ -27,6 +27,9 @@ answers at random          with no attention check Beta(1, 19); with one   0.001
 platforms left out         Beta(1, 9), where the task was posted on some  0.003 to 0.34
                            platforms only (the respondents' lists carry
                            the extrapolation); none elsewhere
+answering again (odds      log odds ratio normal, sd 1: most likely 1     0.14 to 7.1
+ratio after a first        (no effect), where the study has an
+answer)                    experiment's responses
 =========================  =============================================  =====================
 
 A stated share (between 0 and 1) becomes a Beta prior with the mean and standard
@@ -34,7 +37,8 @@ deviation of the stated distribution over its range (triangular with the value a
 its mode, or uniform: the same draws the methods' Monte Carlo makes); a stated
 factor of at least 1 (inflation, visitors per person, multi-homing) becomes a
 normal prior on its logarithm, truncated at 0, with the same mean and relative
-spread. A stated value without a range is held fixed.
+spread (the odds ratio of answering again, too: truncated at 1 only where the stated
+range does not go below it). A stated value without a range is held fixed.
 """
 
 from __future__ import annotations
@@ -125,12 +129,16 @@ class Priors:
     #: The share of the accounts counted active that are not workers': only where a
     #: platform declares its accounts active in a window.
     active_nonworker_share: Prior | None = None
+    #: The odds ratio of taking the task again after a first answer (the experiment's
+    #: behavioural effect): where the study has the experiment's responses.
+    answer_again: Prior | None = None
 
     def all(self) -> list[Prior]:
         out = [self.dormant_share, self.declaration_inflation, self.visitors_per_person,
                self.misreport, *self.worker_share]
         return out + [p for p in (self.multihoming, self.random_answers,
-                                  self.platform_omission, self.active_nonworker_share)
+                                  self.platform_omission, self.active_nonworker_share,
+                                  self.answer_again)
                       if p is not None]
 
 
@@ -223,6 +231,12 @@ DEFAULT_VISITORS = Prior("visitors_per_person", "Visitors counted per person (de
 DEFAULT_MISREPORT = Prior("misreport", "Chance of answering a neighbouring frequency",
                           "beta", (1.5, 10.0))
 DEFAULT_WORKER_SHARE = (6.0, 1.5)
+#: The behavioural effect: its logarithm (the change of the take-up's log odds after a
+#: first answer) normal, mean 0, sd 1, so odds ratios of 0.14 to 7.1 (95%) are all
+#: plausible; the histories place it where many respondents answer twice. Not narrower:
+#: exclusion of past participants, or a strong aversion (0.2 and below), is common enough.
+DEFAULT_ANSWER_AGAIN = Prior("answer_again", "Odds ratio of answering again after a first answer",
+                             "lognormal", (0.0, 1.0))
 
 
 #: Where the task was posted on some platforms only: a respondent leaves out a platform they
@@ -312,4 +326,9 @@ def study_priors(study: Study) -> Priors:
                         "assumptions.active_nonworker_share")
             if any(p.declared is not None and getattr(p, "declared_active_days", None)
                    is not None for p in study.platforms) else None),
+        answer_again=(factor_prior("answer_again", DEFAULT_ANSWER_AGAIN.label,
+                                   get("answer_again"), DEFAULT_ANSWER_AGAIN,
+                                   "assumptions.answer_again")
+                      if study.experiment is not None
+                      and study.experiment.responses is not None else None),
     )

@@ -574,8 +574,7 @@ def _shifts(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
             label = (prior.label if j is None or post.shape[1] == 1
                      else f"{prior.label}: {data.platforms[j]}")
             fp, fq = _figure(draws, level), _figure(p, level)
-            narrowed = 1 - float(np.std(p)) / float(np.std(draws)) if np.std(draws) > 0 \
-                else 0.0
+            narrowed = _narrowed(prior, draws, p)
             beyond = (high_end and fq.estimate > fp.high) or (low_end and fq.estimate < fp.low)
             rows.append({"assumption": label, "origin": prior.origin, "status": prior.status,
                          "prior": fp.estimate, "prior_low": fp.low, "prior_high": fp.high,
@@ -587,6 +586,22 @@ def _shifts(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
                                        "prior_high", "posterior", "posterior_low",
                                        "posterior_high", "narrowed", "informed_by_data",
                                        "beyond_prior"])
+
+
+def _narrowed(prior: Prior, before: np.ndarray, after: np.ndarray) -> float:
+    """1 - the posterior's sd over the prior's: of a factor's logarithm, on which its prior
+    is normal (an odds ratio's log-normal prior with sd 1 has a long right tail that would
+    make any posterior look narrow), of a share itself.
+
+    >>> p = Prior("answer_again", "", "lognormal", (0.0, 1.0))
+    >>> z = np.random.default_rng(0).standard_normal(100_000)
+    >>> round(_narrowed(p, np.exp(z), np.exp(0.5 * z)), 2)
+    0.5
+    """
+    if prior.kind.startswith("lognormal"):
+        before, after = np.log(before), np.log(after)
+    spread = float(np.std(before))
+    return 1 - float(np.std(after)) / spread if spread > 0 else 0.0
 
 
 def open_ends(prior: Prior) -> tuple[bool, bool]:
