@@ -21,6 +21,10 @@ MODULES = [
     "crowdcensus.parallel",
     "crowdcensus.pipeline",
     "crowdcensus.synthesis.inference",
+    "crowdcensus.synthesis.priors",
+    "crowdcensus.synthesis.sensitivity",
+    "crowdcensus.synthesis.summary",
+    "crowdcensus.commands.simulate",
 ]
 
 

@@ -52,6 +52,14 @@ def _read(study: Study) -> tuple[Responses | None, object, str | None]:
         raise InputError(f"{path}: no respondent reports the platforms they are registered "
                          f"on ('{exp.columns.registered_on}'), so assumptions.multihoming "
                          "cannot be estimated")
+    kept_away = study.assumptions.answer_again
+    if kept_away is not None and kept_away.value == 0:
+        h = responses.histories
+        twice = int(h.counts[h.histories.sum(axis=1) > 1].sum())
+        if twice:
+            raise InputError(f"assumptions.answer_again: 0 (past participants kept from the "
+                             f"task), but {twice:,} respondent{'s' if twice > 1 else ''} "
+                             "answered in more than one wave")
     occasions = list(responses.histories.occasions)
     per_platform = responses.ids_per_platform
     if per_platform:  # each platform's respondents apart, over its own waves
@@ -75,7 +83,16 @@ def _read(study: Study) -> tuple[Responses | None, object, str | None]:
                 f"{exc}: the experiment's own figures pool the platforms' respondents, "
                 "counting a worker who answered on two platforms twice")
     if capture is None:
-        capture = fit_capture(responses.histories)
+        try:
+            capture = fit_capture(responses.histories)
+        except NotIdentifiableError as exc:
+            # nobody, or too few, answered twice (a platform that keeps past participants
+            # from the task): no closed model reads the histories, but the joint model,
+            # whose behavioural effect reads new answers apart from repeat ones, does
+            fallback = ((fallback + "; then ") if fallback else "") + (
+                f"{exc}: the experiment gives no figure of its own; the joint model reads "
+                "its histories through the decline of new respondents from wave to wave "
+                "and the other sources")
     return responses, capture, fallback
 
 
@@ -377,6 +394,8 @@ def run_study(
         # a tier no method measures would rest on the prior of the activity's shape
         # alone: the joint model keeps it internally but does not report it
         measured = {t for tiers in run.intervals.values() for t in tiers}
+        if responses is not None:  # the joint model reads the histories, with or without
+            measured |= set(study.experiment.tiers)   # a closed model's figure of its own
         summary, data, joint_warnings = _joint(
             study, responses, seed, inference, progress, checks, aside,
             counted_multihoming=run.intermediate_draws.get("multihoming"),

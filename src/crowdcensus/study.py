@@ -228,6 +228,21 @@ class PositiveFactor(Quantity):
     high: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
 
 
+class OddsRatio(PositiveFactor):
+    """The odds of taking the task again after a first answer over the odds of taking it
+    the first time: a positive factor, or 0 with no range, where past participants are
+    kept from the task (the model then holds that nobody answers twice)."""
+
+    value: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+    @model_validator(mode="after")
+    def _zero_alone(self) -> OddsRatio:
+        if self.value == 0 and (self.low is not None or self.high is not None):
+            raise _FieldError("value", "0 (past participants kept from the task) takes no "
+                              "range")
+        return self
+
+
 class Assumptions(_Strict):
     multihoming: MultihomingQuantity
     #: Share of the accounts a platform counts that belong to people who do not work
@@ -257,8 +272,8 @@ class Assumptions(_Strict):
     #: first time (1: no behavioural effect; below 1: survey aversion, or past participants
     #: kept away by the platform; above 1: respondents who come back for more). Default:
     #: its logarithm normal with sd 1 (docs/synthesis.md). Where few respondents answer
-    #: twice, the tiers lean on it.
-    answer_again: PositiveFactor | None = None
+    #: twice, the tiers lean on it. 0 (no range): past participants kept from the task.
+    answer_again: OddsRatio | None = None
 
 
 class Columns(_Strict):

@@ -216,3 +216,25 @@ def validate(
     for t in __import__("crowdcensus.simulate.validation_report",
                         fromlist=["targets"]).targets(val):
         typer.echo(f"target {'met' if t['met'] else 'NOT met'}: {t['target']} ({t['detail']})")
+    if said := failed_line(val.replicates):
+        typer.echo(said)
+
+
+def failed_line(replicates) -> str | None:
+    """One line on the replicates that failed, if any: how many, and the first's error
+    (the targets above read only those that did not).
+
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"scenario": ["a", "a", "b", "b"], "replicate": [0, 0, 0, 1],
+    ...                      "error": ["", "", "ValueError: x", "ValueError: x"]})
+    >>> failed_line(rows)
+    'failed: 2 of 3 replicates (b, replicate 0: ValueError: x)'
+    """
+    bad = replicates[replicates["error"] != ""]
+    if bad.empty:
+        return None
+    total = replicates.groupby(["scenario", "replicate"]).ngroups
+    n = bad.groupby(["scenario", "replicate"]).ngroups
+    first = bad.iloc[0]
+    return (f"failed: {n} of {total} replicates ({first['scenario']}, replicate "
+            f"{first['replicate']}: {first['error']})")

@@ -606,6 +606,12 @@ def _left_out(x, within, extra, omit):
     return jnp.log(jnp.clip(summed, 1e-300)) + top
 
 
+#: The odds ratio of answering again the model holds for ``assumptions.answer_again = 0``:
+#: finite, so that no gradient meets an infinity, and small enough that a repeat answer
+#: is as good as impossible.
+KEPT_AWAY_ODDS = 1e-12
+
+
 def _after_answer(specs: dict):
     """The change of the take-up's log odds after a first answer (site ``after_answer``),
     from the prior of its odds ratio ``specs["answer_again"]`` (without one, the default):
@@ -622,8 +628,8 @@ def _after_answer(specs: dict):
 
     _, kind, params = specs.get("answer_again", ("answer_again", DEFAULT_ANSWER_AGAIN.kind,
                                                  DEFAULT_ANSWER_AGAIN.params))
-    if kind == "fixed":
-        after = jnp.log(jnp.asarray(params[0]))
+    if kind == "fixed":   # held; at 0 (past participants kept away), at odds of 1e-12
+        after = jnp.log(jnp.maximum(jnp.asarray(params[0]), KEPT_AWAY_ODDS))
     else:
         z = numpyro.sample("answer_again_z", dist.Normal(0.0, 1.0))
         after = (truncated_log(params[0], params[1], z) if kind == "lognormal_ge1"

@@ -176,12 +176,15 @@ class TriangulationModel:
                 n_active = sum(band_n.values())
                 tiers = nested_from_bands(band_n)
                 bands = {b: band_n[b] / n_active for b in BANDS}
-            else:
+            elif CAPTURE_PATH in values:
                 n_active = np.broadcast_to(np.asarray(values[CAPTURE_PATH], float), (size,))
                 tiers, bands = experiment_tiers(n_active, counts, reach,
                                                 self.respondents.categories)
-            methods["experiment"] = {t: tiers[t] for t in exp.tiers}
-            inter["experiment.n_active"] = n_active
+            else:  # no closed model read the histories: the respondents give multi-homing
+                tiers = None
+            if tiers is not None:
+                methods["experiment"] = {t: tiers[t] for t in exp.tiers}
+                inter["experiment.n_active"] = n_active
             if mh is None:
                 mh = weighted_multihoming(k_sum, k_n, reach)
         mh = np.broadcast_to(np.asarray(mh, dtype=float), (size,))

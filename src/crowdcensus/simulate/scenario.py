@@ -256,8 +256,9 @@ class Assumptions(_Strict):
     visitors_per_person_low: Annotated[float, Field(gt=0, le=5)] | None = None
     visitors_per_person_high: Annotated[float, Field(gt=0, le=5)] | None = None
     #: Odds ratio of taking the task again after a first answer, as the study states it
-    #: (value, low, high); none by default: the joint model's default prior.
-    answer_again: Annotated[float, Field(gt=0, le=100)] | None = None
+    #: (value, low, high; 0 without a range: past participants kept from the task); none
+    #: by default: the joint model's default prior.
+    answer_again: Annotated[float, Field(ge=0, le=100)] | None = None
     answer_again_low: Annotated[float, Field(gt=0, le=100)] | None = None
     answer_again_high: Annotated[float, Field(gt=0, le=100)] | None = None
     #: "estimate" (from the responses) or a number stated by the study.
