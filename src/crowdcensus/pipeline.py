@@ -387,6 +387,10 @@ def run_study(
                       rng=methods_rng)
     base = combine_methods(run, level, baseline_rng)
     warnings = [w for w in [fallback] if w] + run.warnings + base.warnings
+    if responses is not None and capture is None:   # the joint model reads the histories
+        alone = {f"no method estimates the {t} tier" for t in study.experiment.tiers}
+        warnings = [w + " on its own (the joint model reads it from the experiment's "
+                    "histories)" if w in alone else w for w in warnings]
     summary = data = None
     combined: dict[str, Interval] = {}
     bands: dict[str, Interval] = {}

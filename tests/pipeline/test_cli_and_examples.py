@@ -451,6 +451,8 @@ def test_a_platform_that_keeps_past_participants_away(tmp_path):
         res = run_study(path, inference="laplace", draws=200, checks=False)
         assert "experiment" not in res.methods and res.capture is None
         assert any("the experiment gives no figure of its own" in w for w in res.warnings)
+        assert ("no method estimates the very_active tier on its own (the joint model reads "
+                "it from the experiment's histories)") in res.warnings
         assert set(res.combined) == set(truth)
         for tier in ("very_active", "regular"):
             f, true = res.combined[tier], truth[tier]
