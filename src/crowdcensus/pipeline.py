@@ -96,6 +96,21 @@ def _read(study: Study) -> tuple[Responses | None, object, str | None]:
     return responses, capture, fallback
 
 
+def nobody_twice_warning(study: Study, responses: Responses | None) -> str | None:
+    """A warning when no respondent answered in more than one wave and the study leaves the
+    odds of answering again to its default prior: it then rests on that prior's lower tail,
+    and a study whose platform kept past participants away can say so."""
+    if responses is None or study.assumptions.answer_again is not None:
+        return None
+    h = responses.histories
+    if h.t < 2 or (h.histories.sum(axis=1) > 1).any():
+        return None
+    return (f"none of the {h.n_captured:,} respondents answered in more than one of the "
+            f"{h.t} waves: where past participants were kept from the task, state "
+            "assumptions.answer_again = 0; otherwise the odds of answering again rest on "
+            "the lower tail of its default prior")
+
+
 def undated_span_warning(cap, responses: Responses | None) -> str | None:
     """A warning when the answers' times span more than eight weeks but the study gives no
     wave dates, so that the joint model cannot carry arrivals and departures."""
@@ -391,6 +406,8 @@ def run_study(
         alone = {f"no method estimates the {t} tier" for t in study.experiment.tiers}
         warnings = [w + " on its own (the joint model reads it from the experiment's "
                     "histories)" if w in alone else w for w in warnings]
+    if said := nobody_twice_warning(study, responses):
+        warnings.append(said)
     summary = data = None
     combined: dict[str, Interval] = {}
     bands: dict[str, Interval] = {}

@@ -458,10 +458,14 @@ def test_a_platform_that_keeps_past_participants_away(tmp_path):
             f, true = res.combined[tier], truth[tier]
             assert f.low <= true <= f.high and abs(f.estimate / true - 1) < 0.08, (name, tier)
         said = [w for w in res.warnings if "odds ratio of answering again" in w]
+        nobody = [w for w in res.warnings if w.startswith("none of the ")]
         if name == "default":
             assert len(said) == 1 and "beyond" in said[0], res.warnings
+            assert len(nobody) == 1 and "state assumptions.answer_again = 0" in nobody[0]
+            assert f"none of the {res.responses.histories.n_captured:,} respondents" in \
+                nobody[0]
         else:
-            assert said == []
+            assert said == [] and nobody == []
             assert res.study.assumptions.answer_again.value == 0
     proc = _cli("run", str(_with_assumptions(SIMULATED, tmp_path / "repeat", answer_again={
         "value": 0, "status": "assumed"})), "--out", str(tmp_path / "o"))
