@@ -276,9 +276,9 @@ def prior_warning(table: pd.DataFrame) -> list[str]:
 
 
 #: A tier whose posterior median moves by at least this share across the 95% interval of
-#: the odds ratio of answering again (countries of the shipped scenarios: 0.3-7%; a
-#: take-up of 5% or 15%, or a country of 3,000 workers: 18-26% for the tier that moves
-#: most) is said in the report's warnings to lean on it.
+#: the odds ratio of answering again (countries of the 20,000-worker shipped scenarios:
+#: 0-7.8%; a take-up of 5% or 15%, or a country of 3,000 workers: 18-26% for the tier
+#: that moves most) is said in the report's warnings to lean on it.
 LEANS_ON = 0.10
 
 
