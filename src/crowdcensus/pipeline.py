@@ -54,8 +54,7 @@ def _read(study: Study) -> tuple[Responses | None, object, str | None]:
                          "cannot be estimated")
     kept_away = study.assumptions.answer_again
     if kept_away is not None and kept_away.value == 0:
-        h = responses.histories
-        twice = int(h.counts[h.histories.sum(axis=1) > 1].sum())
+        twice = int(responses.histories.capture_frequencies()[1:].sum())
         if twice:
             raise InputError(f"assumptions.answer_again: 0 (past participants kept from the "
                              f"task), but {twice:,} respondent{'s' if twice > 1 else ''} "
@@ -103,7 +102,7 @@ def nobody_twice_warning(study: Study, responses: Responses | None) -> str | Non
     if responses is None or study.assumptions.answer_again is not None:
         return None
     h = responses.histories
-    if h.t < 2 or (h.histories.sum(axis=1) > 1).any():
+    if h.t < 2 or h.capture_frequencies()[1:].any():
         return None
     return (f"none of the {h.n_captured:,} respondents answered in more than one of the "
             f"{h.t} waves: where past participants were kept from the task, state "
@@ -400,12 +399,10 @@ def run_study(
     methods_rng, baseline_rng = root.spawn(2)
     run = run_methods(study, responses, capture, seed=seed, draws=draws, progress=progress,
                       rng=methods_rng)
-    base = combine_methods(run, level, baseline_rng)
+    # with no closed model's figure, the joint model still reads the histories' tiers
+    base = combine_methods(run, level, baseline_rng, read_by_joint=(
+        study.experiment.tiers if responses is not None and capture is None else ()))
     warnings = [w for w in [fallback] if w] + run.warnings + base.warnings
-    if responses is not None and capture is None:   # the joint model reads the histories
-        alone = {f"no method estimates the {t} tier" for t in study.experiment.tiers}
-        warnings = [w + " on its own (the joint model reads it from the experiment's "
-                    "histories)" if w in alone else w for w in warnings]
     if said := nobody_twice_warning(study, responses):
         warnings.append(said)
     summary = data = None

@@ -615,25 +615,22 @@ KEPT_AWAY_ODDS = 1e-12
 def _after_answer(specs: dict):
     """The change of the take-up's log odds after a first answer (site ``after_answer``),
     from the prior of its odds ratio ``specs["answer_again"]`` (without one, the default):
-    a normal on the logarithm, sampled through its standard normal quantile (site
-    ``answer_again_z``; truncated at 0 where the stated range does not go below 1, as
-    :func:`~crowdcensus.synthesis.population.prior_site` does), or held at a stated value.
+    the logarithm of a log-normal factor
+    (:func:`~crowdcensus.synthesis.population.factor_log_site`, site ``answer_again_z``),
+    or held at a stated value.
     """
     import jax.numpy as jnp
     import numpyro
-    import numpyro.distributions as dist
 
-    from crowdcensus.synthesis.population import truncated_log
+    from crowdcensus.synthesis.population import factor_log_site
     from crowdcensus.synthesis.priors import DEFAULT_ANSWER_AGAIN
 
-    _, kind, params = specs.get("answer_again", ("answer_again", DEFAULT_ANSWER_AGAIN.kind,
-                                                 DEFAULT_ANSWER_AGAIN.params))
-    if kind == "fixed":   # held; at 0 (past participants kept away), at odds of 1e-12
-        after = jnp.log(jnp.maximum(jnp.asarray(params[0]), KEPT_AWAY_ODDS))
+    spec = specs.get("answer_again", ("answer_again", DEFAULT_ANSWER_AGAIN.kind,
+                                      DEFAULT_ANSWER_AGAIN.params))
+    if spec[1] == "fixed":   # held; at 0 (past participants kept away), at odds of 1e-12
+        after = jnp.log(jnp.maximum(jnp.asarray(spec[2][0]), KEPT_AWAY_ODDS))
     else:
-        z = numpyro.sample("answer_again_z", dist.Normal(0.0, 1.0))
-        after = (truncated_log(params[0], params[1], z) if kind == "lognormal_ge1"
-                 else params[0] + params[1] * z)
+        after = factor_log_site("answer_again", spec)
     numpyro.deterministic("answer_again", jnp.exp(after))
     return numpyro.deterministic("after_answer", after)
 

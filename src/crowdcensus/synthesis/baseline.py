@@ -35,6 +35,7 @@ DerSimonian, R. and Laird, N. (1986). Meta-analysis in clinical trials.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,8 +95,11 @@ class Baseline:
     warnings: list[str] = field(default_factory=list)
 
 
-def combine_methods(run: MethodRun, level: float, rng: np.random.Generator) -> Baseline:
-    """Combine the methods' estimates of each tier by inverse-variance weights (see above)."""
+def combine_methods(run: MethodRun, level: float, rng: np.random.Generator,
+                    read_by_joint: Collection[str] = ()) -> Baseline:
+    """Combine the methods' estimates of each tier by inverse-variance weights (see above).
+    ``read_by_joint``: tiers that no method estimates on its own but the joint model reads
+    (the experiment's, where no closed model read its histories); the warning says so."""
     point, mc = run.point, run.methods
     warnings: list[str] = []
     weights: dict[str, dict[str, float]] = {}
@@ -105,7 +109,9 @@ def combine_methods(run: MethodRun, level: float, rng: np.random.Generator) -> B
     for t in TIERS:
         have = [m for m in METHODS if m in point.methods and t in point.methods[m]]
         if not have:
-            warnings.append(f"no method estimates the {t} tier")
+            warnings.append(f"no method estimates the {t} tier" + (
+                " on its own (the joint model reads it from the experiment's histories)"
+                if t in read_by_joint else ""))
             continue
         with np.errstate(invalid="ignore", divide="ignore"):
             logs = {m: np.log(mc[m][t]) for m in have}

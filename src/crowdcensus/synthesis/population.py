@@ -115,6 +115,20 @@ def truncated_log(mu, sd, z):
     return mu - sd * root2 * lax.erf_inv(2.0 * p - 1.0)
 
 
+def factor_log_site(name: str, spec: tuple, shape: tuple = ()):
+    """The logarithm of a factor whose prior is log-normal (kind ``"lognormal"``, a stated
+    range below 1: whole; ``"lognormal_ge1"``: truncated at 0), sampled through the
+    standard normal quantile of its prior (site ``{name}_z``; see :func:`prior_site`)."""
+    import numpyro
+    import numpyro.distributions as dist
+
+    _, kind, params = spec
+    z = numpyro.sample(f"{name}_z", dist.Normal(0.0, 1.0).expand(shape))
+    if kind == "lognormal_ge1":
+        return truncated_log(params[0], params[1], z)
+    return params[0] + params[1] * z
+
+
 def prior_site(name: str, spec: tuple, shape: tuple = ()):
     """Sample a parameter from its prior spec ``(name, kind, params)`` (shares in (0, 1);
     factors >= 1 through their logarithm, a normal truncated at 0).
@@ -148,12 +162,8 @@ def prior_site(name: str, spec: tuple, shape: tuple = ()):
     elif kind == "logitnormal":
         d = dist.TransformedDistribution(dist.Normal(params[0], params[1]),
                                          dist.transforms.SigmoidTransform())
-    elif kind == "lognormal_ge1":
-        z = numpyro.sample(f"{name}_z", dist.Normal(0.0, 1.0).expand(shape))
-        return numpyro.deterministic(name, jnp.exp(truncated_log(params[0], params[1], z)))
-    elif kind == "lognormal":   # a stated range below 1: the log-normal, whole
-        z = numpyro.sample(f"{name}_z", dist.Normal(0.0, 1.0).expand(shape))
-        return numpyro.deterministic(name, jnp.exp(params[0] + params[1] * z))
+    elif kind in ("lognormal_ge1", "lognormal"):
+        return numpyro.deterministic(name, jnp.exp(factor_log_site(name, spec, shape)))
     else:  # pragma: no cover - guarded by Prior
         raise ValueError(kind)
     if shape:

@@ -329,6 +329,5 @@ def study_priors(study: Study) -> Priors:
         answer_again=(factor_prior("answer_again", DEFAULT_ANSWER_AGAIN.label,
                                    get("answer_again"), DEFAULT_ANSWER_AGAIN,
                                    "assumptions.answer_again")
-                      if study.experiment is not None
-                      and study.experiment.responses is not None else None),
+                      if study.responses_path() is not None else None),
     )
