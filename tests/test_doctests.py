@@ -25,6 +25,7 @@ MODULES = [
     "crowdcensus.synthesis.sensitivity",
     "crowdcensus.synthesis.summary",
     "crowdcensus.commands.simulate",
+    "crowdcensus.simulate.validation_report",
 ]
 
 

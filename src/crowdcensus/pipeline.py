@@ -317,7 +317,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
                         "as closed: workers absent while the waves ran are not counted (in a "
                         "simulated country where a quarter arrive and a quarter leave in the "
                         "year, six weekly waves put the regular tier about 19% low); "
-                        "experiment.churn = true carries arrivals and departures on their prior")
+                        "experiment.churn = true carries arrivals and departures on their prior, "
+                        "and assumptions.arrival_share and departure_share state them")
     undated = undated_span_warning(cap, responses)
     if undated:
         warnings.append(undated)

@@ -95,6 +95,13 @@ class NonworkerShare(Chance):
     value: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
 
 
+class TurnoverShare(Chance):
+    """A share of the workers who arrive (or leave) during the reference period: as
+    :class:`Chance` (0 with no range holds that nobody does), but below 1."""
+
+    value: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
+
+
 class MultihomingQuantity(_Strict):
     """The multi-homing coefficient: a number with a range, or ``"estimate"``."""
 
@@ -274,6 +281,12 @@ class Assumptions(_Strict):
     #: its logarithm normal with sd 1 (docs/synthesis.md). Where few respondents answer
     #: twice, the tiers lean on it. 0 (no range): past participants kept from the task.
     answer_again: OddsRatio | None = None
+    #: Share of the workers of the reference period who started during it, after its
+    #: first day (new workers), and share who stopped before its last day: stated, the
+    #: joint model carries workers who come and go whatever the waves span (default, where
+    #: it carries them: Beta(1, 4) each; docs/synthesis.md).
+    arrival_share: TurnoverShare | None = None
+    departure_share: TurnoverShare | None = None
 
 
 class Columns(_Strict):
@@ -455,6 +468,7 @@ class Study(_Strict):
             raise _FieldError("assumptions.active_nonworker_share", "no platform declares "
                               "its accounts active in a window (declared_active_days), so "
                               "nothing reads it")
+        self._turnover_checks()
         for i, p in enumerate(self.platforms):
             if p.declared is None:
                 for name in ("declared_active_days", "declared_day"):
@@ -513,6 +527,25 @@ class Study(_Strict):
                                   "to apply the shares to")
         return self
 
+    def _turnover_checks(self) -> None:
+        """A stated share of workers arriving or leaving needs the waves it is read against."""
+        a = self.assumptions
+        stated = [n for n in ("arrival_share", "departure_share") if getattr(a, n) is not None]
+        if not stated:
+            return
+        field = f"assumptions.{stated[0]}"
+        exp = self.experiment
+        if exp is None or exp.responses is None:
+            raise _FieldError(field, "the share of workers who come and go is read against "
+                              "the experiment's waves, and the study has no responses")
+        if exp.churn is False:
+            raise _FieldError(field, "experiment.churn = false says that nobody arrives or "
+                              "leaves during the reference period: leave one of them out")
+        if exp.schedule is None or not exp.schedule.wave_starts:
+            raise _FieldError(field, "needs the waves' start days "
+                              "(experiment.schedule.wave_starts): workers who come and go "
+                              "are placed against them")
+
     def quantities(self) -> list[tuple[str, Quantity]]:
         """Every ranged input with its field path, in file order."""
         out: list[tuple[str, Quantity]] = []
@@ -521,7 +554,8 @@ class Study(_Strict):
             out.append(("assumptions.multihoming", mh))
         for name in ("dormant_share", "active_nonworker_share", "declaration_inflation",
                      "visitors_per_person", "misreport", "random_answers",
-                     "platform_omission", "answer_again"):
+                     "platform_omission", "answer_again", "arrival_share",
+                     "departure_share"):
             q = getattr(self.assumptions, name)
             if q is not None:
                 out.append((f"assumptions.{name}", q))

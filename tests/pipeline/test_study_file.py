@@ -309,3 +309,36 @@ def test_a_share_of_accounts_that_are_not_workers_may_be_zero(study_dict):
     for refused in (-0.1, 1.0):
         study_dict["assumptions"]["dormant_share"] = {"value": refused, "status": "assumed"}
         assert "assumptions.dormant_share.value" in _error(study_dict), refused
+
+
+def test_a_share_of_workers_who_come_and_go_needs_the_waves(study_dict):
+    """The shares of workers arriving and leaving during the reference period are read
+    against the waves' dates: stated without responses, without the waves' start days, or
+    beside `experiment.churn = false`, a one-line error names the field; 1 is refused.
+    Stated, each becomes a moment-matched Beta, the default Beta(1, 4) for the other."""
+    from crowdcensus.synthesis.priors import DEFAULT_ARRIVALS, study_priors
+
+    study_dict["assumptions"]["departure_share"] = {"value": 0.2, "low": 0.1, "high": 0.3,
+                                                    "status": "assumed"}
+    assert _error(study_dict) == ("s.toml: assumptions.departure_share: the share of workers "
+                                  "who come and go is read against the experiment's waves, "
+                                  "and the study has no responses")
+    study_dict["experiment"] = {"responses": "r.csv"}
+    assert _error(study_dict) == (
+        "s.toml: assumptions.departure_share: needs the waves' start days "
+        "(experiment.schedule.wave_starts): workers who come and go are placed against them")
+    study_dict["experiment"]["schedule"] = {"wave_starts": [0, 7, 14]}
+    study_dict["experiment"]["churn"] = False
+    assert _error(study_dict) == (
+        "s.toml: assumptions.departure_share: experiment.churn = false says that nobody "
+        "arrives or leaves during the reference period: leave one of them out")
+    del study_dict["experiment"]["churn"]
+    priors = study_priors(parse_study(study_dict))
+    assert priors.arrival_share == DEFAULT_ARRIVALS and priors.arrival_share.params == (1, 4)
+    leave = priors.departure_share
+    assert leave.kind == "beta" and leave.origin == "assumptions.departure_share"
+    assert leave.params[0] / sum(leave.params) == pytest.approx(0.2)
+    study_dict["assumptions"]["arrival_share"] = {"value": 1, "status": "assumed"}
+    assert _error(study_dict).startswith("s.toml: assumptions.arrival_share.value: ")
+    del study_dict["assumptions"]["arrival_share"], study_dict["assumptions"]["departure_share"]
+    assert study_priors(parse_study(study_dict)).arrival_share is None

@@ -182,6 +182,33 @@ def test_validate_vary_runs_one_scenario_per_value(tmp_path, scenarios):
     assert exp.nunique() == 2
 
 
+def test_a_scenario_varied_in_many_fields_has_its_plot_written(tmp_path, scenarios):
+    """Each --vary adds its field to the scenario's name, and the name to its plot's file:
+    eight of them made a name longer than a file system takes (found on 2026-12-07, the
+    run stopped with 'File name too long' after every replicate had finished)."""
+    from crowdcensus.cli import main
+
+    scen = tmp_path / "tiny.toml"
+    scen.write_text(_toml(scenarios[0].model_dump(mode="json")))
+    out = tmp_path / "report"
+    fields = ["churn.arrivals=0.15", "experiment.take_up=0.5"] + [
+        f"assumptions.{name}={value}" for name, value in (
+            ("arrival_share", 0.15), ("arrival_share_low", 0.05), ("arrival_share_high", 0.3),
+            ("departure_share", 0), ("departure_share_low", 0),
+            ("departure_share_high", 0.1))]
+    with pytest.raises(SystemExit) as code:
+        main(["validate", str(scen), "--replicates", "1", "--seed", "3", "--workers", "1",
+              *[a for f in fields for a in ("--vary", f)], "--out", str(out)])
+    assert code.value.code == 0
+    name = "ideal" + "".join(f"[{f}]" for f in fields)
+    assert len(f"plot-errors-{name}.png") > 255
+    assert set(pd.read_csv(out / "replicates.csv")["scenario"]) == {name}
+    plots = sorted(p.name for p in out.glob("plot-errors-*.png"))
+    assert len(plots) == 1 and len(plots[0].encode()) <= 255
+    assert plots[0].startswith("plot-errors-ideal[churn.arrivals=0.15]")
+    assert (out / "validation.html").stat().st_size > 0
+
+
 def test_validate_vary_refuses_an_unknown_field(tmp_path, scenarios):
     from crowdcensus.cli import main
 

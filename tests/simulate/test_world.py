@@ -435,17 +435,21 @@ def write_study_toml(scenario) -> str:
 @pytest.mark.parametrize(("name", "value", "low", "high", "kind"), [
     ("dormant_share", 0.02, 0.005, 0.06, "beta"),
     ("visitors_per_person", 0.5, 0.4, 0.6, "lognormal"),
-    ("answer_again", 1.0, 0.7, 1.4, "lognormal")])
+    ("answer_again", 1.0, 0.7, 1.4, "lognormal"),
+    ("arrival_share", 0.2, 0.1, 0.3, "beta")])
 def test_an_assumption_the_scenario_states_is_the_studys(tmp_path, name, value, low, high,
                                                          kind):
-    """`assumptions.dormant_share`, `assumptions.visitors_per_person` or
-    `assumptions.answer_again` (and its range) goes into the simulated study file as the
-    study's stated assumption, which the joint model then takes as its prior instead of
-    the default (a panel's visitors per person below 1, or an odds ratio on both sides of
-    1: a log-normal, not truncated at 1); without it the study file says nothing."""
+    """`assumptions.dormant_share`, `assumptions.visitors_per_person`,
+    `assumptions.answer_again` or `assumptions.arrival_share` (and its range) goes into
+    the simulated study file as the study's stated assumption, which the joint model then
+    takes as its prior instead of the default (a panel's visitors per person below 1, or
+    an odds ratio on both sides of 1: a log-normal, not truncated at 1); without it the
+    study file says nothing."""
+    from crowdcensus.pipeline import _read
     from crowdcensus.synthesis.data import synthesis_data
 
-    plain = small(workers=500)
+    # the churn country's waves span the year: its model has the arrivals' default prior
+    plain = small("churn" if name == "arrival_share" else "heterogeneous", workers=500)
     stated = plain.varied(f"assumptions.{name}", value).varied(
         f"assumptions.{name}_low", low).varied(f"assumptions.{name}_high", high)
     priors = []
@@ -453,7 +457,8 @@ def test_an_assumption_the_scenario_states_is_the_studys(tmp_path, name, value, 
         path = write_simulation(generate_world(sc, np.random.default_rng(3)), tmp_path / str(i))
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
         study = load_study(path)
-        priors.append(getattr(synthesis_data(study).priors, name))
+        # with the responses: where the waves span the year, they turn the churn model on
+        priors.append(getattr(synthesis_data(study, _read(study)[0]).priors, name))
         if sc is plain:
             assert name not in raw["assumptions"]
             assert getattr(study.assumptions, name) is None

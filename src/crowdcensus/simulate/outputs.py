@@ -174,7 +174,7 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
             name: _stated(getattr(a, name), getattr(a, f"{name}_low"),
                           getattr(a, f"{name}_high"))
             for name in ("dormant_share", "active_nonworker_share", "visitors_per_person",
-                         "answer_again")
+                         "answer_again", "arrival_share", "departure_share")
             if getattr(a, name) is not None}},
         "platforms": platforms,
         "experiment": {

@@ -261,6 +261,15 @@ class Assumptions(_Strict):
     answer_again: Annotated[float, Field(ge=0, le=100)] | None = None
     answer_again_low: Annotated[float, Field(gt=0, le=100)] | None = None
     answer_again_high: Annotated[float, Field(gt=0, le=100)] | None = None
+    #: Shares of the workers arriving and leaving during the reference period, as the
+    #: study states them (value, low, high); none by default (the joint model carries
+    #: churn on its default prior only where the waves span more than eight weeks).
+    arrival_share: Annotated[float, Field(ge=0, lt=1)] | None = None
+    arrival_share_low: Annotated[float, Field(ge=0, lt=1)] | None = None
+    arrival_share_high: Annotated[float, Field(ge=0, lt=1)] | None = None
+    departure_share: Annotated[float, Field(ge=0, lt=1)] | None = None
+    departure_share_low: Annotated[float, Field(ge=0, lt=1)] | None = None
+    departure_share_high: Annotated[float, Field(ge=0, lt=1)] | None = None
     #: "estimate" (from the responses) or a number stated by the study.
     multihoming: float | str = "estimate"
     multihoming_range: Annotated[float, Field(ge=0, lt=1)] = 0.15
@@ -290,7 +299,7 @@ class Assumptions(_Strict):
         if hi is not None and hi < self.worker_share:
             raise _FieldError("worker_share_high", "must not be below worker_share")
         for name in ("dormant_share", "active_nonworker_share", "visitors_per_person",
-                     "answer_again"):
+                     "answer_again", "arrival_share", "departure_share"):
             value = getattr(self, name)
             lo, hi = getattr(self, f"{name}_low"), getattr(self, f"{name}_high")
             if value is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -162,6 +163,29 @@ def _env() -> Environment:
     return env
 
 
+#: Longest stem (in bytes) of a plot's file name: file systems allow 255, and a scenario's
+#: name carries every field ``--vary`` gave it.
+MAX_PLOT_STEM = 120
+
+
+def plot_file(name: str) -> str:
+    """The file name of plot ``name``: ``plot-NAME.png``, cut where it is long, with a
+    digest of the whole name so that names cut alike stay apart.
+
+    >>> plot_file("coverage")
+    'plot-coverage.png'
+    >>> long = plot_file("errors-" + "x[assumptions.arrival_share_low=0.05]" * 10)
+    >>> len(long.encode()), long[-15:]
+    (135, '-32fb794720.png')
+    """
+    stem = f"plot-{name}"
+    if len(stem.encode()) <= MAX_PLOT_STEM:
+        return f"{stem}.png"
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    cut = stem.encode()[:MAX_PLOT_STEM].decode("utf-8", errors="ignore")
+    return f"{cut}-{digest}.png"
+
+
 def write_validation_report(val: Validation, out: str | Path, command: str = "") -> Path:
     """Write validation.html, summary.csv, replicates.csv, validation.json and plots."""
     out = Path(out)
@@ -172,7 +196,7 @@ def write_validation_report(val: Validation, out: str | Path, command: str = "")
     for sc in val.scenarios:
         plots[f"errors-{sc.scenario.name}"] = error_plot(val, sc.scenario.name)
     for name, png in plots.items():
-        (out / f"plot-{name}.png").write_bytes(png)
+        (out / plot_file(name)).write_bytes(png)
     val.summary.to_csv(out / "summary.csv", index=False)
     val.replicates.to_csv(out / "replicates.csv", index=False)
     tg = targets(val)

@@ -22,14 +22,19 @@ from crowdcensus.study import Quantity, Study
 from crowdcensus.synthesis.activity import REPORT_CATEGORIES, REPORT_INDEX, REPORT_UNKNOWN
 from crowdcensus.synthesis.priors import (
     DEFAULT_ACTIVE_NONWORKER,
+    DEFAULT_ARRIVALS,
+    DEFAULT_DEPARTURES,
     DEFAULT_RANDOM_ANSWERS,
     Priors,
     in_model,
     platform_omission_prior,
     random_answers_prior,
     study_priors,
+    turnover_priors,
 )
 
+#: Waves spanning more than this many days make ``churn = "auto"`` model arrivals/departures.
+CHURN_SPAN_DAYS = 56
 #: Largest number of platforms whose registration patterns are enumerated (2^J - 1 sets).
 MAX_PLATFORMS = 10
 #: Bands of reported hours per week (the last band, index len(HOUR_EDGES) - 1, is "not given").
@@ -198,6 +203,15 @@ class CaptureData:
         if self.wave_starts is None:
             return None
         return float(self.wave_starts[-1] + self.wave_days[-1] - self.wave_starts[0])
+
+    @property
+    def models_churn(self) -> bool:
+        """Whether the joint model lets workers arrive and leave during the reference
+        period: with the waves' dates, where ``churn`` is true, or "auto" and the waves span
+        more than :data:`CHURN_SPAN_DAYS` days."""
+        if self.wave_starts is None:
+            return False
+        return bool(self.churn) if self.churn != "auto" else self.span_days > CHURN_SPAN_DAYS
 
 
 @dataclass(frozen=True)
@@ -542,7 +556,9 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None,
         unmatched_platforms=tuple(sorted(x for x in unmatched if x)),
         wave_starts=starts,
         reference_days=reference_days,
-        churn=study.experiment.churn,
+        # a stated share of workers who come and go carries them whatever the waves span
+        churn=(True if study.experiment.churn == "auto" and turnover_priors(study) is not None
+               else study.experiment.churn),
         take_up_slope=study.experiment.take_up_slope,
         registration_classes=study.experiment.registration_classes,
         answer_platforms=answer_platforms,
@@ -697,6 +713,9 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
                 f"{capture.named_platforms:,.0f} beyond the one they answered on: give a "
                 "chance below 1")
         priors = replace(priors, platform_omission=omission)
+    if capture is not None and capture.models_churn and priors.arrival_share is None:
+        priors = replace(priors, arrival_share=DEFAULT_ARRIVALS,
+                         departure_share=DEFAULT_DEPARTURES)
     if capture is not None and priors.random_answers is None:
         # answers at random: a third as many as failed the attention check passed it; with
         # no check, the default; with a check nobody failed, none

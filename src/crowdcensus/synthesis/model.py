@@ -39,7 +39,12 @@ from crowdcensus.synthesis.activity import (
     bin_points,
     bin_rates,
 )
-from crowdcensus.synthesis.data import N_HOUR_BANDS, SynthesisData, true_hour_edges
+from crowdcensus.synthesis.data import (  # noqa: F401 - CHURN_SPAN_DAYS: its old home
+    CHURN_SPAN_DAYS,
+    N_HOUR_BANDS,
+    SynthesisData,
+    true_hour_edges,
+)
 from crowdcensus.synthesis.priors import in_model
 
 #: Gauss--Hermite nodes for the individual heterogeneity of take-up.
@@ -54,8 +59,6 @@ WIDE_HETEROGENEITY = 1.25
 DENSE_LIMIT = 4_000_000
 #: Up to this many waves, every possible history is enumerated (for the predictive checks).
 ALL_PATTERNS_UP_TO = 8
-#: Waves spanning more than this many days make ``churn = "auto"`` model arrivals/departures.
-CHURN_SPAN_DAYS = 56
 
 
 @dataclass(frozen=True)
@@ -291,13 +294,11 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
     arrays["last_caught"] = _pad_rows(last.astype(np.int32), size, -1)
     arrays["wave_days"] = cap.wave_days
     arrays["n_captured"] = np.array(float(cap.n_captured))
-    churn = False
     if cap.wave_starts is not None:
         mids = np.asarray(cap.wave_starts) + cap.wave_days / 2
         arrays["wave_mid"] = mids
         arrays["reference_days"] = np.array(float(cap.reference_days))
-        churn = (bool(cap.churn) if cap.churn != "auto"
-                 else bool(cap.span_days > CHURN_SPAN_DAYS))
+    churn = cap.models_churn
 
     known = cap.group_subset >= 0
     # where respondents may leave out platforms they hold (IDs linked across platforms),

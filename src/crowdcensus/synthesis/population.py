@@ -171,6 +171,20 @@ def prior_site(name: str, spec: tuple, shape: tuple = ()):
     return numpyro.sample(name, d)
 
 
+def turnover_site(spec: tuple):
+    """A share of workers arriving or leaving: sampled from its Beta prior on its logit,
+    whatever the Beta's first parameter (the coordinates the churn model was validated in),
+    or held at a stated value, kept as a deterministic site for the report."""
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+
+    name, kind, params = spec
+    if kind == "fixed":
+        return numpyro.deterministic(name, jnp.asarray(params[0], dtype=float))
+    return numpyro.sample(name, dist.Beta(params[0], params[1]))
+
+
 def presence_share(arrive, leave):
     """Mean share of the reference period a worker is present (uniform arrival/departure)."""
     return ((1 - arrive) * (1 - leave) + arrive * (1 - leave) / 2 + (1 - arrive) * leave / 2
@@ -268,8 +282,9 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
 
     presence, churn = 1.0, None
     if cfg.churn:
-        arrive = numpyro.sample("arrival_share", dist.Beta(1.0, 4.0))
-        leave = numpyro.sample("departure_share", dist.Beta(1.0, 4.0))
+        # the default's Beta(1, 4) for priors built without the study's (tests)
+        arrive, leave = (turnover_site(specs.get(name, (name, "beta", (1.0, 4.0))))
+                         for name in ("arrival_share", "departure_share"))
         presence, churn = presence_share(arrive, leave), (arrive, leave)
 
     j = cfg.n_platforms

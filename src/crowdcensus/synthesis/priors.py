@@ -30,6 +30,10 @@ platforms left out         Beta(1, 9), where the task was posted on some  0.003 
 answering again (odds      log odds ratio normal, sd 1: most likely 1     0.14 to 7.1
 ratio after a first        (no effect), where the study has an
 answer)                    experiment's responses
+workers arriving, and      Beta(1, 4) each: most likely 0, mean 0.2,       0.006 to 0.60
+workers leaving, during    where the joint model carries workers who come
+the reference period       and go (the waves span more than eight weeks,
+                           ``experiment.churn = true``, or a stated share)
 =========================  =============================================  =====================
 
 A stated share (between 0 and 1) becomes a Beta prior with the mean and standard
@@ -132,13 +136,18 @@ class Priors:
     #: The odds ratio of taking the task again after a first answer (the experiment's
     #: behavioural effect): where the study has the experiment's responses.
     answer_again: Prior | None = None
+    #: The shares of the workers who arrive and who leave during the reference period:
+    #: where the joint model carries workers who come and go (both or neither).
+    arrival_share: Prior | None = None
+    departure_share: Prior | None = None
 
     def all(self) -> list[Prior]:
         out = [self.dormant_share, self.declaration_inflation, self.visitors_per_person,
                self.misreport, *self.worker_share]
         return out + [p for p in (self.multihoming, self.random_answers,
                                   self.platform_omission, self.active_nonworker_share,
-                                  self.answer_again)
+                                  self.answer_again, self.arrival_share,
+                                  self.departure_share)
                       if p is not None]
 
 
@@ -238,6 +247,28 @@ DEFAULT_WORKER_SHARE = (6.0, 1.5)
 DEFAULT_ANSWER_AGAIN = Prior("answer_again", "Odds ratio of answering again after a first answer",
                              "lognormal", (0.0, 1.0))
 
+#: Workers who come and go: a share arriving and a share leaving at a uniform time of the
+#: reference period, Beta(1, 4) each (most likely none, mean 0.2). Where the waves span
+#: the year the histories tell them; where they span a few weeks, this prior does.
+DEFAULT_ARRIVALS = Prior("arrival_share", "Share of workers arriving during the reference "
+                         "period", "beta", (1.0, 4.0))
+DEFAULT_DEPARTURES = Prior("departure_share", "Share of workers leaving during the reference "
+                           "period", "beta", (1.0, 4.0))
+
+
+def turnover_priors(study: Study) -> tuple[Prior, Prior] | None:
+    """The priors of the shares of workers arriving and leaving: the study's stated
+    ``assumptions.arrival_share`` and ``departure_share`` (the default for the one it
+    leaves out), or None when it states neither."""
+    a = study.assumptions
+    stated = [getattr(a, name, None) for name in ("arrival_share", "departure_share")]
+    if all(q is None for q in stated):
+        return None
+    arrive, leave = (share_prior(d.name, d.label, q, d, f"assumptions.{d.name}")
+                     for d, q in zip((DEFAULT_ARRIVALS, DEFAULT_DEPARTURES), stated,
+                                     strict=True))
+    return arrive, leave
+
 
 #: Where the task was posted on some platforms only: a respondent leaves out a platform they
 #: are registered on with a chance of Beta(1, 9) (most likely none, mean 0.1; a platform
@@ -302,6 +333,7 @@ def study_priors(study: Study) -> Priors:
         multihoming = factor_prior("multihoming", "Platforms per registered worker", mh,
                                    Prior("multihoming", "", "fixed", (mh.value,)),
                                    "assumptions.multihoming")
+    turnover = turnover_priors(study) or (None, None)
     return Priors(
         dormant_share=share_prior("dormant_share", DEFAULT_DORMANT.label, get("dormant_share"),
                                   DEFAULT_DORMANT, "assumptions.dormant_share"),
@@ -330,4 +362,6 @@ def study_priors(study: Study) -> Priors:
                                    get("answer_again"), DEFAULT_ANSWER_AGAIN,
                                    "assumptions.answer_again")
                       if study.responses_path() is not None else None),
+        # stated: both; otherwise set where the model carries churn (synthesis_data)
+        arrival_share=turnover[0], departure_share=turnover[1],
     )
