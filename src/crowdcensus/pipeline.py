@@ -113,7 +113,7 @@ def nobody_twice_warning(study: Study, responses: Responses | None) -> str | Non
 def undated_span_warning(cap, responses: Responses | None) -> str | None:
     """A warning when the answers' times span more than eight weeks but the study gives no
     wave dates, so that the joint model cannot carry arrivals and departures."""
-    from crowdcensus.synthesis.model import CHURN_SPAN_DAYS
+    from crowdcensus.synthesis.data import CHURN_SPAN_DAYS
 
     if cap is None or cap.wave_starts is not None or cap.churn != "auto" \
             or responses is None or responses.wave_times is None:

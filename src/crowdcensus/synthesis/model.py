@@ -39,12 +39,7 @@ from crowdcensus.synthesis.activity import (
     bin_points,
     bin_rates,
 )
-from crowdcensus.synthesis.data import (  # noqa: F401 - CHURN_SPAN_DAYS: its old home
-    CHURN_SPAN_DAYS,
-    N_HOUR_BANDS,
-    SynthesisData,
-    true_hour_edges,
-)
+from crowdcensus.synthesis.data import N_HOUR_BANDS, SynthesisData, true_hour_edges
 from crowdcensus.synthesis.priors import in_model
 
 #: Gauss--Hermite nodes for the individual heterogeneity of take-up.
