@@ -10,7 +10,7 @@ from crowdcensus.capture.histories import CaptureHistories
 from crowdcensus.methods.experiment import fit_capture
 from crowdcensus.pipeline import run_study
 from crowdcensus.report import write_report
-from crowdcensus.study import Schedule, load_study
+from crowdcensus.study import Schedule, TurnoverShare, load_study
 
 from .conftest import SIMULATED
 
@@ -113,24 +113,40 @@ def test_outputs_never_contain_worker_ids(results, tmp_path):
 
 def test_report_says_whether_workers_come_and_go(results, tmp_path):
     """The joint model's churn is an assumption the report states: closed when the study
-    gives no dates or its waves span a few weeks, open when they span months."""
+    gives no dates or its waves span a few weeks (the report and the warning name the
+    fields that would carry arrivals and departures), open when they span months or the
+    study states a share of workers arriving, whose prior is then in the table of
+    assumptions."""
     closed = write_report(results, tmp_path / "no-dates").read_text()
     assert not results.joint.churn
     assert "Closed population" in closed and "schedule.wave_starts" in closed
     study = load_study(SIMULATED)
 
-    def with_starts(starts):
+    def with_starts(starts, **assumptions):
         schedule = Schedule(reference_days=364, wave_days=7, wave_starts=starts)
         experiment = study.experiment.model_copy(update={"schedule": schedule})
         synthesis = study.synthesis.model_copy(update={"inference": "laplace"})
-        return run_study(study.model_copy(update={"experiment": experiment,
-                                                  "synthesis": synthesis}), draws=200)
+        return run_study(study.model_copy(update={
+            "experiment": experiment, "synthesis": synthesis,
+            "assumptions": study.assumptions.model_copy(update=assumptions)}), draws=200)
 
     weekly = with_starts([140 + 7 * w for w in range(6)])
     html = write_report(weekly, tmp_path / "weekly").read_text()
     assert not weekly.joint.churn
     assert "Closed population" in html and "experiment.churn = true" in html
-    assert any(w.startswith("the waves span 42 of the 364 days") for w in weekly.warnings)
+    said = [w for w in weekly.warnings if w.startswith("the waves span 42 of the 364 days")]
+    assert len(said) == 1 and "assumptions.arrival_share" in said[0]
+    assert "<code>assumptions.arrival_share</code>" in html
+    arriving = TurnoverShare(value=0.1, low=0.05, high=0.2, status="assumed")
+    stated = with_starts([140 + 7 * w for w in range(6)], arrival_share=arriving)
+    html = write_report(stated, tmp_path / "stated").read_text()
+    assert stated.joint.churn and "Closed population" not in html
+    rows = stated.joint.shifts.set_index("assumption")
+    assert rows.loc["Share of workers arriving during the reference period",
+                    "origin"] == "assumptions.arrival_share"
+    assert rows.loc["Share of workers leaving during the reference period",
+                    "origin"] == "default"
+    assert not [w for w in stated.warnings if "takes the population as closed" in w]
     spread = with_starts([28 + 56 * w for w in range(6)])
     html = write_report(spread, tmp_path / "spread").read_text()
     assert spread.joint.churn and set(spread.joint.biases["quantity"]) >= {
