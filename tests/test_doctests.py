@@ -21,6 +21,7 @@ MODULES = [
     "crowdcensus.parallel",
     "crowdcensus.pipeline",
     "crowdcensus.synthesis.inference",
+    "crowdcensus.synthesis.population",
     "crowdcensus.synthesis.priors",
     "crowdcensus.synthesis.sensitivity",
     "crowdcensus.synthesis.summary",

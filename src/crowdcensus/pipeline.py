@@ -110,6 +110,27 @@ def nobody_twice_warning(study: Study, responses: Responses | None) -> str | Non
             "the lower tail of its default prior")
 
 
+def closed_waves_warning(cap) -> str:
+    """The warning for waves too short for the model to carry workers who come and go:
+    what a closed reading misses were the shares arriving and leaving the default priors'
+    means (a fifth each), from the waves' dates (:func:`present_while`)."""
+    from crowdcensus.synthesis.population import present_while
+    from crowdcensus.synthesis.priors import DEFAULT_ARRIVALS, DEFAULT_DEPARTURES
+
+    arrive, leave = (p.params[0] / sum(p.params) for p in (DEFAULT_ARRIVALS, DEFAULT_DEPARTURES))
+    days = cap.reference_days
+    start = float(cap.wave_starts[0]) / days
+    present = present_while(start, start + cap.span_days / days, (arrive, leave))
+    return (f"the waves span {cap.span_days:g} of the {days:g} days of the reference period, "
+            "too few for the capture histories to show workers starting or stopping, so the "
+            "joint model takes the population as closed and counts the workers present while "
+            f"the waves ran: were {arrive:.0%} of the period's workers to arrive during it and "
+            f"{leave:.0%} to leave (the default priors' means), that would be {present:.0%} "
+            f"of them, the tiers about {1 - present:.0%} low; experiment.churn = true carries "
+            "arrivals and departures on their prior, and assumptions.arrival_share and "
+            "departure_share state them")
+
+
 def undated_span_warning(cap, responses: Responses | None) -> str | None:
     """A warning when the answers' times span more than eight weeks but the study gives no
     wave dates, so that the joint model cannot carry arrivals and departures."""
@@ -311,14 +332,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
                             "21% with mturk in every wave)"))
     if cap is not None and cap.span_days is not None and cap.churn == "auto" \
             and not summary.churn:
-        warnings.append(f"the waves span {cap.span_days:g} of the {cap.reference_days:g} days "
-                        "of the reference period, too few for the capture histories to show "
-                        "workers starting or stopping, so the joint model takes the population "
-                        "as closed: workers absent while the waves ran are not counted (in a "
-                        "simulated country where a quarter arrive and a quarter leave in the "
-                        "year, six weekly waves put the regular tier about 19% low); "
-                        "experiment.churn = true carries arrivals and departures on their prior, "
-                        "and assumptions.arrival_share and departure_share state them")
+        warnings.append(closed_waves_warning(cap))
     undated = undated_span_warning(cap, responses)
     if undated:
         warnings.append(undated)

@@ -136,6 +136,9 @@ def test_report_says_whether_workers_come_and_go(results, tmp_path):
     assert "Closed population" in html and "experiment.churn = true" in html
     said = [w for w in weekly.warnings if w.startswith("the waves span 42 of the 364 days")]
     assert len(said) == 1 and "assumptions.arrival_share" in said[0]
+    # waves from day 140 to 182: present then, 0.64 + 0.16 * 0.5 + 0.16 * (1 - 140 / 364)
+    # + 0.04 * (1 - 0.5 ** 2 - (140 / 364) ** 2) = 0.8425 of the year's workers
+    assert "that would be 84% of them, the tiers about 16% low" in said[0]
     assert "<code>assumptions.arrival_share</code>" in html
     arriving = TurnoverShare(value=0.1, low=0.05, high=0.2, status="assumed")
     stated = with_starts([140 + 7 * w for w in range(6)], arrival_share=arriving)

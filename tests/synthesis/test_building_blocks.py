@@ -1491,3 +1491,27 @@ def test_the_odds_of_answering_again_are_the_studys_or_the_default(stated):
             assert after == pytest.approx(float(truncated_log(*prior.params, z)), abs=1e-7)
             assert after >= 0
         assert float(tr["answer_again"]["value"]) == pytest.approx(np.exp(after), rel=1e-6)
+
+
+@pytest.mark.parametrize(("start", "end", "churn"), [
+    (0.3846, 0.5, (0.2, 0.2)), (0.0, 0.1, (0.4, 0.1)), (0.7, 0.7, (0.25, 0.25)),
+    (0.2, 0.9, (0.0, 0.5))])
+def test_the_share_present_while_the_waves_ran_is_that_of_uniform_days(start, end, churn):
+    """`present_while` against draws of the churn model's workers: a share arrive on a
+    uniform day, a share leave on one, and those who do both are present between the
+    earlier and the later of two uniform days; a worker counts if present at some time
+    between the two days."""
+    from crowdcensus.synthesis.population import present_while
+
+    rng = np.random.default_rng(7)
+    n = 400_000
+    arrive, leave = churn
+    arrives, leaves = rng.random(n) < arrive, rng.random(n) < leave
+    first, second = rng.random(n), rng.random(n)
+    lo, hi = np.minimum(first, second), np.maximum(first, second)
+    came = np.where(arrives & leaves, lo, np.where(arrives, first, 0.0))
+    went = np.where(arrives & leaves, hi, np.where(leaves, first, 1.0))
+    present = ((came <= end) & (went >= start)).mean()
+    expected = present_while(start, end, churn)
+    assert present == pytest.approx(expected, abs=4 * np.sqrt(expected * (1 - expected) / n))
+    assert present_while(start, end, None) == 1.0
