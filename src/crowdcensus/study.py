@@ -288,6 +288,13 @@ class Assumptions(_Strict):
     arrival_share: TurnoverShare | None = None
     departure_share: TurnoverShare | None = None
 
+    @property
+    def turnover_stated(self) -> tuple[str, ...]:
+        """The shares of workers arriving and leaving (field names) that the study states:
+        any turns the joint model's churn on."""
+        return tuple(n for n in ("arrival_share", "departure_share")
+                     if getattr(self, n) is not None)
+
 
 class Columns(_Strict):
     """Column names in the responses file (defaults: the collection service's export)."""
@@ -529,8 +536,7 @@ class Study(_Strict):
 
     def _turnover_checks(self) -> None:
         """A stated share of workers arriving or leaving needs the waves it is read against."""
-        a = self.assumptions
-        stated = [n for n in ("arrival_share", "departure_share") if getattr(a, n) is not None]
+        stated = self.assumptions.turnover_stated
         if not stated:
             return
         field = f"assumptions.{stated[0]}"

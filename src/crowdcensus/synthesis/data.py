@@ -30,7 +30,6 @@ from crowdcensus.synthesis.priors import (
     platform_omission_prior,
     random_answers_prior,
     study_priors,
-    turnover_priors,
 )
 
 #: Waves spanning more than this many days make ``churn = "auto"`` model arrivals/departures.
@@ -557,7 +556,7 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None,
         wave_starts=starts,
         reference_days=reference_days,
         # a stated share of workers who come and go carries them whatever the waves span
-        churn=(True if study.experiment.churn == "auto" and turnover_priors(study) is not None
+        churn=(True if study.experiment.churn == "auto" and study.assumptions.turnover_stated
                else study.experiment.churn),
         take_up_slope=study.experiment.take_up_slope,
         registration_classes=study.experiment.registration_classes,

@@ -303,9 +303,11 @@ def latent_population(cfg, a: dict, specs: dict) -> Population:
 
     presence, churn = 1.0, None
     if cfg.churn:
-        # the default's Beta(1, 4) for priors built without the study's (tests)
-        arrive, leave = (turnover_site(specs.get(name, (name, "beta", (1.0, 4.0))))
-                         for name in ("arrival_share", "departure_share"))
+        from crowdcensus.synthesis.priors import DEFAULT_ARRIVALS, DEFAULT_DEPARTURES
+
+        # the defaults for priors built without the study's (tests)
+        arrive, leave = (turnover_site(specs.get(d.name, (d.name, d.kind, d.params)))
+                         for d in (DEFAULT_ARRIVALS, DEFAULT_DEPARTURES))
         presence, churn = presence_share(arrive, leave), (arrive, leave)
 
     j = cfg.n_platforms

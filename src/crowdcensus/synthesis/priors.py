@@ -261,12 +261,11 @@ def turnover_priors(study: Study) -> tuple[Prior, Prior] | None:
     ``assumptions.arrival_share`` and ``departure_share`` (the default for the one it
     leaves out), or None when it states neither."""
     a = study.assumptions
-    stated = [getattr(a, name, None) for name in ("arrival_share", "departure_share")]
-    if all(q is None for q in stated):
+    if not a.turnover_stated:
         return None
-    arrive, leave = (share_prior(d.name, d.label, q, d, f"assumptions.{d.name}")
-                     for d, q in zip((DEFAULT_ARRIVALS, DEFAULT_DEPARTURES), stated,
-                                     strict=True))
+    arrive, leave = (share_prior(d.name, d.label, getattr(a, d.name), d,
+                                 f"assumptions.{d.name}")
+                     for d in (DEFAULT_ARRIVALS, DEFAULT_DEPARTURES))
     return arrive, leave
 
 
