@@ -46,7 +46,9 @@ def _read(study: Study) -> tuple[Responses | None, object, str | None]:
         return None, None, None
     exp = study.experiment
     responses = read_responses(path, exp.columns.model_dump(), exp.answers,
-                               country=study.study.country)
+                               country=study.study.country,
+                               reference_start=exp.schedule.reference_start
+                               if exp.schedule is not None else None)
     if study.assumptions.multihoming.value == "estimate" and \
             responses.respondents["n_registered"].isna().all():
         raise InputError(f"{path}: no respondent reports the platforms they are registered "
@@ -129,6 +131,53 @@ def closed_waves_warning(cap) -> str:
             f"of them, the tiers about {1 - present:.0%} low; experiment.churn = true carries "
             "arrivals and departures on their prior, and assumptions.arrival_share and "
             "departure_share state them")
+
+
+def departures_held_warning(cap) -> str:
+    """The warning for waves too short to show departures where the respondents' answers
+    on when they began carry the arrivals: departures are held at none, and what that
+    would miss were a fifth of the period's workers to leave (the default prior's mean)."""
+    from crowdcensus.synthesis.population import present_while
+    from crowdcensus.synthesis.priors import DEFAULT_DEPARTURES
+
+    leave = DEFAULT_DEPARTURES.params[0] / sum(DEFAULT_DEPARTURES.params)
+    days = cap.reference_days
+    start = float(cap.wave_starts[0]) / days
+    present = present_while(start, start + cap.span_days / days, (0.0, leave))
+    return (f"{cap.started_during:,} of the {cap.start_answers:,} respondents who said when "
+            "they began micro-work began during the reference period, so the joint model "
+            f"carries workers arriving; but the waves span {cap.span_days:g} of its "
+            f"{days:g} days, too few to show workers who stopped, so it holds departures at "
+            f"none: were {leave:.0%} of the period's workers to leave during it, the tiers "
+            f"would be about {1 - present:.0%} low; assumptions.departure_share states "
+            "them, and experiment.churn = true carries them on their prior")
+
+
+def unread_start_warning(study: Study, responses: Responses | None) -> str | None:
+    """A warning where respondents said when they began micro-work but the joint model
+    cannot read it: no wave dates to place it against, or a population held closed."""
+    if responses is None or "started" not in responses.respondents:
+        return None
+    started = responses.respondents["started"]
+    said = int(started.notna().sum())
+    if not said:
+        return None
+    exp = study.experiment
+    if exp.churn is False:
+        why = "the study holds the population closed (experiment.churn = false)"
+    elif exp.schedule is None or not exp.schedule.wave_starts:
+        why = ("the study gives no experiment.schedule.wave_starts to place them against: "
+               "give the waves' start days")
+    elif (undated := int(np.isneginf(started).sum())):
+        said = undated
+        why = ("their answers are dates, and the study does not give the reference "
+               "period's first day to read them against (experiment.schedule."
+               "reference_start)")
+    else:
+        return None
+    column = exp.columns.started or "started_day"
+    return (f"{said:,} respondents said when they began micro-work ('{column}'), but the "
+            f"joint model does not read it: {why}")
 
 
 def undated_span_warning(cap, responses: Responses | None) -> str | None:
@@ -333,6 +382,12 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     if cap is not None and cap.span_days is not None and cap.churn == "auto" \
             and not summary.churn:
         warnings.append(closed_waves_warning(cap))
+    if cap is not None and cap.arrivals_only and summary.churn \
+            and data.priors.departure_share is not None \
+            and data.priors.departure_share.held_at_zero:
+        warnings.append(departures_held_warning(cap))
+    if unread := unread_start_warning(study, responses):
+        warnings.append(unread)
     undated = undated_span_warning(cap, responses)
     if undated:
         warnings.append(undated)

@@ -15,6 +15,7 @@ joint model (:mod:`crowdcensus.synthesis`) turns the assumptions into priors.
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -318,6 +319,13 @@ class Columns(_Strict):
     #: for none): a respondent who failed it in the answer that counts (their first) is a
     #: capture, but their frequency and hours are not used.
     attention: str | None = "attention_passed"
+    #: When the respondent began micro-work (used when the column exists; "" for none): the
+    #: month (``2024-05``) or date of their first paid task, read against
+    #: ``experiment.schedule.reference_start``, or the day of the reference period
+    #: (``experiment.schedule``'s days; 0 or less: before the period began). Where workers
+    #: may arrive during the period, the share who began during it tells the joint model
+    #: how many did (docs/synthesis.md).
+    started: str | None = "started_month"
 
 
 class Reach(_Strict):
@@ -339,6 +347,9 @@ class Schedule(_Strict):
     """When the waves ran, in days from the start of the reference period."""
 
     reference_days: PositiveNumber = 364
+    #: The reference period's first day (a date): needed only to read answers on when
+    #: respondents began micro-work given as dates (``experiment.columns.started``).
+    reference_start: date | None = None
     #: How long each wave's task stayed visible, in days: one number for every wave, or
     #: one per wave, in wave order.
     wave_days: PositiveNumber | Annotated[list[PositiveNumber], Field(min_length=1)] = 7

@@ -127,6 +127,7 @@ def test_the_schedule_export_gives_the_study_file_the_waves_days_and_platforms(
     start, day = pd.Timestamp("2025-01-01", tz="UTC"), pd.Timedelta(days=1)
     # each wave's own days, rounded up: 7.5, 7, and the seconds between w10's answers
     assert schedule.reference_days == 730 and schedule.wave_days == [8, 7, 1]
+    assert schedule.reference_start == start.date()
     assert schedule.wave_starts == [
         round((t - start) / day, 1) for t in (pd.Timestamp("2025-03-03T09:00", tz="UTC"),
                                               pd.Timestamp("2025-03-31T09:00", tz="UTC"),

@@ -35,6 +35,27 @@ def test_valid_answers_become_codes():
     assert q.validate_answers(_form(attention="often")).attention_passed is False
 
 
+def test_the_month_of_the_first_task_is_optional_and_checked():
+    """The month and year of the first paid micro-task: blank when not answered, written
+    ``YYYY-MM`` whether typed so or as ``MM/YYYY`` (a browser without a month picker),
+    refused before 2000, after this month, or not a month, naming the field."""
+    from datetime import date
+
+    today = date(2026, 12, 7)
+    assert q.validate_answers(_form(), today=today).as_row()["started_month"] is None
+    assert q.validate_answers(_form(started_month=""), today=today).started_month is None
+    for typed, kept in (("2024-05", "2024-05"), ("2024-5", "2024-05"), ("05/2024", "2024-05"),
+                        (" 2026-12 ", "2026-12"), ("2000-01", "2000-01")):
+        answers = q.validate_answers(_form(started_month=typed), today=today)
+        assert answers.as_row()["started_month"] == kept, typed
+    for typed in ("2027-01", "1999-12", "2024-13", "2024-00", "May 2024", "2024-05-01",
+                  ["2024-05", "2024-06"]):
+        with pytest.raises(q.AnswerError) as exc:
+            q.validate_answers(_form(started_month=typed), "fr", today=today)
+        assert set(exc.value.errors) == {"started_month"}, typed
+        assert "2024-05" in exc.value.errors["started_month"]
+
+
 @pytest.mark.parametrize("changes, field", [
     ({"frequency": None}, "frequency"),
     ({"frequency": "daily"}, "frequency"),

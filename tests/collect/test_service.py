@@ -240,7 +240,9 @@ def test_response_exports_in_three_formats(client):
     study = create_study(client)
     wave = create_wave(client, study["id"], "generic")
     for i in range(3):
-        run_flow(client, wave, f"p{i}")
+        # the first names the month of their first task; the others leave it blank
+        run_flow(client, wave, f"p{i}", answers={**GOOD_ANSWERS, "started_month": "05/2024"}
+                 if i == 0 else None)
     url = f"/api/studies/{study['id']}/responses"
     csv = pd.read_csv(io.StringIO(client.get(url, headers=AUTH).text))
     parquet = pd.read_parquet(io.BytesIO(client.get(f"{url}?format=parquet",
@@ -250,6 +252,10 @@ def test_response_exports_in_three_formats(client):
     assert set(csv["frequency"]) == {"weekly"} and set(parquet["country"]) == {"FR"}
     assert records[0]["platforms_registered"] == "mturk,prolific"
     assert records[0]["hours_per_week"] == 6.5 and records[0]["attention_passed"] is True
+    assert sorted(csv["started_month"].fillna("")) == ["", "", "2024-05"]
+    # a blank answer is null in JSON (not NaN, which strict JSON readers refuse)
+    assert sorted(r["started_month"] or "" for r in records) == ["", "", "2024-05"]
+    assert sum(r["started_month"] is None for r in records) == 2
     assert csv["worker_hash"].nunique() == 3 and csv["worker_hash"].str.len().eq(32).all()
     assert client.get(f"{url}?format=xml", headers=AUTH).status_code == 422
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -159,6 +161,54 @@ def test_report_says_whether_workers_come_and_go(results, tmp_path):
     closed_warning = [w for w in spread.warnings + results.warnings
                       if "takes the population as closed" in w]
     assert not closed_warning
+
+
+def test_report_reads_when_respondents_began(tmp_path):
+    """Respondents who say when they began micro-work (the collection service's
+    ``started_month``; here a tenth of the workers name a month of the period before the
+    waves, the others one before the period): with the waves' dates and the period's
+    first day, the joint model carries arrivals, on the default prior, departures held at
+    none; the report says how many began during the period and the warning what the
+    departures held at none would miss. Without the dates or the first day, or with the
+    population held closed, a warning says the answers were not read, and why."""
+    study = load_study(SIMULATED)
+    frame = pd.read_csv(study.responses_path())
+    workers = frame["worker_hash"].unique()
+    late = set(workers[:: 10])
+    frame["started_month"] = np.where(frame["worker_hash"].isin(late), "2025-05", "2023-11")
+    path = tmp_path / "responses.csv"
+    frame.to_csv(path, index=False)
+
+    def run(schedule, churn="auto"):
+        experiment = study.experiment.model_copy(update={
+            "schedule": schedule, "responses": str(path), "churn": churn})
+        synthesis = study.synthesis.model_copy(update={"inference": "laplace"})
+        return run_study(study.model_copy(update={"experiment": experiment,
+                                                  "synthesis": synthesis}), draws=200)
+
+    weekly = Schedule(reference_days=364, wave_days=7, reference_start=date(2025, 1, 6),
+                      wave_starts=[140 + 7 * w for w in range(6)])
+    read = run(weekly)
+    html = write_report(read, tmp_path / "read").read_text()
+    assert read.joint.churn and "Closed population" not in html
+    assert (f"{len(late):,} of the {len(workers):,} respondents who said when they began "
+            "micro-work") in html
+    rows = read.joint.shifts.set_index("assumption")
+    assert rows.loc["Share of workers arriving during the reference period",
+                    "origin"] == "default"
+    said = [w for w in read.warnings if "holds departures at none" in w]
+    # waves from day 140 to 182, a fifth leaving: 0.8 + 0.2 (1 - 140 / 364) = 0.923 there
+    assert len(said) == 1 and "the tiers would be about 8% low" in said[0]
+    assert not [w for w in read.warnings if "takes the population as closed" in w]
+    undated = weekly.model_copy(update={"reference_start": None})
+    for schedule, churn, why in ((None, "auto", "experiment.schedule.wave_starts"),
+                                 (weekly, False, "experiment.churn = false"),
+                                 (undated, "auto", "experiment.schedule.reference_start")):
+        unread = run(schedule, churn)
+        assert not unread.joint.churn
+        said = [w for w in unread.warnings if "does not read it" in w]
+        assert len(said) == 1 and why in said[0], unread.warnings
+        assert said[0].startswith(f"{len(workers):,} respondents said when they began")
 
 
 @pytest.mark.parametrize(("days", "starts", "message"), [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -333,6 +334,34 @@ def test_warning_when_wave_labels_do_not_sort_in_time_order():
     assert read(["w1", "w2", "w3"]).wave_order_warning() is None
     assert read(["january", "february", "march"]).wave_order_warning() is None   # months
     assert read(["one", "two", "three"], column="").wave_order_warning() is None
+
+
+def test_when_respondents_began_is_read_from_their_first_answer():
+    """The day each respondent says they began micro-work (``started``): their first
+    answer's, a number (negative: before the period), blank for no answer, not kept when
+    the attention check was failed; anything else refused naming the line."""
+    from crowdcensus.sources.responses import parse_responses
+
+    cols = {"worker": "id", "wave": "wave", "platform": "site", "frequency": "how often",
+            "started": "began", "attention": "ok"}
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d", "a"], "wave": ["w1", "w1", "w2", "w2", "w2"],
+                          "site": "P", "how often": "Weekly", "ok": [1, 1, 1, 0, 1],
+                          "began": ["120", "-400", "", "30", "7"]})
+    r = parse_responses(frame, cols)
+    got = r.respondents["started"].to_dict()
+    assert got["a"] == 120 and got["b"] == -400 and np.isnan(got["c"]) and np.isnan(got["d"])
+    assert parse_responses(frame.drop(columns="began"), cols).respondents["started"].isna().all()
+    frame.loc[2, "began"] = "last spring"
+    with pytest.raises(InputError, match="'began' on line 4 is 'last spring': not a day of "
+                                         "the reference period"):
+        parse_responses(frame, cols)
+    # dates and months, read against the period's first day; without it, kept apart
+    frame["began"] = ["2025-03", "2024-12-25", "", "2025-01-06", "2025-01-07"]
+    undated = parse_responses(frame, cols).respondents["started"]
+    assert np.isneginf(undated[["a", "b"]]).all() and undated[["c", "d"]].isna().all()
+    got = parse_responses(frame, cols, reference_start=date(2025, 1, 6)).respondents["started"]
+    assert got["a"] == (date(2025, 3, 15) - date(2025, 1, 6)).days and got["b"] == -12
+    assert np.isnan(got["c"]) and np.isnan(got["d"])
 
 
 def test_rows_without_answers_are_left_out_and_lines_keep_their_numbers():

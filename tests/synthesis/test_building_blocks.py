@@ -609,6 +609,72 @@ def test_stays_by_monte_carlo():
     assert (~present.any(1)).mean() == pytest.approx(np.exp(float(log_none)), abs=3e-3)
 
 
+def test_stays_split_by_whether_the_worker_was_there_from_the_start():
+    """The stays of the workers present from the period's start and of those who arrived
+    during it add up to every worker's, and each is the share of the draws of the churn
+    model's workers with that start (by Monte Carlo, as above)."""
+    import jax.numpy as jnp
+
+    from crowdcensus.methods.capture_likelihood import stay_factors
+
+    mids, length, arrive, leave = np.array([40.0, 150.0, 260.0]), 364.0, 0.3, 0.4
+    arrival, departure, _ = stay_factors(arrive, leave, jnp.array(mids), jnp.array(length),
+                                         split=True)
+    arrival, departure = np.asarray(arrival), np.asarray(departure)
+    np.testing.assert_allclose(arrival[0], arrival[1] + arrival[2], rtol=1e-12)
+    first, last = np.triu_indices(len(mids))
+    rng = np.random.default_rng(2)
+    n = 400_000
+    start = np.where(rng.random(n) < arrive, rng.uniform(0, length, n), 0.0)
+    end = np.where(rng.random(n) < leave, rng.uniform(0, length, n), length)
+    both = (start > 0) & (end < length)
+    start[both], end[both] = np.minimum(start[both], end[both]), np.maximum(start[both],
+                                                                              end[both])
+    present = (start[:, None] <= mids[None, :]) & (mids[None, :] <= end[:, None])
+    for kind, who in ((1, start == 0), (2, start > 0)):
+        stays = np.sum(arrival[kind][:, first] * departure[:, last], axis=0)
+        for prob, f, la in zip(stays, first, last, strict=True):
+            runs = (present[:, f:la + 1].all(1) & ~present[:, :f].any(1)
+                    & ~present[:, la + 1:].any(1))
+            assert (runs & who).mean() == pytest.approx(prob, abs=3e-3)
+
+
+@pytest.mark.parametrize("here", [False, True])
+def test_histories_split_by_when_the_respondent_began(here):
+    """A history's chance for respondents who say they worked from the period's start and
+    for those who say they began during it add up to its chance whatever the stay; with
+    nobody arriving, the first is the whole of it and the second nothing; with IDs per
+    platform (``answer_here``) the same."""
+    from crowdcensus.methods.capture_likelihood import history_log_prob
+
+    t = 3 if here else 4
+    a, pats = _arrays(t, churn=True)
+    n = len(pats)
+    rows = {k: jnp_concat([a[k]] * 3) for k in ("H", "C", "first_caught", "last_caught")}
+    split = {**a, **rows, "row_started": np.repeat(np.array([-1, 0, 1], dtype=np.int32), n)}
+    params = {**PARAMS, "wave": PARAMS["wave"][:t]}
+    if here:
+        params["answer_here"] = np.log(np.array([0.3, 0.6]))
+    for churn in ((0.3, 0.2), (0.0, 0.2)):
+        whole = np.exp(np.asarray(history_log_prob(a, params, churn)))
+        lp = np.exp(np.asarray(history_log_prob(split, params, churn, started=True)))
+        anyone, there, came = lp[:n], lp[n:2 * n], lp[2 * n:]
+        np.testing.assert_allclose(anyone, whole, rtol=1e-10)
+        seen = pats.any(axis=1)
+        np.testing.assert_allclose((there + came)[seen], whole[seen], rtol=1e-9)
+        if churn[0] == 0:
+            assert (came[seen] < 1e-200).all()
+            np.testing.assert_allclose(there[seen], whole[seen], rtol=1e-9)
+        else:
+            assert (came[seen] > 1e-6 * whole[seen]).all()
+
+
+def jnp_concat(parts):
+    import jax.numpy as jnp
+
+    return jnp.concatenate(parts)
+
+
 def test_mode_search_restarts_leave_a_local_mode():
     """A double well, started in the shallow basin: the search from the start alone stays
     there; every jittered restart (normal, sd 0.5, seeded by ``[seed, 2]``) is searched,

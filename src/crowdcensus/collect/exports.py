@@ -32,7 +32,7 @@ FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.
 RESPONSE_COLUMNS = [
     "worker_hash", "wave", "platform", "submitted_at", "completion_code", "language",
     "frequency", "platforms_registered", "platforms_last_month", "hours_per_week",
-    "earnings_band", "country", "attention_answer", "attention_passed",
+    "earnings_band", "country", "attention_answer", "attention_passed", "started_month",
 ]
 
 
@@ -149,7 +149,9 @@ def serialise(frame: pd.DataFrame, fmt: str) -> bytes:
         for col in out.columns:
             if pd.api.types.is_datetime64_any_dtype(out[col]):
                 out[col] = out[col].map(lambda v: v.isoformat() if pd.notna(v) else None)
-        return json.dumps(out.to_dict(orient="records"), default=str).encode()
+        # a missing value is JSON's null (NaN is not JSON: strict readers refuse it)
+        out = out.astype(object).where(out.notna(), None)
+        return json.dumps(out.to_dict(orient="records"), default=str, allow_nan=False).encode()
     raise InputError(f"unknown format {fmt!r} (use csv, parquet or json)")
 
 
@@ -258,4 +260,6 @@ def schedule_toml(conn: Connection, study_id: int, reference_start: datetime | N
             f"period:\n# {reference_days:g} days from {start:%Y-%m-%d} to {end:%Y-%m-%d}; "
             "wave_starts count days from its start.\n# The waves, in the order "
             f"crowdcensus run reads them: {', '.join(labels)}.\n")
+    # the period's first day, against which the answers on when respondents began are read
+    schedule = {"reference_start": start.date(), **schedule}
     return head + tomli_w.dumps({"experiment": {"schedule": schedule}})

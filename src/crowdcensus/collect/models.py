@@ -108,6 +108,8 @@ class Response(Base):
     country: Mapped[str] = mapped_column(String(2))
     attention_answer: Mapped[str] = mapped_column(String(20))
     attention_passed: Mapped[bool] = mapped_column(Boolean)
+    #: The month of the person's first paid micro-task (``YYYY-MM``), when answered.
+    started_month: Mapped[str | None] = mapped_column(String(7), nullable=True)
 
 
 class WaveSchedule(Base):

@@ -4,13 +4,16 @@ Answer codes are what the database and exports hold; labels are only for
 display. Version ``"1"`` is the questionnaire of issue 3: how often the person
 does micro-work, the platforms they are registered on and those used in the
 last month, hours per week, monthly earnings band, country of residence and
-one attention check.
+one attention check; since 2026-12-07 it also asks, optionally, the month and year of
+the person's first paid micro-task (``started_month``, blank when not answered).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from crowdcensus.collect.inputs import parse_decimal
 
@@ -86,6 +89,10 @@ COUNTRIES: dict[str, dict[str, str]] = {
 }
 
 MAX_HOURS_PER_WEEK = 100.0
+#: The earliest year a first micro-task may be answered (Mechanical Turk opened in 2005).
+FIRST_YEAR = 2000
+_ISO_MONTH = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})")
+_SLASH_MONTH = re.compile(r"(?P<month>\d{1,2})/(?P<year>\d{4})")
 #: Hours are typed with at most this many decimals (a step of 0.1 hour), with a
 #: point or a comma: ``7,5`` and ``7.5`` are both 7.5.
 HOURS_DECIMALS = 1
@@ -106,6 +113,11 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
                       "fr": "Combien y gagnez-vous au cours d'un mois habituel ?"},
     "country": {"en": "In which country do you live?",
                 "fr": "Dans quel pays résidez-vous ?"},
+    "started_month": {"en": "When did you do your first paid task on a micro-work platform "
+                            "(month and year)? Leave it blank if you do not remember.",
+                      "fr": "Quand avez-vous fait votre première tâche rémunérée sur une "
+                            "plateforme de micro-travail (mois et année) ? Laissez vide si "
+                            "vous ne vous en souvenez pas."},
     "attention": {"en": "To show that you read the questions, please choose \"Rarely\".",
                   "fr": "Pour montrer que vous lisez les questions, choisissez « Rarement »."},
 }
@@ -122,6 +134,8 @@ class Answers:
     earnings_band: str
     country: str
     attention_answer: str
+    #: The month of the person's first paid micro-task, ``YYYY-MM``; None when left blank.
+    started_month: str | None = None
 
     @property
     def attention_passed(self) -> bool:
@@ -139,6 +153,7 @@ class Answers:
             "country": self.country,
             "attention_answer": self.attention_answer,
             "attention_passed": self.attention_passed,
+            "started_month": self.started_month,
         }
 
 
@@ -160,6 +175,9 @@ _MESSAGES = {
                     "most one decimal, e.g. 7.5 or 7,5.",
               "fr": f"Indiquez un nombre d'heures entre 0 et {MAX_HOURS_PER_WEEK:g}, avec au "
                     "plus une décimale, par ex. 7,5 ou 7.5."},
+    "month": {"en": f"Enter a month and year from {FIRST_YEAR} to now, e.g. 2024-05.",
+              "fr": f"Indiquez un mois et une année de {FIRST_YEAR} à aujourd'hui, par ex. "
+                    "2024-05."},
     "subset": {"en": "Platforms used last month must also be ticked as registered.",
                "fr": "Les plateformes utilisées le mois dernier doivent aussi être "
                      "cochées comme plateformes où vous êtes inscrit·e."},
@@ -192,8 +210,10 @@ def _many(form: Mapping[str, Sequence[str]], name: str, lang: str,
     return tuple(p for p in PLATFORM_CHOICES if p in set(values))
 
 
-def validate_answers(form: Mapping[str, Sequence[str]], lang: str = "en") -> Answers:
-    """Check a submitted form (field -> list of values) and return its answers.
+def validate_answers(form: Mapping[str, Sequence[str]], lang: str = "en",
+                     today: date | None = None) -> Answers:
+    """Check a submitted form (field -> list of values) and return its answers
+    (``today``: the day a month answered may not be after; by default the machine's).
 
     Raises
     ------
@@ -222,6 +242,28 @@ def validate_answers(form: Mapping[str, Sequence[str]], lang: str = "en") -> Ans
     earnings = _one(form, "earnings_band", EARNINGS_BANDS, lang, errors)
     country = _one(form, "country", COUNTRIES, lang, errors)
     attention = _one(form, "attention", ATTENTION_CHOICES, lang, errors)
+    started = _month(form, "started_month", lang, errors, today)
     if errors:
         raise AnswerError(errors)
-    return Answers(frequency, registered, last_month, hours, earnings, country, attention)
+    return Answers(frequency, registered, last_month, hours, earnings, country, attention,
+                   started)
+
+
+def _month(form: Mapping[str, Sequence[str]], name: str, lang: str, errors: dict[str, str],
+           today: date | None) -> str | None:
+    """An optional month and year (``2024-05``, or ``05/2024`` where the browser shows a
+    text field), from :data:`FIRST_YEAR` to ``today``'s month; None when blank."""
+    values = form.get(name) or []
+    text = values[0].strip() if len(values) == 1 else ""
+    if len(values) > 1:
+        errors[name] = message("month", lang)
+        return None
+    if not text:
+        return None
+    m = _ISO_MONTH.fullmatch(text) or _SLASH_MONTH.fullmatch(text)
+    year, month = ((int(m["year"]), int(m["month"])) if m else (0, 0))
+    now = today or date.today()
+    if not (1 <= month <= 12 and year >= FIRST_YEAR and (year, month) <= (now.year, now.month)):
+        errors[name] = message("month", lang)
+        return None
+    return f"{year:04d}-{month:02d}"

@@ -30,7 +30,7 @@ distinct history :math:`h`, share class :math:`s` and activity bin :math:`g`.
 from __future__ import annotations
 
 
-def stay_factors(arrive, leave, mids, length):
+def stay_factors(arrive, leave, mids, length, split=False):
     """The chance of each stay (first and last wave present) in factored form.
 
     A share ``arrive`` of the workers arrives at a uniform time of the reference
@@ -40,7 +40,10 @@ def stay_factors(arrive, leave, mids, length):
     ``arrival[0, i] * departure[0, j] + arrival[1, i] * departure[1, j]``: the first
     term stays to the end (``departure[0]`` is 1 at the last wave, 0 elsewhere), the
     second leaves in the gap after wave ``j``. Returns ``(arrival, departure,
-    log_none)``, both (2, T), and the log chance of being present at no wave.
+    log_none)``, both (2, T), and the log chance of being present at no wave. With
+    ``split``, ``arrival`` is (3, 2, T): the stays of every worker, of those present from
+    the period's start, and of those who arrived during it (the first is the sum of the
+    other two).
     """
     import jax.numpy as jnp
 
@@ -48,8 +51,12 @@ def stay_factors(arrive, leave, mids, length):
     edges = jnp.concatenate([jnp.zeros(1), mids, jnp.reshape(length, (1,))])
     gap = jnp.diff(edges) / length                    # the T+1 gaps between middle days
     at_start = jnp.zeros(t + 1).at[0].set(1.0)       # present from the start
-    arrival = jnp.stack([(1 - arrive) * (1 - leave) * at_start + arrive * (1 - leave) * gap,
-                         (1 - arrive) * leave * at_start + 2 * arrive * leave * gap])[:, :t]
+    present = jnp.stack([(1 - arrive) * (1 - leave) * at_start,
+                         (1 - arrive) * leave * at_start])[:, :t]
+    arrived = jnp.stack([arrive * (1 - leave) * gap, 2 * arrive * leave * gap])[:, :t]
+    arrival = present + arrived
+    if split:
+        arrival = jnp.stack([arrival, present, arrived])
     departure = jnp.stack([jnp.zeros(t).at[-1].set(1.0), gap[1:]])
     # no wave: arriving after the last, leaving before the first, or both in one gap
     none = (arrive * (1 - leave) * gap[-1] + (1 - arrive) * leave * gap[0]
@@ -57,7 +64,7 @@ def stay_factors(arrive, leave, mids, length):
     return arrival, departure, jnp.log(jnp.clip(none, 1e-300))
 
 
-def history_log_prob(a: dict, params: dict, churn=None, rates=None):
+def history_log_prob(a: dict, params: dict, churn=None, rates=None, started=False):
     """:math:`\\log P(h \\mid s, g)`, shape (histories, share classes, bins); see the module doc.
 
     ``rates``: the weekly visit rate of each bin (default ``a["lam"]``); the joint model
@@ -73,7 +80,10 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
     shapes: with IDs per platform a class is a set of platforms and one of them, whose
     respondents are a worker's answers there).
     ``churn``: None, or ``(arrive, leave)`` shares with ``a["wave_mid"]`` and
-    ``a["reference_days"]``.
+    ``a["reference_days"]``. With ``started`` (and churn), each row's
+    ``a["row_started"]`` says what its respondents answered on when they began: -1 the
+    history's chance whatever the stay, 0 its chance and a stay from the period's start,
+    1 its chance and a stay that began during the period (the two sum to the first).
     """
     import jax
     import jax.numpy as jnp
@@ -140,7 +150,9 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
     # three share classes: 1.7 s -> 0.07 s; the closed population: 0.0045 and 0.020 s).
     t = h.shape[1]
     arrival, departure, log_none = stay_factors(churn[0], churn[1], a["wave_mid"],
-                                                a["reference_days"])
+                                                a["reference_days"], split=started)
+    # the stays each row's respondents may have had (by their answer on when they began)
+    kind = (a["row_started"] + 1) if started else None
     log_gap = jnp.log(departure[1])[:, None, None, None]                        # (T,1,1,1)
     zero = jnp.zeros_like(logs[:1, 1])
     missed = jnp.concatenate([zero, jnp.cumsum(logs[:, 3], axis=0)])  # misses after 1st
@@ -150,27 +162,39 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None):
     last = jnp.clip(a["last_caught"], 0, t - 1)
     if here is None:
         never = jnp.concatenate([zero, jnp.cumsum(logs[:, 1], axis=0)])  # misses before 1st
-        log_a = jnp.log(jnp.clip(arrival, 1e-300))[:, :, None, None, None]    # (2,T,1,1,1)
-        x = jax.lax.cumlogsumexp(log_a - never[None, :t], axis=1)                # (2,T,U,G,Z)
+        log_a = jnp.log(jnp.clip(arrival, 1e-300))[..., None, None, None]   # ([3],2,T,1,1,1)
+        x = jax.lax.cumlogsumexp(log_a - never[:t], axis=log_a.ndim - 4)     # ([3],2,T,U,G,Z)
         # X_1 / X_0 is at most about 2 x leave / (1 - leave), Y at most 1: the nodes are
         # summed as chances, each history's scaled by its largest node (a shift held out
         # of the gradient), one exponential per history and node (float64 logs and exps
         # are most of this function's cost)
-        ratio, stay_on = jnp.exp(x[1] - x[0]), jnp.exp(y)                      # (T,U,G,Z)
-        nodes = total + x[0][first] + logw                                     # (P,U,G,Z)
+        stay_on = jnp.exp(y)                                                   # (T,U,G,Z)
+        if started:   # each row's kind of stay (kind 0, any, is x[0])
+            ratio = jnp.exp(x[:, 1] - x[:, 0])[kind, first]                    # (P,U,G,Z)
+            x_first, x = x[:, 0][kind, first], x[0]
+        else:
+            ratio, x_first = jnp.exp(x[1] - x[0])[first], x[0][first]
+        nodes = total + x_first + logw                                         # (P,U,G,Z)
         top = jax.lax.stop_gradient(jnp.max(nodes, axis=-1))
         top = jnp.where(jnp.isfinite(top), top, 0.0)
         caught = top + jnp.log(jnp.sum(jnp.exp(nodes - top[..., None])
-                                       * (1 + ratio[first] * stay_on[last]), axis=-1))
+                                       * (1 + ratio * stay_on[last]), axis=-1))
         # no answer: present at some waves and missed at each, or at none
         unseen = jnp.logaddexp(never[t] + x[0, t - 1],
                                logsumexp(log_gap + never[1:] + x[1], axis=0))  # (U,G,Z)
     else:
         # the two ways of staying (to the end; leaving after the last answer here) as
         # arrivals carried wave by wave, with the worker's state (pair_waves)
-        opens, quiet = pair_waves(arrival, log_see, here, logit0, logs)        # (2,T,...)
+        if started:   # the three kinds of stay carried together (pair_waves is linear)
+            opens, quiet = pair_waves(arrival.reshape(6, t), log_see, here, logit0, logs)
+            opens = opens.reshape((3, 2) + opens.shape[1:])
+            open_0, open_1 = opens[:, 0][kind, first], opens[:, 1][kind, first]
+            quiet = quiet[:2]
+        else:
+            opens, quiet = pair_waves(arrival, log_see, here, logit0, logs)    # (2,T,...)
+            open_0, open_1 = opens[0][first], opens[1][first]
         caught = logsumexp(total + logw + jnp.log(jnp.maximum(
-            opens[0][first] + opens[1][first] * jnp.exp(y[last]), 1e-300)), axis=-1)
+            open_0 + open_1 * jnp.exp(y[last]), 1e-300)), axis=-1)
         gap = departure[1][:, None, None, None]
         unseen = jnp.log(jnp.maximum(quiet[0, t - 1] + jnp.sum(gap * quiet[1], axis=0),
                                      1e-300))

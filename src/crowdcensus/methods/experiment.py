@@ -662,7 +662,7 @@ def _per_platform_fit(cfg, a, pop, params, log_n, log_pi, right, n_hours):
     unit = dict(params, shares=shares[..., us])
     unit["answer_here"] = (log_there[:, 0] if log_there.shape[1] == 1
                            else log_there[:, a["wave_class"]].T)               # (U,) or (T, U)
-    hist = history_log_prob(a, unit, pop.churn, pop.points)                   # (P, U, G)
+    hist = history_log_prob(a, unit, pop.churn, pop.points, cfg.started)      # (P, U, G)
     log_pr = pop.log_pr[us][:, a["point_bin"]]                                  # (U, G)
     left = log_n[None, None, :] + log_pr[None] + hist
     if cfg.platform_omission:
@@ -784,7 +784,7 @@ class TaskExperiment:
             params["omit"] = omit
             numpyro.factor("platforms_named", xlog1py(a["named_platforms"], -omit)
                            + xlogy(a["unnamed_answered"], omit))
-        hist = history_log_prob(a, params, pop.churn, pop.points)             # (P, U, G)
+        hist = history_log_prob(a, params, pop.churn, pop.points, cfg.started)  # (P, U, G)
         if cfg.has_hours:  # hours per week ~ log-normal around (hours per visit) x rate
             from jax.scipy.special import log_ndtr
 
@@ -877,8 +877,10 @@ class TaskExperiment:
         numpyro.factor("capture", fit - seen)
         # expected respondents by number of answers and by answer, for the predictive checks
         k_of = jnp.sum(a["H"], axis=1).astype(jnp.int32)
+        # (the histories alone: not the rows of those who said when they began)
+        counted = a["all_patterns"] * a["row_any"]
         by_k = jnp.zeros(a["H"].shape[1] + 1).at[k_of].add(
-            jnp.sum(caught_share, axis=1) * a["all_patterns"])
+            jnp.sum(caught_share, axis=1) * counted)
         numpyro.deterministic("expected_by_answers", pop.total * by_k[1:])
         seen_by_bin = jnp.exp(log_pi) * seen_share                           # P(g, seen)
         numpyro.deterministic("expected_by_report",
@@ -887,5 +889,5 @@ class TaskExperiment:
         # answer as many waves as the model expects (a take-up that differs by activity
         # beyond the visits shows there first)
         by_kr = jnp.zeros((a["H"].shape[1] + 1, log_known.shape[1])).at[k_of].add(
-            (caught_share * a["all_patterns"]) @ jnp.exp(log_known))
+            (caught_share * counted[:, None]) @ jnp.exp(log_known))
         numpyro.deterministic("expected_by_answers_report", pop.total * by_kr[1:])

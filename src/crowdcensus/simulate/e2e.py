@@ -241,7 +241,8 @@ def _answer(clients: _ThreadClients, url: str, platform: str, raw_id: str, row: 
             "platforms_registered": row["platforms_registered"].split(","),
             "platforms_last_month": [p for p in row["platforms_last_month"].split(",") if p],
             "hours_per_week": str(row["hours_per_week"]), "earnings_band": row["earnings_band"],
-            "country": row["country"], "attention": row["attention_answer"]}
+            "country": row["country"], "attention": row["attention_answer"],
+            **({"started_month": row["started_month"]} if "started_month" in row else {})}
     r = client.post(f"{url}/submit", data=form)
     if r.status_code not in (200, 303):  # 303: Prolific's completion redirect
         raise CrowdcensusError(f"the service refused an answer ({r.status_code}): "

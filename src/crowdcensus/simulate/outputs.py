@@ -60,7 +60,7 @@ def export_frame(world: World) -> pd.DataFrame:
     # one ID per person, or per (person, platform) as the collection service's are
     ids = (r["worker"].to_numpy() if world.scenario.experiment.linked_across_platforms
            else (r["worker"].astype(str) + "@" + r["platform"].astype(str)).to_numpy())
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "worker_hash": ids,
         "wave": r["wave"].to_numpy(),
         "platform": plats,
@@ -79,6 +79,24 @@ def export_frame(world: World) -> pd.DataFrame:
         "attention_passed": (r["attention"].to_numpy() == "rarely") if "attention" in r
         else True,
     }, columns=RESPONSE_COLUMNS)
+    if world.scenario.experiment.started_column and "began" in r:
+        frame["started_month"] = _started_months(r)
+    return frame
+
+
+def _started_months(r: pd.DataFrame) -> np.ndarray:
+    """The month of each respondent's first micro-task, as the collection service asks it
+    (``YYYY-MM``): their arrival's, for those who arrived during the reference period
+    (which starts on :data:`REFERENCE_START`); for the others, a month 1 to 51 months
+    before it, spread by the person's index (no random draw, so that the rest of the
+    country is the scenario's without the column)."""
+    began = r["began"].to_numpy(dtype=float)
+    index = r["index"].to_numpy(dtype=np.int64)
+    before = 30.0 + (index * 7919) % 1530
+    days = np.where(began > 0, began, -before)
+    start = np.datetime64(REFERENCE_START.replace(tzinfo=None), "D")
+    when = start + np.floor(days).astype("timedelta64[D]")
+    return np.datetime_as_string(when, unit="M")
 
 
 #: Where the simulated workers abroad say they live, in turn (the first two not the
@@ -191,6 +209,7 @@ def study_toml(world: World, responses: str = "responses.csv") -> str:
                         **({"attention": ""} if not exp.attention_column else {})},
             "schedule": {
                 "reference_days": sc.scenario.reference_days, "wave_days": exp.wave_days,
+                **({"reference_start": REFERENCE_START.date()} if exp.started_column else {}),
                 "wave_starts": [exp.first_day + w * exp.spacing_days for w in range(exp.waves)],
                 **({"posted": sc.posted_in_waves()}
                    if exp.posted_waves is not None and exp.posting_stated else {}),

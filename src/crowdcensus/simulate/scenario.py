@@ -223,6 +223,11 @@ class Experiment(_Strict):
     #: Whether the study file reads the attention check's column
     #: (``experiment.columns.attention``, which it does by default).
     attention_column: bool = True
+    #: Whether the respondents say when they began micro-work (a ``started_month`` column,
+    #: as the collection service asks it: the month they arrived, for those who arrived
+    #: during the reference period, an earlier month for the others; the study file then
+    #: gives ``experiment.schedule.reference_start``), which the joint model reads.
+    started_column: bool = False
 
     def days(self, wave: int) -> int:
         """How long wave ``wave`` (0-based) lasts, in days."""

@@ -509,6 +509,7 @@ def _waves(rng: np.random.Generator, sc: Scenario, rate: np.ndarray, start: np.n
             "platform": np.array(names)[where],
             "frequency": np.array(CATEGORIES)[reported[idx]],
             "platforms_registered": registered[idx],
+            "began": start[idx],
         }))
     return pd.concat(frames, ignore_index=True)
 

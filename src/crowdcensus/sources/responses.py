@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 
@@ -77,7 +78,10 @@ class Responses:
         ``n_registered`` (number of platforms, NaN when not reported) and
         ``registered`` (the platforms named, lower case, as a frozenset; None
         when the file gives a count or nothing) and ``hours`` (hours of
-        micro-work per week, NaN when not given).
+        micro-work per week, NaN when not given) and ``started`` (the day of the
+        reference period they say they began micro-work, NaN when not given, -inf
+        (:data:`UNDATED`) for a date the study gives no first day of the period to read
+        against).
     histories : CaptureHistories
         Who answered in which wave (occasions = waves, in the natural order of
         their labels: ``w2`` before ``w10``).
@@ -377,6 +381,7 @@ def parse_responses(
     answers: dict[str, str] | None = None,
     name: str = "responses",
     country: str | None = None,
+    reference_start: date | None = None,
 ) -> Responses:
     """Validate a responses table and put it in canonical form.
 
@@ -394,6 +399,9 @@ def parse_responses(
         The study's country: with a ``country`` column (``columns["country"]``; when that
         is None, a column named ``country`` whose answers name this country among others),
         the respondents who live elsewhere are left out (:attr:`Responses.elsewhere`).
+    reference_start : date, optional
+        The reference period's first day: answers on when respondents began micro-work
+        (``columns["started"]``) given as dates or months are read as days after it.
     """
     if len(frame) == 0:
         raise InputError(f"{name}: no data: the table has no rows")
@@ -472,6 +480,7 @@ def parse_responses(
         df["hours"] = hours.to_numpy(dtype=float)
     else:
         df["hours"] = np.nan
+    df["started"] = _started_days(frame, columns.get("started"), name, reference_start)
     att_col = columns.get("attention")
     checked = False    # a check was read: some row says whether it was passed
     if att_col and att_col in frame.columns:
@@ -487,6 +496,7 @@ def parse_responses(
         df["_failed_answer"] = df["category"].where(failed)
         df.loc[failed, "category"] = None
         df.loc[failed, "hours"] = np.nan
+        df.loc[failed, "started"] = np.nan
         df["_failed"] = failed
     # a space typed or pasted around an id or a label does not make another worker or wave
     for role in ("worker", "wave", "platform"):
@@ -513,7 +523,7 @@ def parse_responses(
     df["_rank"] = df["wave"].map(rank)
     first = df.sort_values(["_rank"], kind="stable").drop_duplicates("worker", keep="first")
     respondents = first.set_index("worker")[["category", "n_registered", "registered",
-                                             "hours"]]
+                                             "hours", "started"]]
     failed_answers = ({str(k): int(v) for k, v in first["_failed_answer"].value_counts().items()}
                       if "_failed_answer" in first else {})
     events = df.drop_duplicates(["worker", "wave"])[["worker", "wave", "platform"]]
@@ -526,6 +536,60 @@ def parse_responses(
                      frequency_unanswered=int((first["_unanswered"] & ~first["_failed"]).sum()),
                      attention_read=checked, failed_answers=failed_answers,
                      repeated_in_wave=repeated)
+
+
+#: A respondent's answer on when they began given as a date, with no first day of the
+#: reference period (``experiment.schedule.reference_start``) to read it against.
+UNDATED = -np.inf
+
+_MONTH = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
+
+
+def _answer_day(text: str, start: date | None) -> float | None:
+    """A date (``2025-03-14``) or a month (``2025-03``, read as its 15th) as days after
+    ``start``; None when it is neither (or no ``start``)."""
+    if start is None or text is None:
+        return None
+    month = _MONTH.match(text)
+    try:
+        when = (date(int(month[1]), int(month[2]), 15) if month
+                else date.fromisoformat(text.strip()[:10]))
+    except ValueError:
+        return None
+    return float((when - start).days)
+
+
+def _started_days(frame: pd.DataFrame, col: str | None, name: str,
+                  start: date | None = None) -> np.ndarray:
+    """The day of the reference period each answer says the respondent began micro-work
+    (NaN where blank or without the column): a number of days, or, with the period's
+    first day ``start``, a date or a month."""
+    if not col or col not in frame.columns:
+        return np.full(len(frame), np.nan)
+    raw = frame[col]
+    raw = raw.where(~_empty(raw)) if not pd.api.types.is_numeric_dtype(raw) else raw
+    days = pd.to_numeric(raw, errors="coerce").astype(float)
+    text = raw.notna() & days.isna()
+    if text.any():
+        read = _map_distinct(raw[text].astype(str), lambda v: _answer_day(v, start))
+        days = days.where(~text, pd.to_numeric(read, errors="coerce").reindex(days.index))
+    bad = raw.notna() & (days.isna() | ~np.isfinite(days.fillna(0.0)))
+    if bad.any() and start is None:
+        # dates with no first day of the period to read them against: not read (a warning
+        # says so), and kept apart from what no reading makes a date
+        dated = _map_distinct(raw[bad].astype(str),
+                              lambda v: _answer_day(v, date(2000, 1, 1)) is not None)
+        undated = bad.copy()
+        undated[bad] = dated.astype(bool)
+        days[undated] = UNDATED
+        bad &= ~undated
+    if bad.any():
+        row = _line(bad)
+        raise InputError(
+            f"{name}: '{col}' on line {row} is {str(raw[bad].iloc[0])!r}: not a day of the "
+            "reference period, a date (2025-03-14) or a month (2025-03): when the "
+            "respondent began micro-work")
+    return days.to_numpy(dtype=float)
 
 
 _PASSED = {"true": True, "yes": True, "1": True, "oui": True, "vrai": True, "passed": True,
@@ -600,6 +664,8 @@ def read_responses(
     columns: dict[str, str | None],
     answers: dict[str, str] | None = None,
     country: str | None = None,
+    reference_start: date | None = None,
 ) -> Responses:
     """Read a responses CSV/Parquet file (see :func:`parse_responses`)."""
-    return parse_responses(read_table(path), columns, answers, name=str(path), country=country)
+    return parse_responses(read_table(path), columns, answers, name=str(path), country=country,
+                           reference_start=reference_start)

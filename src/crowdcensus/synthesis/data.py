@@ -25,6 +25,7 @@ from crowdcensus.synthesis.priors import (
     DEFAULT_ARRIVALS,
     DEFAULT_DEPARTURES,
     DEFAULT_RANDOM_ANSWERS,
+    NO_DEPARTURES,
     Priors,
     in_model,
     platform_omission_prior,
@@ -186,6 +187,25 @@ class CaptureData:
     #: ``platform_omission``).
     named_platforms: float = 0.0
     unnamed_answered: float = 0.0
+    #: What each group said of when they began micro-work (``experiment.columns.started``):
+    #: -1 not said, 0 before the reference period, 1 during it, before their first answer
+    #: (or, for an answer dated later, during it all the same). All -1 where the file says
+    #: nothing, or where the study holds the population closed (``churn = false``).
+    group_started: np.ndarray | None = None
+
+    @property
+    def start_answers(self) -> int:
+        """Respondents who said when they began micro-work (0 where none did)."""
+        if self.group_started is None:
+            return 0
+        return int(self.group_count[self.group_started >= 0].sum())
+
+    @property
+    def started_during(self) -> int:
+        """Respondents who said they began micro-work during the reference period."""
+        if self.group_started is None:
+            return 0
+        return int(self.group_count[self.group_started == 1].sum())
 
     @property
     def posting_varies(self) -> bool:
@@ -210,7 +230,18 @@ class CaptureData:
         more than :data:`CHURN_SPAN_DAYS` days."""
         if self.wave_starts is None:
             return False
-        return bool(self.churn) if self.churn != "auto" else self.span_days > CHURN_SPAN_DAYS
+        if self.churn != "auto":
+            return bool(self.churn)
+        return self.span_days > CHURN_SPAN_DAYS or self.start_answers > 0
+
+    @property
+    def arrivals_only(self) -> bool:
+        """Whether the model carries workers arriving but holds those leaving at none:
+        ``churn = "auto"``, waves within :data:`CHURN_SPAN_DAYS` days, and respondents who
+        say when they began (which tell arrivals, not departures: the closed reading's
+        assumption for those stays)."""
+        return (self.churn == "auto" and self.models_churn
+                and self.span_days <= CHURN_SPAN_DAYS)
 
 
 @dataclass(frozen=True)
@@ -527,13 +558,15 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None,
     per_platform = bool(subsets is not None and len(subsets) and responses.ids_per_platform)
     own_platform = ((answers_on.reshape(len(resp), n_post, n_plat).sum(axis=1) > 0).argmax(
         axis=1) if per_platform else np.zeros(len(resp), dtype=int))
+    started = _started_codes(study, resp, matrix)
     frame = pd.DataFrame({"pattern": [row.tobytes() for row in matrix], "report": report,
                           "subset": subset_idx, "hours": band, "platform": own_platform,
+                          "started": started,
                           "answers": [row.tobytes() if unsaid or answers_for_all else blank
                                       for row, unsaid in zip(answers_on, said_none,
                                                              strict=True)]})
-    grouped = frame.groupby(["pattern", "report", "subset", "answers", "hours", "platform"],
-                            sort=True).size()
+    grouped = frame.groupby(["pattern", "report", "subset", "answers", "hours", "platform",
+                             "started"], sort=True).size()
     empty = np.zeros(t, dtype=np.int8).tobytes()
     pattern_keys = [empty] + sorted({k[0] for k in grouped.index} - {empty})
     pattern_pos = {k: i for i, k in enumerate(pattern_keys)}
@@ -570,7 +603,21 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None,
         named_platforms=named_platforms,
         unnamed_answered=unnamed_answered,
         group_platform=g["platform"].to_numpy(np.int32),
+        group_started=g["started"].to_numpy(np.int32),
     )
+
+
+def _started_codes(study: Study, resp: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
+    """Each respondent's answer on when they began micro-work: -1 not said (or not read:
+    no wave dates, or a population held closed), 0 before the reference period, 1 during
+    it."""
+    days = (resp["started"].to_numpy(dtype=float) if "started" in resp
+            else np.full(len(resp), np.nan))
+    codes = np.where(np.isfinite(days), (days > 0).astype(int), -1)
+    exp = study.experiment
+    if exp.churn is False or exp.schedule is None or not exp.schedule.wave_starts:
+        return np.full(len(resp), -1)
+    return codes
 
 
 def _failed_answers(responses: Responses) -> np.ndarray:
@@ -714,7 +761,8 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
         priors = replace(priors, platform_omission=omission)
     if capture is not None and capture.models_churn and priors.arrival_share is None:
         priors = replace(priors, arrival_share=DEFAULT_ARRIVALS,
-                         departure_share=DEFAULT_DEPARTURES)
+                         departure_share=(NO_DEPARTURES if capture.arrivals_only
+                                          else DEFAULT_DEPARTURES))
     if capture is not None and priors.random_answers is None:
         # answers at random: a third as many as failed the attention check passed it; with
         # no check, the default; with a check nobody failed, none

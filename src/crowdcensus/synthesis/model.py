@@ -94,6 +94,9 @@ class ModelConfig:
     declared_active: tuple[bool, ...] = ()
     #: Whether some platform's declared figure was taken before the period's last day.
     declared_early: bool = False
+    #: Whether respondents' answers on when they began micro-work enter the histories'
+    #: chances (rows of their own: :func:`_started_rows`; churn modelled).
+    started: bool = False
 
 
 def _round_up(n: int, step: int) -> int:
@@ -261,6 +264,32 @@ def unit_arrays(subsets: np.ndarray, posted: np.ndarray) -> dict[str, np.ndarray
             "unit_index": index}
 
 
+def _started_rows(cap, patterns: np.ndarray, group_pattern: np.ndarray, churn: bool
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The histories' rows with a row more for each (history, answer on when its
+    respondents began) that some group gives: the history's chance with the worker's stay
+    starting at the period's start, or after it. Returns the rows, each group's row and
+    each row's answer (-1 for the history alone)."""
+    started = cap.group_started
+    base = np.full(len(patterns), -1, dtype=np.int32)
+    if not churn or started is None or not (started >= 0).any():
+        return patterns, group_pattern, base
+    rows, codes = [patterns], [base]
+    group_pattern = group_pattern.copy()
+    n = len(patterns)
+    for code in (0, 1):
+        said = started == code
+        used = np.unique(group_pattern[said])
+        if not len(used):
+            continue
+        where = np.searchsorted(used, group_pattern[said])
+        group_pattern[said] = n + where
+        rows.append(patterns[used])
+        codes.append(np.full(len(used), code, dtype=np.int32))
+        n += len(used)
+    return np.concatenate(rows), group_pattern, np.concatenate(codes)
+
+
 def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool, bool]:
     """Add the experiment's arrays; return (dense, unknown subsets, churn, hours)."""
     cap = data.capture
@@ -273,9 +302,16 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
         index = {row.tobytes(): i for i, row in enumerate(full)}
         group_pattern = np.array([index[patterns[p].tobytes()] for p in group_pattern])
         patterns = full
+    churn = cap.models_churn
+    patterns, group_pattern, row_started = _started_rows(cap, patterns, group_pattern, churn)
     pat = patterns.astype(float)
     n_pat = len(pat)
     size = _pattern_size(n_pat)
+    # each row's answer on when its respondents began (-1: the history alone, any stay;
+    # 0 present from the period's start; 1 arrived during it), and the rows that are the
+    # histories alone, which the predictive checks count
+    arrays["row_started"] = _pad_rows(row_started, size, -1)
+    arrays["row_any"] = _pad_rows((row_started < 0).astype(float), size)
     arrays["all_patterns"] = np.array(1.0 if all_patterns else 0.0)
     # 1: the take-up slope, the chance of seeing the task held at 1; 0: the reverse. Data
     # rather than structure, so that both models run one compiled program
@@ -293,7 +329,6 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
         mids = np.asarray(cap.wave_starts) + cap.wave_days / 2
         arrays["wave_mid"] = mids
         arrays["reference_days"] = np.array(float(cap.reference_days))
-    churn = cap.models_churn
 
     known = cap.group_subset >= 0
     # where respondents may leave out platforms they hold (IDs linked across platforms),
@@ -436,9 +471,10 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
                                                     ).astype(np.int32)
     else:
         arrays["share_values"] = np.array([1.0])
-    dense = unknown = churn = hours = False
+    dense = unknown = churn = hours = started = False
     if data.capture is not None:
         dense, unknown, churn, hours = _capture_arrays(data, arrays)
+        started = bool(churn and (arrays["row_started"] >= 0).any())
         if random_answer_shares(data):
             arrays["failed_answers"] = np.asarray(data.capture.failed_answers, dtype=float)
         if visit_weights(data):
@@ -476,6 +512,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         has_unknown_subsets=unknown,
         dense=dense,
         churn=churn,
+        started=started,
         has_hours=hours,
         visit_weights=visit_weights(data),
         posted_on_subset=posted_on_subset(data),

@@ -255,6 +255,12 @@ DEFAULT_ARRIVALS = Prior("arrival_share", "Share of workers arriving during the 
 DEFAULT_DEPARTURES = Prior("departure_share", "Share of workers leaving during the reference "
                            "period", "beta", (1.0, 4.0))
 
+#: Where the model carries arrivals only because respondents say when they began (waves of
+#: a few weeks): departures held at none, the closed reading's assumption, which no answer
+#: here can test (those who left before the waves are not there to answer).
+NO_DEPARTURES = Prior("departure_share", DEFAULT_DEPARTURES.label, "fixed", (0.0,),
+                      status="assumed")
+
 
 def turnover_priors(study: Study) -> tuple[Prior, Prior] | None:
     """The priors of the shares of workers arriving and leaving: the study's stated

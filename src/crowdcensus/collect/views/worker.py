@@ -230,7 +230,8 @@ async def consent(request: Request) -> Response:
 
 def _blank_values() -> dict:
     return {"frequency": None, "platforms_registered": (), "platforms_last_month": (),
-            "hours_per_week": "", "earnings_band": None, "country": None, "attention": None}
+            "hours_per_week": "", "earnings_band": None, "country": None, "attention": None,
+            "started_month": ""}
 
 
 def _typed_values(fields: dict[str, list[str]]) -> dict:
@@ -257,7 +258,7 @@ async def submit(request: Request) -> Response:
     fields = {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
     raw_token = _text(form.get("token")) or ""
     try:
-        answers = q.validate_answers(fields, lang)
+        answers = q.validate_answers(fields, lang, _now(request).date())
     except q.AnswerError as exc:
         return _questionnaire(request, wave, lang, raw_token, _typed_values(fields),
                               exc.errors, 422)
