@@ -178,7 +178,9 @@ def test_prolific_flow_redirects_to_completion_url(live):
 
 
 def test_french_chromium_stores_a_decimal_comma_as_a_decimal(live):
-    """fr-FR Chromium: typing 7,5 hours stores 7.5 (it was posted as 75 by type=number)."""
+    """fr-FR Chromium: typing 7,5 hours stores 7.5 (it was posted as 75 by type=number);
+    the month of the first task, through Chromium's month control, is stored as
+    ``YYYY-MM``."""
     sync_playwright = _need_browser()
     base, _ = live
     wave = _wave(base, "clickworker", languages=("fr", "en"))
@@ -199,11 +201,14 @@ def test_french_chromium_stores_a_decimal_comma_as_a_decimal(live):
         assert page.locator("#hours_per_week:invalid").count() == 1
         assert page.locator("#code").count() == 0
         page.fill("#hours_per_week", "7,5")
+        assert page.get_attribute("#started_month", "type") == "month"
+        page.fill("#started_month", "2024-05")
         page.click("#submit")
         code = page.text_content("#code")
         browser.close()
     rows = _stored(base, wave["study_id"])
-    assert [(r["completion_code"], r["hours_per_week"]) for r in rows] == [(code, 7.5)]
+    assert [(r["completion_code"], r["hours_per_week"], r["started_month"])
+            for r in rows] == [(code, 7.5, "2024-05")]
     assert errors == [] and outside == []
 
 
