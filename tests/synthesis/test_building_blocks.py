@@ -587,6 +587,19 @@ def test_setting_inputs_aside_removes_them_from_the_model(tmp_path):
         set_aside(data, ["experiment"])
 
 
+def _churn_draws(arrive, leave, length, mids, seed, n=400_000):
+    """Draws of the churn model's workers: each one's first day, and whether they are
+    present at each of the days ``mids`` (arriving and leaving at uniform times; both,
+    present between the two)."""
+    rng = np.random.default_rng(seed)
+    start = np.where(rng.random(n) < arrive, rng.uniform(0, length, n), 0.0)
+    end = np.where(rng.random(n) < leave, rng.uniform(0, length, n), length)
+    both = (start > 0) & (end < length)
+    start[both], end[both] = np.minimum(start[both], end[both]), np.maximum(start[both],
+                                                                              end[both])
+    return start, (start[:, None] <= mids[None, :]) & (mids[None, :] <= end[:, None])
+
+
 def test_stays_by_monte_carlo():
     """Arrival and departure at uniform times: the chance of each run of waves present."""
     import jax.numpy as jnp
@@ -595,14 +608,7 @@ def test_stays_by_monte_carlo():
     log_p, first, last, log_none = _stays(arrive, leave, jnp.array(mids), jnp.array(length))
     p = np.exp(np.asarray(log_p))
     assert p.sum() + np.exp(float(log_none)) == pytest.approx(1.0)
-    rng = np.random.default_rng(1)
-    n = 400_000
-    start = np.where(rng.random(n) < arrive, rng.uniform(0, length, n), 0.0)
-    end = np.where(rng.random(n) < leave, rng.uniform(0, length, n), length)
-    both = (start > 0) & (end < length)
-    start[both], end[both] = np.minimum(start[both], end[both]), np.maximum(start[both],
-                                                                              end[both])
-    present = (start[:, None] <= mids[None, :]) & (mids[None, :] <= end[:, None])
+    _, present = _churn_draws(arrive, leave, length, mids, seed=1)
     for prob, f, la in zip(p, first, last, strict=True):
         runs = present[:, f:la + 1].all(1) & ~present[:, :f].any(1) & ~present[:, la + 1:].any(1)
         assert runs.mean() == pytest.approx(prob, abs=3e-3)
@@ -623,14 +629,7 @@ def test_stays_split_by_whether_the_worker_was_there_from_the_start():
     arrival, departure = np.asarray(arrival), np.asarray(departure)
     np.testing.assert_allclose(arrival[0], arrival[1] + arrival[2], rtol=1e-12)
     first, last = np.triu_indices(len(mids))
-    rng = np.random.default_rng(2)
-    n = 400_000
-    start = np.where(rng.random(n) < arrive, rng.uniform(0, length, n), 0.0)
-    end = np.where(rng.random(n) < leave, rng.uniform(0, length, n), length)
-    both = (start > 0) & (end < length)
-    start[both], end[both] = np.minimum(start[both], end[both]), np.maximum(start[both],
-                                                                              end[both])
-    present = (start[:, None] <= mids[None, :]) & (mids[None, :] <= end[:, None])
+    start, present = _churn_draws(arrive, leave, length, mids, seed=2)
     for kind, who in ((1, start == 0), (2, start > 0)):
         stays = np.sum(arrival[kind][:, first] * departure[:, last], axis=0)
         for prob, f, la in zip(stays, first, last, strict=True):
