@@ -90,8 +90,9 @@ def _data(name: str):
         exp = study.experiment
         responses = None
         if study.responses_path() is not None:
-            responses = read_responses(study.responses_path(), exp.columns.model_dump(),
-                                       exp.answers)
+            responses = read_responses(
+                study.responses_path(), exp.columns.model_dump(), exp.answers,
+                reference_start=exp.schedule.reference_start if exp.schedule else None)
         return study, synthesis_data(study, responses)
 
 

@@ -585,7 +585,8 @@ def test_run_says_before_sampling_that_a_task_on_some_platforms_takes_minutes(
     from tests.simulate.conftest import small
 
     def data(posted, capture=True):
-        return SimpleNamespace(capture=object() if capture else None, aggregate=False,
+        return SimpleNamespace(capture=SimpleNamespace(models_churn=False, start_answers=0)
+                               if capture else None, aggregate=False,
                                posted=np.array(posted), n_platforms=len(posted),
                                platforms=("clickworker", "mturk", "wirk")[:len(posted)])
 
@@ -611,13 +612,44 @@ def test_run_says_before_sampling_that_a_task_on_some_platforms_takes_minutes(
         pipeline.run_study(study, progress=True, inference="nuts", draws=200)
     said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
     assert said == ["note: " + pipeline.slow_sampling_note(
-        SimpleNamespace(capture=object(), aggregate=False, n_platforms=5,
+        SimpleNamespace(capture=SimpleNamespace(models_churn=False, start_answers=0),
+                        aggregate=False, n_platforms=5,
                         posted=np.array([1, 1, 0, 0, 0], bool), platforms=tuple("abcde")),
         "nuts")]
     for progress, inference in ((False, "nuts"), (True, "laplace")):
         with pytest.raises(StoppedError):
             pipeline.run_study(study, progress=progress, inference=inference, draws=200)
         assert "NUTS samples such a study" not in capsys.readouterr().err
+
+
+def test_run_says_that_answers_on_when_respondents_began_with_ids_per_platform_take_minutes(
+        tmp_path):
+    """Respondents who say when they began, with IDs per platform (as the collection
+    service gives them): before NUTS, `run` says the fit takes minutes; not with linked
+    IDs, nor with the approximation."""
+    from crowdcensus.pipeline import _read, slow_sampling_note
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis.data import synthesis_data
+    from tests.simulate.conftest import small
+
+    notes = {}
+    for linked in (False, True):
+        scenario = small("heterogeneous", workers=1500, churn={"arrivals": 0.15},
+                         experiment={"started_column": True,
+                                     "linked_across_platforms": linked})
+        study = load_study(write_simulation(generate_world(scenario, np.random.default_rng(2)),
+                                            tmp_path / str(linked)))
+        data = synthesis_data(study, _read(study)[0])
+        assert data.capture.start_answers > 0 and data.capture.models_churn
+        assert data.capture.per_platform_ids is not linked
+        notes[linked] = slow_sampling_note(data, "nuts")
+        assert slow_sampling_note(data, "laplace") is None
+    assert notes[True] is None
+    assert notes[False].startswith("the respondents say when they began micro-work and their "
+                                   "IDs are per platform: NUTS samples such a study for "
+                                   "minutes, not seconds")
 
 
 def test_the_report_says_where_the_task_was_posted_and_what_one_platform_costs():

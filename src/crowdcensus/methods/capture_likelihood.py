@@ -185,11 +185,14 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None, started=Fals
     else:
         # the two ways of staying (to the end; leaving after the last answer here) as
         # arrivals carried wave by wave, with the worker's state (pair_waves)
-        if started:   # the three kinds of stay carried together (pair_waves is linear)
-            opens, quiet = pair_waves(arrival.reshape(6, t), log_see, here, logit0, logs)
-            opens = opens.reshape((3, 2) + opens.shape[1:])
+        if started:
+            # the stays of those there from the start and of those who arrived, carried
+            # together; pair_waves is linear in the arrivals, so every worker's are the sum
+            opens, quiet = pair_waves(arrival[1:].reshape(4, t), log_see, here, logit0, logs)
+            opens = opens.reshape((2, 2) + opens.shape[1:])
+            opens = jnp.concatenate([opens.sum(axis=0, keepdims=True), opens])   # (3,2,T,...)
             open_0, open_1 = opens[:, 0][kind, first], opens[:, 1][kind, first]
-            quiet = quiet[:2]
+            quiet = quiet[:2] + quiet[2:]
         else:
             opens, quiet = pair_waves(arrival, log_see, here, logit0, logs)    # (2,T,...)
             open_0, open_1 = opens[0][first], opens[1][first]

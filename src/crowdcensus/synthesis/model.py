@@ -306,7 +306,9 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
     patterns, group_pattern, row_started = _started_rows(cap, patterns, group_pattern, churn)
     pat = patterns.astype(float)
     n_pat = len(pat)
-    size = _pattern_size(n_pat)
+    # (the rows of those who said when they began: to the nearest of the sizes that
+    # replicates share, not to a power of 2, which made them up to twice as many)
+    size = _pattern_size(n_pat) if (row_started < 0).all() else _bucket(n_pat)
     # each row's answer on when its respondents began (-1: the history alone, any stay;
     # 0 present from the period's start; 1 arrived during it), and the rows that are the
     # histories alone, which the predictive checks count
