@@ -112,17 +112,24 @@ def nobody_twice_warning(study: Study, responses: Responses | None) -> str | Non
             "the lower tail of its default prior")
 
 
+def _present_while_waves(cap, arrive: float, leave: float) -> float:
+    """Share of the period's workers present at some time while the waves ran, were the
+    shares ``arrive`` and ``leave`` to come and go (:func:`present_while`)."""
+    from crowdcensus.synthesis.population import present_while
+
+    start = float(cap.wave_starts[0]) / cap.reference_days
+    return present_while(start, start + cap.span_days / cap.reference_days, (arrive, leave))
+
+
 def closed_waves_warning(cap) -> str:
     """The warning for waves too short for the model to carry workers who come and go:
     what a closed reading misses were the shares arriving and leaving the default priors'
     means (a fifth each), from the waves' dates (:func:`present_while`)."""
-    from crowdcensus.synthesis.population import present_while
     from crowdcensus.synthesis.priors import DEFAULT_ARRIVALS, DEFAULT_DEPARTURES
 
     arrive, leave = (p.params[0] / sum(p.params) for p in (DEFAULT_ARRIVALS, DEFAULT_DEPARTURES))
     days = cap.reference_days
-    start = float(cap.wave_starts[0]) / days
-    present = present_while(start, start + cap.span_days / days, (arrive, leave))
+    present = _present_while_waves(cap, arrive, leave)
     return (f"the waves span {cap.span_days:g} of the {days:g} days of the reference period, "
             "too few for the capture histories to show workers starting or stopping, so the "
             "joint model takes the population as closed and counts the workers present while "
@@ -137,13 +144,11 @@ def departures_held_warning(cap) -> str:
     """The warning for waves too short to show departures where the respondents' answers
     on when they began carry the arrivals: departures are held at none, and what that
     would miss were a fifth of the period's workers to leave (the default prior's mean)."""
-    from crowdcensus.synthesis.population import present_while
     from crowdcensus.synthesis.priors import DEFAULT_DEPARTURES
 
     leave = DEFAULT_DEPARTURES.params[0] / sum(DEFAULT_DEPARTURES.params)
     days = cap.reference_days
-    start = float(cap.wave_starts[0]) / days
-    present = present_while(start, start + cap.span_days / days, (0.0, leave))
+    present = _present_while_waves(cap, 0.0, leave)
     return (f"{cap.started_during:,} of the {cap.start_answers:,} respondents who said when "
             "they began micro-work began during the reference period, so the joint model "
             f"carries workers arriving; but the waves span {cap.span_days:g} of its "
@@ -158,24 +163,20 @@ def unread_start_warning(study: Study, responses: Responses | None) -> str | Non
     cannot read it: no wave dates to place it against, or a population held closed."""
     if responses is None or "started" not in responses.respondents:
         return None
+    from crowdcensus.synthesis.data import start_answers_unread
+
     started = responses.respondents["started"]
     said = int(started.notna().sum())
     if not said:
         return None
-    exp = study.experiment
-    if exp.churn is False:
-        why = "the study holds the population closed (experiment.churn = false)"
-    elif exp.schedule is None or not exp.schedule.wave_starts:
-        why = ("the study gives no experiment.schedule.wave_starts to place them against: "
-               "give the waves' start days")
-    elif (undated := int(np.isneginf(started).sum())):
-        said = undated
+    if (why := start_answers_unread(study)) is None:
+        said = int(np.isneginf(started).sum())
+        if not said:
+            return None
         why = ("their answers are dates, and the study does not give the reference "
                "period's first day to read them against (experiment.schedule."
                "reference_start)")
-    else:
-        return None
-    column = exp.columns.started or "started_day"
+    column = study.experiment.columns.started
     return (f"{said:,} respondents said when they began micro-work ('{column}'), but the "
             f"joint model does not read it: {why}")
 
@@ -392,9 +393,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     if cap is not None and cap.span_days is not None and cap.churn == "auto" \
             and not summary.churn:
         warnings.append(closed_waves_warning(cap))
-    if cap is not None and cap.arrivals_only and summary.churn \
-            and data.priors.departure_share is not None \
-            and data.priors.departure_share.held_at_zero:
+    if cap is not None and cap.arrivals_only and summary.churn:
         warnings.append(departures_held_warning(cap))
     if unread := unread_start_warning(study, responses):
         warnings.append(unread)

@@ -545,18 +545,17 @@ UNDATED = -np.inf
 _MONTH = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
 
 
-def _answer_day(text: str, start: date | None) -> float | None:
-    """A date (``2025-03-14``) or a month (``2025-03``, read as its 15th) as days after
-    ``start``; None when it is neither (or no ``start``)."""
-    if start is None or text is None:
+def _answer_date(text: str | None) -> date | None:
+    """A date (``2025-03-14``) or a month (``2025-03``, read as its 15th); None when it is
+    neither."""
+    if text is None:
         return None
     month = _MONTH.match(text)
     try:
-        when = (date(int(month[1]), int(month[2]), 15) if month
+        return (date(int(month[1]), int(month[2]), 15) if month
                 else date.fromisoformat(text.strip()[:10]))
     except ValueError:
         return None
-    return float((when - start).days)
 
 
 def _started_days(frame: pd.DataFrame, col: str | None, name: str,
@@ -571,18 +570,13 @@ def _started_days(frame: pd.DataFrame, col: str | None, name: str,
     days = pd.to_numeric(raw, errors="coerce").astype(float)
     text = raw.notna() & days.isna()
     if text.any():
-        read = _map_distinct(raw[text].astype(str), lambda v: _answer_day(v, start))
-        days = days.where(~text, pd.to_numeric(read, errors="coerce").reindex(days.index))
-    bad = raw.notna() & (days.isna() | ~np.isfinite(days.fillna(0.0)))
-    if bad.any() and start is None:
         # dates with no first day of the period to read them against: not read (a warning
-        # says so), and kept apart from what no reading makes a date
-        dated = _map_distinct(raw[bad].astype(str),
-                              lambda v: _answer_day(v, date(2000, 1, 1)) is not None)
-        undated = bad.copy()
-        undated[bad] = dated.astype(bool)
-        days[undated] = UNDATED
-        bad &= ~undated
+        # says so), and kept apart from what is not a date
+        read = _map_distinct(raw[text].astype(str), lambda v: (
+            None if (when := _answer_date(v)) is None
+            else UNDATED if start is None else float((when - start).days)))
+        days = days.where(~text, pd.to_numeric(read, errors="coerce").reindex(days.index))
+    bad = raw.notna() & (days.isna() | np.isinf(days)) & ~(text & (days == UNDATED))
     if bad.any():
         row = _line(bad)
         raise InputError(

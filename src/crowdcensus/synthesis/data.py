@@ -558,7 +558,7 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None,
     per_platform = bool(subsets is not None and len(subsets) and responses.ids_per_platform)
     own_platform = ((answers_on.reshape(len(resp), n_post, n_plat).sum(axis=1) > 0).argmax(
         axis=1) if per_platform else np.zeros(len(resp), dtype=int))
-    started = _started_codes(study, resp, matrix)
+    started = _started_codes(study, resp)
     frame = pd.DataFrame({"pattern": [row.tobytes() for row in matrix], "report": report,
                           "subset": subset_idx, "hours": band, "platform": own_platform,
                           "started": started,
@@ -607,17 +607,27 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None,
     )
 
 
-def _started_codes(study: Study, resp: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
-    """Each respondent's answer on when they began micro-work: -1 not said (or not read:
-    no wave dates, or a population held closed), 0 before the reference period, 1 during
-    it."""
-    days = (resp["started"].to_numpy(dtype=float) if "started" in resp
-            else np.full(len(resp), np.nan))
-    codes = np.where(np.isfinite(days), (days > 0).astype(int), -1)
+def start_answers_unread(study: Study) -> str | None:
+    """Why the joint model cannot read the respondents' answers on when they began
+    micro-work, whatever they are (None where it can): a population held closed, or no
+    wave dates to place them against."""
     exp = study.experiment
-    if exp.churn is False or exp.schedule is None or not exp.schedule.wave_starts:
+    if exp.churn is False:
+        return "the study holds the population closed (experiment.churn = false)"
+    if exp.schedule is None or not exp.schedule.wave_starts:
+        return ("the study gives no experiment.schedule.wave_starts to place them against: "
+                "give the waves' start days")
+    return None
+
+
+def _started_codes(study: Study, resp: pd.DataFrame) -> np.ndarray:
+    """Each respondent's answer on when they began micro-work: -1 not said (or not read:
+    :func:`start_answers_unread`, or a date with no first day of the period), 0 before the
+    reference period, 1 during it."""
+    if "started" not in resp or start_answers_unread(study) is not None:
         return np.full(len(resp), -1)
-    return codes
+    days = resp["started"].to_numpy(dtype=float)
+    return np.where(np.isfinite(days), (days > 0).astype(int), -1)
 
 
 def _failed_answers(responses: Responses) -> np.ndarray:

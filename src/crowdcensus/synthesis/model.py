@@ -476,7 +476,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
     dense = unknown = churn = hours = started = False
     if data.capture is not None:
         dense, unknown, churn, hours = _capture_arrays(data, arrays)
-        started = bool(churn and (arrays["row_started"] >= 0).any())
+        started = bool((arrays["row_started"] >= 0).any())   # only with churn
         if random_answer_shares(data):
             arrays["failed_answers"] = np.asarray(data.capture.failed_answers, dtype=float)
         if visit_weights(data):
