@@ -79,7 +79,7 @@ def export_frame(world: World) -> pd.DataFrame:
         "attention_passed": (r["attention"].to_numpy() == "rarely") if "attention" in r
         else True,
     }, columns=RESPONSE_COLUMNS)
-    if world.scenario.experiment.started_column and "began" in r:
+    if world.scenario.experiment.started_column:
         frame["started_month"] = _started_months(r)
     return frame
 
