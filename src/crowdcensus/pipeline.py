@@ -240,9 +240,9 @@ def slow_sampling_note(data: SynthesisData, inference: str) -> str | None:
     if inference == "nuts" and cap is not None and cap.models_churn and cap.start_answers \
             and per_platform_ids(data):
         return ("the respondents say when they began micro-work and their IDs are per "
-                "platform: NUTS samples such a study for minutes, not seconds (6.5 minutes "
-                "on 2 cores for a simulated country of 1,500 workers, against under 2 "
-                "without the answers), its chains shown as they go; --inference laplace "
+                "platform: NUTS samples such a study for minutes, not seconds (3 to 7 "
+                "minutes on 2 cores for a simulated country of 1,500 workers, against under "
+                "2 read closed), its chains shown as they go; --inference laplace "
                 "gives figures in seconds (docs/validation.md, Respondents who say when "
                 "they began)")
     if inference != "nuts" or not posted_on_subset(data):

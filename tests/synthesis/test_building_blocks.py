@@ -668,6 +668,60 @@ def test_histories_split_by_when_the_respondent_began(here):
             assert (came[seen] > 1e-6 * whole[seen]).all()
 
 
+@pytest.mark.parametrize("ids", ["linked", "per_platform"])
+def test_the_fit_reads_the_rows_respondents_gave_and_the_checks_every_history(tmp_path, ids):
+    """Where respondents say when they began, the fit's rows are those some respondent
+    gave and the empty history, fewer than every history's; the checks' rows
+    (``check_rows``) are every history's. The potential and its gradient are the same
+    with either, and the checks' respondents expected by number of answers add up to
+    the respondents expected (with the fit's rows alone, they would add up to 0)."""
+    import crowdcensus.synthesis.model as model
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.outputs import write_simulation
+    from crowdcensus.simulate.world import generate_world
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis.data import synthesis_data
+    from crowdcensus.synthesis.inference import CompiledModel, _jax
+    from tests.simulate.conftest import small
+
+    _jax()
+    import jax.numpy as jnp
+
+    world = generate_world(small("heterogeneous", workers=1500, churn={"arrivals": 0.15},
+                                 experiment={"started_column": True,
+                                             "linked_across_platforms": ids == "linked"}),
+                           np.random.default_rng(3))
+    study = load_study(write_simulation(world, tmp_path))
+    data = synthesis_data(study, _read(study)[0])
+    assert data.capture.per_platform_ids == (ids == "per_platform")
+    assert model.every_history_rows(data)
+    cfg, arrays = model.model_inputs(data)
+    rows = model.check_rows(data)
+    assert cfg.started and float(arrays["all_patterns"]) == 0 == 1 - float(rows["all_patterns"])
+    t = data.capture.n_waves
+    real = rows["row_any"] > 0          # every history once, whatever the stay
+    assert int(real.sum()) == 2 ** t
+    assert len(np.unique(rows["H"][real], axis=0)) == 2 ** t
+    given = (arrays["row_started"] >= 0).sum()
+    assert given == (rows["row_started"] >= 0).sum() > 0
+    assert arrays["H"].shape[0] < rows["H"].shape[0]
+    np.testing.assert_array_equal(arrays["H"][0], np.zeros(t))   # the empty history first
+    fit = {k: jnp.asarray(v) for k, v in arrays.items()}
+    checks = {**fit, **{k: jnp.asarray(v) for k, v in rows.items()}}
+    compiled = CompiledModel.get(cfg, fit)
+    z = jnp.asarray(np.random.default_rng(0).normal(0, 0.3, compiled.size))
+    value, grad = compiled.value_and_grad(z, fit)
+    value_all, grad_all = compiled.value_and_grad(z, checks)
+    assert float(value) == pytest.approx(float(value_all), rel=1e-10)
+    np.testing.assert_allclose(np.asarray(grad), np.asarray(grad_all), rtol=1e-7, atol=1e-8)
+    zs = z[None]
+    for arr, share in ((checks, 1.0), (fit, 0.0)):
+        pred = compiled.predictive(zs, arr)
+        seen = float(np.asarray(pred["expected_respondents"])[0])
+        assert np.asarray(pred["expected_by_answers"]).sum() == pytest.approx(
+            share * seen, rel=1e-6, abs=1e-9)
+
+
 def jnp_concat(parts):
     import jax.numpy as jnp
 

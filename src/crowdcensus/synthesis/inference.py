@@ -39,6 +39,7 @@ from crowdcensus.synthesis.model import (
     HETEROGENEITY_NODES_WIDE,
     WIDE_HETEROGENEITY,
     ModelConfig,
+    check_rows,
     heterogeneity_arrays,
     initial_values,
     joint_model,
@@ -373,10 +374,14 @@ class Posterior:
 PREDICTIVE_DRAWS = 250
 
 
-def _predictive(model: CompiledModel, flat: np.ndarray, arrays: dict) -> dict:
-    """The predictive sites on at most PREDICTIVE_DRAWS rows of ``flat``, evenly spaced."""
+def _predictive(model: CompiledModel, flat: np.ndarray, arrays: dict, data: SynthesisData
+                ) -> dict:
+    """The predictive sites on at most PREDICTIVE_DRAWS rows of ``flat``, evenly spaced,
+    every history's rows in place of the fit's where those are fewer
+    (:func:`~crowdcensus.synthesis.model.check_rows`)."""
     import jax.numpy as jnp
 
+    arrays = {**arrays, **{k: jnp.asarray(v) for k, v in check_rows(data).items()}}
     keep = np.unique(np.linspace(0, len(flat) - 1, min(len(flat), PREDICTIVE_DRAWS)
                                  ).round().astype(int))
     return {k: np.asarray(v) for k, v in model.predictive(jnp.asarray(flat[keep]),
@@ -895,7 +900,7 @@ def _fit(data: SynthesisData, method: str, seed: int, chains: int, warmup: int, 
                                                     "heterogeneity_nodes": nodes,
                                                     "log_evidence": evidence},
                          converged=not problems, problems=problems,
-                         predictive=_predictive(model, flat, arrays) if predictive else {},
+                         predictive=_predictive(model, flat, arrays, data) if predictive else {},
                          precision=hess)
     inv_mass = jnp.asarray(_inverse_mass(hess))
     n_dev = jax.local_device_count()
@@ -954,5 +959,5 @@ def _fit(data: SynthesisData, method: str, seed: int, chains: int, warmup: int, 
     diag["step_size"] = [float(x) for x in
                          np.asarray(run.state.adapt_state.step_size).ravel()]
     return Posterior(samples, "nuts", mode, diag, converged=not problems, problems=problems,
-                     predictive=_predictive(model, flat, arrays) if predictive else {},
+                     predictive=_predictive(model, flat, arrays, data) if predictive else {},
                      precision=hess)

@@ -290,8 +290,33 @@ def _started_rows(cap, patterns: np.ndarray, group_pattern: np.ndarray, churn: b
     return np.concatenate(rows), group_pattern, np.concatenate(codes)
 
 
-def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool, bool]:
-    """Add the experiment's arrays; return (dense, unknown subsets, churn, hours)."""
+def _rows_read(patterns: np.ndarray, group_pattern: np.ndarray, row_started: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows some group reads, and the first (the empty history, whose chance gives the
+    workers never seen), with each group's row among them."""
+    keep = np.zeros(len(patterns), dtype=bool)
+    keep[0] = True
+    keep[group_pattern] = True
+    index = np.cumsum(keep) - 1
+    return patterns[keep], index[group_pattern], row_started[keep]
+
+
+def every_history_rows(data: SynthesisData) -> bool:
+    """Whether the fit's rows leave out histories no respondent gave, which only the
+    predictive checks read (:func:`check_rows`): where respondents say when they began,
+    every history's row beside their rows made the rows up to twice as many as those
+    read, and a gradient 40% dearer (IDs per platform, 1,500 workers: 4.6 ms against
+    3.3)."""
+    cap = data.capture
+    return (cap is not None and cap.n_waves <= ALL_PATTERNS_UP_TO and cap.models_churn
+            and cap.group_started is not None and bool((cap.group_started >= 0).any()))
+
+
+def _capture_arrays(data: SynthesisData, arrays: dict, checks: bool = False
+                    ) -> tuple[bool, bool, bool, bool]:
+    """Add the experiment's arrays; return (dense, unknown subsets, churn, hours). With
+    ``checks``, the rows are every history's, for the predictive checks, where the fit's
+    may be only those read (:func:`every_history_rows`)."""
     cap = data.capture
     t = cap.n_waves
     patterns = cap.patterns
@@ -304,6 +329,15 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
         patterns = full
     churn = cap.models_churn
     patterns, group_pattern, row_started = _started_rows(cap, patterns, group_pattern, churn)
+    # the rows the fit reads: the table's size is theirs in either case, so that the fit
+    # and the checks take the same path
+    n_read = len(patterns)
+    if every_history_rows(data):
+        read = _rows_read(patterns, group_pattern, row_started)
+        n_read = len(read[0])
+        if not checks:
+            patterns, group_pattern, row_started = read
+            all_patterns = False
     pat = patterns.astype(float)
     n_pat = len(pat)
     # (the rows of those who said when they began: to the nearest of the sizes that
@@ -351,7 +385,7 @@ def _capture_arrays(data: SynthesisData, arrays: dict) -> tuple[bool, bool, bool
     arrays["hour_edges"] = log_hour_edges(cap.hours_step)
     k = _round_up(max(int(known.sum()), 1), 256)
     n_reports = 5 if unknown_reports(data) else 4
-    cells = n_pat * n_sub * n_reports * n_hours
+    cells = n_read * n_sub * n_reports * n_hours
     dense = ((not data.aggregate) and not per_platform_ids(data) and not omitted
              and use_dense(cells, k))
     if dense:
@@ -528,6 +562,16 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         declared_early=bool(early.any()),
     )
     return cfg, arrays
+
+
+def check_rows(data: SynthesisData) -> dict[str, np.ndarray]:
+    """The arrays that the predictive checks read in place of the fit's: every history's
+    rows where the fit's are only those some respondent gave (:func:`every_history_rows`);
+    none otherwise."""
+    rows: dict[str, np.ndarray] = {}
+    if every_history_rows(data):
+        _capture_arrays(data, rows, checks=True)
+    return rows
 
 
 def _observe_shares(cfg: ModelConfig, a: dict, bands) -> None:
