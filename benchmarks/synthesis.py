@@ -81,19 +81,14 @@ def _study(name: str, folder: Path) -> Path:
 
 def _data(name: str):
     """The study and the joint model's data for one of STUDIES."""
-    from crowdcensus.sources.responses import read_responses
+    from crowdcensus.pipeline import _read
     from crowdcensus.study import load_study
     from crowdcensus.synthesis.data import synthesis_data
 
     with tempfile.TemporaryDirectory() as tmp:
         study = load_study(_study(name, Path(tmp)))
-        exp = study.experiment
-        responses = None
-        if study.responses_path() is not None:
-            responses = read_responses(
-                study.responses_path(), exp.columns.model_dump(), exp.answers,
-                reference_start=exp.schedule.reference_start if exp.schedule else None)
-        return study, synthesis_data(study, responses)
+        # the responses read as `crowdcensus run` reads them
+        return study, synthesis_data(study, _read(study)[0])
 
 
 def _fit(data, study, method: str, seed: int, predictive: bool = True):

@@ -236,16 +236,17 @@ def slow_sampling_note(data: SynthesisData, inference: str) -> str | None:
     :func:`~crowdcensus.synthesis.model.posted_on_subset`)."""
     from crowdcensus.synthesis.model import per_platform_ids, posted_on_subset
 
+    if inference != "nuts":
+        return None
     cap = data.capture
-    if inference == "nuts" and cap is not None and cap.models_churn and cap.start_answers \
-            and per_platform_ids(data):
+    if cap is not None and cap.reads_start_answers and per_platform_ids(data):
         return ("the respondents say when they began micro-work and their IDs are per "
                 "platform: NUTS samples such a study for minutes, not seconds (3 to 7 "
                 "minutes on 2 cores for a simulated country of 1,500 workers, against under "
                 "2 read closed), its chains shown as they go; --inference laplace "
                 "gives figures in seconds (docs/validation.md, Respondents who say when "
                 "they began)")
-    if inference != "nuts" or not posted_on_subset(data):
+    if not posted_on_subset(data):
         return None
     return (f"the task was posted on {int(data.posted.sum())} of the {len(data.platforms)} "
             "platforms: NUTS samples such a study for minutes, not seconds (13-17 minutes "

@@ -585,7 +585,7 @@ def test_run_says_before_sampling_that_a_task_on_some_platforms_takes_minutes(
     from tests.simulate.conftest import small
 
     def data(posted, capture=True):
-        return SimpleNamespace(capture=SimpleNamespace(models_churn=False, start_answers=0)
+        return SimpleNamespace(capture=SimpleNamespace(reads_start_answers=False)
                                if capture else None, aggregate=False,
                                posted=np.array(posted), n_platforms=len(posted),
                                platforms=("clickworker", "mturk", "wirk")[:len(posted)])
@@ -612,7 +612,7 @@ def test_run_says_before_sampling_that_a_task_on_some_platforms_takes_minutes(
         pipeline.run_study(study, progress=True, inference="nuts", draws=200)
     said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
     assert said == ["note: " + pipeline.slow_sampling_note(
-        SimpleNamespace(capture=SimpleNamespace(models_churn=False, start_answers=0),
+        SimpleNamespace(capture=SimpleNamespace(reads_start_answers=False),
                         aggregate=False, n_platforms=5,
                         posted=np.array([1, 1, 0, 0, 0], bool), platforms=tuple("abcde")),
         "nuts")]

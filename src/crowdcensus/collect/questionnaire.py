@@ -254,10 +254,10 @@ def _month(form: Mapping[str, Sequence[str]], name: str, lang: str, errors: dict
     """An optional month and year (``2024-05``, or ``05/2024`` where the browser shows a
     text field), from :data:`FIRST_YEAR` to ``today``'s month; None when blank."""
     values = form.get(name) or []
-    text = values[0].strip() if len(values) == 1 else ""
     if len(values) > 1:
         errors[name] = message("month", lang)
         return None
+    text = values[0].strip() if values else ""
     if not text:
         return None
     m = _ISO_MONTH.fullmatch(text) or _SLASH_MONTH.fullmatch(text)

@@ -235,6 +235,13 @@ class CaptureData:
         return self.span_days > CHURN_SPAN_DAYS or self.start_answers > 0
 
     @property
+    def reads_start_answers(self) -> bool:
+        """Whether the joint model reads the answers on when respondents began: some were
+        given and workers come and go in the model (rows of their own,
+        :func:`crowdcensus.synthesis.model._started_rows`)."""
+        return self.start_answers > 0 and self.models_churn
+
+    @property
     def arrivals_only(self) -> bool:
         """Whether the model carries workers arriving but holds those leaving at none:
         ``churn = "auto"``, waves within :data:`CHURN_SPAN_DAYS` days, and respondents who

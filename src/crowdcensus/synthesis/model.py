@@ -264,16 +264,16 @@ def unit_arrays(subsets: np.ndarray, posted: np.ndarray) -> dict[str, np.ndarray
             "unit_index": index}
 
 
-def _started_rows(cap, patterns: np.ndarray, group_pattern: np.ndarray, churn: bool
+def _started_rows(cap, patterns: np.ndarray, group_pattern: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The histories' rows with a row more for each (history, answer on when its
     respondents began) that some group gives: the history's chance with the worker's stay
     starting at the period's start, or after it. Returns the rows, each group's row and
     each row's answer (-1 for the history alone)."""
-    started = cap.group_started
     base = np.full(len(patterns), -1, dtype=np.int32)
-    if not churn or started is None or not (started >= 0).any():
+    if not cap.reads_start_answers:
         return patterns, group_pattern, base
+    started = cap.group_started
     rows, codes = [patterns], [base]
     group_pattern = group_pattern.copy()
     n = len(patterns)
@@ -308,8 +308,7 @@ def every_history_rows(data: SynthesisData) -> bool:
     read, and a gradient 40% dearer (IDs per platform, 1,500 workers: 4.6 ms against
     3.3)."""
     cap = data.capture
-    return (cap is not None and cap.n_waves <= ALL_PATTERNS_UP_TO and cap.models_churn
-            and cap.group_started is not None and bool((cap.group_started >= 0).any()))
+    return cap is not None and cap.n_waves <= ALL_PATTERNS_UP_TO and cap.reads_start_answers
 
 
 def _capture_arrays(data: SynthesisData, arrays: dict, checks: bool = False
@@ -328,7 +327,7 @@ def _capture_arrays(data: SynthesisData, arrays: dict, checks: bool = False
         group_pattern = np.array([index[patterns[p].tobytes()] for p in group_pattern])
         patterns = full
     churn = cap.models_churn
-    patterns, group_pattern, row_started = _started_rows(cap, patterns, group_pattern, churn)
+    patterns, group_pattern, row_started = _started_rows(cap, patterns, group_pattern)
     # the rows the fit reads: the table's size is theirs in either case, so that the fit
     # and the checks take the same path
     n_read = len(patterns)
@@ -342,7 +341,7 @@ def _capture_arrays(data: SynthesisData, arrays: dict, checks: bool = False
     n_pat = len(pat)
     # (the rows of those who said when they began: to the nearest of the sizes that
     # replicates share, not to a power of 2, which made them up to twice as many)
-    size = _pattern_size(n_pat) if (row_started < 0).all() else _bucket(n_pat)
+    size = _bucket(n_pat) if cap.reads_start_answers else _pattern_size(n_pat)
     # each row's answer on when its respondents began (-1: the history alone, any stay;
     # 0 present from the period's start; 1 arrived during it), and the rows that are the
     # histories alone, which the predictive checks count
@@ -510,7 +509,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
     dense = unknown = churn = hours = started = False
     if data.capture is not None:
         dense, unknown, churn, hours = _capture_arrays(data, arrays)
-        started = bool((arrays["row_started"] >= 0).any())   # only with churn
+        started = data.capture.reads_start_answers
         if random_answer_shares(data):
             arrays["failed_answers"] = np.asarray(data.capture.failed_answers, dtype=float)
         if visit_weights(data):
