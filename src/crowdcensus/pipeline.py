@@ -271,6 +271,19 @@ def omission_held_warning(data: SynthesisData) -> str | None:
             "range) to let the model read that chance")
 
 
+def misdated_unread_warning(study: Study, data: SynthesisData) -> str | None:
+    """Where the study states the share of respondents who misdate their start but the
+    joint model reads no answer on when respondents began: the statement changes nothing.
+    None otherwise."""
+    if getattr(study.assumptions, "start_misdated", None) is None:
+        return None
+    if data.capture is not None and data.capture.reads_start_answers:
+        return None
+    return ("assumptions.start_misdated is stated, but the joint model reads no answer on "
+            "when respondents began micro-work (none given, or not read: the warnings above "
+            "say why), so it changes nothing")
+
+
 def dormant_alone_warning(data: SynthesisData) -> str | None:
     """Where the study states a dormant share (not 0) but no declaration inflation, and
     some platform declares its registrations: the stated share then carries the declared
@@ -379,6 +392,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     if said := omission_held_warning(data):
         warnings.append(said)
     if said := dormant_alone_warning(data):
+        warnings.append(said)
+    if said := misdated_unread_warning(study, data):
         warnings.append(said)
     if cap is not None and cap.posting_varies:
         warnings.append(f"the waves were posted on different platforms ({data.posting_by_wave()}"

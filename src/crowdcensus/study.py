@@ -97,8 +97,9 @@ class NonworkerShare(Chance):
 
 
 class TurnoverShare(Chance):
-    """A share of the workers who arrive (or leave) during the reference period: as
-    :class:`Chance` (0 with no range holds that nobody does), but below 1."""
+    """A share of the workers who arrive (or leave) during the reference period, or of the
+    respondents who misdate their start: as :class:`Chance` (0 with no range holds that
+    nobody does), but below 1."""
 
     value: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
 
@@ -288,6 +289,11 @@ class Assumptions(_Strict):
     #: it carries them: Beta(1, 4) each; docs/synthesis.md).
     arrival_share: TurnoverShare | None = None
     departure_share: TurnoverShare | None = None
+    #: Share of the respondents who worked from before the reference period that say they
+    #: began during it (forward telescoping: a start remembered as more recent than it
+    #: was), where the joint model reads the answers on when respondents began (default:
+    #: none, the answers taken as exact; docs/synthesis.md).
+    start_misdated: TurnoverShare | None = None
 
     @property
     def turnover_stated(self) -> tuple[str, ...]:
@@ -572,7 +578,7 @@ class Study(_Strict):
         for name in ("dormant_share", "active_nonworker_share", "declaration_inflation",
                      "visitors_per_person", "misreport", "random_answers",
                      "platform_omission", "answer_again", "arrival_share",
-                     "departure_share"):
+                     "departure_share", "start_misdated"):
             q = getattr(self.assumptions, name)
             if q is not None:
                 out.append((f"assumptions.{name}", q))

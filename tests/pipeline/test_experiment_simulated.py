@@ -169,8 +169,11 @@ def test_report_reads_when_respondents_began(tmp_path):
     waves, the others one before the period): with the waves' dates and the period's
     first day, the joint model carries arrivals, on the default prior, departures held at
     none; the report says how many began during the period and the warning what the
-    departures held at none would miss. Without the dates or the first day, or with the
-    population held closed, a warning says the answers were not read, and why."""
+    departures held at none would miss, and its predictive checks compare those who said
+    they began during the period, and the waves they answered, with the model's; none of
+    those there from the start is taken to misdate it (the default assumption). Without
+    the dates or the first day, or with the population held closed, a warning says the
+    answers were not read, and why."""
     study = load_study(SIMULATED)
     frame = pd.read_csv(study.responses_path())
     workers = frame["worker_hash"].unique()
@@ -179,12 +182,14 @@ def test_report_reads_when_respondents_began(tmp_path):
     path = tmp_path / "responses.csv"
     frame.to_csv(path, index=False)
 
-    def run(schedule, churn="auto"):
+    def run(schedule, churn="auto", misdated=None):
         experiment = study.experiment.model_copy(update={
             "schedule": schedule, "responses": str(path), "churn": churn})
         synthesis = study.synthesis.model_copy(update={"inference": "laplace"})
-        return run_study(study.model_copy(update={"experiment": experiment,
-                                                  "synthesis": synthesis}), draws=200)
+        assumptions = study.assumptions.model_copy(update={"start_misdated": misdated})
+        return run_study(study.model_copy(update={
+            "experiment": experiment, "synthesis": synthesis, "assumptions": assumptions}),
+            draws=200)
 
     weekly = Schedule(reference_days=364, wave_days=7, reference_start=date(2025, 1, 6),
                       wave_starts=[140 + 7 * w for w in range(6)])
@@ -196,6 +201,14 @@ def test_report_reads_when_respondents_began(tmp_path):
     rows = read.joint.shifts.set_index("assumption")
     assert rows.loc["Share of workers arriving during the reference period",
                     "origin"] == "default"
+    assert "Answers on when respondents began</strong> (<code>assumptions.start_misdated" \
+           "</code>): taken as exact" in html
+    # the predictive checks of the answers: the count, and the means with two decimals
+    checks = read.joint.checks.set_index("observed_figure")
+    assert checks.loc["respondents who said they began during the period",
+                      "observed"] == len(late)
+    mean = checks.loc["waves answered per respondent who began during the period"]
+    assert 1 <= mean["observed"] <= 6 and f">{mean['observed']:,.2f}<" in html
     said = [w for w in read.warnings if "holds departures at none" in w]
     # waves from day 140 to 182, a fifth leaving: 0.8 + 0.2 (1 - 140 / 364) = 0.923 there
     assert len(said) == 1 and "the tiers would be about 8% low" in said[0]
@@ -209,6 +222,16 @@ def test_report_reads_when_respondents_began(tmp_path):
         said = [w for w in unread.warnings if "does not read it" in w]
         assert len(said) == 1 and why in said[0], unread.warnings
         assert said[0].startswith(f"{len(workers):,} respondents said when they began")
+    # a share of misdated starts stated: read beside the answers (its prior and posterior
+    # in the table of assumptions), and a warning where the answers are not read
+    share = TurnoverShare(value=0.05, low=0, high=0.1, status="assumed")
+    stated = run(weekly, misdated=share)
+    row = stated.joint.shifts.set_index("assumption").loc[
+        "Share of those there from the period's start who say they began during it"]
+    assert row["origin"] == "assumptions.start_misdated" and row["prior"] < 0.1
+    assert not [w for w in stated.warnings if "start_misdated" in w]
+    unread = run(weekly, churn=False, misdated=share)
+    assert [w for w in unread.warnings if w.startswith("assumptions.start_misdated is stated")]
 
 
 @pytest.mark.parametrize(("days", "starts", "message"), [

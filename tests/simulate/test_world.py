@@ -436,11 +436,13 @@ def write_study_toml(scenario) -> str:
     ("dormant_share", 0.02, 0.005, 0.06, "beta"),
     ("visitors_per_person", 0.5, 0.4, 0.6, "lognormal"),
     ("answer_again", 1.0, 0.7, 1.4, "lognormal"),
-    ("arrival_share", 0.2, 0.1, 0.3, "beta")])
+    ("arrival_share", 0.2, 0.1, 0.3, "beta"),
+    ("start_misdated", 0.05, 0.0, 0.1, "beta")])
 def test_an_assumption_the_scenario_states_is_the_studys(tmp_path, name, value, low, high,
                                                          kind):
     """`assumptions.dormant_share`, `assumptions.visitors_per_person`,
-    `assumptions.answer_again` or `assumptions.arrival_share` (and its range) goes into
+    `assumptions.answer_again`, `assumptions.arrival_share` or
+    `assumptions.start_misdated` (and its range) goes into
     the simulated study file as the study's stated assumption, which the joint model then
     takes as its prior instead of the default (a panel's visitors per person below 1, or
     an odds ratio on both sides of 1: a log-normal, not truncated at 1); without it the
@@ -450,6 +452,9 @@ def test_an_assumption_the_scenario_states_is_the_studys(tmp_path, name, value, 
 
     # the churn country's waves span the year: its model has the arrivals' default prior
     plain = small("churn" if name == "arrival_share" else "heterogeneous", workers=500)
+    if name == "start_misdated":   # read where respondents say when they began
+        plain = small("heterogeneous", workers=500, churn={"arrivals": 0.15},
+                      experiment={"started_column": True})
     stated = plain.varied(f"assumptions.{name}", value).varied(
         f"assumptions.{name}_low", low).varied(f"assumptions.{name}_high", high)
     priors = []
@@ -469,6 +474,47 @@ def test_an_assumption_the_scenario_states_is_the_studys(tmp_path, name, value, 
     assert priors[1].kind == kind and priors[1].origin == f"assumptions.{name}"
     with pytest.raises(ValueError, match=name):
         plain.varied(f"assumptions.{name}_low", low)
+
+
+@pytest.mark.parametrize("misdated", [0.0, 0.2])
+def test_a_share_of_those_there_from_the_start_name_a_month_of_the_period(tmp_path,
+                                                                         misdated):
+    """`experiment.start_misdated`: that share of the respondents there from the period's
+    start (within sampling error, picked by the person's index) name a month of the period
+    after its first, which the joint model reads as "during"; those who arrived give their
+    arrival's month whatever the share, and the rest of the country is the same."""
+    from crowdcensus.pipeline import _read
+    from crowdcensus.simulate.outputs import REFERENCE_START
+    from crowdcensus.synthesis.data import synthesis_data
+
+    def country(share):
+        sc = small("heterogeneous", workers=3000, churn={"arrivals": 0.15},
+                   experiment={"started_column": True, "start_misdated": share})
+        path = write_simulation(generate_world(sc, np.random.default_rng(5)),
+                                tmp_path / str(share))
+        study = load_study(path)
+        frame = pd.read_csv(study.responses_path())
+        return frame, synthesis_data(study, _read(study)[0]).capture
+
+    frame, cap = country(misdated)
+    exact, exact_cap = country(0.0)
+    pd.testing.assert_frame_equal(frame.drop(columns="started_month"),
+                                  exact.drop(columns="started_month"))
+    month = frame.drop_duplicates("worker_hash").set_index("worker_hash")["started_month"]
+    said = exact.drop_duplicates("worker_hash").set_index("worker_hash")["started_month"]
+    first = REFERENCE_START.strftime("%Y-%m")
+    there = said < first            # the exact answers: before the period's first month
+    changed = month != said
+    assert not changed[~there].any()     # those who arrived keep their month
+    moved = int(changed.sum())
+    if misdated == 0:
+        assert moved == 0
+    else:
+        n = int(there.sum())
+        assert abs(moved / n - misdated) < 3 * np.sqrt(misdated * (1 - misdated) / n)
+        assert (month[changed] > first).all()
+    assert cap.start_answers == exact_cap.start_answers
+    assert cap.started_during - exact_cap.started_during == moved
 
 
 @pytest.mark.parametrize("weights", [None, [1, 0, 0, 0], [0, 1, 0, 3]])

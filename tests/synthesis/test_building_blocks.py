@@ -643,7 +643,8 @@ def test_histories_split_by_when_the_respondent_began(here):
     """A history's chance for respondents who say they worked from the period's start and
     for those who say they began during it add up to its chance whatever the stay; with
     nobody arriving, the first is the whole of it and the second nothing; with IDs per
-    platform (``answer_here``) the same."""
+    platform (``answer_here``) the same. Where a share of those there from the start say
+    they began during it (``misdated``), that share of the first moves to the second."""
     from crowdcensus.methods.capture_likelihood import history_log_prob
 
     t = 3 if here else 4
@@ -666,15 +667,25 @@ def test_histories_split_by_when_the_respondent_began(here):
             np.testing.assert_allclose(there[seen], whole[seen], rtol=1e-9)
         else:
             assert (came[seen] > 1e-6 * whole[seen]).all()
+        # a share rho of those there from the start say they began during it: their rows
+        # move from the one answer to the other, the history's chance unchanged
+        rho = 0.2
+        moved = np.exp(np.asarray(history_log_prob(split, {**params, "misdated": rho}, churn,
+                                                   started=True)))
+        np.testing.assert_allclose(moved[:n], whole, rtol=1e-10)
+        np.testing.assert_allclose(moved[n:2 * n][seen], (1 - rho) * there[seen], rtol=1e-9)
+        np.testing.assert_allclose(moved[2 * n:][seen], (came + rho * there)[seen], rtol=1e-9)
 
 
 @pytest.mark.parametrize("ids", ["linked", "per_platform"])
 def test_the_fit_reads_the_rows_respondents_gave_and_the_checks_every_history(tmp_path, ids):
     """Where respondents say when they began, the fit's rows are those some respondent
     gave and the empty history, fewer than every history's; the checks' rows
-    (``check_rows``) are every history's. The potential and its gradient are the same
-    with either, and the checks' respondents expected by number of answers add up to
-    the respondents expected (with the fit's rows alone, they would add up to 0)."""
+    (``check_rows``) are every history's, with every history's row of a stay begun
+    during the period. The potential and its gradient are the same with either, and the
+    checks' respondents expected by number of answers add up to the respondents expected
+    (with the fit's rows alone, they would add up to 0); some of them, not all, began
+    during the period."""
     import crowdcensus.synthesis.model as model
     from crowdcensus.pipeline import _read
     from crowdcensus.simulate.outputs import write_simulation
@@ -702,8 +713,12 @@ def test_the_fit_reads_the_rows_respondents_gave_and_the_checks_every_history(tm
     real = rows["row_any"] > 0          # every history once, whatever the stay
     assert int(real.sum()) == 2 ** t
     assert len(np.unique(rows["H"][real], axis=0)) == 2 ** t
-    given = (arrays["row_started"] >= 0).sum()
-    assert given == (rows["row_started"] >= 0).sum() > 0
+    # the checks' rows of a stay begun during the period: every history's once; those of
+    # a stay from the start, the respondents' as in the fit
+    came = rows["row_started"] == 1
+    assert int(came.sum()) == 2 ** t == len(np.unique(rows["H"][came], axis=0))
+    assert 0 < (arrays["row_started"] == 1).sum() < 2 ** t
+    assert (arrays["row_started"] == 0).sum() == (rows["row_started"] == 0).sum() > 0
     assert arrays["H"].shape[0] < rows["H"].shape[0]
     np.testing.assert_array_equal(arrays["H"][0], np.zeros(t))   # the empty history first
     fit = {k: jnp.asarray(v) for k, v in arrays.items()}
@@ -718,8 +733,15 @@ def test_the_fit_reads_the_rows_respondents_gave_and_the_checks_every_history(tm
     for arr, share in ((checks, 1.0), (fit, 0.0)):
         pred = compiled.predictive(zs, arr)
         seen = float(np.asarray(pred["expected_respondents"])[0])
-        assert np.asarray(pred["expected_by_answers"]).sum() == pytest.approx(
-            share * seen, rel=1e-6, abs=1e-9)
+        by_k = np.asarray(pred["expected_by_answers"])[0]
+        assert by_k.sum() == pytest.approx(share * seen, rel=1e-6, abs=1e-9)
+        # those of them who began during the period: some at every number of answers, not
+        # all (the fit's rows alone give none)
+        came = np.asarray(pred["expected_by_answers_arrived"])[0]
+        if share:
+            assert ((came > 0) & (came < by_k)).all(), (came, by_k)
+        else:
+            assert not came.any()
 
 
 def jnp_concat(parts):
@@ -977,7 +999,9 @@ def test_predictive_sites_apart_from_the_draws(tmp_path):
         model.joint_model, (cfg, arr), {}, jax.vmap(compiled.unravel)(z),
         return_deterministic=True, batch_ndims=1))(zs, arrays)
     main, predictive = compiled.constrain(zs, arrays), compiled.predictive(zs, arrays)
-    assert set(predictive) == set(TaskExperiment.predictive_sites)
+    # every predictive site but the one of respondents who say when they began (none here)
+    assert set(TaskExperiment.predictive_sites) - set(predictive) == {
+        "expected_by_answers_arrived"} and set(predictive) < set(TaskExperiment.predictive_sites)
     assert set(main) | set(predictive) == set(every) and not set(main) & set(predictive)
     for k, v in (main | predictive).items():
         assert np.asarray(v) == pytest.approx(np.asarray(every[k]), rel=1e-10), k

@@ -84,6 +84,7 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None, started=Fals
     ``a["row_started"]`` says what its respondents answered on when they began: -1 the
     history's chance whatever the stay, 0 its chance and a stay from the period's start,
     1 its chance and a stay that began during the period (the two sum to the first).
+    With ``params["misdated"]``, that share of those there from the start answer 1.
     """
     import jax
     import jax.numpy as jnp
@@ -151,6 +152,13 @@ def history_log_prob(a: dict, params: dict, churn=None, rates=None, started=Fals
     t = h.shape[1]
     arrival, departure, log_none = stay_factors(churn[0], churn[1], a["wave_mid"],
                                                 a["reference_days"], split=started)
+    if started and "misdated" in params:
+        # a share of those there from the start say they began during the period: the
+        # stays the answer "during" stands for gain them, those of "from the start" lose
+        # them (every row is linear in the stays, so the mixture is exact)
+        rho = params["misdated"]
+        arrival = jnp.stack([arrival[0], (1 - rho) * arrival[1],
+                             arrival[2] + rho * arrival[1]])
     # the stays each row's respondents may have had (by their answer on when they began)
     kind = (a["row_started"] + 1) if started else None
     log_gap = jnp.log(departure[1])[:, None, None, None]                        # (T,1,1,1)

@@ -715,7 +715,7 @@ class TaskExperiment:
     #: Derived quantities only the predictive checks read: they need every history's
     #: chance, the costliest part of a draw, so they are computed on a subset of draws.
     predictive_sites = ("expected_respondents", "expected_by_answers", "expected_by_report",
-                        "expected_by_answers_report")
+                        "expected_by_answers_report", "expected_by_answers_arrived")
 
     @staticmethod
     def observe(cfg, a: dict, pop, specs: dict) -> None:
@@ -784,6 +784,8 @@ class TaskExperiment:
             params["omit"] = omit
             numpyro.factor("platforms_named", xlog1py(a["named_platforms"], -omit)
                            + xlogy(a["unnamed_answered"], omit))
+        if cfg.start_misdated:   # those there from the start who say they began during it
+            params["misdated"] = prior_site("start_misdated", specs["start_misdated"])
         hist = history_log_prob(a, params, pop.churn, pop.points, cfg.started)  # (P, U, G)
         if cfg.has_hours:  # hours per week ~ log-normal around (hours per visit) x rate
             from jax.scipy.special import log_ndtr
@@ -882,6 +884,13 @@ class TaskExperiment:
         by_k = jnp.zeros(a["H"].shape[1] + 1).at[k_of].add(
             jnp.sum(caught_share, axis=1) * counted)
         numpyro.deterministic("expected_by_answers", pop.total * by_k[1:])
+        if cfg.started:
+            # and those of them whose stay began during the period, who say so where they
+            # answer: the checks' rows give every history's such row once (those of the
+            # fit only the ones respondents gave, for which the figure is not complete)
+            arrived = a["all_patterns"] * (a["row_started"] == 1)
+            numpyro.deterministic("expected_by_answers_arrived", pop.total * jnp.zeros(
+                a["H"].shape[1] + 1).at[k_of].add(jnp.sum(caught_share, axis=1) * arrived)[1:])
         seen_by_bin = jnp.exp(log_pi) * seen_share                           # P(g, seen)
         numpyro.deterministic("expected_by_report",
                               pop.total * (seen_by_bin @ jnp.exp(log_known)))

@@ -45,6 +45,16 @@ def _rounded(x: float) -> str:
     return f"{round(x, -digits):,.0f}"
 
 
+def _checked(x: float, label: str, ends: bool = False) -> str:
+    """A predictive check's figure: a mean with two decimals, a count as a count (an
+    interval's ends, ``ends``, to three significant figures)."""
+    from crowdcensus.synthesis.summary import is_mean_check
+
+    if is_mean_check(label) and x is not None and math.isfinite(x):
+        return f"{x:,.2f}"
+    return _rounded(x) if ends else _count(x)
+
+
 def _number(x: float) -> str:
     if x is None or not math.isfinite(x):
         return "\u2014"  # em dash: no figure (a failed or degenerate fit)
@@ -92,7 +102,8 @@ def _signed_pct(x: float) -> str:
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("crowdcensus.report", "templates"),
                       autoescape=select_autoescape(["html"]))
-    env.filters.update(count=_count, rounded=_rounded, number=_number, fixed=_fixed,
+    env.filters.update(count=_count, checked=_checked, rounded=_rounded, number=_number,
+                       fixed=_fixed,
                        pct=lambda x: f"{100 * x:.1f}%", signed_pct=_signed_pct,
                        run_ons=_run_ons)
     env.globals.update(heterogeneity_nodes=HETEROGENEITY_NODES,

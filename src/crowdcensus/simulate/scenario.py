@@ -228,6 +228,10 @@ class Experiment(_Strict):
     #: during the reference period, an earlier month for the others; the study file then
     #: gives ``experiment.schedule.reference_start``), which the joint model reads.
     started_column: bool = False
+    #: With ``started_column``: the share of the respondents who worked from before the
+    #: reference period that give a month inside it (forward telescoping), picked by the
+    #: person's index and spread over the period's months.
+    start_misdated: Fraction = 0.0
 
     def days(self, wave: int) -> int:
         """How long wave ``wave`` (0-based) lasts, in days."""
@@ -275,6 +279,11 @@ class Assumptions(_Strict):
     departure_share: Annotated[float, Field(ge=0, lt=1)] | None = None
     departure_share_low: Annotated[float, Field(ge=0, lt=1)] | None = None
     departure_share_high: Annotated[float, Field(ge=0, lt=1)] | None = None
+    #: Share of those there from the period's start who say they began during it, as the
+    #: study states it (value, low, high); none by default (the answers taken as exact).
+    start_misdated: Annotated[float, Field(ge=0, lt=1)] | None = None
+    start_misdated_low: Annotated[float, Field(ge=0, lt=1)] | None = None
+    start_misdated_high: Annotated[float, Field(ge=0, lt=1)] | None = None
     #: "estimate" (from the responses) or a number stated by the study.
     multihoming: float | str = "estimate"
     multihoming_range: Annotated[float, Field(ge=0, lt=1)] = 0.15
@@ -304,7 +313,8 @@ class Assumptions(_Strict):
         if hi is not None and hi < self.worker_share:
             raise _FieldError("worker_share_high", "must not be below worker_share")
         for name in ("dormant_share", "active_nonworker_share", "visitors_per_person",
-                     "answer_again", "arrival_share", "departure_share"):
+                     "answer_again", "arrival_share", "departure_share",
+                     "start_misdated"):
             value = getattr(self, name)
             lo, hi = getattr(self, f"{name}_low"), getattr(self, f"{name}_high")
             if value is None:

@@ -30,6 +30,7 @@ from crowdcensus.synthesis.priors import (
     in_model,
     platform_omission_prior,
     random_answers_prior,
+    start_misdated_prior,
     study_priors,
 )
 
@@ -780,6 +781,8 @@ def synthesis_data(study: Study, responses: Responses | None = None) -> Synthesi
         priors = replace(priors, arrival_share=DEFAULT_ARRIVALS,
                          departure_share=(NO_DEPARTURES if capture.arrivals_only
                                           else DEFAULT_DEPARTURES))
+    if capture is not None and capture.reads_start_answers:
+        priors = replace(priors, start_misdated=start_misdated_prior(study))
     if capture is not None and priors.random_answers is None:
         # answers at random: a third as many as failed the attention check passed it; with
         # no check, the default; with a check nobody failed, none

@@ -31,7 +31,7 @@ REPORTED = ("workers", "band_shares", "declared_bias", "audience_bias", "reachab
             "misreport", "platforms_per_worker", "dormant_share", "declaration_inflation",
             "visitors_per_person", "takeup_logit", "after_answer", "arrival_share",
             "departure_share", "monthly_visitors", "declared_expected", "audience_expected",
-            "random_answer_shares")
+            "random_answer_shares", "start_misdated")
 
 
 def _scalars(grouped: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -97,6 +97,9 @@ class ModelConfig:
     #: Whether respondents' answers on when they began micro-work enter the histories'
     #: chances (rows of their own: :func:`_started_rows`; churn modelled).
     started: bool = False
+    #: Whether some of those there from the period's start say they began during it
+    #: (``assumptions.start_misdated`` stated above 0).
+    start_misdated: bool = False
 
 
 def _round_up(n: int, step: int) -> int:
@@ -264,12 +267,14 @@ def unit_arrays(subsets: np.ndarray, posted: np.ndarray) -> dict[str, np.ndarray
             "unit_index": index}
 
 
-def _started_rows(cap, patterns: np.ndarray, group_pattern: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _started_rows(cap, patterns: np.ndarray, group_pattern: np.ndarray,
+                  every_arrival: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The histories' rows with a row more for each (history, answer on when its
     respondents began) that some group gives: the history's chance with the worker's stay
-    starting at the period's start, or after it. Returns the rows, each group's row and
-    each row's answer (-1 for the history alone)."""
+    starting at the period's start, or after it. With ``every_arrival`` (the predictive
+    checks, ``patterns`` every history), every history has its row of a stay that began
+    during the period, whether or not a respondent gave it. Returns the rows, each group's
+    row and each row's answer (-1 for the history alone)."""
     base = np.full(len(patterns), -1, dtype=np.int32)
     if not cap.reads_start_answers:
         return patterns, group_pattern, base
@@ -279,7 +284,8 @@ def _started_rows(cap, patterns: np.ndarray, group_pattern: np.ndarray
     n = len(patterns)
     for code in (0, 1):
         said = started == code
-        used = np.unique(group_pattern[said])
+        used = (np.arange(len(patterns)) if code == 1 and every_arrival
+                else np.unique(group_pattern[said]))
         if not len(used):
             continue
         where = np.searchsorted(used, group_pattern[said])
@@ -327,7 +333,8 @@ def _capture_arrays(data: SynthesisData, arrays: dict, checks: bool = False
         group_pattern = np.array([index[patterns[p].tobytes()] for p in group_pattern])
         patterns = full
     churn = cap.models_churn
-    patterns, group_pattern, row_started = _started_rows(cap, patterns, group_pattern)
+    patterns, group_pattern, row_started = _started_rows(cap, patterns, group_pattern,
+                                                         checks and all_patterns)
     # the rows the fit reads: the table's size is theirs in either case, so that the fit
     # and the checks take the same path
     n_read = len(patterns)
@@ -548,6 +555,7 @@ def model_inputs(data: SynthesisData) -> tuple[ModelConfig, dict[str, np.ndarray
         dense=dense,
         churn=churn,
         started=started,
+        start_misdated=started and in_model(data.priors.start_misdated),
         has_hours=hours,
         visit_weights=visit_weights(data),
         posted_on_subset=posted_on_subset(data),
@@ -637,8 +645,9 @@ def initial_values(cfg: ModelConfig, data: SynthesisData) -> dict[str, np.ndarra
     }
     for i in range(j):
         v[f"worker_share_{i}"] = prior_centre(f"worker_share_{i}", 0.8)
-    if "random_answers" in specs:
-        v["random_answers"] = prior_centre("random_answers", 0.02)
+    for name in ("random_answers", "start_misdated"):
+        if name in specs:
+            v[name] = prior_centre(name, 0.02)
     if random_answer_shares(data):  # the failed answers' shares, one added to each
         failed = np.asarray(data.capture.failed_answers, dtype=float) + 1.0
         v["random_answer_shares"] = failed / failed.sum()
