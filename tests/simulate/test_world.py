@@ -481,8 +481,9 @@ def test_a_share_of_those_there_from_the_start_name_a_month_of_the_period(tmp_pa
                                                                          misdated):
     """`experiment.start_misdated`: that share of the respondents there from the period's
     start (within sampling error, picked by the person's index) name a month of the period
-    after its first, which the joint model reads as "during"; those who arrived give their
-    arrival's month whatever the share, and the rest of the country is the same."""
+    after its first and no later than their first answer's, which the joint model reads as
+    "during"; those who arrived give their arrival's month whatever the share, and the rest
+    of the country is the same."""
     from crowdcensus.pipeline import _read
     from crowdcensus.simulate.outputs import REFERENCE_START
     from crowdcensus.synthesis.data import synthesis_data
@@ -513,6 +514,9 @@ def test_a_share_of_those_there_from_the_start_name_a_month_of_the_period(tmp_pa
         n = int(there.sum())
         assert abs(moved / n - misdated) < 3 * np.sqrt(misdated * (1 - misdated) / n)
         assert (month[changed] > first).all()
+        # nobody names a start after the month of their first answer
+        answered = frame.groupby("worker_hash")["submitted_at"].min().str[:7]
+        assert (month[changed] <= answered[month.index[changed]]).all()
     assert cap.start_answers == exact_cap.start_answers
     assert cap.started_during - exact_cap.started_during == moved
 

@@ -80,28 +80,35 @@ def export_frame(world: World) -> pd.DataFrame:
         else True,
     }, columns=RESPONSE_COLUMNS)
     if world.scenario.experiment.started_column:
-        frame["started_month"] = _started_months(r, world.scenario.experiment.start_misdated,
-                                                 world.scenario.scenario.reference_days)
+        frame["started_month"] = _started_months(r, world.scenario.experiment.start_misdated)
     return frame
 
 
-def _started_months(r: pd.DataFrame, misdated: float = 0.0, period: int = 364
-                    ) -> np.ndarray:
+#: The first day a misdated start can fall on: a month of the period after its first, so
+#: that it reads as a start during the period whatever day of the month is taken.
+MISDATED_FROM = 31
+
+
+def _started_months(r: pd.DataFrame, misdated: float = 0.0) -> np.ndarray:
     """The month of each respondent's first micro-task, as the collection service asks it
     (``YYYY-MM``): their arrival's, for those who arrived during the reference period
     (which starts on :data:`REFERENCE_START`); for the others, a month 1 to 51 months
     before it, spread by the person's index (no random draw, so that the rest of the
     country is the scenario's without the column), except for a share ``misdated`` of
-    them, also picked by index, who give a month of the period after its first (of its
-    ``period`` days)."""
+    them, also picked by index, who give a day between :data:`MISDATED_FROM` and their
+    first answer (nobody names a start after the day they answer; those who first answer
+    before that day cannot misdate)."""
     began = r["began"].to_numpy(dtype=float)
     index = r["index"].to_numpy(dtype=np.int64)
     before = 30.0 + (index * 7919) % 1530
     days = np.where(began > 0, began, -before)
     if misdated > 0:   # a person's pick and day from their index (an integer hash)
+        first = r.groupby("index")["day"].transform("min").to_numpy(dtype=float)
         mixed = (index * 2654435761) % 4294967296
-        wrong = (began <= 0) & (mixed % 10007 < misdated * 10007)
-        days = np.where(wrong, 31 + (mixed // 10007) % (period - 31), days)
+        room = np.floor(first) - MISDATED_FROM
+        wrong = (began <= 0) & (mixed % 10007 < misdated * 10007) & (room > 0)
+        spread = (mixed // 10007) % 100_000 / 100_000
+        days = np.where(wrong, MISDATED_FROM + np.floor(spread * np.maximum(room, 0)), days)
     start = np.datetime64(REFERENCE_START.replace(tzinfo=None), "D")
     when = start + np.floor(days).astype("timedelta64[D]")
     return np.datetime_as_string(when, unit="M")

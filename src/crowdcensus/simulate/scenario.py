@@ -230,7 +230,8 @@ class Experiment(_Strict):
     started_column: bool = False
     #: With ``started_column``: the share of the respondents who worked from before the
     #: reference period that give a month inside it (forward telescoping), picked by the
-    #: person's index and spread over the period's months.
+    #: person's index: a month after the period's first and no later than their first
+    #: answer's.
     start_misdated: Fraction = 0.0
 
     def days(self, wave: int) -> int:
