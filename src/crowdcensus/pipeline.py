@@ -323,6 +323,7 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
     from crowdcensus.synthesis.model import registration_classes
     from crowdcensus.synthesis.sensitivity import answer_again_warning, prior_warning
     from crowdcensus.synthesis.summary import (
+        arrival_timing_warning,
         below_replication_warnings,
         bound_error_warning,
         check_warning,
@@ -426,6 +427,8 @@ def _joint(study: Study, responses: Responses | None, seed: int, inference: str 
         warnings.append(said)
     if checks and post.converged:
         warnings.extend(below_replication_warnings(summary.checks, data))
+        if said := arrival_timing_warning(summary.checks):
+            warnings.append(said)
     if post.converged and (said := prior_conflict_warning(summary.shifts, data)):
         warnings.append(said)
     if post.converged and (said := bound_error_warning(summary)):

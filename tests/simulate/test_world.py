@@ -210,6 +210,22 @@ def test_churn_moves_presence():
     assert (world.start >= 0).all() and (world.end <= 364).all()
 
 
+@pytest.mark.parametrize("power", [1.0, 2.0, 0.5])
+def test_arrival_power_moves_when_arrivals_come(power):
+    """`churn.arrival_power`: the arrivals' days are the period times U^power, so their
+    mean is a 1 / (power + 1) share of the period; 1 leaves the country as it was."""
+    sc = small("heterogeneous", workers=6000, churn={"arrivals": 0.3,
+                                                     "arrival_power": power})
+    world = generate_world(sc, np.random.default_rng(6))
+    came = world.start[world.start > 0] / 364
+    assert len(came) > 1500
+    assert came.mean() == pytest.approx(1 / (power + 1), abs=4 * came.std() / np.sqrt(len(came)))
+    if power == 1.0:
+        plain = small("heterogeneous", workers=6000, churn={"arrivals": 0.3})
+        np.testing.assert_array_equal(world.start,
+                                      generate_world(plain, np.random.default_rng(6)).start)
+
+
 def test_written_study_runs_through_the_pipeline(tmp_path):
     sc = small(workers=3000)
     world = generate_world(sc, np.random.default_rng(8))

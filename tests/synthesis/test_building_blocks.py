@@ -1372,7 +1372,8 @@ def test_window_presence_and_arrivals_by_monte_carlo():
 
     arrive, leave, days, n = 0.3, 0.4, 364.0, 400_000
     sc = SimpleNamespace(scenario=SimpleNamespace(reference_days=days),
-                         churn=SimpleNamespace(arrivals=arrive, departures=leave))
+                         churn=SimpleNamespace(arrivals=arrive, departures=leave,
+                                               arrival_power=1.0))
     start, end = _presence(np.random.default_rng(2), n, sc)
     for taken, window in ((364.0, 7.0), (364.0, 30.0), (364.0, 91.0), (364.0, 364.0),
                           (182.0, 30.0), (100.0, 100.0)):

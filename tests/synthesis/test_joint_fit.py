@@ -1601,3 +1601,40 @@ def test_a_stated_share_of_misdated_starts_widens_the_arrivals_it_would_inflate(
     for tier in ("very_active", "regular"):
         q = np.quantile(draws[tier], [0.025, 0.5, 0.975]) / truth[tier]
         assert q[0] <= 1 <= q[2] and abs(q[1] - 1) < 0.05, (tier, q)
+
+
+@pytest.mark.parametrize(("power", "seed", "direction"), [
+    (1.0, 0, None), (1.0, 1, None), (2.0, 0, "earlier"), (0.5, 2, "later")])
+def test_the_check_of_when_arrivals_came_sees_what_the_waves_do_not(tmp_path, power, seed,
+                                                                    direction):
+    """Respondents who say they began during the year, in a country of 6,000 workers with
+    15% arriving and six weekly waves from day 140. Those who arrived before the first
+    wave face every wave, so where arrivals come at a uniform time (the model's
+    assumption, ``churn.arrival_power = 1``) their months are uniform before it and the
+    check passes (p above 0.05); where most arrive early in the year (power 2) or late
+    (0.5), it fails (p below 0.01) and `run` warns which way the tiers lean, where the
+    checks of the waves answered pass."""
+    from crowdcensus.pipeline import run_study
+    from crowdcensus.study import load_study
+    from crowdcensus.synthesis.summary import ARRIVAL_TIMING, arrival_timing
+
+    world, data = _simulated("heterogeneous", tmp_path, seed=seed,
+                             churn={"arrivals": 0.15, "arrival_power": power},
+                             experiment={"started_column": True})
+    observed, replicated, n = arrival_timing(data.capture, np.random.default_rng(0))
+    assert n >= 20 and 0.45 < np.median(replicated) < 0.52   # months from 6 January
+    study = load_study(tmp_path / "study.toml")
+    study = study.model_copy(update={"synthesis": study.synthesis.model_copy(
+        update={"inference": "laplace"})})
+    result = run_study(study, draws=200)
+    checks = result.joint.checks.set_index("observed_figure")
+    p = checks.loc[ARRIVAL_TIMING, "p_value"]
+    assert checks.loc[ARRIVAL_TIMING, "observed"] == pytest.approx(observed)
+    said = [w for w in result.warnings if "before the waves, began on average" in w]
+    waves = checks.loc[checks.index.str.startswith("waves answered per respondent who began")]
+    assert (waves["p_value"] > 0.01).all()
+    if direction is None:
+        assert p > 0.05 and not said
+    else:
+        assert p < 0.01 and len(said) == 1 and direction in said[0]
+        assert ("too high" if direction == "earlier" else "too low") in said[0]

@@ -125,6 +125,10 @@ class Churn(_Strict):
     arrivals: Fraction = 0.0
     #: Share of workers who stop during the reference period.
     departures: Fraction = 0.0
+    #: When the arrivals come: each on day ``reference_days * U ** arrival_power``, U
+    #: uniform. 1: a uniform day (the joint model's assumption); above 1, earlier in the
+    #: period (2: a third of the way on average); below 1, later (0.5: two thirds).
+    arrival_power: Annotated[float, Field(gt=0, le=20)] = 1.0
 
 
 class PlatformSpec(_Strict):

@@ -14,7 +14,8 @@ and a seeded :class:`numpy.random.Generator`:
   (at least weekly), *regular* :math:`\\lambda_i \\ge 12/52` (at least
   monthly); every worker is occasional. The tiers are nested by construction.
 * **Churn.** A share ``churn.arrivals`` starts at a uniform day of the
-  reference period, a share ``churn.departures`` stops at a uniform day.
+  reference period (or earlier or later, ``churn.arrival_power``), a share
+  ``churn.departures`` stops at a uniform day.
 * **Platforms and multi-homing.** A worker's first platform is drawn with the
   platforms' weights; every other platform is added with probability
   :math:`\\min(1, h \\lambda_i^{b})` (``multihoming`` *h*,
@@ -212,7 +213,7 @@ def _presence(rng: np.random.Generator, n: int, sc: Scenario) -> tuple[np.ndarra
     end = np.full(n, days)
     arrive = rng.random(n) < sc.churn.arrivals
     depart = rng.random(n) < sc.churn.departures
-    start[arrive] = rng.uniform(0, days, arrive.sum())
+    start[arrive] = days * rng.uniform(0, 1, arrive.sum()) ** sc.churn.arrival_power
     end[depart] = rng.uniform(0, days, depart.sum())
     both = arrive & depart
     # somebody who both arrives and leaves is there between the two days

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -193,6 +194,12 @@ class CaptureData:
     #: (or, for an answer dated later, during it all the same). All -1 where the file says
     #: nothing, or where the study holds the population closed (``churn = false``).
     group_started: np.ndarray | None = None
+    #: The day of the reference period each respondent who said they began during it
+    #: gave (a month read as its 15th day), for the check of when arrivals came
+    #: (:func:`crowdcensus.synthesis.summary.arrival_timing`); and the period's first day
+    #: (``experiment.schedule.reference_start``), None where the answers are days.
+    start_days: np.ndarray | None = None
+    reference_start: date | None = None
 
     @property
     def start_answers(self) -> int:
@@ -612,6 +619,10 @@ def capture_data(study: Study, responses: Responses, subsets: np.ndarray | None,
         unnamed_answered=unnamed_answered,
         group_platform=g["platform"].to_numpy(np.int32),
         group_started=g["started"].to_numpy(np.int32),
+        start_days=(resp["started"].to_numpy(dtype=float)[started == 1]
+                    if (started == 1).any() else None),
+        reference_start=(study.experiment.schedule.reference_start
+                         if study.experiment.schedule is not None else None),
     )
 
 
