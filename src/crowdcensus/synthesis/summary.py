@@ -360,6 +360,8 @@ def _checks(s: dict, data: SynthesisData, level: float, rng: np.random.Generator
     if (cap is not None and "expected_by_answers_arrived" in s and cap.n_waves <= 8
             and cap.reads_start_answers):
         _waves_by_start(add, s, cap, rng)
+    if cap is not None and "expected_by_report" in s and cap.reads_start_answers:
+        # (whatever the number of waves: it reads the answers alone)
         timing = arrival_timing(cap, rng)
         if timing is not None:
             add("experiment", ARRIVAL_TIMING, timing[0], timing[1])
