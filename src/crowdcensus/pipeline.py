@@ -275,7 +275,7 @@ def misdated_unread_warning(study: Study, data: SynthesisData) -> str | None:
     """Where the study states the share of respondents who misdate their start but the
     joint model reads no answer on when respondents began: the statement changes nothing.
     None otherwise."""
-    if getattr(study.assumptions, "start_misdated", None) is None:
+    if study.assumptions.start_misdated is None:
         return None
     if data.capture is not None and data.capture.reads_start_answers:
         return None

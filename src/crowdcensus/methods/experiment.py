@@ -879,24 +879,26 @@ class TaskExperiment:
         numpyro.factor("capture", fit - seen)
         # expected respondents by number of answers and by answer, for the predictive checks
         k_of = jnp.sum(a["H"], axis=1).astype(jnp.int32)
+
+        def by_answers(rows):   # per row (P, ...) -> per number of answers, 1 to T
+            return jnp.zeros((a["H"].shape[1] + 1,) + rows.shape[1:]).at[k_of].add(rows)[1:]
+
         # (the histories alone: not the rows of those who said when they began)
         counted = a["all_patterns"] * a["row_any"]
-        by_k = jnp.zeros(a["H"].shape[1] + 1).at[k_of].add(
-            jnp.sum(caught_share, axis=1) * counted)
-        numpyro.deterministic("expected_by_answers", pop.total * by_k[1:])
+        per_row = jnp.sum(caught_share, axis=1)
+        numpyro.deterministic("expected_by_answers", pop.total * by_answers(per_row * counted))
         if cfg.started:
             # and those of them whose stay began during the period, who say so where they
             # answer: the checks' rows give every history's such row once (those of the
             # fit only the ones respondents gave, for which the figure is not complete)
             arrived = a["all_patterns"] * (a["row_started"] == 1)
-            numpyro.deterministic("expected_by_answers_arrived", pop.total * jnp.zeros(
-                a["H"].shape[1] + 1).at[k_of].add(jnp.sum(caught_share, axis=1) * arrived)[1:])
+            numpyro.deterministic("expected_by_answers_arrived",
+                                  pop.total * by_answers(per_row * arrived))
         seen_by_bin = jnp.exp(log_pi) * seen_share                           # P(g, seen)
         numpyro.deterministic("expected_by_report",
                               pop.total * (seen_by_bin @ jnp.exp(log_known)))
         # and by number of answers and answer together: whether each answer's respondents
         # answer as many waves as the model expects (a take-up that differs by activity
         # beyond the visits shows there first)
-        by_kr = jnp.zeros((a["H"].shape[1] + 1, log_known.shape[1])).at[k_of].add(
-            (caught_share * counted[:, None]) @ jnp.exp(log_known))
-        numpyro.deterministic("expected_by_answers_report", pop.total * by_kr[1:])
+        numpyro.deterministic("expected_by_answers_report", pop.total * by_answers(
+            (caught_share * counted[:, None]) @ jnp.exp(log_known)))

@@ -445,24 +445,40 @@ def arrival_timing(cap, rng: np.random.Generator, draws: int = 1000
     return float(mine.mean() / end), rep.mean(axis=1) / end, len(mine)
 
 
+#: Respondents below which a check of the mean waves answered is left out (too few to
+#: read a mean from).
+MEAN_WAVES_MIN = 20
+
+
+def _enough_for_mean(cap, mine: np.ndarray) -> bool:
+    """Whether the groups ``mine`` hold enough respondents to read a mean from."""
+    return cap.group_count[mine].sum() >= MEAN_WAVES_MIN
+
+
+def _add_mean_waves(add, label: str, cap, mine: np.ndarray, counts: np.ndarray) -> None:
+    """The check ``label``: the mean number of waves answered by the respondents of the
+    groups ``mine``, observed, and replicated from each draw's counts by number of
+    answers, ``counts`` (draws, K)."""
+    k = cap.patterns[cap.group_pattern].sum(axis=1)
+    total = counts.sum(axis=1)
+    rep = (counts @ np.arange(1, cap.n_waves + 1))[total > 0] / total[total > 0]
+    n = cap.group_count[mine].sum()
+    add("experiment", label, float((k[mine] * cap.group_count[mine]).sum() / n), rep)
+
+
 def _waves_by_report(add, s: dict, cap, known: float, rng: np.random.Generator) -> None:
     """The mean number of waves answered by the respondents giving each answer, observed
     and replicated (each draw's counts by number of answers and answer Poisson around
     their expectation): where take-up differs by activity beyond the visits, the frequent
     answer more waves than the model expects and the rare fewer."""
-    k = cap.patterns[cap.group_pattern].sum(axis=1)
-    waves = np.arange(1, cap.n_waves + 1)
     exp = np.asarray(s["expected_by_answers_report"]) * known                # (draws, K, 4)
     for r, cat in enumerate(REPORT_CATEGORIES):
         mine = cap.group_report == r
-        n = cap.group_count[mine].sum()
-        if n < 20:  # too few to read a mean from
+        if not _enough_for_mean(cap, mine):
             continue
         counts = rng.poisson(np.clip(exp[:, :, r], 0, None))                 # (draws, K)
-        total = counts.sum(axis=1)
-        rep = (counts @ waves)[total > 0] / total[total > 0]
-        add("experiment", f"{WAVES_PER_RESPONDENT} '{cat.replace('_', ' ')}'",
-            float((k[mine] * cap.group_count[mine]).sum() / n), rep)
+        _add_mean_waves(add, f"{WAVES_PER_RESPONDENT} '{cat.replace('_', ' ')}'", cap, mine,
+                        counts)
 
 
 #: The label of the checks of the respondents' answers on when they began micro-work.
@@ -472,13 +488,12 @@ BEGAN_DURING = "respondents who said they began during the period"
 def _waves_by_start(add, s: dict, cap, rng: np.random.Generator) -> None:
     """The respondents who said they began micro-work during the period, and the mean
     number of waves answered by them and by those who began before it, observed and
-    replicated. Those who arrived can answer only the waves after their arrival: where
-    arrivals come later or earlier than the model's (at a uniform time of the period),
-    these part. A start misdated into the period does not show here when the waves run
-    in a few weeks (docs/validation.md). The expected counts are those of the share of
-    respondents who answered the question (the others' answers taken as alike)."""
-    k = cap.patterns[cap.group_pattern].sum(axis=1)
-    waves = np.arange(1, cap.n_waves + 1)
+    replicated. Those who arrived can answer only the waves after their arrival, which
+    these read where the waves span much of the period; when they run in a few weeks
+    neither arrivals that come early or late nor starts misdated into the period show
+    here (docs/validation.md; :func:`arrival_timing` reads the former). The expected
+    counts are those of the share of respondents who answered the question (the others'
+    answers taken as alike)."""
     answered = cap.start_answers / max(float(cap.group_count.sum()), 1.0)
     arrived = np.asarray(s["expected_by_answers_arrived"]) * answered        # (draws, K)
     before = np.clip(np.asarray(s["expected_by_answers"]) * answered - arrived, 0, None)
@@ -487,13 +502,8 @@ def _waves_by_start(add, s: dict, cap, rng: np.random.Generator) -> None:
     for code, expected, who in ((1, counts, "who began during the period"),
                                 (0, rng.poisson(before), "who began before it")):
         mine = cap.group_started == code
-        n = cap.group_count[mine].sum()
-        if n < 20:  # too few to read a mean from
-            continue
-        total = expected.sum(axis=1)
-        rep = (expected @ waves)[total > 0] / total[total > 0]
-        add("experiment", f"{MEAN_CHECK} {who}",
-            float((k[mine] * cap.group_count[mine]).sum() / n), rep)
+        if _enough_for_mean(cap, mine):
+            _add_mean_waves(add, f"{MEAN_CHECK} {who}", cap, mine, expected)
 
 
 #: A predictive check below this two-sided p-value gets a warning. The report's table
